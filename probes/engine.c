@@ -1,0 +1,69 @@
+/*
+ * engine.c: warm-up, repetitions, min/median (see engine.h).
+ */
+#include "engine.h"
+
+#include <stdlib.h>
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void dml_probe_stats_from(double *samples, int n, dml_probe_stats *out)
+{
+    out->reps = n;
+    out->min_s = out->median_s = out->mean_s = out->max_s = 0;
+    if (n <= 0)
+        return;
+    qsort(samples, (size_t)n, sizeof *samples, cmp_double);
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += samples[i];
+    out->min_s = samples[0];
+    out->max_s = samples[n - 1];
+    out->mean_s = sum / n;
+    out->median_s = (n % 2) ? samples[n / 2]
+                            : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+}
+
+dml_status dml_probe_run(const dml_probe_budget *b, dml_probe_fn fn,
+                         void *ctx, dml_probe_stats *out, dml_error *err)
+{
+    for (int i = 0; i < b->warmup; i++) {
+        double t;
+        DML_CHECK(fn(ctx, &t, err));
+    }
+    int cap = b->max_reps > 0 ? b->max_reps : 1;
+    double *samples = malloc((size_t)cap * sizeof *samples);
+    if (!samples)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory for samples");
+    double spent = 0;
+    int n = 0;
+    while (n < cap && (n < b->min_reps || spent < b->max_time_s)) {
+        double t = 0;
+        dml_status s = fn(ctx, &t, err);
+        if (s != DML_OK) {
+            free(samples);
+            return s;
+        }
+        samples[n++] = t;
+        spent += t;
+    }
+    dml_probe_stats_from(samples, n, out);
+    free(samples);
+    return DML_OK;
+}
+
+dml_probe_budget dml_probe_budget_quick(void)
+{
+    return (dml_probe_budget){.warmup = 1, .min_reps = 3, .max_reps = 20,
+                              .max_time_s = 0.3};
+}
+
+dml_probe_budget dml_probe_budget_default(void)
+{
+    return (dml_probe_budget){.warmup = 2, .min_reps = 10, .max_reps = 200,
+                              .max_time_s = 2.0};
+}
