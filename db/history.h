@@ -1,0 +1,91 @@
+/*
+ * history.h: reading the tuning history back, for dml-history and for
+ * anyone who wants the rows as structs rather than SQL.
+ *
+ * Each list function returns the newest rows first, at most limit of them
+ * (limit <= 0: all), as one malloc'd array the caller releases with free()
+ * (calibrations: dml_db_calibrations_free, as each holds its JSON). The
+ * numbers come from the views of schema version 2 (v_probe_summary,
+ * v_runs), so the tool shows what `sqlite3 dml.db` shows. Absent values
+ * are NAN.
+ */
+#ifndef DML_DB_HISTORY_H
+#define DML_DB_HISTORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db/calib_store.h"
+#include "db/db.h"
+#include "db/plan_store.h"
+
+typedef struct dml_db_probe_row {
+    int64_t id;                         /* probe_runs.id */
+    char started_at[DML_DB_TIME_MAX];   /* ISO 8601 UTC */
+    char finished_at[DML_DB_TIME_MAX];  /* ISO 8601 UTC, "" if unknown */
+    char hostname[256];                 /* host probed ("" if unknown) */
+    int ranks;                          /* MPI ranks */
+    int nodes;                          /* hosts */
+    bool quick;                         /* --quick run */
+    char status[16];                    /* "ok", "partial", "failed" */
+    char dml_version[32];               /* version that probed */
+    double triad_Bps;                   /* best STREAM triad, bytes/s */
+    double dgemm_flops;                 /* best DGEMM, FLOP/s */
+    double sgemm_flops;                 /* best SGEMM, FLOP/s */
+    double p2p_latency_s;               /* smallest point-to-point latency, s */
+    double p2p_bw_Bps;                  /* best point-to-point bandwidth, B/s */
+    int64_t n_measurements;             /* measurement rows */
+} dml_db_probe_row;
+
+typedef struct dml_db_plan_row {
+    int64_t id;                         /* plans.id */
+    char created_at[DML_DB_TIME_MAX];   /* ISO 8601 UTC */
+    char model[128];                    /* models.name */
+    char cluster[128];                  /* clusters.name */
+    dml_db_plan_config config;          /* parallel configuration */
+    double predicted_step_s;            /* s */
+    double predicted_mem_bytes;         /* per device, bytes */
+    double predicted_tokens_per_s;      /* tokens (samples) per s */
+    double mfu;                         /* 0-1 */
+    int64_t calibration_id;             /* 0 = uncalibrated */
+    int64_t n_runs;                     /* runs of this plan */
+    double best_measured_step_s;        /* fastest measured median, s */
+} dml_db_plan_row;
+
+typedef struct dml_db_run_row {
+    int64_t id;                         /* runs.id */
+    int64_t plan_id;                    /* plans.id */
+    char model[128];                    /* models.name */
+    char cluster[128];                  /* clusters.name */
+    dml_db_plan_config config;          /* configuration run */
+    char status[16];                    /* "running", "ok", "failed" */
+    int ranks;                          /* MPI ranks */
+    int64_t steps;                      /* steps completed */
+    char started_at[DML_DB_TIME_MAX];   /* ISO 8601 UTC */
+    char finished_at[DML_DB_TIME_MAX];  /* "" while running */
+    double duration_s;                  /* finished - started, s */
+    double predicted_step_s;            /* s */
+    double measured_step_s;             /* median, s */
+    double error_pct;                   /* 100 (pred - meas) / meas, % */
+    double final_loss;                  /* last training loss */
+    double test_accuracy;               /* fraction 0-1 */
+    double peak_rss_bytes;              /* bytes */
+    char error[256];                    /* failure reason, "" if none */
+} dml_db_run_row;
+
+dml_status dml_db_list_probe_runs(dml_db *db, int limit,
+                                  dml_db_probe_row **rows, size_t *n,
+                                  dml_error *err);
+dml_status dml_db_list_plans(dml_db *db, int limit, dml_db_plan_row **rows,
+                             size_t *n, dml_error *err);
+dml_status dml_db_list_runs(dml_db *db, int limit, dml_db_run_row **rows,
+                            size_t *n, dml_error *err);
+dml_status dml_db_list_calibrations(dml_db *db, int limit,
+                                    dml_db_calibration **rows, size_t *n,
+                                    dml_error *err);
+
+/* Free an array from dml_db_list_calibrations (each params_json too). */
+void dml_db_calibrations_free(dml_db_calibration *rows, size_t n);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * plan_store.h: recording the plans dml-plan recommends or evaluates.
+ *
+ * A plan row holds the parallel configuration as columns (so history and
+ * calibration can filter and group by dp, tp, pp, ... in SQL), the
+ * prediction, the calibration it was predicted with, and the whole plan
+ * file as JSON. It refers to a model and a cluster row (spec_store.h),
+ * which must be recorded first.
+ */
+#ifndef DML_DB_PLAN_STORE_H
+#define DML_DB_PLAN_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "db/db.h"
+
+/* The parallel configuration of a plan (docs/formats.md, "parallel"). */
+typedef struct dml_db_plan_config {
+    int dp;                /* data-parallel replicas */
+    int tp;                /* tensor-parallel ranks */
+    int pp;                /* pipeline stages */
+    int v;                 /* virtual stages per rank (interleaving), >= 1 */
+    int mbs;               /* micro-batch size, samples */
+    int microbatches;      /* micro-batches per step per replica */
+    int64_t global_batch;  /* samples per step = dp * mbs * microbatches */
+    int zero;              /* ZeRO stage 0-3 */
+    char recompute[16];    /* "none", "selective", "full" */
+    bool sp;               /* sequence parallelism */
+    char schedule[16];     /* "1f1b", "gpipe", "interleaved" */
+    int threads_per_rank;  /* BLAS threads per rank (CPU), >= 1 */
+} dml_db_plan_config;
+
+typedef struct dml_db_plan {
+    int64_t model_id;              /* models.id, required */
+    int64_t cluster_id;            /* clusters.id, required */
+    dml_db_plan_config config;     /* what to run */
+    double predicted_step_s;       /* predicted time per step, s */
+    double predicted_mem_bytes;    /* predicted peak memory per device, B */
+    double predicted_tokens_per_s; /* predicted throughput, tokens (or
+                                      samples for an MLP) per s */
+    double mfu;                    /* predicted model FLOP utilisation, 0-1 */
+    int64_t calibration_id;        /* calibration used, 0 = none */
+    const char *plan_json;         /* the plan file (borrowed), NULL if none */
+} dml_db_plan;
+
+/* Insert a plan; *plan_id gets its id. Unknown predictions may be NAN
+ * (stored as NULL). */
+dml_status dml_db_record_plan(dml_db *db, const dml_db_plan *plan,
+                              int64_t *plan_id, dml_error *err);
+
+/* The plan file JSON of a plan row, malloc'd (caller frees); NULL with
+ * DML_OK if it was recorded without one; DML_ENOTFOUND for an unknown id. */
+dml_status dml_db_plan_json(dml_db *db, int64_t plan_id, char **plan_json,
+                            dml_error *err);
+
+#endif

@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# dml-history end to end: exit codes and the one-line errors for bad
+# options, text files, newer schemas and missing databases (none of which
+# may be modified or created), then tables and JSON from a database that
+# db_fixture filled with known numbers.
+set -euo pipefail
+
+HIST="$DML_BIN/dml-history"
+FIXTURE="$DML_BIN/../tests/integration/db/db_fixture"
+[ -x "$HIST" ] || { echo "missing $HIST"; exit 1; }
+[ -x "$FIXTURE" ] || { echo "missing $FIXTURE"; exit 1; }
+
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+unset DML_DB
+
+fail() { echo "FAIL: $*"; exit 1; }
+
+# run_expect CODE ARGS...: run dml-history, keep stdout/stderr in out/err,
+# and check the exit status.
+run_expect() {
+    local want=$1; shift
+    set +e
+    "$HIST" "$@" >out 2>err
+    local rc=$?
+    set -e
+    [ "$rc" -eq "$want" ] ||
+        fail "dml-history $* exited $rc, expected $want; stderr: $(cat err)"
+}
+
+# one_line PATTERN: stderr is exactly one line, "dml-history: ..." matching.
+one_line() {
+    [ "$(wc -l <err)" -eq 1 ] || fail "expected one stderr line, got: $(cat err)"
+    grep -q "^dml-history: $1" err || fail "stderr '$(cat err)' lacks '$1'"
+}
+
+# --- usage ---
+run_expect 0 --help
+grep -q '^usage: dml-history' out || fail "--help prints no usage"
+run_expect 0 --version
+grep -qE '^dml-history [0-9]+\.[0-9]+\.[0-9]+' out || fail "--version: $(cat out)"
+run_expect 2 --bogus
+one_line "unknown option '--bogus'"
+[ ! -s out ] || fail "--bogus wrote to stdout"
+run_expect 2 --limit -1
+one_line "--limit"
+run_expect 2 --db
+one_line "option '--db' needs a value"
+run_expect 2 extra-argument
+one_line "unexpected argument"
+
+# --- a text file is refused and left byte-for-byte alone ---
+printf 'host,triad\nnode1,18e9\n' >notes.db
+cp notes.db notes.orig
+run_expect 2 --db notes.db
+one_line "notes.db: file is not a database (not SQLite)$"
+cmp -s notes.db notes.orig || fail "text file was modified"
+[ ! -e notes.db-wal ] && [ ! -e notes.db-shm ] || fail "side files created"
+
+# --- a missing database is reported, not created (also via $DML_DB) ---
+run_expect 2 --db missing.db
+one_line "no database at missing.db (run dml-probe first)$"
+[ ! -e missing.db ] || fail "dml-history created missing.db"
+DML_DB="$T/nodir/x.db" run_expect 2
+one_line "no database at $T/nodir/x.db"
+[ ! -e nodir ] || fail "dml-history created a directory"
+# Without --db or $DML_DB the default is ./dml.db.
+run_expect 2
+one_line "no database at dml.db "
+[ ! -e dml.db ] || fail "dml-history created ./dml.db"
+
+# --- a fresh database: valid JSON with empty sections ---
+"$FIXTURE" --empty fresh.db
+run_expect 0 --db fresh.db --json
+python3 -m json.tool out >/dev/null || fail "--json output is not JSON"
+python3 - out <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["schema_version"] == 1, d
+for k in ("probe_runs", "plans", "runs", "calibrations"):
+    assert d[k] == [], (k, d[k])
+EOF
+run_expect 0 --db fresh.db
+grep -q '(none)' out || fail "empty sections are not marked"
+
+# --- a filled database: the numbers the fixture wrote ---
+"$FIXTURE" filled.db
+run_expect 0 --db filled.db --json
+[ ! -s err ] || fail "stderr not empty: $(cat err)"
+python3 -m json.tool out >/dev/null || fail "--json output is not JSON"
+python3 - out <<'EOF'
+import json, math, sys
+d = json.load(open(sys.argv[1]))
+p = d["probe_runs"]
+assert len(p) == 1, p
+# Best of two triad runs and the one DGEMM / latency the fixture wrote.
+assert p[0]["triad_Bps"] == 18e9, p[0]
+assert p[0]["dgemm_flops"] == 45e9, p[0]
+assert p[0]["p2p_latency_s"] == 1.5e-6, p[0]
+assert p[0]["hostname"] == "fixture-host", p[0]
+runs = d["runs"]
+assert len(runs) == 2, runs
+# Newest first: the failed run, then the one measured at 10 ms against a
+# 12 ms prediction: error 100 * (0.012 - 0.010) / 0.010 = +20 %.
+assert runs[0]["status"] == "failed" and runs[0]["measured_step_s"] is None
+assert runs[0]["error"] == "rank 1 exited", runs[0]
+assert math.isclose(runs[1]["error_pct"], 20.0, rel_tol=1e-9), runs[1]
+assert runs[1]["parallel"]["dp"] == 2, runs[1]
+assert math.isclose(runs[1]["duration_s"], 60.0, abs_tol=1e-6), runs[1]
+assert len(d["plans"]) == 2 and d["plans"][0]["calibration_id"] == 1
+cal = d["calibrations"]
+assert len(cal) == 1 and cal[0]["params"] == {"gemm": 0.9}, cal
+assert cal[0]["loo_mape_before_pct"] is None, cal
+EOF
+
+# Sections and --limit select what is printed.
+run_expect 0 --db filled.db --json --runs --limit 1
+python3 - out <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert set(d) == {"schema_version", "db_schema_version", "runs"}, d.keys()
+assert len(d["runs"]) == 1 and d["runs"][0]["status"] == "failed", d
+EOF
+
+# Human tables carry units; $DML_DB is used when --db is absent, and
+# --db wins over it.
+DML_DB="$T/filled.db" run_expect 0
+grep -q '18.0 GB/s' out || fail "triad not shown in GB/s: $(cat out)"
+grep -q '45.0 GFLOP/s' out || fail "dgemm not shown in GFLOP/s"
+grep -q '1.50 us' out || fail "latency not shown in us"
+grep -q '+20.0 %' out || fail "prediction error not shown"
+grep -q '^Probe runs' out && grep -q '^Plans' out && grep -q '^Runs' out ||
+    fail "a section is missing"
+DML_DB="$T/missing.db" run_expect 0 --db filled.db --probes
+
+# --- writers at once on a fresh file (as ranks and tools do): the
+# migrations run once and every record lands, none lost to "locked" ---
+pids=()
+for i in 1 2 3 4 5 6; do "$FIXTURE" race.db & pids+=($!); done
+for p in "${pids[@]}"; do wait "$p" || fail "a concurrent writer failed"; done
+run_expect 0 --db race.db --json --probes --runs --limit 0
+python3 - out <<'EOF2'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["db_schema_version"] == 2, d
+assert len(d["probe_runs"]) == 6 and len(d["runs"]) == 12, d
+EOF2
+
+# --- a newer schema is refused and left alone ---
+cp filled.db future.db
+python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version=9")
+c.commit(); c.close()' future.db
+cp future.db future.orig
+run_expect 2 --db future.db
+one_line "future.db: database schema version 9 is newer than this dml (supports up to 2); upgrade dml$"
+cmp -s future.db future.orig || fail "newer database was modified"
+
+echo "dml-history: all checks passed"

@@ -1,0 +1,957 @@
+/*
+ * test_db.c: the database layer: opening and refusing files, migrations,
+ * pragmas, all-or-nothing probe records, runs and steps, the views and the
+ * history and calibration queries.
+ *
+ * Each test gets its own temporary directory. Tests read the file back with
+ * plain SQL through the internal handle, so they check what is really in
+ * the database, not only what the API returns.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/measurement.h"
+#include "db/calib_store.h"
+#include "db/db.h"
+#include "db/db_internal.h"
+#include "db/history.h"
+#include "db/plan_store.h"
+#include "db/probe_store.h"
+#include "db/run_store.h"
+#include "db/spec_store.h"
+
+/* ---- helpers ---- */
+
+typedef struct fixture {
+    char dir[64];
+    char path[128]; /* dir/dml.db */
+} fixture;
+
+static int make_dir(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    snprintf(f->dir, sizeof f->dir, "/tmp/dml-test-db-XXXXXX");
+    if (!mkdtemp(f->dir)) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof f->path, "%s/dml.db", f->dir);
+    *state = f;
+    return 0;
+}
+
+static int remove_dir(void **state)
+{
+    fixture *f = *state;
+    DIR *d = opendir(f->dir);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            char p[512];
+            snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    *len = (size_t)n;
+    return buf;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, len, fp), len);
+    fclose(fp);
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static dml_db *open_ok(const char *path)
+{
+    dml_db *db = NULL;
+    dml_error err;
+    dml_status s = dml_db_open(path, &db, &err);
+    if (s != DML_OK)
+        fail_msg("opening %s failed: %s", path, err.msg);
+    return db;
+}
+
+/* The integer in the first column of the first row of sql. */
+static int64_t q_i64(dml_db *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(dml__db_handle(db), sql, -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* The real in the first column of the first row, NAN when NULL. */
+static double q_f64(dml_db *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(dml__db_handle(db), sql, -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    double v = sqlite3_column_type(st, 0) == SQLITE_NULL
+                   ? NAN
+                   : sqlite3_column_double(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void q_text(dml_db *db, const char *sql, char *buf, size_t size)
+{
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(dml__db_handle(db), sql, -1, &st,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    snprintf(buf, size, "%s", t ? (const char *)t : "(null)");
+    sqlite3_finalize(st);
+}
+
+static dml_measurement meas(const char *kind, const char *op,
+                            const char *level, double bytes, double time_s,
+                            double value, const char *unit)
+{
+    dml_measurement m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.kind, sizeof m.kind, "%s", kind);
+    snprintf(m.op, sizeof m.op, "%s", op);
+    snprintf(m.level, sizeof m.level, "%s", level);
+    m.ranks = 1;
+    m.threads = 1;
+    m.bytes = bytes;
+    m.time_s = time_s;
+    m.time_median_s = time_s * 1.1;
+    m.value = value;
+    snprintf(m.unit, sizeof m.unit, "%s", unit);
+    snprintf(m.detail, sizeof m.detail, "%s %s", kind, op);
+    return m;
+}
+
+/* A probe record with known numbers: the summary must pick triad 18e9,
+ * dgemm 45e9, sgemm 90e9, latency 1.5e-6 and bandwidth 6e9 out of them. */
+enum { N_MEAS = 10 };
+static dml_measurement sample[N_MEAS];
+static const char sample_xml[] = "<topology><object type=\"Machine\"/>"
+                                 "</topology>";
+
+static dml_db_probe_record sample_record(void)
+{
+    sample[0] = meas("membw", "triad", "", 3.2e8, 0.020, 15e9, "B/s");
+    sample[1] = meas("membw", "triad", "", 3.2e8, 0.018, 18e9, "B/s");
+    sample[2] = meas("membw", "copy", "", 2.1e8, 0.012, 19e9, "B/s");
+    sample[3] = meas("gemm", "dgemm", "", 0, 0.10, 40e9, "FLOP/s");
+    sample[4] = meas("gemm", "dgemm", "", 0, 0.09, 45e9, "FLOP/s");
+    sample[5] = meas("gemm", "sgemm", "", 0, 0.05, 90e9, "FLOP/s");
+    sample[6] = meas("p2p", "latency", "intra_node", 8, 2.0e-6, 2.0e-6, "s");
+    sample[7] = meas("p2p", "latency", "intra_node", 8, 1.5e-6, 1.5e-6, "s");
+    sample[8] = meas("p2p", "bandwidth", "intra_node", 4e6, 6.6e-4, 6e9,
+                     "B/s");
+    sample[9] = meas("collective", "allreduce", "intra_node", 1e6, 1e-3,
+                     1e9, "B/s");
+    sample[9].ranks = 2;
+    sample[9].algbw_Bps = 1e9;
+    sample[9].busbw_Bps = 1e9; /* 2(n-1)/n = 1 for n = 2 */
+
+    dml_db_probe_record r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.host.hostname, sizeof r.host.hostname, "node-a");
+    snprintf(r.host.cpu_model, sizeof r.host.cpu_model, "Test CPU");
+    r.host.packages = 1;
+    r.host.numa_nodes = 1;
+    r.host.cores = 2;
+    r.host.pus = 2;
+    r.host.mem_bytes = 24e9;
+    r.host.mem_available_bytes = 20e9;
+    r.host.hwloc_xml = sample_xml;
+    snprintf(r.run.started_at, sizeof r.run.started_at,
+             "2026-01-02T03:04:05Z");
+    snprintf(r.run.finished_at, sizeof r.run.finished_at,
+             "2026-01-02T03:04:35Z");
+    r.run.ranks = 2;
+    r.run.nodes = 1;
+    r.run.quick = true;
+    snprintf(r.run.dml_version, sizeof r.run.dml_version, "0.1.0");
+    r.run.summary_json = "{\"ok\": true}";
+    r.measurements = sample;
+    r.n_measurements = N_MEAS;
+    return r;
+}
+
+/* A model, a cluster and a plan predicting pred_s; returns the plan id. */
+static int64_t make_plan(dml_db *db, const char *fingerprint, double pred_s,
+                         int dp)
+{
+    dml_error err;
+    dml_db_model m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.name, sizeof m.name, "mlp-fmnist");
+    snprintf(m.type, sizeof m.type, "mlp");
+    m.spec_json = "{\"type\": \"mlp\", \"name\": \"mlp-fmnist\"}";
+    int64_t model_id = 0;
+    assert_int_equal(dml_db_record_model(db, &m, &model_id, &err), DML_OK);
+
+    dml_db_cluster c;
+    memset(&c, 0, sizeof c);
+    snprintf(c.name, sizeof c.name, "this");
+    snprintf(c.fingerprint, sizeof c.fingerprint, "%s", fingerprint);
+    snprintf(c.source, sizeof c.source, "dml-probe");
+    c.spec_json = "{\"name\": \"this\"}";
+    int64_t cluster_id = 0;
+    assert_int_equal(dml_db_record_cluster(db, &c, 0, &cluster_id, &err),
+                     DML_OK);
+
+    dml_db_plan p;
+    memset(&p, 0, sizeof p);
+    p.model_id = model_id;
+    p.cluster_id = cluster_id;
+    p.config = (dml_db_plan_config){.dp = dp, .tp = 1, .pp = 1, .v = 1,
+                                    .mbs = 32, .microbatches = 4,
+                                    .global_batch = dp * 32 * 4, .zero = 1,
+                                    .recompute = "none", .sp = false,
+                                    .schedule = "1f1b",
+                                    .threads_per_rank = 1};
+    p.predicted_step_s = pred_s;
+    p.predicted_mem_bytes = 1.2e7;
+    p.predicted_tokens_per_s = NAN;
+    p.mfu = 0.25;
+    p.plan_json = "{\"schema_version\": 1, \"kind\": \"plan\"}";
+    int64_t plan_id = 0;
+    if (dml_db_record_plan(db, &p, &plan_id, &err) != DML_OK)
+        fail_msg("record_plan: %s", err.msg);
+    return plan_id;
+}
+
+/* A run of plan_id that finished 'ok' measuring meas_s per step. */
+static int64_t make_run(dml_db *db, int64_t plan_id, double pred_s,
+                        double meas_s, const char *status)
+{
+    dml_error err;
+    dml_db_run_start st;
+    memset(&st, 0, sizeof st);
+    st.plan_id = plan_id;
+    snprintf(st.started_at, sizeof st.started_at, "2026-01-01T00:00:00Z");
+    st.ranks = 2;
+    st.layout = "[[0,0,0],[1,0,0]]";
+    st.hosts = "[\"node-a\",\"node-a\"]";
+    st.predicted_step_s = pred_s;
+    int64_t run_id = 0;
+    assert_int_equal(dml_db_run_begin(db, &st, &run_id, &err), DML_OK);
+
+    dml_db_run_result r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.status, sizeof r.status, "%s", status);
+    snprintf(r.finished_at, sizeof r.finished_at, "2026-01-01T00:01:30Z");
+    r.steps = 10;
+    r.measured_step_s = meas_s;
+    r.peak_rss_bytes = 5e7;
+    r.final_loss = 0.42;
+    r.test_accuracy = 0.85;
+    r.error = strcmp(status, "failed") == 0 ? "rank 1 died" : NULL;
+    if (dml_db_run_finish(db, run_id, &r, &err) != DML_OK)
+        fail_msg("run_finish: %s", err.msg);
+    return run_id;
+}
+
+/* ---- opening and migrations ---- */
+
+static void default_path_prefers_cli_then_env(void **state)
+{
+    (void)state;
+    setenv("DML_DB", "/env/x.db", 1);
+    assert_string_equal(dml_db_default_path("cli.db"), "cli.db");
+    assert_string_equal(dml_db_default_path(NULL), "/env/x.db");
+    assert_string_equal(dml_db_default_path(""), "/env/x.db");
+    setenv("DML_DB", "", 1);
+    /* An empty $DML_DB is the same as none. */
+    assert_string_equal(dml_db_default_path(NULL), "dml.db");
+    unsetenv("DML_DB");
+    assert_string_equal(dml_db_default_path(NULL), "dml.db");
+}
+
+static void fresh_database_is_latest_with_every_table_and_view(void **state)
+{
+    fixture *f = *state;
+    dml_db *db = open_ok(f->path);
+    assert_int_equal(dml_db_schema_version(db), DML_DB_SCHEMA_VERSION);
+    assert_int_equal(DML_DB_SCHEMA_VERSION, 2);
+    static const char *const tables[] = {
+        "hosts", "probe_runs", "measurements", "clusters", "models", "plans",
+        "runs", "steps", "rank_timings", "checkpoints", "events",
+        "calibrations"};
+    for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
+                 "AND name = '%s'",
+                 tables[i]);
+        if (q_i64(db, sql) != 1)
+            fail_msg("table %s missing from a fresh database", tables[i]);
+    }
+    static const char *const views[] = {"v_probe_summary", "v_tuning_history",
+                                        "v_runs"};
+    for (size_t i = 0; i < 3; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM sqlite_schema WHERE type = 'view' "
+                 "AND name = '%s'",
+                 views[i]);
+        if (q_i64(db, sql) != 1)
+            fail_msg("view %s missing from a fresh database", views[i]);
+    }
+    /* The views compile against the tables: selecting from each works. */
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM v_probe_summary"), 0);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM v_tuning_history"), 0);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM v_runs"), 0);
+    dml_db_close(db);
+}
+
+static void connection_pragmas_are_set(void **state)
+{
+    fixture *f = *state;
+    dml_db *db = open_ok(f->path);
+    assert_int_equal(q_i64(db, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(q_i64(db, "PRAGMA busy_timeout"), DML_DB_BUSY_TIMEOUT_MS);
+    char mode[32];
+    q_text(db, "PRAGMA journal_mode", mode, sizeof mode);
+    assert_string_equal(mode, "wal");
+    dml_db_close(db);
+    /* The settings are per connection: a second open sets them again. */
+    db = open_ok(f->path);
+    assert_int_equal(q_i64(db, "PRAGMA foreign_keys"), 1);
+    /* Foreign keys are enforced: a plan for a model that does not exist is
+     * refused. */
+    dml_db_plan p;
+    memset(&p, 0, sizeof p);
+    p.model_id = 999;
+    p.cluster_id = 999;
+    p.config = (dml_db_plan_config){.dp = 1, .tp = 1, .pp = 1, .v = 1,
+                                    .mbs = 1, .microbatches = 1,
+                                    .global_batch = 1, .threads_per_rank = 1};
+    int64_t id = 0;
+    dml_error err;
+    assert_int_equal(dml_db_record_plan(db, &p, &id, &err), DML_EDB);
+    assert_non_null(strstr(err.msg, "FOREIGN KEY"));
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM plans"), 0);
+    dml_db_close(db);
+}
+
+static void upgrade_from_version_1_keeps_data(void **state)
+{
+    fixture *f = *state;
+    dml_db *db = NULL;
+    dml_error err;
+    assert_int_equal(dml__db_open_at(f->path, true, 1, &db, &err), DML_OK);
+    assert_int_equal(dml_db_schema_version(db), 1);
+    /* Version 1 has the tables but not yet the views. */
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM sqlite_schema "
+                               "WHERE type = 'view'"),
+                     0);
+    dml_db_probe_record rec = sample_record();
+    int64_t run_id = 0;
+    assert_int_equal(dml_db_record_probe(db, &rec, &run_id, NULL, &err),
+                     DML_OK);
+    dml_db_close(db);
+
+    db = open_ok(f->path);
+    assert_int_equal(dml_db_schema_version(db), 2);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM measurements"), N_MEAS);
+    /* The view added by migration 2 sees the rows written under version 1. */
+    dml_db_probe_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(dml_db_list_probe_runs(db, 0, &rows, &n, &err), DML_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].id, run_id);
+    assert_true(rows[0].triad_Bps == 18e9);
+    free(rows);
+    dml_db_close(db);
+}
+
+static void newer_schema_is_refused_and_left_alone(void **state)
+{
+    fixture *f = *state;
+    dml_db *db = open_ok(f->path);
+    /* What a future dml would leave: a higher user_version. */
+    assert_int_equal(sqlite3_exec(dml__db_handle(db), "PRAGMA user_version=7",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    dml_db_close(db);
+    size_t len0 = 0, len1 = 0;
+    char *before = slurp(f->path, &len0);
+
+    dml_error err;
+    db = NULL;
+    assert_int_equal(dml_db_open(f->path, &db, &err), DML_ESCHEMA);
+    assert_null(db);
+    char line[1024], want[1024];
+    snprintf(want, sizeof want,
+             "%s: database schema version 7 is newer than this dml "
+             "(supports up to 2); upgrade dml",
+             f->path);
+    assert_string_equal(dml_error_format(&err, line, sizeof line), want);
+    /* ESCHEMA is bad input to a tool: exit status 2. */
+    assert_int_equal(dml_status_exit_code(err.status), 2);
+    assert_int_equal(dml_db_open_existing(f->path, &db, &err), DML_ESCHEMA);
+
+    char *after = slurp(f->path, &len1);
+    assert_int_equal(len0, len1);
+    assert_memory_equal(before, after, len0);
+    free(before);
+    free(after);
+}
+
+static void text_file_is_refused_and_left_alone(void **state)
+{
+    fixture *f = *state;
+    static const char text[] = "name,value\nthis is a spreadsheet,1\n";
+    write_file(f->path, text, sizeof text - 1);
+    dml_db *db = NULL;
+    dml_error err;
+    assert_int_equal(dml_db_open(f->path, &db, &err), DML_ENOTDB);
+    assert_null(db);
+    char line[1024], want[1024];
+    snprintf(want, sizeof want, "%s: file is not a database (not SQLite)",
+             f->path);
+    assert_string_equal(dml_error_format(&err, line, sizeof line), want);
+    size_t len = 0;
+    char *after = slurp(f->path, &len);
+    assert_int_equal(len, sizeof text - 1);
+    assert_memory_equal(after, text, len);
+    free(after);
+    /* Nothing was created beside it either (no -wal, no -journal). */
+    char side[256];
+    snprintf(side, sizeof side, "%s-wal", f->path);
+    assert_false(exists(side));
+    snprintf(side, sizeof side, "%s-journal", f->path);
+    assert_false(exists(side));
+
+    /* The right magic followed by garbage gets past the header check and
+     * must be refused by SQLite's own read, still without a write. */
+    char junk[1024];
+    memset(junk, 0xA5, sizeof junk);
+    memcpy(junk, "SQLite format 3", 16);
+    write_file(f->path, junk, sizeof junk);
+    assert_int_equal(dml_db_open(f->path, &db, &err), DML_ENOTDB);
+    after = slurp(f->path, &len);
+    assert_int_equal(len, sizeof junk);
+    assert_memory_equal(after, junk, len);
+    free(after);
+}
+
+static void missing_directory_and_missing_file(void **state)
+{
+    fixture *f = *state;
+    char path[256];
+    snprintf(path, sizeof path, "%s/no-such-dir/dml.db", f->dir);
+    dml_db *db = NULL;
+    dml_error err;
+    assert_int_equal(dml_db_open(path, &db, &err), DML_EINPUT);
+    assert_non_null(strstr(err.msg, "does not exist"));
+    assert_string_equal(err.file, path);
+    snprintf(path, sizeof path, "%s/no-such-dir", f->dir);
+    assert_false(exists(path));
+
+    /* Readers do not create a database. */
+    assert_int_equal(dml_db_open_existing(f->path, &db, &err), DML_ENOTFOUND);
+    char want[256];
+    snprintf(want, sizeof want, "no database at %s (run dml-probe first)",
+             f->path);
+    assert_string_equal(err.msg, want);
+    assert_false(exists(f->path));
+
+    /* A directory is not a database file. */
+    assert_int_equal(dml_db_open(f->dir, &db, &err), DML_EINPUT);
+}
+
+/* ---- probe records ---- */
+
+static void record_probe_writes_every_row_and_the_summary(void **state)
+{
+    fixture *f = *state;
+    dml_db *db = open_ok(f->path);
+    dml_db_probe_record rec = sample_record();
+    dml_db_cluster cl;
+    memset(&cl, 0, sizeof cl);
+    snprintf(cl.name, sizeof cl.name, "node-a");
+    snprintf(cl.fingerprint, sizeof cl.fingerprint, "f00d");
+    snprintf(cl.source, sizeof cl.source, "dml-probe");
+    cl.spec_json = "{\"name\": \"node-a\"}";
+    rec.cluster = &cl;
+    int64_t run_id = 0, cluster_id = 0;
+    dml_error err;
+    assert_int_equal(dml_db_record_probe(db, &rec, &run_id, &cluster_id, &err),
+                     DML_OK);
+    assert_true(run_id > 0);
+    assert_true(cluster_id > 0);
+
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM measurements"), N_MEAS);
+    /* Every field of a measurement survives the round trip. */
+    char sql[512], text[256];
+    assert_int_equal(q_i64(db, "SELECT ranks FROM measurements "
+                               "WHERE op = 'allreduce'"),
+                     2);
+    assert_true(q_f64(db, "SELECT busbw_Bps FROM measurements "
+                          "WHERE op = 'allreduce'") == 1e9);
+    assert_true(q_f64(db, "SELECT bytes FROM measurements "
+                          "WHERE op = 'bandwidth'") == 4e6);
+    assert_true(q_f64(db, "SELECT time_median_s FROM measurements "
+                          "WHERE op = 'bandwidth'") == 6.6e-4 * 1.1);
+    q_text(db, "SELECT level || '|' || unit || '|' || detail FROM "
+               "measurements WHERE op = 'bandwidth'",
+           text, sizeof text);
+    assert_string_equal(text, "intra_node|B/s|p2p bandwidth");
+    snprintf(sql, sizeof sql,
+             "SELECT probe_run_id FROM clusters WHERE id = %lld",
+             (long long)cluster_id);
+    assert_int_equal(q_i64(db, sql), run_id);
+    q_text(db, "SELECT hwloc_xml FROM hosts", text, sizeof text);
+    assert_string_equal(text, sample_xml);
+    q_text(db, "SELECT summary_json FROM probe_runs", text, sizeof text);
+    assert_string_equal(text, "{\"ok\": true}");
+
+    /* v_probe_summary takes the best of each kind: max triad, max GEMM,
+     * min latency, max bandwidth. */
+    dml_db_probe_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(dml_db_list_probe_runs(db, 0, &rows, &n, &err), DML_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].hostname, "node-a");
+    assert_string_equal(rows[0].started_at, "2026-01-02T03:04:05Z");
+    assert_string_equal(rows[0].status, "ok");
+    assert_true(rows[0].quick);
+    assert_int_equal(rows[0].ranks, 2);
+    assert_true(rows[0].triad_Bps == 18e9);
+    assert_true(rows[0].dgemm_flops == 45e9);
+    assert_true(rows[0].sgemm_flops == 90e9);
+    assert_true(rows[0].p2p_latency_s == 1.5e-6);
+    assert_true(rows[0].p2p_bw_Bps == 6e9);
+    assert_int_equal(rows[0].n_measurements, N_MEAS);
+    free(rows);
+
+    /* The same machine probed again is the same host row, seen later; a
+     * run without p2p measurements shows them as unknown. */
+    rec.cluster = NULL;
+    rec.n_measurements = 6;
+    snprintf(rec.run.finished_at, sizeof rec.run.finished_at,
+             "2026-02-01T00:00:00Z");
+    int64_t run2 = 0;
+    assert_int_equal(dml_db_record_probe(db, &rec, &run2, NULL, &err), DML_OK);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM hosts"), 1);
+    q_text(db, "SELECT first_seen || ' ' || last_seen FROM hosts", text,
+           sizeof text);
+    assert_string_equal(text, "2026-01-02T03:04:35Z 2026-02-01T00:00:00Z");
+    assert_int_equal(dml_db_list_probe_runs(db, 1, &rows, &n, &err), DML_OK);
+    /* --limit 1 gives the newest only. */
+    assert_int_equal(n, 1);
+    assert_int_equal(rows[0].id, run2);
+    assert_true(isnan(rows[0].p2p_latency_s));
+    assert_true(rows[0].triad_Bps == 18e9);
+    free(rows);
+    dml_db_close(db);
+}
+
+static void failed_probe_record_leaves_no_rows(void **state)
+{
+    fixture *f = *state;
+    dml_db *db = open_ok(f->path);
+    dml_db_probe_record rec = sample_record();
+    dml_db_cluster cl;
+    memset(&cl, 0, sizeof cl);
+    snprintf(cl.name, sizeof cl.name, "node-a");
+    cl.spec_json = "{}";
+    rec.cluster = &cl;
+    /* Measurement 7 of 10 breaks the kind <> '' constraint: host, run and
+     * six measurements are already written when it fails. */
+    sample[7].kind[0] = '\0';
+    int64_t run_id = -1;
+    dml_error err;
+    assert_int_equal(dml_db_record_probe(db, &rec, &run_id, NULL, &err),
+                     DML_EDB);
+    assert_int_equal(run_id, 0);
+    assert_non_null(strstr(err.msg, "measurement 7"));
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM hosts"), 0);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM probe_runs"), 0);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM measurements"), 0);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM clusters"), 0);
+
+    /* Inside a caller's transaction the failed record rolls back its own
+     * rows only; what the caller wrote before survives the commit. */
+    assert_int_equal(dml_db_begin(db, &err), DML_OK);
+    assert_int_equal(dml_db_begin(db, &err), DML_EUSAGE);
+    dml_db_model m = {.name = "m", .type = "mlp", .spec_json = "{\"a\":1}"};
+    int64_t model_id = 0;
+    assert_int_equal(dml_db_record_model(db, &m, &model_id, &err), DML_OK);
+    assert_int_equal(dml_db_record_probe(db, &rec, &run_id, NULL, &err),
+                     DML_EDB);
+    assert_int_equal(dml_db_commit(db, &err), DML_OK);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM models"), 1);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM measurements"), 0);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM hosts"), 0);
+
+    /* A rolled-back explicit transaction leaves nothing. */
+    assert_int_equal(dml_db_begin(db, &err), DML_OK);
+    sample[7].kind[0] = 'p';
+    assert_int_equal(dml_db_record_probe(db, &rec, &run_id, NULL, &err),
+                     DML_OK);
+    dml_db_rollback(db);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM probe_runs"), 0);
+    dml_db_close(db);
+}
+
+static void text_is_bound_not_spliced(void **state)
+{
+    fixture *f = *state;
+    dml_db *db = open_ok(f->path);
+    dml_db_probe_record rec = sample_record();
+    /* A hostname built to break SQL made by concatenation. */
+    snprintf(rec.host.hostname, sizeof rec.host.hostname,
+             "o'brien'); DROP TABLE hosts; --");
+    int64_t run_id = 0;
+    dml_error err;
+    assert_int_equal(dml_db_record_probe(db, &rec, &run_id, NULL, &err),
+                     DML_OK);
+    char text[256];
+    q_text(db, "SELECT hostname FROM hosts", text, sizeof text);
+    assert_string_equal(text, "o'brien'); DROP TABLE hosts; --");
+    dml_db_close(db);
+}
+
+/* ---- specs, plans, runs ---- */
+
+static void models_and_clusters_are_recorded_once(void **state)
+{
+    fixture *f = *state;
+    dml_db *db = open_ok(f->path);
+    dml_error err;
+    dml_db_model m = {.name = "gpt3-175b", .type = "transformer",
+                      .spec_json = "{\"layers\": 96}"};
+    int64_t a = 0, b = 0, c = 0;
+    assert_int_equal(dml_db_record_model(db, &m, &a, &err), DML_OK);
+    assert_int_equal(dml_db_record_model(db, &m, &b, &err), DML_OK);
+    /* Same spec, same row. */
+    assert_int_equal(a, b);
+    m.spec_json = "{\"layers\": 48}";
+    assert_int_equal(dml_db_record_model(db, &m, &c, &err), DML_OK);
+    assert_int_not_equal(a, c);
+    char *spec = NULL;
+    assert_int_equal(dml_db_model_spec(db, a, &spec, &err), DML_OK);
+    assert_string_equal(spec, "{\"layers\": 96}");
+    free(spec);
+    assert_int_equal(dml_db_model_spec(db, 12345, &spec, &err),
+                     DML_ENOTFOUND);
+
+    dml_db_cluster cl = {.name = "dgx-a100-80g", .source = "preset",
+                         .spec_json = "{\"nodes\": 1}"};
+    assert_int_equal(dml_db_record_cluster(db, &cl, 0, &a, &err), DML_OK);
+    assert_int_equal(dml_db_record_cluster(db, &cl, 0, &b, &err), DML_OK);
+    assert_int_equal(a, b);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM clusters"), 1);
+    /* A cluster named without a spec reads back as no spec. */
+    dml_db_cluster bare = {.name = "from-plan-file", .fingerprint = "ab"};
+    assert_int_equal(dml_db_record_cluster(db, &bare, 0, &c, &err), DML_OK);
+    assert_int_equal(dml_db_cluster_spec(db, c, &spec, &err), DML_OK);
+    assert_null(spec);
+    dml_db_close(db);
+}
+
+static void runs_steps_and_prediction_error(void **state)
+{
+    fixture *f = *state;
+    dml_db *db = open_ok(f->path);
+    dml_error err;
+    /* Predicted 12 ms, measured 10 ms: error +20 %. */
+    int64_t plan = make_plan(db, "f00d", 0.012, 2);
+    int64_t run1 = make_run(db, plan, NAN, 0.010, "ok");
+    /* The run's own prediction (9 ms, recalibrated) wins over the plan's:
+     * 100 (0.009 - 0.010) / 0.010 = -10 %. */
+    int64_t run2 = make_run(db, plan, 0.009, 0.010, "ok");
+    int64_t unrun = make_plan(db, "f00d", 0.020, 1);
+
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT error_pct FROM v_tuning_history WHERE run_id = %lld",
+             (long long)run1);
+    assert_float_equal(q_f64(db, sql), 20.0, 1e-9);
+    snprintf(sql, sizeof sql,
+             "SELECT error_pct FROM v_tuning_history WHERE run_id = %lld",
+             (long long)run2);
+    assert_float_equal(q_f64(db, sql), -10.0, 1e-9);
+    /* A plan never run is in the history once, without a measurement. */
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM v_tuning_history WHERE plan_id = %lld "
+             "AND run_id IS NULL AND measured_step_s IS NULL",
+             (long long)unrun);
+    assert_int_equal(q_i64(db, sql), 1);
+    char text[256];
+    snprintf(sql, sizeof sql,
+             "SELECT config FROM v_tuning_history WHERE run_id = %lld",
+             (long long)run1);
+    q_text(db, sql, text, sizeof text);
+    assert_string_equal(text, "dp=2 tp=1 pp=1 v=1 mbs=32 mb=4 gb=256 zero=1 "
+                              "recompute=none sp=0 1f1b threads=1");
+
+    /* Steps: ten in one batch, then step 5 recorded again after a
+     * restart replaces the first record. */
+    dml_db_step steps[10];
+    for (int i = 0; i < 10; i++) {
+        steps[i] = (dml_db_step){.step = i, .loss = 2.0 - 0.1 * i,
+                                 .lr = 1e-3, .global_batch = 256,
+                                 .step_s = 0.010, .compute_s = 0.008,
+                                 .tp_comm_s = 0, .pp_comm_s = 0,
+                                 .dp_comm_s = 0.001, .pipeline_idle_s = 0,
+                                 .optimizer_s = 0.001,
+                                 .samples_per_s = 25600, .noise_scale = NAN};
+    }
+    assert_int_equal(dml_db_record_steps(db, run1, steps, 10, &err), DML_OK);
+    steps[5].loss = 9.5;
+    assert_int_equal(dml_db_record_steps(db, run1, &steps[5], 1, &err),
+                     DML_OK);
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM steps WHERE run_id = %lld",
+             (long long)run1);
+    assert_int_equal(q_i64(db, sql), 10);
+    assert_float_equal(q_f64(db, "SELECT loss FROM steps WHERE step = 5"),
+                       9.5, 0);
+    /* NAN is stored as NULL (unknown), not as a number. */
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM steps "
+                               "WHERE noise_scale IS NULL"),
+                     10);
+    /* Steps of a run that does not exist are refused, all of them. */
+    assert_int_equal(dml_db_record_steps(db, 999, steps, 10, &err), DML_EDB);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM steps"), 10);
+
+    dml_db_rank_timing rt[2] = {
+        {.rank = 0, .host = "node-a", .step_median_s = 0.010,
+         .compute_s = 0.008, .comm_s = 0.001, .idle_s = 0.001,
+         .peak_rss_bytes = 4e7},
+        {.rank = 1, .host = "node-a", .step_median_s = 0.011,
+         .compute_s = 0.008, .comm_s = 0.002, .idle_s = 0.001,
+         .peak_rss_bytes = 5e7}};
+    assert_int_equal(dml_db_record_rank_timings(db, run1, rt, 2, &err),
+                     DML_OK);
+    assert_float_equal(q_f64(db, "SELECT max(peak_rss_bytes) FROM "
+                                 "rank_timings"),
+                       5e7, 0);
+
+    dml_db_checkpoint ck = {.step = 8, .dir = "/tmp/ck/step-8",
+                            .manifest_path = "/tmp/ck/step-8/manifest.json",
+                            .bytes = 1.5e6, .sha256 = "abc123",
+                            .valid = true};
+    int64_t ck_id = 0;
+    assert_int_equal(dml_db_record_checkpoint(db, run1, &ck, &ck_id, &err),
+                     DML_OK);
+    assert_true(ck_id > 0);
+    assert_int_equal(dml_db_record_event(db, run1, "fault", 1, 7,
+                                         "rank 1 killed", &err),
+                     DML_OK);
+    assert_int_equal(dml_db_record_event(db, 0, "note", -1, -1, NULL, &err),
+                     DML_OK);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM events WHERE rank IS "
+                               "NULL AND step IS NULL AND run_id IS NULL"),
+                     1);
+
+    dml_db_run_result r = {.status = "ok", .steps = 1};
+    assert_int_equal(dml_db_run_finish(db, 4242, &r, &err), DML_ENOTFOUND);
+    /* 'done' is not a run status. */
+    snprintf(r.status, sizeof r.status, "done");
+    assert_int_equal(dml_db_run_finish(db, run1, &r, &err), DML_EDB);
+
+    /* v_runs through the history query: newest first, with duration
+     * 00:00:00 -> 00:01:30 = 90 s. */
+    int64_t run3 = make_run(db, unrun, NAN, 0.025, "failed");
+    dml_db_run_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(dml_db_list_runs(db, 0, &rows, &n, &err), DML_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(rows[0].id, run3);
+    assert_string_equal(rows[0].status, "failed");
+    assert_string_equal(rows[0].error, "rank 1 died");
+    assert_int_equal(rows[0].config.dp, 1);
+    assert_float_equal(rows[0].error_pct, 100.0 * (0.020 - 0.025) / 0.025,
+                       1e-9);
+    assert_int_equal(rows[2].id, run1);
+    assert_float_equal(rows[2].duration_s, 90.0, 0);
+    assert_float_equal(rows[2].error_pct, 20.0, 1e-9);
+    assert_float_equal(rows[2].predicted_step_s, 0.012, 0);
+    assert_float_equal(rows[2].test_accuracy, 0.85, 0);
+    assert_string_equal(rows[2].model, "mlp-fmnist");
+    assert_string_equal(rows[2].config.recompute, "none");
+    assert_int_equal(rows[2].config.global_batch, 256);
+    free(rows);
+
+    dml_db_plan_row *plans = NULL;
+    assert_int_equal(dml_db_list_plans(db, 0, &plans, &n, &err), DML_OK);
+    assert_int_equal(n, 2);
+    /* The plan run twice: two runs, best measured 10 ms. */
+    assert_int_equal(plans[1].id, plan);
+    assert_int_equal(plans[1].n_runs, 2);
+    assert_float_equal(plans[1].best_measured_step_s, 0.010, 0);
+    assert_true(isnan(plans[1].predicted_tokens_per_s));
+    assert_float_equal(plans[1].mfu, 0.25, 0);
+    /* The failed run does not count as a measurement of its plan. */
+    assert_true(isnan(plans[0].best_measured_step_s));
+    free(plans);
+
+    char *json = NULL;
+    assert_int_equal(dml_db_plan_json(db, plan, &json, &err), DML_OK);
+    assert_string_equal(json, "{\"schema_version\": 1, \"kind\": \"plan\"}");
+    free(json);
+    dml_db_close(db);
+}
+
+static void calibrations_and_measured_runs(void **state)
+{
+    fixture *f = *state;
+    dml_db *db = open_ok(f->path);
+    dml_error err;
+    int64_t p1 = make_plan(db, "aaaa", 0.012, 2);
+    int64_t p2 = make_plan(db, "bbbb", 0.050, 1);
+    int64_t r1 = make_run(db, p1, NAN, 0.010, "ok");
+    make_run(db, p1, NAN, 0.011, "failed");
+    int64_t r3 = make_run(db, p1, 0.0105, 0.011, "ok");
+    make_run(db, p2, NAN, 0.040, "ok");
+    /* A run still going has nothing to fit yet. */
+    dml_db_run_start st = {.plan_id = p1, .ranks = 2,
+                           .predicted_step_s = NAN};
+    int64_t running = 0;
+    assert_int_equal(dml_db_run_begin(db, &st, &running, &err), DML_OK);
+
+    dml_db_measured_run *m = NULL;
+    size_t n = 0;
+    assert_int_equal(dml_db_list_measured_runs(db, "aaaa", &m, &n, &err),
+                     DML_OK);
+    /* Only the two 'ok' runs on fingerprint aaaa, oldest first. */
+    assert_int_equal(n, 2);
+    assert_int_equal(m[0].run_id, r1);
+    assert_int_equal(m[1].run_id, r3);
+    assert_int_equal(m[0].plan_id, p1);
+    assert_float_equal(m[0].predicted_step_s, 0.012, 0);
+    assert_float_equal(m[1].predicted_step_s, 0.0105, 0);
+    assert_float_equal(m[1].measured_step_s, 0.011, 0);
+    assert_int_equal(m[0].config.dp, 2);
+    assert_int_equal(m[0].config.mbs, 32);
+    assert_int_equal(m[0].ranks, 2);
+    assert_string_equal(m[0].model_name, "mlp-fmnist");
+    free(m);
+    assert_int_equal(dml_db_list_measured_runs(db, "none", &m, &n, &err),
+                     DML_OK);
+    assert_int_equal(n, 0);
+    assert_null(m);
+
+    dml_db_calibration c = {.cluster_fingerprint = "aaaa", .n_runs = 2,
+                            .params_json = "{\"gemm\": 0.8}",
+                            .mape_before = 14.0, .mape_after = 3.5,
+                            .loo_mape_before = 15.0, .loo_mape_after = 5.0,
+                            .interval_pct = 7.0};
+    int64_t c1 = 0, c2 = 0, c3 = 0;
+    assert_int_equal(dml_db_record_calibration(db, &c, &c1, &err), DML_OK);
+    c.params_json = "{\"gemm\": 0.9}";
+    c.mape_after = 2.5;
+    assert_int_equal(dml_db_record_calibration(db, &c, &c2, &err), DML_OK);
+    snprintf(c.cluster_fingerprint, sizeof c.cluster_fingerprint, "bbbb");
+    c.params_json = "{\"gemm\": 0.5}";
+    assert_int_equal(dml_db_record_calibration(db, &c, &c3, &err), DML_OK);
+
+    dml_db_calibration got;
+    bool found = false;
+    assert_int_equal(dml_db_latest_calibration(db, "aaaa", &got, &found, &err),
+                     DML_OK);
+    /* The newest of aaaa's two, not bbbb's even newer one. */
+    assert_true(found);
+    assert_int_equal(got.id, c2);
+    assert_string_equal(got.params_json, "{\"gemm\": 0.9}");
+    assert_float_equal(got.mape_after, 2.5, 0);
+    assert_float_equal(got.interval_pct, 7.0, 0);
+    assert_int_equal(got.n_runs, 2);
+    dml_db_calibration_clear(&got);
+    assert_int_equal(dml_db_latest_calibration(db, "cccc", &got, &found, &err),
+                     DML_OK);
+    assert_false(found);
+
+    dml_db_calibration *list = NULL;
+    assert_int_equal(dml_db_list_calibrations(db, 2, &list, &n, &err),
+                     DML_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].id, c3);
+    assert_int_equal(list[1].id, c2);
+    dml_db_calibrations_free(list, n);
+    (void)c1;
+    dml_db_close(db);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(default_path_prefers_cli_then_env),
+        cmocka_unit_test_setup_teardown(
+            fresh_database_is_latest_with_every_table_and_view, make_dir,
+            remove_dir),
+        cmocka_unit_test_setup_teardown(connection_pragmas_are_set, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(upgrade_from_version_1_keeps_data,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(newer_schema_is_refused_and_left_alone,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(text_file_is_refused_and_left_alone,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(missing_directory_and_missing_file,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(
+            record_probe_writes_every_row_and_the_summary, make_dir,
+            remove_dir),
+        cmocka_unit_test_setup_teardown(failed_probe_record_leaves_no_rows,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(text_is_bound_not_spliced, make_dir,
+                                        remove_dir),
+        cmocka_unit_test_setup_teardown(models_and_clusters_are_recorded_once,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(runs_steps_and_prediction_error,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(calibrations_and_measured_runs,
+                                        make_dir, remove_dir),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

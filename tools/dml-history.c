@@ -1,0 +1,615 @@
+/*
+ * dml-history: the tuning history in the dml database, as tables or JSON.
+ *
+ * A thin main(): parse options, open the database read-side (a missing
+ * file is reported, never created), fetch the rows through db/history.h and
+ * format them. Everything it shows is also in the views of the database
+ * (db/schema.md) for people who prefer sqlite3.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/units.h"
+#include "common/version.h"
+#include "db/db.h"
+#include "db/history.h"
+
+static const char usage_text[] =
+    "usage: dml-history [--db PATH] [--probes] [--plans] [--runs]\n"
+    "                   [--calibrations] [--limit N] [--json]\n"
+    "\n"
+    "Show the tuning history kept in the dml database: probe runs (memory\n"
+    "bandwidth, GEMM peaks, point-to-point latency and bandwidth), plans\n"
+    "(configuration and prediction), runs (predicted vs measured step time)\n"
+    "and calibrations. Without a section option every section is shown.\n"
+    "\n"
+    "  --db PATH        database file (default: $DML_DB, else ./dml.db);\n"
+    "                   never created by this tool\n"
+    "  --probes         probe runs\n"
+    "  --plans          plans\n"
+    "  --runs           runs\n"
+    "  --calibrations   calibrations\n"
+    "  --limit N        newest N rows per section (default 20, 0 = all)\n"
+    "  --json           one JSON document on stdout instead of tables\n"
+    "  --help           this text\n"
+    "  --version        print the version\n"
+    "\n"
+    "Exit status: 0 success, 1 runtime failure, 2 bad usage or a file that\n"
+    "is not a dml database of a version this dml knows.\n";
+
+typedef struct options {
+    const char *db_path; /* --db, NULL if not given */
+    bool probes, plans, runs, calibrations;
+    long limit;          /* rows per section, 0 = all */
+    bool json;
+    bool help, version;
+} options;
+
+typedef struct history {
+    dml_db_probe_row *probes;
+    size_t n_probes;
+    dml_db_plan_row *plans;
+    size_t n_plans;
+    dml_db_run_row *runs;
+    size_t n_runs;
+    dml_db_calibration *calibrations;
+    size_t n_calibrations;
+} history;
+
+static dml_status parse_options(int argc, char **argv, options *o,
+                                dml_error *err)
+{
+    enum { OPT_DB = 256, OPT_PROBES, OPT_PLANS, OPT_RUNS, OPT_CALIB,
+           OPT_LIMIT, OPT_JSON, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, OPT_DB},
+        {"probes", no_argument, NULL, OPT_PROBES},
+        {"plans", no_argument, NULL, OPT_PLANS},
+        {"runs", no_argument, NULL, OPT_RUNS},
+        {"calibrations", no_argument, NULL, OPT_CALIB},
+        {"limit", required_argument, NULL, OPT_LIMIT},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    o->limit = 20;
+    opterr = 0; /* one line of our own instead of getopt's */
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_DB:
+            if (!optarg[0])
+                return dml_error_msg(err, DML_EUSAGE, "--db: empty path");
+            o->db_path = optarg;
+            break;
+        case OPT_PROBES: o->probes = true; break;
+        case OPT_PLANS: o->plans = true; break;
+        case OPT_RUNS: o->runs = true; break;
+        case OPT_CALIB: o->calibrations = true; break;
+        case OPT_LIMIT:
+            if (!dml_units_parse_long(optarg, 0, 1000000000L, &o->limit))
+                return dml_error_msg(err, DML_EUSAGE,
+                                     "--limit: '%s' is not a whole number "
+                                     "from 0 to 1000000000",
+                                     optarg);
+            break;
+        case OPT_JSON: o->json = true; break;
+        case 'h': o->help = true; break;
+        case OPT_VERSION: o->version = true; break;
+        case ':':
+            return dml_error_msg(err, DML_EUSAGE,
+                                 "option '%s' needs a value (see --help)",
+                                 argv[optind - 1]);
+        default:
+            return dml_error_msg(err, DML_EUSAGE,
+                                 "unknown option '%s' (see --help)",
+                                 argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return dml_error_msg(err, DML_EUSAGE,
+                             "unexpected argument '%s' (see --help)",
+                             argv[optind]);
+    if (!o->probes && !o->plans && !o->runs && !o->calibrations)
+        o->probes = o->plans = o->runs = o->calibrations = true;
+    return DML_OK;
+}
+
+static dml_status load_history(dml_db *db, const options *o, history *h,
+                               dml_error *err)
+{
+    int limit = (int)o->limit;
+    if (o->probes)
+        DML_CHECK(dml_db_list_probe_runs(db, limit, &h->probes, &h->n_probes,
+                                         err));
+    if (o->plans)
+        DML_CHECK(dml_db_list_plans(db, limit, &h->plans, &h->n_plans, err));
+    if (o->runs)
+        DML_CHECK(dml_db_list_runs(db, limit, &h->runs, &h->n_runs, err));
+    if (o->calibrations)
+        DML_CHECK(dml_db_list_calibrations(db, limit, &h->calibrations,
+                                           &h->n_calibrations, err));
+    return DML_OK;
+}
+
+static void free_history(history *h)
+{
+    free(h->probes);
+    free(h->plans);
+    free(h->runs);
+    dml_db_calibrations_free(h->calibrations, h->n_calibrations);
+}
+
+/* ---- human tables ---- */
+
+#define CELL 64
+#define MAX_COLS 16
+
+/* A table is filled cell by cell, then printed with each column as wide as
+ * its widest cell; 'r' columns (numbers) align right. */
+typedef struct table {
+    int ncols;
+    const char *align;          /* one 'l' or 'r' per column */
+    char (*cells)[CELL];        /* (rows + 1) * ncols, header first */
+    size_t rows;                /* data rows */
+    size_t cap;                 /* rows the buffer holds, header included */
+    bool oom;
+} table;
+
+static void table_init(table *t, const char *align,
+                       const char *const headers[])
+{
+    memset(t, 0, sizeof *t);
+    t->ncols = (int)strlen(align);
+    t->align = align;
+    t->cap = 8;
+    t->cells = calloc(t->cap * (size_t)t->ncols, CELL);
+    if (!t->cells) {
+        t->oom = true;
+        return;
+    }
+    for (int c = 0; c < t->ncols; c++)
+        snprintf(t->cells[c], CELL, "%s", headers[c]);
+}
+
+/* The cell row r (0-based data row), column c; NULL when out of memory. */
+static char *table_cell(table *t, size_t r, int c)
+{
+    if (t->oom)
+        return NULL;
+    while (r + 2 > t->cap) {
+        void *n = realloc(t->cells, t->cap * 2 * (size_t)t->ncols * CELL);
+        if (!n) {
+            t->oom = true;
+            return NULL;
+        }
+        t->cells = n;
+        t->cap *= 2;
+    }
+    if (r + 1 > t->rows)
+        t->rows = r + 1;
+    return t->cells[(r + 1) * (size_t)t->ncols + (size_t)c];
+}
+
+static void table_print(const table *t, const char *title, FILE *out)
+{
+    fprintf(out, "%s\n", title);
+    if (t->rows == 0) {
+        fprintf(out, "  (none)\n\n");
+        return;
+    }
+    int width[MAX_COLS] = {0};
+    for (size_t r = 0; r <= t->rows; r++)
+        for (int c = 0; c < t->ncols; c++) {
+            int w = (int)strlen(t->cells[r * (size_t)t->ncols + (size_t)c]);
+            if (w > width[c])
+                width[c] = w;
+        }
+    for (size_t r = 0; r <= t->rows; r++) {
+        fputs(" ", out);
+        for (int c = 0; c < t->ncols; c++) {
+            const char *s = t->cells[r * (size_t)t->ncols + (size_t)c];
+            bool last = c == t->ncols - 1;
+            if (t->align[c] == 'r')
+                fprintf(out, " %*s", width[c], s);
+            else if (last)
+                fprintf(out, " %s", s);
+            else
+                fprintf(out, " %-*s", width[c], s);
+        }
+        fputs("\n", out);
+    }
+    fputs("\n", out);
+}
+
+typedef char *(*unit_fn)(double, char *, size_t);
+
+/* A quantity with its unit, or "-" when it was not measured. */
+static void put_unit(char *cell, double v, unit_fn fn)
+{
+    if (!cell)
+        return;
+    if (!isfinite(v))
+        snprintf(cell, CELL, "-");
+    else
+        fn(v, cell, CELL);
+}
+
+static void put_fmt(char *cell, const char *fmt, double v)
+{
+    if (!cell)
+        return;
+    if (!isfinite(v))
+        snprintf(cell, CELL, "-");
+    else
+        snprintf(cell, CELL, fmt, v);
+}
+
+static void put_str(char *cell, const char *s)
+{
+    if (cell)
+        snprintf(cell, CELL, "%s", s && s[0] ? s : "-");
+}
+
+static void put_i64(char *cell, long long v)
+{
+    if (cell)
+        snprintf(cell, CELL, "%lld", v);
+}
+
+static char *flops_unit(double v, char *buf, size_t size)
+{
+    return dml_units_flops(v, buf, size);
+}
+
+static void config_text(const dml_db_plan_config *c, char *cell)
+{
+    if (!cell)
+        return;
+    snprintf(cell, CELL, "dp%d tp%d pp%d v%d mbs%d mb%d z%d %s%s",
+             c->dp, c->tp, c->pp, c->v, c->mbs, c->microbatches, c->zero,
+             c->recompute, c->sp ? " sp" : "");
+}
+
+static bool print_probes(const history *h, FILE *out)
+{
+    static const char *const head[] = {
+        "id", "started (UTC)", "host", "ranks", "quick", "triad",
+        "dgemm", "sgemm", "p2p latency", "p2p bandwidth", "rows"};
+    table t;
+    table_init(&t, "rllrlrrrrrr", head);
+    for (size_t i = 0; i < h->n_probes; i++) {
+        const dml_db_probe_row *p = &h->probes[i];
+        put_i64(table_cell(&t, i, 0), p->id);
+        put_str(table_cell(&t, i, 1), p->started_at);
+        put_str(table_cell(&t, i, 2), p->hostname);
+        put_i64(table_cell(&t, i, 3), p->ranks);
+        put_str(table_cell(&t, i, 4), p->quick ? "yes" : "no");
+        put_unit(table_cell(&t, i, 5), p->triad_Bps, dml_units_bandwidth);
+        put_unit(table_cell(&t, i, 6), p->dgemm_flops, flops_unit);
+        put_unit(table_cell(&t, i, 7), p->sgemm_flops, flops_unit);
+        put_unit(table_cell(&t, i, 8), p->p2p_latency_s, dml_units_seconds);
+        put_unit(table_cell(&t, i, 9), p->p2p_bw_Bps, dml_units_bandwidth);
+        put_i64(table_cell(&t, i, 10), p->n_measurements);
+    }
+    bool ok = !t.oom;
+    if (ok)
+        table_print(&t, "Probe runs", out);
+    free(t.cells);
+    return ok;
+}
+
+static bool print_plans(const history *h, FILE *out)
+{
+    static const char *const head[] = {
+        "id", "created (UTC)", "model", "cluster", "config", "global batch",
+        "predicted step", "memory/device", "MFU", "calibration", "runs",
+        "best measured"};
+    table t;
+    table_init(&t, "rlllrrrrrrrr", head);
+    for (size_t i = 0; i < h->n_plans; i++) {
+        const dml_db_plan_row *p = &h->plans[i];
+        put_i64(table_cell(&t, i, 0), p->id);
+        put_str(table_cell(&t, i, 1), p->created_at);
+        put_str(table_cell(&t, i, 2), p->model);
+        put_str(table_cell(&t, i, 3), p->cluster);
+        config_text(&p->config, table_cell(&t, i, 4));
+        put_i64(table_cell(&t, i, 5), p->config.global_batch);
+        put_unit(table_cell(&t, i, 6), p->predicted_step_s,
+                 dml_units_seconds);
+        put_unit(table_cell(&t, i, 7), p->predicted_mem_bytes,
+                 dml_units_bytes);
+        put_fmt(table_cell(&t, i, 8), "%.1f %%", p->mfu * 100.0);
+        if (p->calibration_id > 0)
+            put_i64(table_cell(&t, i, 9), p->calibration_id);
+        else
+            put_str(table_cell(&t, i, 9), "-");
+        put_i64(table_cell(&t, i, 10), p->n_runs);
+        put_unit(table_cell(&t, i, 11), p->best_measured_step_s,
+                 dml_units_seconds);
+    }
+    bool ok = !t.oom;
+    if (ok)
+        table_print(&t, "Plans", out);
+    free(t.cells);
+    return ok;
+}
+
+static bool print_runs(const history *h, FILE *out)
+{
+    static const char *const head[] = {
+        "id", "plan", "started (UTC)", "model", "config", "status", "ranks",
+        "steps", "predicted step", "measured step", "error", "accuracy",
+        "duration"};
+    table t;
+    table_init(&t, "rrlllrrrrrrrr", head);
+    for (size_t i = 0; i < h->n_runs; i++) {
+        const dml_db_run_row *r = &h->runs[i];
+        put_i64(table_cell(&t, i, 0), r->id);
+        put_i64(table_cell(&t, i, 1), r->plan_id);
+        put_str(table_cell(&t, i, 2), r->started_at);
+        put_str(table_cell(&t, i, 3), r->model);
+        config_text(&r->config, table_cell(&t, i, 4));
+        put_str(table_cell(&t, i, 5), r->status);
+        put_i64(table_cell(&t, i, 6), r->ranks);
+        put_i64(table_cell(&t, i, 7), r->steps);
+        put_unit(table_cell(&t, i, 8), r->predicted_step_s,
+                 dml_units_seconds);
+        put_unit(table_cell(&t, i, 9), r->measured_step_s, dml_units_seconds);
+        put_fmt(table_cell(&t, i, 10), "%+.1f %%", r->error_pct);
+        put_fmt(table_cell(&t, i, 11), "%.2f %%", r->test_accuracy * 100.0);
+        put_unit(table_cell(&t, i, 12), r->duration_s, dml_units_seconds);
+    }
+    bool ok = !t.oom;
+    if (ok)
+        table_print(&t, "Runs", out);
+    free(t.cells);
+    return ok;
+}
+
+static bool print_calibrations(const history *h, FILE *out)
+{
+    static const char *const head[] = {
+        "id", "created (UTC)", "fingerprint", "runs", "MAPE before",
+        "MAPE after", "LOO before", "LOO after", "interval"};
+    table t;
+    table_init(&t, "rllrrrrrr", head);
+    for (size_t i = 0; i < h->n_calibrations; i++) {
+        const dml_db_calibration *c = &h->calibrations[i];
+        put_i64(table_cell(&t, i, 0), c->id);
+        put_str(table_cell(&t, i, 1), c->created_at);
+        put_str(table_cell(&t, i, 2), c->cluster_fingerprint);
+        put_i64(table_cell(&t, i, 3), c->n_runs);
+        put_fmt(table_cell(&t, i, 4), "%.1f %%", c->mape_before);
+        put_fmt(table_cell(&t, i, 5), "%.1f %%", c->mape_after);
+        put_fmt(table_cell(&t, i, 6), "%.1f %%", c->loo_mape_before);
+        put_fmt(table_cell(&t, i, 7), "%.1f %%", c->loo_mape_after);
+        put_fmt(table_cell(&t, i, 8), "+/-%.1f %%", c->interval_pct);
+    }
+    bool ok = !t.oom;
+    if (ok)
+        table_print(&t, "Calibrations", out);
+    free(t.cells);
+    return ok;
+}
+
+static dml_status print_tables(const options *o, const history *h,
+                               dml_error *err)
+{
+    bool ok = true;
+    if (o->probes)
+        ok = ok && print_probes(h, stdout);
+    if (o->plans)
+        ok = ok && print_plans(h, stdout);
+    if (o->runs)
+        ok = ok && print_runs(h, stdout);
+    if (o->calibrations)
+        ok = ok && print_calibrations(h, stdout);
+    if (!ok)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory formatting");
+    return DML_OK;
+}
+
+/* ---- JSON ---- */
+
+/* jansson has no NaN; an unmeasured value is null. */
+static json_t *jnum(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *jstr(const char *s)
+{
+    return s && s[0] ? json_string(s) : json_null();
+}
+
+static json_t *jconfig(const dml_db_plan_config *c)
+{
+    return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:i, s:s, s:b, "
+                     "s:s, s:i}",
+                     "dp", c->dp, "tp", c->tp, "pp", c->pp, "v", c->v,
+                     "mbs", c->mbs, "microbatches", c->microbatches,
+                     "global_batch", (json_int_t)c->global_batch, "zero",
+                     c->zero, "recompute", c->recompute, "sp", (int)c->sp,
+                     "schedule", c->schedule, "threads_per_rank",
+                     c->threads_per_rank);
+}
+
+static json_t *json_probes(const history *h)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < h->n_probes; i++) {
+        const dml_db_probe_row *p = &h->probes[i];
+        json_array_append_new(
+            a, json_pack("{s:I, s:o, s:o, s:o, s:i, s:i, s:b, s:o, s:o, s:o, "
+                         "s:o, s:o, s:o, s:o, s:I}",
+                         "id", (json_int_t)p->id, "started_at",
+                         jstr(p->started_at), "finished_at",
+                         jstr(p->finished_at), "hostname", jstr(p->hostname),
+                         "ranks", p->ranks, "nodes", p->nodes, "quick",
+                         (int)p->quick, "status", jstr(p->status),
+                         "dml_version", jstr(p->dml_version), "triad_Bps",
+                         jnum(p->triad_Bps), "dgemm_flops",
+                         jnum(p->dgemm_flops), "sgemm_flops",
+                         jnum(p->sgemm_flops), "p2p_latency_s",
+                         jnum(p->p2p_latency_s), "p2p_bw_Bps",
+                         jnum(p->p2p_bw_Bps), "measurements",
+                         (json_int_t)p->n_measurements));
+    }
+    return a;
+}
+
+static json_t *json_plans(const history *h)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < h->n_plans; i++) {
+        const dml_db_plan_row *p = &h->plans[i];
+        json_array_append_new(
+            a, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+                         "s:I, s:o}",
+                         "id", (json_int_t)p->id, "created_at",
+                         jstr(p->created_at), "model", jstr(p->model),
+                         "cluster", jstr(p->cluster), "parallel",
+                         jconfig(&p->config), "predicted_step_s",
+                         jnum(p->predicted_step_s), "predicted_mem_bytes",
+                         jnum(p->predicted_mem_bytes),
+                         "predicted_tokens_per_s",
+                         jnum(p->predicted_tokens_per_s), "mfu", jnum(p->mfu),
+                         "calibration_id",
+                         p->calibration_id > 0
+                             ? json_integer(p->calibration_id)
+                             : json_null(),
+                         "runs", (json_int_t)p->n_runs,
+                         "best_measured_step_s",
+                         jnum(p->best_measured_step_s)));
+    }
+    return a;
+}
+
+static json_t *json_runs(const history *h)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < h->n_runs; i++) {
+        const dml_db_run_row *r = &h->runs[i];
+        json_array_append_new(
+            a, json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:i, s:I, s:o, s:o, "
+                         "s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+                         "id", (json_int_t)r->id, "plan_id",
+                         (json_int_t)r->plan_id, "model", jstr(r->model),
+                         "cluster", jstr(r->cluster), "parallel",
+                         jconfig(&r->config), "status", jstr(r->status),
+                         "ranks", r->ranks, "steps", (json_int_t)r->steps,
+                         "started_at", jstr(r->started_at), "finished_at",
+                         jstr(r->finished_at), "duration_s",
+                         jnum(r->duration_s), "predicted_step_s",
+                         jnum(r->predicted_step_s), "measured_step_s",
+                         jnum(r->measured_step_s), "error_pct",
+                         jnum(r->error_pct), "final_loss",
+                         jnum(r->final_loss), "test_accuracy",
+                         jnum(r->test_accuracy), "peak_rss_bytes",
+                         jnum(r->peak_rss_bytes), "error", jstr(r->error)));
+    }
+    return a;
+}
+
+static json_t *json_calibrations(const history *h)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < h->n_calibrations; i++) {
+        const dml_db_calibration *c = &h->calibrations[i];
+        /* The parameters are JSON the calibration wrote; embed them as a
+         * value, or as the raw text if they no longer parse. */
+        json_t *params = json_loads(c->params_json ? c->params_json : "",
+                                    JSON_DECODE_ANY, NULL);
+        if (!params)
+            params = jstr(c->params_json);
+        json_array_append_new(
+            a, json_pack("{s:I, s:o, s:o, s:i, s:o, s:o, s:o, s:o, s:o, "
+                         "s:o}",
+                         "id", (json_int_t)c->id, "created_at",
+                         jstr(c->created_at), "cluster_fingerprint",
+                         jstr(c->cluster_fingerprint), "runs", c->n_runs,
+                         "params", params, "mape_before_pct",
+                         jnum(c->mape_before), "mape_after_pct",
+                         jnum(c->mape_after), "loo_mape_before_pct",
+                         jnum(c->loo_mape_before), "loo_mape_after_pct",
+                         jnum(c->loo_mape_after), "interval_pct",
+                         jnum(c->interval_pct)));
+    }
+    return a;
+}
+
+static dml_status print_json(const options *o, const history *h, int schema,
+                             dml_error *err)
+{
+    json_t *root = json_pack("{s:i, s:i}", "schema_version",
+                             DML_JSON_SCHEMA_VERSION, "db_schema_version",
+                             schema);
+    if (root && o->probes)
+        json_object_set_new(root, "probe_runs", json_probes(h));
+    if (root && o->plans)
+        json_object_set_new(root, "plans", json_plans(h));
+    if (root && o->runs)
+        json_object_set_new(root, "runs", json_runs(h));
+    if (root && o->calibrations)
+        json_object_set_new(root, "calibrations", json_calibrations(h));
+    if (!root)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory building JSON");
+    int rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
+    json_decref(root);
+    if (rc != 0 || fputc('\n', stdout) == EOF)
+        return dml_error_msg(err, DML_EIO, "cannot write to stdout");
+    return DML_OK;
+}
+
+int main(int argc, char **argv)
+{
+    dml_log_init("dml-history");
+    dml_error err;
+    dml_error_clear(&err);
+    char line[2048];
+    options o;
+    dml_status s = parse_options(argc, argv, &o, &err);
+    if (s != DML_OK) {
+        fprintf(stderr, "dml-history: %s\n",
+                dml_error_format(&err, line, sizeof line));
+        return dml_status_exit_code(s);
+    }
+    if (o.help) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (o.version) {
+        printf("dml-history %s\n", DML_VERSION);
+        return 0;
+    }
+
+    dml_db *db = NULL;
+    history h;
+    memset(&h, 0, sizeof h);
+    s = dml_db_open_existing(dml_db_default_path(o.db_path), &db, &err);
+    if (s == DML_OK)
+        s = load_history(db, &o, &h, &err);
+    if (s == DML_OK)
+        s = o.json ? print_json(&o, &h, dml_db_schema_version(db), &err)
+                   : print_tables(&o, &h, &err);
+    dml_db_close(db);
+    free_history(&h);
+    if (s == DML_OK && (fflush(stdout) != 0 || ferror(stdout)))
+        s = dml_error_msg(&err, DML_EIO, "cannot write to stdout");
+    if (s != DML_OK) {
+        fprintf(stderr, "dml-history: %s\n",
+                dml_error_format(&err, line, sizeof line));
+        return dml_status_exit_code(s);
+    }
+    return 0;
+}
