@@ -1,0 +1,168 @@
+/*
+ * step_time.h: the cost model's answer for one parallel configuration:
+ * time per optimizer step with its breakdown, throughput, MFU, and memory
+ * per device with its breakdown.
+ *
+ *   t = t_pipeline + t_dp_exposed + t_optimizer (+ calibrated overhead)
+ *
+ * t_pipeline follows pipeline.h from each device's time per micro-batch:
+ * its layers' forward and backward (each layer: the tensor-parallel rank's
+ * GEMMs priced by shape with gemm_eff.h, memory-bound kernels at
+ * mem_bw x membound_efficiency, TP collectives from collective.h: two
+ * allreduces forward and two backward without sequence parallelism,
+ * all-gathers and reduce-scatters with it; backward collectives that
+ * Megatron overlaps with weight-gradient GEMMs are hidden up to those
+ * GEMMs' time, at a contention cost), the recomputation (full: the forward
+ * again; selective: the attention core), the embedding on the first device
+ * and the logits and loss on the last, and the pipeline send/receive.
+ * t_dp_exposed is the gradient reduction (allreduce; reduce-scatter +
+ * all-gather under ZeRO; per micro-batch for ZeRO-2/3) not hidden behind
+ * the backward pass; t_optimizer is the optimizer's memory-bound sweep.
+ *
+ * dml_costmodel_prepare does the per-(model, cluster) work once; then
+ * dml_costmodel_step_time is allocation-free and takes about a microsecond,
+ * so a planner can call it for every candidate.
+ *
+ * Heterogeneous clusters are priced pessimistically: the slowest group's
+ * devices and links, the smallest device memory.
+ */
+#ifndef DML_COSTMODEL_STEP_TIME_H
+#define DML_COSTMODEL_STEP_TIME_H
+
+#include <stdbool.h>
+
+#include "costmodel/cluster_spec.h"
+#include "costmodel/collective.h"
+#include "costmodel/gemm_eff.h"
+#include "costmodel/memory.h"
+#include "costmodel/model_spec.h"
+#include "costmodel/plan.h"
+
+/* Per-cluster efficiency factors that calibration fits (fit.h); every one
+ * multiplies the time of its part; 1 = the spec as written. */
+typedef struct dml_costmodel_calib {
+    double compute;    /* GEMM time */
+    double membound;   /* memory-bound kernel time */
+    double comm_intra; /* collectives and sends inside a node */
+    double comm_inter; /* collectives and sends that cross nodes */
+    double optimizer;  /* optimizer step */
+    double overhead_s; /* fixed cost added to every step, s */
+} dml_costmodel_calib;
+
+typedef struct dml_costmodel_options {
+    dml_optimizer optimizer;      /* sets optimizer memory and step cost */
+    dml_attention_impl attention; /* materialized (default) or flash */
+    double grad_bytes;            /* gradient bytes kept per parameter;
+                                     0 = auto (memory.h) */
+    double grad_reduce_bytes;     /* gradient bytes per element sent in the
+                                     DP reduction; 0 = as kept (grad_bytes:
+                                     fp32 for 16-bit dtypes, as Megatron) */
+    bool dp_overlap;              /* gradient reduction overlaps the last
+                                     backward pass (true) */
+    bool p2p_scatter_gather;      /* pipeline sends split over TP ranks and
+                                     re-gathered (Megatron; true) */
+    bool p2p_batched;             /* a stage's send and receive of one
+                                     phase run together (Megatron; true).
+                                     DeepSpeed's pipeline engine neither
+                                     splits nor batches: both false */
+    double overlap_contention;    /* fraction of a hidden collective still
+                                     paid in slowed compute (0.3) */
+    double workspace_bytes;       /* fixed per-device memory (context,
+                                     library workspaces); < 0 = 1 GiB on a
+                                     GPU, 64 MiB on a CPU */
+    dml_costmodel_calib calib;    /* efficiency factors (all 1) */
+} dml_costmodel_options;
+
+/* Everything step_time needs that does not depend on the configuration. */
+typedef struct dml_costmodel_ctx {
+    dml_model_spec model;          /* copy */
+    dml_cluster_spec cluster;      /* copy */
+    dml_costmodel_options opt;     /* copy */
+    int group;                     /* node group that sets compute speed */
+    dml_dtype compute_dtype;       /* dtype whose peak is used */
+    double peak_flops;             /* FLOP/s per device at compute_dtype */
+    double membound_Bps;           /* mem_bw x membound_efficiency, B/s */
+    double mem_bytes;              /* smallest device memory, bytes */
+    double elem_bytes;             /* activation element width, bytes */
+    int devices_per_node;          /* of the compute group */
+    int64_t devices;               /* in the whole cluster */
+    dml_link_spec intra;           /* slowest intra-node link */
+    dml_link_spec inter;           /* slowest inter-node link */
+    dml_gemm_curve curve;          /* GEMM efficiency at compute_dtype */
+    dml_state_bytes state;         /* bytes per parameter of model states */
+    double layer_params;           /* one transformer layer, all TP ranks */
+    double expert_params;          /* its FFN/expert part */
+    double embed_params;           /* token (+position) embedding */
+    double head_params;            /* final norm + untied output layer */
+} dml_costmodel_ctx;
+
+/* Detail behind a prediction, for explanations and tests; all per step
+ * unless marked per micro-batch (pmb). */
+typedef struct dml_costmodel_detail {
+    double layer_fwd_s;          /* one layer forward, pmb, s */
+    double layer_bwd_s;          /* one layer backward incl. recompute, pmb */
+    double layer_gemm_fwd_s;     /* its GEMMs, forward, pmb */
+    double layer_gemm_bwd_s;     /* its GEMMs, backward, pmb */
+    double layer_membound_fwd_s; /* its memory-bound kernels, forward, pmb */
+    double layer_membound_bwd_s; /* backward, pmb */
+    double layer_tp_fwd_s;       /* exposed TP communication, forward, pmb */
+    double layer_tp_bwd_s;       /* exposed TP communication, backward */
+    double layer_recompute_s;    /* recomputation inside backward, pmb */
+    double embed_s;              /* embedding fwd + bwd on device 0, pmb */
+    double head_s;               /* final norm, logits, loss fwd + bwd, pmb */
+    double p2p_s;                /* pipeline sends of one device, pmb */
+    double stage_max_s;          /* slowest device per micro-batch */
+    double stage_sum_s;          /* sum over pipeline devices */
+    int slowest_rank;            /* pipeline rank of the slowest device */
+    double pipeline_s;           /* t_pipeline */
+    double dp_comm_s;            /* gradient sync before overlap */
+    double dp_exposed_s;         /* of which not hidden */
+    double bubble_fraction;      /* bubble / ideal pipeline time */
+    dml_coll_algo tp_algo;       /* TP allreduce/all-gather algorithm */
+    dml_coll_algo dp_algo;       /* DP gradient collective algorithm */
+    double model_flops;          /* per step (3 x forward) */
+    double executed_flops;       /* per step incl. recomputation */
+    double params_per_device;    /* on the fullest device */
+    int mem_rank;                /* pipeline rank of the fullest device */
+    dml_mem_breakdown mem_first; /* pipeline rank 0 */
+    dml_mem_breakdown mem_last;  /* pipeline rank pp-1 */
+    double layer_activation_bytes; /* one layer, one micro-batch */
+    double inflight_first;       /* micro-batches in flight on rank 0 */
+    bool fits;                   /* mem_bytes_per_device <= device memory */
+} dml_costmodel_detail;
+
+/* Defaults as documented above. */
+void dml_costmodel_options_init(dml_costmodel_options *opt);
+void dml_costmodel_calib_init(dml_costmodel_calib *calib);
+
+/* Derive everything per (model, cluster, options). opt may be NULL for the
+ * defaults. DML_EINPUT when the cluster cannot run the model's dtype at
+ * all or the specs are inconsistent. */
+dml_status dml_costmodel_prepare(const dml_model_spec *model,
+                                 const dml_cluster_spec *cluster,
+                                 const dml_costmodel_options *opt,
+                                 dml_costmodel_ctx *ctx, dml_error *err);
+
+/*
+ * Predict one step of configuration par. stages/stage_count give the
+ * layer ranges of the pp·v virtual stages (virtual stage i on pipeline
+ * rank i % pp) or NULL/0 for the even split of dml_plan_split_stages.
+ * Fills out (present = true) and, when non-NULL, detail. DML_EINPUT for a
+ * configuration the model or cluster cannot take (more devices than the
+ * cluster has, tp not dividing heads, ...), with the reason.
+ */
+dml_status dml_costmodel_step_time(const dml_costmodel_ctx *ctx,
+                                   const dml_parallel_config *par,
+                                   const dml_stage_range *stages,
+                                   int stage_count, dml_prediction *out,
+                                   dml_costmodel_detail *detail,
+                                   dml_error *err);
+
+/* The same for a plan (its parallel config, stages and optimizer); fills
+ * plan->pred. */
+dml_status dml_costmodel_predict_plan(const dml_costmodel_ctx *ctx,
+                                      dml_plan *plan,
+                                      dml_costmodel_detail *detail,
+                                      dml_error *err);
+
+#endif

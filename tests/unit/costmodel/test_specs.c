@@ -1,0 +1,445 @@
+/*
+ * test_specs.c: model spec, cluster spec and plan readers: every preset
+ * loads with its published dimensions, bad files are refused with
+ * `file:line:col: field: message`, and plans round-trip through JSON.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "costmodel/cluster_spec.h"
+#include "costmodel/model_spec.h"
+#include "costmodel/plan.h"
+#include "costmodel/presets.h"
+
+#define FIX DML_FIXTURES "/specs/"
+
+static const char *data_dir(void) { return dml_costmodel_data_dir(NULL); }
+
+/* Load a bad fixture and check the status and a piece of the message. */
+static void expect_model_error(const char *file, dml_status want,
+                               const char *needle)
+{
+    dml_model_spec m;
+    dml_error err;
+    char buf[1200];
+    dml_status s = dml_model_spec_read_file(file, &m, &err);
+    dml_error_format(&err, buf, sizeof buf);
+    if (s != want || !strstr(buf, needle))
+        fail_msg("%s: expected status %d with \"%s\", got %d: %s", file,
+                 (int)want, needle, (int)s, buf);
+}
+
+static void expect_cluster_error(const char *file, const char *needle)
+{
+    dml_cluster_spec *c = malloc(sizeof *c);
+    dml_error err;
+    char buf[1200];
+    dml_status s = dml_cluster_spec_read_file(file, c, &err);
+    dml_error_format(&err, buf, sizeof buf);
+    free(c);
+    if (s != DML_EINPUT || !strstr(buf, needle))
+        fail_msg("%s: expected DML_EINPUT with \"%s\", got %d: %s", file,
+                 needle, (int)s, buf);
+}
+
+static void expect_plan_error(const char *file, const char *needle)
+{
+    dml_plan *p = malloc(sizeof *p);
+    dml_error err;
+    char buf[1200];
+    dml_status s = dml_plan_load(file, p, &err);
+    dml_error_format(&err, buf, sizeof buf);
+    free(p);
+    if (s != DML_EINPUT || !strstr(buf, needle))
+        fail_msg("%s: expected DML_EINPUT with \"%s\", got %d: %s", file,
+                 needle, (int)s, buf);
+}
+
+/* Every model preset loads; spot-check published dimensions. */
+static void model_presets_load_with_published_dims(void **state)
+{
+    (void)state;
+    char **names = NULL;
+    size_t n = 0;
+    dml_error err;
+    assert_int_equal(dml_model_spec_list(data_dir(), &names, &n, &err), DML_OK);
+    assert_true(n >= 15);
+    for (size_t i = 0; i < n; i++) {
+        dml_model_spec m;
+        dml_status s = dml_model_spec_load(names[i], data_dir(), &m, &err);
+        if (s != DML_OK) {
+            char buf[1200];
+            fail_msg("preset %s: %s", names[i],
+                     dml_error_format(&err, buf, sizeof buf));
+        }
+        assert_string_equal(m.name, names[i]);
+        assert_true(strlen(m.description) > 20); /* names its source */
+    }
+    dml_costmodel_list_free(names, n);
+
+    dml_model_spec m;
+    /* Brown et al. 2020 Table 2.1: GPT-3 175B has 96 layers, d_model 12288,
+     * 96 heads, n_ctx 2048. */
+    assert_int_equal(dml_model_spec_load("gpt3-175b", data_dir(), &m, &err),
+                     DML_OK);
+    assert_int_equal(m.layers, 96);
+    assert_int_equal(m.hidden, 12288);
+    assert_int_equal(m.heads, 96);
+    assert_int_equal(m.ffn_hidden, 4 * 12288);
+    assert_int_equal(m.seq_len, 2048);
+    assert_int_equal(m.vocab, 50257);
+    /* Llama 2 70B (Touvron et al. 2023): GQA with 8 kv heads, FFN 28672. */
+    assert_int_equal(dml_model_spec_load("llama2-70b", data_dir(), &m, &err),
+                     DML_OK);
+    assert_int_equal(m.kv_heads, 8);
+    assert_int_equal(m.heads, 64);
+    assert_int_equal(m.ffn_hidden, 28672);
+    assert_int_equal(m.activation, DML_ACT_SWIGLU);
+    assert_int_equal(m.vocab, 32000);
+    /* Llama 3 405B (Llama 3 Herd of Models 2024, Table 3). */
+    assert_int_equal(dml_model_spec_load("llama3-405b", data_dir(), &m, &err),
+                     DML_OK);
+    assert_int_equal(m.layers, 126);
+    assert_int_equal(m.hidden, 16384);
+    assert_int_equal(m.ffn_hidden, 53248);
+    assert_int_equal(m.vocab, 128256);
+    assert_int_equal(m.seq_len, 8192);
+    /* The executor's MLP: 784 -> 256 -> 256 -> 10, three linear layers. */
+    assert_int_equal(dml_model_spec_load("mlp-fmnist", data_dir(), &m, &err),
+                     DML_OK);
+    assert_int_equal(m.type, DML_MODEL_MLP);
+    assert_int_equal(m.layers, 3);
+    assert_int_equal(m.hidden_count, 2);
+    assert_int_equal(m.dtype, DML_DTYPE_FP32);
+    int64_t in = 0, out = 0;
+    dml_model_spec_mlp_layer(&m, 2, &in, &out);
+    assert_int_equal(in, 256);
+    assert_int_equal(out, 10);
+}
+
+static void model_defaults_and_unknown_preset(void **state)
+{
+    (void)state;
+    dml_model_spec m;
+    dml_error err;
+    assert_int_equal(dml_model_spec_read_file(FIX "model-gqa.json", &m, &err),
+                     DML_OK);
+    assert_int_equal(m.ffn_hidden, 4 * 512); /* default 4h */
+    assert_int_equal(m.kv_heads, 2);
+    assert_int_equal(m.moe_experts, 8);
+    assert_int_equal(m.moe_top_k, 2);
+    assert_int_equal(m.dtype, DML_DTYPE_BF16);
+    assert_false(m.tied_embeddings);
+    assert_int_equal(dml_model_spec_load("no-such-model", data_dir(), &m, &err),
+                     DML_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "no-such-model"));
+    assert_int_equal(dml_model_spec_load("../etc/passwd", data_dir(), &m, &err),
+                     DML_EINPUT);
+}
+
+static void bad_model_specs_are_refused_with_positions(void **state)
+{
+    (void)state;
+    expect_model_error(FIX "model-unknown-key.json", DML_EINPUT,
+                       "model-unknown-key.json:9:3: hiden_size: unknown field");
+    expect_model_error(FIX "model-wrong-type.json", DML_EINPUT,
+                       "model-wrong-type.json:4:13: layers: expected an "
+                       "integer, found a string");
+    expect_model_error(FIX "model-zero-layers.json", DML_EINPUT,
+                       "model-zero-layers.json:4:13: layers: 0 is out of "
+                       "range");
+    expect_model_error(FIX "model-negative-hidden.json", DML_EINPUT,
+                       ":5:13: hidden: -256 is out of range");
+    expect_model_error(FIX "model-heads-not-dividing.json", DML_EINPUT,
+                       ":6:12: heads: 3 heads do not divide hidden 1000");
+    expect_model_error(FIX "model-kv-not-dividing.json", DML_EINPUT,
+                       ":7:15: kv_heads: 3 kv_heads do not divide heads 8");
+    expect_model_error(FIX "model-huge.json", DML_EINPUT,
+                       ":5:13: hidden: 100000000 is out of range");
+    expect_model_error(FIX "model-huge-layers.json", DML_EINPUT,
+                       "layers: 5000000 is out of range");
+    expect_model_error(FIX "model-truncated.json", DML_EINPUT,
+                       "model-truncated.json:5:");
+    expect_model_error(FIX "model-truncated.json", DML_EINPUT, "invalid JSON");
+    expect_model_error(FIX "model-duplicate-key.json", DML_EINPUT,
+                       "model-duplicate-key.json:6:");
+    expect_model_error(FIX "model-duplicate-key.json", DML_EINPUT, "duplicate");
+    expect_model_error(FIX "model-mlp-bad-width.json", DML_EINPUT,
+                       ":5:19: hidden[1]: 0 is out of range");
+    expect_model_error(FIX "does-not-exist.json", DML_EINPUT, "cannot open");
+}
+
+static void model_round_trips_through_json(void **state)
+{
+    (void)state;
+    dml_model_spec a, b;
+    dml_error err;
+    const char *names[] = {"llama3-70b", "mlp-fmnist", "bert-large"};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(dml_model_spec_load(names[i], data_dir(), &a, &err),
+                         DML_OK);
+        json_t *j = dml_model_spec_to_json(&a);
+        assert_non_null(j);
+        assert_int_equal(dml_model_spec_from_json(j, "mem", &b, &err), DML_OK);
+        json_decref(j);
+        assert_memory_equal(&a, &b, sizeof a);
+    }
+    /* Errors in a tree point into its serialisation. */
+    json_t *bad = json_pack("{s:s, s:s, s:i}", "type", "mlp", "name", "x",
+                            "input", 0);
+    assert_int_equal(dml_model_spec_from_json(bad, "tree", &b, &err),
+                     DML_EINPUT);
+    json_decref(bad);
+    assert_string_equal(err.file, "tree");
+    assert_true(err.line > 0);
+}
+
+/* The three cluster presets load and carry the dev_set.md figures. */
+static void cluster_presets_load(void **state)
+{
+    (void)state;
+    char **names = NULL;
+    size_t n = 0;
+    dml_error err;
+    assert_int_equal(dml_cluster_spec_list(data_dir(), &names, &n, &err),
+                     DML_OK);
+    assert_true(n >= 3);
+    dml_cluster_spec *c = malloc(sizeof *c);
+    for (size_t i = 0; i < n; i++) {
+        dml_status s = dml_cluster_spec_load(names[i], data_dir(), c, &err);
+        if (s != DML_OK) {
+            char buf[1200];
+            fail_msg("preset %s: %s", names[i],
+                     dml_error_format(&err, buf, sizeof buf));
+        }
+        assert_int_equal(strlen(c->fingerprint), 16);
+    }
+    dml_costmodel_list_free(names, n);
+    /* NVIDIA A100 datasheet via dev_set.md: 312 TFLOP/s bf16, 2039 GB/s,
+     * 8 GPUs per node, 25 GB/s HDR NIC per GPU. */
+    assert_int_equal(dml_cluster_spec_load("dgx-a100-80g", data_dir(), c, &err),
+                     DML_OK);
+    assert_int_equal(c->group_count, 1);
+    const dml_node_group *g = &c->groups[0];
+    assert_true(g->device.peak_flops[DML_DTYPE_BF16] == 312e12);
+    assert_true(g->device.mem_bw_Bps == 2.039e12);
+    assert_int_equal(g->devices_per_node, 8);
+    assert_true(g->links[DML_LINK_INTER].bw_Bps == 25e9);
+    assert_true(g->links[DML_LINK_INTRA].present);
+    /* H100: 989 TFLOP/s dense bf16, 3350 GB/s. */
+    assert_int_equal(dml_cluster_spec_load("dgx-h100", data_dir(), c, &err),
+                     DML_OK);
+    assert_true(c->groups[0].device.peak_flops[DML_DTYPE_BF16] == 989e12);
+    assert_true(c->groups[0].device.mem_bw_Bps == 3.35e12);
+    assert_int_equal(dml_cluster_spec_load("cpu-node", data_dir(), c, &err),
+                     DML_OK);
+    assert_int_equal(c->groups[0].device.type, DML_DEVICE_CPU);
+    assert_int_equal(dml_cluster_spec_load("nope", data_dir(), c, &err),
+                     DML_ENOTFOUND);
+    free(c);
+}
+
+static void cluster_scaling_round_trip_and_fingerprint(void **state)
+{
+    (void)state;
+    dml_cluster_spec *c = malloc(sizeof *c), *d = malloc(sizeof *d);
+    dml_error err;
+    assert_int_equal(dml_cluster_spec_load("dgx-a100-80g", data_dir(), c, &err),
+                     DML_OK);
+    char fp[DML_FINGERPRINT_MAX];
+    snprintf(fp, sizeof fp, "%s", c->fingerprint);
+    assert_int_equal(dml_cluster_spec_scale_nodes(c, 128, &err), DML_OK);
+    assert_int_equal(dml_cluster_spec_devices(c), 1024);
+    assert_int_equal(dml_cluster_spec_nodes(c), 128);
+    char fp2[DML_FINGERPRINT_MAX];
+    dml_cluster_spec_fingerprint(c, fp2);
+    assert_string_equal(fp, fp2); /* node count is not hardware identity */
+    assert_int_equal(dml_cluster_spec_scale_nodes(c, 0, &err), DML_EINPUT);
+
+    json_t *j = dml_cluster_spec_to_json(c);
+    assert_non_null(j);
+    assert_int_equal(dml_cluster_spec_from_json(j, "mem", d, &err), DML_OK);
+    json_decref(j);
+    assert_int_equal(d->groups[0].nodes, 128);
+    assert_true(d->groups[0].device.peak_flops[DML_DTYPE_BF16] == 312e12);
+    assert_int_equal(d->groups[0].device.gemm_count,
+                     c->groups[0].device.gemm_count);
+    assert_string_equal(d->fingerprint, c->fingerprint);
+
+    /* A different device changes the fingerprint. */
+    d->groups[0].device.mem_bytes = 40e9;
+    dml_cluster_spec_fingerprint(d, fp2);
+    assert_string_not_equal(fp, fp2);
+
+    /* A one-node cluster without an inter-node link cannot be scaled. */
+    assert_int_equal(dml_cluster_spec_load("dgx-h100", data_dir(), d, &err),
+                     DML_OK);
+    d->groups[0].links[DML_LINK_INTER].present = false;
+    assert_int_equal(dml_cluster_spec_validate(d, &err), DML_OK);
+    assert_int_equal(dml_cluster_spec_scale_nodes(d, 2, &err), DML_EINPUT);
+    assert_non_null(strstr(err.msg, "inter_node"));
+    free(c);
+    free(d);
+}
+
+static void bad_cluster_specs_are_refused_with_positions(void **state)
+{
+    (void)state;
+    expect_cluster_error(FIX "cluster-unknown-key.json",
+                         ":8:56: node_groups[0].device.gpus: unknown field");
+    expect_cluster_error(FIX "cluster-zero-nodes.json",
+                         ":5:16: node_groups[0].nodes: 0 is out of range");
+    expect_cluster_error(FIX "cluster-bad-efficiency.json",
+                         ":10:46: node_groups[0].links.intra_node.efficiency: "
+                         "1.5 is out of range");
+    expect_cluster_error(FIX "cluster-missing-inter.json",
+                         "node_groups[0].links: inter_node is required");
+    expect_cluster_error(FIX "cluster-no-peak.json",
+                         ":7:47: node_groups[0].device.peak_flops: needs at "
+                         "least one");
+}
+
+static void plan_reads_validates_and_round_trips(void **state)
+{
+    (void)state;
+    dml_plan *p = malloc(sizeof *p), *q = malloc(sizeof *q);
+    dml_error err;
+    char buf[1200];
+    dml_status s = dml_plan_load(FIX "plan-mlp-dp2.json", p, &err);
+    if (s != DML_OK)
+        fail_msg("%s", dml_error_format(&err, buf, sizeof buf));
+    assert_int_equal(p->par.dp, 2);
+    assert_int_equal(p->par.pp, 2);
+    assert_int_equal(p->par.zero, 1);
+    assert_int_equal(p->stage_count, 2);
+    assert_int_equal(p->stages[1].first_layer, 2);
+    assert_int_equal(p->sched.global_batch, 256);
+    assert_int_equal(p->sched.ramp_count, 1);
+    assert_int_equal(dml_plan_global_batch_at(p, 0), 64);
+    assert_int_equal(dml_plan_global_batch_at(p, 5), 256);
+    assert_true(p->pred.present);
+    assert_true(p->pred.step_s == 0.012);
+    assert_string_equal(p->cluster_fingerprint, "0123abcd");
+
+    /* Rank order tp fastest, then pp, then dp (docs/formats.md). */
+    int dpi, ppi, tpi;
+    assert_int_equal(dml_plan_rank_coords(p, 3, &dpi, &ppi, &tpi), DML_OK);
+    assert_int_equal(dpi, 1);
+    assert_int_equal(ppi, 1);
+    assert_int_equal(tpi, 0);
+    assert_int_equal(dml_plan_rank_of(p, 1, 1, 0), 3);
+    assert_int_equal(dml_plan_rank_coords(p, 4, &dpi, &ppi, &tpi), DML_ERANGE);
+    assert_int_equal(dml_plan_stage_of_layer(p, 1), 0);
+    assert_int_equal(dml_plan_stage_of_layer(p, 2), 1);
+    assert_int_equal(dml_plan_stage_of_layer(p, 3), -1);
+
+    json_t *j = dml_plan_to_json(p);
+    assert_non_null(j);
+    s = dml_plan_from_json(j, "mem", q, &err);
+    json_decref(j);
+    if (s != DML_OK)
+        fail_msg("%s", dml_error_format(&err, buf, sizeof buf));
+    assert_memory_equal(&p->model, &q->model, sizeof p->model);
+    assert_memory_equal(&p->par, &q->par, sizeof p->par);
+    assert_memory_equal(&p->sched, &q->sched, sizeof p->sched);
+    assert_memory_equal(p->stages, q->stages, sizeof p->stages);
+    assert_true(q->pred.time.pp_comm_s == 0.001);
+    free(p);
+    free(q);
+}
+
+static void plan_with_tp_pp_coords_and_split(void **state)
+{
+    (void)state;
+    dml_plan *p = malloc(sizeof *p);
+    dml_error err;
+    dml_plan_init(p);
+    assert_int_equal(dml_model_spec_load("gpt3-175b", data_dir(), &p->model,
+                                         &err),
+                     DML_OK);
+    snprintf(p->cluster_name, sizeof p->cluster_name, "dgx-a100-80g");
+    p->par.tp = 8;
+    p->par.pp = 8;
+    p->par.dp = 4;
+    p->par.v = 3;
+    p->par.schedule = DML_PP_INTERLEAVED;
+    p->par.microbatches = 16;
+    p->par.sp = true;
+    p->devices = 256;
+    p->sched.global_batch = 64;
+    assert_int_equal(dml_plan_split_stages(p, &err), DML_OK);
+    assert_int_equal(p->stage_count, 24);
+    assert_int_equal(p->stages[23].last_layer, 95);
+    assert_int_equal(dml_plan_validate(p, &err), DML_OK);
+    /* rank = dp_i*pp*tp + pp_i*tp + tp_i */
+    int dpi, ppi, tpi;
+    assert_int_equal(dml_plan_rank_coords(p, 2 * 64 + 5 * 8 + 3, &dpi, &ppi,
+                                          &tpi),
+                     DML_OK);
+    assert_int_equal(dpi, 2);
+    assert_int_equal(ppi, 5);
+    assert_int_equal(tpi, 3);
+
+    p->par.microbatches = 12; /* not a multiple of pp for interleaving */
+    p->sched.global_batch = 48;
+    assert_int_equal(dml_plan_validate(p, &err), DML_EINPUT);
+    assert_string_equal(err.field, "parallel.microbatches");
+    p->par.microbatches = 16;
+    p->sched.global_batch = 64;
+    p->par.tp = 5; /* does not divide 96 heads */
+    p->devices = 160;
+    assert_int_equal(dml_plan_validate(p, &err), DML_EINPUT);
+    assert_string_equal(err.field, "parallel.tp");
+    /* More stages than layers. */
+    p->par.tp = 8;
+    p->par.pp = 64;
+    p->par.v = 2;
+    assert_int_equal(dml_plan_split_stages(p, &err), DML_EINPUT);
+    free(p);
+}
+
+static void bad_plans_are_refused_with_positions(void **state)
+{
+    (void)state;
+    expect_plan_error(FIX "plan-bad-stages.json",
+                      "placement.stages[1]: first_layer 2, expected 1");
+    expect_plan_error(FIX "plan-bad-batch.json",
+                      "schedule.global_batch: 200 but dp x mbs x "
+                      "microbatches = 2 x 32 x 4 = 256");
+    expect_plan_error(FIX "plan-bad-devices.json",
+                      "cluster.devices: 8 devices but dp x tp x pp");
+    expect_plan_error(FIX "plan-bad-model.json",
+                      "model.hidden[1]: expected a number, found a string");
+    /* Positions point into the plan file. */
+    dml_plan *p = malloc(sizeof *p);
+    dml_error err;
+    assert_int_equal(dml_plan_load(FIX "plan-bad-batch.json", p, &err),
+                     DML_EINPUT);
+    assert_true(err.line > 1);
+    assert_true(err.col > 1);
+    free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(model_presets_load_with_published_dims),
+        cmocka_unit_test(model_defaults_and_unknown_preset),
+        cmocka_unit_test(bad_model_specs_are_refused_with_positions),
+        cmocka_unit_test(model_round_trips_through_json),
+        cmocka_unit_test(cluster_presets_load),
+        cmocka_unit_test(cluster_scaling_round_trip_and_fingerprint),
+        cmocka_unit_test(bad_cluster_specs_are_refused_with_positions),
+        cmocka_unit_test(plan_reads_validates_and_round_trips),
+        cmocka_unit_test(plan_with_tp_pp_coords_and_split),
+        cmocka_unit_test(bad_plans_are_refused_with_positions),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
