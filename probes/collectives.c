@@ -1,0 +1,347 @@
+/*
+ * collectives.c: MPI collectives timed per level with nccl-tests
+ * conventions (see collectives.h).
+ */
+#include "collectives.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+#define ELEM_BYTES sizeof(float)
+
+dml_coll_options dml_coll_options_quick(void)
+{
+    return (dml_coll_options){
+        .sweep = {.min_bytes = 1 << 10, .max_bytes = 4 << 20,
+                  .stride_log2 = 2},
+        .budget = dml_probe_budget_quick(),
+        .time_per_size_s = 0.03,
+        .ops = 0,
+    };
+}
+
+dml_coll_options dml_coll_options_default(void)
+{
+    return (dml_coll_options){
+        .sweep = {.min_bytes = 1 << 10, .max_bytes = 64 << 20,
+                  .stride_log2 = 1},
+        .budget = dml_probe_budget_default(),
+        .time_per_size_s = 0.2,
+        .ops = 0,
+    };
+}
+
+static dml_status check_options(const dml_coll_options *o, double *sizes,
+                                size_t *n, dml_error *err)
+{
+    *n = dml_comm_sweep_sizes(&o->sweep, sizes, DML_COMM_MAX_POINTS);
+    if (*n == 0)
+        return dml_error_msg(err, DML_EINPUT,
+                             "collectives: the size sweep %g..%g B (x2^%d) "
+                             "is empty or longer than %d sizes",
+                             o->sweep.min_bytes, o->sweep.max_bytes,
+                             o->sweep.stride_log2, DML_COMM_MAX_POINTS);
+    if (sizes[*n - 1] / ELEM_BYTES > INT_MAX)
+        return dml_error_msg(err, DML_EINPUT,
+                             "collectives: size %g B exceeds an MPI count",
+                             sizes[*n - 1]);
+    if (o->budget.min_reps < 1 || o->budget.max_reps < o->budget.min_reps)
+        return dml_error_msg(err, DML_EINPUT,
+                             "collectives: repetitions must satisfy 1 <= "
+                             "min_reps <= max_reps");
+    if (!(o->time_per_size_s > 0))
+        return dml_error_msg(err, DML_EINPUT,
+                             "collectives: time_per_size_s must be positive");
+    if (o->ops >> DML_COLL_OP_COUNT)
+        return dml_error_msg(err, DML_EINPUT,
+                             "collectives: op mask 0x%x names unknown ops",
+                             o->ops);
+    return DML_OK;
+}
+
+typedef struct coll_run {
+    MPI_Comm comm;
+    dml_coll_op op;
+    float *sbuf;
+    float *rbuf;
+    int per_rank; /* MPI count argument (see dml_coll_count) */
+} coll_run;
+
+static int run_op(const coll_run *c)
+{
+    switch (c->op) {
+    case DML_COLL_ALLREDUCE:
+        return MPI_Allreduce(c->sbuf, c->rbuf, c->per_rank, MPI_FLOAT,
+                             MPI_SUM, c->comm);
+    case DML_COLL_ALLGATHER:
+        return MPI_Allgather(c->sbuf, c->per_rank, MPI_FLOAT, c->rbuf,
+                             c->per_rank, MPI_FLOAT, c->comm);
+    case DML_COLL_REDUCESCATTER:
+        return MPI_Reduce_scatter_block(c->sbuf, c->rbuf, c->per_rank,
+                                        MPI_FLOAT, MPI_SUM, c->comm);
+    case DML_COLL_ALLTOALL:
+        return MPI_Alltoall(c->sbuf, c->per_rank, MPI_FLOAT, c->rbuf,
+                            c->per_rank, MPI_FLOAT, c->comm);
+    case DML_COLL_BROADCAST:
+        return MPI_Bcast(c->sbuf, c->per_rank, MPI_FLOAT, 0, c->comm);
+    default:
+        return MPI_ERR_OP;
+    }
+}
+
+/* One repetition: line the ranks up, time the op, keep the slowest rank's
+ * time (the operation is done when the last rank is). */
+static dml_status coll_once(void *ctx, double *elapsed_s, dml_error *err)
+{
+    const coll_run *c = ctx;
+    DML_CHECK(dml_comm_check(MPI_Barrier(c->comm), "MPI_Barrier", err));
+    double t0 = MPI_Wtime();
+    int rc = run_op(c);
+    double t = MPI_Wtime() - t0;
+    DML_CHECK(dml_comm_check(rc, dml_coll_op_name(c->op), err));
+    DML_CHECK(dml_comm_check(
+        MPI_Allreduce(&t, elapsed_s, 1, MPI_DOUBLE, MPI_MAX, c->comm),
+        "MPI_Allreduce of times", err));
+    return DML_OK;
+}
+
+void dml_coll_result_fit(dml_coll_result *r)
+{
+    double x[DML_COMM_MAX_POINTS], t[DML_COMM_MAX_POINTS];
+    for (size_t i = 0; i < r->npoints; i++) {
+        x[i] = r->points[i].bytes;
+        t[i] = r->points[i].time_s;
+    }
+    dml_error ferr;
+    r->fit_status = dml_alphabeta_fit(x, t, r->npoints, &r->fit, &ferr);
+    if (r->fit_status == DML_OK) {
+        dml_alphabeta_set_busbw(&r->fit, dml_busbw_factor(r->op, r->ranks));
+    } else {
+        char buf[1024];
+        dml_log_warn("%s %s %s: %s", r->kind, dml_coll_op_name(r->op),
+                     r->level, dml_error_format(&ferr, buf, sizeof buf));
+    }
+}
+
+dml_status dml_coll_measure(MPI_Comm comm, dml_coll_op op, const char *level,
+                            const dml_coll_options *o, dml_coll_result *out,
+                            dml_error *err)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->kind, sizeof out->kind, "collective");
+    snprintf(out->level, sizeof out->level, "%s", level ? level : "");
+    out->op = op;
+    if ((unsigned)op >= DML_COLL_OP_COUNT)
+        return dml_error_msg(err, DML_EINPUT, "collectives: unknown op %d",
+                             (int)op);
+    int rank = 0, n = 0;
+    DML_CHECK(dml_comm_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank",
+                             err));
+    DML_CHECK(dml_comm_check(MPI_Comm_size(comm, &n), "MPI_Comm_size", err));
+    out->ranks = n;
+    double sizes[DML_COMM_MAX_POINTS];
+    size_t npts = 0;
+    DML_CHECK(check_options(o, sizes, &npts, err));
+
+    /* Rounding to whole elements per rank can raise a tiny size to n
+     * elements: size the buffers from the counts actually used. */
+    size_t count[DML_COMM_MAX_POINTS], per_rank[DML_COMM_MAX_POINTS];
+    double actual[DML_COMM_MAX_POINTS], most = 0;
+    for (size_t i = 0; i < npts; i++) {
+        dml_coll_count(op, sizes[i], n, ELEM_BYTES, &count[i], &per_rank[i],
+                       &actual[i]);
+        most = fmax(most, actual[i]);
+    }
+    size_t elems = (size_t)(most / ELEM_BYTES);
+    coll_run c = {.comm = comm, .op = op};
+    c.sbuf = malloc(elems * ELEM_BYTES);
+    c.rbuf = malloc(elems * ELEM_BYTES);
+    dml_status s = DML_OK;
+    if (!c.sbuf || !c.rbuf) {
+        s = dml_error_msg(err, DML_ENOMEM,
+                          "collectives: no memory for 2 x %zu bytes",
+                          elems * ELEM_BYTES);
+    } else {
+        /* Ones keep sums finite and normal; writing every page now keeps
+         * first-touch faults out of the timings. */
+        for (size_t i = 0; i < elems; i++) {
+            c.sbuf[i] = 1.0f;
+            c.rbuf[i] = 0.0f;
+        }
+    }
+    s = dml_comm_agree(comm, s, err);
+
+    int warm = o->budget.warmup > 0 ? o->budget.warmup : 1;
+    for (size_t i = 0; s == DML_OK && i < npts; i++) {
+        c.per_rank = (int)per_rank[i];
+        double t_est = 0;
+        for (int w = 0; s == DML_OK && w < warm; w++)
+            s = coll_once(&c, &t_est, err);
+        if (s != DML_OK)
+            break;
+        /* t_est is the same on every rank (it came out of MPI_MAX), so
+         * every rank derives the same count. */
+        double want = o->time_per_size_s / fmax(t_est, 1e-9);
+        int reps = want < o->budget.min_reps   ? o->budget.min_reps
+                   : want > o->budget.max_reps ? o->budget.max_reps
+                                               : (int)want;
+        dml_probe_budget b = {.warmup = 0, .min_reps = reps,
+                              .max_reps = reps, .max_time_s = 0};
+        dml_probe_stats st;
+        s = dml_probe_run(&b, coll_once, &c, &st, err);
+        if (s != DML_OK)
+            break;
+        dml_coll_point *pt = &out->points[i];
+        pt->bytes = actual[i];
+        pt->count = count[i];
+        pt->time_s = st.min_s;
+        pt->time_median_s = st.median_s;
+        pt->reps = st.reps;
+        dml_coll_bandwidth(op, n, pt->bytes, pt->time_s, &pt->algbw_Bps,
+                           &pt->busbw_Bps);
+        if (rank == 0)
+            dml_log_debug("collective %s %s n=%d: %g B: %.3g s, busbw "
+                          "%.3g B/s", dml_coll_op_name(op), out->level, n,
+                          pt->bytes, pt->time_s, pt->busbw_Bps);
+    }
+    free(c.sbuf);
+    free(c.rbuf);
+    if (s != DML_OK) {
+        dml_error_prefix(err, "%s: ", dml_coll_op_name(op));
+        return s;
+    }
+    out->npoints = npts;
+    if (rank == 0)
+        dml_coll_result_fit(out);
+    return DML_OK;
+}
+
+dml_status dml_coll_measure_levels(const dml_comm_levels *lv,
+                                   const dml_coll_options *o,
+                                   dml_coll_result *out, size_t cap,
+                                   size_t *nout, dml_error *err)
+{
+    *nout = 0;
+    if (cap < (size_t)DML_COMM_LEVEL_COUNT * DML_COLL_OP_COUNT)
+        return dml_error_msg(err, DML_EINPUT,
+                             "collectives: room for %zu results, need %d",
+                             cap, DML_COMM_LEVEL_COUNT * DML_COLL_OP_COUNT);
+    unsigned ops = o->ops ? o->ops : (1u << DML_COLL_OP_COUNT) - 1;
+    for (int l = 0; l < DML_COMM_LEVEL_COUNT; l++) {
+        const char *why = NULL;
+        const char *name = dml_comm_level_name((dml_comm_level)l);
+        if (!dml_comm_levels_has(lv, (dml_comm_level)l, &why)) {
+            if (lv->rank == 0)
+                dml_log_info("collectives: skipping %s: %s", name, why);
+            continue;
+        }
+        MPI_Comm c = dml_comm_levels_comm(lv, (dml_comm_level)l);
+        for (int op = 0; op < DML_COLL_OP_COUNT; op++) {
+            if (!(ops & (1u << op)))
+                continue;
+            dml_coll_result *r = &out[(*nout)++];
+            memset(r, 0, sizeof *r);
+            snprintf(r->kind, sizeof r->kind, "collective");
+            snprintf(r->level, sizeof r->level, "%s", name);
+            r->op = (dml_coll_op)op;
+            if (c == MPI_COMM_NULL)
+                continue;
+            dml_status s = dml_coll_measure(c, (dml_coll_op)op, name, o, r,
+                                            err);
+            if (s != DML_OK) {
+                dml_error_prefix(err, "collectives %s: ", name);
+                return s;
+            }
+        }
+    }
+    return DML_OK;
+}
+
+size_t dml_coll_to_measurements(const dml_coll_result *r,
+                                dml_measurement *rows, size_t cap)
+{
+    for (size_t i = 0; i < r->npoints && i < cap; i++) {
+        const dml_coll_point *pt = &r->points[i];
+        dml_measurement *m = &rows[i];
+        memset(m, 0, sizeof *m);
+        snprintf(m->kind, sizeof m->kind, "%s", r->kind);
+        snprintf(m->op, sizeof m->op, "%s", dml_coll_op_name(r->op));
+        snprintf(m->level, sizeof m->level, "%s", r->level);
+        m->ranks = r->ranks;
+        m->threads = 1;
+        m->bytes = pt->bytes;
+        m->time_s = pt->time_s;
+        m->time_median_s = pt->time_median_s;
+        m->algbw_Bps = pt->algbw_Bps;
+        m->busbw_Bps = pt->busbw_Bps;
+        m->value = pt->busbw_Bps;
+        snprintf(m->unit, sizeof m->unit, "B/s");
+        snprintf(m->detail, sizeof m->detail, "float sum count=%zu reps=%d",
+                 pt->count, pt->reps);
+    }
+    return r->npoints;
+}
+
+/* snprintf onto the end of buf; *len counts the whole text even past
+ * size, as snprintf does. */
+__attribute__((format(printf, 4, 5))) static void
+appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *at = (buf && *len < size) ? buf + *len : NULL;
+    size_t room = at ? size - *len : 0;
+    int w = vsnprintf(at, room, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        *len += (size_t)w;
+}
+
+size_t dml_coll_format_table(const dml_coll_result *r, char *buf,
+                             size_t size)
+{
+    size_t len = 0;
+    if (buf && size)
+        buf[0] = '\0';
+    appendf(buf, size, &len, "# %s %s, %s, %d ranks: best of repetitions, "
+            "nccl-tests conventions\n", r->kind, dml_coll_op_name(r->op),
+            r->level, r->ranks);
+    /* Columns as nccl-tests src/common.cu prints them: "%12li  %12li  %8s"
+     * then "%7s  %6.2f  %6.2f", decimal GB/s. */
+    appendf(buf, size, &len, "#%11s  %12s  %8s  %7s  %6s  %6s\n", "size",
+            "count", "type", "time", "algbw", "busbw");
+    appendf(buf, size, &len, "#%11s  %12s  %8s  %7s  %6s  %6s\n", "(B)",
+            "(elements)", "", "(us)", "(GB/s)", "(GB/s)");
+    for (size_t i = 0; i < r->npoints; i++) {
+        const dml_coll_point *pt = &r->points[i];
+        double us = pt->time_s * 1e6;
+        /* nccl-tests drops decimals as the time grows to keep 7 columns. */
+        int prec = us >= 10000.0 ? 0 : us >= 100.0 ? 1 : 2;
+        appendf(buf, size, &len, "%12.0f  %12zu  %8s  %7.*f  %6.2f  %6.2f\n",
+                pt->bytes, pt->count, "float", prec, us,
+                pt->algbw_Bps / 1e9, pt->busbw_Bps / 1e9);
+    }
+    return len;
+}
+
+dml_status dml_coll_write_table(FILE *f, const dml_coll_result *r,
+                                dml_error *err)
+{
+    size_t len = dml_coll_format_table(r, NULL, 0);
+    char *buf = malloc(len + 1);
+    if (!buf)
+        return dml_error_msg(err, DML_ENOMEM,
+                             "no memory for a collective table");
+    dml_coll_format_table(r, buf, len + 1);
+    int bad = fputs(buf, f) == EOF;
+    free(buf);
+    if (bad)
+        return dml_error_msg(err, DML_EIO,
+                             "writing the collective table failed");
+    return DML_OK;
+}

@@ -1,0 +1,114 @@
+/*
+ * collectives.h: MPI collective bandwidth per link level, the nccl-tests
+ * way (allreduce, allgather, reduce-scatter, all-to-all, broadcast).
+ *
+ * For each operation and power-of-two size (nccl-tests size conventions,
+ * see busbw.h; float elements, sum): warm-up runs, then repetitions, each a
+ * barrier, the timed operation, and an MPI_Allreduce(MAX) of the ranks'
+ * times, so a repetition counts until the slowest rank is done. The count
+ * of repetitions comes from the warm-up time, which the MAX makes the same
+ * on every rank, so all ranks agree without talking; the engine
+ * (probes/engine.h) keeps min and median. algbw and busbw come from the
+ * best time; the alpha-beta fit of best times over sizes gives the
+ * {alpha_s, busbw_Bps} the cluster spec stores per operation and level.
+ *
+ * dml_coll_result is shared with the NCCL probe (nccl_collectives.h),
+ * which fills it the same way with kind "nccl".
+ */
+#ifndef DML_PROBES_COLLECTIVES_H
+#define DML_PROBES_COLLECTIVES_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include <mpi.h>
+
+#include "common/error.h"
+#include "common/measurement.h"
+#include "probes/alphabeta.h"
+#include "probes/busbw.h"
+#include "probes/comm_levels.h"
+#include "probes/engine.h"
+
+typedef struct dml_coll_options {
+    dml_comm_sweep sweep;    /* sizes, B (nccl-tests convention per op) */
+    dml_probe_budget budget; /* warmup runs (at least 1: the last one sizes
+                                the repetitions), min_reps and max_reps;
+                                max_time_s is not used */
+    double time_per_size_s;  /* timed work aimed at per op and size, s */
+    unsigned ops;            /* bit (1u << op) per dml_coll_op; 0 = all */
+} dml_coll_options;
+
+/* dml-probe --quick: 1 KiB .. 4 MiB every 4x. */
+dml_coll_options dml_coll_options_quick(void);
+/* Default: 1 KiB .. 64 MiB at every power of two. */
+dml_coll_options dml_coll_options_default(void);
+
+typedef struct dml_coll_point {
+    double bytes;         /* nccl-tests size, B */
+    size_t count;         /* nccl-tests count: float elements in the size */
+    double time_s;        /* best repetition (slowest rank's time), s */
+    double time_median_s; /* median repetition, s */
+    double algbw_Bps;     /* bytes / time_s, B/s */
+    double busbw_Bps;     /* algbw × dml_busbw_factor(op, ranks), B/s */
+    int reps;             /* repetitions timed */
+} dml_coll_point;
+
+typedef struct dml_coll_result {
+    char kind[24];        /* "collective" (MPI) or "nccl" */
+    dml_coll_op op;       /* the operation */
+    char level[16];       /* "intra_node", "inter_node" or the caller's label */
+    int ranks;            /* ranks taking part */
+    size_t npoints;       /* sizes measured */
+    dml_coll_point points[DML_COMM_MAX_POINTS]; /* ascending sizes */
+    dml_alphabeta fit;    /* best time = alpha + bytes·beta; busbw_Bps set
+                             to dml_busbw_factor / beta */
+    dml_status fit_status; /* DML_OK, or why `fit` is empty */
+} dml_coll_result;
+
+/*
+ * Measure op on every rank of comm (collective). The result is valid on
+ * rank 0 of comm; level labels it. DML_EINPUT for bad options.
+ */
+dml_status dml_coll_measure(MPI_Comm comm, dml_coll_op op, const char *level,
+                            const dml_coll_options *o, dml_coll_result *out,
+                            dml_error *err);
+
+/*
+ * Measure the selected ops on every level lv has (collective over
+ * lv->comm): intra_node on every node at once, inter_node among the
+ * leaders. Results go to out[0 .. *nout) in level-major order (the same
+ * count on every rank, valid on rank 0 of lv->comm); cap must hold
+ * DML_COMM_LEVEL_COUNT × DML_COLL_OP_COUNT. Missing levels are skipped
+ * with an info line in the log.
+ */
+dml_status dml_coll_measure_levels(const dml_comm_levels *lv,
+                                   const dml_coll_options *o,
+                                   dml_coll_result *out, size_t cap,
+                                   size_t *nout, dml_error *err);
+
+/* Fill r->fit and r->fit_status from r's points (best times); a failed fit
+ * is logged as a warning, not returned. Used by the MPI and NCCL probes. */
+void dml_coll_result_fit(dml_coll_result *r);
+
+/*
+ * Rows for the database: one per size, kind r->kind, op the op name,
+ * value = busbw (unit "B/s"). Writes at most cap; returns r->npoints.
+ */
+size_t dml_coll_to_measurements(const dml_coll_result *r,
+                                dml_measurement *rows, size_t cap);
+
+/*
+ * The nccl-tests table for r: a comment line, the headers
+ * `size count type time algbw busbw` and their units (B, elements, us,
+ * GB/s with GB = 1e9 B), one line per size. snprintf semantics: returns
+ * the whole length, writes at most size bytes including the NUL.
+ */
+size_t dml_coll_format_table(const dml_coll_result *r, char *buf,
+                             size_t size);
+
+/* The same table written to f; DML_EIO when the write fails. */
+dml_status dml_coll_write_table(FILE *f, const dml_coll_result *r,
+                                dml_error *err);
+
+#endif

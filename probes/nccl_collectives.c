@@ -1,0 +1,362 @@
+/*
+ * nccl_collectives.c: NCCL collectives timed per level (see
+ * nccl_collectives.h). comm.cmake builds this file in both cases: with
+ * DML_HAVE_CUDA it holds the probe, without it the DML_ENODEV fallback.
+ */
+#include "nccl_collectives.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+dml_coll_options dml_nccl_options_quick(void)
+{
+    dml_coll_options o = dml_coll_options_quick();
+    o.sweep.max_bytes = 64 << 20;
+    return o;
+}
+
+dml_coll_options dml_nccl_options_default(void)
+{
+    dml_coll_options o = dml_coll_options_default();
+    o.sweep.max_bytes = 256 << 20;
+    return o;
+}
+
+#ifndef DML_HAVE_CUDA
+
+bool dml_nccl_compiled(void)
+{
+    return false;
+}
+
+dml_status dml_nccl_measure_levels(const dml_comm_levels *lv,
+                                   const dml_coll_options *o,
+                                   dml_coll_result *out, size_t cap,
+                                   size_t *nout, dml_error *err)
+{
+    (void)lv;
+    (void)o;
+    (void)out;
+    (void)cap;
+    *nout = 0;
+    return dml_error_msg(err, DML_ENODEV,
+                         "no GPU: dml was built without CUDA and NCCL");
+}
+
+#else /* DML_HAVE_CUDA */
+
+#include <cuda_runtime.h>
+#include <nccl.h>
+
+#define ELEM_BYTES sizeof(float)
+
+bool dml_nccl_compiled(void)
+{
+    return true;
+}
+
+static dml_status cuda_check(cudaError_t e, const char *what, dml_error *err)
+{
+    if (e == cudaSuccess)
+        return DML_OK;
+    return dml_error_msg(err, DML_ERUNTIME, "%s: %s", what,
+                         cudaGetErrorString(e));
+}
+
+static dml_status nccl_check(ncclResult_t r, const char *what, dml_error *err)
+{
+    if (r == ncclSuccess)
+        return DML_OK;
+    return dml_error_msg(err, DML_ERUNTIME, "%s: %s", what,
+                         ncclGetErrorString(r));
+}
+
+/*
+ * Pick this rank's GPU, or agree with every rank that there is none. The
+ * device index is the rank's place among the ranks of its real machine
+ * (not the faked node), so that fake nodes on one machine still give
+ * every rank its own GPU.
+ */
+static dml_status pick_gpu(MPI_Comm comm, dml_error *err)
+{
+    int ndev = 0;
+    cudaError_t ce = cudaGetDeviceCount(&ndev);
+    if (ce != cudaSuccess) {
+        dml_log_debug("nccl: cudaGetDeviceCount: %s", cudaGetErrorString(ce));
+        (void)cudaGetLastError();
+        ndev = 0;
+    }
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm host = MPI_COMM_NULL;
+    DML_CHECK(dml_comm_check(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED,
+                                                 rank, MPI_INFO_NULL, &host),
+                             "splitting ranks by machine", err));
+    int local = 0, on_host = 0;
+    MPI_Comm_rank(host, &local);
+    MPI_Comm_size(host, &on_host);
+    MPI_Comm_free(&host);
+    /* The fewest GPUs any rank sees, and the fewest spare GPUs on any
+     * machine (negative when a machine has more ranks than GPUs). */
+    int mine[2] = {ndev, ndev - on_host}, least[2];
+    DML_CHECK(dml_comm_check(
+        MPI_Allreduce(mine, least, 2, MPI_INT, MPI_MIN, comm),
+        "agreeing on GPUs", err));
+    if (least[0] <= 0)
+        return dml_error_msg(err, DML_ENODEV,
+                             "no GPU (on at least one rank, "
+                             "cudaGetDeviceCount found none)");
+    if (least[1] < 0)
+        return dml_error_msg(err, DML_ENODEV,
+                             "no GPU for every rank: a machine has more "
+                             "ranks than GPUs (NCCL needs one GPU per rank)");
+    dml_status s = cuda_check(cudaSetDevice(local), "cudaSetDevice", err);
+    return dml_comm_agree(comm, s, err);
+}
+
+typedef struct nccl_run {
+    MPI_Comm mpi;
+    ncclComm_t comm;
+    cudaStream_t stream;
+    cudaEvent_t start, stop;
+    dml_coll_op op;
+    int nranks;
+    float *sbuf;    /* device */
+    float *rbuf;    /* device */
+    size_t per_rank; /* count argument (see dml_coll_count) */
+} nccl_run;
+
+static ncclResult_t launch(const nccl_run *c)
+{
+    switch (c->op) {
+    case DML_COLL_ALLREDUCE:
+        return ncclAllReduce(c->sbuf, c->rbuf, c->per_rank, ncclFloat,
+                             ncclSum, c->comm, c->stream);
+    case DML_COLL_ALLGATHER:
+        return ncclAllGather(c->sbuf, c->rbuf, c->per_rank, ncclFloat,
+                             c->comm, c->stream);
+    case DML_COLL_REDUCESCATTER:
+        return ncclReduceScatter(c->sbuf, c->rbuf, c->per_rank, ncclFloat,
+                                 ncclSum, c->comm, c->stream);
+    case DML_COLL_ALLTOALL: {
+        /* As nccl-tests does: one send and one receive per peer in a
+         * group (works with every NCCL since 2.7). */
+        ncclResult_t r = ncclGroupStart();
+        for (int p = 0; r == ncclSuccess && p < c->nranks; p++) {
+            size_t off = (size_t)p * c->per_rank;
+            r = ncclSend(c->sbuf + off, c->per_rank, ncclFloat, p, c->comm,
+                         c->stream);
+            if (r == ncclSuccess)
+                r = ncclRecv(c->rbuf + off, c->per_rank, ncclFloat, p,
+                             c->comm, c->stream);
+        }
+        ncclResult_t e = ncclGroupEnd();
+        return r != ncclSuccess ? r : e;
+    }
+    case DML_COLL_BROADCAST:
+        return ncclBroadcast(c->sbuf, c->sbuf, c->per_rank, ncclFloat, 0,
+                             c->comm, c->stream);
+    default:
+        return ncclInvalidArgument;
+    }
+}
+
+/* One repetition: line the ranks up (the stream is idle: each repetition
+ * waits for its stop event), time the operation on the GPU, keep the
+ * slowest rank's time. */
+static dml_status nccl_once(void *ctx, double *elapsed_s, dml_error *err)
+{
+    const nccl_run *c = ctx;
+    DML_CHECK(dml_comm_check(MPI_Barrier(c->mpi), "MPI_Barrier", err));
+    DML_CHECK(cuda_check(cudaEventRecord(c->start, c->stream),
+                         "cudaEventRecord", err));
+    DML_CHECK(nccl_check(launch(c), dml_coll_op_name(c->op), err));
+    DML_CHECK(cuda_check(cudaEventRecord(c->stop, c->stream),
+                         "cudaEventRecord", err));
+    DML_CHECK(cuda_check(cudaEventSynchronize(c->stop),
+                         "cudaEventSynchronize", err));
+    float ms = 0;
+    DML_CHECK(cuda_check(cudaEventElapsedTime(&ms, c->start, c->stop),
+                         "cudaEventElapsedTime", err));
+    double t = ms * 1e-3;
+    DML_CHECK(dml_comm_check(
+        MPI_Allreduce(&t, elapsed_s, 1, MPI_DOUBLE, MPI_MAX, c->mpi),
+        "MPI_Allreduce of times", err));
+    return DML_OK;
+}
+
+static dml_status measure_op(nccl_run *c, const dml_coll_options *o,
+                             const double *sizes, size_t npts,
+                             dml_coll_result *out, dml_error *err)
+{
+    int warm = o->budget.warmup > 0 ? o->budget.warmup : 1;
+    for (size_t i = 0; i < npts; i++) {
+        size_t count = 0, per_rank = 0;
+        double actual = 0;
+        dml_coll_count(c->op, sizes[i], c->nranks, ELEM_BYTES, &count,
+                       &per_rank, &actual);
+        c->per_rank = per_rank;
+        double t_est = 0;
+        for (int w = 0; w < warm; w++)
+            DML_CHECK(nccl_once(c, &t_est, err));
+        /* t_est is the same everywhere (MPI_MAX): so is the count. */
+        double want = o->time_per_size_s / fmax(t_est, 1e-9);
+        int reps = want < o->budget.min_reps   ? o->budget.min_reps
+                   : want > o->budget.max_reps ? o->budget.max_reps
+                                               : (int)want;
+        dml_probe_budget b = {.warmup = 0, .min_reps = reps,
+                              .max_reps = reps, .max_time_s = 0};
+        dml_probe_stats st;
+        DML_CHECK(dml_probe_run(&b, nccl_once, c, &st, err));
+        dml_coll_point *pt = &out->points[i];
+        pt->bytes = actual;
+        pt->count = count;
+        pt->time_s = st.min_s;
+        pt->time_median_s = st.median_s;
+        pt->reps = st.reps;
+        dml_coll_bandwidth(c->op, c->nranks, actual, st.min_s, &pt->algbw_Bps,
+                           &pt->busbw_Bps);
+    }
+    out->npoints = npts;
+    return DML_OK;
+}
+
+/* All selected ops on one level's communicator. */
+static dml_status measure_level(MPI_Comm mpi, const char *level,
+                                const dml_coll_options *o, unsigned ops,
+                                dml_coll_result *out, dml_error *err)
+{
+    double sizes[DML_COMM_MAX_POINTS];
+    size_t npts = dml_comm_sweep_sizes(&o->sweep, sizes, DML_COMM_MAX_POINTS);
+    nccl_run c = {.mpi = mpi};
+    int rank = 0;
+    MPI_Comm_rank(mpi, &rank);
+    MPI_Comm_size(mpi, &c.nranks);
+
+    size_t most = 0;
+    for (int op = 0; op < DML_COLL_OP_COUNT; op++) {
+        for (size_t i = 0; i < npts; i++) {
+            size_t count = 0, per_rank = 0;
+            double actual = 0;
+            dml_coll_count((dml_coll_op)op, sizes[i], c.nranks, ELEM_BYTES,
+                           &count, &per_rank, &actual);
+            most = count > most ? count : most;
+        }
+    }
+    size_t bytes = most * ELEM_BYTES;
+
+    ncclUniqueId id;
+    memset(&id, 0, sizeof id);
+    dml_status s = DML_OK;
+    if (rank == 0)
+        s = nccl_check(ncclGetUniqueId(&id), "ncclGetUniqueId", err);
+    DML_CHECK(dml_comm_agree(mpi, s, err));
+    DML_CHECK(dml_comm_check(MPI_Bcast(&id, (int)sizeof id, MPI_BYTE, 0, mpi),
+                             "broadcasting the NCCL id", err));
+
+    /* Everything is created before the agreement so that one rank's
+     * failure stops all of them before the first collective. */
+    s = cuda_check(cudaStreamCreate(&c.stream), "cudaStreamCreate", err);
+    if (s == DML_OK)
+        s = cuda_check(cudaEventCreate(&c.start), "cudaEventCreate", err);
+    if (s == DML_OK)
+        s = cuda_check(cudaEventCreate(&c.stop), "cudaEventCreate", err);
+    if (s == DML_OK)
+        s = cuda_check(cudaMalloc((void **)&c.sbuf, bytes), "cudaMalloc",
+                       err);
+    if (s == DML_OK)
+        s = cuda_check(cudaMalloc((void **)&c.rbuf, bytes), "cudaMalloc",
+                       err);
+    if (s == DML_OK)
+        s = cuda_check(cudaMemset(c.sbuf, 0, bytes), "cudaMemset", err);
+    if (s == DML_OK)
+        s = cuda_check(cudaMemset(c.rbuf, 0, bytes), "cudaMemset", err);
+    if (s == DML_OK)
+        s = cuda_check(cudaDeviceSynchronize(), "cudaDeviceSynchronize",
+                       err);
+    s = dml_comm_agree(mpi, s, err);
+    int have_comm = 0;
+    if (s == DML_OK) {
+        s = nccl_check(ncclCommInitRank(&c.comm, c.nranks, id, rank),
+                       "ncclCommInitRank", err);
+        have_comm = s == DML_OK;
+        s = dml_comm_agree(mpi, s, err);
+    }
+    for (int op = 0; s == DML_OK && op < DML_COLL_OP_COUNT; op++) {
+        if (!(ops & (1u << op)))
+            continue;
+        dml_coll_result *r = out++;
+        c.op = (dml_coll_op)op;
+        r->ranks = c.nranks;
+        s = measure_op(&c, o, sizes, npts, r, err);
+        if (s == DML_OK && rank == 0)
+            dml_coll_result_fit(r);
+        if (s != DML_OK)
+            dml_error_prefix(err, "nccl %s %s: ", dml_coll_op_name(c.op),
+                             level);
+    }
+    if (have_comm)
+        ncclCommDestroy(c.comm);
+    if (c.sbuf)
+        cudaFree(c.sbuf);
+    if (c.rbuf)
+        cudaFree(c.rbuf);
+    if (c.start)
+        cudaEventDestroy(c.start);
+    if (c.stop)
+        cudaEventDestroy(c.stop);
+    if (c.stream)
+        cudaStreamDestroy(c.stream);
+    return s;
+}
+
+dml_status dml_nccl_measure_levels(const dml_comm_levels *lv,
+                                   const dml_coll_options *o,
+                                   dml_coll_result *out, size_t cap,
+                                   size_t *nout, dml_error *err)
+{
+    *nout = 0;
+    if (cap < (size_t)DML_COMM_LEVEL_COUNT * DML_COLL_OP_COUNT)
+        return dml_error_msg(err, DML_EINPUT,
+                             "nccl: room for %zu results, need %d", cap,
+                             DML_COMM_LEVEL_COUNT * DML_COLL_OP_COUNT);
+    double sizes[DML_COMM_MAX_POINTS];
+    if (dml_comm_sweep_sizes(&o->sweep, sizes, DML_COMM_MAX_POINTS) == 0 ||
+        o->budget.min_reps < 1 || o->budget.max_reps < o->budget.min_reps ||
+        !(o->time_per_size_s > 0) || (o->ops >> DML_COLL_OP_COUNT))
+        return dml_error_msg(err, DML_EINPUT,
+                             "nccl: bad sizes, repetitions, time or ops");
+    DML_CHECK(pick_gpu(lv->comm, err));
+
+    unsigned ops = o->ops ? o->ops : (1u << DML_COLL_OP_COUNT) - 1;
+    for (int l = 0; l < DML_COMM_LEVEL_COUNT; l++) {
+        const char *why = NULL;
+        const char *name = dml_comm_level_name((dml_comm_level)l);
+        if (!dml_comm_levels_has(lv, (dml_comm_level)l, &why)) {
+            if (lv->rank == 0)
+                dml_log_info("nccl: skipping %s: %s", name, why);
+            continue;
+        }
+        dml_coll_result *first = &out[*nout];
+        for (int op = 0; op < DML_COLL_OP_COUNT; op++) {
+            if (!(ops & (1u << op)))
+                continue;
+            dml_coll_result *r = &out[(*nout)++];
+            memset(r, 0, sizeof *r);
+            snprintf(r->kind, sizeof r->kind, "nccl");
+            snprintf(r->level, sizeof r->level, "%s", name);
+            r->op = (dml_coll_op)op;
+        }
+        MPI_Comm c = dml_comm_levels_comm(lv, (dml_comm_level)l);
+        if (c == MPI_COMM_NULL)
+            continue;
+        DML_CHECK(measure_level(c, name, o, ops, first, err));
+    }
+    return DML_OK;
+}
+
+#endif /* DML_HAVE_CUDA */

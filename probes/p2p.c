@@ -1,0 +1,469 @@
+/*
+ * p2p.c: OSU-style ping-pong latency and windowed bandwidth (see p2p.h).
+ */
+#include "p2p.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+
+enum { TAG_LAT = 101, TAG_BW = 102, TAG_ACK = 103, TAG_CTL = 104 };
+
+/* A batch of round trips that long fits in well under a scheduler tick on
+ * a quiet core, and is long enough for the timer and loop overhead to
+ * vanish. */
+#define MAX_ITERS 10000
+
+dml_p2p_options dml_p2p_options_quick(void)
+{
+    dml_probe_budget b = dml_probe_budget_quick();
+    return (dml_p2p_options){
+        .sweep = {.min_bytes = 1, .max_bytes = 2 << 20, .stride_log2 = 3},
+        .budget = b,
+        .time_per_size_s = 0.05,
+        .rep_time_s = 0.002,
+        .window = 64,
+        .window_max_bytes = 16 << 20,
+    };
+}
+
+dml_p2p_options dml_p2p_options_default(void)
+{
+    dml_probe_budget b = dml_probe_budget_default();
+    return (dml_p2p_options){
+        .sweep = {.min_bytes = 1, .max_bytes = 4 << 20, .stride_log2 = 1},
+        .budget = b,
+        .time_per_size_s = 0.2,
+        .rep_time_s = 0.005,
+        .window = 64,
+        .window_max_bytes = 16 << 20,
+    };
+}
+
+static int window_for(const dml_p2p_options *o, double bytes)
+{
+    double fit = floor(o->window_max_bytes / bytes);
+    if (fit < 1)
+        fit = 1;
+    return fit < o->window ? (int)fit : o->window;
+}
+
+static dml_status check_options(const dml_p2p_options *o, double *sizes,
+                                 size_t *n, dml_error *err)
+{
+    *n = dml_comm_sweep_sizes(&o->sweep, sizes, DML_COMM_MAX_POINTS);
+    if (*n == 0)
+        return dml_error_msg(err, DML_EINPUT,
+                             "p2p: the size sweep %g..%g B (x2^%d) is empty "
+                             "or longer than %d sizes", o->sweep.min_bytes,
+                             o->sweep.max_bytes, o->sweep.stride_log2,
+                             DML_COMM_MAX_POINTS);
+    if (sizes[*n - 1] > INT_MAX)
+        return dml_error_msg(err, DML_EINPUT,
+                             "p2p: message size %g B exceeds an MPI count",
+                             sizes[*n - 1]);
+    if (o->budget.min_reps < 1 || o->budget.max_reps < o->budget.min_reps ||
+        o->budget.warmup < 0)
+        return dml_error_msg(err, DML_EINPUT,
+                             "p2p: repetitions must satisfy 1 <= min_reps "
+                             "<= max_reps and warmup >= 0");
+    if (!(o->time_per_size_s > 0) || !(o->rep_time_s > 0) || o->window < 1 ||
+        !(o->window_max_bytes >= 1))
+        return dml_error_msg(err, DML_EINPUT,
+                             "p2p: times, window and window_max_bytes must "
+                             "be positive");
+    return DML_OK;
+}
+
+/* Round trips (initiator: send then receive). */
+static int pingpong(MPI_Comm comm, int peer, int initiator, char *sbuf,
+                    char *rbuf, int bytes, int iters)
+{
+    int rc = MPI_SUCCESS;
+    for (int i = 0; i < iters && rc == MPI_SUCCESS; i++) {
+        if (initiator) {
+            rc = MPI_Send(sbuf, bytes, MPI_BYTE, peer, TAG_LAT, comm);
+            if (rc == MPI_SUCCESS)
+                rc = MPI_Recv(rbuf, bytes, MPI_BYTE, peer, TAG_LAT, comm,
+                              MPI_STATUS_IGNORE);
+        } else {
+            rc = MPI_Recv(rbuf, bytes, MPI_BYTE, peer, TAG_LAT, comm,
+                          MPI_STATUS_IGNORE);
+            if (rc == MPI_SUCCESS)
+                rc = MPI_Send(sbuf, bytes, MPI_BYTE, peer, TAG_LAT, comm);
+        }
+    }
+    return rc;
+}
+
+/* Windows of `window` messages, each acknowledged (osu_bw). The sender
+ * reuses one buffer (legal for sends since MPI-3); the receiver gets a
+ * buffer per message in flight, since overlapping receives are not. */
+static int windows(MPI_Comm comm, int peer, int sender, char *sbuf,
+                   char *rbuf, int bytes, int window, int iters,
+                   MPI_Request *req)
+{
+    int rc = MPI_SUCCESS;
+    char ack = 0;
+    for (int i = 0; i < iters && rc == MPI_SUCCESS; i++) {
+        for (int j = 0; j < window && rc == MPI_SUCCESS; j++) {
+            if (sender)
+                rc = MPI_Isend(sbuf, bytes, MPI_BYTE, peer, TAG_BW, comm,
+                               &req[j]);
+            else
+                rc = MPI_Irecv(rbuf + (size_t)j * (size_t)bytes, bytes,
+                               MPI_BYTE, peer, TAG_BW, comm, &req[j]);
+        }
+        if (rc == MPI_SUCCESS)
+            rc = MPI_Waitall(window, req, MPI_STATUSES_IGNORE);
+        if (rc != MPI_SUCCESS)
+            break;
+        if (sender)
+            rc = MPI_Recv(&ack, 1, MPI_BYTE, peer, TAG_ACK, comm,
+                          MPI_STATUS_IGNORE);
+        else
+            rc = MPI_Send(&ack, 1, MPI_BYTE, peer, TAG_ACK, comm);
+    }
+    return rc;
+}
+
+/* How many iterations per repetition and how many repetitions, from the
+ * time of one iteration: decided by the initiator, sent to the peer. */
+static void plan_reps(const dml_p2p_options *o, double t_iter, int plan[2])
+{
+    double it = t_iter > 0 ? o->rep_time_s / t_iter : MAX_ITERS;
+    plan[0] = it < 1 ? 1 : it > MAX_ITERS ? MAX_ITERS : (int)it;
+    double reps = o->time_per_size_s / (plan[0] * fmax(t_iter, 1e-9));
+    plan[1] = reps < o->budget.min_reps   ? o->budget.min_reps
+              : reps > o->budget.max_reps ? o->budget.max_reps
+                                          : (int)reps;
+}
+
+typedef struct p2p_run {
+    MPI_Comm comm;
+    int peer;       /* the other rank */
+    int initiator;  /* 1 on peer_a */
+    char *sbuf;
+    char *rbuf;
+    MPI_Request *req;
+    double *samples; /* max_reps */
+} p2p_run;
+
+static dml_status latency_at(p2p_run *p, const dml_p2p_options *o, int bytes,
+                             dml_p2p_point *pt, dml_error *err)
+{
+    int warm = o->budget.warmup > 0 ? o->budget.warmup : 1;
+    DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, p->initiator,
+                                      p->sbuf, p->rbuf, bytes, warm),
+                             "p2p latency warm-up", err));
+    int plan[2];
+    if (p->initiator) {
+        /* Time a few round trips to size the batches. */
+        double t0 = MPI_Wtime();
+        DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, 1, p->sbuf,
+                                          p->rbuf, bytes, 4),
+                                 "p2p latency estimate", err));
+        plan_reps(o, (MPI_Wtime() - t0) / 4, plan);
+        DML_CHECK(dml_comm_check(MPI_Send(plan, 2, MPI_INT, p->peer, TAG_CTL,
+                                          p->comm),
+                                 "p2p plan", err));
+    } else {
+        DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, 0, p->sbuf,
+                                          p->rbuf, bytes, 4),
+                                 "p2p latency estimate", err));
+        DML_CHECK(dml_comm_check(MPI_Recv(plan, 2, MPI_INT, p->peer, TAG_CTL,
+                                          p->comm, MPI_STATUS_IGNORE),
+                                 "p2p plan", err));
+    }
+    for (int r = 0; r < plan[1]; r++) {
+        double t0 = MPI_Wtime();
+        DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, p->initiator,
+                                          p->sbuf, p->rbuf, bytes, plan[0]),
+                                 "p2p ping-pong", err));
+        p->samples[r] = (MPI_Wtime() - t0) / (2.0 * plan[0]);
+    }
+    dml_probe_stats st;
+    dml_probe_stats_from(p->samples, plan[1], &st);
+    pt->latency_s = st.min_s;
+    pt->latency_median_s = st.median_s;
+    pt->latency_iters = plan[0];
+    pt->latency_reps = plan[1];
+    return DML_OK;
+}
+
+static dml_status bandwidth_at(p2p_run *p, const dml_p2p_options *o,
+                               int bytes, dml_p2p_point *pt, dml_error *err)
+{
+    int window = window_for(o, bytes);
+    int warm = o->budget.warmup > 0 ? o->budget.warmup : 1;
+    DML_CHECK(dml_comm_check(windows(p->comm, p->peer, p->initiator, p->sbuf,
+                                     p->rbuf, bytes, window, warm, p->req),
+                             "p2p bandwidth warm-up", err));
+    int plan[2];
+    double t0 = MPI_Wtime();
+    DML_CHECK(dml_comm_check(windows(p->comm, p->peer, p->initiator, p->sbuf,
+                                     p->rbuf, bytes, window, 1, p->req),
+                             "p2p bandwidth estimate", err));
+    if (p->initiator) {
+        plan_reps(o, MPI_Wtime() - t0, plan);
+        DML_CHECK(dml_comm_check(MPI_Send(plan, 2, MPI_INT, p->peer, TAG_CTL,
+                                          p->comm),
+                                 "p2p plan", err));
+    } else {
+        DML_CHECK(dml_comm_check(MPI_Recv(plan, 2, MPI_INT, p->peer, TAG_CTL,
+                                          p->comm, MPI_STATUS_IGNORE),
+                                 "p2p plan", err));
+    }
+    for (int r = 0; r < plan[1]; r++) {
+        double t1 = MPI_Wtime();
+        DML_CHECK(dml_comm_check(windows(p->comm, p->peer, p->initiator,
+                                         p->sbuf, p->rbuf, bytes, window,
+                                         plan[0], p->req),
+                                 "p2p windowed send", err));
+        p->samples[r] = (MPI_Wtime() - t1) / ((double)plan[0] * window);
+    }
+    dml_probe_stats st;
+    dml_probe_stats_from(p->samples, plan[1], &st);
+    pt->bw_time_s = st.min_s;
+    pt->bw_time_median_s = st.median_s;
+    pt->bandwidth_Bps = st.min_s > 0 ? bytes / st.min_s : 0;
+    pt->bandwidth_median_Bps = st.median_s > 0 ? bytes / st.median_s : 0;
+    pt->window = window;
+    pt->bw_iters = plan[0];
+    pt->bw_reps = plan[1];
+    return DML_OK;
+}
+
+static void summarise(dml_p2p_result *r)
+{
+    double small = INFINITY, best_bw = 0;
+    for (size_t i = 0; i < r->npoints; i++) {
+        const dml_p2p_point *pt = &r->points[i];
+        if (pt->bytes <= 8)
+            small = fmin(small, pt->latency_s);
+        best_bw = fmax(best_bw, pt->bandwidth_Bps);
+    }
+    if (!isfinite(small) && r->npoints > 0)
+        small = r->points[0].latency_s;
+    r->latency_s = isfinite(small) ? small : 0;
+    r->bandwidth_Bps = best_bw;
+
+    double x[DML_COMM_MAX_POINTS], t[DML_COMM_MAX_POINTS];
+    for (size_t i = 0; i < r->npoints; i++) {
+        x[i] = r->points[i].bytes;
+        t[i] = r->points[i].latency_s;
+    }
+    dml_error ferr;
+    r->fit_status = dml_alphabeta_fit(x, t, r->npoints, &r->fit, &ferr);
+    if (r->fit_status != DML_OK) {
+        char buf[1024];
+        dml_log_warn("p2p %s: %s", r->level,
+                     dml_error_format(&ferr, buf, sizeof buf));
+    }
+}
+
+dml_status dml_p2p_measure(MPI_Comm comm, int peer_a, int peer_b,
+                           const char *level, const dml_p2p_options *o,
+                           dml_p2p_result *out, dml_error *err)
+{
+    memset(out, 0, sizeof *out);
+    snprintf(out->level, sizeof out->level, "%s", level ? level : "");
+    int rank = 0, size = 0;
+    DML_CHECK(dml_comm_check(MPI_Comm_rank(comm, &rank), "MPI_Comm_rank",
+                             err));
+    DML_CHECK(dml_comm_check(MPI_Comm_size(comm, &size), "MPI_Comm_size",
+                             err));
+    out->ranks = size;
+    out->peer_a = peer_a;
+    out->peer_b = peer_b;
+    if (peer_a < 0 || peer_b < 0 || peer_a >= size || peer_b >= size ||
+        peer_a == peer_b)
+        return dml_error_msg(err, DML_EINPUT,
+                             "p2p: peers %d and %d are not two distinct "
+                             "ranks of a communicator of %d", peer_a, peer_b,
+                             size);
+    double sizes[DML_COMM_MAX_POINTS];
+    size_t n = 0;
+    DML_CHECK(check_options(o, sizes, &n, err));
+
+    int me = rank == peer_a ? 1 : rank == peer_b ? 2 : 0;
+    p2p_run p = {.comm = comm, .peer = me == 1 ? peer_b : peer_a,
+                 .initiator = me == 1};
+    dml_status s = DML_OK;
+    if (me) {
+        size_t rbytes = 0, maxw = 1;
+        for (size_t i = 0; i < n; i++) {
+            size_t w = (size_t)window_for(o, sizes[i]);
+            size_t need = (me == 2 ? w : 1) * (size_t)sizes[i];
+            rbytes = need > rbytes ? need : rbytes;
+            maxw = w > maxw ? w : maxw;
+        }
+        p.sbuf = malloc((size_t)sizes[n - 1]);
+        p.rbuf = malloc(rbytes);
+        p.req = malloc(maxw * sizeof *p.req);
+        p.samples = malloc((size_t)o->budget.max_reps * sizeof *p.samples);
+        if (!p.sbuf || !p.rbuf || !p.req || !p.samples) {
+            s = dml_error_msg(err, DML_ENOMEM,
+                              "p2p: no memory for %zu-byte buffers", rbytes);
+        } else {
+            /* Touch every page now so that first-touch faults are not
+             * timed. */
+            memset(p.sbuf, 'a', (size_t)sizes[n - 1]);
+            memset(p.rbuf, 0, rbytes);
+        }
+    }
+    s = dml_comm_agree(comm, s, err);
+    for (size_t i = 0; s == DML_OK && me && i < n; i++) {
+        dml_p2p_point *pt = &out->points[i];
+        pt->bytes = sizes[i];
+        s = latency_at(&p, o, (int)sizes[i], pt, err);
+        if (s == DML_OK)
+            s = bandwidth_at(&p, o, (int)sizes[i], pt, err);
+        if (s == DML_OK && me == 1)
+            dml_log_debug("p2p %s: %g B: latency %.3g s, bandwidth %.3g B/s",
+                          out->level, pt->bytes, pt->latency_s,
+                          pt->bandwidth_Bps);
+    }
+    free(p.sbuf);
+    free(p.rbuf);
+    free(p.req);
+    free(p.samples);
+    if (s != DML_OK)
+        return s;
+    if (me == 1) {
+        out->npoints = n;
+        summarise(out);
+    }
+    return DML_OK;
+}
+
+dml_status dml_p2p_measure_levels(const dml_comm_levels *lv,
+                                  const dml_p2p_options *o,
+                                  dml_p2p_result out[DML_COMM_LEVEL_COUNT],
+                                  size_t *nout, dml_error *err)
+{
+    *nout = 0;
+    for (int l = 0; l < DML_COMM_LEVEL_COUNT; l++) {
+        const char *why = NULL;
+        const char *name = dml_comm_level_name((dml_comm_level)l);
+        if (!dml_comm_levels_has(lv, (dml_comm_level)l, &why)) {
+            if (lv->rank == 0)
+                dml_log_info("p2p: skipping %s: %s", name, why);
+            continue;
+        }
+        dml_p2p_result *r = &out[(*nout)++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->level, sizeof r->level, "%s", name);
+        MPI_Comm c = dml_comm_levels_comm(lv, (dml_comm_level)l);
+        if (c == MPI_COMM_NULL)
+            continue;
+        int size = 0;
+        MPI_Comm_size(c, &size);
+        dml_status s = dml_p2p_measure(c, 0, size - 1, name, o, r, err);
+        if (s != DML_OK) {
+            dml_error_prefix(err, "p2p %s: ", name);
+            return s;
+        }
+    }
+    return DML_OK;
+}
+
+size_t dml_p2p_to_measurements(const dml_p2p_result *r,
+                               dml_measurement *rows, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < r->npoints; i++) {
+        const dml_p2p_point *pt = &r->points[i];
+        for (int which = 0; which < 2; which++, k++) {
+            if (k >= cap)
+                continue;
+            dml_measurement *m = &rows[k];
+            memset(m, 0, sizeof *m);
+            snprintf(m->kind, sizeof m->kind, "p2p");
+            snprintf(m->level, sizeof m->level, "%s", r->level);
+            m->ranks = 2;
+            m->threads = 1;
+            m->bytes = pt->bytes;
+            if (which == 0) {
+                snprintf(m->op, sizeof m->op, "latency");
+                m->time_s = pt->latency_s;
+                m->time_median_s = pt->latency_median_s;
+                m->value = pt->latency_s;
+                snprintf(m->unit, sizeof m->unit, "s");
+                snprintf(m->detail, sizeof m->detail,
+                         "ranks %d-%d of %d, %d round trips x %d reps",
+                         r->peer_a, r->peer_b, r->ranks, pt->latency_iters,
+                         pt->latency_reps);
+            } else {
+                snprintf(m->op, sizeof m->op, "bandwidth");
+                m->time_s = pt->bw_time_s;
+                m->time_median_s = pt->bw_time_median_s;
+                m->value = pt->bandwidth_Bps;
+                snprintf(m->unit, sizeof m->unit, "B/s");
+                snprintf(m->detail, sizeof m->detail,
+                         "ranks %d-%d of %d, window %d, %d windows x %d reps",
+                         r->peer_a, r->peer_b, r->ranks, pt->window,
+                         pt->bw_iters, pt->bw_reps);
+            }
+        }
+    }
+    return k;
+}
+
+/* snprintf onto the end of buf; *len counts the whole text even past
+ * size, as snprintf does. */
+__attribute__((format(printf, 4, 5))) static void
+appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *at = (buf && *len < size) ? buf + *len : NULL;
+    size_t room = at ? size - *len : 0;
+    int w = vsnprintf(at, room, fmt, ap);
+    va_end(ap);
+    if (w > 0)
+        *len += (size_t)w;
+}
+
+size_t dml_p2p_format_table(const dml_p2p_result *r, dml_p2p_table which,
+                            char *buf, size_t size)
+{
+    size_t len = 0;
+    if (buf && size)
+        buf[0] = '\0';
+    bool lat = which == DML_P2P_TABLE_LATENCY;
+    appendf(buf, size, &len,
+            "# %s, %s: ranks %d and %d of %d, best of repetitions\n",
+            lat ? "MPI latency (osu_latency method)"
+                : "MPI bandwidth (osu_bw method)",
+            r->level, r->peer_a, r->peer_b, r->ranks);
+    /* osu_util.c: "%-*s%*s" with 10 and FIELD_WIDTH 20, then
+     * "%-*d%*.*f" with FLOAT_PRECISION 2. */
+    appendf(buf, size, &len, "%-*s%*s\n", 10, "# Size", 20,
+            lat ? "Latency (us)" : "Bandwidth (MB/s)");
+    for (size_t i = 0; i < r->npoints; i++) {
+        const dml_p2p_point *pt = &r->points[i];
+        double v = lat ? pt->latency_s * 1e6 : pt->bandwidth_Bps / 1e6;
+        appendf(buf, size, &len, "%-*.0f%*.*f\n", 10, pt->bytes, 20, 2, v);
+    }
+    return len;
+}
+
+dml_status dml_p2p_write_table(FILE *f, const dml_p2p_result *r,
+                               dml_p2p_table which, dml_error *err)
+{
+    size_t len = dml_p2p_format_table(r, which, NULL, 0);
+    char *buf = malloc(len + 1);
+    if (!buf)
+        return dml_error_msg(err, DML_ENOMEM, "no memory for a p2p table");
+    dml_p2p_format_table(r, which, buf, len + 1);
+    int bad = fputs(buf, f) == EOF;
+    free(buf);
+    if (bad)
+        return dml_error_msg(err, DML_EIO, "writing the p2p table failed");
+    return DML_OK;
+}

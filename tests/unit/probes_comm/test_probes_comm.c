@@ -1,0 +1,554 @@
+/*
+ * test_probes_comm.c: the arithmetic of the communication probes, which
+ * needs no MPI job: busbw factors and nccl-tests counts, the alpha-beta
+ * fit, fake-node layout, size sweeps, tables and measurement rows.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/rng.h"
+#include "probes/alphabeta.h"
+#include "probes/busbw.h"
+#include "probes/collectives.h"
+#include "probes/comm_levels.h"
+#include "probes/nccl_collectives.h"
+#include "probes/p2p.h"
+
+#define assert_close(got, want, rel)                                          \
+    do {                                                                      \
+        double g_ = (got), w_ = (want);                                       \
+        if (!(fabs(g_ - w_) <= (rel) * fabs(w_)))                             \
+            fail_msg("%s = %.17g, expected %.17g within %g relative", #got,  \
+                     g_, w_, (double)(rel));                                  \
+    } while (0)
+
+/* Factors from nccl-tests doc/PERFORMANCE.md (dev_set.md, "Collective bus
+ * bandwidth"): allreduce 2(n-1)/n; reduce-scatter, all-gather, all-to-all
+ * (n-1)/n; broadcast 1. */
+static void busbw_factors_follow_nccl_tests(void **state)
+{
+    (void)state;
+    assert_close(dml_busbw_factor(DML_COLL_ALLREDUCE, 8), 1.75, 1e-15);
+    assert_close(dml_busbw_factor(DML_COLL_ALLREDUCE, 2), 1.0, 1e-15);
+    assert_close(dml_busbw_factor(DML_COLL_ALLREDUCE, 4), 1.5, 1e-15);
+    assert_close(dml_busbw_factor(DML_COLL_ALLGATHER, 8), 0.875, 1e-15);
+    assert_close(dml_busbw_factor(DML_COLL_REDUCESCATTER, 4), 0.75, 1e-15);
+    assert_close(dml_busbw_factor(DML_COLL_ALLTOALL, 2), 0.5, 1e-15);
+    assert_close(dml_busbw_factor(DML_COLL_BROADCAST, 8), 1.0, 1e-15);
+    /* One rank moves nothing over a link. */
+    assert_true(dml_busbw_factor(DML_COLL_ALLREDUCE, 1) == 0);
+    assert_true(dml_busbw_factor(DML_COLL_ALLGATHER, 1) == 0);
+    assert_true(dml_busbw_factor(DML_COLL_ALLREDUCE, 0) == 0);
+    assert_true(dml_busbw_factor(DML_COLL_OP_COUNT, 8) == 0);
+}
+
+static void op_names_round_trip(void **state)
+{
+    (void)state;
+    const char *want[] = {"allreduce", "allgather", "reducescatter",
+                          "alltoall", "broadcast"};
+    for (int i = 0; i < DML_COLL_OP_COUNT; i++) {
+        dml_coll_op op = DML_COLL_OP_COUNT;
+        assert_string_equal(dml_coll_op_name((dml_coll_op)i), want[i]);
+        assert_true(dml_coll_op_parse(want[i], &op));
+        assert_int_equal(op, i);
+    }
+    dml_coll_op op;
+    assert_false(dml_coll_op_parse("all_reduce", &op));
+    assert_false(dml_coll_op_parse(NULL, &op));
+    assert_string_equal(dml_coll_op_name(DML_COLL_OP_COUNT), "unknown");
+}
+
+static void counts_follow_nccl_tests_size_convention(void **state)
+{
+    (void)state;
+    size_t count, per_rank;
+    double bytes;
+    /* allreduce: the size is the buffer. */
+    assert_true(dml_coll_count(DML_COLL_ALLREDUCE, 1024, 3, 4, &count,
+                               &per_rank, &bytes));
+    assert_int_equal(count, 256);
+    assert_int_equal(per_rank, 256);
+    assert_true(bytes == 1024);
+    /* allgather: the size is the whole gathered buffer, a whole number of
+     * floats per rank: 1024 B on 3 ranks -> 85 floats each, 1020 B. */
+    assert_true(dml_coll_count(DML_COLL_ALLGATHER, 1024, 3, 4, &count,
+                               &per_rank, &bytes));
+    assert_int_equal(per_rank, 85);
+    assert_int_equal(count, 255);
+    assert_true(bytes == 1020);
+    /* reducescatter: size = send total, receive = size / n. */
+    assert_true(dml_coll_count(DML_COLL_REDUCESCATTER, 1 << 20, 4, 4, &count,
+                               &per_rank, &bytes));
+    assert_int_equal(per_rank, (1 << 20) / 16);
+    assert_true(bytes == 1 << 20);
+    /* A size below one float per rank still sends one float per rank. */
+    assert_true(dml_coll_count(DML_COLL_ALLTOALL, 4, 4, 4, &count, &per_rank,
+                               &bytes));
+    assert_int_equal(per_rank, 1);
+    assert_int_equal(count, 4);
+    assert_true(bytes == 16);
+    assert_false(dml_coll_count(DML_COLL_ALLREDUCE, 0, 2, 4, &count,
+                                &per_rank, &bytes));
+    assert_false(dml_coll_count(DML_COLL_ALLREDUCE, 64, 0, 4, &count,
+                                &per_rank, &bytes));
+}
+
+static void bandwidths_are_size_over_time_times_factor(void **state)
+{
+    (void)state;
+    double alg, bus;
+    dml_coll_bandwidth(DML_COLL_ALLREDUCE, 4, 1e6, 1e-3, &alg, &bus);
+    assert_close(alg, 1e9, 1e-15);
+    assert_close(bus, 1.5e9, 1e-15);
+    dml_coll_bandwidth(DML_COLL_ALLGATHER, 8, 8e6, 2e-3, &alg, &bus);
+    assert_close(alg, 4e9, 1e-15);
+    assert_close(bus, 3.5e9, 1e-15);
+    dml_coll_bandwidth(DML_COLL_BROADCAST, 8, 8e6, 0, &alg, &bus);
+    assert_true(alg == 0 && bus == 0);
+}
+
+/* 1 KiB .. 64 MiB, the default collective sweep. */
+static size_t sweep(double *x)
+{
+    dml_comm_sweep sw = {1024, 64 << 20, 1};
+    return dml_comm_sweep_sizes(&sw, x, DML_COMM_MAX_POINTS);
+}
+
+static void fit_recovers_exact_alpha_beta(void **state)
+{
+    (void)state;
+    double x[DML_COMM_MAX_POINTS], t[DML_COMM_MAX_POINTS];
+    size_t n = sweep(x);
+    assert_int_equal(n, 17);
+    const double alpha = 20e-6, beta = 1.0 / 12.5e9;
+    for (size_t i = 0; i < n; i++)
+        t[i] = alpha + beta * x[i];
+    dml_alphabeta ab;
+    dml_error err;
+    assert_int_equal(dml_alphabeta_fit(x, t, n, &ab, &err), DML_OK);
+    assert_close(ab.alpha_s, alpha, 1e-9);
+    assert_close(ab.beta_s_per_B, beta, 1e-9);
+    assert_close(ab.bw_Bps, 12.5e9, 1e-9);
+    assert_true(ab.max_rel_residual < 1e-9);
+    assert_int_equal(ab.points, n);
+    assert_true(ab.busbw_Bps == 0);
+    dml_alphabeta_set_busbw(&ab, dml_busbw_factor(DML_COLL_ALLREDUCE, 8));
+    assert_close(ab.busbw_Bps, 1.75 * 12.5e9, 1e-9);
+    assert_close(dml_alphabeta_time(&ab, 1e6), alpha + beta * 1e6, 1e-9);
+
+    /* A pure bandwidth law sits on the alpha = 0 boundary. */
+    for (size_t i = 0; i < n; i++)
+        t[i] = x[i] / 3e9;
+    assert_int_equal(dml_alphabeta_fit(x, t, n, &ab, &err), DML_OK);
+    assert_true(ab.alpha_s >= 0 && ab.alpha_s < 1e-15);
+    assert_close(ab.bw_Bps, 3e9, 1e-9);
+
+    /* p2p sweeps start at 1 byte; latency-dominated small sizes must give
+     * alpha, large ones beta. */
+    dml_comm_sweep p = {1, 4 << 20, 1};
+    n = dml_comm_sweep_sizes(&p, x, DML_COMM_MAX_POINTS);
+    assert_int_equal(n, 23);
+    for (size_t i = 0; i < n; i++)
+        t[i] = 1.5e-6 + x[i] / 8e9;
+    assert_int_equal(dml_alphabeta_fit(x, t, n, &ab, &err), DML_OK);
+    assert_close(ab.alpha_s, 1.5e-6, 1e-9);
+    assert_close(ab.bw_Bps, 8e9, 1e-9);
+}
+
+static void fit_is_within_a_few_percent_under_noise(void **state)
+{
+    (void)state;
+    double x[DML_COMM_MAX_POINTS], t[DML_COMM_MAX_POINTS];
+    size_t n = sweep(x);
+    const double alpha = 35e-6, beta = 1.0 / 5e9;
+    dml_rng rng;
+    for (uint64_t seed = 1; seed <= 20; seed++) {
+        dml_rng_seed(&rng, seed);
+        /* +-5% multiplicative noise, as a shared machine gives. */
+        for (size_t i = 0; i < n; i++)
+            t[i] = (alpha + beta * x[i]) *
+                   (1 + 0.05 * (2 * dml_rng_uniform(&rng) - 1));
+        dml_alphabeta ab;
+        dml_error err;
+        assert_int_equal(dml_alphabeta_fit(x, t, n, &ab, &err), DML_OK);
+        assert_close(ab.alpha_s, alpha, 0.05);
+        assert_close(ab.beta_s_per_B, beta, 0.05);
+        /* The worst point is off by about the noise, not more. */
+        assert_true(ab.max_rel_residual > 0.005);
+        assert_true(ab.max_rel_residual < 0.11);
+    }
+}
+
+static void fit_clamps_negative_alpha_to_zero(void **state)
+{
+    (void)state;
+    /* A convex curve: a straight line through these points crosses zero
+     * time at a positive size (negative intercept), which no link has. */
+    const double x[] = {1e3, 1e4, 1e5, 1e6};
+    const double t[] = {0.5e-7, 0.8e-6, 0.9e-5, 1e-4};
+    dml_alphabeta ab;
+    dml_error err;
+    assert_int_equal(dml_alphabeta_fit(x, t, 4, &ab, &err), DML_OK);
+    assert_true(ab.alpha_s == 0);
+    /* On alpha = 0 the relative-error optimum is beta = sum(q)/sum(q^2)
+     * with q = x/t. */
+    double sq = 0, sqq = 0;
+    for (int i = 0; i < 4; i++) {
+        double q = x[i] / t[i];
+        sq += q;
+        sqq += q * q;
+    }
+    assert_close(ab.beta_s_per_B, sq / sqq, 1e-12);
+    assert_true(ab.bw_Bps > 0);
+}
+
+static void fit_rejects_degenerate_input(void **state)
+{
+    (void)state;
+    dml_alphabeta ab;
+    dml_error err;
+    const double x1[] = {1024};
+    const double t1[] = {1e-5};
+    assert_int_equal(dml_alphabeta_fit(x1, t1, 1, &ab, &err), DML_EINPUT);
+    assert_int_equal(dml_alphabeta_fit(NULL, t1, 2, &ab, &err), DML_EINPUT);
+    const double same[] = {1024, 1024, 1024};
+    const double t3[] = {1e-5, 2e-5, 3e-5};
+    assert_int_equal(dml_alphabeta_fit(same, t3, 3, &ab, &err), DML_EINPUT);
+    assert_non_null(strstr(err.msg, "distinct"));
+    const double x3[] = {1e3, 1e4, 1e5};
+    const double zero_t[] = {1e-5, 0, 3e-5};
+    assert_int_equal(dml_alphabeta_fit(x3, zero_t, 3, &ab, &err), DML_EINPUT);
+    const double nan_t[] = {1e-5, NAN, 3e-5};
+    assert_int_equal(dml_alphabeta_fit(x3, nan_t, 3, &ab, &err), DML_EINPUT);
+    const double neg_x[] = {-1, 1e4, 1e5};
+    assert_int_equal(dml_alphabeta_fit(neg_x, t3, 3, &ab, &err), DML_EINPUT);
+    /* Times that fall as sizes grow leave no bandwidth term. */
+    const double falling[] = {3e-5, 2e-5, 1e-5};
+    assert_int_equal(dml_alphabeta_fit(x3, falling, 3, &ab, &err),
+                     DML_EVALIDATE);
+    assert_true(ab.bw_Bps == 0);
+    /* Flat times: the best fit is a constant. */
+    const double flat[] = {1e-5, 1e-5, 1e-5};
+    assert_int_equal(dml_alphabeta_fit(x3, flat, 3, &ab, &err),
+                     DML_EVALIDATE);
+}
+
+static void fake_nodes_split_ranks_in_blocks(void **state)
+{
+    (void)state;
+    /* mpirun -np 4 with DML_PROBE_FAKE_NODES=2: ranks 0,1 | 2,3. */
+    const int four_two[] = {0, 0, 1, 1};
+    for (int r = 0; r < 4; r++)
+        assert_int_equal(dml_comm_fake_node_of(r, 4, 2), four_two[r]);
+    const int five_two[] = {0, 0, 0, 1, 1};
+    for (int r = 0; r < 5; r++)
+        assert_int_equal(dml_comm_fake_node_of(r, 5, 2), five_two[r]);
+    const int six_three[] = {0, 0, 1, 1, 2, 2};
+    for (int r = 0; r < 6; r++)
+        assert_int_equal(dml_comm_fake_node_of(r, 6, 3), six_three[r]);
+    /* Every size and node count: blocks in rank order, every node used,
+     * sizes differing by at most one, rank/(size/nodes) when it divides. */
+    for (int size = 1; size <= 64; size++) {
+        for (int nodes = 1; nodes <= size; nodes++) {
+            int per[64] = {0}, prev = 0;
+            for (int r = 0; r < size; r++) {
+                int node = dml_comm_fake_node_of(r, size, nodes);
+                assert_in_range(node, prev, nodes - 1);
+                prev = node;
+                per[node]++;
+                if (size % nodes == 0)
+                    assert_int_equal(node, r / (size / nodes));
+            }
+            int lo = size, hi = 0;
+            for (int k = 0; k < nodes; k++) {
+                lo = per[k] < lo ? per[k] : lo;
+                hi = per[k] > hi ? per[k] : hi;
+            }
+            assert_true(lo >= 1);
+            assert_true(hi - lo <= 1);
+        }
+    }
+    assert_int_equal(dml_comm_fake_node_of(4, 4, 2), -1);
+    assert_int_equal(dml_comm_fake_node_of(-1, 4, 2), -1);
+    assert_int_equal(dml_comm_fake_node_of(0, 4, 0), -1);
+    assert_int_equal(dml_comm_fake_node_of(0, 4, 5), -1);
+    assert_int_equal(dml_comm_fake_node_of(0, 0, 1), -1);
+}
+
+static void fake_node_counts_are_validated(void **state)
+{
+    (void)state;
+    int nodes = 0;
+    dml_error err;
+    assert_int_equal(dml_comm_parse_fake_nodes("2", 4, &nodes, &err), DML_OK);
+    assert_int_equal(nodes, 2);
+    assert_int_equal(dml_comm_parse_fake_nodes("4", 4, &nodes, &err), DML_OK);
+    const char *bad[] = {"0", "5", "-1", "x", "", "2.5", "2 nodes"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        assert_int_equal(dml_comm_parse_fake_nodes(bad[i], 4, &nodes, &err),
+                         DML_EINPUT);
+        assert_string_equal(err.field, DML_PROBE_FAKE_NODES_ENV);
+    }
+}
+
+static void levels_exist_only_with_two_of_each(void **state)
+{
+    (void)state;
+    dml_comm_levels lv = {.nodes = 1, .ranks_per_node_min = 2,
+                          .ranks_per_node_max = 2};
+    const char *why = NULL;
+    assert_true(dml_comm_levels_has(&lv, DML_COMM_INTRA_NODE, &why));
+    assert_null(why);
+    assert_false(dml_comm_levels_has(&lv, DML_COMM_INTER_NODE, &why));
+    assert_string_equal(why, "1 node: no inter_node level");
+    char buf[128];
+    assert_string_equal(dml_comm_levels_describe(&lv, buf, sizeof buf),
+                        "1 node x 2 ranks per node");
+    lv = (dml_comm_levels){.nodes = 3, .ranks_per_node_min = 1,
+                           .ranks_per_node_max = 2, .fake_nodes = 3};
+    assert_false(dml_comm_levels_has(&lv, DML_COMM_INTRA_NODE, &why));
+    assert_non_null(strstr(why, "only 1 rank"));
+    assert_true(dml_comm_levels_has(&lv, DML_COMM_INTER_NODE, NULL));
+    assert_string_equal(dml_comm_levels_describe(&lv, buf, sizeof buf),
+                        "3 nodes x 1-2 ranks per node (faked by "
+                        "DML_PROBE_FAKE_NODES=3)");
+    assert_string_equal(dml_comm_level_name(DML_COMM_INTRA_NODE),
+                        "intra_node");
+    assert_string_equal(dml_comm_level_name(DML_COMM_INTER_NODE),
+                        "inter_node");
+}
+
+static void sweeps_are_powers_of_two(void **state)
+{
+    (void)state;
+    double x[DML_COMM_MAX_POINTS];
+    dml_p2p_options pq = dml_p2p_options_quick();
+    size_t n = dml_comm_sweep_sizes(&pq.sweep, x, DML_COMM_MAX_POINTS);
+    const double quick_p2p[] = {1, 8, 64, 512, 4096, 32768, 262144, 2097152};
+    assert_int_equal(n, 8);
+    for (size_t i = 0; i < n; i++)
+        assert_true(x[i] == quick_p2p[i]);
+    dml_p2p_options pd = dml_p2p_options_default();
+    n = dml_comm_sweep_sizes(&pd.sweep, x, DML_COMM_MAX_POINTS);
+    assert_int_equal(n, 23); /* 1 B .. 4 MiB, every power of two */
+    assert_true(x[22] == 4194304);
+    dml_coll_options cq = dml_coll_options_quick();
+    n = dml_comm_sweep_sizes(&cq.sweep, x, DML_COMM_MAX_POINTS);
+    assert_int_equal(n, 7); /* 1K 4K 16K 64K 256K 1M 4M */
+    assert_true(x[6] == 4194304);
+    dml_coll_options cd = dml_coll_options_default();
+    assert_int_equal(dml_comm_sweep_sizes(&cd.sweep, x, DML_COMM_MAX_POINTS),
+                     17);
+    dml_coll_options nq = dml_nccl_options_quick();
+    assert_int_equal(dml_comm_sweep_sizes(&nq.sweep, x, DML_COMM_MAX_POINTS),
+                     9); /* 1K .. 64M every 4x */
+    dml_coll_options nd = dml_nccl_options_default();
+    assert_int_equal(dml_comm_sweep_sizes(&nd.sweep, x, DML_COMM_MAX_POINTS),
+                     19);
+    /* A maximum off the sweep ends at the last power below it. */
+    dml_comm_sweep odd = {1, 10, 1};
+    assert_int_equal(dml_comm_sweep_sizes(&odd, x, DML_COMM_MAX_POINTS), 4);
+    assert_true(x[3] == 8);
+    dml_comm_sweep bad[] = {{0, 8, 1}, {8, 4, 1}, {1, 8, 0}, {1, 1e30, 1}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(dml_comm_sweep_sizes(&bad[i], x, DML_COMM_MAX_POINTS),
+                         0);
+}
+
+static dml_coll_result sample_coll(void)
+{
+    dml_coll_result r = {.op = DML_COLL_ALLREDUCE, .ranks = 2, .npoints = 3};
+    snprintf(r.kind, sizeof r.kind, "collective");
+    snprintf(r.level, sizeof r.level, "intra_node");
+    const double bytes[] = {1024, 4194304, 67108864};
+    const double time[] = {5.12e-6, 2.5e-3, 12.5e-3};
+    for (int i = 0; i < 3; i++) {
+        dml_coll_point *p = &r.points[i];
+        p->bytes = bytes[i];
+        p->count = (size_t)bytes[i] / 4;
+        p->time_s = time[i];
+        p->time_median_s = 1.1 * time[i];
+        p->reps = 7;
+        dml_coll_bandwidth(r.op, r.ranks, p->bytes, p->time_s, &p->algbw_Bps,
+                           &p->busbw_Bps);
+    }
+    return r;
+}
+
+static const char *coll_table =
+    "# collective allreduce, intra_node, 2 ranks: best of repetitions, "
+    "nccl-tests conventions\n"
+    "#       size         count      type     time   algbw   busbw\n"
+    "#        (B)    (elements)               (us)  (GB/s)  (GB/s)\n"
+    "        1024           256     float     5.12    0.20    0.20\n"
+    "     4194304       1048576     float   2500.0    1.68    1.68\n"
+    "    67108864      16777216     float    12500    5.37    5.37\n";
+
+static void coll_table_has_nccl_tests_columns(void **state)
+{
+    (void)state;
+    dml_coll_result r = sample_coll();
+    char buf[1024];
+    size_t len = dml_coll_format_table(&r, buf, sizeof buf);
+    assert_string_equal(buf, coll_table);
+    assert_int_equal(len, strlen(coll_table));
+    /* snprintf semantics: a short buffer gets a terminated prefix and the
+     * return value still tells the whole length. */
+    char small[20];
+    assert_int_equal(dml_coll_format_table(&r, small, sizeof small),
+                     strlen(coll_table));
+    assert_int_equal(strlen(small), sizeof small - 1);
+    assert_memory_equal(small, coll_table, sizeof small - 1);
+    assert_int_equal(dml_coll_format_table(&r, NULL, 0), strlen(coll_table));
+
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    dml_error err;
+    assert_int_equal(dml_coll_write_table(f, &r, &err), DML_OK);
+    rewind(f);
+    char back[1024] = "";
+    size_t got = fread(back, 1, sizeof back - 1, f);
+    fclose(f);
+    assert_int_equal(got, strlen(coll_table));
+    assert_string_equal(back, coll_table);
+}
+
+static dml_p2p_result sample_p2p(void)
+{
+    dml_p2p_result r = {.ranks = 2, .peer_a = 0, .peer_b = 1, .npoints = 3};
+    snprintf(r.level, sizeof r.level, "intra_node");
+    const double bytes[] = {1, 8, 4194304};
+    const double lat[] = {0.231e-6, 0.2449e-6, 1.2e-3};
+    for (int i = 0; i < 3; i++) {
+        dml_p2p_point *p = &r.points[i];
+        p->bytes = bytes[i];
+        p->latency_s = lat[i];
+        p->latency_median_s = 1.2 * lat[i];
+        p->latency_iters = 100;
+        p->latency_reps = 5;
+        p->bw_time_s = lat[i] / 2;
+        p->bw_time_median_s = lat[i];
+        p->bandwidth_Bps = bytes[i] / p->bw_time_s;
+        p->bandwidth_median_Bps = bytes[i] / p->bw_time_median_s;
+        p->window = 64;
+        p->bw_iters = 10;
+        p->bw_reps = 5;
+    }
+    return r;
+}
+
+static void p2p_tables_have_osu_columns(void **state)
+{
+    (void)state;
+    dml_p2p_result r = sample_p2p();
+    char buf[1024];
+    dml_p2p_format_table(&r, DML_P2P_TABLE_LATENCY, buf, sizeof buf);
+    /* osu_latency prints "%-10s%20s" headers and "%-10d%20.2f" rows. */
+    assert_string_equal(
+        buf,
+        "# MPI latency (osu_latency method), intra_node: ranks 0 and 1 of 2, "
+        "best of repetitions\n"
+        "# Size            Latency (us)\n"
+        "1                         0.23\n"
+        "8                         0.24\n"
+        "4194304                1200.00\n");
+    dml_p2p_format_table(&r, DML_P2P_TABLE_BANDWIDTH, buf, sizeof buf);
+    /* MB/s is 1e6 B/s in osu_bw: 4194304 B / 0.6 ms = 6990.51 MB/s. */
+    assert_string_equal(
+        buf,
+        "# MPI bandwidth (osu_bw method), intra_node: ranks 0 and 1 of 2, "
+        "best of repetitions\n"
+        "# Size        Bandwidth (MB/s)\n"
+        "1                         8.66\n"
+        "8                        65.33\n"
+        "4194304                6990.51\n");
+}
+
+static void rows_carry_units_and_levels(void **state)
+{
+    (void)state;
+    dml_p2p_result p = sample_p2p();
+    dml_measurement rows[8];
+    memset(rows, 0x5a, sizeof rows);
+    assert_int_equal(dml_p2p_to_measurements(&p, rows, 8), 6);
+    assert_string_equal(rows[0].kind, "p2p");
+    assert_string_equal(rows[0].op, "latency");
+    assert_string_equal(rows[0].level, "intra_node");
+    assert_string_equal(rows[0].unit, "s");
+    assert_int_equal(rows[0].ranks, 2);
+    assert_true(rows[0].value == 0.231e-6 && rows[0].time_s == 0.231e-6);
+    assert_close(rows[0].time_median_s, 1.2 * 0.231e-6, 1e-15);
+    assert_string_equal(rows[5].op, "bandwidth");
+    assert_string_equal(rows[5].unit, "B/s");
+    assert_true(rows[5].bytes == 4194304);
+    assert_close(rows[5].value, 4194304 / 0.6e-3, 1e-12);
+    assert_non_null(strstr(rows[5].detail, "window 64"));
+    /* A short array gets the first rows; the count still says all. */
+    dml_measurement two[3];
+    memset(two, 0x5a, sizeof two);
+    assert_int_equal(dml_p2p_to_measurements(&p, two, 2), 6);
+    assert_int_equal(((unsigned char *)&two[2])[0], 0x5a);
+
+    dml_coll_result c = sample_coll();
+    snprintf(c.kind, sizeof c.kind, "nccl");
+    assert_int_equal(dml_coll_to_measurements(&c, rows, 8), 3);
+    assert_string_equal(rows[1].kind, "nccl");
+    assert_string_equal(rows[1].op, "allreduce");
+    assert_string_equal(rows[1].unit, "B/s");
+    assert_int_equal(rows[1].ranks, 2);
+    assert_true(rows[1].value == rows[1].busbw_Bps);
+    assert_close(rows[1].algbw_Bps, 4194304 / 2.5e-3, 1e-12);
+    assert_close(rows[1].time_median_s, 1.1 * 2.5e-3, 1e-12);
+    assert_non_null(strstr(rows[1].detail, "count=1048576"));
+}
+
+static void coll_fit_sets_busbw_from_factor(void **state)
+{
+    (void)state;
+    dml_coll_result r = {.op = DML_COLL_ALLGATHER, .ranks = 4, .npoints = 6};
+    snprintf(r.kind, sizeof r.kind, "collective");
+    for (int i = 0; i < 6; i++) {
+        r.points[i].bytes = 1024.0 * (1 << (3 * i));
+        r.points[i].time_s = 10e-6 + r.points[i].bytes / 2e9;
+    }
+    dml_coll_result_fit(&r);
+    assert_int_equal(r.fit_status, DML_OK);
+    assert_close(r.fit.alpha_s, 10e-6, 1e-9);
+    assert_close(r.fit.bw_Bps, 2e9, 1e-9);
+    assert_close(r.fit.busbw_Bps, 2e9 * 0.75, 1e-9);
+    r.npoints = 1;
+    dml_coll_result_fit(&r);
+    assert_int_equal(r.fit_status, DML_EINPUT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(busbw_factors_follow_nccl_tests),
+        cmocka_unit_test(op_names_round_trip),
+        cmocka_unit_test(counts_follow_nccl_tests_size_convention),
+        cmocka_unit_test(bandwidths_are_size_over_time_times_factor),
+        cmocka_unit_test(fit_recovers_exact_alpha_beta),
+        cmocka_unit_test(fit_is_within_a_few_percent_under_noise),
+        cmocka_unit_test(fit_clamps_negative_alpha_to_zero),
+        cmocka_unit_test(fit_rejects_degenerate_input),
+        cmocka_unit_test(fake_nodes_split_ranks_in_blocks),
+        cmocka_unit_test(fake_node_counts_are_validated),
+        cmocka_unit_test(levels_exist_only_with_two_of_each),
+        cmocka_unit_test(sweeps_are_powers_of_two),
+        cmocka_unit_test(coll_table_has_nccl_tests_columns),
+        cmocka_unit_test(p2p_tables_have_osu_columns),
+        cmocka_unit_test(rows_carry_units_and_levels),
+        cmocka_unit_test(coll_fit_sets_busbw_from_factor),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
