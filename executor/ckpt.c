@@ -1,0 +1,360 @@
+/*
+ * ckpt.c: checkpoint shards and manifests (see ckpt.h).
+ */
+#include "executor/ckpt.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/file.h"
+#include "common/json.h"
+#include "executor/sha256.h"
+
+void dml_ckpt_dir(const char *root, int64_t step, char *out, size_t size)
+{
+    snprintf(out, size, "%s/step-%08lld", root, (long long)step);
+}
+
+static void shard_path(const char *root, int64_t step, int rank, char *out,
+                       size_t size)
+{
+    char dir[1024];
+    dml_ckpt_dir(root, step, dir, sizeof dir);
+    snprintf(out, size, "%s/rank-%05d.bin", dir, rank);
+}
+
+static void manifest_path(const char *root, int64_t step, char *out,
+                          size_t size)
+{
+    char dir[1024];
+    dml_ckpt_dir(root, step, dir, sizeof dir);
+    snprintf(out, size, "%s/manifest.json", dir);
+}
+
+static dml_status make_dir(const char *path, dml_error *err)
+{
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return dml_error_set(err, DML_EIO, path, 0, 0, NULL,
+                             "cannot create checkpoint directory: %s",
+                             strerror(errno));
+    return DML_OK;
+}
+
+dml_status dml_ckpt_prepare(const char *root, int64_t step, dml_error *err)
+{
+    DML_CHECK(make_dir(root, err));
+    char dir[1024], man[1100];
+    dml_ckpt_dir(root, step, dir, sizeof dir);
+    DML_CHECK(make_dir(dir, err));
+    manifest_path(root, step, man, sizeof man);
+    if (unlink(man) != 0 && errno != ENOENT)
+        return dml_error_set(err, DML_EIO, man, 0, 0, NULL,
+                             "cannot remove stale manifest: %s",
+                             strerror(errno));
+    return DML_OK;
+}
+
+/* The fields every file of a checkpoint repeats, so that a shard or a
+ * manifest from another run or layout is recognised. */
+static json_t *meta_json(const dml_ckpt_meta *m, const char *kind)
+{
+    char seed[32];
+    snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
+    return json_pack("{s:i, s:s, s:I, s:i, s:i, s:i, s:i, s:i, s:s, s:s, "
+                     "s:b, s:I}",
+                     "schema_version", 1, "kind", kind, "step",
+                     (json_int_t)m->step, "world", m->world, "dp", m->dp,
+                     "tp", m->tp, "pp", m->pp, "zero", m->zero, "optimizer",
+                     m->optimizer, "seed", seed, "shuffle", (int)m->shuffle,
+                     "samples_seen", (json_int_t)m->samples_seen);
+}
+
+dml_status dml_ckpt_write_shard(const char *root, const dml_ckpt_meta *m,
+                                int rank, const float *params, size_t nparams,
+                                const float *state, size_t nstate,
+                                char sha[65], uint64_t *bytes, dml_error *err)
+{
+    json_t *h = meta_json(m, "dml-checkpoint-shard");
+    if (h) {
+        json_object_set_new(h, "rank", json_integer(rank));
+        json_object_set_new(h, "params", json_integer((json_int_t)nparams));
+        json_object_set_new(h, "state", json_integer((json_int_t)nstate));
+    }
+    char *text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(h);
+    if (!text)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    size_t hlen = strlen(text);
+    size_t total = hlen + 1 + (nparams + nstate) * sizeof(float);
+    char *buf = malloc(total);
+    if (!buf) {
+        free(text);
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    }
+    memcpy(buf, text, hlen);
+    buf[hlen] = '\n';
+    if (nparams)
+        memcpy(buf + hlen + 1, params, nparams * sizeof(float));
+    if (nstate)
+        memcpy(buf + hlen + 1 + nparams * sizeof(float), state,
+               nstate * sizeof(float));
+    free(text);
+    dml_sha256_hex(buf, total, sha);
+    *bytes = total;
+    char path[1200];
+    shard_path(root, m->step, rank, path, sizeof path);
+    dml_status s = dml_file_write_atomic(path, buf, total, err);
+    free(buf);
+    return s;
+}
+
+dml_status dml_ckpt_write_manifest(const char *root, const dml_ckpt_meta *m,
+                                   const char (*sha)[65],
+                                   const uint64_t *bytes,
+                                   char manifest_sha[65], uint64_t *total,
+                                   dml_error *err)
+{
+    json_t *h = meta_json(m, "dml-checkpoint");
+    json_t *shards = json_array();
+    uint64_t sum = 0;
+    for (int r = 0; r < m->world; r++) {
+        char file[32];
+        snprintf(file, sizeof file, "rank-%05d.bin", r);
+        json_array_append_new(shards,
+                              json_pack("{s:i, s:s, s:I, s:s}", "rank", r,
+                                        "file", file, "bytes",
+                                        (json_int_t)bytes[r], "sha256",
+                                        sha[r]));
+        sum += bytes[r];
+    }
+    if (h)
+        json_object_set_new(h, "shards", shards);
+    else
+        json_decref(shards);
+    char *text = h ? json_dumps(h, JSON_INDENT(1) | JSON_PRESERVE_ORDER)
+                   : NULL;
+    json_decref(h);
+    if (!text)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    size_t len = strlen(text);
+    dml_sha256_hex(text, len, manifest_sha);
+    *total = sum + len;
+    char path[1200];
+    manifest_path(root, m->step, path, sizeof path);
+    dml_status s = dml_file_write_atomic(path, text, len, err);
+    free(text);
+    return s;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+dml_status dml_ckpt_list(const char *root, int64_t **steps, size_t *n,
+                         dml_error *err)
+{
+    *steps = NULL;
+    *n = 0;
+    DIR *d = opendir(root);
+    if (!d)
+        return DML_OK;
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long long step;
+        char tail;
+        if (sscanf(e->d_name, "step-%lld%c", &step, &tail) != 1 || step < 0)
+            continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            int64_t *grown = realloc(*steps, cap * sizeof **steps);
+            if (!grown) {
+                closedir(d);
+                free(*steps);
+                *steps = NULL;
+                *n = 0;
+                return dml_error_msg(err, DML_ENOMEM, "out of memory");
+            }
+            *steps = grown;
+        }
+        (*steps)[(*n)++] = step;
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(*steps, *n, sizeof **steps, cmp_desc);
+    return DML_OK;
+}
+
+/* Read the meta fields of a manifest or shard header and compare them with
+ * expect; the first difference is the error. */
+static dml_status check_meta(const dml_json_doc *doc, const char *kind,
+                             const dml_ckpt_meta *expect, dml_ckpt_meta *got,
+                             dml_error *err)
+{
+    dml_json_obj o;
+    dml_json_obj_root(doc, &o);
+    const char *k = NULL, *opt = NULL, *seed = NULL;
+    int64_t ver, step, world, dp, tp, pp, zero, seen;
+    bool shuffle;
+    DML_CHECK(dml_json_get_i64(&o, "schema_version", true, 1, 1, &ver, err));
+    DML_CHECK(dml_json_get_str(&o, "kind", true, &k, err));
+    if (strcmp(k, kind) != 0)
+        return dml_json_doc_error(doc, err, "kind", false,
+                                  "expected \"%s\", found \"%s\"", kind, k);
+    DML_CHECK(dml_json_get_i64(&o, "step", true, 0, INT64_MAX, &step, err));
+    DML_CHECK(dml_json_get_i64(&o, "world", true, 1, 1 << 30, &world, err));
+    DML_CHECK(dml_json_get_i64(&o, "dp", true, 1, 1 << 30, &dp, err));
+    DML_CHECK(dml_json_get_i64(&o, "tp", true, 1, 1 << 30, &tp, err));
+    DML_CHECK(dml_json_get_i64(&o, "pp", true, 1, 1 << 30, &pp, err));
+    DML_CHECK(dml_json_get_i64(&o, "zero", true, 0, 3, &zero, err));
+    DML_CHECK(dml_json_get_str(&o, "optimizer", true, &opt, err));
+    DML_CHECK(dml_json_get_str(&o, "seed", true, &seed, err));
+    DML_CHECK(dml_json_get_bool(&o, "shuffle", true, &shuffle, err));
+    DML_CHECK(dml_json_get_i64(&o, "samples_seen", true, 0, INT64_MAX, &seen,
+                               err));
+    memset(got, 0, sizeof *got);
+    got->step = step;
+    got->world = (int)world;
+    got->dp = (int)dp;
+    got->tp = (int)tp;
+    got->pp = (int)pp;
+    got->zero = (int)zero;
+    snprintf(got->optimizer, sizeof got->optimizer, "%s", opt);
+    got->seed = strtoull(seed, NULL, 10);
+    got->shuffle = shuffle;
+    got->samples_seen = seen;
+    if (got->world != expect->world || got->dp != expect->dp ||
+        got->tp != expect->tp || got->pp != expect->pp ||
+        got->zero != expect->zero)
+        return dml_error_set(err, DML_EINPUT, dml_json_doc_name(doc), 0, 0,
+                             NULL,
+                             "written by layout dp=%d tp=%d pp=%d zero=%d, "
+                             "this run is dp=%d tp=%d pp=%d zero=%d",
+                             got->dp, got->tp, got->pp, got->zero, expect->dp,
+                             expect->tp, expect->pp, expect->zero);
+    if (strcmp(got->optimizer, expect->optimizer) != 0)
+        return dml_error_set(err, DML_EINPUT, dml_json_doc_name(doc), 0, 0,
+                             NULL, "written with optimizer %s, this run uses %s",
+                             got->optimizer, expect->optimizer);
+    if (got->seed != expect->seed || got->shuffle != expect->shuffle)
+        return dml_error_set(err, DML_EINPUT, dml_json_doc_name(doc), 0, 0,
+                             NULL,
+                             "written with seed %" PRIu64 " shuffle %s, this "
+                             "run uses seed %" PRIu64 " shuffle %s",
+                             got->seed, got->shuffle ? "epoch" : "none",
+                             expect->seed, expect->shuffle ? "epoch" : "none");
+    return DML_OK;
+}
+
+dml_status dml_ckpt_read_shard(const char *root, int64_t step, int rank,
+                               const dml_ckpt_meta *expect, float *params,
+                               size_t nparams, float *state, size_t nstate,
+                               dml_ckpt_meta *got, dml_error *err)
+{
+    char mpath[1200], spath[1200];
+    manifest_path(root, step, mpath, sizeof mpath);
+    shard_path(root, step, rank, spath, sizeof spath);
+    if (!dml_file_exists(mpath))
+        return dml_error_set(err, DML_EINPUT, mpath, 0, 0, NULL,
+                             "missing: the checkpoint is partial");
+    dml_json_doc *man = NULL, *hdr = NULL;
+    char *data = NULL;
+    size_t len = 0;
+    dml_status s = dml_json_doc_load_file(mpath, &man, err);
+    if (s != DML_OK)
+        return s;
+    dml_ckpt_meta mm, sm;
+    const char *want_sha = NULL;
+    int64_t want_bytes = 0;
+    s = check_meta(man, "dml-checkpoint", expect, &mm, err);
+    if (s == DML_OK && mm.step != step)
+        s = dml_error_set(err, DML_EINPUT, mpath, 0, 0, NULL,
+                          "says step %lld, its directory says %lld",
+                          (long long)mm.step, (long long)step);
+    if (s == DML_OK) {
+        dml_json_obj root_o, sh;
+        json_t *arr;
+        size_t n;
+        dml_json_obj_root(man, &root_o);
+        s = dml_json_get_array(&root_o, "shards", true, &arr, &n, NULL, err);
+        if (s == DML_OK && n != (size_t)mm.world)
+            s = dml_json_doc_error(man, err, "shards", false,
+                                   "%zu shards for %d ranks", n, mm.world);
+        if (s == DML_OK)
+            s = dml_json_array_obj(&root_o, "shards", arr, (size_t)rank, &sh,
+                                   err);
+        if (s == DML_OK)
+            s = dml_json_get_str(&sh, "sha256", true, &want_sha, err);
+        if (s == DML_OK)
+            s = dml_json_get_i64(&sh, "bytes", true, 0, INT64_MAX,
+                                 &want_bytes, err);
+    }
+    if (s == DML_OK)
+        s = dml_file_read_all(spath, (size_t)want_bytes + 1, &data, &len, err);
+    if (s == DML_OK && len != (size_t)want_bytes)
+        s = dml_error_set(err, DML_EINPUT, spath, 0, 0, NULL,
+                          "%zu bytes, the manifest says %lld", len,
+                          (long long)want_bytes);
+    if (s == DML_OK) {
+        char sha[65];
+        dml_sha256_hex(data, len, sha);
+        if (strcmp(sha, want_sha) != 0)
+            s = dml_error_set(err, DML_EINPUT, spath, 0, 0, NULL,
+                              "SHA-256 %.12s... differs from the manifest's "
+                              "%.12s...: corrupt shard",
+                              sha, want_sha);
+    }
+    char *nl = s == DML_OK ? memchr(data, '\n', len) : NULL;
+    if (s == DML_OK && !nl)
+        s = dml_error_set(err, DML_EINPUT, spath, 0, 0, NULL,
+                          "no header line");
+    if (s == DML_OK)
+        s = dml_json_doc_load_text(spath, data, (size_t)(nl - data), &hdr,
+                                   err);
+    if (s == DML_OK)
+        s = check_meta(hdr, "dml-checkpoint-shard", expect, &sm, err);
+    if (s == DML_OK) {
+        dml_json_obj o;
+        int64_t r, np, ns;
+        dml_json_obj_root(hdr, &o);
+        if ((s = dml_json_get_i64(&o, "rank", true, 0, INT32_MAX, &r, err)) ==
+                DML_OK &&
+            (s = dml_json_get_i64(&o, "params", true, 0, INT64_MAX, &np,
+                                  err)) == DML_OK &&
+            (s = dml_json_get_i64(&o, "state", true, 0, INT64_MAX, &ns,
+                                  err)) == DML_OK) {
+            size_t body = len - (size_t)(nl + 1 - data);
+            if (r != rank || (size_t)np != nparams || (size_t)ns != nstate ||
+                body != (nparams + nstate) * sizeof(float) ||
+                sm.step != step)
+                s = dml_error_set(err, DML_EINPUT, spath, 0, 0, NULL,
+                                  "shard of rank %lld step %lld with %lld+%lld "
+                                  "values, expected rank %d step %lld with "
+                                  "%zu+%zu",
+                                  (long long)r, (long long)sm.step,
+                                  (long long)np, (long long)ns, rank,
+                                  (long long)step, nparams, nstate);
+        }
+    }
+    if (s == DML_OK) {
+        if (nparams)
+            memcpy(params, nl + 1, nparams * sizeof(float));
+        if (nstate)
+            memcpy(state, nl + 1 + nparams * sizeof(float),
+                   nstate * sizeof(float));
+        *got = sm;
+    }
+    dml_json_doc_free(hdr);
+    dml_json_doc_free(man);
+    free(data);
+    return s;
+}

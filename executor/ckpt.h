@@ -1,0 +1,83 @@
+/*
+ * ckpt.h: checkpoint files: one shard per rank plus a manifest.
+ *
+ * Layout under the checkpoint directory ROOT:
+ *   ROOT/step-00000010/rank-00000.bin   one per rank
+ *   ROOT/step-00000010/manifest.json    written last, by rank 0
+ * A shard is one JSON header line (schema_version, kind
+ * "dml-checkpoint-shard", step, rank, layout, optimizer, seed, shuffle,
+ * samples_seen, params, state) followed by the rank's parameters and its
+ * optimizer state as float32 in host byte order. The manifest lists every
+ * shard with its size and SHA-256. Every file is written atomically
+ * (common/file.h), and the manifest only after all shards are on disk, so a
+ * checkpoint is complete exactly when its manifest exists and every shard
+ * matches it; anything else is reported and skipped on resume.
+ *
+ * The shard holds everything a bitwise-identical continuation needs: the
+ * parameters, the optimizer state (moments, momentum, or this rank's ZeRO-1
+ * shard of them), the step count, and the position in the training stream.
+ * The only randomness during training is the shuffle permutation, a pure
+ * function of (seed, epoch), so seed and stream position are its state.
+ */
+#ifndef DML_EXECUTOR_CKPT_H
+#define DML_EXECUTOR_CKPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+typedef struct dml_ckpt_meta {
+    int64_t step;          /* optimizer steps completed */
+    int world;             /* MPI ranks = dp * tp * pp */
+    int dp, tp, pp;        /* layout it was written by */
+    int zero;              /* ZeRO stage (0 or 1) */
+    char optimizer[16];    /* "adamw", ... */
+    uint64_t seed;         /* --seed of the run */
+    bool shuffle;          /* --shuffle epoch */
+    int64_t samples_seen;  /* training-stream position after step */
+} dml_ckpt_meta;
+
+/* ROOT/step-%08lld into out. */
+void dml_ckpt_dir(const char *root, int64_t step, char *out, size_t size);
+
+/* Create ROOT and its step directory (existing ones are fine) and remove a
+ * stale manifest there, so that shards being rewritten are never paired
+ * with an old manifest. Rank 0 calls it before the shards are written. */
+dml_status dml_ckpt_prepare(const char *root, int64_t step, dml_error *err);
+
+/* Write this rank's shard atomically; sha (65 chars) and bytes get its
+ * SHA-256 and size for the manifest. */
+dml_status dml_ckpt_write_shard(const char *root, const dml_ckpt_meta *m,
+                                int rank, const float *params, size_t nparams,
+                                const float *state, size_t nstate,
+                                char sha[65], uint64_t *bytes, dml_error *err);
+
+/* Write the manifest (rank 0, after every shard): sha[r] and bytes[r] of
+ * each of m->world shards. manifest_sha gets the manifest's own SHA-256,
+ * total the bytes of the whole checkpoint. */
+dml_status dml_ckpt_write_manifest(const char *root, const dml_ckpt_meta *m,
+                                   const char (*sha)[65],
+                                   const uint64_t *bytes,
+                                   char manifest_sha[65], uint64_t *total,
+                                   dml_error *err);
+
+/* Steps of the step-* directories under root, newest first (a missing root
+ * gives none). *steps is malloc'd. */
+dml_status dml_ckpt_list(const char *root, int64_t **steps, size_t *n,
+                         dml_error *err);
+
+/*
+ * Read and verify this rank's shard of checkpoint step: the manifest must
+ * exist and match expect's layout, optimizer, seed and shuffle; the shard
+ * must have the manifest's size and SHA-256 and exactly nparams + nstate
+ * values. Fills params, state and *got. Any failure is DML_EINPUT with the
+ * reason (the caller reports it and tries an older checkpoint).
+ */
+dml_status dml_ckpt_read_shard(const char *root, int64_t step, int rank,
+                               const dml_ckpt_meta *expect, float *params,
+                               size_t nparams, float *state, size_t nstate,
+                               dml_ckpt_meta *got, dml_error *err);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * optim.h: the executor's optimizers and learning-rate schedule.
+ *
+ * SGD with momentum, AdamW, LAMB and LARS, applied to slices of parameter
+ * tensors so that the same code serves a full replica, a tensor-parallel
+ * shard and a ZeRO-1 shard of the optimizer state. LAMB and LARS scale each
+ * tensor's update by a ratio of full-tensor norms; a slice only sees part of
+ * its tensor, so an update is two calls: dml_optim_partial_norms sums the
+ * squares this rank sees per tensor, the caller adds them over the ranks
+ * that share the tensor (an allreduce), and dml_optim_apply uses the totals.
+ *
+ * Definitions (t is the 1-based update count, lr the scheduled rate,
+ * wd the weight decay; every tensor, biases included, gets the same rule):
+ *   SGD (PyTorch torch.optim.SGD, dampening 0): g' = g + wd w;
+ *       buf = momentum buf + g'; w -= lr buf.
+ *   AdamW (Loshchilov & Hutter 2019, as torch.optim.AdamW): w -= lr wd w;
+ *       m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
+ *       w -= lr (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps).
+ *   LAMB (You et al. 2020, Algorithm 2, phi = identity): m, v as Adam;
+ *       u = m_hat / (sqrt(v_hat) + eps) + wd w;
+ *       w -= lr (|w| / |u|) u, the ratio 1 when |w| or |u| is 0.
+ *   LARS (You, Gitman & Ginsburg 2017, Algorithm 1): local = eta |w| /
+ *       (|g| + wd |w|), 1 when |w| or |g| is 0; buf = momentum buf +
+ *       lr local (g + wd w); w -= buf. eta = DML_OPTIM_LARS_ETA.
+ */
+#ifndef DML_EXECUTOR_OPTIM_H
+#define DML_EXECUTOR_OPTIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "costmodel/plan.h"
+
+/* LARS trust coefficient eta, the value of You et al. 2017. */
+#define DML_OPTIM_LARS_ETA 0.001
+
+typedef struct dml_optim_hparams {
+    dml_optimizer kind;   /* the update rule (costmodel/plan.h) */
+    double weight_decay;  /* wd, dimensionless per step scale (see above) */
+    double momentum;      /* SGD and LARS momentum, dimensionless */
+    double beta1;         /* AdamW/LAMB first-moment decay */
+    double beta2;         /* AdamW/LAMB second-moment decay */
+    double eps;           /* AdamW/LAMB denominator guard */
+} dml_optim_hparams;
+
+/* Optimizer state slots per parameter: 1 (SGD, LARS) or 2 (AdamW, LAMB). */
+int dml_optim_state_slots(dml_optimizer k);
+
+/* Does the rule need full-tensor norms (LAMB, LARS)? */
+int dml_optim_needs_norms(dml_optimizer k);
+
+/* A contiguous slice of one parameter tensor owned by this rank. */
+typedef struct dml_optim_slice {
+    float *w;        /* parameters, n values */
+    const float *g;  /* gradient of the loss, n values */
+    float *m;        /* momentum / first moment, n values */
+    float *v;        /* second moment, n values (NULL for SGD, LARS) */
+    size_t n;        /* values in the slice */
+    int tensor;      /* index of the whole tensor, for the norms */
+} dml_optim_slice;
+
+/*
+ * Add this rank's partial sums of squares into sq[2*tensor] and
+ * sq[2*tensor+1]: LARS |w|^2 and |g|^2, LAMB |w|^2 and |u|^2 (u computed
+ * from the moments this update would produce, without storing them). Does
+ * nothing for SGD and AdamW. sq must be zeroed by the caller.
+ */
+void dml_optim_partial_norms(const dml_optim_hparams *h,
+                             const dml_optim_slice *s, size_t nslices,
+                             long t, double *sq);
+
+/* Update every slice; sq holds the full-tensor sums of squares (ignored by
+ * SGD and AdamW, may be NULL for them). */
+void dml_optim_apply(const dml_optim_hparams *h, const dml_optim_slice *s,
+                     size_t nslices, long t, double lr, const double *sq);
+
+/* The rate a plan's schedule gives at step (0-based): during warmup
+ * lr = peak (step+1)/warmup (a linear ramp from 0 whose first step is not
+ * wasted at lr 0); then progress p = (step - warmup) / decay_steps clamped
+ * to [0, 1] (decay_steps counts from the end of warmup, docs/formats.md),
+ * cosine min + (peak-min)(1+cos(pi p))/2, linear peak - (peak-min) p, or
+ * constant peak. */
+double dml_optim_lr_at(const dml_train_schedule *s, int64_t step);
+
+#endif

@@ -1,0 +1,45 @@
+# lib.sh: helpers shared by the executor's integration tests (sourced).
+#
+# make_plan FILE DP TP PP ZERO MBS MICROBATCHES SCHEDULE OPTIMIZER STAGES
+#   writes a plan for the small MLP of the equivalence tests
+#   (32 -> [16, 16] -> 4, synthetic data) with the given layout. STAGES is
+#   the JSON list of stage objects, e.g.
+#   '[{"first_layer":0,"last_layer":1},{"first_layer":2,"last_layer":2}]'.
+#   $PEAK_LR (default 0.01) and $RAMP (a batch_ramp list, default []) are
+#   read from the environment.
+make_plan() {
+    local file=$1 dp=$2 tp=$3 pp=$4 zero=$5 mbs=$6 mb=$7 sched=$8 opt=$9
+    local stages=${10}
+    local gb=$((dp * mbs * mb))
+    cat >"$file" <<JSON
+{
+  "schema_version": 1,
+  "kind": "plan",
+  "model": {"type": "mlp", "name": "mlp-tiny", "input": 32,
+            "hidden": [16, 16], "output": 4, "dtype": "fp32"},
+  "cluster": {"name": "test-localhost", "devices": $((dp * tp * pp))},
+  "parallel": {"dp": $dp, "tp": $tp, "pp": $pp, "mbs": $mbs,
+               "microbatches": $mb, "zero": $zero, "schedule": "$sched",
+               "threads_per_rank": 1},
+  "placement": {"order": "tp-pp-dp", "stages": $stages},
+  "schedule": {"global_batch": $gb, "optimizer": "$opt",
+               "peak_lr": ${PEAK_LR:-0.01}, "min_lr": 0.001,
+               "warmup_steps": 5, "decay": "cosine", "decay_steps": 100,
+               "weight_decay": 0.01, "momentum": 0.9,
+               "batch_ramp": ${RAMP:-[]}},
+  "prediction": {"step_s": 0.002, "mem_bytes_per_device": 1e6}
+}
+JSON
+}
+
+# The usual stage lists of the 3-layer MLP.
+STAGES_1='[{"first_layer":0,"last_layer":2}]'
+STAGES_2A='[{"first_layer":0,"last_layer":1},{"first_layer":2,"last_layer":2}]'
+STAGES_2B='[{"first_layer":0,"last_layer":0},{"first_layer":1,"last_layer":2}]'
+
+# run_exec NP ARGS...: dml-exec under mpirun with NP ranks.
+run_exec() {
+    local np=$1
+    shift
+    "$MPIEXEC" --oversubscribe -np "$np" "$DML_BIN/dml-exec" "$@"
+}

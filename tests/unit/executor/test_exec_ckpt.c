@@ -1,0 +1,239 @@
+/*
+ * test_exec_ckpt.c: SHA-256 against the FIPS 180-2 test vectors,
+ * checkpoint shards and manifests (round trip bit for bit; corrupt,
+ * partial and foreign checkpoints refused with a reason), and the weight
+ * file (round trip, header, refusals).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "executor/ckpt.h"
+#include "executor/sha256.h"
+#include "executor/weights.h"
+
+static void sha256_matches_fips_vectors(void **state)
+{
+    (void)state;
+    char hex[65];
+    /* FIPS 180-2, appendix B.1 ("abc") and the empty message. */
+    dml_sha256_hex("abc", 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
+                             "b00361a396177a9cb410ff61f20015ad");
+    dml_sha256_hex("", 0, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb924"
+                             "27ae41e4649b934ca495991b7852b855");
+    /* Appendix B.2: the 448-bit two-block message. */
+    const char *m2 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    dml_sha256_hex(m2, strlen(m2), hex);
+    assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039"
+                             "a33ce45964ff2167f6ecedd419db06c1");
+    /* Appendix B.3: one million 'a', fed in uneven pieces. */
+    dml_sha256 c;
+    dml_sha256_init(&c);
+    char a[997];
+    memset(a, 'a', sizeof a);
+    size_t left = 1000000;
+    for (size_t piece = 1; left > 0; piece = piece % 997 + 1) {
+        size_t n = piece < left ? piece : left;
+        dml_sha256_update(&c, a, n);
+        left -= n;
+    }
+    unsigned char d[32];
+    dml_sha256_final(&c, d);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67"
+                             "f1809a48a497200e046d39ccc7112cd0");
+}
+
+static dml_ckpt_meta meta(int64_t step)
+{
+    dml_ckpt_meta m;
+    memset(&m, 0, sizeof m);
+    m.step = step;
+    m.world = 2;
+    m.dp = 2;
+    m.tp = 1;
+    m.pp = 1;
+    m.zero = 1;
+    snprintf(m.optimizer, sizeof m.optimizer, "adamw");
+    m.seed = 18446744073709551557ull; /* a seed above INT64_MAX */
+    m.shuffle = true;
+    m.samples_seen = 1234;
+    return m;
+}
+
+/* Write a complete two-rank checkpoint of step under root. */
+static void write_ckpt(const char *root, int64_t step, float p[2][5],
+                       float s[2][6])
+{
+    dml_error err;
+    dml_ckpt_meta m = meta(step);
+    char sha[2][65];
+    uint64_t bytes[2], total;
+    char msha[65];
+    assert_int_equal(dml_ckpt_prepare(root, step, &err), DML_OK);
+    for (int r = 0; r < 2; r++)
+        assert_int_equal(dml_ckpt_write_shard(root, &m, r, p[r], 5, s[r], 6,
+                                              sha[r], &bytes[r], &err),
+                         DML_OK);
+    assert_int_equal(dml_ckpt_write_manifest(root, &m,
+                                             (const char(*)[65])sha, bytes,
+                                             msha, &total, &err),
+                     DML_OK);
+    assert_int_equal(strlen(msha), 64);
+    assert_true(total > bytes[0] + bytes[1]);
+}
+
+static void checkpoint_round_trip_and_refusals(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/dml-ckpt-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    float p[2][5], s[2][6];
+    for (int r = 0; r < 2; r++) {
+        for (int i = 0; i < 5; i++)
+            p[r][i] = (float)(r * 10 + i) + 0.125f;
+        for (int i = 0; i < 6; i++)
+            s[r][i] = -(float)(r * 10 + i) / 3.0f;
+    }
+    write_ckpt(root, 10, p, s);
+    write_ckpt(root, 20, p, s);
+    int64_t *steps;
+    size_t n;
+    dml_error err;
+    assert_int_equal(dml_ckpt_list(root, &steps, &n, &err), DML_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(steps[0], 20); /* newest first */
+    assert_int_equal(steps[1], 10);
+    free(steps);
+
+    dml_ckpt_meta want = meta(0), got;
+    float gp[5], gs[6];
+    for (int r = 0; r < 2; r++) {
+        assert_int_equal(dml_ckpt_read_shard(root, 20, r, &want, gp, 5, gs, 6,
+                                             &got, &err),
+                         DML_OK);
+        assert_memory_equal(gp, p[r], sizeof gp);
+        assert_memory_equal(gs, s[r], sizeof gs);
+        assert_int_equal(got.step, 20);
+        assert_int_equal(got.samples_seen, 1234);
+        assert_true(got.seed == 18446744073709551557ull);
+    }
+
+    /* Another layout or seed: refused with the reason. */
+    dml_ckpt_meta other = want;
+    other.zero = 0;
+    assert_int_equal(dml_ckpt_read_shard(root, 20, 0, &other, gp, 5, gs, 6,
+                                         &got, &err),
+                     DML_EINPUT);
+    assert_non_null(strstr(err.msg, "written by layout dp=2 tp=1 pp=1 zero=1"));
+    other = want;
+    other.seed = 7;
+    assert_int_equal(dml_ckpt_read_shard(root, 20, 0, &other, gp, 5, gs, 6,
+                                         &got, &err),
+                     DML_EINPUT);
+    assert_non_null(strstr(err.msg, "seed"));
+    /* A shard of another size than this rank holds. */
+    assert_int_equal(dml_ckpt_read_shard(root, 20, 0, &want, gp, 4, gs, 6,
+                                         &got, &err),
+                     DML_EINPUT);
+
+    /* One flipped byte in rank 1's shard of step 20. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/step-00000020/rank-00001.bin", root);
+    FILE *f = fopen(path, "r+b");
+    fseek(f, -3, SEEK_END);
+    int c = fgetc(f);
+    fseek(f, -3, SEEK_END);
+    fputc(c ^ 0x40, f);
+    fclose(f);
+    assert_int_equal(dml_ckpt_read_shard(root, 20, 1, &want, gp, 5, gs, 6,
+                                         &got, &err),
+                     DML_EINPUT);
+    assert_non_null(strstr(err.msg, "corrupt shard"));
+    /* Rank 0's shard of the same checkpoint is still fine on its own. */
+    assert_int_equal(dml_ckpt_read_shard(root, 20, 0, &want, gp, 5, gs, 6,
+                                         &got, &err),
+                     DML_OK);
+    /* No manifest: a partial checkpoint. */
+    snprintf(path, sizeof path, "%s/step-00000010/manifest.json", root);
+    unlink(path);
+    assert_int_equal(dml_ckpt_read_shard(root, 10, 0, &want, gp, 5, gs, 6,
+                                         &got, &err),
+                     DML_EINPUT);
+    assert_non_null(strstr(err.msg, "partial"));
+    /* Preparing a step again removes its old manifest before new shards. */
+    assert_int_equal(dml_ckpt_prepare(root, 20, &err), DML_OK);
+    snprintf(path, sizeof path, "%s/step-00000020/manifest.json", root);
+    assert_int_not_equal(access(path, F_OK), 0);
+
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void weight_file_round_trip_and_refusals(void **state)
+{
+    (void)state;
+    dml_mlp_shape s = {2, {3, 2, 1}};
+    size_t n = dml_weights_count(&s);
+    assert_int_equal(n, 3 * 2 + 2 + 2 * 1 + 1);
+    assert_int_equal(dml_weights_offset(&s, 0, 1), 6);
+    assert_int_equal(dml_weights_offset(&s, 1, 0), 8);
+    assert_int_equal(dml_weights_offset(&s, 1, 1), 10);
+    float v[11];
+    for (int i = 0; i < 11; i++)
+        v[i] = (float)i - 4.75f;
+    char path[] = "/tmp/dml-weights-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    dml_error err;
+    assert_int_equal(dml_weights_write(path, "tiny", &s, v, &err), DML_OK);
+    /* The documented layout: one JSON line, then little-endian floats. */
+    FILE *f = fopen(path, "rb");
+    char line[512];
+    assert_non_null(fgets(line, sizeof line, f));
+    assert_string_equal(line,
+                        "{\"schema_version\":1,\"kind\":\"dml-weights\","
+                        "\"model\":\"tiny\",\"dtype\":\"float32\","
+                        "\"byte_order\":\"little\",\"layers\":[[3,2],[2,1]],"
+                        "\"values\":11}\n");
+    unsigned char b[4];
+    assert_int_equal(fread(b, 1, 4, f), 4);
+    /* -4.75f is 0xc0980000: little-endian bytes 00 00 98 c0. */
+    assert_true(b[0] == 0x00 && b[1] == 0x00 && b[2] == 0x98 && b[3] == 0xc0);
+    fclose(f);
+    float *back = NULL;
+    assert_int_equal(dml_weights_read(path, &s, &back, &err), DML_OK);
+    assert_memory_equal(back, v, sizeof v);
+    free(back);
+    dml_mlp_shape other = {2, {3, 4, 1}};
+    assert_int_equal(dml_weights_read(path, &other, &back, &err), DML_EINPUT);
+    assert_non_null(strstr(err.msg, "layer shapes differ"));
+    /* Cut inside the values, after the header line. */
+    assert_int_equal(truncate(path, (off_t)strlen(line) + 8), 0);
+    assert_int_equal(dml_weights_read(path, &s, &back, &err), DML_EINPUT);
+    assert_non_null(strstr(err.msg, "float32 values"));
+    unlink(path);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sha256_matches_fips_vectors),
+        cmocka_unit_test(checkpoint_round_trip_and_refusals),
+        cmocka_unit_test(weight_file_round_trip_and_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

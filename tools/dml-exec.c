@@ -1,0 +1,264 @@
+/*
+ * dml-exec: train a plan for real under mpirun and record what happened.
+ *
+ * A thin main(): start MPI, parse options (every rank parses the same
+ * argv; only rank 0 prints), hand them to executor/exec.h, print the
+ * summary on rank 0 and map the status to the exit code. Bad input is
+ * judged by rank 0 before any training work, so every rank exits with the
+ * same code and there is exactly one error line.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/units.h"
+#include "common/version.h"
+#include "executor/exec.h"
+
+static const char usage_text[] =
+    "usage: mpirun -np N dml-exec --plan PLAN.json [--steps S] [--db PATH]\n"
+    "         [--data DIR|synthetic] [--seed S] [--shuffle none|epoch]\n"
+    "         [--threads T] [--checkpoint-dir DIR --checkpoint-every K]\n"
+    "         [--resume] [--init-weights FILE] [--save-weights FILE]\n"
+    "         [--bucket-bytes B] [--json]\n"
+    "\n"
+    "Train the plan's MLP on Fashion-MNIST (or synthetic data) with the\n"
+    "plan's data, tensor and pipeline parallelism, and record every step in\n"
+    "the dml database. N must be dp x tp x pp of the plan.\n"
+    "\n"
+    "  --plan FILE          plan file (dml-plan --out)\n"
+    "  --steps S            optimizer steps in all, a resumed run included\n"
+    "                       (default: the plan's warmup + decay steps, or 100)\n"
+    "  --db PATH            database (default: $DML_DB, else ./dml.db)\n"
+    "  --data DIR           Fashion-MNIST IDX files (default\n"
+    "                       /usr/share/datasets/fashion-mnist), or\n"
+    "                       'synthetic' for deterministic synthetic data\n"
+    "  --seed S             initialisation and shuffle seed (default 1)\n"
+    "  --shuffle MODE       none: step s uses samples s*B .. s*B+B-1 mod N in\n"
+    "                       file order (default); epoch: a seeded permutation\n"
+    "                       per epoch\n"
+    "  --threads T          BLAS threads per rank (default: the plan's)\n"
+    "  --checkpoint-dir DIR write checkpoints under DIR ...\n"
+    "  --checkpoint-every K ... every K steps\n"
+    "  --resume             continue from the newest valid checkpoint in DIR\n"
+    "  --init-weights FILE  start from a weight file (executor/WEIGHTS.md)\n"
+    "  --save-weights FILE  write the trained weights there\n"
+    "  --bucket-bytes B     data-parallel gradient bucket size (default 1M)\n"
+    "  --json               one JSON document on stdout (rank 0)\n"
+    "  --help, --version\n"
+    "\n"
+    "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input\n"
+    "(wrong rank count, a model dml-exec cannot run, missing or truncated\n"
+    "data files).\n";
+
+typedef struct options {
+    dml_exec_options exec;
+    bool json;
+    bool help, version;
+} options;
+
+static dml_status parse_options(int argc, char **argv, options *o,
+                                dml_error *err)
+{
+    enum { OPT_PLAN = 256, OPT_STEPS, OPT_DB, OPT_DATA, OPT_SEED, OPT_SHUFFLE,
+           OPT_THREADS, OPT_CKDIR, OPT_CKEVERY, OPT_RESUME, OPT_INIT,
+           OPT_SAVE, OPT_BUCKET, OPT_JSON, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"plan", required_argument, NULL, OPT_PLAN},
+        {"steps", required_argument, NULL, OPT_STEPS},
+        {"db", required_argument, NULL, OPT_DB},
+        {"data", required_argument, NULL, OPT_DATA},
+        {"seed", required_argument, NULL, OPT_SEED},
+        {"shuffle", required_argument, NULL, OPT_SHUFFLE},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"checkpoint-dir", required_argument, NULL, OPT_CKDIR},
+        {"checkpoint-every", required_argument, NULL, OPT_CKEVERY},
+        {"resume", no_argument, NULL, OPT_RESUME},
+        {"init-weights", required_argument, NULL, OPT_INIT},
+        {"save-weights", required_argument, NULL, OPT_SAVE},
+        {"bucket-bytes", required_argument, NULL, OPT_BUCKET},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    dml_exec_options_init(&o->exec);
+    opterr = 0;
+    int c;
+    long v;
+    double d;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_PLAN: o->exec.plan_path = optarg; break;
+        case OPT_STEPS:
+            if (!dml_units_parse_long(optarg, 0, 1000000000L, &v))
+                return dml_error_msg(err, DML_EUSAGE, "--steps: '%s' is not "
+                                     "a whole number from 0 to 1000000000",
+                                     optarg);
+            o->exec.steps = v;
+            break;
+        case OPT_DB:
+            if (!optarg[0])
+                return dml_error_msg(err, DML_EUSAGE, "--db: empty path");
+            o->exec.db_path = optarg;
+            break;
+        case OPT_DATA: o->exec.data = optarg; break;
+        case OPT_SEED: {
+            char *end = NULL;
+            unsigned long long s = strtoull(optarg, &end, 10);
+            if (!optarg[0] || *end || optarg[0] == '-')
+                return dml_error_msg(err, DML_EUSAGE, "--seed: '%s' is not a "
+                                     "non-negative whole number", optarg);
+            o->exec.seed = s;
+            break;
+        }
+        case OPT_SHUFFLE:
+            if (strcmp(optarg, "none") == 0)
+                o->exec.shuffle = false;
+            else if (strcmp(optarg, "epoch") == 0)
+                o->exec.shuffle = true;
+            else
+                return dml_error_msg(err, DML_EUSAGE, "--shuffle: '%s' is "
+                                     "not none or epoch", optarg);
+            break;
+        case OPT_THREADS:
+            if (!dml_units_parse_long(optarg, 1, 4096, &v))
+                return dml_error_msg(err, DML_EUSAGE, "--threads: '%s' is "
+                                     "not a whole number from 1 to 4096",
+                                     optarg);
+            o->exec.threads = (int)v;
+            break;
+        case OPT_CKDIR: o->exec.checkpoint_dir = optarg; break;
+        case OPT_CKEVERY:
+            if (!dml_units_parse_long(optarg, 1, 1000000000L, &v))
+                return dml_error_msg(err, DML_EUSAGE, "--checkpoint-every: "
+                                     "'%s' is not a whole number from 1",
+                                     optarg);
+            o->exec.checkpoint_every = v;
+            break;
+        case OPT_RESUME: o->exec.resume = true; break;
+        case OPT_INIT: o->exec.init_weights = optarg; break;
+        case OPT_SAVE: o->exec.save_weights = optarg; break;
+        case OPT_BUCKET:
+            if (!dml_units_parse_size(optarg, &d) || d < 4 || d > 1e10)
+                return dml_error_msg(err, DML_EUSAGE, "--bucket-bytes: '%s' "
+                                     "is not a size from 4 B to 10 GB",
+                                     optarg);
+            o->exec.bucket_bytes = (size_t)d;
+            break;
+        case OPT_JSON: o->json = true; break;
+        case 'h': o->help = true; break;
+        case OPT_VERSION: o->version = true; break;
+        case ':':
+            return dml_error_msg(err, DML_EUSAGE,
+                                 "option '%s' needs a value (see --help)",
+                                 argv[optind - 1]);
+        default:
+            return dml_error_msg(err, DML_EUSAGE,
+                                 "unknown option '%s' (see --help)",
+                                 argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return dml_error_msg(err, DML_EUSAGE,
+                             "unexpected argument '%s' (see --help)",
+                             argv[optind]);
+    if (!o->help && !o->version && !o->exec.plan_path)
+        return dml_error_msg(err, DML_EUSAGE, "--plan FILE is required "
+                             "(see --help)");
+    o->exec.quiet_progress = o->json;
+    return DML_OK;
+}
+
+/* The human summary: a loss table thinned to about 20 rows, then totals. */
+static void print_summary(const json_t *j)
+{
+    const json_t *losses = json_object_get(j, "losses");
+    json_int_t first = json_integer_value(json_object_get(j, "first_step"));
+    size_t n = json_array_size(losses);
+    size_t every = n > 20 ? (n + 19) / 20 : 1;
+    printf("  %8s  %12s\n", "step", "loss");
+    for (size_t i = 0; i < n; i++)
+        if (i % every == 0 || i + 1 == n)
+            printf("  %8lld  %12.6f\n", (long long)(first + (json_int_t)i),
+                   json_real_value(json_array_get(losses, i)));
+    char a[32], b[32];
+    const json_t *med = json_object_get(j, "median_step_s");
+    const json_t *pred = json_object_get(j, "predicted_step_s");
+    const json_t *acc = json_object_get(j, "test_accuracy");
+    const json_t *run = json_object_get(j, "run_id");
+    printf("\nmedian step time   %s\n",
+           json_is_real(med) ? dml_units_seconds(json_real_value(med), a,
+                                                 sizeof a)
+                             : "-");
+    printf("predicted          %s\n",
+           json_is_real(pred) ? dml_units_seconds(json_real_value(pred), b,
+                                                  sizeof b)
+                              : "-");
+    if (json_is_real(acc))
+        printf("test accuracy      %.2f %%\n", 100.0 * json_real_value(acc));
+    else
+        printf("test accuracy      -\n");
+    if (json_is_integer(run))
+        printf("database run       %lld\n",
+               (long long)json_integer_value(run));
+}
+
+int main(int argc, char **argv)
+{
+    dml_exec_mpi_preinit();
+    MPI_Init(&argc, &argv);
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    dml_log_init("dml-exec");
+    options o;
+    dml_error err;
+    dml_error_clear(&err);
+    char line[DML_ERROR_MSG_MAX + DML_ERROR_FILE_MAX + 64];
+    dml_status s = parse_options(argc, argv, &o, &err);
+    if (s != DML_OK || o.help || o.version) {
+        if (rank == 0) {
+            if (s != DML_OK)
+                dml_log_error("%s", dml_error_format(&err, line, sizeof line));
+            else if (o.help)
+                fputs(usage_text, stdout);
+            else
+                printf("dml-exec %s\n", DML_VERSION);
+        }
+        MPI_Finalize();
+        return dml_status_exit_code(s);
+    }
+    dml_exec *x = NULL;
+    s = dml_exec_open(&o.exec, MPI_COMM_WORLD, &x, &err);
+    if (s == DML_OK)
+        s = dml_exec_run(x, &err);
+    if (s != DML_OK) {
+        if (rank == 0)
+            dml_log_error("%s", dml_error_format(&err, line, sizeof line));
+    } else if (rank == 0) {
+        json_t *j = dml_exec_summary(x);
+        if (o.json) {
+            json_object_set_new(j, "schema_version",
+                                json_integer(DML_JSON_SCHEMA_VERSION));
+            char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER |
+                                           JSON_REAL_PRECISION(17));
+            if (text)
+                puts(text);
+            free(text);
+        } else if (j) {
+            print_summary(j);
+        }
+        json_decref(j);
+    }
+    dml_exec_close(x);
+    MPI_Finalize();
+    return dml_status_exit_code(s);
+}
