@@ -214,12 +214,23 @@ static bool consistent(const dml_plan *p, char *field, size_t fsize,
     if (next != m->layers)
         DML__BAD("placement.stages", "stages cover %lld layers, the model "
                  "has %lld", (long long)next, (long long)m->layers);
-    if (s->global_batch != (int64_t)c->dp * c->mbs * c->microbatches)
+    /* Each factor is in range, but their product need not fit in 64 bits
+     * (1e6 x 1e9 x 1e9); one that does not cannot equal any batch. */
+    int64_t batch = 0;
+    bool huge = __builtin_mul_overflow((int64_t)c->dp, c->mbs, &batch) ||
+                __builtin_mul_overflow(batch, c->microbatches, &batch);
+    if (huge || s->global_batch != batch) {
+        char prod[32];
+        if (huge)
+            snprintf(prod, sizeof prod, "%.3g",
+                     (double)c->dp * (double)c->mbs * (double)c->microbatches);
+        else
+            snprintf(prod, sizeof prod, "%lld", (long long)batch);
         DML__BAD("schedule.global_batch",
-                 "%lld but dp x mbs x microbatches = %d x %lld x %lld = %lld",
+                 "%lld but dp x mbs x microbatches = %d x %lld x %lld = %s",
                  (long long)s->global_batch, c->dp, (long long)c->mbs,
-                 (long long)c->microbatches,
-                 (long long)((int64_t)c->dp * c->mbs * c->microbatches));
+                 (long long)c->microbatches, prod);
+    }
     if (!(s->peak_lr > 0 && s->peak_lr < 1e3))
         DML__BAD("schedule.peak_lr", "must be in (0, 1000)");
     if (!(s->min_lr >= 0 && s->min_lr <= s->peak_lr))
@@ -484,7 +495,7 @@ static dml_status parse_into(const dml_json_obj *o, dml_plan *p,
                                        "model",          "cluster",
                                        "parallel",       "placement",
                                        "schedule",       "prediction",
-                                       NULL};
+                                       "db_plan_id",     NULL};
     static const char *const kinds[] = {"plan", NULL};
     DML_CHECK(dml_json_check_keys(o, keys, err));
     int64_t version = 1;
@@ -492,6 +503,8 @@ static dml_status parse_into(const dml_json_obj *o, dml_plan *p,
                                err));
     int kind = 0;
     DML_CHECK(dml_json_get_enum(o, "kind", false, kinds, &kind, err));
+    DML_CHECK(dml_json_get_i64(o, "db_plan_id", false, 1, INT64_MAX,
+                               &p->db_plan_id, err));
     dml_json_obj sub;
     DML_CHECK(dml_json_get_obj(o, "model", true, &sub, NULL, err));
     DML_CHECK(dml_model_spec_parse(&sub, &p->model, err));
@@ -638,6 +651,12 @@ json_t *dml_plan_to_json(const dml_plan *p)
                           "cluster", cluster, "parallel", par, "placement",
                           placement, "schedule", sched);
     if (!j || bad) {
+        json_decref(j);
+        return NULL;
+    }
+    if (p->db_plan_id > 0 &&
+        json_object_set_new(j, "db_plan_id",
+                            json_integer((json_int_t)p->db_plan_id))) {
         json_decref(j);
         return NULL;
     }

@@ -155,6 +155,8 @@ typedef struct dml_plan {
                                               pipeline rank i % pp */
     dml_train_schedule sched;              /* batch and learning rate */
     dml_prediction pred;                   /* what the cost model expects */
+    int64_t db_plan_id;                    /* plans.id of the row dml-plan
+                                              recorded it as; 0 = none */
 } dml_plan;
 
 /* Defaults: dp=tp=pp=v=1, mbs=1, microbatches=1, 1f1b, no recompute, sync,

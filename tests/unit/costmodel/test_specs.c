@@ -351,6 +351,26 @@ static void plan_reads_validates_and_round_trips(void **state)
     assert_memory_equal(&p->sched, &q->sched, sizeof p->sched);
     assert_memory_equal(p->stages, q->stages, sizeof p->stages);
     assert_true(q->pred.time.pp_comm_s == 0.001);
+    assert_int_equal(p->db_plan_id, 0); /* the fixture has none */
+    assert_int_equal(q->db_plan_id, 0);
+
+    /* The database id dml-plan adds survives a round trip; a plan written
+     * without one has no "db_plan_id" key at all. */
+    j = dml_plan_to_json(p);
+    assert_null(json_object_get(j, "db_plan_id"));
+    json_decref(j);
+    p->db_plan_id = 42;
+    j = dml_plan_to_json(p);
+    assert_int_equal(json_integer_value(json_object_get(j, "db_plan_id")), 42);
+    s = dml_plan_from_json(j, "mem", q, &err);
+    if (s != DML_OK)
+        fail_msg("%s", dml_error_format(&err, buf, sizeof buf));
+    assert_int_equal(q->db_plan_id, 42);
+    /* An id must be a positive integer. */
+    json_object_set_new(j, "db_plan_id", json_integer(0));
+    assert_int_equal(dml_plan_from_json(j, "mem", q, &err), DML_EINPUT);
+    assert_non_null(strstr(err.field, "db_plan_id"));
+    json_decref(j);
     free(p);
     free(q);
 }

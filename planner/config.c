@@ -1,0 +1,245 @@
+/*
+ * config.c: reading and writing --config text (see config.h).
+ */
+#include "planner/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const knob_names[DML_KNOB_COUNT] = {
+    "dp", "tp", "pp", "v", "mbs", "zero", "recompute", "sp", "schedule",
+    "threads"};
+
+const char *dml_knob_name(dml_knob k)
+{
+    return k >= 0 && k < DML_KNOB_COUNT ? knob_names[k] : "?";
+}
+
+void dml_planner_config_init(dml_planner_config *c)
+{
+    c->fixed = 0;
+    dml_parallel_config_init(&c->par);
+}
+
+/* A whole number in [lo, hi] with nothing after it. */
+static bool parse_int(const char *s, long lo, long hi, long *out)
+{
+    if (!*s || !(isdigit((unsigned char)*s) || *s == '-' || *s == '+'))
+        return false;
+    errno = 0;
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool name_index(const char *s, const char *const names[], int *out)
+{
+    for (int i = 0; names[i]; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = i;
+            return true;
+        }
+    return false;
+}
+
+/* Copy [b, e) trimmed of spaces into out. */
+static void trim_copy(const char *b, const char *e, char *out, size_t size)
+{
+    while (b < e && isspace((unsigned char)*b))
+        b++;
+    while (e > b && isspace((unsigned char)e[-1]))
+        e--;
+    size_t n = (size_t)(e - b);
+    if (n >= size)
+        n = size - 1;
+    memcpy(out, b, n);
+    out[n] = '\0';
+}
+
+static dml_status parse_item(const char *item, const char *option,
+                             dml_planner_config *c, dml_error *err)
+{
+#define BAD(...)                                                              \
+    do {                                                                      \
+        char why_[256];                                                       \
+        snprintf(why_, sizeof why_, __VA_ARGS__);                             \
+        return dml_error_msg(err, DML_EUSAGE, "%s: \"%s\": %s", option, item, \
+                             why_);                                           \
+    } while (0)
+    const char *eq = strchr(item, '=');
+    if (!eq)
+        BAD("expected knob=value");
+    char key[32], val[64];
+    trim_copy(item, eq, key, sizeof key);
+    trim_copy(eq + 1, eq + strlen(eq), val, sizeof val);
+    int k = -1;
+    if (!name_index(key, (const char *const[]){"dp", "tp", "pp", "v", "mbs",
+                                               "zero", "recompute", "sp",
+                                               "schedule", "threads", NULL},
+                    &k))
+        BAD("unknown knob \"%s\" (dp, tp, pp, v, mbs, zero, recompute, sp, "
+            "schedule, threads)", key);
+    if (dml_planner_config_has(c, (dml_knob)k))
+        BAD("%s is given twice", key);
+    if (!val[0])
+        BAD("%s needs a value", key);
+    dml_parallel_config *p = &c->par;
+    long n = 0;
+    int e = 0;
+    switch ((dml_knob)k) {
+    case DML_KNOB_DP:
+    case DML_KNOB_TP:
+    case DML_KNOB_PP:
+    case DML_KNOB_V:
+    case DML_KNOB_THREADS: {
+        long hi = k == DML_KNOB_PP || k == DML_KNOB_V ? DML_PLAN_STAGES_MAX
+                  : k == DML_KNOB_THREADS             ? 4096
+                                                      : DML_PLAN_MAX_DEGREE;
+        if (!parse_int(val, 1, hi, &n))
+            BAD("%s must be a positive integer (at most %ld)", key, hi);
+        if (k == DML_KNOB_DP)
+            p->dp = (int)n;
+        else if (k == DML_KNOB_TP)
+            p->tp = (int)n;
+        else if (k == DML_KNOB_PP)
+            p->pp = (int)n;
+        else if (k == DML_KNOB_V)
+            p->v = (int)n;
+        else
+            p->threads_per_rank = (int)n;
+        break;
+    }
+    case DML_KNOB_MBS:
+        if (!parse_int(val, 1, 1000000000L, &n))
+            BAD("mbs must be a positive integer");
+        p->mbs = n;
+        break;
+    case DML_KNOB_ZERO:
+        if (!parse_int(val, 0, 3, &n))
+            BAD("zero must be 0, 1, 2 or 3");
+        p->zero = (int)n;
+        break;
+    case DML_KNOB_RECOMPUTE:
+        if (!name_index(val, (const char *const[]){"none", "selective",
+                                                   "full", NULL}, &e))
+            BAD("recompute must be none, selective or full");
+        p->recompute = (dml_recompute)e;
+        break;
+    case DML_KNOB_SP:
+        if (strcmp(val, "1") == 0 || strcmp(val, "true") == 0)
+            p->sp = true;
+        else if (strcmp(val, "0") == 0 || strcmp(val, "false") == 0)
+            p->sp = false;
+        else
+            BAD("sp must be 0 or 1");
+        break;
+    case DML_KNOB_SCHEDULE:
+        if (!name_index(val, (const char *const[]){"1f1b", "gpipe",
+                                                   "interleaved", NULL}, &e))
+            BAD("schedule must be 1f1b, gpipe or interleaved");
+        p->schedule = (dml_pp_schedule)e;
+        break;
+    default:
+        BAD("unknown knob");
+    }
+    c->fixed |= 1u << k;
+    return DML_OK;
+#undef BAD
+}
+
+dml_status dml_planner_config_parse(const char *text, const char *option,
+                                    dml_planner_config *out, dml_error *err)
+{
+    dml_planner_config c;
+    dml_planner_config_init(&c);
+    const char *s = text ? text : "";
+    bool any = false;
+    while (*s) {
+        const char *comma = strchr(s, ',');
+        const char *end = comma ? comma : s + strlen(s);
+        char item[128];
+        trim_copy(s, end, item, sizeof item);
+        if (!item[0]) {
+            if (comma || any)
+                return dml_error_msg(err, DML_EUSAGE,
+                                     "%s: \"%s\": empty item", option, text);
+        } else {
+            DML_CHECK(parse_item(item, option, &c, err));
+            any = true;
+        }
+        s = comma ? comma + 1 : end;
+    }
+    if (!any)
+        return dml_error_msg(err, DML_EUSAGE,
+                             "%s: empty configuration (e.g. tp=8,pp=4)",
+                             option);
+    *out = c;
+    return DML_OK;
+}
+
+/* Append "key=value" to buf with a comma between items. */
+static void add(char *buf, size_t size, const char *key, const char *val)
+{
+    size_t n = strlen(buf);
+    if (n < size)
+        snprintf(buf + n, size - n, "%s%s=%s", n ? "," : "", key, val);
+}
+
+static void add_int(char *buf, size_t size, const char *key, long long v)
+{
+    char t[32];
+    snprintf(t, sizeof t, "%lld", v);
+    add(buf, size, key, t);
+}
+
+static void add_knob(char *buf, size_t size, const dml_parallel_config *p,
+                     dml_knob k)
+{
+    switch (k) {
+    case DML_KNOB_DP: add_int(buf, size, "dp", p->dp); break;
+    case DML_KNOB_TP: add_int(buf, size, "tp", p->tp); break;
+    case DML_KNOB_PP: add_int(buf, size, "pp", p->pp); break;
+    case DML_KNOB_V: add_int(buf, size, "v", p->v); break;
+    case DML_KNOB_MBS: add_int(buf, size, "mbs", (long long)p->mbs); break;
+    case DML_KNOB_ZERO: add_int(buf, size, "zero", p->zero); break;
+    case DML_KNOB_RECOMPUTE:
+        add(buf, size, "recompute", dml_recompute_name(p->recompute));
+        break;
+    case DML_KNOB_SP: add_int(buf, size, "sp", p->sp ? 1 : 0); break;
+    case DML_KNOB_SCHEDULE:
+        add(buf, size, "schedule", dml_pp_schedule_name(p->schedule));
+        break;
+    case DML_KNOB_THREADS:
+        add_int(buf, size, "threads", p->threads_per_rank);
+        break;
+    default: break;
+    }
+}
+
+char *dml_planner_config_format(const dml_parallel_config *p, char *buf,
+                                size_t size)
+{
+    if (size)
+        buf[0] = '\0';
+    for (int k = 0; k < DML_KNOB_COUNT; k++)
+        if (k != DML_KNOB_THREADS || p->threads_per_rank != 1)
+            add_knob(buf, size, p, (dml_knob)k);
+    return buf;
+}
+
+char *dml_planner_config_format_fixed(const dml_planner_config *c, char *buf,
+                                      size_t size)
+{
+    if (size)
+        buf[0] = '\0';
+    for (int k = 0; k < DML_KNOB_COUNT; k++)
+        if (dml_planner_config_has(c, (dml_knob)k))
+            add_knob(buf, size, &c->par, (dml_knob)k);
+    return buf;
+}

@@ -1,0 +1,136 @@
+/*
+ * planner.h: dml-plan's library: from a model and a cluster to the best
+ * plans, with their schedules, time to train and explanations.
+ *
+ * Life cycle: dml_planner_new reads and checks every input (model and
+ * cluster specs, --nodes/--devices, the fixed --config knobs, the batch or
+ * the noise scale for an automatic one) and prepares the cost model, so
+ * that every mistake in the input is reported (DML_EINPUT/EUSAGE/
+ * ENOTFOUND, exit 2) before anything is searched or written.
+ * dml_planner_run searches and turns the best K candidates into complete
+ * plans (stages, schedule, prediction with detail, time to train);
+ * DML_EINFEASIBLE (exit 3) when nothing fits, with the commonest reason.
+ * dml_planner_why_not answers `--why-not` after a run. Recording in the
+ * database is record.h; output is report.h and export.h.
+ *
+ * On a CPU cluster a device is an MPI rank with its cores. Without
+ * --devices the planner also chooses how many ranks share a spec device
+ * (ranks x threads per node, each split priced with its share of the
+ * cores, memory and bandwidth); with --devices N each rank gets as many
+ * cores as N ranks leave it.
+ */
+#ifndef DML_PLANNER_PLANNER_H
+#define DML_PLANNER_PLANNER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "costmodel/step_time.h"
+#include "planner/batch.h"
+#include "planner/config.h"
+#include "planner/search.h"
+#include "planner/space.h"
+
+#define DML_PLANNER_SPLITS_MAX 16   /* CPU ranks-per-device choices */
+#define DML_PLANNER_BATCHES_MAX 64  /* automatic global-batch choices */
+
+typedef struct dml_planner_request {
+    const char *model;          /* --model: preset name or file */
+    const char *cluster;        /* --cluster: preset, file, or "this" */
+    const char *data_dir;       /* preset folder; NULL = compiled-in */
+    const char *db_path;        /* database read for "this" and a measured
+                                   noise scale */
+    int64_t nodes;              /* --nodes; 0 = as the spec says */
+    int64_t devices;            /* --devices; 0 = every device */
+    int64_t global_batch;       /* samples per step; 0 = automatic */
+    int64_t seq;                /* --seq, tokens; 0 = the model's */
+    int top_k;                  /* plans kept, 1..DML_PLANNER_TOP_MAX */
+    dml_planner_config config;  /* --config: fixed knobs */
+    bool allow_cross_node_tp;   /* TP groups may span nodes */
+    dml_optimizer optimizer;    /* --optimizer (adamw by default) */
+    double base_lr;             /* --base-lr; 0 = default reference */
+    double base_batch;          /* --base-batch, samples */
+    double tokens;              /* --tokens; 0 = unknown */
+    double noise_scale;         /* --noise-scale, samples; 0 = from the
+                                   database when the batch is automatic */
+    double ramp_tokens;         /* --batch-ramp, tokens; 0 = none */
+    const dml_costmodel_calib *calib; /* fitted efficiency factors of this
+                                   cluster (calibration), NULL = the spec
+                                   as written */
+    int64_t calibration_id;     /* calibrations row of calib, recorded with
+                                   the plans; 0 = none */
+} dml_planner_request;
+
+/* Defaults: top 5, adamw, nothing fixed, everything else 0/NULL. */
+void dml_planner_request_init(dml_planner_request *r);
+
+/* One way of cutting the cluster into devices (ranks). */
+typedef struct dml_planner_split {
+    dml_cluster_spec cluster;   /* the cluster with devices so cut */
+    dml_costmodel_ctx ctx;      /* the cost model prepared for it */
+    int threads_per_rank;       /* cores of each rank (CPU), else 1 */
+    int64_t devices;            /* ranks planned for */
+    int64_t nodes;              /* nodes those ranks occupy */
+} dml_planner_split;
+
+/* One recommended plan. */
+typedef struct dml_planned {
+    dml_plan plan;                 /* what --out writes */
+    dml_candidate cand;            /* the search's record of it */
+    dml_costmodel_detail detail;   /* behind the prediction */
+    dml_batch_advice advice;       /* where the schedule comes from */
+    dml_train_estimate train;      /* time to train, checkpoints */
+    int64_t nodes;                 /* nodes the plan occupies */
+} dml_planned;
+
+typedef struct dml_planner {
+    dml_planner_request req;    /* as given (strings borrowed) */
+    dml_model_spec model;       /* seq_len as planned */
+    dml_cluster_spec cluster;   /* as loaded and scaled by --nodes */
+    int64_t cluster_db_id;      /* "this": the clusters row read, else 0 */
+    double mem_capacity_bytes;  /* per device (of split 0) */
+    int split_count;            /* ways of cutting devices */
+    dml_planner_split *splits;  /* split_count of them */
+    bool auto_batch;            /* the global batch is searched */
+    double noise_scale;         /* B_noise, samples; 0 = none */
+    char noise_source[160];     /* where it comes from */
+    int batch_count;            /* automatic: choices in batches */
+    int64_t batches[DML_PLANNER_BATCHES_MAX];
+    dml_batch_inputs batch_in;  /* schedule inputs */
+    dml_search_result result;   /* the whole search */
+    int count;                  /* plans made */
+    dml_planned *plans;         /* best first, count of them */
+} dml_planner;
+
+/* Read and check the inputs; *out is NULL on failure. */
+dml_status dml_planner_new(const dml_planner_request *req, dml_planner **out,
+                           dml_error *err);
+
+/* Search and make the plans; DML_EINFEASIBLE when none fits. */
+dml_status dml_planner_run(dml_planner *p, dml_error *err);
+
+void dml_planner_free(dml_planner *p);
+
+/* The search space of split i (rules, devices, capacity). */
+dml_planner_space dml_planner_space_of(const dml_planner *p, int split);
+
+/* The answer to --why-not. */
+typedef struct dml_why_not {
+    dml_reject verdict;      /* NONE: feasible; MEMORY: over memory; else
+                                the rule that rules it out */
+    bool have_best;          /* a feasible plan within the configuration,
+                                or close to it (relaxed) */
+    bool relaxed;            /* best needed other mbs/recompute/ZeRO/sp */
+    dml_candidate best;      /* that plan */
+    bool is_winner;          /* best is the overall winner */
+    double slower_fraction;  /* best vs the winner (score) */
+    char text[2048];         /* the answer in a few sentences */
+} dml_why_not;
+
+/* Evaluate configuration c (any subset of knobs; the rest searched)
+ * against the winner of the last dml_planner_run. */
+dml_status dml_planner_why_not(dml_planner *p, const dml_planner_config *c,
+                               dml_why_not *out, dml_error *err);
+
+#endif

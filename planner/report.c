@@ -1,0 +1,581 @@
+/*
+ * report.c: the human report and the JSON document (see report.h).
+ */
+#include "planner/report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/units.h"
+#include "costmodel/flops.h"
+#include "costmodel/presets.h"
+#include "planner/explain.h"
+
+/* 159 k, 1.23 M: counts at a glance. */
+static char *count_text(double x, char *buf, size_t size)
+{
+    static const char *const u[] = {"", " k", " M", " G", " T"};
+    int i = 0;
+    while (fabs(x) >= 1000 && i < 4) {
+        x /= 1000;
+        i++;
+    }
+    snprintf(buf, size, i == 0 ? "%.0f%s" : "%.3g%s", x, u[i]);
+    return buf;
+}
+
+/* 175 B parameters, 2 T tokens: billions and trillions, as people say
+ * them about models and data. */
+static char *params_text(double x, char *buf, size_t size)
+{
+    if (x >= 1e12)
+        snprintf(buf, size, "%.3g T", x / 1e12);
+    else if (x >= 1e9)
+        snprintf(buf, size, "%.3g B", x / 1e9);
+    else if (x >= 1e6)
+        snprintf(buf, size, "%.3g M", x / 1e6);
+    else if (x >= 1e3)
+        snprintf(buf, size, "%.3g k", x / 1e3);
+    else
+        snprintf(buf, size, "%.0f", x);
+    return buf;
+}
+
+/* Durations people plan with: 9.0 min, 4.3 h, 22.7 d. */
+static char *duration(double s, char *buf, size_t size)
+{
+    if (s >= 60 && s < 3600)
+        snprintf(buf, size, "%.1f min", s / 60);
+    else
+        dml_units_seconds(s, buf, size);
+    return buf;
+}
+
+/* 1,234,567 */
+static char *grouped(double x, char *buf, size_t size)
+{
+    char t[32];
+    snprintf(t, sizeof t, "%.0f", x);
+    size_t n = strlen(t), o = 0;
+    for (size_t i = 0; i < n && o + 2 < size; i++) {
+        buf[o++] = t[i];
+        size_t left = n - 1 - i;
+        if (left > 0 && left % 3 == 0 && t[i] != '-' && o + 2 < size)
+            buf[o++] = ',';
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static double exposed_comm(const dml_prediction *q)
+{
+    return q->time.tp_comm_s + q->time.pp_comm_s + q->time.dp_comm_s;
+}
+
+static const char *unit_name(const dml_planner *p)
+{
+    return p->model.type == DML_MODEL_TRANSFORMER ? "tokens" : "samples";
+}
+
+static void print_header(FILE *out, const dml_planner *p)
+{
+    const dml_planner_split *s = &p->splits[p->plans[0].cand.split];
+    const dml_device_spec *d = &s->cluster.groups[s->ctx.group].device;
+    char params[32], b1[32], b2[32];
+    double psi = dml_flops_total_params(&p->model);
+    fprintf(out, "%s (%s parameters, %s", p->model.name,
+            params_text(psi, params, sizeof params),
+            dml_dtype_name(p->model.dtype));
+    if (p->model.type == DML_MODEL_TRANSFORMER)
+        fprintf(out, ", sequence %lld", (long long)p->model.seq_len);
+    int64_t nodes = dml_cluster_spec_nodes(&p->cluster);
+    fprintf(out, ") on %s: %lld node%s x %d %s (%s each)\n", p->cluster.name,
+            (long long)nodes, nodes == 1 ? "" : "s",
+            p->cluster.groups[0].devices_per_node, d->model,
+            dml_units_bytes(s->ctx.mem_bytes, b1, sizeof b1));
+    const dml_search_result *r = &p->result;
+    char c1[32], c2[32], c3[32], c4[32];
+    fprintf(out, "Searched %s configurations in %s (%s/s): %s fit, %s over "
+            "memory, %s pruned",
+            grouped((double)r->candidates, c1, sizeof c1),
+            dml_units_seconds(r->elapsed_s, b1, sizeof b1),
+            count_text(r->elapsed_s > 0 ? (double)r->candidates / r->elapsed_s
+                                        : 0, b2, sizeof b2),
+            grouped((double)r->feasible, c2, sizeof c2),
+            grouped((double)r->rejected[DML_REJECT_MEMORY], c3, sizeof c3),
+            grouped((double)r->pruned, c4, sizeof c4));
+    if (p->auto_batch)
+        fprintf(out, "; global batch searched with noise scale %.4g (%s)",
+                p->noise_scale, p->noise_source);
+    fprintf(out, ".\n\n");
+}
+
+static void print_table(FILE *out, const dml_planner *p)
+{
+    bool cpu = p->splits[0].threads_per_rank > 1 || p->split_count > 1;
+    fprintf(out, " #    dp  tp  pp   v  mbs    mb ZeRO recompute sp %s"
+            "  batch       step   %s/s  TFLOP/s   MFU  memory/device     "
+            "bubble  exp.comm\n",
+            cpu ? "threads " : "", p->model.type == DML_MODEL_TRANSFORMER
+                                       ? "tokens" : "sampl.");
+    for (int i = 0; i < p->count; i++) {
+        const dml_planned *pl = &p->plans[i];
+        const dml_parallel_config *c = &pl->plan.par;
+        const dml_prediction *q = &pl->plan.pred;
+        char st[32], tps[32], mem[32], cap[32];
+        double capacity = p->splits[pl->cand.split].ctx.mem_bytes;
+        fprintf(out, "%2d %5d %3d %3d %3d %4lld %5lld %4d %-9s %2d ", i + 1,
+                c->dp, c->tp, c->pp, c->v, (long long)c->mbs,
+                (long long)c->microbatches, c->zero,
+                dml_recompute_name(c->recompute), c->sp ? 1 : 0);
+        if (cpu)
+            fprintf(out, "%7d ", c->threads_per_rank);
+        snprintf(mem, sizeof mem, "%.1f", q->mem_bytes_per_device / 1e9);
+        snprintf(cap, sizeof cap, "%.0f GB", capacity / 1e9);
+        if (capacity < 10e9)
+            snprintf(cap, sizeof cap, "%.1f GB", capacity / 1e9);
+        char memcol[48];
+        snprintf(memcol, sizeof memcol, "%s / %s", mem, cap);
+        double tf = q->flops_per_device / 1e12;
+        fprintf(out, tf >= 1 ? "%6lld %10s %9s %8.1f %5.1f%% %-17s %5.1f%% "
+                               "%7.1f%%\n"
+                             : "%6lld %10s %9s %8.3g %5.1f%% %-17s %5.1f%% "
+                               "%7.1f%%\n",
+                (long long)pl->plan.sched.global_batch,
+                dml_units_seconds(q->step_s, st, sizeof st),
+                count_text(q->tokens_per_s, tps, sizeof tps), tf,
+                100.0 * q->mfu, memcol,
+                q->step_s > 0 ? 100.0 * q->time.bubble_s / q->step_s : 0,
+                q->step_s > 0 ? 100.0 * exposed_comm(q) / q->step_s : 0);
+    }
+    fprintf(out, "\n");
+}
+
+static void print_schedule(FILE *out, const dml_planner *p)
+{
+    const dml_planned *w = &p->plans[0];
+    const dml_train_schedule *s = &w->plan.sched;
+    const dml_batch_advice *a = &w->advice;
+    char b1[32], b2[32], b3[32];
+    double per = dml_planner_sample_tokens(&p->model);
+    fprintf(out, "Schedule of #1: global batch %lld", (long long)s->global_batch);
+    if (p->model.type == DML_MODEL_TRANSFORMER)
+        fprintf(out, " (%s tokens)", params_text((double)s->global_batch * per,
+                                                 b1, sizeof b1));
+    fprintf(out, ", %s, peak LR %.3g (%s rule from %s), min %.3g; warmup "
+            "%lld steps, %s decay", dml_optimizer_name(s->optimizer),
+            s->peak_lr, a->rule, a->base_source, s->min_lr,
+            (long long)s->warmup_steps, dml_lr_decay_name(s->decay));
+    if (s->decay_steps > 0)
+        fprintf(out, " over %s steps", grouped((double)s->decay_steps, b1,
+                                               sizeof b1));
+    if (s->ramp_count > 0)
+        fprintf(out, "; batch ramp from %lld over %lld steps",
+                (long long)s->ramp[0].global_batch,
+                (long long)s->ramp[s->ramp_count - 1].until_step);
+    fprintf(out, ".\n");
+    if (a->why[0])
+        fprintf(out, "Optimizer: consider %s: %s.\n",
+                dml_optimizer_name(a->recommended), a->why);
+
+    const dml_train_estimate *t = &w->train;
+    if (t->known) {
+        char b4[32];
+        fprintf(out, "Time to train: %s %s in %s steps x %s = %s of compute",
+                params_text(t->tokens, b1, sizeof b1), unit_name(p),
+                grouped(t->steps, b2, sizeof b2),
+                dml_units_seconds(w->plan.pred.step_s, b3, sizeof b3),
+                duration(t->compute_s, b4, sizeof b4));
+        if (t->ckpt_interval_s > 0) {
+            char tot[32];
+            fprintf(out, "; with checkpoints %s (%.3g%% expected overhead) "
+                    "%s in all", t->overhead_fraction < 0.001 ? "cheap" :
+                    "and failures", 100.0 * t->overhead_fraction,
+                    duration(t->total_s, tot, sizeof tot));
+        }
+        fprintf(out, ".\n");
+    } else {
+        fprintf(out, "Time to train: give --tokens T for the days to "
+                "train.\n");
+    }
+    if (t->ckpt_interval_s > 0) {
+        char i1[32], i2[32], i3[32], i4[32];
+        fprintf(out, "Checkpoints: every %s (%s steps; Daly's interval for "
+                "a %s job MTBF on %lld nodes), %s each, written in %s.\n",
+                duration(t->ckpt_interval_s, i1, sizeof i1),
+                grouped(t->ckpt_interval_steps, i2, sizeof i2),
+                duration(t->job_mtbf_s, i3, sizeof i3),
+                (long long)w->nodes,
+                dml_units_bytes(t->ckpt_bytes, i4, sizeof i4),
+                duration(t->ckpt_write_s, b1, sizeof b1));
+    }
+}
+
+static void print_explain(FILE *out, const dml_planner *p)
+{
+    const dml_planned *w = &p->plans[0];
+    const dml_prediction *q = &w->plan.pred;
+    const dml_costmodel_detail *d = &w->detail;
+    const dml_parallel_config *c = &w->plan.par;
+    char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], b7[32], cfg[256];
+    fprintf(out, "\n#1 in detail (%s), %s per step:\n",
+            dml_planner_config_format(c, cfg, sizeof cfg),
+            dml_units_seconds(q->step_s, b1, sizeof b1));
+    for (int i = 0; i < DML_PART_COUNT; i++) {
+        double v = dml_part_seconds(&q->time, (dml_part)i);
+        if (i == DML_PART_OVERHEAD && v == 0)
+            continue;
+        fprintf(out, "  %-26s %10s %6.1f%%\n", dml_part_name((dml_part)i),
+                dml_units_seconds(v, b1, sizeof b1),
+                q->step_s > 0 ? 100.0 * v / q->step_s : 0);
+    }
+    if (p->model.type == DML_MODEL_TRANSFORMER) {
+        fprintf(out, "  one layer, one micro-batch: forward %s (GEMMs %s, "
+                "memory-bound %s, TP %s), backward %s",
+                dml_units_seconds(d->layer_fwd_s, b1, sizeof b1),
+                dml_units_seconds(d->layer_gemm_fwd_s, b2, sizeof b2),
+                dml_units_seconds(d->layer_membound_fwd_s, b3, sizeof b3),
+                dml_units_seconds(d->layer_tp_fwd_s, b4, sizeof b4),
+                dml_units_seconds(d->layer_bwd_s, b5, sizeof b5));
+        fprintf(out, " (GEMMs %s, TP %s, recompute %s)\n",
+                dml_units_seconds(d->layer_gemm_bwd_s, b1, sizeof b1),
+                dml_units_seconds(d->layer_tp_bwd_s, b2, sizeof b2),
+                dml_units_seconds(d->layer_recompute_s, b3, sizeof b3));
+        fprintf(out, "  embedding %s and logits + loss %s per micro-batch; "
+                "pipeline sends %s per micro-batch; bubble %.1f%% of the "
+                "ideal pipeline\n",
+                dml_units_seconds(d->embed_s, b1, sizeof b1),
+                dml_units_seconds(d->head_s, b2, sizeof b2),
+                dml_units_seconds(d->p2p_s, b3, sizeof b3),
+                100.0 * d->bubble_fraction);
+    }
+    int dpn = p->splits[w->cand.split].ctx.devices_per_node;
+    fprintf(out, "  collectives: ");
+    if (c->tp > 1)
+        fprintf(out, "TP %s over %d ranks %s; ", dml_coll_algo_name(d->tp_algo),
+                c->tp, c->tp <= dpn ? "inside a node" : "across nodes");
+    if (c->dp > 1)
+        fprintf(out, "DP %s %s over %d ranks (%s raw, %s exposed)",
+                c->zero ? "reduce-scatter + all-gather" : "allreduce",
+                dml_coll_algo_name(d->dp_algo), c->dp,
+                dml_units_seconds(d->dp_comm_s, b1, sizeof b1),
+                dml_units_seconds(d->dp_exposed_s, b2, sizeof b2));
+    else
+        fprintf(out, "no data parallelism");
+    fprintf(out, "\n");
+    const dml_mem_breakdown *m = &q->mem;
+    fprintf(out, "  memory of the fullest device (pipeline rank %d): params "
+            "%s, gradients %s, optimizer %s, activations %s, buffers %s = "
+            "%s of %s\n", d->mem_rank,
+            dml_units_bytes(m->params_bytes, b1, sizeof b1),
+            dml_units_bytes(m->grads_bytes, b2, sizeof b2),
+            dml_units_bytes(m->optimizer_bytes, b3, sizeof b3),
+            dml_units_bytes(m->activations_bytes, b4, sizeof b4),
+            dml_units_bytes(m->buffers_bytes, b5, sizeof b5),
+            dml_units_bytes(q->mem_bytes_per_device, b6, sizeof b6),
+            dml_units_bytes(p->splits[w->cand.split].ctx.mem_bytes, b7,
+                            sizeof b7));
+    fprintf(out, "  work per step: %.4g model FLOPs (MFU %.1f%%), %.4g "
+            "executed with recomputation (%.1f TFLOP/s per device)\n",
+            d->model_flops, 100.0 * q->mfu, d->executed_flops,
+            q->flops_per_device / 1e12);
+}
+
+void dml_planner_print(FILE *out, const dml_planner *p,
+                       const dml_report_extras *x)
+{
+    if (p->count < 1)
+        return;
+    print_header(out, p);
+    print_table(out, p);
+    print_schedule(out, p);
+    char why[1024];
+    if (p->count > 1)
+        fprintf(out, "Why #1: %s.\n",
+                dml_planner_why_better(&p->plans[0].cand, &p->plans[1].cand,
+                                       why, sizeof why));
+    if (x && x->explain) {
+        print_explain(out, p);
+        if (p->count > 1)
+            fprintf(out, "  the runner-up lost: #1 is %s.\n",
+                    dml_planner_why_better(&p->plans[0].cand,
+                                           &p->plans[1].cand, why,
+                                           sizeof why));
+    }
+    if (x && x->why_not)
+        fprintf(out, "\nWhy not %s? %s\n",
+                x->why_not_config ? x->why_not_config : "",
+                x->why_not->text);
+    if (x && (x->db_path || x->plan_file)) {
+        fprintf(out, "\n");
+        if (x->db_path && p->plans[0].plan.db_plan_id > 0)
+            fprintf(out, "Recorded as plans %lld-%lld in %s",
+                    (long long)p->plans[0].plan.db_plan_id,
+                    (long long)p->plans[p->count - 1].plan.db_plan_id,
+                    x->db_path);
+        if (x->plan_file)
+            fprintf(out, "%s#1 written to %s", x->db_path ? "; " : "",
+                    x->plan_file);
+        fprintf(out, ".\n");
+    }
+}
+
+/* ---- JSON ---------------------------------------------------------------- */
+
+static json_t *parallel_json(const dml_parallel_config *c)
+{
+    return json_pack("{s:i, s:i, s:i, s:i, s:I, s:I, s:i, s:s, s:b, s:s, "
+                     "s:i}",
+                     "dp", c->dp, "tp", c->tp, "pp", c->pp, "v", c->v, "mbs",
+                     (json_int_t)c->mbs, "microbatches",
+                     (json_int_t)c->microbatches, "zero", c->zero,
+                     "recompute", dml_recompute_name(c->recompute), "sp",
+                     (int)c->sp, "schedule",
+                     dml_pp_schedule_name(c->schedule), "threads_per_rank",
+                     c->threads_per_rank);
+}
+
+static json_t *prediction_json(const dml_planner *p, const dml_planned *pl)
+{
+    const dml_prediction *q = &pl->plan.pred;
+    const dml_time_breakdown *t = &q->time;
+    const dml_mem_breakdown *m = &q->mem;
+    return json_pack(
+        "{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
+        "s:{s:f, s:f, s:f, s:f, s:f, s:f, s:f}, "
+        "s:{s:f, s:f, s:f, s:f, s:f}, s:s, s:s}",
+        "step_s", q->step_s, "tokens_per_s", q->tokens_per_s,
+        "tflops_per_device", q->flops_per_device / 1e12, "mfu", q->mfu,
+        "mem_bytes_per_device", q->mem_bytes_per_device,
+        "mem_capacity_bytes", p->splits[pl->cand.split].ctx.mem_bytes,
+        "bubble_fraction", q->step_s > 0 ? t->bubble_s / q->step_s : 0,
+        "exposed_comm_fraction",
+        q->step_s > 0 ? exposed_comm(q) / q->step_s : 0, "breakdown",
+        "compute_s", t->compute_s, "tp_comm_s", t->tp_comm_s, "pp_comm_s",
+        t->pp_comm_s, "dp_comm_s", t->dp_comm_s, "bubble_s", t->bubble_s,
+        "optimizer_s", t->optimizer_s, "overhead_s", t->overhead_s,
+        "memory", "params_bytes", m->params_bytes, "grads_bytes",
+        m->grads_bytes, "optimizer_bytes", m->optimizer_bytes,
+        "activations_bytes", m->activations_bytes, "buffers_bytes",
+        m->buffers_bytes, "tp_algorithm",
+        dml_coll_algo_name(pl->detail.tp_algo), "dp_algorithm",
+        dml_coll_algo_name(pl->detail.dp_algo));
+}
+
+json_t *dml_planner_schedule_json(const dml_planner *p, const dml_planned *pl)
+{
+    (void)p;
+    const dml_train_schedule *s = &pl->plan.sched;
+    const dml_batch_advice *a = &pl->advice;
+    const dml_train_estimate *t = &pl->train;
+    json_t *ramp = json_array();
+    for (int i = 0; ramp && i < s->ramp_count; i++)
+        json_array_append_new(ramp, json_pack("{s:I, s:I}", "until_step",
+                                              (json_int_t)s->ramp[i].until_step,
+                                              "global_batch",
+                                              (json_int_t)s->ramp[i]
+                                                  .global_batch));
+    json_t *j = json_pack(
+        "{s:I, s:s, s:f, s:f, s:I, s:s, s:I, s:f, s:f, s:f, s:f, s:o, "
+        "s:s, s:{s:f, s:f, s:s}, s:s, s:s}",
+        "global_batch", (json_int_t)s->global_batch, "optimizer",
+        dml_optimizer_name(s->optimizer), "peak_lr", s->peak_lr, "min_lr",
+        s->min_lr, "warmup_steps", (json_int_t)s->warmup_steps, "decay",
+        dml_lr_decay_name(s->decay), "decay_steps",
+        (json_int_t)s->decay_steps, "weight_decay", s->weight_decay,
+        "momentum", s->momentum, "beta1", s->beta1, "beta2", s->beta2,
+        "batch_ramp", ramp ? ramp : json_array(), "lr_rule", a->rule,
+        "lr_reference", "lr", a->base_lr, "batch", a->base_batch, "source",
+        a->base_source, "recommended_optimizer",
+        dml_optimizer_name(a->recommended), "advice", a->why);
+    if (!j)
+        return NULL;
+    if (t->known) {
+        json_object_set_new(j, "steps", json_real(t->steps));
+        json_object_set_new(j, "tokens", json_real(t->tokens));
+        json_object_set_new(j, "compute_s", json_real(t->compute_s));
+        json_object_set_new(j, "time_to_train_s", json_real(t->total_s));
+    }
+    if (t->ckpt_interval_s > 0)
+        json_object_set_new(
+            j, "checkpoint",
+            json_pack("{s:f, s:f, s:f, s:f, s:f, s:f}", "interval_s",
+                      t->ckpt_interval_s, "interval_steps",
+                      t->ckpt_interval_steps, "bytes", t->ckpt_bytes,
+                      "write_s", t->ckpt_write_s, "job_mtbf_s", t->job_mtbf_s,
+                      "overhead_fraction", t->overhead_fraction));
+    return j;
+}
+
+json_t *dml_planner_to_json(const dml_planner *p, const dml_report_extras *x)
+{
+    const dml_search_result *r = &p->result;
+    json_t *rejected = json_object();
+    for (int i = 1; rejected && i < DML_REJECT_COUNT; i++)
+        if (r->rejected[i])
+            json_object_set_new(rejected, dml_reject_name((dml_reject)i),
+                                json_integer((json_int_t)r->rejected[i]));
+    const dml_planner_split *s0 = &p->splits[0];
+    json_t *doc = json_pack(
+        "{s:i, s:{s:s, s:s, s:f, s:s, s:I}, s:{s:s, s:I, s:I, s:s, s:f}, "
+        "s:{s:I, s:I, s:I, s:f, s:o}}",
+        "schema_version", 1, "model", "name", p->model.name, "type",
+        p->model.type == DML_MODEL_TRANSFORMER ? "transformer" : "mlp",
+        "params", dml_flops_total_params(&p->model), "dtype",
+        dml_dtype_name(p->model.dtype), "seq_len",
+        (json_int_t)p->model.seq_len, "cluster", "name", p->cluster.name,
+        "nodes", (json_int_t)dml_cluster_spec_nodes(&p->cluster), "devices",
+        (json_int_t)dml_cluster_spec_devices(&p->cluster), "device",
+        s0->cluster.groups[s0->ctx.group].device.model, "mem_bytes_per_device",
+        s0->ctx.mem_bytes, "search", "candidates",
+        (json_int_t)r->candidates, "feasible", (json_int_t)r->feasible,
+        "pruned", (json_int_t)r->pruned, "elapsed_s", r->elapsed_s,
+        "rejected", rejected ? rejected : json_object());
+    if (!doc)
+        return NULL;
+    json_t *plans = json_array();
+    for (int i = 0; plans && i < p->count; i++) {
+        const dml_planned *pl = &p->plans[i];
+        json_t *e = json_pack("{s:i, s:I, s:I, s:o, s:o, s:o}", "rank", i + 1,
+                              "devices", (json_int_t)pl->plan.devices,
+                              "nodes", (json_int_t)pl->nodes, "parallel",
+                              parallel_json(&pl->plan.par), "prediction",
+                              prediction_json(p, pl), "schedule",
+                              dml_planner_schedule_json(p, pl));
+        if (e && pl->plan.db_plan_id > 0)
+            json_object_set_new(e, "db_plan_id",
+                                json_integer((json_int_t)pl->plan.db_plan_id));
+        if (!e || json_array_append_new(plans, e)) {
+            json_decref(plans);
+            json_decref(doc);
+            return NULL;
+        }
+    }
+    json_object_set_new(doc, "plans", plans ? plans : json_array());
+    json_object_set_new(
+        doc, "global_batch",
+        json_pack("{s:b, s:f, s:s}", "auto", (int)p->auto_batch,
+                  "noise_scale", p->noise_scale, "noise_source",
+                  p->noise_source));
+    if (p->count > 1) {
+        char why[1024];
+        json_object_set_new(doc, "winner_reason",
+                            json_string(dml_planner_why_better(
+                                &p->plans[0].cand, &p->plans[1].cand, why,
+                                sizeof why)));
+    }
+    if (x && x->why_not) {
+        const dml_why_not *w = x->why_not;
+        char cfg[256] = "";
+        if (w->have_best)
+            dml_planner_config_format(&w->best.par, cfg, sizeof cfg);
+        json_object_set_new(
+            doc, "why_not",
+            json_pack("{s:s, s:s, s:b, s:b, s:b, s:s, s:f, s:s}", "config",
+                      x->why_not_config ? x->why_not_config : "", "verdict",
+                      dml_reject_name(w->verdict),
+                      "feasible", (int)(w->verdict == DML_REJECT_NONE),
+                      "relaxed", (int)w->relaxed, "winner",
+                      (int)w->is_winner, "best", cfg, "slower_fraction",
+                      w->slower_fraction, "text", w->text));
+    }
+    if (x && x->plan_file)
+        json_object_set_new(doc, "plan_file", json_string(x->plan_file));
+    if (x && x->db_path)
+        json_object_set_new(doc, "db", json_string(x->db_path));
+    return doc;
+}
+
+/* ---- preset lists ---------------------------------------------------------- */
+
+static json_t *model_entry(const dml_model_spec *m)
+{
+    return json_pack("{s:s, s:s, s:f, s:I, s:I, s:I, s:I, s:s}", "name",
+                     m->name, "type",
+                     m->type == DML_MODEL_TRANSFORMER ? "transformer" : "mlp",
+                     "params", dml_flops_total_params(m), "layers",
+                     (json_int_t)m->layers, "hidden", (json_int_t)m->hidden,
+                     "heads", (json_int_t)m->heads, "seq_len",
+                     (json_int_t)m->seq_len, "dtype", dml_dtype_name(m->dtype));
+}
+
+static json_t *cluster_entry(const dml_cluster_spec *c)
+{
+    const dml_node_group *g = &c->groups[0];
+    return json_pack("{s:s, s:I, s:i, s:s, s:s, s:f}", "name", c->name,
+                     "nodes", (json_int_t)dml_cluster_spec_nodes(c),
+                     "devices_per_node", g->devices_per_node, "device",
+                     g->device.model, "type",
+                     g->device.type == DML_DEVICE_GPU ? "gpu" : "cpu",
+                     "mem_bytes", g->device.mem_bytes);
+}
+
+dml_status dml_planner_list_presets(FILE *out, const char *data_dir,
+                                    bool models, bool json, dml_error *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    const char *what = models ? "model" : "cluster";
+    DML_CHECK(dml_costmodel_list_presets(data_dir, what, &names, &n, err));
+    json_t *arr = json ? json_array() : NULL;
+    dml_cluster_spec *c = models ? NULL : malloc(sizeof *c);
+    dml_status s = DML_OK;
+    if ((json && !arr) || (!models && !c))
+        s = dml_error_msg(err, DML_ENOMEM, "out of memory");
+    if (s == DML_OK && !json && models)
+        fprintf(out, "%-14s %-11s %10s %7s %7s %6s %7s  %s\n", "name",
+                "type", "params", "layers", "hidden", "heads", "seq",
+                "dtype");
+    else if (s == DML_OK && !json)
+        fprintf(out, "%-14s %5s %8s  %-28s %10s\n", "name", "nodes",
+                "devices", "device", "memory");
+    for (size_t i = 0; s == DML_OK && i < n; i++) {
+        char b[32];
+        if (models) {
+            dml_model_spec m;
+            s = dml_model_spec_load(names[i], data_dir, &m, err);
+            if (s != DML_OK)
+                break;
+            if (json) {
+                json_array_append_new(arr, model_entry(&m));
+                continue;
+            }
+            fprintf(out, "%-14s %-11s %10s %7lld %7lld %6lld %7lld  %s\n",
+                    m.name,
+                    m.type == DML_MODEL_TRANSFORMER ? "transformer" : "mlp",
+                    count_text(dml_flops_total_params(&m), b, sizeof b),
+                    (long long)m.layers, (long long)m.hidden,
+                    (long long)m.heads, (long long)m.seq_len,
+                    dml_dtype_name(m.dtype));
+        } else {
+            s = dml_cluster_spec_load(names[i], data_dir, c, err);
+            if (s != DML_OK)
+                break;
+            if (json) {
+                json_array_append_new(arr, cluster_entry(c));
+                continue;
+            }
+            fprintf(out, "%-14s %5lld %8d  %-28s %10s\n", c->name,
+                    (long long)dml_cluster_spec_nodes(c),
+                    c->groups[0].devices_per_node, c->groups[0].device.model,
+                    dml_units_bytes(c->groups[0].device.mem_bytes, b,
+                                    sizeof b));
+        }
+    }
+    if (s == DML_OK && json) {
+        json_t *doc = json_pack("{s:i, s:o}", "schema_version", 1,
+                                models ? "models" : "clusters", arr);
+        arr = NULL;
+        if (!doc || json_dumpf(doc, out, JSON_INDENT(2) |
+                                             JSON_PRESERVE_ORDER))
+            s = dml_error_msg(err, DML_ENOMEM, "out of memory");
+        else
+            fputc('\n', out);
+        json_decref(doc);
+    }
+    json_decref(arr);
+    free(c);
+    dml_costmodel_list_free(names, n);
+    return s;
+}

@@ -1,0 +1,100 @@
+/*
+ * search.h: enumerate the parallel configurations of a model on a number of
+ * devices, price each with the cost model, keep the best K.
+ *
+ * The space is dp x tp x pp x v x mbs x ZeRO stage x recompute x sequence
+ * parallel (with the pipeline schedule that v implies: 1f1b for v = 1,
+ * interleaved for v > 1; gpipe only when fixed), gradient accumulation
+ * making up the global batch; knobs fixed by the caller are not searched.
+ * Rules (space.h) cut branches before anything is priced; the cost model
+ * is prepared once and priced with dml_costmodel_step_time, which does not
+ * allocate, and nothing in the loop allocates either.
+ *
+ * Pruning that cannot lose a plan:
+ * - recompute: none, selective, full cost strictly more time in that
+ *   order and save memory, so once one fits the rest are dominated;
+ * - mbs: a larger micro-batch never needs less memory for the same other
+ *   knobs (activations ~ mbs x min(in-flight, micro-batches) = min(mbs x
+ *   in-flight, B/dp), buffers ~ mbs), so when no recompute choice fits at
+ *   one mbs no larger mbs is priced.
+ * Both can be turned off (req.prune = false) to check that claim.
+ *
+ * With an automatic global batch the candidates' batches are searched in
+ * the same pass and ranked by time to target S_min (1 + B_noise/B) x step
+ * time (McCandlish et al. 2018); with a fixed batch by step time.
+ */
+#ifndef DML_PLANNER_SEARCH_H
+#define DML_PLANNER_SEARCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+#include "costmodel/step_time.h"
+#include "planner/config.h"
+#include "planner/space.h"
+
+#define DML_PLANNER_TOP_MAX 64   /* most plans a search keeps */
+#define DML_PLANNER_MSG_MAX 256  /* one rejection message */
+
+typedef struct dml_candidate {
+    dml_parallel_config par;   /* configuration, microbatches included */
+    int64_t global_batch;      /* samples per step */
+    dml_prediction pred;       /* the cost model's answer */
+    double score_s;            /* ranking key, s: step time, or time to
+                                  target with an automatic batch */
+    int split;                 /* request tag (CPU ranks x threads split) */
+    uint64_t order;            /* enumeration index, breaks ties */
+} dml_candidate;
+
+typedef struct dml_search_request {
+    const dml_costmodel_ctx *ctx;  /* prepared for model and cluster */
+    dml_planner_space space;       /* rules and device count */
+    dml_planner_config fixed;      /* knobs not searched */
+    int64_t global_batch;          /* samples per step; 0 = batches[] */
+    const int64_t *batches;        /* automatic batch: the choices */
+    int batch_count;               /* entries in batches */
+    double noise_scale;            /* B_noise, samples (automatic batch) */
+    double s_min;                  /* S_min, steps (automatic; <= 0: 1) */
+    int split;                     /* copied into every candidate */
+    bool prune;                    /* dominance pruning (see above) */
+} dml_search_request;
+
+typedef struct dml_search_result {
+    int64_t candidates;      /* configurations priced by the cost model */
+    int64_t feasible;        /* of those, fitting in device memory */
+    int64_t pruned;          /* not priced: dominated or sure not to fit */
+    int64_t rejected[DML_REJECT_COUNT]; /* per reason; a rule broken at an
+                                           outer loop counts once */
+    char example[DML_REJECT_COUNT][DML_PLANNER_MSG_MAX]; /* first message
+                                                           per reason */
+    bool have_smallest;      /* some priced configuration was over memory */
+    dml_candidate smallest;  /* the over-memory one needing the least */
+    double elapsed_s;        /* wall time spent searching, s */
+    int top_k;               /* plans to keep, 1..DML_PLANNER_TOP_MAX */
+    int count;               /* plans in top[] */
+    dml_candidate top[DML_PLANNER_TOP_MAX]; /* best first once finished */
+} dml_search_result;
+
+/* Empty result keeping the best top_k (clamped to 1..TOP_MAX). */
+void dml_search_result_init(dml_search_result *r, int top_k);
+
+/*
+ * Search req's space and add to r (several requests, e.g. one per CPU
+ * ranks x threads split, accumulate into one result). Only an internal
+ * failure is an error: rejected configurations are counted in r.
+ */
+dml_status dml_planner_search(const dml_search_request *req,
+                              dml_search_result *r, dml_error *err);
+
+/* Sort top[] best first (score, then enumeration order). */
+void dml_search_result_finish(dml_search_result *r);
+
+/* The reason that rejected most configurations (DML_REJECT_NONE when
+ * nothing was rejected). */
+dml_reject dml_search_main_rejection(const dml_search_result *r);
+
+/* Ranking order: true when a is better than b. */
+bool dml_candidate_better(const dml_candidate *a, const dml_candidate *b);
+
+#endif

@@ -1,0 +1,428 @@
+/*
+ * test_output.c: what dml-plan hands people: the exports (Megatron-LM,
+ * DeepSpeed, Slurm, torchrun) with the right flags and values, the JSON
+ * document's structure, the human report, and the database rows written
+ * in one transaction (all of them or none).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "db/db.h"
+#include "db/plan_store.h"
+#include "planner/export.h"
+#include "planner/planner.h"
+#include "planner/record.h"
+#include "planner/report.h"
+
+static dml_planner *plan_for(const char *model, const char *cluster,
+                             int64_t nodes, int64_t batch, const char *config,
+                             double tokens)
+{
+    dml_planner_request r;
+    dml_planner_request_init(&r);
+    r.model = model;
+    r.cluster = cluster;
+    r.nodes = nodes;
+    r.global_batch = batch;
+    r.tokens = tokens;
+    dml_error err;
+    if (config &&
+        dml_planner_config_parse(config, "--config", &r.config, &err))
+        fail_msg("%s", err.msg);
+    dml_planner *p = NULL;
+    if (dml_planner_new(&r, &p, &err) || dml_planner_run(p, &err))
+        fail_msg("%s", err.msg);
+    return p;
+}
+
+static char *export_text(const dml_planner *p, dml_export_kind k)
+{
+    char *text = NULL;
+    dml_error err;
+    if (dml_planner_export(k, p, &p->plans[0], NULL, &text, &err))
+        fail_msg("%s", err.msg);
+    return text;
+}
+
+static void has(const char *text, const char *needle)
+{
+    if (!strstr(text, needle))
+        fail_msg("expected \"%s\" in:\n%s", needle, text);
+}
+
+static void lacks(const char *text, const char *needle)
+{
+    if (strstr(text, needle))
+        fail_msg("did not expect \"%s\" in:\n%s", needle, text);
+}
+
+/* GPT-3 175B as Korthikanti et al. 2022 ran it (tp 8, pp 8, v 3, sequence
+ * parallelism and selective recomputation), scaled to 1024 GPUs. */
+#define GPT3_CONFIG "dp=16,tp=8,pp=8,v=3,mbs=1,zero=1,recompute=selective,sp=1"
+
+static void megatron_flags(void **state)
+{
+    (void)state;
+    dml_planner *p = plan_for("gpt3-175b", "dgx-a100-80g", 128, 1536,
+                              GPT3_CONFIG, 300e9);
+    char *t = export_text(p, DML_EXPORT_MEGATRON);
+    const dml_train_schedule *s = &p->plans[0].plan.sched;
+    char lr[64];
+    has(t, "MEGATRON_ARGS=(");
+    has(t, "--tensor-model-parallel-size 8\n");
+    has(t, "--pipeline-model-parallel-size 8\n");
+    has(t, "--num-layers-per-virtual-pipeline-stage 4\n"); /* 96/(8x3) */
+    has(t, "--sequence-parallel\n");
+    has(t, "--recompute-granularity selective\n");
+    lacks(t, "--recompute-method");
+    has(t, "--micro-batch-size 1\n");
+    has(t, "--global-batch-size 1536\n");
+    has(t, "--use-distributed-optimizer\n");
+    has(t, "--num-layers 96\n");
+    has(t, "--hidden-size 12288\n");
+    has(t, "--num-attention-heads 96\n");
+    lacks(t, "--group-query-attention");
+    has(t, "--ffn-hidden-size 49152\n");
+    has(t, "--seq-length 2048\n");
+    has(t, "--max-position-embeddings 2048\n");
+    has(t, "--bf16\n");
+    has(t, "--optimizer adam\n");
+    snprintf(lr, sizeof lr, "--lr %.6g\n", s->peak_lr);
+    has(t, lr);
+    snprintf(lr, sizeof lr, "--min-lr %.6g\n", s->min_lr);
+    has(t, lr);
+    has(t, "--lr-warmup-iters 120\n");
+    has(t, "--lr-decay-style cosine\n");
+    has(t, "--train-iters 95368\n");
+    lacks(t, "--swiglu");
+    free(t);
+    dml_planner_free(p);
+
+    /* Llama 3 70B: GQA, SwiGLU, RMSNorm, RoPE, no biases, untied. */
+    p = plan_for("llama3-70b", "dgx-h100", 8, 64,
+                 "tp=8,pp=4,recompute=full,zero=1", 0);
+    t = export_text(p, DML_EXPORT_MEGATRON);
+    has(t, "--group-query-attention\n");
+    has(t, "--num-query-groups 8\n");
+    has(t, "--swiglu\n");
+    has(t, "--normalization RMSNorm\n");
+    has(t, "--position-embedding-type rope\n");
+    has(t, "--disable-bias-linear\n");
+    has(t, "--untie-embeddings-and-output-weights\n");
+    has(t, "--recompute-granularity full\n");
+    has(t, "--recompute-method uniform\n");
+    has(t, "--pipeline-model-parallel-size 4\n");
+    has(t, "# --train-iters: give dml-plan --tokens T");
+    free(t);
+    dml_planner_free(p);
+}
+
+static void deepspeed_config(void **state)
+{
+    (void)state;
+    dml_planner *p = plan_for("gpt3-175b", "dgx-a100-80g", 128, 1536,
+                              GPT3_CONFIG, 300e9);
+    char *t = export_text(p, DML_EXPORT_DEEPSPEED);
+    json_error_t je;
+    json_t *j = json_loads(t, 0, &je);
+    if (!j)
+        fail_msg("not JSON: %s\n%s", je.text, t);
+    const dml_plan *pl = &p->plans[0].plan;
+    /* DeepSpeed's identity: batch = micro-batch x accumulation x dp */
+    json_int_t b = json_integer_value(json_object_get(j, "train_batch_size"));
+    json_int_t mbs = json_integer_value(
+        json_object_get(j, "train_micro_batch_size_per_gpu"));
+    json_int_t acc = json_integer_value(
+        json_object_get(j, "gradient_accumulation_steps"));
+    assert_int_equal(b, 1536);
+    assert_int_equal(mbs, 1);
+    assert_int_equal(acc, 96);
+    assert_int_equal(mbs * acc * pl->par.dp, b);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(j, "zero_optimization"), "stage")),
+                     1);
+    assert_true(json_is_true(
+        json_object_get(json_object_get(j, "bf16"), "enabled")));
+    json_t *opt = json_object_get(j, "optimizer");
+    assert_string_equal(json_string_value(json_object_get(opt, "type")),
+                        "AdamW");
+    double lr = json_real_value(
+        json_object_get(json_object_get(opt, "params"), "lr"));
+    assert_true(fabs(lr - pl->sched.peak_lr) <= 1e-6 * pl->sched.peak_lr);
+    json_t *sch = json_object_get(j, "scheduler");
+    assert_string_equal(json_string_value(json_object_get(sch, "type")),
+                        "WarmupCosineLR");
+    json_t *sp = json_object_get(sch, "params");
+    assert_int_equal(json_integer_value(json_object_get(sp,
+                                                        "total_num_steps")),
+                     95368);
+    assert_int_equal(json_integer_value(json_object_get(sp,
+                                                        "warmup_num_steps")),
+                     120);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(j, "pipeline"), "stages")),
+                     8);
+    assert_non_null(json_object_get(j, "activation_checkpointing"));
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(j, "tensor_parallel"),
+                         "autotp_size")),
+                     8);
+    json_decref(j);
+    free(t);
+    dml_planner_free(p);
+}
+
+static void slurm_and_torchrun(void **state)
+{
+    (void)state;
+    dml_planner *p = plan_for("gpt3-175b", "dgx-a100-80g", 128, 1536,
+                              GPT3_CONFIG, 300e9);
+    char *t = export_text(p, DML_EXPORT_SLURM);
+    assert_true(strncmp(t, "#!/bin/bash\n", 12) == 0);
+    has(t, "#SBATCH --nodes=128\n");
+    has(t, "#SBATCH --ntasks-per-node=8\n");
+    has(t, "#SBATCH --gpus-per-node=8\n");
+    has(t, "#SBATCH --time=");
+    has(t, "MASTER_ADDR=$(scontrol show hostnames");
+    has(t, "--tensor-model-parallel-size 8\n");
+    has(t, "srun --ntasks=1024 ");
+    has(t, "pretrain_gpt.py");
+    free(t);
+    t = export_text(p, DML_EXPORT_TORCHRUN);
+    has(t, "torchrun --nnodes=128 --nproc_per_node=8 ");
+    has(t, "--rdzv_backend=c10d");
+    has(t, "--rdzv_endpoint=");
+    has(t, "pretrain_gpt.py \"${MEGATRON_ARGS[@]}\"");
+    free(t);
+    dml_planner_free(p);
+
+    /* An MLP runs under dml-exec: Slurm launches it; Megatron-LM and
+     * torchrun do not apply. */
+    dml_planner_request r;
+    dml_planner_request_init(&r);
+    r.model = "mlp-fmnist";
+    r.cluster = "cpu-node";
+    r.devices = 2;
+    r.global_batch = 256;
+    dml_error err;
+    assert_int_equal(dml_planner_config_parse("dp=2,threads=1", "--config",
+                                              &r.config, &err),
+                     DML_OK);
+    assert_int_equal(dml_planner_new(&r, &p, &err), DML_OK);
+    assert_int_equal(dml_planner_run(p, &err), DML_OK);
+    assert_int_equal(dml_export_check(DML_EXPORT_MEGATRON, &p->model, &err),
+                     DML_EUSAGE);
+    assert_non_null(strstr(err.msg, "mlp"));
+    assert_int_equal(dml_export_check(DML_EXPORT_TORCHRUN, &p->model, &err),
+                     DML_EUSAGE);
+    char *text = NULL;
+    assert_int_equal(dml_planner_export(DML_EXPORT_SLURM, p, &p->plans[0],
+                                        "runs/plan.json", &text, &err),
+                     DML_OK);
+    has(text, "#SBATCH --nodes=1\n");
+    has(text, "#SBATCH --ntasks-per-node=2\n");
+    has(text, "#SBATCH --cpus-per-task=1\n");
+    lacks(text, "--gpus-per-node");
+    has(text, "dml-exec --plan runs/plan.json");
+    free(text);
+    dml_planner_free(p);
+}
+
+static void json_document_structure(void **state)
+{
+    (void)state;
+    dml_planner *p = plan_for("gpt3-175b", "dgx-a100-80g", 128, 1536, NULL,
+                              300e9);
+    json_t *j = dml_planner_to_json(p, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "schema_version")),
+                     1);
+    json_t *s = json_object_get(j, "search");
+    assert_int_equal(json_integer_value(json_object_get(s, "candidates")),
+                     p->result.candidates);
+    assert_int_equal(json_integer_value(json_object_get(s, "feasible")),
+                     p->result.feasible);
+    assert_true(json_is_real(json_object_get(s, "elapsed_s")));
+    json_t *plans = json_object_get(j, "plans");
+    assert_int_equal(json_array_size(plans), 5);
+    json_t *w = json_array_get(plans, 0);
+    static const char *const par_keys[] = {"dp", "tp", "pp", "v", "mbs",
+                                           "microbatches", "zero",
+                                           "recompute", "sp"};
+    json_t *par = json_object_get(w, "parallel");
+    for (size_t i = 0; i < sizeof par_keys / sizeof par_keys[0]; i++)
+        if (!json_object_get(par, par_keys[i]))
+            fail_msg("parallel.%s missing", par_keys[i]);
+    static const char *const pred_keys[] = {"step_s", "tokens_per_s",
+                                            "tflops_per_device", "mfu",
+                                            "mem_bytes_per_device",
+                                            "breakdown"};
+    json_t *pred = json_object_get(w, "prediction");
+    for (size_t i = 0; i < sizeof pred_keys / sizeof pred_keys[0]; i++)
+        if (!json_object_get(pred, pred_keys[i]))
+            fail_msg("prediction.%s missing", pred_keys[i]);
+    static const char *const parts[] = {"compute_s", "tp_comm_s", "pp_comm_s",
+                                        "dp_comm_s", "bubble_s",
+                                        "optimizer_s"};
+    json_t *bd = json_object_get(pred, "breakdown");
+    double sum = 0;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        json_t *v = json_object_get(bd, parts[i]);
+        if (!v)
+            fail_msg("breakdown.%s missing", parts[i]);
+        sum += json_real_value(v);
+    }
+    double step = json_real_value(json_object_get(pred, "step_s"));
+    assert_true(fabs(sum - step) <= 1e-9 * step); /* parts add up */
+    /* tokens/s = batch x sequence / step */
+    assert_true(fabs(json_real_value(json_object_get(pred, "tokens_per_s")) -
+                     1536.0 * 2048.0 / step) <= 1e-9 * 1536 * 2048 / step);
+    /* executed FLOPs include recomputation, MFU counts model FLOPs only:
+     * tflops_per_device >= mfu x 312 TFLOP/s (A100 bf16 peak) */
+    double tflops = json_real_value(json_object_get(pred,
+                                                    "tflops_per_device"));
+    double mfu = json_real_value(json_object_get(pred, "mfu"));
+    assert_true(tflops >= mfu * 312.0 * (1 - 1e-12));
+    assert_true(mfu > 0 && mfu < 1);
+    json_t *sch = json_object_get(w, "schedule");
+    assert_int_equal(json_integer_value(json_object_get(sch, "global_batch")),
+                     1536);
+    assert_non_null(json_object_get(sch, "peak_lr"));
+    assert_non_null(json_object_get(sch, "warmup_steps"));
+    assert_non_null(json_object_get(sch, "time_to_train_s"));
+    assert_non_null(json_object_get(sch, "checkpoint"));
+    assert_non_null(json_object_get(j, "winner_reason"));
+    json_decref(j);
+    dml_planner_free(p);
+}
+
+static void human_report(void **state)
+{
+    (void)state;
+    dml_planner *p = plan_for("gpt3-175b", "dgx-a100-80g", 128, 1536, NULL,
+                              300e9);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    dml_report_extras x = {.explain = true};
+    dml_planner_print(f, p, &x);
+    fclose(f);
+    has(buf, "gpt3-175b (175 B parameters, bf16, sequence 2048) on "
+             "dgx-a100-80g: 128 nodes x 8 A100-SXM4-80GB");
+    has(buf, " #    dp  tp  pp   v  mbs");
+    has(buf, "\n 5 ");
+    lacks(buf, "\n 6 ");
+    has(buf, "Schedule of #1: global batch 1536 (3.15 M tokens)");
+    has(buf, "Time to train: 300 B tokens in 95,368 steps");
+    has(buf, "Checkpoints: every ");
+    has(buf, "Why #1: ");
+    has(buf, "#1 in detail");
+    has(buf, "memory of the fullest device");
+    has(buf, "the runner-up lost");
+    free(buf);
+    dml_planner_free(p);
+}
+
+static int64_t count_rows(const char *path, const char *table)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+                     SQLITE_OK);
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", table);
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
+}
+
+static void database_rows_in_one_transaction(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/dml-test-planner-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/plan.db", dir);
+    dml_planner *p = plan_for("gpt3-1.3b", "dgx-a100-80g", 2, 64, NULL, 0);
+    dml_db *db = NULL;
+    dml_error err;
+    assert_int_equal(dml_db_open(path, &db, &err), DML_OK);
+
+    /* A plan the schema refuses (dp 0) last: the whole record rolls back,
+     * so neither the model, the cluster nor the first plans remain. */
+    int last = p->count - 1;
+    dml_plan saved = p->plans[last].plan;
+    p->plans[last].plan.par.dp = 0;
+    assert_int_not_equal(dml_planner_record(db, p, &err), DML_OK);
+    for (int i = 0; i < p->count; i++)
+        assert_int_equal(p->plans[i].plan.db_plan_id, 0);
+    dml_db_close(db);
+    assert_int_equal(count_rows(path, "plans"), 0);
+    assert_int_equal(count_rows(path, "models"), 0);
+    assert_int_equal(count_rows(path, "clusters"), 0);
+
+    /* The real record: model, cluster and the five plans. */
+    p->plans[last].plan = saved;
+    assert_int_equal(dml_db_open(path, &db, &err), DML_OK);
+    assert_int_equal(dml_planner_record(db, p, &err), DML_OK);
+    dml_db_close(db);
+    assert_int_equal(count_rows(path, "plans"), p->count);
+    assert_int_equal(count_rows(path, "models"), 1);
+    assert_int_equal(count_rows(path, "clusters"), 1);
+    for (int i = 0; i < p->count; i++) {
+        assert_true(p->plans[i].plan.db_plan_id > 0);
+        if (i > 0)
+            assert_int_equal(p->plans[i].plan.db_plan_id,
+                             p->plans[i - 1].plan.db_plan_id + 1);
+    }
+    /* The stored plan file reads back as the same plan. */
+    assert_int_equal(dml_db_open(path, &db, &err), DML_OK);
+    char *text = NULL;
+    assert_int_equal(dml_db_plan_json(db, p->plans[0].plan.db_plan_id, &text,
+                                      &err),
+                     DML_OK);
+    dml_db_close(db);
+    dml_plan *back = malloc(sizeof *back);
+    json_t *j = json_loads(text, 0, NULL);
+    assert_int_equal(dml_plan_from_json(j, "db", back, &err), DML_OK);
+    assert_memory_equal(&back->par, &p->plans[0].plan.par, sizeof back->par);
+    assert_int_equal(back->sched.global_batch, 64);
+    json_decref(j);
+    free(back);
+    free(text);
+    dml_planner_free(p);
+    unlink(path);
+    char wal[160];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    unlink(wal);
+    snprintf(wal, sizeof wal, "%s-shm", path);
+    unlink(wal);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(megatron_flags),
+        cmocka_unit_test(deepspeed_config),
+        cmocka_unit_test(slurm_and_torchrun),
+        cmocka_unit_test(json_document_structure),
+        cmocka_unit_test(human_report),
+        cmocka_unit_test(database_rows_in_one_transaction),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,421 @@
+/*
+ * dml-plan: recommend how to split a model's training over a cluster, with
+ * the batch size, learning-rate schedule and time to train; explain,
+ * answer "why not ...?", export for Megatron-LM / DeepSpeed / Slurm /
+ * torchrun, write the plan file dml-exec runs.
+ *
+ * A thin main(): parse options, let the planner check every input before
+ * anything is searched or written (bad input: exit 2, nothing recorded),
+ * search (nothing fits: exit 3), record the plans in one transaction, write
+ * the plan file with its database id, print.
+ */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/file.h"
+#include "common/log.h"
+#include "common/units.h"
+#include "common/version.h"
+#include "costmodel/presets.h"
+#include "db/db.h"
+#include "planner/config.h"
+#include "planner/export.h"
+#include "planner/planner.h"
+#include "planner/record.h"
+#include "planner/report.h"
+
+static const char usage_text[] =
+    "usage: dml-plan --model NAME|FILE --cluster NAME|FILE|this\n"
+    "                --global-batch B|auto [--nodes N] [--devices N] [--seq S]\n"
+    "                [--top K] [--config KNOBS] [--why-not KNOBS] [--explain]\n"
+    "                [--json] [--out plan.json] [--export KIND]\n"
+    "                [--export-out FILE] [--db PATH] [--tokens T]\n"
+    "                [--optimizer adam|adamw|sgd|lamb|lars]\n"
+    "                [--base-lr LR --base-batch B] [--noise-scale B]\n"
+    "                [--batch-ramp T] [--allow-cross-node-tp]\n"
+    "       dml-plan --list-models | --list-clusters [--json]\n"
+    "\n"
+    "Search data, tensor and pipeline parallelism (with interleaving),\n"
+    "micro-batch size, ZeRO stage, recomputation and sequence parallelism\n"
+    "for a model on a cluster; predict each plan's step time and memory per\n"
+    "device with the cost model; show the best with their batch and\n"
+    "learning-rate schedule and time to train. Plans shown are recorded in\n"
+    "the database.\n"
+    "\n"
+    "  --model M          model preset (--list-models) or spec file\n"
+    "  --cluster C        cluster preset (--list-clusters), spec file, or\n"
+    "                     'this': the newest cluster dml-probe measured\n"
+    "  --nodes N          scale the cluster to N nodes\n"
+    "  --devices N        plan for N devices (CPU: N MPI ranks)\n"
+    "  --global-batch B   samples (sequences) per step, or 'auto' to search\n"
+    "                     it with the plan by time to train (needs a noise\n"
+    "                     scale: --noise-scale, or one dml-exec measured)\n"
+    "  --seq S            sequence length instead of the model's\n"
+    "  --top K            plans to show and record (default 5)\n"
+    "  --config KNOBS     fix knobs, search the rest: dp=,tp=,pp=,v=,mbs=,\n"
+    "                     zero=0-3,recompute=none|selective|full,sp=0|1,\n"
+    "                     schedule=1f1b|gpipe|interleaved,threads= (CPU)\n"
+    "  --why-not KNOBS    what rules that configuration out, or how much\n"
+    "                     slower than the winner it is and why\n"
+    "  --explain          break the winner down; why the runner-up lost\n"
+    "  --json             one JSON document on stdout instead of tables\n"
+    "  --out FILE         write the winner as a plan file for dml-exec\n"
+    "  --export KIND      megatron, deepspeed, slurm or torchrun for the\n"
+    "                     winner, on stdout (or --export-out FILE)\n"
+    "  --db PATH          database (default: $DML_DB, else ./dml.db)\n"
+    "  --tokens T         training length in tokens (samples for an mlp),\n"
+    "                     e.g. 300e9 or 2T; with 'auto' the tokens the\n"
+    "                     target needs at small batches (McCandlish E_min)\n"
+    "  --optimizer O      adam|adamw (default), sgd, lamb or lars\n"
+    "  --base-lr LR, --base-batch B   a learning rate tuned at batch B, to\n"
+    "                     scale (linear for sgd/lars, square root for\n"
+    "                     adam/lamb); default: GPT-3's table by model size\n"
+    "  --noise-scale B    gradient noise scale (critical batch), samples\n"
+    "  --batch-ramp T     ramp the batch up over the first T tokens\n"
+    "  --allow-cross-node-tp  let tensor-parallel groups span nodes\n"
+    "  --list-models, --list-clusters   the presets\n"
+    "  --help, --version\n"
+    "\n"
+    "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input,\n"
+    "3 no feasible plan.\n";
+
+typedef struct options {
+    dml_planner_request req;
+    bool have_batch;
+    bool explain, json, help, version, list_models, list_clusters;
+    const char *out;          /* --out */
+    bool have_export;
+    dml_export_kind export_kind;
+    const char *export_out;   /* --export-out */
+    const char *why_not;      /* --why-not text */
+    dml_planner_config why_not_cfg;
+} options;
+
+static dml_status parse_count(const char *opt, const char *text, long max,
+                              int64_t *out, dml_error *err)
+{
+    long v = 0;
+    if (!dml_units_parse_long(text, 1, max, &v))
+        return dml_error_msg(err, DML_EUSAGE,
+                             "%s: \"%s\" is not a whole number from 1 to %ld",
+                             opt, text, max);
+    *out = v;
+    return DML_OK;
+}
+
+static dml_status parse_positive(const char *opt, const char *text,
+                                 double *out, dml_error *err)
+{
+    double v = 0;
+    if (!dml_units_parse_size(text, &v) || !(v > 0))
+        return dml_error_msg(err, DML_EUSAGE,
+                             "%s: \"%s\" is not a positive number", opt,
+                             text);
+    *out = v;
+    return DML_OK;
+}
+
+static dml_status parse_optimizer(const char *text, dml_optimizer *out,
+                                  dml_error *err)
+{
+    if (strcmp(text, "adam") == 0 || strcmp(text, "adamw") == 0)
+        *out = DML_OPT_ADAMW;
+    else if (strcmp(text, "sgd") == 0)
+        *out = DML_OPT_SGD;
+    else if (strcmp(text, "lamb") == 0)
+        *out = DML_OPT_LAMB;
+    else if (strcmp(text, "lars") == 0)
+        *out = DML_OPT_LARS;
+    else
+        return dml_error_msg(err, DML_EUSAGE,
+                             "--optimizer: \"%s\" is not adam, adamw, sgd, "
+                             "lamb or lars", text);
+    return DML_OK;
+}
+
+static dml_status parse_options(int argc, char **argv, options *o,
+                                dml_error *err)
+{
+    enum { OPT_MODEL = 256, OPT_CLUSTER, OPT_NODES, OPT_DEVICES, OPT_BATCH,
+           OPT_SEQ, OPT_TOP, OPT_CONFIG, OPT_WHYNOT, OPT_EXPLAIN, OPT_JSON,
+           OPT_OUT, OPT_EXPORT, OPT_EXPORT_OUT, OPT_DB, OPT_TOKENS, OPT_OPT,
+           OPT_BASE_LR, OPT_BASE_BATCH, OPT_NOISE, OPT_RAMP, OPT_XNODE,
+           OPT_LIST_MODELS, OPT_LIST_CLUSTERS, OPT_VERSION };
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"cluster", required_argument, NULL, OPT_CLUSTER},
+        {"nodes", required_argument, NULL, OPT_NODES},
+        {"devices", required_argument, NULL, OPT_DEVICES},
+        {"global-batch", required_argument, NULL, OPT_BATCH},
+        {"seq", required_argument, NULL, OPT_SEQ},
+        {"top", required_argument, NULL, OPT_TOP},
+        {"config", required_argument, NULL, OPT_CONFIG},
+        {"why-not", required_argument, NULL, OPT_WHYNOT},
+        {"explain", no_argument, NULL, OPT_EXPLAIN},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"out", required_argument, NULL, OPT_OUT},
+        {"export", required_argument, NULL, OPT_EXPORT},
+        {"export-out", required_argument, NULL, OPT_EXPORT_OUT},
+        {"db", required_argument, NULL, OPT_DB},
+        {"tokens", required_argument, NULL, OPT_TOKENS},
+        {"optimizer", required_argument, NULL, OPT_OPT},
+        {"base-lr", required_argument, NULL, OPT_BASE_LR},
+        {"base-batch", required_argument, NULL, OPT_BASE_BATCH},
+        {"noise-scale", required_argument, NULL, OPT_NOISE},
+        {"batch-ramp", required_argument, NULL, OPT_RAMP},
+        {"allow-cross-node-tp", no_argument, NULL, OPT_XNODE},
+        {"list-models", no_argument, NULL, OPT_LIST_MODELS},
+        {"list-clusters", no_argument, NULL, OPT_LIST_CLUSTERS},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
+        {NULL, 0, NULL, 0},
+    };
+    memset(o, 0, sizeof *o);
+    dml_planner_request_init(&o->req);
+    opterr = 0; /* one line of our own instead of getopt's */
+    int c;
+    int64_t n = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_MODEL: o->req.model = optarg; break;
+        case OPT_CLUSTER: o->req.cluster = optarg; break;
+        case OPT_NODES:
+            DML_CHECK(parse_count("--nodes", optarg, 1000000, &o->req.nodes,
+                                  err));
+            break;
+        case OPT_DEVICES:
+            DML_CHECK(parse_count("--devices", optarg, 100000000,
+                                  &o->req.devices, err));
+            break;
+        case OPT_BATCH:
+            o->have_batch = true;
+            if (strcmp(optarg, "auto") == 0)
+                o->req.global_batch = 0;
+            else
+                DML_CHECK(parse_count("--global-batch", optarg, 1000000000,
+                                      &o->req.global_batch, err));
+            break;
+        case OPT_SEQ:
+            DML_CHECK(parse_count("--seq", optarg, 100000000, &o->req.seq,
+                                  err));
+            break;
+        case OPT_TOP:
+            DML_CHECK(parse_count("--top", optarg, DML_PLANNER_TOP_MAX, &n,
+                                  err));
+            o->req.top_k = (int)n;
+            break;
+        case OPT_CONFIG:
+            DML_CHECK(dml_planner_config_parse(optarg, "--config",
+                                               &o->req.config, err));
+            break;
+        case OPT_WHYNOT:
+            DML_CHECK(dml_planner_config_parse(optarg, "--why-not",
+                                               &o->why_not_cfg, err));
+            o->why_not = optarg;
+            break;
+        case OPT_EXPLAIN: o->explain = true; break;
+        case OPT_JSON: o->json = true; break;
+        case OPT_OUT: o->out = optarg; break;
+        case OPT_EXPORT:
+            if (!dml_export_parse(optarg, &o->export_kind))
+                return dml_error_msg(err, DML_EUSAGE,
+                                     "--export: \"%s\" is not megatron, "
+                                     "deepspeed, slurm or torchrun", optarg);
+            o->have_export = true;
+            break;
+        case OPT_EXPORT_OUT: o->export_out = optarg; break;
+        case OPT_DB:
+            if (!optarg[0])
+                return dml_error_msg(err, DML_EUSAGE, "--db: empty path");
+            o->req.db_path = optarg;
+            break;
+        case OPT_TOKENS:
+            DML_CHECK(parse_positive("--tokens", optarg, &o->req.tokens,
+                                     err));
+            break;
+        case OPT_OPT:
+            DML_CHECK(parse_optimizer(optarg, &o->req.optimizer, err));
+            break;
+        case OPT_BASE_LR:
+            DML_CHECK(parse_positive("--base-lr", optarg, &o->req.base_lr,
+                                     err));
+            break;
+        case OPT_BASE_BATCH:
+            DML_CHECK(parse_positive("--base-batch", optarg,
+                                     &o->req.base_batch, err));
+            break;
+        case OPT_NOISE:
+            DML_CHECK(parse_positive("--noise-scale", optarg,
+                                     &o->req.noise_scale, err));
+            break;
+        case OPT_RAMP:
+            DML_CHECK(parse_positive("--batch-ramp", optarg,
+                                     &o->req.ramp_tokens, err));
+            break;
+        case OPT_XNODE: o->req.allow_cross_node_tp = true; break;
+        case OPT_LIST_MODELS: o->list_models = true; break;
+        case OPT_LIST_CLUSTERS: o->list_clusters = true; break;
+        case 'h': o->help = true; break;
+        case OPT_VERSION: o->version = true; break;
+        case ':':
+            return dml_error_msg(err, DML_EUSAGE, "%s needs a value",
+                                 argv[optind - 1]);
+        default:
+            return dml_error_msg(err, DML_EUSAGE,
+                                 "unknown option %s (see --help)",
+                                 argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return dml_error_msg(err, DML_EUSAGE, "unexpected argument \"%s\"",
+                             argv[optind]);
+    if (o->help || o->version || o->list_models || o->list_clusters)
+        return DML_OK;
+    if (!o->req.model)
+        return dml_error_msg(err, DML_EUSAGE,
+                             "--model is required (see --list-models)");
+    if (!o->req.cluster)
+        return dml_error_msg(err, DML_EUSAGE,
+                             "--cluster is required (see --list-clusters)");
+    if (!o->have_batch)
+        return dml_error_msg(err, DML_EUSAGE,
+                             "--global-batch is required (a number of "
+                             "samples, or auto)");
+    if (o->export_out && !o->have_export)
+        return dml_error_msg(err, DML_EUSAGE, "--export-out needs --export");
+    if (o->have_export && !o->export_out && o->json)
+        return dml_error_msg(err, DML_EUSAGE,
+                             "--json and --export both write to standard "
+                             "output: add --export-out FILE");
+    return DML_OK;
+}
+
+static int fail(const dml_error *err)
+{
+    char line[2048];
+    fprintf(stderr, "dml-plan: %s\n", dml_error_format(err, line, sizeof line));
+    return dml_status_exit_code(err->status);
+}
+
+/* Everything after the search: record, write files, print. */
+static dml_status finish(const options *o, dml_planner *p,
+                         const dml_why_not *why, dml_error *err)
+{
+    const char *db_path = dml_db_default_path(o->req.db_path);
+    dml_db *db = NULL;
+    DML_CHECK(dml_db_open(db_path, &db, err));
+    dml_status s = dml_planner_record(db, p, err);
+    dml_db_close(db);
+    if (s != DML_OK)
+        return s;
+    const dml_planned *win = &p->plans[0];
+    if (o->out) {
+        json_t *j = dml_plan_to_json(&win->plan);
+        char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+                       : NULL;
+        json_decref(j);
+        if (!text)
+            return dml_error_msg(err, DML_ENOMEM, "out of memory");
+        size_t len = strlen(text);
+        char *buf = realloc(text, len + 2);
+        if (!buf) {
+            free(text);
+            return dml_error_msg(err, DML_ENOMEM, "out of memory");
+        }
+        buf[len] = '\n';
+        buf[len + 1] = '\0';
+        s = dml_file_write_atomic(o->out, buf, len + 1, err);
+        free(buf);
+        if (s != DML_OK)
+            return s;
+    }
+    char *export_text = NULL;
+    if (o->have_export)
+        DML_CHECK(dml_planner_export(o->export_kind, p, win, o->out,
+                                     &export_text, err));
+    if (export_text && o->export_out) {
+        s = dml_file_write_atomic(o->export_out, export_text,
+                                  strlen(export_text), err);
+        if (s != DML_OK) {
+            free(export_text);
+            return s;
+        }
+    }
+    dml_report_extras x = {.explain = o->explain, .why_not = why,
+                           .why_not_config = o->why_not, .db_path = db_path,
+                           .plan_file = o->out};
+    if (export_text && !o->export_out) {
+        fputs(export_text, stdout); /* the export is the data */
+    } else if (o->json) {
+        json_t *doc = dml_planner_to_json(p, &x);
+        if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) |
+                                                JSON_PRESERVE_ORDER |
+                                                JSON_REAL_PRECISION(9))) {
+            json_decref(doc);
+            free(export_text);
+            return dml_error_msg(err, DML_ENOMEM, "out of memory");
+        }
+        fputc('\n', stdout);
+        json_decref(doc);
+    } else {
+        dml_planner_print(stdout, p, &x);
+        if (o->export_out)
+            printf("%s export written to %s.\n",
+                   dml_export_name(o->export_kind), o->export_out);
+    }
+    free(export_text);
+    if (fflush(stdout) != 0)
+        return dml_error_msg(err, DML_EIO, "cannot write to standard output");
+    return DML_OK;
+}
+
+int main(int argc, char **argv)
+{
+    dml_log_init(argv[0]);
+    options o;
+    dml_error err;
+    dml_error_clear(&err);
+    if (parse_options(argc, argv, &o, &err) != DML_OK)
+        return fail(&err);
+    if (o.help) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (o.version) {
+        printf("dml-plan %s\n", DML_VERSION);
+        return 0;
+    }
+    const char *data_dir = dml_costmodel_data_dir(getenv("DML_DATA_DIR"));
+    if (o.list_models || o.list_clusters) {
+        if (o.list_models &&
+            dml_planner_list_presets(stdout, data_dir, true, o.json, &err))
+            return fail(&err);
+        if (o.list_clusters &&
+            dml_planner_list_presets(stdout, data_dir, false, o.json, &err))
+            return fail(&err);
+        return 0;
+    }
+    o.req.data_dir = data_dir;
+    dml_planner *p = NULL;
+    dml_status s = dml_planner_new(&o.req, &p, &err);
+    if (s == DML_OK && o.have_export)
+        s = dml_export_check(o.export_kind, &p->model, &err);
+    if (s == DML_OK && o.out)
+        s = dml_file_check_writable(o.out, &err);
+    if (s == DML_OK && o.export_out)
+        s = dml_file_check_writable(o.export_out, &err);
+    if (s == DML_OK)
+        s = dml_planner_run(p, &err);
+    dml_why_not why;
+    if (s == DML_OK && o.why_not)
+        s = dml_planner_why_not(p, &o.why_not_cfg, &why, &err);
+    if (s == DML_OK)
+        s = finish(&o, p, o.why_not ? &why : NULL, &err);
+    dml_planner_free(p);
+    return s == DML_OK ? 0 : fail(&err);
+}
