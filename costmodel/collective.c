@@ -41,6 +41,8 @@ void dml_coll_group_init(dml_coll_group *grp, const dml_node_group *g,
     grp->fits = g->coll;
     grp->scale_intra = 1.0;
     grp->scale_inter = 1.0;
+    grp->latency_scale_intra = 1.0;
+    grp->latency_scale_inter = 1.0;
 }
 
 double dml_collective_busbw_factor(dml_coll_op op, int n)
@@ -151,20 +153,26 @@ static double measured(const dml_coll_group *grp, dml_coll_op op,
 {
     if (!grp->fits)
         return DML__NEVER;
-    int level = grp->ranks > grp->ranks_per_node ? DML_LINK_INTER
-                                                 : DML_LINK_INTRA;
+    bool spans = grp->ranks > grp->ranks_per_node;
+    int level = spans ? DML_LINK_INTER : DML_LINK_INTRA;
     const dml_coll_fit *f = &grp->fits[op][level];
     if (!f->present || !(f->busbw_Bps > 0))
         return DML__NEVER;
-    return f->alpha_s +
+    return f->alpha_s * (spans ? grp->latency_scale_inter
+                               : grp->latency_scale_intra) +
            bytes * dml_collective_busbw_factor(op, grp->ranks) / f->busbw_Bps;
 }
 
-double dml_collective_time_algo(const dml_coll_group *grp, dml_coll_op op,
+double dml_collective_time_algo(const dml_coll_group *in, dml_coll_op op,
                                 double bytes, dml_coll_algo algo)
 {
-    if (grp->ranks <= 1 || bytes <= 0)
+    if (in->ranks <= 1 || bytes <= 0)
         return 0;
+    /* The algorithms read latencies from the links: calibrate them there. */
+    dml_coll_group scaled = *in;
+    scaled.intra.latency_s *= in->latency_scale_intra;
+    scaled.inter.latency_s *= in->latency_scale_inter;
+    const dml_coll_group *grp = &scaled;
     double t;
     switch (algo) {
     case DML_ALGO_RING:

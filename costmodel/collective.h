@@ -48,10 +48,13 @@ typedef struct dml_coll_group {
                              [op][level] of the node group, or NULL */
     double scale_intra;   /* calibration: multiplies intra-node times (1) */
     double scale_inter;   /* and times that cross nodes (1) */
+    double latency_scale_intra; /* calibration: multiplies the latency
+                                   (alpha) terms inside a node (1) */
+    double latency_scale_inter; /* and those between nodes (1) */
 } dml_coll_group;
 
 /* A group of `ranks` members, `ranks_per_node` per node, on the links and
- * fits of node group g; scales 1. */
+ * fits of node group g; scales (time and latency) 1. */
 void dml_coll_group_init(dml_coll_group *grp, const dml_node_group *g,
                          int ranks, int ranks_per_node);
 

@@ -28,6 +28,10 @@ void dml_costmodel_calib_init(dml_costmodel_calib *c)
     c->compute = c->membound = c->comm_intra = c->comm_inter = 1.0;
     c->optimizer = 1.0;
     c->overhead_s = 0;
+    c->latency_intra = c->latency_inter = 1.0;
+    c->microbatch_overhead_s = 0;
+    c->cpu_thread_overhead = 0;
+    c->cpu_rank_contention = 0;
 }
 
 void dml_costmodel_options_init(dml_costmodel_options *o)
@@ -140,6 +144,12 @@ dml_status dml_costmodel_prepare(const dml_model_spec *model,
                            ctx->embed_params;
     }
     return DML_OK;
+}
+
+void dml_costmodel_set_calib(dml_costmodel_ctx *ctx,
+                             const dml_costmodel_calib *calib)
+{
+    ctx->opt.calib = *calib;
 }
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -506,12 +516,28 @@ dml_status dml_costmodel_step_time(const dml_costmodel_ctx *ctx,
     int dpn = ctx->devices_per_node;
     comm_env env;
     env.contention = o->overlap_contention;
-    /* A CPU rank computes with threads_per_rank of its device's cores. */
+    /* A CPU rank computes with threads_per_rank cores at the per-core
+     * peak, as far as the node has cores for all its ranks' threads
+     * (ranks fill a node before the next: min(world, devices_per_node)
+     * of them share its devices_per_node x cores cores; oversubscribed
+     * threads share what is there). Calibration prices what the ideal
+     * leaves out: extra threads of a rank and extra ranks on a node do
+     * not scale perfectly (and not alike: on small VMs a second BLAS
+     * thread may gain less than a second rank). */
     env.peak = ctx->peak_flops;
     const dml_device_spec *dev = &ctx->cluster.groups[ctx->group].device;
-    if (dev->type == DML_DEVICE_CPU && par->threads_per_rank > 0 &&
-        par->threads_per_rank < dev->cores)
-        env.peak *= (double)par->threads_per_rank / dev->cores;
+    if (dev->type == DML_DEVICE_CPU) {
+        double cores = dev->cores > 0 ? (double)dev->cores : 1.0;
+        double threads = par->threads_per_rank > 0 ? par->threads_per_rank
+                                                   : 1.0;
+        double ranks_here = (double)(world < dpn ? world : dpn);
+        double busy = ranks_here * threads;
+        if (busy > (double)dpn * cores)
+            busy = (double)dpn * cores;
+        env.peak = ctx->peak_flops / cores * (busy / ranks_here);
+        env.peak /= (1.0 + o->calib.cpu_thread_overhead * (threads - 1.0)) *
+                    (1.0 + o->calib.cpu_rank_contention * (ranks_here - 1.0));
+    }
     dml_coll_group_init(&env.tp, grp, tp, tp < dpn ? tp : dpn);
     int tpp = tp * p;
     int dp_per_node = tpp >= dpn ? 1 : dpn / tpp;
@@ -529,6 +555,8 @@ dml_status dml_costmodel_step_time(const dml_costmodel_ctx *ctx,
         all[i]->inter = ctx->inter;
         all[i]->scale_intra = o->calib.comm_intra;
         all[i]->scale_inter = o->calib.comm_inter;
+        all[i]->latency_scale_intra = o->calib.latency_intra;
+        all[i]->latency_scale_inter = o->calib.latency_inter;
     }
 
     /* Per-layer costs (every transformer layer is the same). */
@@ -557,8 +585,10 @@ dml_status dml_costmodel_step_time(const dml_costmodel_ctx *ctx,
         bool split = tp > 1 && (par->sp || o->p2p_scatter_gather);
         double msg = split ? act / tp : act;
         bool spans = (int64_t)tp * p > dpn;
-        const dml_link_spec *link = spans ? &ctx->inter : &ctx->intra;
-        double one = dml_p2p_time(link, msg) *
+        dml_link_spec link = spans ? ctx->inter : ctx->intra;
+        link.latency_s *= spans ? o->calib.latency_inter
+                                : o->calib.latency_intra;
+        double one = dml_p2p_time(&link, msg) *
                      (spans ? o->calib.comm_inter : o->calib.comm_intra);
         if (split && !par->sp)
             one += dml_collective_time(&env.tp, DML_COLL_ALLGATHER, act, NULL);
@@ -659,7 +689,7 @@ dml_status dml_costmodel_step_time(const dml_costmodel_ctx *ctx,
             tf_r += 0.5 * t_head;
             tb_r += 0.5 * t_head;
         }
-        double t_r = tf_r + tb_r + t_p2p;
+        double t_r = tf_r + tb_r + t_p2p + o->calib.microbatch_overhead_s;
         t_sum += t_r;
         if (t_r > t_max) {
             t_max = t_r;
@@ -780,6 +810,8 @@ dml_status dml_costmodel_step_time(const dml_costmodel_ctx *ctx,
         pair.inter = ctx->inter;
         pair.scale_intra = o->calib.comm_intra;
         pair.scale_inter = o->calib.comm_inter;
+        pair.latency_scale_intra = o->calib.latency_intra;
+        pair.latency_scale_inter = o->calib.latency_inter;
         t_tied = dml_collective_time(&pair, DML_COLL_ALLREDUCE,
                                      ctx->embed_params / tp * wire, NULL);
     }

@@ -47,6 +47,21 @@ typedef struct dml_costmodel_calib {
     double comm_inter; /* collectives and sends that cross nodes */
     double optimizer;  /* optimizer step */
     double overhead_s; /* fixed cost added to every step, s */
+    double microbatch_overhead_s; /* fixed cost of each micro-batch on each
+                             pipeline device (forward + backward: library
+                             calls, sends posted, buffers), s (0) */
+    double latency_intra; /* latency (alpha) terms of intra-node transfers,
+                             on top of comm_intra (1) */
+    double latency_inter; /* the same across nodes, on top of comm_inter */
+    double cpu_thread_overhead; /* CPU: cost of each further BLAS
+                              thread of a rank (synchronisation, small
+                              GEMMs split too finely); GEMM time x
+                              (1 + this x (threads_per_rank - 1)); 0 =
+                              threads scale perfectly (0) */
+    double cpu_rank_contention; /* CPU: cost of each further rank busy on
+                              the node (shared caches, memory, other
+                              load); GEMM time x (1 + this x (ranks on
+                              the node - 1)); 0 = none (0) */
 } dml_costmodel_calib;
 
 typedef struct dml_costmodel_options {
@@ -142,6 +157,12 @@ dml_status dml_costmodel_prepare(const dml_model_spec *model,
                                  const dml_cluster_spec *cluster,
                                  const dml_costmodel_options *opt,
                                  dml_costmodel_ctx *ctx, dml_error *err);
+
+/* Replace the calibration factors of a prepared context (they enter only
+ * step_time, so no new prepare is needed; calibration fitting evaluates
+ * many factor sets this way). */
+void dml_costmodel_set_calib(dml_costmodel_ctx *ctx,
+                             const dml_costmodel_calib *calib);
 
 /*
  * Predict one step of configuration par. stages/stage_count give the

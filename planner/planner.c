@@ -143,13 +143,11 @@ static bool all_cpu(const dml_cluster_spec *c)
     return c->group_count > 0;
 }
 
-static dml_status add_split(dml_planner *p, int k, int64_t devices,
-                            dml_error *err)
+/* The cost model for one split, with the calibration when there is one;
+ * the calibration's memory headroom shrinks what a device offers. */
+static dml_status prepare_split(dml_planner *p, dml_planner_split *s,
+                                double mem_extra_bytes, dml_error *err)
 {
-    if (p->split_count >= DML_PLANNER_SPLITS_MAX)
-        return DML_OK;
-    dml_planner_split *s = &p->splits[p->split_count];
-    cut_devices(&p->cluster, k, &s->cluster);
     dml_costmodel_options opt;
     dml_costmodel_options_init(&opt);
     opt.optimizer = p->req.optimizer;
@@ -157,6 +155,34 @@ static dml_status add_split(dml_planner *p, int k, int64_t devices,
         opt.calib = *p->req.calib;
     DML_CHECK(dml_costmodel_prepare(&p->model, &s->cluster, &opt, &s->ctx,
                                     err));
+    if (mem_extra_bytes > 0 && mem_extra_bytes < s->ctx.mem_bytes)
+        s->ctx.mem_bytes -= mem_extra_bytes;
+    return DML_OK;
+}
+
+dml_status dml_planner_apply_calibration(dml_planner *p,
+                                         const dml_costmodel_calib *calib,
+                                         int64_t calibration_id,
+                                         double mem_extra_bytes,
+                                         dml_error *err)
+{
+    p->req.calib = calib;
+    p->req.calibration_id = calibration_id;
+    for (int i = 0; i < p->split_count; i++)
+        DML_CHECK(prepare_split(p, &p->splits[i], mem_extra_bytes, err));
+    if (p->split_count > 0)
+        p->mem_capacity_bytes = p->splits[0].ctx.mem_bytes;
+    return DML_OK;
+}
+
+static dml_status add_split(dml_planner *p, int k, int64_t devices,
+                            dml_error *err)
+{
+    if (p->split_count >= DML_PLANNER_SPLITS_MAX)
+        return DML_OK;
+    dml_planner_split *s = &p->splits[p->split_count];
+    cut_devices(&p->cluster, k, &s->cluster);
+    DML_CHECK(prepare_split(p, s, 0, err));
     s->devices = devices;
     s->threads_per_rank = all_cpu(&p->cluster)
                               ? s->cluster.groups[s->ctx.group].device.cores

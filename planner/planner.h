@@ -107,6 +107,19 @@ typedef struct dml_planner {
 dml_status dml_planner_new(const dml_planner_request *req, dml_planner **out,
                            dml_error *err);
 
+/*
+ * Price every plan with a calibration of this cluster (planner/calibrate.h:
+ * the newest one dml-plan found for the cluster's fingerprint): the fitted
+ * efficiency factors replace the spec's defaults, and mem_extra_bytes (the
+ * memory headroom runs measured beyond their prediction) is kept free on
+ * every device. calib must outlive the planner. Before dml_planner_run.
+ */
+dml_status dml_planner_apply_calibration(dml_planner *p,
+                                         const dml_costmodel_calib *calib,
+                                         int64_t calibration_id,
+                                         double mem_extra_bytes,
+                                         dml_error *err);
+
 /* Search and make the plans; DML_EINFEASIBLE when none fits. */
 dml_status dml_planner_run(dml_planner *p, dml_error *err);
 

@@ -28,6 +28,8 @@
 #include "planner/planner.h"
 #include "planner/record.h"
 #include "planner/report.h"
+#include "planner/calibrate.h"
+#include "planner/tune.h"
 
 static const char usage_text[] =
     "usage: dml-plan --model NAME|FILE --cluster NAME|FILE|this\n"
@@ -78,6 +80,15 @@ static const char usage_text[] =
     "  --noise-scale B    gradient noise scale (critical batch), samples\n"
     "  --batch-ramp T     ramp the batch up over the first T tokens\n"
     "  --allow-cross-node-tp  let tensor-parallel groups span nodes\n"
+    "  --tune K           run the top K plans (and the best of each other\n"
+    "                     layout family) with mpirun dml-exec, rank them by\n"
+    "                     measured step time, write the measured winner as\n"
+    "                     --out, and refit this cluster's calibration\n"
+    "  --tune-steps S     steps per trial (default 30)\n"
+    "  --tune-data D      dml-exec --data for the trials (default: its own)\n"
+    "  --ranks N          tune with N MPI ranks (the same as --devices N)\n"
+    "  --no-calibration   price plans with the spec as written, not with the\n"
+    "                     newest calibration of the cluster in the database\n"
     "  --list-models, --list-clusters   the presets\n"
     "  --help, --version\n"
     "\n"
@@ -93,6 +104,10 @@ typedef struct options {
     dml_export_kind export_kind;
     const char *export_out;   /* --export-out */
     const char *why_not;      /* --why-not text */
+    long tune_k;              /* --tune K, 0 = no tuning */
+    int64_t tune_steps;       /* --tune-steps */
+    const char *tune_data;    /* --tune-data */
+    bool no_calibration;      /* --no-calibration */
     dml_planner_config why_not_cfg;
 } options;
 
@@ -145,7 +160,8 @@ static dml_status parse_options(int argc, char **argv, options *o,
            OPT_SEQ, OPT_TOP, OPT_CONFIG, OPT_WHYNOT, OPT_EXPLAIN, OPT_JSON,
            OPT_OUT, OPT_EXPORT, OPT_EXPORT_OUT, OPT_DB, OPT_TOKENS, OPT_OPT,
            OPT_BASE_LR, OPT_BASE_BATCH, OPT_NOISE, OPT_RAMP, OPT_XNODE,
-           OPT_LIST_MODELS, OPT_LIST_CLUSTERS, OPT_VERSION };
+           OPT_LIST_MODELS, OPT_LIST_CLUSTERS, OPT_VERSION, OPT_TUNE,
+           OPT_TUNE_STEPS, OPT_TUNE_DATA, OPT_RANKS, OPT_NO_CALIB };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, OPT_MODEL},
         {"cluster", required_argument, NULL, OPT_CLUSTER},
@@ -169,6 +185,11 @@ static dml_status parse_options(int argc, char **argv, options *o,
         {"noise-scale", required_argument, NULL, OPT_NOISE},
         {"batch-ramp", required_argument, NULL, OPT_RAMP},
         {"allow-cross-node-tp", no_argument, NULL, OPT_XNODE},
+        {"tune", required_argument, NULL, OPT_TUNE},
+        {"tune-steps", required_argument, NULL, OPT_TUNE_STEPS},
+        {"tune-data", required_argument, NULL, OPT_TUNE_DATA},
+        {"ranks", required_argument, NULL, OPT_RANKS},
+        {"no-calibration", no_argument, NULL, OPT_NO_CALIB},
         {"list-models", no_argument, NULL, OPT_LIST_MODELS},
         {"list-clusters", no_argument, NULL, OPT_LIST_CLUSTERS},
         {"help", no_argument, NULL, 'h'},
@@ -177,6 +198,7 @@ static dml_status parse_options(int argc, char **argv, options *o,
     };
     memset(o, 0, sizeof *o);
     dml_planner_request_init(&o->req);
+    o->tune_steps = 30;
     opterr = 0; /* one line of our own instead of getopt's */
     int c;
     int64_t n = 0;
@@ -258,6 +280,28 @@ static dml_status parse_options(int argc, char **argv, options *o,
                                      &o->req.ramp_tokens, err));
             break;
         case OPT_XNODE: o->req.allow_cross_node_tp = true; break;
+        case OPT_TUNE:
+            if (!dml_units_parse_long(optarg, 1, DML_TUNE_MAX_TRIALS / 2,
+                                      &o->tune_k))
+                return dml_error_msg(err, DML_EUSAGE,
+                                     "--tune: \"%s\" is not a whole number "
+                                     "from 1 to %d", optarg,
+                                     DML_TUNE_MAX_TRIALS / 2);
+            break;
+        case OPT_TUNE_STEPS:
+            DML_CHECK(parse_count("--tune-steps", optarg, 100000,
+                                  &o->tune_steps, err));
+            if (o->tune_steps < 5)
+                return dml_error_msg(err, DML_EUSAGE,
+                                     "--tune-steps: at least 5 steps, so "
+                                     "that warm-up steps can be left out");
+            break;
+        case OPT_TUNE_DATA: o->tune_data = optarg; break;
+        case OPT_RANKS:
+            DML_CHECK(parse_count("--ranks", optarg, 1 << 20,
+                                  &o->req.devices, err));
+            break;
+        case OPT_NO_CALIB: o->no_calibration = true; break;
         case OPT_LIST_MODELS: o->list_models = true; break;
         case OPT_LIST_CLUSTERS: o->list_clusters = true; break;
         case 'h': o->help = true; break;
@@ -302,73 +346,173 @@ static int fail(const dml_error *err)
     return dml_status_exit_code(err->status);
 }
 
-/* Everything after the search: record, write files, print. */
+static dml_status write_plan_file(const char *path, const dml_plan *plan,
+                                  dml_error *err)
+{
+    json_t *j = dml_plan_to_json(plan);
+    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+                   : NULL;
+    json_decref(j);
+    if (!text)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    size_t len = strlen(text);
+    char *buf = realloc(text, len + 2);
+    if (!buf) {
+        free(text);
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    }
+    buf[len] = '\n';
+    buf[len + 1] = '\0';
+    dml_status s = dml_file_write_atomic(path, buf, len + 1, err);
+    free(buf);
+    return s;
+}
+
+/* The newest calibration of the cluster, unless --no-calibration or there
+ * is no database yet (a reading step never creates one). */
+static dml_status apply_calibration(const options *o, dml_planner *p,
+                                    dml_calibration_applied *cal,
+                                    bool *found, dml_error *err)
+{
+    *found = false;
+    if (o->no_calibration)
+        return DML_OK;
+    dml_db *db = NULL;
+    dml_status s = dml_db_open_existing(dml_db_default_path(o->req.db_path),
+                                        &db, err);
+    if (s == DML_ENOTFOUND) {
+        dml_error_clear(err);
+        return DML_OK;
+    }
+    DML_CHECK(s);
+    s = dml_calibration_load(db, p->cluster.fingerprint, cal, found, err);
+    dml_db_close(db);
+    DML_CHECK(s);
+    if (!*found)
+        return DML_OK;
+    return dml_planner_apply_calibration(p, &cal->calib, cal->id,
+                                         cal->mem_extra_bytes, err);
+}
+
+static void print_calibration(const options *o,
+                              const dml_calibration_applied *cal, bool found)
+{
+    if (o->no_calibration)
+        printf("Calibration: off (--no-calibration); predictions use the "
+               "cluster spec as written.\n");
+    else if (found)
+        printf("Calibrated: predictions +-%.0f%% (calibration #%lld of %s, "
+               "%d runs, leave-one-out MAPE %.1f%%).\n",
+               cal->interval_pct, (long long)cal->id, cal->created_at,
+               cal->n_runs, cal->loo_mape_pct);
+    else
+        printf("Calibration: none yet for this cluster (dml-plan --tune "
+               "makes one from measured runs).\n");
+}
+
+/* Everything after the search: record, tune, write files, print. */
 static dml_status finish(const options *o, dml_planner *p,
-                         const dml_why_not *why, dml_error *err)
+                         const dml_why_not *why,
+                         const dml_calibration_applied *cal, bool cal_found,
+                         dml_error *err)
 {
     const char *db_path = dml_db_default_path(o->req.db_path);
     dml_db *db = NULL;
     DML_CHECK(dml_db_open(db_path, &db, err));
     dml_status s = dml_planner_record(db, p, err);
-    dml_db_close(db);
-    if (s != DML_OK)
-        return s;
-    const dml_planned *win = &p->plans[0];
-    if (o->out) {
-        json_t *j = dml_plan_to_json(&win->plan);
-        char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
-                       : NULL;
-        json_decref(j);
-        if (!text)
-            return dml_error_msg(err, DML_ENOMEM, "out of memory");
-        size_t len = strlen(text);
-        char *buf = realloc(text, len + 2);
-        if (!buf) {
-            free(text);
-            return dml_error_msg(err, DML_ENOMEM, "out of memory");
-        }
-        buf[len] = '\n';
-        buf[len + 1] = '\0';
-        s = dml_file_write_atomic(o->out, buf, len + 1, err);
-        free(buf);
-        if (s != DML_OK)
-            return s;
+    dml_tune_report tune;
+    memset(&tune, 0, sizeof tune);
+    bool tuned = false;
+    if (s == DML_OK && o->tune_k > 0) {
+        dml_tune_request rq = {.top_k = (int)o->tune_k,
+                               .steps = o->tune_steps,
+                               .db_path = db_path,
+                               .data = o->tune_data,
+                               .progress = !o->json};
+        s = dml_planner_tune(p, db, &rq, &tune, err);
+        tuned = s == DML_OK;
     }
+    dml_db_close(db);
+    if (s != DML_OK) {
+        dml_tune_report_free(&tune);
+        return s;
+    }
+    /* With tuning, the plan written is the one that measured fastest. */
+    const dml_planned *win =
+        tuned && tune.have_winner ? &p->plans[tune.winner] : &p->plans[0];
+    if (o->out)
+        s = write_plan_file(o->out, &win->plan, err);
     char *export_text = NULL;
-    if (o->have_export)
-        DML_CHECK(dml_planner_export(o->export_kind, p, win, o->out,
-                                     &export_text, err));
-    if (export_text && o->export_out) {
+    if (s == DML_OK && o->have_export)
+        s = dml_planner_export(o->export_kind, p, win, o->out, &export_text,
+                               err);
+    if (s == DML_OK && export_text && o->export_out)
         s = dml_file_write_atomic(o->export_out, export_text,
                                   strlen(export_text), err);
-        if (s != DML_OK) {
-            free(export_text);
-            return s;
-        }
+    if (s != DML_OK) {
+        free(export_text);
+        dml_tune_report_free(&tune);
+        return s;
     }
     dml_report_extras x = {.explain = o->explain, .why_not = why,
                            .why_not_config = o->why_not, .db_path = db_path,
-                           .plan_file = o->out};
+                           .plan_file = tuned ? NULL : o->out};
     if (export_text && !o->export_out) {
         fputs(export_text, stdout); /* the export is the data */
     } else if (o->json) {
         json_t *doc = dml_planner_to_json(p, &x);
+        if (doc && !o->no_calibration && cal_found)
+            json_object_set_new(
+                doc, "calibration",
+                json_pack("{s:I, s:i, s:f, s:f}", "id", (json_int_t)cal->id,
+                          "runs", cal->n_runs, "interval_pct",
+                          cal->interval_pct, "loo_mape_pct",
+                          cal->loo_mape_pct));
+        if (doc && tuned) {
+            json_t *trials = json_array();
+            for (size_t k = 0; k < tune.n; k++) {
+                size_t t = tune.order[k];
+                const dml_tune_trial_result *r = &tune.result[t];
+                const dml_plan *pl = &p->plans[tune.plan_index[t]].plan;
+                json_array_append_new(
+                    trials,
+                    json_pack("{s:i, s:s, s:f, s:o, s:I, s:s}", "plan",
+                              (int)tune.plan_index[t] + 1, "outcome",
+                              dml_tune_outcome_name(r->outcome),
+                              "predicted_step_s", pl->pred.step_s,
+                              "measured_step_s",
+                              r->outcome == DML_TUNE_OK
+                                  ? json_real(r->measured_step_s)
+                                  : json_null(),
+                              "run_id", (json_int_t)r->run_id, "reason",
+                              r->reason));
+            }
+            json_object_set_new(doc, "tuning", trials);
+        }
         if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) |
                                                 JSON_PRESERVE_ORDER |
                                                 JSON_REAL_PRECISION(9))) {
             json_decref(doc);
             free(export_text);
+            dml_tune_report_free(&tune);
             return dml_error_msg(err, DML_ENOMEM, "out of memory");
         }
         fputc('\n', stdout);
         json_decref(doc);
     } else {
         dml_planner_print(stdout, p, &x);
+        print_calibration(o, cal, cal_found);
+        if (tuned)
+            dml_tune_report_print(stdout, p, &tune);
+        if (tuned && o->out && tune.have_winner)
+            printf("The measured winner (#%zu) is written to %s.\n",
+                   tune.winner + 1, o->out);
         if (o->export_out)
             printf("%s export written to %s.\n",
                    dml_export_name(o->export_kind), o->export_out);
     }
     free(export_text);
+    dml_tune_report_free(&tune);
     if (fflush(stdout) != 0)
         return dml_error_msg(err, DML_EIO, "cannot write to standard output");
     return DML_OK;
@@ -401,8 +545,18 @@ int main(int argc, char **argv)
         return 0;
     }
     o.req.data_dir = data_dir;
+    /* Tuning tries the family bests too: keep enough candidates. */
+    if (o.tune_k > 0 && o.req.top_k < 4 * o.tune_k)
+        o.req.top_k = (int)(4 * o.tune_k < DML_PLANNER_TOP_MAX
+                                ? 4 * o.tune_k
+                                : DML_PLANNER_TOP_MAX);
     dml_planner *p = NULL;
     dml_status s = dml_planner_new(&o.req, &p, &err);
+    dml_calibration_applied cal;
+    memset(&cal, 0, sizeof cal);
+    bool cal_found = false;
+    if (s == DML_OK)
+        s = apply_calibration(&o, p, &cal, &cal_found, &err);
     if (s == DML_OK && o.have_export)
         s = dml_export_check(o.export_kind, &p->model, &err);
     if (s == DML_OK && o.out)
@@ -415,7 +569,7 @@ int main(int argc, char **argv)
     if (s == DML_OK && o.why_not)
         s = dml_planner_why_not(p, &o.why_not_cfg, &why, &err);
     if (s == DML_OK)
-        s = finish(&o, p, o.why_not ? &why : NULL, &err);
+        s = finish(&o, p, o.why_not ? &why : NULL, &cal, cal_found, &err);
     dml_planner_free(p);
     return s == DML_OK ? 0 : fail(&err);
 }

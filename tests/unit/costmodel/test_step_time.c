@@ -507,7 +507,10 @@ static void fast_enough_for_search(void **state)
            "best feasible step %.2f s\n",
            calls, ok, dt, 1e6 * dt / calls, best);
     assert_true(calls > 1000);
-    assert_true(dt / calls < 200e-6);
+    /* scripts/valgrind sets DML_VALGRIND: under memcheck code runs some
+     * 50x slower, and only memory errors are judged there. */
+    if (!getenv("DML_VALGRIND"))
+        assert_true(dt / calls < 200e-6);
     /* 1536 sequences of 2048 tokens on 1024 A100s: between 10 and 40 s */
     assert_true(best > 10 && best < 40);
     teardown(e);

@@ -1,0 +1,162 @@
+/*
+ * tune.c: the tuning loop of dml-plan --tune (see tune.h).
+ */
+#include "tune.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/file.h"
+#include "common/units.h"
+
+static dml_status write_plan(const dml_plan *plan, const char *path,
+                             dml_error *err)
+{
+    json_t *j = dml_plan_to_json(plan);
+    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(17))
+                   : NULL;
+    json_decref(j);
+    if (!text)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory writing %s", path);
+    dml_status s = dml_file_write_atomic(path, text, strlen(text), err);
+    free(text);
+    return s;
+}
+
+static dml_status make_workdir(const dml_tune_request *rq, dml_tune_report *out,
+                               dml_error *err)
+{
+    if (rq->workdir) {
+        snprintf(out->workdir, sizeof out->workdir, "%s", rq->workdir);
+        return DML_OK;
+    }
+    const char *tmp = getenv("TMPDIR");
+    snprintf(out->workdir, sizeof out->workdir, "%s/dml-tune-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(out->workdir))
+        return dml_error_msg(err, DML_EIO, "cannot create a folder for the "
+                             "trial plans under %s", tmp ? tmp : "/tmp");
+    return DML_OK;
+}
+
+dml_status dml_planner_tune(const dml_planner *p, dml_db *db,
+                            const dml_tune_request *rq, dml_tune_report *out,
+                            dml_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->cal_status = DML_OK;
+    if (p->count == 0)
+        return dml_error_msg(err, DML_EINFEASIBLE, "no plan to tune");
+    DML_CHECK(make_workdir(rq, out, err));
+
+    dml_tune_candidate cands[DML_PLANNER_TOP_MAX];
+    size_t nc = 0;
+    for (int i = 0; i < p->count && nc < DML_PLANNER_TOP_MAX; i++) {
+        cands[nc].par = p->plans[i].plan.par;
+        cands[nc].predicted_s = p->plans[i].plan.pred.step_s;
+        nc++;
+    }
+    size_t idx[DML_TUNE_MAX_TRIALS];
+    size_t n = dml_tune_select_trials(cands, nc, rq->top_k, -1, idx,
+                                      DML_TUNE_MAX_TRIALS);
+
+    dml_tune_trial_spec specs[DML_TUNE_MAX_TRIALS];
+    char paths[DML_TUNE_MAX_TRIALS][300];
+    for (size_t t = 0; t < n; t++) {
+        const dml_planned *pl = &p->plans[idx[t]];
+        snprintf(paths[t], sizeof paths[t], "%s/trial-%zu.json", out->workdir,
+                 t + 1);
+        DML_CHECK(write_plan(&pl->plan, paths[t], err));
+        dml_tune_trial_spec_init(&specs[t]);
+        specs[t].plan_path = paths[t];
+        specs[t].steps = rq->steps;
+        specs[t].db_path = rq->db_path;
+        specs[t].data = rq->data;
+        specs[t].db = db;
+        /* Generous: start-up, data loading, and a noisy machine. */
+        specs[t].timeout_s =
+            rq->timeout_s > 0
+                ? rq->timeout_s
+                : 60.0 + 20.0 * pl->plan.pred.step_s * (double)rq->steps;
+        out->plan_index[t] = idx[t];
+    }
+    out->n = n;
+    DML_CHECK(dml_tune_run_all(specs, n, rq->progress, out->result, out->order,
+                               err));
+    if (n > 0 && out->result[out->order[0]].outcome == DML_TUNE_OK) {
+        out->have_winner = true;
+        out->winner = out->plan_index[out->order[0]];
+    }
+
+    dml_calibrate_options co;
+    dml_calibrate_options_init(&co);
+    co.cluster = &p->cluster;
+    co.data_dir = p->req.data_dir;
+    co.record = true;
+    dml_error cerr;
+    dml_error_clear(&cerr);
+    out->cal_status = dml_calibrate_cluster(db, p->cluster.fingerprint, &co,
+                                            &out->cal, &cerr);
+    if (out->cal_status != DML_OK)
+        dml_error_format(&cerr, out->cal_msg, sizeof out->cal_msg);
+    return DML_OK;
+}
+
+void dml_tune_report_free(dml_tune_report *r)
+{
+    if (r)
+        dml_calibration_result_free(&r->cal);
+}
+
+void dml_tune_report_print(FILE *f, const dml_planner *p,
+                           const dml_tune_report *r)
+{
+    char a[32], b[32];
+    fprintf(f, "\nTuning: %zu trials (plan files in %s)\n", r->n, r->workdir);
+    fprintf(f, " %-4s %-44s %12s %12s %8s  %s\n", "plan", "config",
+            "predicted", "measured", "error", "run");
+    for (size_t k = 0; k < r->n; k++) {
+        size_t t = r->order[k];
+        const dml_tune_trial_result *res = &r->result[t];
+        const dml_planned *pl = &p->plans[r->plan_index[t]];
+        char cfg[128];
+        snprintf(cfg, sizeof cfg, "dp=%d,tp=%d,pp=%d,mbs=%lld,threads=%d",
+                 pl->plan.par.dp, pl->plan.par.tp, pl->plan.par.pp,
+                 (long long)pl->plan.par.mbs, pl->plan.par.threads_per_rank);
+        double pred = pl->plan.pred.step_s;
+        if (res->outcome == DML_TUNE_OK) {
+            fprintf(f, " #%-3zu %-44s %12s %12s %+7.1f%%  %lld\n",
+                    r->plan_index[t] + 1, cfg,
+                    dml_units_seconds(pred, a, sizeof a),
+                    dml_units_seconds(res->measured_step_s, b, sizeof b),
+                    100.0 * (pred - res->measured_step_s) /
+                        res->measured_step_s,
+                    (long long)res->run_id);
+        } else {
+            fprintf(f, " #%-3zu %-44s %12s %12s %8s  failed (%s): %s\n",
+                    r->plan_index[t] + 1, cfg,
+                    dml_units_seconds(pred, a, sizeof a), "-", "-",
+                    dml_tune_outcome_name(res->outcome), res->reason);
+        }
+    }
+    if (r->have_winner)
+        fprintf(f, "Measured winner: plan #%zu.\n", r->winner + 1);
+    else
+        fprintf(f, "No trial succeeded.\n");
+    if (r->cal_status != DML_OK)
+        fprintf(f, "Calibration: not refitted: %s\n", r->cal_msg);
+    else if (!r->cal.fitted)
+        fprintf(f, "Calibration: not enough runs yet (%d distinct plans "
+                   "measured, %d needed).\n",
+                r->cal.n_plans, DML_CALIBRATION_MIN_RUNS);
+    else
+        fprintf(f, "Calibration #%lld from %d runs of %d plans: MAPE %.1f%% "
+                   "-> %.1f%%, leave-one-out %.1f%% -> %.1f%%, predictions "
+                   "now +-%.0f%%.\n",
+                (long long)r->cal.calibration_id, r->cal.n_runs,
+                r->cal.n_plans, r->cal.mape_before_pct, r->cal.mape_after_pct,
+                r->cal.loo_mape_before_pct, r->cal.loo_mape_after_pct,
+                r->cal.interval_pct);
+}
