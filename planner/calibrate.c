@@ -856,7 +856,12 @@ dml_status dml_calibrate_cluster(dml_db *db, const char *fingerprint,
     } else if (s == DML_OK) {
         memory_headroom(out);
     }
-    if (s == DML_OK && out->fitted && o.record) {
+    /* A fit that predicts held-out plans worse than the spec alone would
+     * make the next plans worse: keep it out of the database, so dml-plan
+     * goes on with the previous calibration (or none). */
+    out->kept = out->fitted &&
+                out->loo_mape_after_pct < out->loo_mape_before_pct;
+    if (s == DML_OK && out->kept && o.record) {
         const char *name = o.cluster ? o.cluster->name : "";
         for (size_t i = 0; !name[0] && i < w.ncache; i++)
             if (w.cache[i].spec)

@@ -141,6 +141,9 @@ typedef struct dml_calibration_result {
     double mem_extra_bytes;     /* largest measured - predicted memory,
                                    >= 0, bytes: what the feasibility check
                                    adds to a prediction */
+    bool kept;                  /* fitted and better on held-out plans than
+                                   the uncalibrated model (leave-one-out);
+                                   only such a fit is recorded */
     int64_t calibration_id;     /* calibrations.id when recorded, else 0 */
     dml_calibration_point *points; /* n_points runs, oldest first
                                       (malloc'd; dml_calibration_result_free) */

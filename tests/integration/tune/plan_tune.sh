@@ -22,14 +22,22 @@ p = json.load(open(sys.argv[1]))
 assert p["kind"] == "plan" and p["parallel"]["dp"] * p["parallel"]["tp"] * p["parallel"]["pp"] >= 1
 PY
 cal=$(sqlite3 "$db" 'select count(*) from calibrations')
-[ "$cal" -ge 1 ] || fail "a calibration was fitted and stored"
 "$DML_BIN/dml-plan" --model mlp-fmnist --cluster this --global-batch 256 \
     --db "$db" >"$scratch/again.txt" || fail "dml-plan after tuning"
-grep -q '^Calibrated: predictions' "$scratch/again.txt" || fail "the next plan applies the calibration"
+if grep -q '^Calibration #' "$scratch/out.txt"; then
+  [ "$cal" -eq 1 ] || fail "the calibration was stored"
+  grep -q '^Calibrated: predictions' "$scratch/again.txt" || fail "the next plan applies the calibration"
+  "$DML_BIN/dml-plan" --model mlp-fmnist --cluster this --global-batch 256 \
+      --db "$db" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["calibration"]["runs"] >= 3' \
+    || fail "--json carries the calibration"
+else
+  # A noisy machine can give three trials whose fit does not beat the spec
+  # on held-out plans; such a fit is reported and not stored.
+  grep -q '^Calibration: a refit from' "$scratch/out.txt" || fail "the refit is reported"
+  [ "$cal" -eq 0 ] || fail "a fit that does not help is not stored"
+  grep -q '^Calibration: none yet' "$scratch/again.txt" || fail "no calibration applied"
+fi
 "$DML_BIN/dml-plan" --model mlp-fmnist --cluster this --global-batch 256 \
     --db "$db" --no-calibration >"$scratch/off.txt" || fail "--no-calibration"
 grep -q '^Calibration: off' "$scratch/off.txt" || fail "--no-calibration says so"
-"$DML_BIN/dml-plan" --model mlp-fmnist --cluster this --global-batch 256 \
-    --db "$db" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["calibration"]["runs"] >= 3' \
-  || fail "--json carries the calibration"
 echo ok

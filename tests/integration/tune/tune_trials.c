@@ -232,11 +232,14 @@ int main(int argc, char **argv)
     CHECK(isfinite(cal.loo_mape_after_pct) && cal.interval_pct >= 0,
           "leave-one-out MAPE %g, interval %g", cal.loo_mape_after_pct,
           cal.interval_pct);
-    /* the fit cannot be worse in sample than the model it starts from */
-    CHECK(cal.mape_after_pct <= cal.mape_before_pct + 1e-9,
-          "MAPE after %g > before %g", cal.mape_after_pct,
-          cal.mape_before_pct);
-    CHECK(cal.calibration_id > 0, "calibration not recorded");
+    /* Only a fit that predicts held-out plans better than the spec alone
+     * is stored (on a noisy machine a few trials may not give one). */
+    CHECK(cal.kept == (cal.loo_mape_after_pct < cal.loo_mape_before_pct),
+          "kept %d with leave-one-out %g vs %g", cal.kept,
+          cal.loo_mape_after_pct, cal.loo_mape_before_pct);
+    CHECK(cal.kept == (cal.calibration_id > 0),
+          "recorded (id %lld) exactly when kept (%d)",
+          (long long)cal.calibration_id, cal.kept);
     for (int i = 0; i < nplans; i++) {
         const dml_calibration_point *p = &cal.points[i];
         CHECK(p->run_id == res[i].run_id, "point %d is run %lld, trial ran "
@@ -252,8 +255,9 @@ int main(int argc, char **argv)
     bool found = false;
     CHECK(dml_calibration_load(db, c->fingerprint, &a, &found, &err) ==
                   DML_OK &&
-              found && a.id == cal.calibration_id,
-          "newest calibration not found: %s", err.msg);
+              found == cal.kept && (!found || a.id == cal.calibration_id),
+          "newest calibration (found %d) is the one kept: %s", found,
+          err.msg);
     dml_calibration_result_free(&cal);
     dml_db_close(db);
     free(c);
