@@ -667,3 +667,25 @@ json_t *dml_cluster_spec_to_json(const dml_cluster_spec *c)
     }
     return j;
 }
+
+void dml_cluster_spec_cut_devices(const dml_cluster_spec *in, int k,
+                                  dml_cluster_spec *out)
+{
+    *out = *in;
+    if (k <= 1)
+        return;
+    for (int i = 0; i < out->group_count; i++) {
+        dml_node_group *g = &out->groups[i];
+        g->devices_per_node *= k;
+        g->device.cores = g->device.cores / k > 0 ? g->device.cores / k : 1;
+        for (int t = 0; t < DML_DTYPE_COUNT; t++)
+            g->device.peak_flops[t] /= k;
+        g->device.mem_bytes /= k;
+        g->device.mem_bw_Bps /= k;
+        if (!g->links[DML_LINK_INTRA].present)
+            g->links[DML_LINK_INTRA] = (dml_link_spec){
+                .present = true, .latency_s = 1e-6,
+                .bw_Bps = 0.5 * in->groups[i].device.mem_bw_Bps,
+                .efficiency = 1.0};
+    }
+}

@@ -154,6 +154,17 @@ dml_status dml_cluster_spec_list(const char *data_dir, char ***names,
 dml_status dml_cluster_spec_scale_nodes(dml_cluster_spec *c, int64_t nodes,
                                         dml_error *err);
 
+/*
+ * Cut every device into k: on a CPU node of c cores per device, k ranks of
+ * c/k cores each (the planner's ranks x threads choice), with peak, memory
+ * and bandwidth shared out. A spec of one device per node (dml-probe run
+ * without mpirun) has no link between ranks of a node; the cut gets one:
+ * shared memory, where a copy reads and writes, so half the device's
+ * memory bandwidth and a microsecond per message.
+ */
+void dml_cluster_spec_cut_devices(const dml_cluster_spec *in, int k,
+                                  dml_cluster_spec *out);
+
 /* Total devices: sum over groups of nodes x devices_per_node. */
 int64_t dml_cluster_spec_devices(const dml_cluster_spec *c);
 int64_t dml_cluster_spec_nodes(const dml_cluster_spec *c);

@@ -466,12 +466,11 @@ static double rss_of(const work *w, int64_t run_id)
 
 /*
  * The spec a CPU plan was priced on. dml-plan cuts each CPU device of c
- * cores into k = c / threads_per_rank ranks (planner.c, cut_devices: cores,
+ * cores into k = c / threads_per_rank ranks (dml_cluster_spec_cut_devices: cores,
  * peak, memory and bandwidth divided by k) when it chooses ranks x
  * threads; a run of such a plan is priced on the same cut, or its ranks
  * would not even fit the devices of the spec as written. NULL when no cut
  * applies (GPUs, threads not dividing the cores); malloc'd otherwise.
- * (planner.c must give the cut node the same intra-node link.)
  */
 static dml_cluster_spec *cut_for_threads(const dml_cluster_spec *in,
                                          int threads)
@@ -485,29 +484,9 @@ static dml_cluster_spec *cut_for_threads(const dml_cluster_spec *in,
     }
     if (threads < 1 || cores <= threads || cores % threads != 0)
         return NULL;
-    int k = cores / threads;
     dml_cluster_spec *out = malloc(sizeof *out);
-    if (!out)
-        return NULL;
-    *out = *in;
-    for (int i = 0; i < out->group_count; i++) {
-        dml_node_group *g = &out->groups[i];
-        g->devices_per_node *= k;
-        g->device.cores = g->device.cores / k > 0 ? g->device.cores / k : 1;
-        for (int t = 0; t < DML_DTYPE_COUNT; t++)
-            g->device.peak_flops[t] /= k;
-        g->device.mem_bytes /= k;
-        g->device.mem_bw_Bps /= k;
-        /* A spec of one device per node (dml-probe without mpirun) has
-         * no link between ranks of a node; theirs is shared memory: a
-         * copy reads and writes, so half the node's memory bandwidth. */
-        if (!g->links[DML_LINK_INTRA].present) {
-            g->links[DML_LINK_INTRA] = (dml_link_spec){
-                .present = true, .latency_s = 1e-6,
-                .bw_Bps = 0.5 * in->groups[i].device.mem_bw_Bps,
-                .efficiency = 1.0};
-        }
-    }
+    if (out)
+        dml_cluster_spec_cut_devices(in, cores / threads, out);
     return out;
 }
 

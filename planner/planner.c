@@ -109,23 +109,6 @@ static dml_status measured_noise_scale(dml_planner *p, dml_error *err)
 }
 
 /* The cluster with every device cut into k ranks of cores/k threads. */
-static void cut_devices(const dml_cluster_spec *in, int k,
-                        dml_cluster_spec *out)
-{
-    *out = *in;
-    if (k <= 1)
-        return;
-    for (int i = 0; i < out->group_count; i++) {
-        dml_node_group *g = &out->groups[i];
-        g->devices_per_node *= k;
-        g->device.cores = g->device.cores / k > 0 ? g->device.cores / k : 1;
-        for (int t = 0; t < DML_DTYPE_COUNT; t++)
-            g->device.peak_flops[t] /= k;
-        g->device.mem_bytes /= k;
-        g->device.mem_bw_Bps /= k;
-    }
-}
-
 static int min_cores(const dml_cluster_spec *c)
 {
     int m = 0;
@@ -181,7 +164,7 @@ static dml_status add_split(dml_planner *p, int k, int64_t devices,
     if (p->split_count >= DML_PLANNER_SPLITS_MAX)
         return DML_OK;
     dml_planner_split *s = &p->splits[p->split_count];
-    cut_devices(&p->cluster, k, &s->cluster);
+    dml_cluster_spec_cut_devices(&p->cluster, k, &s->cluster);
     DML_CHECK(prepare_split(p, s, 0, err));
     s->devices = devices;
     s->threads_per_rank = all_cpu(&p->cluster)

@@ -447,6 +447,38 @@ static void bad_plans_are_refused_with_positions(void **state)
     free(p);
 }
 
+/* A one-device CPU node (dml-probe without mpirun) cut into ranks: the
+ * shares add up to the node, and ranks get a shared-memory link. */
+static void cpu_device_cut_into_ranks(void **state)
+{
+    (void)state;
+    dml_cluster_spec c, cut;
+    dml_cluster_spec_init(&c);
+    c.group_count = 1;
+    dml_node_group *g = &c.groups[0];
+    dml_node_group_init(g);
+    g->device.type = DML_DEVICE_CPU;
+    g->device.cores = 4;
+    g->device.peak_flops[DML_DTYPE_FP32] = 160e9;
+    g->device.mem_bytes = 16e9;
+    g->device.mem_bw_Bps = 40e9;
+    dml_cluster_spec_cut_devices(&c, 2, &cut);
+    const dml_node_group *h = &cut.groups[0];
+    assert_int_equal(h->devices_per_node, 2);
+    assert_int_equal(h->device.cores, 2);
+    assert_true(h->device.peak_flops[DML_DTYPE_FP32] == 80e9);
+    assert_true(h->device.mem_bytes == 8e9);
+    assert_true(h->device.mem_bw_Bps == 20e9);
+    /* ranks of one node talk through memory: half the node's bandwidth */
+    assert_true(h->links[DML_LINK_INTRA].present);
+    assert_true(h->links[DML_LINK_INTRA].bw_Bps == 20e9);
+    assert_int_equal(dml_cluster_spec_devices(&cut), 2);
+    /* k = 1 leaves the spec as it is */
+    dml_cluster_spec_cut_devices(&c, 1, &cut);
+    assert_int_equal(cut.groups[0].devices_per_node, 1);
+    assert_false(cut.groups[0].links[DML_LINK_INTRA].present);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -460,6 +492,7 @@ int main(void)
         cmocka_unit_test(plan_reads_validates_and_round_trips),
         cmocka_unit_test(plan_with_tp_pp_coords_and_split),
         cmocka_unit_test(bad_plans_are_refused_with_positions),
+        cmocka_unit_test(cpu_device_cut_into_ranks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
