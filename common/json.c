@@ -88,6 +88,43 @@ json_t *dml_json_doc_root(const dml_json_doc *doc) { return doc->root; }
 const char *dml_json_doc_name(const dml_json_doc *doc) { return doc->name; }
 const char *dml_json_doc_text(const dml_json_doc *doc) { return doc->text; }
 
+dml_status dml_json_parse_file(const char *path, dml_json_parse_fn parse,
+                               void *out, dml_error *err)
+{
+    dml_json_doc *doc = NULL;
+    DML_CHECK(dml_json_doc_load_file(path, &doc, err));
+    dml_json_obj root;
+    dml_json_obj_root(doc, &root);
+    dml_status s = parse(&root, out, err);
+    dml_json_doc_free(doc);
+    return s;
+}
+
+dml_status dml_json_parse_value(const json_t *j, const char *name,
+                                const char *what, dml_json_parse_fn parse,
+                                void *out, dml_error *err)
+{
+    if (!j || !json_is_object(j))
+        return dml_error_set(err, DML_EINPUT, name, 0, 0, NULL,
+                             "%s must be a JSON object", what);
+    char *text = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    if (!text)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    dml_json_doc *doc = NULL;
+    char fallback[64];
+    snprintf(fallback, sizeof fallback, "<%s>", what);
+    dml_status s = dml_json_doc_load_text(name ? name : fallback, text,
+                                          strlen(text), &doc, err);
+    free(text);
+    if (s != DML_OK)
+        return s;
+    dml_json_obj root;
+    dml_json_obj_root(doc, &root);
+    s = parse(&root, out, err);
+    dml_json_doc_free(doc);
+    return s;
+}
+
 /* ---- locating a path in the text ---------------------------------------- */
 
 typedef struct scan {

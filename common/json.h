@@ -68,6 +68,23 @@ typedef struct dml_json_obj {
 /* The root object of doc. */
 void dml_json_obj_root(const dml_json_doc *doc, dml_json_obj *out);
 
+/* A reader of one kind of document: fill out from the root object. */
+typedef dml_status (*dml_json_parse_fn)(const dml_json_obj *root, void *out,
+                                        dml_error *err);
+
+/* Load the file at path and hand its root object to parse. */
+dml_status dml_json_parse_file(const char *path, dml_json_parse_fn parse,
+                               void *out, dml_error *err);
+
+/*
+ * Hand an in-memory JSON value to parse as a document named name (errors
+ * then point into its indented text). what ("plan", "model spec") words
+ * the error when j is not an object.
+ */
+dml_status dml_json_parse_value(const json_t *j, const char *name,
+                                const char *what, dml_json_parse_fn parse,
+                                void *out, dml_error *err);
+
 /* Join a parent path and a key or index into out ("a.b", "a[3]"). */
 void dml_json_path_key(char *out, size_t size, const char *parent,
                        const char *key);

@@ -462,38 +462,24 @@ done:
 #undef DML__TRY
 }
 
+/* dml_json_parse_fn for cluster specs. */
+static dml_status parse_any(const dml_json_obj *root, void *out,
+                            dml_error *err)
+{
+    return dml_cluster_spec_parse(root, out, err);
+}
+
 dml_status dml_cluster_spec_read_file(const char *path, dml_cluster_spec *out,
                                       dml_error *err)
 {
-    dml_json_doc *doc = NULL;
-    DML_CHECK(dml_json_doc_load_file(path, &doc, err));
-    dml_json_obj root;
-    dml_json_obj_root(doc, &root);
-    dml_status s = dml_cluster_spec_parse(&root, out, err);
-    dml_json_doc_free(doc);
-    return s;
+    return dml_json_parse_file(path, parse_any, out, err);
 }
 
 dml_status dml_cluster_spec_from_json(const json_t *j, const char *name,
                                       dml_cluster_spec *out, dml_error *err)
 {
-    if (!j || !json_is_object(j))
-        return dml_error_set(err, DML_EINPUT, name, 0, 0, NULL,
-                             "cluster spec must be a JSON object");
-    char *text = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    if (!text)
-        return dml_error_msg(err, DML_ENOMEM, "out of memory");
-    dml_json_doc *doc = NULL;
-    dml_status s = dml_json_doc_load_text(name ? name : "<cluster>", text,
-                                          strlen(text), &doc, err);
-    free(text);
-    if (s != DML_OK)
-        return s;
-    dml_json_obj root;
-    dml_json_obj_root(doc, &root);
-    s = dml_cluster_spec_parse(&root, out, err);
-    dml_json_doc_free(doc);
-    return s;
+    return dml_json_parse_value(j, name, "cluster spec", parse_any, out,
+                                err);
 }
 
 dml_status dml_cluster_spec_load(const char *name_or_file,

@@ -558,37 +558,23 @@ dml_status dml_plan_parse(const dml_json_obj *o, dml_plan *out,
     return s;
 }
 
+/* dml_json_parse_fn for plans. */
+static dml_status parse_any(const dml_json_obj *root, void *out,
+                            dml_error *err)
+{
+    return dml_plan_parse(root, out, err);
+}
+
 dml_status dml_plan_load(const char *path, dml_plan *out, dml_error *err)
 {
-    dml_json_doc *doc = NULL;
-    DML_CHECK(dml_json_doc_load_file(path, &doc, err));
-    dml_json_obj root;
-    dml_json_obj_root(doc, &root);
-    dml_status s = dml_plan_parse(&root, out, err);
-    dml_json_doc_free(doc);
-    return s;
+    return dml_json_parse_file(path, parse_any, out, err);
 }
 
 dml_status dml_plan_from_json(const json_t *j, const char *name,
                               dml_plan *out, dml_error *err)
 {
-    if (!j || !json_is_object(j))
-        return dml_error_set(err, DML_EINPUT, name, 0, 0, NULL,
-                             "plan must be a JSON object");
-    char *text = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    if (!text)
-        return dml_error_msg(err, DML_ENOMEM, "out of memory");
-    dml_json_doc *doc = NULL;
-    dml_status s = dml_json_doc_load_text(name ? name : "<plan>", text,
-                                          strlen(text), &doc, err);
-    free(text);
-    if (s != DML_OK)
-        return s;
-    dml_json_obj root;
-    dml_json_obj_root(doc, &root);
-    s = dml_plan_parse(&root, out, err);
-    dml_json_doc_free(doc);
-    return s;
+    return dml_json_parse_value(j, name, "plan", parse_any, out,
+                                err);
 }
 
 /* ---- writing ------------------------------------------------------------- */
