@@ -584,6 +584,26 @@ dml_status dml_json_get_str(const dml_json_obj *o, const char *key,
     return DML_OK;
 }
 
+dml_status dml_json_get_text(const dml_json_obj *o, const char *key,
+                             bool required, char *dst, size_t size,
+                             dml_error *err)
+{
+    const char *s = NULL;
+    DML_CHECK(dml_json_get_str(o, key, required, &s, err));
+    if (!s)
+        return DML_OK;
+    if (strlen(s) >= size || (required && !s[0])) {
+        char path[DML_JSON_PATH_MAX];
+        dml_json_path_key(path, sizeof path, o->path, key);
+        return dml_json_doc_error(o->doc, err, path, false,
+                                  s[0] ? "longer than %zu characters"
+                                       : "must not be empty",
+                                  size - 1);
+    }
+    snprintf(dst, size, "%s", s);
+    return DML_OK;
+}
+
 dml_status dml_json_get_enum(const dml_json_obj *o, const char *key,
                              bool required, const char *const choices[],
                              int *out, dml_error *err)

@@ -127,6 +127,12 @@ dml_status dml_json_get_bool(const dml_json_obj *o, const char *key,
 dml_status dml_json_get_str(const dml_json_obj *o, const char *key,
                             bool required, const char **out, dml_error *err);
 
+/* String copied into dst[size]; longer than size-1, or empty when
+ * required, is bad input at its position. */
+dml_status dml_json_get_text(const dml_json_obj *o, const char *key,
+                             bool required, char *dst, size_t size,
+                             dml_error *err);
+
 /* String that must be one of choices (NULL-terminated); *out its index. */
 dml_status dml_json_get_enum(const dml_json_obj *o, const char *key,
                              bool required, const char *const choices[],

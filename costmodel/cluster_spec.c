@@ -116,11 +116,9 @@ static bool consistent(const dml_cluster_spec *c, char *field, size_t fsize,
     if (c->group_count < 1 || c->group_count > DML_CLUSTER_GROUPS_MAX)
         DML__BAD("needs 1 to %d node groups, found %d", DML_CLUSTER_GROUPS_MAX,
                  c->group_count);
-    int64_t total_nodes = 0;
     for (int i = 0; i < c->group_count; i++) {
         const dml_node_group *g = &c->groups[i];
         const dml_device_spec *d = &g->device;
-        total_nodes += g->nodes;
         snprintf(field, fsize, "node_groups[%d].nodes", i);
         if (g->nodes < 1 || g->nodes > DML_CLUSTER_MAX_NODES)
             DML__BAD("%lld is out of range [1, %d]", (long long)g->nodes,
@@ -200,26 +198,6 @@ dml_status dml_cluster_spec_validate(const dml_cluster_spec *c,
 
 /* ---- reading ------------------------------------------------------------- */
 
-static dml_status get_text(const dml_json_obj *o, const char *key,
-                           bool required, char *dst, size_t size,
-                           dml_error *err)
-{
-    const char *s = NULL;
-    DML_CHECK(dml_json_get_str(o, key, required, &s, err));
-    if (!s)
-        return DML_OK;
-    if (strlen(s) >= size || (required && !s[0])) {
-        char path[DML_JSON_PATH_MAX];
-        dml_json_path_key(path, sizeof path, o->path, key);
-        return dml_json_doc_error(o->doc, err, path, false,
-                                  s[0] ? "longer than %zu characters"
-                                       : "must not be empty",
-                                  size - 1);
-    }
-    snprintf(dst, size, "%s", s);
-    return DML_OK;
-}
-
 static dml_status parse_device(const dml_json_obj *o, dml_device_spec *d,
                                dml_error *err)
 {
@@ -231,7 +209,7 @@ static dml_status parse_device(const dml_json_obj *o, dml_device_spec *d,
     int t = 0;
     DML_CHECK(dml_json_get_enum(o, "type", true, device_types, &t, err));
     d->type = (dml_device_type)t;
-    DML_CHECK(get_text(o, "model", false, d->model, sizeof d->model, err));
+    DML_CHECK(dml_json_get_text(o, "model", false, d->model, sizeof d->model, err));
     dml_json_obj pf;
     DML_CHECK(dml_json_get_obj(o, "peak_flops", true, &pf, NULL, err));
     DML_CHECK(dml_json_check_keys(&pf, dml_dtype_names, err));
@@ -318,7 +296,7 @@ static dml_status parse_group(const dml_json_obj *o, dml_node_group *g,
         "links", "collectives", "node_mtbf_s",      "storage_write_Bps",
         NULL};
     DML_CHECK(dml_json_check_keys(o, keys, err));
-    DML_CHECK(get_text(o, "name", false, g->name, sizeof g->name, err));
+    DML_CHECK(dml_json_get_text(o, "name", false, g->name, sizeof g->name, err));
     DML_CHECK(dml_json_get_i64(o, "nodes", true, 1, DML_CLUSTER_MAX_NODES,
                                &g->nodes, err));
     int64_t dpn = 0;
@@ -409,13 +387,13 @@ dml_status dml_cluster_spec_parse(const dml_json_obj *o, dml_cluster_spec *out,
     } while (0)
     DML__TRY(dml_json_get_i64(o, "schema_version", false, 1, 1, &version,
                               err));
-    DML__TRY(get_text(o, "name", true, c->name, sizeof c->name, err));
-    DML__TRY(get_text(o, "description", false, c->description,
+    DML__TRY(dml_json_get_text(o, "name", true, c->name, sizeof c->name, err));
+    DML__TRY(dml_json_get_text(o, "description", false, c->description,
                       sizeof c->description, err));
     int src = 2;
     DML__TRY(dml_json_get_enum(o, "source", false, sources, &src, err));
     snprintf(c->source, sizeof c->source, "%s", sources[src]);
-    DML__TRY(get_text(o, "fingerprint", false, c->fingerprint,
+    DML__TRY(dml_json_get_text(o, "fingerprint", false, c->fingerprint,
                       sizeof c->fingerprint, err));
     json_t *arr = NULL;
     size_t n = 0;

@@ -117,26 +117,6 @@ dml_status dml_model_spec_validate(const dml_model_spec *m, dml_error *err)
     return DML_OK;
 }
 
-static dml_status get_name(const dml_json_obj *o, const char *key,
-                           bool required, char *dst, size_t size,
-                           dml_error *err)
-{
-    const char *s = NULL;
-    DML_CHECK(dml_json_get_str(o, key, required, &s, err));
-    if (!s)
-        return DML_OK;
-    if (strlen(s) >= size || (required && !s[0])) {
-        char path[DML_JSON_PATH_MAX];
-        dml_json_path_key(path, sizeof path, o->path, key);
-        return dml_json_doc_error(o->doc, err, path, false,
-                                  s[0] ? "longer than %zu characters"
-                                       : "must not be empty",
-                                  size - 1);
-    }
-    snprintf(dst, size, "%s", s);
-    return DML_OK;
-}
-
 static const char *const transformer_keys[] = {
     "schema_version", "type",       "name",           "description",
     "layers",         "hidden",     "heads",          "kv_heads",
@@ -247,8 +227,8 @@ dml_status dml_model_spec_parse(const dml_json_obj *o, dml_model_spec *out,
     int64_t version = 1;
     DML_CHECK(dml_json_get_i64(o, "schema_version", false, 1, 1, &version,
                                err));
-    DML_CHECK(get_name(o, "name", true, m.name, sizeof m.name, err));
-    DML_CHECK(get_name(o, "description", false, m.description,
+    DML_CHECK(dml_json_get_text(o, "name", true, m.name, sizeof m.name, err));
+    DML_CHECK(dml_json_get_text(o, "description", false, m.description,
                        sizeof m.description, err));
     int dt = (int)m.dtype;
     DML_CHECK(dml_json_get_enum(o, "dtype", false, dml_dtype_names, &dt, err));

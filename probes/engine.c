@@ -3,6 +3,7 @@
  */
 #include "engine.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 static int cmp_double(const void *a, const void *b)
@@ -54,6 +55,28 @@ dml_status dml_probe_run(const dml_probe_budget *b, dml_probe_fn fn,
     dml_probe_stats_from(samples, n, out);
     free(samples);
     return DML_OK;
+}
+
+dml_probe_budget dml_probe_budget_for_calls(const dml_probe_budget *base,
+                                            double t_call_s,
+                                            double sample_time_s,
+                                            double point_time_s, int *calls)
+{
+    *calls = 1;
+    if (t_call_s < sample_time_s) {
+        double c = ceil(sample_time_s / t_call_s);
+        *calls = c > 10000 ? 10000 : (int)c;
+    }
+    double sample_s = t_call_s * *calls;
+    dml_probe_budget b = *base;
+    b.warmup = 0;
+    int fit = (int)floor(point_time_s / sample_s);
+    if (fit < b.min_reps)
+        b.min_reps = fit < 1 ? 1 : fit;
+    if (b.max_reps < b.min_reps)
+        b.max_reps = b.min_reps;
+    b.max_time_s = point_time_s;
+    return b;
 }
 
 dml_probe_budget dml_probe_budget_quick(void)

@@ -45,6 +45,19 @@ dml_status dml_probe_run(const dml_probe_budget *b, dml_probe_fn fn,
 /* Statistics over samples already taken; sorts samples in place. */
 void dml_probe_stats_from(double *samples, int n, dml_probe_stats *out);
 
+/*
+ * Size the samples of a short operation (one call takes t_call_s): a
+ * sample repeats the call until it lasts sample_time_s (at most 10,000
+ * calls, returned in *calls) so that clock resolution and launch overhead
+ * do not count, and the repetitions of base are cut so that the timed work
+ * stays within point_time_s (at least one sample). No warm-up: the caller
+ * has just run the call.
+ */
+dml_probe_budget dml_probe_budget_for_calls(const dml_probe_budget *base,
+                                            double t_call_s,
+                                            double sample_time_s,
+                                            double point_time_s, int *calls);
+
 /* Presets: quick (dml-probe --quick, whole run under 30 s) and default. */
 dml_probe_budget dml_probe_budget_quick(void);
 dml_probe_budget dml_probe_budget_default(void);

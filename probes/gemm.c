@@ -180,20 +180,9 @@ static dml_status measure_point(const dml_gemm_config *cfg, gemm_ctx *g,
     }
     if (t_call <= 0)
         t_call = 1e-9;
-    g->calls = 1;
-    if (t_call < cfg->sample_time_s) {
-        double c = ceil(cfg->sample_time_s / t_call);
-        g->calls = c > 10000 ? 10000 : (int)c;
-    }
-    double sample_s = t_call * g->calls;
-    dml_probe_budget b = cfg->budget;
-    b.warmup = 0;
-    int fit = (int)floor(cfg->point_time_s / sample_s);
-    if (fit < b.min_reps)
-        b.min_reps = fit < 1 ? 1 : fit;
-    if (b.max_reps < b.min_reps)
-        b.max_reps = b.min_reps;
-    b.max_time_s = cfg->point_time_s;
+    dml_probe_budget b = dml_probe_budget_for_calls(
+        &cfg->budget, t_call, cfg->sample_time_s, cfg->point_time_s,
+        &g->calls);
 
     dml_probe_stats st;
     DML_CHECK(dml_probe_run(&b, time_sample, g, &st, err));
