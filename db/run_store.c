@@ -184,3 +184,39 @@ dml_status dml_db_record_event(dml_db *db, int64_t run_id, const char *kind,
     dml__q_finish(&q);
     return s;
 }
+
+dml_status dml_db_run_mark_dead(dml_db *db, int64_t run_id,
+                                const char *started_at,
+                                const char *finished_at, int rank,
+                                int64_t step, const char *message,
+                                bool *recorded, dml_error *err)
+{
+    *recorded = false;
+    dml__tx tx;
+    DML_CHECK(dml__tx_begin(db, &tx, err));
+    dml__q q;
+    dml_status s = dml__q_prepare(
+        &q, db,
+        "UPDATE runs SET status = 'failed',\n"
+        "  finished_at = coalesce(:finished, " NOW "),\n"
+        "  steps = :steps, error = :error\n"
+        "WHERE id = :id AND status = 'running'\n"
+        "  AND (:started IS NULL OR started_at = :started)",
+        "marking a dead run failed", err);
+    if (s == DML_OK) {
+        dml__q_opt(&q, ":finished", finished_at);
+        dml__q_i64(&q, ":steps", step);
+        dml__q_opt(&q, ":error", message);
+        dml__q_i64(&q, ":id", run_id);
+        dml__q_opt(&q, ":started", started_at);
+        s = dml__q_exec(&q, err);
+        *recorded = s == DML_OK && sqlite3_changes(db->conn) == 1;
+        dml__q_finish(&q);
+    }
+    if (s == DML_OK && *recorded)
+        s = dml_db_record_event(db, run_id, "fault", rank, step, message,
+                                err);
+    if (s != DML_OK)
+        *recorded = false;
+    return dml__tx_end(&tx, s, err);
+}

@@ -105,6 +105,21 @@ dml_status dml_db_record_checkpoint(dml_db *db, int64_t run_id,
                                     int64_t *checkpoint_id, dml_error *err);
 
 /*
+ * Close a run that died without recording its end, found later (the next
+ * dml-exec reads what its ranks left behind): when run_id is still
+ * 'running' and was started at started_at (NULL: any time), mark it
+ * 'failed' with finished_at (ISO 8601 UTC; NULL or "" = now), the steps
+ * completed and message as its error, and record a "fault" event naming
+ * rank (< 0: none) and step, in one transaction. *recorded says whether
+ * it did (false: no such run here, or it has ended since).
+ */
+dml_status dml_db_run_mark_dead(dml_db *db, int64_t run_id,
+                                const char *started_at,
+                                const char *finished_at, int rank,
+                                int64_t step, const char *message,
+                                bool *recorded, dml_error *err);
+
+/*
  * Record an event: kind is a short word ("fault", "restart", "straggler",
  * "nan", "checkpoint"); run_id 0, rank < 0 or step < 0 mean "not tied to
  * one"; message is free text (may be NULL).

@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -58,6 +59,19 @@ dml_status dml_ckpt_prepare(const char *root, int64_t step, dml_error *err)
         return dml_error_set(err, DML_EIO, man, 0, 0, NULL,
                              "cannot remove stale manifest: %s",
                              strerror(errno));
+    /* A writer killed before its rename leaves NAME.tmp.XXXXXX behind;
+     * nothing reads them, so they would only fill the disk. */
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (!strstr(e->d_name, ".tmp."))
+            continue;
+        char tmp[1400];
+        snprintf(tmp, sizeof tmp, "%s/%s", dir, e->d_name);
+        (void)unlink(tmp);
+    }
+    if (d)
+        closedir(d);
     return DML_OK;
 }
 
@@ -76,6 +90,54 @@ static json_t *meta_json(const dml_ckpt_meta *m, const char *kind)
                      "samples_seen", (json_int_t)m->samples_seen);
 }
 
+/*
+ * Test hook (tests/integration/reliability/fault_ckpt.sh), inert unless
+ * DML_TEST_CKPT_STALL is set to "STEP:RANK:MARKER": the rank RANK writing
+ * its shard of checkpoint STEP stops after the temporary file is complete
+ * and synced and before the rename, creates the file MARKER, and waits
+ * there (at most 60 s) for the test to kill it.
+ */
+static void test_hook_stall(const dml_ckpt_meta *m, int rank)
+{
+    const char *v = getenv("DML_TEST_CKPT_STALL");
+    long long step;
+    int r, at = 0;
+    if (!v || sscanf(v, "%lld:%d:%n", &step, &r, &at) != 2 || at == 0 ||
+        step != m->step || r != rank)
+        return;
+    FILE *f = fopen(v + at, "w");
+    if (f)
+        fclose(f);
+    for (int i = 0; i < 6000; i++)
+        usleep(10000);
+}
+
+static dml_status write_all(int fd, const void *data, size_t len,
+                            dml_sha256 *sha)
+{
+    const char *p = data;
+    dml_sha256_update(sha, data, len);
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return DML_EIO;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return DML_OK;
+}
+
+/*
+ * The shard file, atomically (a temporary file in the same directory,
+ * fsync, rename, fsync of the directory: see common/file.h) but written
+ * piece by piece and hashed on the way, so that no copy of the rank's
+ * whole state is made. A full disk (ENOSPC) or a file size limit (EFBIG)
+ * is DML_EIO with the system's reason; the temporary file is removed and
+ * the previous checkpoints are untouched.
+ */
 dml_status dml_ckpt_write_shard(const char *root, const dml_ckpt_meta *m,
                                 int rank, const float *params, size_t nparams,
                                 const float *state, size_t nstate,
@@ -91,28 +153,59 @@ dml_status dml_ckpt_write_shard(const char *root, const dml_ckpt_meta *m,
     json_decref(h);
     if (!text)
         return dml_error_msg(err, DML_ENOMEM, "out of memory");
-    size_t hlen = strlen(text);
-    size_t total = hlen + 1 + (nparams + nstate) * sizeof(float);
-    char *buf = malloc(total);
-    if (!buf) {
-        free(text);
-        return dml_error_msg(err, DML_ENOMEM, "out of memory");
-    }
-    memcpy(buf, text, hlen);
-    buf[hlen] = '\n';
-    if (nparams)
-        memcpy(buf + hlen + 1, params, nparams * sizeof(float));
-    if (nstate)
-        memcpy(buf + hlen + 1 + nparams * sizeof(float), state,
-               nstate * sizeof(float));
-    free(text);
-    dml_sha256_hex(buf, total, sha);
-    *bytes = total;
-    char path[1200];
+    char path[1200], tmp[1300];
     shard_path(root, m->step, rank, path, sizeof path);
-    dml_status s = dml_file_write_atomic(path, buf, total, err);
-    free(buf);
-    return s;
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(text);
+        return dml_error_set(err, DML_EIO, path, 0, 0, NULL,
+                             "cannot write checkpoint shard: %s",
+                             strerror(e));
+    }
+    dml_sha256 c;
+    dml_sha256_init(&c);
+    size_t hlen = strlen(text);
+    int e = 0;
+    text[hlen] = '\n'; /* json_dumps leaves room for the NUL */
+    if (write_all(fd, text, hlen + 1, &c) != DML_OK ||
+        (nparams &&
+         write_all(fd, params, nparams * sizeof(float), &c) != DML_OK) ||
+        (nstate && write_all(fd, state, nstate * sizeof(float), &c) != DML_OK) ||
+        fsync(fd) != 0)
+        e = errno ? errno : EIO;
+    free(text);
+    if (close(fd) != 0 && !e)
+        e = errno;
+    if (!e) {
+        test_hook_stall(m, rank);
+        /* mkstemp makes 0600; files people share follow the umask. */
+        mode_t mask = umask(0);
+        umask(mask);
+        (void)chmod(tmp, 0666 & ~mask);
+        if (rename(tmp, path) != 0)
+            e = errno;
+    }
+    if (e) {
+        unlink(tmp);
+        return dml_error_set(err, DML_EIO, path, 0, 0, NULL,
+                             "cannot write checkpoint shard: %s",
+                             strerror(e));
+    }
+    char dir[1024];
+    dml_ckpt_dir(root, m->step, dir, sizeof dir);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        (void)fsync(dfd);
+        close(dfd);
+    }
+    unsigned char digest[32];
+    dml_sha256_final(&c, digest);
+    for (int i = 0; i < 32; i++)
+        snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+    *bytes = hlen + 1 + (nparams + nstate) * sizeof(float);
+    return DML_OK;
 }
 
 dml_status dml_ckpt_write_manifest(const char *root, const dml_ckpt_meta *m,

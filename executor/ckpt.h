@@ -44,11 +44,15 @@ void dml_ckpt_dir(const char *root, int64_t step, char *out, size_t size);
 
 /* Create ROOT and its step directory (existing ones are fine) and remove a
  * stale manifest there, so that shards being rewritten are never paired
- * with an old manifest. Rank 0 calls it before the shards are written. */
+ * with an old manifest, and the temporary files a killed writer left.
+ * Rank 0 calls it before the shards are written. */
 dml_status dml_ckpt_prepare(const char *root, int64_t step, dml_error *err);
 
-/* Write this rank's shard atomically; sha (65 chars) and bytes get its
- * SHA-256 and size for the manifest. */
+/* Write this rank's shard atomically, streamed (no copy of the state is
+ * made); sha (65 chars) and bytes get its SHA-256 and size for the
+ * manifest. A full disk or a file size limit is DML_EIO with the
+ * system's reason, the temporary file removed. Test hook: see
+ * DML_TEST_CKPT_STALL in executor/README.md. */
 dml_status dml_ckpt_write_shard(const char *root, const dml_ckpt_meta *m,
                                 int rank, const float *params, size_t nparams,
                                 const float *state, size_t nstate,

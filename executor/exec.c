@@ -9,11 +9,15 @@
 #include "executor/exec.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/file.h"
@@ -26,6 +30,7 @@
 #include "db/spec_store.h"
 #include "executor/ckpt.h"
 #include "executor/data.h"
+#include "executor/heartbeat.h"
 #include "executor/optim.h"
 #include "executor/stage.h"
 #include "executor/weights.h"
@@ -127,6 +132,11 @@ struct dml_exec {
     int64_t run_id;
     bool db_failed;
     char db_error[512];
+    double last_flush_s;       /* clock of the last steps transaction */
+    /* faults (every rank) */
+    dml_heartbeat *hb;         /* this rank's state file, or NULL */
+    char started_at[DML_HEARTBEAT_TIME_MAX]; /* the run's start, UTC */
+    int64_t last_ckpt;         /* newest complete checkpoint, -1: none */
 };
 
 void dml_exec_options_init(dml_exec_options *o)
@@ -176,6 +186,61 @@ static bool is_synthetic(const dml_exec_options *o)
 static const char *data_dir(const dml_exec_options *o)
 {
     return o->data ? o->data : DEFAULT_DATA_DIR;
+}
+
+/* Physical memory of this machine, bytes (0 when unknown). */
+static double machine_memory_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+    return pages > 0 && size > 0 ? (double)pages * (double)size : 0.0;
+}
+
+/*
+ * Sizes a model spec allows (widths up to 1e8) but no rank could hold:
+ * refused here, as bad input, before anything is allocated from them.
+ * Each rank holds at least its stage's parameters / tp, with a gradient
+ * and the optimizer's state per parameter; that lower bound must fit the
+ * memory of this machine (ranks elsewhere are taken to be alike). Every
+ * activation message of a micro-batch or an evaluation chunk is an MPI
+ * count, an int.
+ */
+static dml_status check_sizes(const dml_plan *p, const char *path,
+                              dml_error *err)
+{
+    const dml_model_spec *m = &p->model;
+    const dml_parallel_config *c = &p->par;
+    int64_t rows = c->mbs > EVAL_ROWS_MAX ? c->mbs : EVAL_ROWS_MAX;
+    double worst = 0.0;
+    for (int i = 0; i < p->stage_count; i++) {
+        double n = 0.0;
+        for (int64_t l = p->stages[i].first_layer;
+             l <= p->stages[i].last_layer; l++) {
+            int64_t in, out;
+            dml_model_spec_mlp_layer(m, (int)l, &in, &out);
+            n += (double)in * (double)out + (double)out;
+            int64_t w = in > out ? in : out;
+            if ((double)rows * (double)w > (double)INT_MAX)
+                return dml_error_set(
+                    err, DML_EINPUT, path, 0, 0, "model.hidden",
+                    "layer %lld is %lld wide: %lld rows of it are more "
+                    "values than one MPI message holds (%d)",
+                    (long long)l, (long long)w, (long long)rows, INT_MAX);
+        }
+        if (n > worst)
+            worst = n;
+    }
+    double per_value = sizeof(float) *
+                       (2.0 + dml_optim_state_slots(p->sched.optimizer));
+    double need = worst / c->tp * per_value, have = machine_memory_bytes();
+    if (have > 0 && need > have)
+        return dml_error_set(err, DML_EINPUT, path, 0, 0, "model",
+                             "%.3g parameters per pipeline stage need at "
+                             "least %.3g GB per rank (weights, gradients "
+                             "and %s state), this machine has %.3g GB",
+                             worst, need / 1e9,
+                             dml_optimizer_name(p->sched.optimizer),
+                             have / 1e9);
+    return DML_OK;
 }
 
 /* What the executor can run of a valid plan; the first refusal is the
@@ -235,7 +300,7 @@ static dml_status check_runnable(const dml_plan *p, const char *path,
         return dml_error_set(err, DML_EINPUT, path, 0, 0, "parallel.mbs",
                              "micro-batch size and count must be at most "
                              "%d", 1 << 20);
-    return DML_OK;
+    return check_sizes(p, path, err);
 }
 
 static void model_of_plan(dml_exec *x)
@@ -269,6 +334,27 @@ static dml_status parse_plan_text(dml_exec *x, const char *name,
     dml_json_obj_root(doc, &root);
     dml_status s = dml_plan_parse(&root, x->plan, err);
     dml_json_doc_free(doc);
+    return s;
+}
+
+/* Two jobs on one checkpoint directory would overwrite each other's
+ * checkpoints: a rank of another job that still holds its state file
+ * (heartbeat.h) is a refusal. */
+static dml_status check_not_in_use(const char *dir, dml_error *err)
+{
+    dml_heartbeat_report rep;
+    DML_CHECK(dml_heartbeat_scan(dir, &rep, err));
+    const dml_heartbeat_rank *r = dml_heartbeat_report_alive(&rep);
+    dml_status s = DML_OK;
+    if (r)
+        s = dml_error_set(err, DML_EINPUT, dir, 0, 0, NULL,
+                          "checkpoint directory in use by a running "
+                          "dml-exec (run %lld, rank %d, pid %ld on %s); "
+                          "wait for it to end or choose another "
+                          "--checkpoint-dir",
+                          (long long)rep.run.run_id, r->rank, r->pid,
+                          r->host);
+    dml_heartbeat_report_free(&rep);
     return s;
 }
 
@@ -326,6 +412,7 @@ static dml_status validate_on_root(dml_exec *x, dml_error *err)
         DML_CHECK(dml_file_check_writable(
             dml_file_exists(o->checkpoint_dir) ? probe : o->checkpoint_dir,
             err));
+        DML_CHECK(check_not_in_use(o->checkpoint_dir, err));
     }
     DML_CHECK(dml_db_open(dml_db_default_path(o->db_path), &x->db, err));
     return DML_OK;
@@ -589,6 +676,11 @@ dml_status dml_exec_open(const dml_exec_options *o, MPI_Comm world,
     x->opt = *o;
     x->plan = plan;
     x->world = world;
+    x->last_ckpt = -1;
+    /* Past a file size limit (ulimit -f) a write should fail with EFBIG,
+     * which the checkpoint and weight writers report, rather than the
+     * process dying of SIGXFSZ with the job half written. */
+    signal(SIGXFSZ, SIG_IGN);
     x->tp_comm = x->pp_comm = x->dp_comm = MPI_COMM_NULL;
     MPI_Comm_rank(world, &x->rank);
     MPI_Comm_size(world, &x->world_size);
@@ -642,6 +734,7 @@ void dml_exec_close(dml_exec *x)
 {
     if (!x)
         return;
+    dml_heartbeat_close(x->hb, x->first_step + x->nrun, "failed");
     for (int i = 0; x->slots && i < x->nslots; i++) {
         dml_stage_acts_free(&x->slots[i].acts, &x->st);
         free(x->slots[i].gsend);
@@ -1045,6 +1138,7 @@ static void db_flush(dml_exec *x)
                             &err) != DML_OK)
         db_fail(x, &err);
     x->npending = 0;
+    x->last_flush_s = dml_clock_now_s();
 }
 
 static void db_event(dml_exec *x, const char *kind, int64_t step,
@@ -1107,10 +1201,64 @@ static char *hosts_json(const dml_exec *x)
     return s;
 }
 
+/*
+ * A previous job on this checkpoint directory that died without recording
+ * its end (its ranks' state files say so, heartbeat.h): mark its run
+ * failed with a "fault" event naming the rank and step, when it is in this
+ * database, and say so on stderr either way. Then remove its files, which
+ * this run's ranks replace. Rank 0, before this run is recorded.
+ */
+static void recover_dead_run(dml_exec *x)
+{
+    const char *dir = x->opt.checkpoint_dir;
+    if (!dir || !x->db)
+        return;
+    dml_heartbeat_report rep;
+    dml_error e;
+    dml_error_clear(&e);
+    if (dml_heartbeat_scan(dir, &rep, &e) != DML_OK)
+        return;
+    int rank;
+    int64_t step;
+    char msg[700];
+    if (dml_heartbeat_report_died(&rep, &rank, &step, msg, sizeof msg)) {
+        char here[PATH_MAX];
+        const char *db = dml_db_path(x->db);
+        bool same = realpath(db, here) && strcmp(here, rep.run.db) == 0;
+        bool recorded = false;
+        if (same && rep.run.run_id > 0 &&
+            dml_db_run_mark_dead(x->db, rep.run.run_id,
+                                 strcmp(rep.run.started_at, "-") == 0
+                                     ? NULL
+                                     : rep.run.started_at,
+                                 rep.last_seen_at, rank, step, msg,
+                                 &recorded, &e) != DML_OK) {
+            char buf[1400];
+            dml_log_warn("could not mark run %lld failed: %s",
+                         (long long)rep.run.run_id,
+                         dml_error_format(&e, buf, sizeof buf));
+        }
+        dml_log_warn("run %lld (%s) ended without recording it: %s%s",
+                     (long long)rep.run.run_id, rep.run.db, msg,
+                     recorded ? "; marked failed in the database" : "");
+    }
+    dml_heartbeat_report_free(&rep);
+    if (dml_heartbeat_clear(dir, &e) != DML_OK) {
+        char buf[1400];
+        dml_log_warn("%s", dml_error_format(&e, buf, sizeof buf));
+    }
+}
+
 /* Record model, cluster, plan and the run's start (rank 0). */
 static dml_status db_begin(dml_exec *x, const char *hosts, dml_error *err)
 {
     const dml_plan *p = x->plan;
+    recover_dead_run(x);
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm))
+        strftime(x->started_at, sizeof x->started_at, "%Y-%m-%dT%H:%M:%SZ",
+                 &tm);
     json_t *mj = dml_model_spec_to_json(&p->model);
     char *mtext = mj ? json_dumps(mj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(mj);
@@ -1176,6 +1324,7 @@ static dml_status db_begin(dml_exec *x, const char *hosts, dml_error *err)
         rs.layout = layout;
         rs.hosts = hosts;
         rs.predicted_step_s = p->pred.present ? p->pred.step_s : NAN;
+        snprintf(rs.started_at, sizeof rs.started_at, "%s", x->started_at);
         s = dml_db_run_begin(x->db, &rs, &x->run_id, err);
     }
     if (s == DML_OK)
@@ -1205,73 +1354,91 @@ static void ckpt_meta(const dml_exec *x, int64_t step, dml_ckpt_meta *m)
     m->samples_seen = x->samples_seen;
 }
 
-/* Write checkpoint `step` (steps completed). A failure is reported and
- * the run goes on: a missed checkpoint costs only recomputation. */
-static void ckpt_write(dml_exec *x, int64_t step)
+/*
+ * Write checkpoint `step` (steps completed), collectively. A checkpoint
+ * that cannot be written (a full disk, a file size limit, a lost mount)
+ * stops the run: going on would risk more work than stopping, since the
+ * next fault would cost everything since the last complete checkpoint,
+ * which stays intact (shards and manifest are only ever renamed into
+ * place). The error names it so that --resume can continue once there is
+ * room.
+ */
+static dml_status ckpt_write(dml_exec *x, int64_t step, dml_error *err)
 {
     const char *root = x->opt.checkpoint_dir;
-    dml_error err;
-    dml_error_clear(&err);
+    dml_heartbeat_step(x->hb, step, "ckpt");
     dml_status s = DML_OK;
     if (x->rank == 0)
-        s = dml_ckpt_prepare(root, step, &err);
-    s = agree(x->world, s, &err);
+        s = dml_ckpt_prepare(root, step, err);
+    s = agree(x->world, s, err);
     dml_ckpt_meta m;
     ckpt_meta(x, step, &m);
     char sha[65] = "";
     uint64_t bytes = 0;
-    if (s == DML_OK)
+    if (s == DML_OK) {
         s = dml_ckpt_write_shard(root, &m, x->rank, x->st.params, x->st.nflat,
                                  x->state,
                                  (size_t)x->state_slots * x->nstate, sha,
-                                 &bytes, &err);
-    s = agree(x->world, s, &err);
-    if (s != DML_OK) {
-        if (x->rank == 0) {
-            char buf[1400];
-            dml_error_format(&err, buf, sizeof buf);
-            dml_log_warn("checkpoint at step %lld not written: %s",
-                         (long long)step, buf);
-            db_event(x, "checkpoint", step, buf);
-        }
-        return;
+                                 &bytes, err);
+        s = agree(x->world, s, err);
     }
-    char(*shas)[65] = x->rank == 0 ? calloc((size_t)x->world_size, 65) : NULL;
-    uint64_t *all = x->rank == 0 ? calloc((size_t)x->world_size, 8) : NULL;
-    MPI_Gather(sha, 65, MPI_CHAR, shas, 65, MPI_CHAR, 0, x->world);
-    MPI_Gather(&bytes, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, 0, x->world);
-    if (x->rank == 0) {
-        char msha[65];
-        uint64_t total = 0;
-        if (!shas || !all)
-            s = dml_error_msg(&err, DML_ENOMEM, "out of memory");
-        else
-            s = dml_ckpt_write_manifest(root, &m, (const char(*)[65])shas,
-                                        all, msha, &total, &err);
-        if (s != DML_OK) {
-            char buf[1400];
-            dml_error_format(&err, buf, sizeof buf);
-            dml_log_warn("checkpoint at step %lld not written: %s",
-                         (long long)step, buf);
-        } else if (x->db && !x->db_failed) {
-            char dir[1024], man[1100];
-            dml_ckpt_dir(root, step, dir, sizeof dir);
-            snprintf(man, sizeof man, "%s/manifest.json", dir);
-            dml_db_checkpoint c;
-            memset(&c, 0, sizeof c);
-            c.step = step;
-            c.dir = dir;
-            c.manifest_path = man;
-            c.bytes = (double)total;
-            snprintf(c.sha256, sizeof c.sha256, "%s", msha);
-            c.valid = true;
-            if (dml_db_record_checkpoint(x->db, x->run_id, &c, NULL, &err) !=
-                DML_OK)
-                db_fail(x, &err);
-        }
+    char(*shas)[65] = NULL;
+    uint64_t *all = NULL;
+    char msha[65] = "";
+    uint64_t total = 0;
+    if (s == DML_OK) {
+        shas = x->rank == 0 ? calloc((size_t)x->world_size, 65) : NULL;
+        all = x->rank == 0 ? calloc((size_t)x->world_size, 8) : NULL;
+        MPI_Gather(sha, 65, MPI_CHAR, shas, 65, MPI_CHAR, 0, x->world);
+        MPI_Gather(&bytes, 1, MPI_UINT64_T, all, 1, MPI_UINT64_T, 0,
+                   x->world);
+        if (x->rank == 0)
+            s = !shas || !all
+                    ? dml_error_msg(err, DML_ENOMEM, "out of memory")
+                    : dml_ckpt_write_manifest(root, &m,
+                                              (const char(*)[65])shas, all,
+                                              msha, &total, err);
+        s = agree(x->world, s, err);
     }
     free(shas);
     free(all);
+    if (s != DML_OK) {
+        char prev[96] = "there is no earlier checkpoint";
+        if (x->last_ckpt >= 0)
+            snprintf(prev, sizeof prev, "checkpoint step %lld is intact",
+                     (long long)x->last_ckpt);
+        char buf[1400];
+        dml_error_format(err, buf, sizeof buf);
+        dml_error_msg(err, s == DML_ENOMEM ? DML_ENOMEM : DML_EIO,
+                      "checkpoint step %lld not written, the run stops: "
+                      "%s; %s (free space and --resume)",
+                      (long long)step, buf, prev);
+        if (x->rank == 0) {
+            db_event(x, "checkpoint", step,
+                     dml_error_format(err, buf, sizeof buf));
+        }
+        return err->status;
+    }
+    x->last_ckpt = step;
+    if (x->rank == 0 && x->db && !x->db_failed) {
+        char dir[1024], man[1100];
+        dml_ckpt_dir(root, step, dir, sizeof dir);
+        snprintf(man, sizeof man, "%s/manifest.json", dir);
+        dml_db_checkpoint c;
+        memset(&c, 0, sizeof c);
+        c.step = step;
+        c.dir = dir;
+        c.manifest_path = man;
+        c.bytes = (double)total;
+        snprintf(c.sha256, sizeof c.sha256, "%s", msha);
+        c.valid = true;
+        dml_error e;
+        dml_error_clear(&e);
+        if (dml_db_record_checkpoint(x->db, x->run_id, &c, NULL, &e) !=
+            DML_OK)
+            db_fail(x, &e);
+    }
+    return DML_OK;
 }
 
 /* Continue from the newest checkpoint every rank can verify. */
@@ -1290,7 +1457,10 @@ static dml_status ckpt_resume(dml_exec *x, dml_error *err)
         if (!steps)
             s = dml_error_msg(err, DML_ENOMEM, "out of memory");
     }
-    DML_CHECK(agree(x->world, s, err));
+    if ((s = agree(x->world, s, err)) != DML_OK) {
+        free(steps);
+        return s;
+    }
     if (nl > 0)
         MPI_Bcast(steps, (int)nl, MPI_INT64_T, 0, x->world);
     size_t nstate = (size_t)x->state_slots * x->nstate;
@@ -1299,7 +1469,12 @@ static dml_status ckpt_resume(dml_exec *x, dml_error *err)
     int found = 0;
     if (!p || !st)
         s = dml_error_msg(err, DML_ENOMEM, "out of memory");
-    DML_CHECK(agree(x->world, s, err));
+    if ((s = agree(x->world, s, err)) != DML_OK) {
+        free(p);
+        free(st);
+        free(steps);
+        return s;
+    }
     dml_ckpt_meta want, got;
     ckpt_meta(x, 0, &want);
     for (size_t i = 0; i < nl && !found; i++) {
@@ -1322,6 +1497,7 @@ static dml_status ckpt_resume(dml_exec *x, dml_error *err)
                 memcpy(x->state, st, nstate * sizeof(float));
             x->first_step = got.step;
             x->samples_seen = got.samples_seen;
+            x->last_ckpt = got.step;
             found = 1;
         } else if (x->rank == 0) {
             char msg[128];
@@ -1492,6 +1668,29 @@ static double gather_rank_timings(dml_exec *x)
 
 /* ---- the run ---------------------------------------------------------------- */
 
+/* Every rank's state file (heartbeat.h), naming the run rank 0 has just
+ * recorded. Collective. */
+static dml_status start_heartbeat(dml_exec *x, dml_error *err)
+{
+    if (!x->opt.checkpoint_dir)
+        return DML_OK;
+    dml_heartbeat_run run;
+    memset(&run, 0, sizeof run);
+    if (x->rank == 0) {
+        run.run_id = x->run_id;
+        snprintf(run.started_at, sizeof run.started_at, "%s", x->started_at);
+        char abs[PATH_MAX];
+        const char *db = x->db ? dml_db_path(x->db) : "";
+        snprintf(run.db, sizeof run.db, "%s", realpath(db, abs) ? abs : db);
+    }
+    run.world = x->world_size;
+    MPI_Bcast(&run, (int)sizeof run, MPI_BYTE, 0, x->world);
+    snprintf(x->started_at, sizeof x->started_at, "%s", run.started_at);
+    dml_status s = dml_heartbeat_open(x->opt.checkpoint_dir, x->rank, &run,
+                                      &x->hb, err);
+    return agree(x->world, s, err);
+}
+
 dml_status dml_exec_run(dml_exec *x, dml_error *err)
 {
     char *hosts = hosts_json(x);
@@ -1500,8 +1699,11 @@ dml_status dml_exec_run(dml_exec *x, dml_error *err)
         s = db_begin(x, hosts, err);
     free(hosts);
     DML_CHECK(agree(x->world, s, err));
-    if (x->opt.resume)
-        DML_CHECK(ckpt_resume(x, err));
+    /* The run is recorded as running from here: a failure goes on to the
+     * end, where the run is closed with it. Both calls agree on s. */
+    s = start_heartbeat(x, err);
+    if (s == DML_OK && x->opt.resume)
+        s = ckpt_resume(x, err);
     if (x->first_step == 0)
         x->samples_seen = 0;
 
@@ -1509,8 +1711,11 @@ dml_status dml_exec_run(dml_exec *x, dml_error *err)
     dml_progress_begin(&prog, "training", (long)(x->steps_total - x->first_step),
                        x->rank == 0 && !x->opt.quiet_progress);
     char failure[256] = "";
-    for (int64_t step = x->first_step; step < x->steps_total; step++) {
+    x->last_flush_s = dml_clock_now_s();
+    for (int64_t step = x->first_step; s == DML_OK && step < x->steps_total;
+         step++) {
         double stats[ST_COUNT], step_max;
+        dml_heartbeat_step(x->hb, step, "running");
         step_run(x, step, stats, &step_max);
         x->nrun++;
         int64_t i = step - x->first_step;
@@ -1535,7 +1740,10 @@ dml_status dml_exec_run(dml_exec *x, dml_error *err)
             d->optimizer_s = stats[ST_OPT] / nr;
             d->samples_per_s = (double)x->step_batch / step_max;
             d->noise_scale = x->noise[i];
-            if (x->npending == DB_BATCH)
+            /* A batch, or a second's worth: a job killed between flushes
+             * loses at most that from its record. */
+            if (x->npending == DB_BATCH ||
+                dml_clock_now_s() - x->last_flush_s >= 1.0)
                 db_flush(x);
             dml_progress_step(&prog, (long)(i + 1), NULL);
         }
@@ -1545,8 +1753,12 @@ dml_status dml_exec_run(dml_exec *x, dml_error *err)
             break;
         }
         if (x->opt.checkpoint_every > 0 &&
-            (step + 1) % x->opt.checkpoint_every == 0)
-            ckpt_write(x, step + 1);
+            (step + 1) % x->opt.checkpoint_every == 0) {
+            db_flush(x); /* the checkpoint's steps are in the record */
+            s = ckpt_write(x, step + 1, err);
+            if (s != DML_OK)
+                break;
+        }
     }
     dml_progress_end(&prog);
     db_flush(x);
@@ -1584,7 +1796,13 @@ dml_status dml_exec_run(dml_exec *x, dml_error *err)
     }
     if (s == DML_OK && x->rank == 0 && x->db_failed)
         s = dml_error_msg(err, DML_EDB, "%s", x->db_error);
-    return agree(x->world, s, err);
+    s = agree(x->world, s, err);
+    /* After the record: a job killed before this line is "running" in
+     * its files but ended in the database, and is left alone. */
+    dml_heartbeat_close(x->hb, x->first_step + x->nrun,
+                        s == DML_OK ? "finished" : "failed");
+    x->hb = NULL;
+    return s;
 }
 
 /* ---- results ---------------------------------------------------------------- */

@@ -114,9 +114,10 @@ dml_status dml_stage_init(dml_stage *st, const dml_stage_model *m, int first,
     st->params = calloc(st->nflat, sizeof(float));
     st->grads = calloc(st->nflat, sizeof(float));
     if (!st->params || !st->grads) {
+        size_t n = st->nflat; /* dml_stage_free clears it */
         dml_stage_free(st);
         return dml_error_msg(err, DML_ENOMEM, "out of memory for %zu "
-                             "parameters", st->nflat);
+                             "parameters", n);
     }
     return DML_OK;
 }

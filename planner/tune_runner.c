@@ -58,6 +58,27 @@ const char *dml_tune_outcome_name(dml_tune_outcome o)
 
 /* ---- finding the programs -------------------------------------------------------- */
 
+/* Is prog an executable file, directly or on $PATH? */
+static bool launcher_found(const char *prog)
+{
+    if (strchr(prog, '/'))
+        return access(prog, X_OK) == 0;
+    const char *path = getenv("PATH");
+    if (!path)
+        path = "/usr/bin:/bin";
+    char dir[4096];
+    while (*path) {
+        size_t n = strcspn(path, ":");
+        snprintf(dir, sizeof dir, "%.*s/%s", (int)n, n ? path : ".", prog);
+        if (access(dir, X_OK) == 0)
+            return true;
+        path += n;
+        if (*path == ':')
+            path++;
+    }
+    return false;
+}
+
 static bool executable(const char *path)
 {
     return path && path[0] && access(path, X_OK) == 0;
@@ -513,7 +534,11 @@ dml_status dml_tune_trial_run(const dml_tune_trial_spec *spec,
     int64_t before = newest_run_id(spec->db);
     double t0 = dml_clock_now_s();
     pid_t pid = 0;
-    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, environ);
+    /* posix_spawnp may report a missing program only as the child's exit
+     * status 127 (POSIX allows it; valgrind does it): look first. */
+    int rc = launcher_found(argv[0]) ? posix_spawnp(&pid, argv[0], &fa,
+                                                    &attr, argv, environ)
+                                     : ENOENT;
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(out_pipe[1]);

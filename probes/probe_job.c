@@ -546,6 +546,23 @@ static void fill_links(const dml_probe_job *job, dml_node_group *g)
     }
 }
 
+/* With one rank on the node (dml-probe run without mpirun) nothing
+ * measured the link between a node's ranks, so the node is described as
+ * one device using all its cores through BLAS threads: per the format,
+ * peak = single-core peak x cores, and the node's memory and all-core
+ * STREAM bandwidth are that device's. */
+static void one_device_per_node(dml_node_group *g)
+{
+    int cores = g->devices_per_node;
+    dml_device_spec *d = &g->device;
+    g->devices_per_node = 1;
+    d->cores = cores;
+    for (int t = 0; t < DML_DTYPE_COUNT; t++)
+        d->peak_flops[t] *= cores;
+    d->mem_bytes *= cores;
+    d->mem_bw_Bps *= cores;
+}
+
 dml_status dml_probe_job_cluster_spec(const dml_probe_job *job,
                                       dml_cluster_spec *out, dml_error *err)
 {
@@ -578,6 +595,8 @@ dml_status dml_probe_job_cluster_spec(const dml_probe_job *job,
         g = &out->groups[out->group_count++];
         fill_cpu_group(job, h, g);
         fill_links(job, g);
+        if (g->devices_per_node > 1 && !g->links[DML_LINK_INTRA].present)
+            one_device_per_node(g);
     }
     if (job->nodes > 1)
         for (int k = 0; k < out->group_count; k++)

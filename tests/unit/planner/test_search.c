@@ -269,7 +269,9 @@ static void gpt3_175b_winner_is_sane(void **state)
     assert_int_equal((int64_t)w->par.dp * w->par.tp * w->par.pp, 1024);
     assert_true(w->pred.mem_bytes_per_device <= 80e9);
     assert_true(w->pred.mfu > 0.35 && w->pred.mfu < 0.65);
-    assert_true(p->result.elapsed_s < 5.0); /* it aims at 0.1 s */
+    /* it aims at 0.1 s; valgrind runs code some 50 times slower */
+    if (!getenv("DML_VALGRIND"))
+        assert_true(p->result.elapsed_s < 5.0);
     dml_planner_free(p);
 }
 

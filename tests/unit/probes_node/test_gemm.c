@@ -166,7 +166,10 @@ static void dgemm_runs_at_a_plausible_speed(void **state)
     assert_int_equal(dml_gemm_run(NULL, &c, &r, &err), DML_OK);
     assert_int_equal(r.point_count, 1);
     assert_int_equal(r.points[0].dtype, DML_GEMM_F64);
-    assert_true(r.points[0].best_flops > 1e9);
+    /* scripts/valgrind sets DML_VALGRIND: under memcheck code runs some
+     * 50x slower, and only memory errors are judged there. */
+    if (!getenv("DML_VALGRIND"))
+        assert_true(r.points[0].best_flops > 1e9);
     dml_gemm_result_free(&r);
 }
 
