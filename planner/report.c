@@ -111,6 +111,32 @@ static void print_header(FILE *out, const dml_planner *p)
     fprintf(out, ".\n\n");
 }
 
+/* Plans whose calibrated interval overlaps the winner's: their order is
+ * within what the calibration can tell apart. */
+static void print_ties(FILE *out, const dml_planner *p, double interval_pct)
+{
+    if (interval_pct <= 0 || p->count < 2)
+        return;
+    double e = interval_pct / 100.0;
+    double best_high = p->plans[0].plan.pred.step_s * (1 + e);
+    int tied = 1;
+    while (tied < p->count &&
+           p->plans[tied].plan.pred.step_s * (1 - e) <= best_high)
+        tied++;
+    char a[32], b[32];
+    fprintf(out, "Step times are +-%.0f%% (calibrated): #1 is %s to %s",
+            interval_pct,
+            dml_units_seconds(p->plans[0].plan.pred.step_s * (1 - e), a,
+                              sizeof a),
+            dml_units_seconds(best_high, b, sizeof b));
+    if (tied > 1)
+        fprintf(out, "; #1 to #%d overlap within it, so their order is not "
+                     "certain (dml-plan --tune measures them).\n\n",
+                tied);
+    else
+        fprintf(out, "; it is ahead of #2 beyond that uncertainty.\n\n");
+}
+
 static void print_table(FILE *out, const dml_planner *p)
 {
     bool cpu = p->splits[0].threads_per_rank > 1 || p->split_count > 1;
@@ -289,6 +315,7 @@ void dml_planner_print(FILE *out, const dml_planner *p,
         return;
     print_header(out, p);
     print_table(out, p);
+    print_ties(out, p, x ? x->interval_pct : 0);
     print_schedule(out, p);
     char why[1024];
     if (p->count > 1)

@@ -23,6 +23,8 @@ typedef struct dml_report_extras {
     const char *why_not_config;  /* the text asked about */
     const char *db_path;         /* where the plans were recorded, or NULL */
     const char *plan_file;       /* --out, or NULL */
+    double interval_pct;         /* the calibration's +-x % around each
+                                    prediction; 0 = not calibrated */
 } dml_report_extras;
 
 /* The human report. */

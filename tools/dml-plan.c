@@ -456,7 +456,8 @@ static dml_status finish(const options *o, dml_planner *p,
     }
     dml_report_extras x = {.explain = o->explain, .why_not = why,
                            .why_not_config = o->why_not, .db_path = db_path,
-                           .plan_file = tuned ? NULL : o->out};
+                           .plan_file = tuned ? NULL : o->out,
+                           .interval_pct = cal_found ? cal->interval_pct : 0};
     if (export_text && !o->export_out) {
         fputs(export_text, stdout); /* the export is the data */
     } else if (o->json) {

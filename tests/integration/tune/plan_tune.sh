@@ -27,6 +27,7 @@ cal=$(sqlite3 "$db" 'select count(*) from calibrations')
 if grep -q '^Calibration #' "$scratch/out.txt"; then
   [ "$cal" -eq 1 ] || fail "the calibration was stored"
   grep -q '^Calibrated: predictions' "$scratch/again.txt" || fail "the next plan applies the calibration"
+  grep -q '^Step times are +-' "$scratch/again.txt" || fail "the interval is shown with the ranking"
   "$DML_BIN/dml-plan" --model mlp-fmnist --cluster this --global-batch 256 \
       --db "$db" --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["calibration"]["runs"] >= 3' \
     || fail "--json carries the calibration"
