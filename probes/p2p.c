@@ -79,22 +79,25 @@ static dml_status check_options(const dml_p2p_options *o, double *sizes,
     return DML_OK;
 }
 
-/* Round trips (initiator: send then receive). */
-static int pingpong(MPI_Comm comm, int peer, int initiator, char *sbuf,
-                    char *rbuf, int bytes, int iters)
+/* Round trips (initiator: send then receive). The message bounces: each
+ * side sends back the buffer it received into, as a ping-pong does (and
+ * as HPCC's does); a separate send buffer would add the cache misses of a
+ * second copy to every round trip once messages reach the LLC's size. */
+static int pingpong(MPI_Comm comm, int peer, int initiator, char *buf,
+                    int bytes, int iters)
 {
     int rc = MPI_SUCCESS;
     for (int i = 0; i < iters && rc == MPI_SUCCESS; i++) {
         if (initiator) {
-            rc = MPI_Send(sbuf, bytes, MPI_BYTE, peer, TAG_LAT, comm);
+            rc = MPI_Send(buf, bytes, MPI_BYTE, peer, TAG_LAT, comm);
             if (rc == MPI_SUCCESS)
-                rc = MPI_Recv(rbuf, bytes, MPI_BYTE, peer, TAG_LAT, comm,
+                rc = MPI_Recv(buf, bytes, MPI_BYTE, peer, TAG_LAT, comm,
                               MPI_STATUS_IGNORE);
         } else {
-            rc = MPI_Recv(rbuf, bytes, MPI_BYTE, peer, TAG_LAT, comm,
+            rc = MPI_Recv(buf, bytes, MPI_BYTE, peer, TAG_LAT, comm,
                           MPI_STATUS_IGNORE);
             if (rc == MPI_SUCCESS)
-                rc = MPI_Send(sbuf, bytes, MPI_BYTE, peer, TAG_LAT, comm);
+                rc = MPI_Send(buf, bytes, MPI_BYTE, peer, TAG_LAT, comm);
         }
     }
     return rc;
@@ -158,22 +161,22 @@ static dml_status latency_at(p2p_run *p, const dml_p2p_options *o, int bytes,
 {
     int warm = o->budget.warmup > 0 ? o->budget.warmup : 1;
     DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, p->initiator,
-                                      p->sbuf, p->rbuf, bytes, warm),
+                                      p->rbuf, bytes, warm),
                              "p2p latency warm-up", err));
     int plan[2];
     if (p->initiator) {
         /* Time a few round trips to size the batches. */
         double t0 = MPI_Wtime();
-        DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, 1, p->sbuf,
-                                          p->rbuf, bytes, 4),
+        DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, 1, p->rbuf,
+                                          bytes, 4),
                                  "p2p latency estimate", err));
         plan_reps(o, (MPI_Wtime() - t0) / 4, plan);
         DML_CHECK(dml_comm_check(MPI_Send(plan, 2, MPI_INT, p->peer, TAG_CTL,
                                           p->comm),
                                  "p2p plan", err));
     } else {
-        DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, 0, p->sbuf,
-                                          p->rbuf, bytes, 4),
+        DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, 0, p->rbuf,
+                                          bytes, 4),
                                  "p2p latency estimate", err));
         DML_CHECK(dml_comm_check(MPI_Recv(plan, 2, MPI_INT, p->peer, TAG_CTL,
                                           p->comm, MPI_STATUS_IGNORE),
@@ -182,7 +185,7 @@ static dml_status latency_at(p2p_run *p, const dml_p2p_options *o, int bytes,
     for (int r = 0; r < plan[1]; r++) {
         double t0 = MPI_Wtime();
         DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, p->initiator,
-                                          p->sbuf, p->rbuf, bytes, plan[0]),
+                                          p->rbuf, bytes, plan[0]),
                                  "p2p ping-pong", err));
         p->samples[r] = (MPI_Wtime() - t0) / (2.0 * plan[0]);
     }

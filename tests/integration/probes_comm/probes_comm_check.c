@@ -94,8 +94,9 @@ static void check_p2p(const dml_p2p_result *r, const char *level, int ranks,
           level, r->latency_s, small);
     CHECK(r->bandwidth_Bps == best, "p2p %s headline bandwidth %g, want %g",
           level, r->bandwidth_Bps, best);
-    CHECK(r->fit_status == DML_OK && r->fit.alpha_s >= 0 &&
-              pos(r->fit.bw_Bps) && isfinite(r->fit.max_rel_residual),
+    CHECK((r->fit_status == DML_OK && r->fit.alpha_s >= 0 &&
+           pos(r->fit.bw_Bps) && isfinite(r->fit.max_rel_residual)) ||
+              (r->fit_status == DML_EVALIDATE && r->fit.bw_Bps == 0),
           "p2p %s fit: status %d alpha %g s, bw %g B/s", level,
           r->fit_status, r->fit.alpha_s, r->fit.bw_Bps);
 
@@ -149,9 +150,14 @@ static void check_coll(const dml_coll_result *r, const char *kind,
               "%s %s %s %g B: %d reps outside the budget", kind, name, level,
               p->bytes, p->reps);
     }
-    CHECK(r->fit_status == DML_OK && r->fit.alpha_s >= 0 &&
-              pos(r->fit.bw_Bps) && close_to(r->fit.busbw_Bps,
-                                             f * r->fit.bw_Bps),
+    /* On an oversubscribed, noisy machine the times may not grow with the
+     * size; the fit then refuses (DML_EVALIDATE) rather than invent an
+     * alpha and a beta, and leaves them empty. */
+    CHECK((r->fit_status == DML_OK && r->fit.alpha_s >= 0 &&
+           pos(r->fit.bw_Bps) &&
+           close_to(r->fit.busbw_Bps, f * r->fit.bw_Bps)) ||
+              (r->fit_status == DML_EVALIDATE && r->fit.bw_Bps == 0 &&
+               r->fit.busbw_Bps == 0),
           "%s %s %s fit: status %d alpha %g s, bw %g, busbw %g B/s", kind,
           name, level, r->fit_status, r->fit.alpha_s, r->fit.bw_Bps,
           r->fit.busbw_Bps);
