@@ -81,6 +81,7 @@ typedef struct dml_gemm_result {
     dml_gemm_peak *peaks;   /* one per (dtype, threads), same order */
     int peak_count;
     int blas_threads_before; /* openblas_get_num_threads() found and restored */
+    int all_cores_cpus; /* CPUs the widest sweep's threads could run on */
 } dml_gemm_result;
 
 /* "sgemm" or "dgemm". */

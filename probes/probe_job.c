@@ -297,12 +297,13 @@ static json_t *gemm_json(const dml_probe_job *job)
                       "median_flops", num(p->median_flops), "efficiency",
                       num(p->efficiency)));
     }
-    return json_pack("{s:o, s:o, s:o, s:o, s:i, s:o}", "dgemm_peak_flops",
-                     num(h->dgemm_all_flops), "sgemm_peak_flops",
-                     num(h->sgemm_all_flops), "dgemm_peak_1thread_flops",
-                     num(h->dgemm_1t_flops), "sgemm_peak_1thread_flops",
-                     num(h->sgemm_1t_flops), "all_cores_threads", h->cores,
-                     "points", points);
+    return json_pack("{s:o, s:o, s:o, s:o, s:i, s:i, s:o}",
+                     "dgemm_peak_flops", num(h->dgemm_all_flops),
+                     "sgemm_peak_flops", num(h->sgemm_all_flops),
+                     "dgemm_peak_1thread_flops", num(h->dgemm_1t_flops),
+                     "sgemm_peak_1thread_flops", num(h->sgemm_1t_flops),
+                     "all_cores_threads", h->cores, "all_cores_cpus",
+                     g->all_cores_cpus, "points", points);
 }
 
 static json_t *fit_json(const dml_alphabeta *f, dml_status st)

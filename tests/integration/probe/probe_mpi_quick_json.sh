@@ -18,6 +18,11 @@ pos(d["p2p"]["latency_s"], "p2p.latency_s")
 pos(d["p2p"]["bandwidth_Bps"], "p2p.bandwidth_Bps")
 assert d["p2p"]["latency_s"] < 1e-2, "p2p latency on one node is below 10 ms"
 assert d["gemm"]["sgemm_peak_flops"] > d["gemm"]["dgemm_peak_flops"] * 0.8, "sgemm is not much slower than dgemm"
+# mpirun binds each rank to one core; the all-cores GEMM sweep must not
+# run its threads inside that one core.
+import os
+cpus = len(os.sched_getaffinity(0))
+assert d["gemm"]["all_cores_cpus"] == cpus, f"all-cores GEMM ran on {d['gemm']['all_cores_cpus']} CPUs, the node has {cpus}"
 for op in ("allreduce", "allgather", "reducescatter", "alltoall", "broadcast"):
     pts = d["collectives"][op]
     assert len(pts) >= 3, f"{op} has at least 3 sizes"
