@@ -4,7 +4,6 @@
  */
 #include "db/calib_store.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #include "db_internal.h"
@@ -23,7 +22,7 @@ dml_status dml_db_record_calibration(dml_db *db,
         "  params_json, mape_before, mape_after, loo_mape_before,\n"
         "  loo_mape_after, interval_pct)\n"
         "VALUES (:fp, coalesce(:created,\n"
-        "  strftime('%Y-%m-%dT%H:%M:%SZ', 'now')), :n, :params, :mb, :ma,\n"
+        "  " DML__SQL_NOW "), :n, :params, :mb, :ma,\n"
         "  :lb, :la, :interval)\n"
         "RETURNING id",
         "recording calibration", err));
@@ -36,33 +35,17 @@ dml_status dml_db_record_calibration(dml_db *db,
     dml__q_f64(&q, ":lb", cal->loo_mape_before);
     dml__q_f64(&q, ":la", cal->loo_mape_after);
     dml__q_f64(&q, ":interval", cal->interval_pct);
-    int64_t id = 0;
-    dml_status s = dml__q_exec_id(&q, &id, err);
-    dml__q_finish(&q);
-    if (s == DML_OK && calibration_id)
-        *calibration_id = id;
-    return s;
+    return dml__q_once_id(&q, calibration_id, err);
 }
 
-dml_status dml__col_calibration(sqlite3_stmt *st, dml_db_calibration *c,
-                                dml_error *err)
-{
-    memset(c, 0, sizeof *c);
-    c->id = dml__col_i64(st, 0);
-    dml__col_text(st, 1, c->cluster_fingerprint, sizeof c->cluster_fingerprint);
-    dml__col_text(st, 2, c->created_at, sizeof c->created_at);
-    c->n_runs = (int)dml__col_i64(st, 3);
-    c->params_json = dml__col_text_dup(st, 4);
-    if (!c->params_json)
-        return dml_error_msg(err, DML_ENOMEM,
-                             "reading calibration: out of memory");
-    c->mape_before = dml__col_f64(st, 5);
-    c->mape_after = dml__col_f64(st, 6);
-    c->loo_mape_before = dml__col_f64(st, 7);
-    c->loo_mape_after = dml__col_f64(st, 8);
-    c->interval_pct = dml__col_f64(st, 9);
-    return DML_OK;
-}
+#define F(m) DML__FIELD(dml_db_calibration, m)
+static const dml__field calibration_fields[] = {
+    F(id), F(cluster_fingerprint), F(created_at), F(n_runs), F(params_json),
+    F(mape_before), F(mape_after), F(loo_mape_before), F(loo_mape_after),
+    F(interval_pct)};
+#undef F
+const dml__row_def dml__calibration_row =
+    DML__ROW_DEF(dml_db_calibration, calibration_fields);
 
 dml_status dml_db_latest_calibration(dml_db *db, const char *fingerprint,
                                      dml_db_calibration *out, bool *found,
@@ -83,7 +66,7 @@ dml_status dml_db_latest_calibration(dml_db *db, const char *fingerprint,
     bool row = false;
     dml_status s = dml__q_step(&q, &row, err);
     if (s == DML_OK && row) {
-        s = dml__col_calibration(q.st, out, err);
+        s = dml__row_read(q.st, &dml__calibration_row, out, q.what, err);
         *found = s == DML_OK;
     }
     dml__q_finish(&q);
@@ -92,11 +75,17 @@ dml_status dml_db_latest_calibration(dml_db *db, const char *fingerprint,
 
 void dml_db_calibration_clear(dml_db_calibration *cal)
 {
-    if (!cal)
-        return;
-    free(cal->params_json);
-    memset(cal, 0, sizeof *cal);
+    dml__row_clear(&dml__calibration_row, cal, 1);
 }
+
+#define F(m) DML__FIELD(dml_db_measured_run, m)
+static const dml__field measured_fields[] = {
+    F(run_id), F(plan_id), F(model_id), F(cluster_id), F(model_name),
+    F(ranks), F(predicted_step_s), F(measured_step_s), F(calibration_id),
+    DML__CONFIG_FIELDS(dml_db_measured_run, config)};
+#undef F
+static const dml__row_def measured_row =
+    DML__ROW_DEF(dml_db_measured_run, measured_fields);
 
 dml_status dml_db_list_measured_runs(dml_db *db, const char *fingerprint,
                                      dml_db_measured_run **runs, size_t *n,
@@ -121,37 +110,8 @@ dml_status dml_db_list_measured_runs(dml_db *db, const char *fingerprint,
         "listing measured runs", err));
     dml__q_text(&q, ":fp", fingerprint ? fingerprint : "");
     void *buf = NULL;
-    size_t cap = 0;
-    dml_status s;
-    for (;;) {
-        bool row = false;
-        s = dml__q_step(&q, &row, err);
-        if (s != DML_OK || !row)
-            break;
-        dml_db_measured_run *m =
-            dml__rows_push(&buf, n, &cap, sizeof **runs);
-        if (!m) {
-            s = dml_error_msg(err, DML_ENOMEM,
-                              "listing measured runs: out of memory");
-            break;
-        }
-        m->run_id = dml__col_i64(q.st, 0);
-        m->plan_id = dml__col_i64(q.st, 1);
-        m->model_id = dml__col_i64(q.st, 2);
-        m->cluster_id = dml__col_i64(q.st, 3);
-        dml__col_text(q.st, 4, m->model_name, sizeof m->model_name);
-        m->ranks = (int)dml__col_i64(q.st, 5);
-        m->predicted_step_s = dml__col_f64(q.st, 6);
-        m->measured_step_s = dml__col_f64(q.st, 7);
-        m->calibration_id = dml__col_i64(q.st, 8);
-        dml__col_plan_config(q.st, 9, &m->config);
-    }
+    dml_status s = dml__q_rows(&q, &measured_row, &buf, n, err);
     dml__q_finish(&q);
     *runs = buf;
-    if (s != DML_OK) {
-        free(*runs);
-        *runs = NULL;
-        *n = 0;
-    }
     return s;
 }

@@ -88,29 +88,31 @@ static dml_status check_path(const char *path, bool create, bool *exists,
     return DML_OK;
 }
 
-/* PRAGMA user_version, or -1 (with err filled) when it cannot be read. */
-static int read_user_version(dml_db *db, dml_error *err)
+dml_status dml__db_user_version(dml_db *db, int *version, dml_error *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db->conn, "PRAGMA user_version", -1, &st,
                                 NULL);
-    int v = -1;
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
+    dml_status s = DML_OK;
     if (rc == SQLITE_ROW)
-        v = sqlite3_column_int(st, 0);
+        *version = sqlite3_column_int(st, 0);
     else
-        dml__db_fail(db, rc, "reading schema version", err);
+        s = dml__db_fail(db, rc, "reading schema version", err);
     sqlite3_finalize(st);
-    return v;
+    return s;
 }
 
 int dml_db_schema_version(dml_db *db)
 {
-    return db ? read_user_version(db, NULL) : -1;
+    int v = -1;
+    if (!db || dml__db_user_version(db, &v, NULL) != DML_OK)
+        return -1;
+    return v;
 }
 
-static dml_status refuse_newer(dml_db *db, int version, dml_error *err)
+dml_status dml__db_refuse_newer(dml_db *db, int version, dml_error *err)
 {
     return dml_error_set(err, DML_ESCHEMA, db->path, 0, 0, NULL,
                          "database schema version %d is newer than this dml "
@@ -125,11 +127,9 @@ static dml_status probe_file(dml_db *db, int *version, dml_error *err)
      * a valid magic string fails here as SQLITE_NOTADB or SQLITE_CORRUPT. */
     DML_CHECK(dml__db_exec(db, "SELECT count(*) FROM sqlite_schema",
                            "reading the database", err));
-    *version = read_user_version(db, err);
-    if (*version < 0)
-        return err ? err->status : DML_EDB;
+    DML_CHECK(dml__db_user_version(db, version, err));
     if (*version > DML_DB_SCHEMA_VERSION)
-        return refuse_newer(db, *version, err);
+        return dml__db_refuse_newer(db, *version, err);
     return DML_OK;
 }
 

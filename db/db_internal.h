@@ -5,7 +5,8 @@
  * Statements go through dml__q: prepare once, bind by parameter name
  * (":dp") so a column added later cannot shift the others, step, finish.
  * Bind helpers remember the first failure so a store function binds a
- * dozen fields and checks once, at the step.
+ * dozen fields and checks once, at the step. Result rows are read into
+ * structs through the tables of row.h.
  */
 #ifndef DML_DB_INTERNAL_H
 #define DML_DB_INTERNAL_H
@@ -16,8 +17,7 @@
 #include <stdint.h>
 
 #include "db.h"
-#include "calib_store.h"
-#include "plan_store.h"
+#include "row.h"
 
 struct dml_db {
     sqlite3 *conn;   /* the one connection this handle owns */
@@ -48,6 +48,14 @@ dml_status dml__db_fail(dml_db *db, int rc, const char *what, dml_error *err);
 /* Run SQL without parameters (fixed text only, never user input). */
 dml_status dml__db_exec(dml_db *db, const char *sql, const char *what,
                         dml_error *err);
+
+/* PRAGMA user_version into *version (the last migration applied). */
+dml_status dml__db_user_version(dml_db *db, int *version, dml_error *err);
+/* DML_ESCHEMA: the file's schema version is newer than this build's. */
+dml_status dml__db_refuse_newer(dml_db *db, int version, dml_error *err);
+
+/* The time now as the schema stores times (ISO 8601 UTC), in SQL. */
+#define DML__SQL_NOW "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
 /* ---- write scopes: a transaction, or a savepoint inside the caller's ---- */
 
@@ -89,15 +97,33 @@ void dml__q_id(dml__q *q, const char *name, int64_t v);
 dml_status dml__q_exec(dml__q *q, dml_error *err);
 /* Step once: *row true with a row to read, false when done. */
 dml_status dml__q_step(dml__q *q, bool *row, dml_error *err);
+/* Step a statement that returns no row, then finish it. */
+dml_status dml__q_once(dml__q *q, dml_error *err);
 /* Step a statement expected to return exactly one row with an integer in
- * column 0 (INSERT ... RETURNING id); resets it. */
-dml_status dml__q_exec_id(dml__q *q, int64_t *id, dml_error *err);
+ * column 0 (INSERT ... RETURNING id), then finish it; *id (may be NULL)
+ * is set on success only. */
+dml_status dml__q_once_id(dml__q *q, int64_t *id, dml_error *err);
 
-/* Column readers: SQL NULL reads as "" / 0 / NAN. */
-void dml__col_text(sqlite3_stmt *st, int col, char *buf, size_t size);
-char *dml__col_text_dup(sqlite3_stmt *st, int col); /* malloc'd or NULL */
-int64_t dml__col_i64(sqlite3_stmt *st, int col);
-double dml__col_f64(sqlite3_stmt *st, int col);
+/* Binds the parameters of one row of a batch; owner is the id of what the
+ * rows belong to (a run, a probe run). */
+typedef void (*dml__bind_fn)(dml__q *q, int64_t owner, const void *row);
+
+/* Run sql (an INSERT without RETURNING) once for each of the n elements
+ * (elem bytes each) at rows, binding each with bind, inside one write
+ * scope: every row or none. Prepared once, so a batch costs one parse and
+ * one commit, not one per row. Stops at the first failing row, whose index
+ * goes to *failed (may be NULL; n when no row failed). n == 0 does
+ * nothing. */
+dml_status dml__q_batch(dml_db *db, const char *sql, const char *what,
+                        int64_t owner, const void *rows, size_t n,
+                        size_t elem, dml__bind_fn bind, size_t *failed,
+                        dml_error *err);
+
+/* Step q to its end, reading each row by def into a new element of a
+ * malloc'd array *rows (*n elements). On error the array and the strings
+ * in it are freed and *rows is NULL. q stays the caller's to finish. */
+dml_status dml__q_rows(dml__q *q, const dml__row_def *def, void **rows,
+                       size_t *n, dml_error *err);
 
 /* Read the one text column of `sql` (with an :id parameter) for id into a
  * malloc'd string; SQL NULL gives NULL with DML_OK, no row DML_ENOTFOUND
@@ -105,32 +131,17 @@ double dml__col_f64(sqlite3_stmt *st, int col);
 dml_status dml__db_read_text(dml_db *db, const char *sql, const char *noun,
                              int64_t id, char **out, dml_error *err);
 
-/* The plan configuration columns of a table or view aliased p, in the
- * order dml__col_plan_config reads them. */
-#define DML__CONFIG_COLUMNS                                                   \
-    "p.dp, p.tp, p.pp, p.v, p.mbs, p.microbatches, p.global_batch, "        \
-    "p.zero, p.recompute, p.sp, p.schedule, p.threads_per_rank"
-
-/* Read DML__CONFIG_COLUMNS starting at column col; returns the column
- * after them. */
-int dml__col_plan_config(sqlite3_stmt *st, int col, dml_db_plan_config *c);
-
-/* The calibrations columns dml__col_calibration reads, in order. */
+/* The calibrations columns dml__calibration_row reads, in order. */
 #define DML__CALIBRATION_COLUMNS                                              \
     "id, cluster_fingerprint, created_at, n_runs, params_json, "            \
     "mape_before, mape_after, loo_mape_before, loo_mape_after, "            \
     "interval_pct"
 
-/* Read one calibrations row (DML__CALIBRATION_COLUMNS from column 0) into
- * c, params_json malloc'd. */
-dml_status dml__col_calibration(sqlite3_stmt *st, dml_db_calibration *c,
-                                dml_error *err);
+/* dml_db_calibration as read by DML__CALIBRATION_COLUMNS (calib_store.c);
+ * params_json is malloc'd. */
+extern const dml__row_def dml__calibration_row;
 
 /* FNV-1a 64-bit of text as 16 hex digits (a fingerprint, not security). */
 void dml__db_hash_hex(const char *text, char out[17]);
-
-/* Grow a row array by one (amortised doubling); returns the new slot,
- * zeroed, or NULL when out of memory. */
-void *dml__rows_push(void **rows, size_t *n, size_t *cap, size_t elem);
 
 #endif

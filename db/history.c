@@ -1,9 +1,9 @@
 /*
  * history.c: the list queries behind dml-history (see history.h).
  *
- * One loop (list_rows) steps a query and hands each row to a small fill
- * function per struct, so each query reads as its SELECT plus the column
- * order it fills.
+ * One function (list_rows) runs a query with its :limit and reads every
+ * row into an array by the struct's field table (row.h), so each query
+ * reads as its SELECT plus the members its columns fill, in the same order.
  */
 #include "db/history.h"
 
@@ -11,12 +11,10 @@
 
 #include "db_internal.h"
 
-typedef dml_status (*fill_fn)(sqlite3_stmt *st, void *row, dml_error *err);
-
-/* Rows of sql (which has a :limit parameter) appended to *rows. On error
- * the rows read so far stay in *rows for the caller to release. */
+/* Rows of sql (which has a :limit parameter) into a malloc'd array *rows;
+ * on error *rows is NULL and *n 0. */
 static dml_status list_rows(dml_db *db, const char *sql, const char *what,
-                            int limit, size_t elem, fill_fn fill, void **rows,
+                            int limit, const dml__row_def *def, void **rows,
                             size_t *n, dml_error *err)
 {
     *rows = NULL;
@@ -25,47 +23,20 @@ static dml_status list_rows(dml_db *db, const char *sql, const char *what,
     DML_CHECK(dml__q_prepare(&q, db, sql, what, err));
     /* LIMIT -1 is SQLite's "no limit". */
     dml__q_i64(&q, ":limit", limit > 0 ? limit : -1);
-    size_t cap = 0;
-    dml_status s;
-    for (;;) {
-        bool row = false;
-        s = dml__q_step(&q, &row, err);
-        if (s != DML_OK || !row)
-            break;
-        void *slot = dml__rows_push(rows, n, &cap, elem);
-        if (!slot) {
-            s = dml_error_msg(err, DML_ENOMEM, "%s: out of memory", what);
-            break;
-        }
-        s = fill(q.st, slot, err);
-        if (s != DML_OK)
-            break;
-    }
+    dml_status s = dml__q_rows(&q, def, rows, n, err);
     dml__q_finish(&q);
     return s;
 }
 
-static dml_status fill_probe(sqlite3_stmt *st, void *row, dml_error *err)
-{
-    (void)err;
-    dml_db_probe_row *r = row;
-    r->id = dml__col_i64(st, 0);
-    dml__col_text(st, 1, r->started_at, sizeof r->started_at);
-    dml__col_text(st, 2, r->finished_at, sizeof r->finished_at);
-    dml__col_text(st, 3, r->hostname, sizeof r->hostname);
-    r->ranks = (int)dml__col_i64(st, 4);
-    r->nodes = (int)dml__col_i64(st, 5);
-    r->quick = dml__col_i64(st, 6) != 0;
-    dml__col_text(st, 7, r->status, sizeof r->status);
-    dml__col_text(st, 8, r->dml_version, sizeof r->dml_version);
-    r->triad_Bps = dml__col_f64(st, 9);
-    r->dgemm_flops = dml__col_f64(st, 10);
-    r->sgemm_flops = dml__col_f64(st, 11);
-    r->p2p_latency_s = dml__col_f64(st, 12);
-    r->p2p_bw_Bps = dml__col_f64(st, 13);
-    r->n_measurements = dml__col_i64(st, 14);
-    return DML_OK;
-}
+#define F(m) DML__FIELD(dml_db_probe_row, m)
+static const dml__field probe_fields[] = {
+    F(id), F(started_at), F(finished_at), F(hostname), F(ranks),
+    F(nodes), F(quick), F(status), F(dml_version), F(triad_Bps),
+    F(dgemm_flops), F(sgemm_flops), F(p2p_latency_s), F(p2p_bw_Bps),
+    F(n_measurements)};
+#undef F
+static const dml__row_def probe_row =
+    DML__ROW_DEF(dml_db_probe_row, probe_fields);
 
 dml_status dml_db_list_probe_runs(dml_db *db, int limit,
                                   dml_db_probe_row **rows, size_t *n,
@@ -78,35 +49,22 @@ dml_status dml_db_list_probe_runs(dml_db *db, int limit,
         "  nodes, quick, status, dml_version, triad_Bps, dgemm_flops,\n"
         "  sgemm_flops, p2p_latency_s, p2p_bw_Bps, n_measurements\n"
         "FROM v_probe_summary ORDER BY probe_run_id DESC LIMIT :limit",
-        "listing probe runs", limit, sizeof **rows, fill_probe,
-        &buf, n, err);
+        "listing probe runs", limit, &probe_row, &buf, n, err);
     *rows = buf;
-    if (s != DML_OK) {
-        free(*rows);
-        *rows = NULL;
-        *n = 0;
-    }
     return s;
 }
 
-static dml_status fill_plan(sqlite3_stmt *st, void *row, dml_error *err)
-{
-    (void)err;
-    dml_db_plan_row *r = row;
-    r->id = dml__col_i64(st, 0);
-    dml__col_text(st, 1, r->created_at, sizeof r->created_at);
-    dml__col_text(st, 2, r->model, sizeof r->model);
-    dml__col_text(st, 3, r->cluster, sizeof r->cluster);
-    r->predicted_step_s = dml__col_f64(st, 4);
-    r->predicted_mem_bytes = dml__col_f64(st, 5);
-    r->predicted_tokens_per_s = dml__col_f64(st, 6);
-    r->mfu = dml__col_f64(st, 7);
-    r->calibration_id = dml__col_i64(st, 8);
-    r->n_runs = dml__col_i64(st, 9);
-    r->best_measured_step_s = dml__col_f64(st, 10);
-    dml__col_plan_config(st, 11, &r->config);
-    return DML_OK;
-}
+#define F(m) DML__FIELD(dml_db_plan_row, m)
+static const dml__field plan_fields[] = {
+    F(id), F(created_at), F(model), F(cluster), F(predicted_step_s),
+    F(predicted_mem_bytes), F(predicted_tokens_per_s), F(mfu),
+    F(calibration_id),
+    F(n_runs),
+    F(best_measured_step_s),
+    DML__CONFIG_FIELDS(dml_db_plan_row, config)};
+#undef F
+static const dml__row_def plan_row =
+    DML__ROW_DEF(dml_db_plan_row, plan_fields);
 
 dml_status dml_db_list_plans(dml_db *db, int limit, dml_db_plan_row **rows,
                              size_t *n, dml_error *err)
@@ -125,41 +83,20 @@ dml_status dml_db_list_plans(dml_db *db, int limit, dml_db_plan_row **rows,
         "  JOIN models mo ON mo.id = p.model_id\n"
         "  JOIN clusters c ON c.id = p.cluster_id\n"
         "ORDER BY p.id DESC LIMIT :limit",
-        "listing plans", limit, sizeof **rows, fill_plan, &buf, n,
-        err);
+        "listing plans", limit, &plan_row, &buf, n, err);
     *rows = buf;
-    if (s != DML_OK) {
-        free(*rows);
-        *rows = NULL;
-        *n = 0;
-    }
     return s;
 }
 
-static dml_status fill_run(sqlite3_stmt *st, void *row, dml_error *err)
-{
-    (void)err;
-    dml_db_run_row *r = row;
-    r->id = dml__col_i64(st, 0);
-    r->plan_id = dml__col_i64(st, 1);
-    dml__col_text(st, 2, r->model, sizeof r->model);
-    dml__col_text(st, 3, r->cluster, sizeof r->cluster);
-    dml__col_text(st, 4, r->status, sizeof r->status);
-    r->ranks = (int)dml__col_i64(st, 5);
-    r->steps = dml__col_i64(st, 6);
-    dml__col_text(st, 7, r->started_at, sizeof r->started_at);
-    dml__col_text(st, 8, r->finished_at, sizeof r->finished_at);
-    r->duration_s = dml__col_f64(st, 9);
-    r->predicted_step_s = dml__col_f64(st, 10);
-    r->measured_step_s = dml__col_f64(st, 11);
-    r->error_pct = dml__col_f64(st, 12);
-    r->final_loss = dml__col_f64(st, 13);
-    r->test_accuracy = dml__col_f64(st, 14);
-    r->peak_rss_bytes = dml__col_f64(st, 15);
-    dml__col_text(st, 16, r->error, sizeof r->error);
-    dml__col_plan_config(st, 17, &r->config);
-    return DML_OK;
-}
+#define F(m) DML__FIELD(dml_db_run_row, m)
+static const dml__field run_fields[] = {
+    F(id), F(plan_id), F(model), F(cluster), F(status), F(ranks),
+    F(steps), F(started_at), F(finished_at), F(duration_s),
+    F(predicted_step_s), F(measured_step_s), F(error_pct),
+    F(final_loss), F(test_accuracy), F(peak_rss_bytes), F(error),
+    DML__CONFIG_FIELDS(dml_db_run_row, config)};
+#undef F
+static const dml__row_def run_row = DML__ROW_DEF(dml_db_run_row, run_fields);
 
 dml_status dml_db_list_runs(dml_db *db, int limit, dml_db_run_row **rows,
                             size_t *n, dml_error *err)
@@ -173,21 +110,9 @@ dml_status dml_db_list_runs(dml_db *db, int limit, dml_db_run_row **rows,
         "  p.final_loss, p.test_accuracy, p.peak_rss_bytes, p.error,\n"
         "  " DML__CONFIG_COLUMNS "\n"
         "FROM v_runs p ORDER BY p.run_id DESC LIMIT :limit",
-        "listing runs", limit, sizeof **rows, fill_run, &buf, n,
-        err);
+        "listing runs", limit, &run_row, &buf, n, err);
     *rows = buf;
-    if (s != DML_OK) {
-        free(*rows);
-        *rows = NULL;
-        *n = 0;
-    }
     return s;
-}
-
-static dml_status fill_calibration(sqlite3_stmt *st, void *row,
-                                   dml_error *err)
-{
-    return dml__col_calibration(st, row, err);
 }
 
 dml_status dml_db_list_calibrations(dml_db *db, int limit,
@@ -199,22 +124,14 @@ dml_status dml_db_list_calibrations(dml_db *db, int limit,
                              "SELECT " DML__CALIBRATION_COLUMNS
                              " FROM calibrations\n"
                              "ORDER BY id DESC LIMIT :limit",
-                             "listing calibrations", limit, sizeof **rows,
-                             fill_calibration, &buf, n, err);
+                             "listing calibrations", limit,
+                             &dml__calibration_row, &buf, n, err);
     *rows = buf;
-    if (s != DML_OK) {
-        dml_db_calibrations_free(*rows, *n);
-        *rows = NULL;
-        *n = 0;
-    }
     return s;
 }
 
 void dml_db_calibrations_free(dml_db_calibration *rows, size_t n)
 {
-    if (!rows)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(rows[i].params_json);
+    dml__row_clear(&dml__calibration_row, rows, n);
     free(rows);
 }

@@ -14,24 +14,6 @@
 
 #include "common/log.h"
 
-static int version_now(dml_db *db, dml_status *s, dml_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->conn, "PRAGMA user_version", -1, &st,
-                                NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    int v = -1;
-    if (rc == SQLITE_ROW) {
-        v = sqlite3_column_int(st, 0);
-        *s = DML_OK;
-    } else {
-        *s = dml__db_fail(db, rc, "reading schema version", err);
-    }
-    sqlite3_finalize(st);
-    return v;
-}
-
 /* One migration, under the write lock: re-check, apply, stamp. *applied
  * says whether this connection did it (another may have got there first). */
 static dml_status step_once(dml_db *db, int target, bool *applied,
@@ -40,13 +22,10 @@ static dml_status step_once(dml_db *db, int target, bool *applied,
     *applied = false;
     dml__tx tx;
     DML_CHECK(dml__tx_begin(db, &tx, err));
-    dml_status s;
-    int v = version_now(db, &s, err);
+    int v = 0;
+    dml_status s = dml__db_user_version(db, &v, err);
     if (s == DML_OK && v > DML_DB_SCHEMA_VERSION)
-        s = dml_error_set(err, DML_ESCHEMA, db->path, 0, 0, NULL,
-                          "database schema version %d is newer than this "
-                          "dml (supports up to %d); upgrade dml",
-                          v, DML_DB_SCHEMA_VERSION);
+        s = dml__db_refuse_newer(db, v, err);
     if (s == DML_OK && v < target) {
         char what[64];
         snprintf(what, sizeof what, "applying schema migration %d", v + 1);
@@ -77,9 +56,8 @@ dml_status dml__db_migrate_to(dml_db *db, int target, dml_error *err)
                              "%s: cannot migrate inside a transaction",
                              db->path);
     for (;;) {
-        dml_status s;
-        int v = version_now(db, &s, err);
-        DML_CHECK(s);
+        int v = 0;
+        DML_CHECK(dml__db_user_version(db, &v, err));
         if (v >= target)
             return DML_OK;
         bool applied;

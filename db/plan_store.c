@@ -16,7 +16,7 @@ dml_status dml_db_record_plan(dml_db *db, const dml_db_plan *plan,
         "  mbs, microbatches, global_batch, zero, recompute, sp, schedule,\n"
         "  threads_per_rank, predicted_step_s, predicted_mem_bytes,\n"
         "  predicted_tokens_per_s, mfu, calibration_id, plan_json)\n"
-        "VALUES (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), :model, :cluster,\n"
+        "VALUES (" DML__SQL_NOW ", :model, :cluster,\n"
         "  :dp, :tp, :pp, :v, :mbs, :mb, :gb, :zero,\n"
         "  coalesce(:recompute, 'none'), :sp, coalesce(:schedule, '1f1b'),\n"
         "  :threads, :step, :mem, :tps, :mfu, :calib, :json)\n"
@@ -42,9 +42,7 @@ dml_status dml_db_record_plan(dml_db *db, const dml_db_plan *plan,
     dml__q_f64(&q, ":mfu", plan->mfu);
     dml__q_id(&q, ":calib", plan->calibration_id);
     dml__q_opt(&q, ":json", plan->plan_json);
-    dml_status s = dml__q_exec_id(&q, plan_id, err);
-    dml__q_finish(&q);
-    return s;
+    return dml__q_once_id(&q, plan_id, err);
 }
 
 dml_status dml_db_plan_json(dml_db *db, int64_t plan_id, char **plan_json,

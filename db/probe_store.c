@@ -8,8 +8,6 @@
 
 #include "db_internal.h"
 
-#define NOW "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
-
 /* The same machine probed again keeps its row: hostname plus a hash of
  * its topology XML identify it, so a rebuilt machine (new topology) under
  * an old name is a new host. */
@@ -27,8 +25,8 @@ static dml_status upsert_host(dml_db *db, const dml_db_host *h,
         "  numa_nodes, cores, pus, mem_bytes, mem_available_bytes, gpus,\n"
         "  hwloc_xml, first_seen, last_seen)\n"
         "VALUES (:hostname, :topo, :cpu, :packages, :numa, :cores, :pus,\n"
-        "  :mem, :avail, :gpus, :xml, coalesce(:seen, " NOW "),\n"
-        "  coalesce(:seen, " NOW "))\n"
+        "  :mem, :avail, :gpus, :xml, coalesce(:seen, " DML__SQL_NOW "),\n"
+        "  coalesce(:seen, " DML__SQL_NOW "))\n"
         "ON CONFLICT (hostname, topology_hash) DO UPDATE SET\n"
         "  last_seen = excluded.last_seen,\n"
         "  mem_bytes = excluded.mem_bytes,\n"
@@ -48,9 +46,7 @@ static dml_status upsert_host(dml_db *db, const dml_db_host *h,
     dml__q_i64(&q, ":gpus", h->gpus);
     dml__q_opt(&q, ":xml", h->hwloc_xml);
     dml__q_opt(&q, ":seen", seen_at);
-    dml_status s = dml__q_exec_id(&q, host_id, err);
-    dml__q_finish(&q);
-    return s;
+    return dml__q_once_id(&q, host_id, err);
 }
 
 static dml_status insert_run(dml_db *db, const dml_db_probe_run *r,
@@ -61,7 +57,8 @@ static dml_status insert_run(dml_db *db, const dml_db_probe_run *r,
         &q, db,
         "INSERT INTO probe_runs (started_at, finished_at, host_id, ranks,\n"
         "  nodes, quick, dml_version, status, summary_json)\n"
-        "VALUES (coalesce(:started, " NOW "), coalesce(:finished, " NOW "),\n"
+        "VALUES (coalesce(:started, " DML__SQL_NOW "),\n"
+        "  coalesce(:finished, " DML__SQL_NOW "),\n"
         "  :host, :ranks, :nodes, :quick, :version,\n"
         "  coalesce(:status, 'ok'), :summary)\n"
         "RETURNING id",
@@ -75,48 +72,45 @@ static dml_status insert_run(dml_db *db, const dml_db_probe_run *r,
     dml__q_opt(&q, ":version", r->dml_version);
     dml__q_opt(&q, ":status", r->status);
     dml__q_opt(&q, ":summary", r->summary_json);
-    dml_status s = dml__q_exec_id(&q, run_id, err);
-    dml__q_finish(&q);
-    return s;
+    return dml__q_once_id(&q, run_id, err);
+}
+
+static void bind_measurement(dml__q *q, int64_t run_id, const void *row)
+{
+    const dml_measurement *m = row;
+    dml__q_i64(q, ":run", run_id);
+    dml__q_text(q, ":kind", m->kind);
+    dml__q_text(q, ":op", m->op);
+    dml__q_text(q, ":level", m->level);
+    dml__q_i64(q, ":ranks", m->ranks);
+    dml__q_i64(q, ":threads", m->threads);
+    dml__q_f64(q, ":bytes", m->bytes);
+    dml__q_f64(q, ":time", m->time_s);
+    dml__q_f64(q, ":median", m->time_median_s);
+    dml__q_f64(q, ":algbw", m->algbw_Bps);
+    dml__q_f64(q, ":busbw", m->busbw_Bps);
+    dml__q_f64(q, ":value", m->value);
+    dml__q_text(q, ":unit", m->unit);
+    dml__q_text(q, ":detail", m->detail);
 }
 
 static dml_status insert_measurements(dml_db *db, int64_t run_id,
                                       const dml_measurement *m, size_t n,
                                       dml_error *err)
 {
-    if (n == 0)
-        return DML_OK;
-    dml__q q;
-    DML_CHECK(dml__q_prepare(
-        &q, db,
+    size_t bad = n;
+    dml_status s = dml__q_batch(
+        db,
         "INSERT INTO measurements (probe_run_id, kind, op, level, ranks,\n"
         "  threads, bytes, time_s, time_median_s, algbw_Bps, busbw_Bps,\n"
         "  value, unit, detail)\n"
         "VALUES (:run, :kind, :op, :level, :ranks, :threads, :bytes,\n"
         "  :time, :median, :algbw, :busbw, :value, :unit, :detail)",
-        "recording measurements", err));
-    dml_status s = DML_OK;
-    for (size_t i = 0; i < n && s == DML_OK; i++) {
-        dml__q_i64(&q, ":run", run_id);
-        dml__q_text(&q, ":kind", m[i].kind);
-        dml__q_text(&q, ":op", m[i].op);
-        dml__q_text(&q, ":level", m[i].level);
-        dml__q_i64(&q, ":ranks", m[i].ranks);
-        dml__q_i64(&q, ":threads", m[i].threads);
-        dml__q_f64(&q, ":bytes", m[i].bytes);
-        dml__q_f64(&q, ":time", m[i].time_s);
-        dml__q_f64(&q, ":median", m[i].time_median_s);
-        dml__q_f64(&q, ":algbw", m[i].algbw_Bps);
-        dml__q_f64(&q, ":busbw", m[i].busbw_Bps);
-        dml__q_f64(&q, ":value", m[i].value);
-        dml__q_text(&q, ":unit", m[i].unit);
-        dml__q_text(&q, ":detail", m[i].detail);
-        s = dml__q_exec(&q, err);
-        if (s != DML_OK)
-            dml_error_prefix(err, "measurement %zu (%s %s): ", i, m[i].kind,
-                             m[i].op);
-    }
-    dml__q_finish(&q);
+        "recording measurements", run_id, m, n, sizeof *m, bind_measurement,
+        &bad, err);
+    if (s != DML_OK && bad < n)
+        dml_error_prefix(err, "measurement %zu (%s %s): ", bad, m[bad].kind,
+                         m[bad].op);
     return s;
 }
 

@@ -2,15 +2,14 @@
  * run_store.c: runs, steps, rank timings, checkpoints and events (see
  * run_store.h).
  *
- * The batch functions prepare their INSERT once and rebind it per row
- * inside one transaction: a few hundred steps cost one fsync, not one each,
- * which matters when rank 0 records while the other ranks wait.
+ * The batch functions go through dml__q_batch, which prepares the INSERT
+ * once and rebinds it per row inside one transaction: a few hundred steps
+ * cost one fsync, not one each, which matters when rank 0 records while the
+ * other ranks wait.
  */
 #include "db/run_store.h"
 
 #include "db_internal.h"
-
-#define NOW "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
 dml_status dml_db_run_begin(dml_db *db, const dml_db_run_start *start,
                             int64_t *run_id, dml_error *err)
@@ -20,8 +19,8 @@ dml_status dml_db_run_begin(dml_db *db, const dml_db_run_start *start,
         &q, db,
         "INSERT INTO runs (plan_id, started_at, status, ranks, layout,\n"
         "  hosts, predicted_step_s)\n"
-        "VALUES (:plan, coalesce(:started, " NOW "), 'running', :ranks,\n"
-        "  :layout, :hosts, :predicted)\n"
+        "VALUES (:plan, coalesce(:started, " DML__SQL_NOW "), 'running',\n"
+        "  :ranks, :layout, :hosts, :predicted)\n"
         "RETURNING id",
         "starting run", err));
     dml__q_id(&q, ":plan", start->plan_id);
@@ -30,9 +29,7 @@ dml_status dml_db_run_begin(dml_db *db, const dml_db_run_start *start,
     dml__q_opt(&q, ":layout", start->layout);
     dml__q_opt(&q, ":hosts", start->hosts);
     dml__q_f64(&q, ":predicted", start->predicted_step_s);
-    dml_status s = dml__q_exec_id(&q, run_id, err);
-    dml__q_finish(&q);
-    return s;
+    return dml__q_once_id(&q, run_id, err);
 }
 
 dml_status dml_db_run_finish(dml_db *db, int64_t run_id,
@@ -42,7 +39,7 @@ dml_status dml_db_run_finish(dml_db *db, int64_t run_id,
     DML_CHECK(dml__q_prepare(
         &q, db,
         "UPDATE runs SET status = :status,\n"
-        "  finished_at = coalesce(:finished, " NOW "),\n"
+        "  finished_at = coalesce(:finished, " DML__SQL_NOW "),\n"
         "  steps = :steps, measured_step_s = :measured,\n"
         "  peak_rss_bytes = :rss, final_loss = :loss,\n"
         "  test_accuracy = :acc, error = :error\n"
@@ -57,81 +54,71 @@ dml_status dml_db_run_finish(dml_db *db, int64_t run_id,
     dml__q_f64(&q, ":acc", r->test_accuracy);
     dml__q_opt(&q, ":error", r->error);
     dml__q_i64(&q, ":id", run_id);
-    dml_status s = dml__q_exec(&q, err);
+    dml_status s = dml__q_once(&q, err);
     if (s == DML_OK && sqlite3_changes(db->conn) == 0)
         s = dml_error_msg(err, DML_ENOTFOUND, "no run with id %lld",
                           (long long)run_id);
-    dml__q_finish(&q);
     return s;
+}
+
+static void bind_step(dml__q *q, int64_t run_id, const void *row)
+{
+    const dml_db_step *p = row;
+    dml__q_i64(q, ":run", run_id);
+    dml__q_i64(q, ":step", p->step);
+    dml__q_f64(q, ":loss", p->loss);
+    dml__q_f64(q, ":lr", p->lr);
+    dml__q_i64(q, ":gb", p->global_batch);
+    dml__q_f64(q, ":step_s", p->step_s);
+    dml__q_f64(q, ":compute", p->compute_s);
+    dml__q_f64(q, ":tp", p->tp_comm_s);
+    dml__q_f64(q, ":pp", p->pp_comm_s);
+    dml__q_f64(q, ":dp", p->dp_comm_s);
+    dml__q_f64(q, ":idle", p->pipeline_idle_s);
+    dml__q_f64(q, ":opt", p->optimizer_s);
+    dml__q_f64(q, ":sps", p->samples_per_s);
+    dml__q_f64(q, ":noise", p->noise_scale);
 }
 
 dml_status dml_db_record_steps(dml_db *db, int64_t run_id,
                                const dml_db_step *steps, size_t n,
                                dml_error *err)
 {
-    if (n == 0)
-        return DML_OK;
-    dml__tx tx;
-    DML_CHECK(dml__tx_begin(db, &tx, err));
-    dml__q q;
-    dml_status s = dml__q_prepare(
-        &q, db,
+    return dml__q_batch(
+        db,
         "INSERT OR REPLACE INTO steps (run_id, step, loss, lr, global_batch,\n"
         "  step_s, compute_s, tp_comm_s, pp_comm_s, dp_comm_s,\n"
         "  pipeline_idle_s, optimizer_s, samples_per_s, noise_scale)\n"
         "VALUES (:run, :step, :loss, :lr, :gb, :step_s, :compute, :tp, :pp,\n"
         "  :dp, :idle, :opt, :sps, :noise)",
-        "recording steps", err);
-    for (size_t i = 0; i < n && s == DML_OK; i++) {
-        const dml_db_step *p = &steps[i];
-        dml__q_i64(&q, ":run", run_id);
-        dml__q_i64(&q, ":step", p->step);
-        dml__q_f64(&q, ":loss", p->loss);
-        dml__q_f64(&q, ":lr", p->lr);
-        dml__q_i64(&q, ":gb", p->global_batch);
-        dml__q_f64(&q, ":step_s", p->step_s);
-        dml__q_f64(&q, ":compute", p->compute_s);
-        dml__q_f64(&q, ":tp", p->tp_comm_s);
-        dml__q_f64(&q, ":pp", p->pp_comm_s);
-        dml__q_f64(&q, ":dp", p->dp_comm_s);
-        dml__q_f64(&q, ":idle", p->pipeline_idle_s);
-        dml__q_f64(&q, ":opt", p->optimizer_s);
-        dml__q_f64(&q, ":sps", p->samples_per_s);
-        dml__q_f64(&q, ":noise", p->noise_scale);
-        s = dml__q_exec(&q, err);
-    }
-    dml__q_finish(&q);
-    return dml__tx_end(&tx, s, err);
+        "recording steps", run_id, steps, n, sizeof *steps, bind_step, NULL,
+        err);
+}
+
+static void bind_rank_timing(dml__q *q, int64_t run_id, const void *row)
+{
+    const dml_db_rank_timing *t = row;
+    dml__q_i64(q, ":run", run_id);
+    dml__q_i64(q, ":rank", t->rank);
+    dml__q_opt(q, ":host", t->host);
+    dml__q_f64(q, ":step", t->step_median_s);
+    dml__q_f64(q, ":compute", t->compute_s);
+    dml__q_f64(q, ":comm", t->comm_s);
+    dml__q_f64(q, ":idle", t->idle_s);
+    dml__q_f64(q, ":rss", t->peak_rss_bytes);
 }
 
 dml_status dml_db_record_rank_timings(dml_db *db, int64_t run_id,
                                       const dml_db_rank_timing *t, size_t n,
                                       dml_error *err)
 {
-    if (n == 0)
-        return DML_OK;
-    dml__tx tx;
-    DML_CHECK(dml__tx_begin(db, &tx, err));
-    dml__q q;
-    dml_status s = dml__q_prepare(
-        &q, db,
+    return dml__q_batch(
+        db,
         "INSERT OR REPLACE INTO rank_timings (run_id, rank, host,\n"
         "  step_median_s, compute_s, comm_s, idle_s, peak_rss_bytes)\n"
         "VALUES (:run, :rank, :host, :step, :compute, :comm, :idle, :rss)",
-        "recording rank timings", err);
-    for (size_t i = 0; i < n && s == DML_OK; i++) {
-        dml__q_i64(&q, ":run", run_id);
-        dml__q_i64(&q, ":rank", t[i].rank);
-        dml__q_opt(&q, ":host", t[i].host);
-        dml__q_f64(&q, ":step", t[i].step_median_s);
-        dml__q_f64(&q, ":compute", t[i].compute_s);
-        dml__q_f64(&q, ":comm", t[i].comm_s);
-        dml__q_f64(&q, ":idle", t[i].idle_s);
-        dml__q_f64(&q, ":rss", t[i].peak_rss_bytes);
-        s = dml__q_exec(&q, err);
-    }
-    dml__q_finish(&q);
-    return dml__tx_end(&tx, s, err);
+        "recording rank timings", run_id, t, n, sizeof *t, bind_rank_timing,
+        NULL, err);
 }
 
 dml_status dml_db_record_checkpoint(dml_db *db, int64_t run_id,
@@ -144,7 +131,7 @@ dml_status dml_db_record_checkpoint(dml_db *db, int64_t run_id,
         "INSERT INTO checkpoints (run_id, step, dir, manifest_path, bytes,\n"
         "  sha256, created_at, valid)\n"
         "VALUES (:run, :step, :dir, :manifest, :bytes, :sha,\n"
-        "  coalesce(:created, " NOW "), :valid)\n"
+        "  coalesce(:created, " DML__SQL_NOW "), :valid)\n"
         "RETURNING id",
         "recording checkpoint", err));
     dml__q_id(&q, ":run", run_id);
@@ -155,12 +142,7 @@ dml_status dml_db_record_checkpoint(dml_db *db, int64_t run_id,
     dml__q_opt(&q, ":sha", c->sha256);
     dml__q_opt(&q, ":created", c->created_at);
     dml__q_i64(&q, ":valid", c->valid ? 1 : 0);
-    int64_t id = 0;
-    dml_status s = dml__q_exec_id(&q, &id, err);
-    dml__q_finish(&q);
-    if (s == DML_OK && checkpoint_id)
-        *checkpoint_id = id;
-    return s;
+    return dml__q_once_id(&q, checkpoint_id, err);
 }
 
 dml_status dml_db_record_event(dml_db *db, int64_t run_id, const char *kind,
@@ -171,7 +153,7 @@ dml_status dml_db_record_event(dml_db *db, int64_t run_id, const char *kind,
     DML_CHECK(dml__q_prepare(
         &q, db,
         "INSERT INTO events (run_id, at, kind, rank, step, message)\n"
-        "VALUES (:run, " NOW ", :kind, :rank, :step, :message)",
+        "VALUES (:run, " DML__SQL_NOW ", :kind, :rank, :step, :message)",
         "recording event", err));
     dml__q_id(&q, ":run", run_id);
     dml__q_text(&q, ":kind", kind);
@@ -180,9 +162,7 @@ dml_status dml_db_record_event(dml_db *db, int64_t run_id, const char *kind,
     if (step >= 0)
         dml__q_i64(&q, ":step", step);
     dml__q_opt(&q, ":message", message);
-    dml_status s = dml__q_exec(&q, err);
-    dml__q_finish(&q);
-    return s;
+    return dml__q_once(&q, err);
 }
 
 dml_status dml_db_run_mark_dead(dml_db *db, int64_t run_id,
@@ -198,7 +178,7 @@ dml_status dml_db_run_mark_dead(dml_db *db, int64_t run_id,
     dml_status s = dml__q_prepare(
         &q, db,
         "UPDATE runs SET status = 'failed',\n"
-        "  finished_at = coalesce(:finished, " NOW "),\n"
+        "  finished_at = coalesce(:finished, " DML__SQL_NOW "),\n"
         "  steps = :steps, error = :error\n"
         "WHERE id = :id AND status = 'running'\n"
         "  AND (:started IS NULL OR started_at = :started)",
@@ -209,9 +189,8 @@ dml_status dml_db_run_mark_dead(dml_db *db, int64_t run_id,
         dml__q_opt(&q, ":error", message);
         dml__q_i64(&q, ":id", run_id);
         dml__q_opt(&q, ":started", started_at);
-        s = dml__q_exec(&q, err);
+        s = dml__q_once(&q, err);
         *recorded = s == DML_OK && sqlite3_changes(db->conn) == 1;
-        dml__q_finish(&q);
     }
     if (s == DML_OK && *recorded)
         s = dml_db_record_event(db, run_id, "fault", rank, step, message,

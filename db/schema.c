@@ -195,6 +195,19 @@ static const char migration_1[] =
     ");\n"
     "CREATE INDEX events_by_run ON events(run_id, id);\n";
 
+/* The prediction a run is compared with, its measurement and the signed
+ * error, as both views of migration 2 give them, so the two cannot
+ * disagree on what error_pct means. The prediction is the run's own when
+ * it has one, as the executor may re-predict with a newer calibration.
+ * Text of migration 2, frozen with it: a later view defines its own. */
+#define M2_RUN_ERROR_COLUMNS                                                  \
+    "  coalesce(r.predicted_step_s, p.predicted_step_s) AS predicted_step_s,\n" \
+    "  r.measured_step_s AS measured_step_s,\n"                               \
+    "  CASE WHEN r.measured_step_s > 0 THEN\n"                                \
+    "    100.0 * (coalesce(r.predicted_step_s, p.predicted_step_s)\n"         \
+    "             - r.measured_step_s) / r.measured_step_s\n"                 \
+    "  END AS error_pct,\n"
+
 /* 2: the views people and dml-history read. */
 static const char migration_2[] =
     /* One row per probe run with the headline figures of its measurements:
@@ -225,8 +238,7 @@ static const char migration_2[] =
     "     AS n_measurements\n"
     "FROM probe_runs pr LEFT JOIN hosts h ON h.id = pr.host_id;\n"
     /* Every plan, with each of its runs (a plan never run appears once with
-     * NULL measurements). The prediction compared is the run's own when it
-     * has one, as the executor may re-predict with a newer calibration. */
+     * NULL measurements). */
     "CREATE VIEW v_tuning_history AS\n"
     "SELECT p.id AS plan_id,\n"
     "  r.id AS run_id,\n"
@@ -240,12 +252,7 @@ static const char migration_2[] =
     "  ' recompute=' || p.recompute || ' sp=' || p.sp ||\n"
     "  ' ' || p.schedule || ' threads=' || p.threads_per_rank AS config,\n"
     "  p.calibration_id AS calibration_id,\n"
-    "  coalesce(r.predicted_step_s, p.predicted_step_s) AS predicted_step_s,\n"
-    "  r.measured_step_s AS measured_step_s,\n"
-    "  CASE WHEN r.measured_step_s > 0 THEN\n"
-    "    100.0 * (coalesce(r.predicted_step_s, p.predicted_step_s)\n"
-    "             - r.measured_step_s) / r.measured_step_s\n"
-    "  END AS error_pct,\n"
+    M2_RUN_ERROR_COLUMNS
     "  r.status AS status,\n"
     "  r.started_at AS run_started_at\n"
     "FROM plans p\n"
@@ -271,12 +278,7 @@ static const char migration_2[] =
      * times themselves are whole seconds. */
     "  round((julianday(r.finished_at) - julianday(r.started_at)) * 86400.0,\n"
     "        3) AS duration_s,\n"
-    "  coalesce(r.predicted_step_s, p.predicted_step_s) AS predicted_step_s,\n"
-    "  r.measured_step_s AS measured_step_s,\n"
-    "  CASE WHEN r.measured_step_s > 0 THEN\n"
-    "    100.0 * (coalesce(r.predicted_step_s, p.predicted_step_s)\n"
-    "             - r.measured_step_s) / r.measured_step_s\n"
-    "  END AS error_pct,\n"
+    M2_RUN_ERROR_COLUMNS
     "  r.final_loss AS final_loss,\n"
     "  r.test_accuracy AS test_accuracy,\n"
     "  r.peak_rss_bytes AS peak_rss_bytes,\n"
@@ -285,6 +287,8 @@ static const char migration_2[] =
     "  JOIN plans p ON p.id = r.plan_id\n"
     "  JOIN models mo ON mo.id = p.model_id\n"
     "  JOIN clusters c ON c.id = p.cluster_id;\n";
+
+#undef M2_RUN_ERROR_COLUMNS
 
 static const char *const migrations[] = {migration_1, migration_2};
 

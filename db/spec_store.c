@@ -10,8 +10,6 @@
 
 #include "db_internal.h"
 
-#define NOW "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
-
 dml_status dml_db_record_model(dml_db *db, const dml_db_model *model,
                                int64_t *model_id, dml_error *err)
 {
@@ -24,7 +22,7 @@ dml_status dml_db_record_model(dml_db *db, const dml_db_model *model,
     DML_CHECK(dml__q_prepare(
         &q, db,
         "INSERT INTO models (name, type, spec_hash, spec_json, created_at)\n"
-        "VALUES (:name, :type, :hash, :spec, " NOW ")\n"
+        "VALUES (:name, :type, :hash, :spec, " DML__SQL_NOW ")\n"
         "ON CONFLICT (spec_hash) DO UPDATE SET spec_hash = excluded.spec_hash\n"
         "RETURNING id",
         "recording model", err));
@@ -32,9 +30,7 @@ dml_status dml_db_record_model(dml_db *db, const dml_db_model *model,
     dml__q_text(&q, ":type", model->type);
     dml__q_text(&q, ":hash", model->hash[0] ? model->hash : hash);
     dml__q_text(&q, ":spec", model->spec_json);
-    dml_status s = dml__q_exec_id(&q, model_id, err);
-    dml__q_finish(&q);
-    return s;
+    return dml__q_once_id(&q, model_id, err);
 }
 
 dml_status dml_db_record_cluster(dml_db *db, const dml_db_cluster *cluster,
@@ -48,9 +44,8 @@ dml_status dml_db_record_cluster(dml_db *db, const dml_db_cluster *cluster,
         &q, db,
         "INSERT INTO clusters (name, fingerprint, source, spec_hash,\n"
         "                      spec_json, created_at, probe_run_id)\n"
-        "VALUES (:name, :fp, coalesce(:source, 'user'), :hash, :spec, " NOW
-        ",\n"
-        "        :probe)\n"
+        "VALUES (:name, :fp, coalesce(:source, 'user'), :hash, :spec,\n"
+        "        " DML__SQL_NOW ", :probe)\n"
         "ON CONFLICT (name, fingerprint, spec_hash)\n"
         "  DO UPDATE SET spec_hash = excluded.spec_hash\n"
         "RETURNING id",
@@ -61,9 +56,7 @@ dml_status dml_db_record_cluster(dml_db *db, const dml_db_cluster *cluster,
     dml__q_text(&q, ":hash", hash);
     dml__q_opt(&q, ":spec", cluster->spec_json);
     dml__q_id(&q, ":probe", probe_run_id);
-    dml_status s = dml__q_exec_id(&q, cluster_id, err);
-    dml__q_finish(&q);
-    return s;
+    return dml__q_once_id(&q, cluster_id, err);
 }
 
 dml_status dml_db_model_spec(dml_db *db, int64_t model_id, char **spec_json,

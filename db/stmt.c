@@ -1,6 +1,7 @@
 /*
- * stmt.c: prepared statements with named parameters, column readers and
- * the small helpers the store files share (see db_internal.h).
+ * stmt.c: prepared statements with named parameters, the ways the store
+ * files run them (once, once per row of a batch, or into an array of rows
+ * read by row.h) and the small helpers they share (see db_internal.h).
  *
  * Values only ever reach SQL through sqlite3_bind_*: no statement text is
  * built from data, so a hostname or model name holding quotes is stored as
@@ -12,7 +13,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 dml_status dml__q_prepare(dml__q *q, dml_db *db, const char *sql,
                           const char *what, dml_error *err)
@@ -155,12 +155,20 @@ dml_status dml__q_step(dml__q *q, bool *row, dml_error *err)
     return dml__db_fail(q->db, rc, q->what, err);
 }
 
-dml_status dml__q_exec_id(dml__q *q, int64_t *id, dml_error *err)
+dml_status dml__q_once(dml__q *q, dml_error *err)
+{
+    dml_status s = dml__q_exec(q, err);
+    dml__q_finish(q);
+    return s;
+}
+
+dml_status dml__q_once_id(dml__q *q, int64_t *id, dml_error *err)
 {
     bool row = false;
+    int64_t v = 0;
     dml_status s = dml__q_step(q, &row, err);
     if (s == DML_OK && row) {
-        *id = sqlite3_column_int64(q->st, 0);
+        v = sqlite3_column_int64(q->st, 0);
         /* RETURNING rows are only final once the statement runs to its
          * end; stopping early would leave the write unfinished. */
         int rc = sqlite3_step(q->st);
@@ -170,32 +178,63 @@ dml_status dml__q_exec_id(dml__q *q, int64_t *id, dml_error *err)
         s = dml_error_set(err, DML_EDB, q->db->path, 0, 0, NULL,
                           "%s: no row id returned", q->what);
     }
-    reuse(q);
+    dml__q_finish(q);
+    if (s == DML_OK && id)
+        *id = v;
     return s;
 }
 
-void dml__col_text(sqlite3_stmt *st, int col, char *buf, size_t size)
+dml_status dml__q_batch(dml_db *db, const char *sql, const char *what,
+                        int64_t owner, const void *rows, size_t n,
+                        size_t elem, dml__bind_fn bind, size_t *failed,
+                        dml_error *err)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    snprintf(buf, size, "%s", t ? (const char *)t : "");
+    if (failed)
+        *failed = n;
+    if (n == 0)
+        return DML_OK;
+    dml__tx tx;
+    DML_CHECK(dml__tx_begin(db, &tx, err));
+    dml__q q;
+    dml_status s = dml__q_prepare(&q, db, sql, what, err);
+    for (size_t i = 0; i < n && s == DML_OK; i++) {
+        bind(&q, owner, (const char *)rows + i * elem);
+        s = dml__q_exec(&q, err);
+        if (s != DML_OK && failed)
+            *failed = i;
+    }
+    dml__q_finish(&q);
+    return dml__tx_end(&tx, s, err);
 }
 
-char *dml__col_text_dup(sqlite3_stmt *st, int col)
+dml_status dml__q_rows(dml__q *q, const dml__row_def *def, void **rows,
+                       size_t *n, dml_error *err)
 {
-    const unsigned char *t = sqlite3_column_text(st, col);
-    return t ? strdup((const char *)t) : NULL;
-}
-
-int64_t dml__col_i64(sqlite3_stmt *st, int col)
-{
-    return sqlite3_column_int64(st, col);
-}
-
-double dml__col_f64(sqlite3_stmt *st, int col)
-{
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        return NAN;
-    return sqlite3_column_double(st, col);
+    *rows = NULL;
+    *n = 0;
+    size_t cap = 0;
+    dml_status s;
+    for (;;) {
+        bool row = false;
+        s = dml__q_step(q, &row, err);
+        if (s != DML_OK || !row)
+            break;
+        void *slot = dml__rows_push(rows, n, &cap, def->size);
+        if (!slot) {
+            s = dml_error_msg(err, DML_ENOMEM, "%s: out of memory", q->what);
+            break;
+        }
+        s = dml__row_read(q->st, def, slot, q->what, err);
+        if (s != DML_OK)
+            break;
+    }
+    if (s != DML_OK) {
+        dml__row_clear(def, *rows, *n);
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return s;
 }
 
 dml_status dml__db_read_text(dml_db *db, const char *sql, const char *noun,
@@ -220,23 +259,6 @@ dml_status dml__db_read_text(dml_db *db, const char *sql, const char *noun,
     return s;
 }
 
-int dml__col_plan_config(sqlite3_stmt *st, int col, dml_db_plan_config *c)
-{
-    c->dp = (int)dml__col_i64(st, col++);
-    c->tp = (int)dml__col_i64(st, col++);
-    c->pp = (int)dml__col_i64(st, col++);
-    c->v = (int)dml__col_i64(st, col++);
-    c->mbs = (int)dml__col_i64(st, col++);
-    c->microbatches = (int)dml__col_i64(st, col++);
-    c->global_batch = dml__col_i64(st, col++);
-    c->zero = (int)dml__col_i64(st, col++);
-    dml__col_text(st, col++, c->recompute, sizeof c->recompute);
-    c->sp = dml__col_i64(st, col++) != 0;
-    dml__col_text(st, col++, c->schedule, sizeof c->schedule);
-    c->threads_per_rank = (int)dml__col_i64(st, col++);
-    return col;
-}
-
 void dml__db_hash_hex(const char *text, char out[17])
 {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 offset basis */
@@ -246,20 +268,4 @@ void dml__db_hash_hex(const char *text, char out[17])
         h *= 0x100000001b3ull; /* FNV-1a 64 prime */
     }
     snprintf(out, 17, "%016llx", (unsigned long long)h);
-}
-
-void *dml__rows_push(void **rows, size_t *n, size_t *cap, size_t elem)
-{
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        void *nr = realloc(*rows, nc * elem);
-        if (!nr)
-            return NULL;
-        *rows = nr;
-        *cap = nc;
-    }
-    void *slot = (char *)*rows + *n * elem;
-    memset(slot, 0, elem);
-    (*n)++;
-    return slot;
 }
