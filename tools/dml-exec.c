@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cli.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/units.h"
@@ -59,119 +60,102 @@ static const char usage_text[] =
     "data files).\n";
 
 typedef struct options {
+    dml_cli cli; /* --help, --version */
     dml_exec_options exec;
     bool json;
-    bool help, version;
 } options;
+
+enum { OPT_PLAN = DML_CLI_OPT_FIRST, OPT_STEPS, OPT_DB, OPT_DATA, OPT_SEED,
+       OPT_SHUFFLE, OPT_THREADS, OPT_CKDIR, OPT_CKEVERY, OPT_RESUME, OPT_INIT,
+       OPT_SAVE, OPT_BUCKET, OPT_JSON };
+
+static const struct option longopts[] = {
+    {"plan", required_argument, NULL, OPT_PLAN},
+    {"steps", required_argument, NULL, OPT_STEPS},
+    {"db", required_argument, NULL, OPT_DB},
+    {"data", required_argument, NULL, OPT_DATA},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"shuffle", required_argument, NULL, OPT_SHUFFLE},
+    {"threads", required_argument, NULL, OPT_THREADS},
+    {"checkpoint-dir", required_argument, NULL, OPT_CKDIR},
+    {"checkpoint-every", required_argument, NULL, OPT_CKEVERY},
+    {"resume", no_argument, NULL, OPT_RESUME},
+    {"init-weights", required_argument, NULL, OPT_INIT},
+    {"save-weights", required_argument, NULL, OPT_SAVE},
+    {"bucket-bytes", required_argument, NULL, OPT_BUCKET},
+    {"json", no_argument, NULL, OPT_JSON},
+    DML_CLI_OPTIONS_END,
+};
+
+static dml_status on_option(void *ctx, int id, const char *arg,
+                            dml_error *err)
+{
+    options *o = ctx;
+    long v;
+    double d;
+    switch (id) {
+    case OPT_PLAN: o->exec.plan_path = arg; break;
+    case OPT_STEPS:
+        DML_CHECK(dml_cli_parse_long(o->cli.style, "--steps", arg, 0,
+                                     1000000000L, &v, err));
+        o->exec.steps = v;
+        break;
+    case OPT_DB:
+        return dml_cli_parse_path("--db", arg, &o->exec.db_path, err);
+    case OPT_DATA: o->exec.data = arg; break;
+    case OPT_SEED: {
+        char *end = NULL;
+        unsigned long long s = strtoull(arg, &end, 10);
+        if (!arg[0] || *end || arg[0] == '-')
+            return dml_error_msg(err, DML_EUSAGE, "--seed: '%s' is not a "
+                                 "non-negative whole number", arg);
+        o->exec.seed = s;
+        break;
+    }
+    case OPT_SHUFFLE:
+        if (strcmp(arg, "none") == 0)
+            o->exec.shuffle = false;
+        else if (strcmp(arg, "epoch") == 0)
+            o->exec.shuffle = true;
+        else
+            return dml_error_msg(err, DML_EUSAGE, "--shuffle: '%s' is "
+                                 "not none or epoch", arg);
+        break;
+    case OPT_THREADS:
+        DML_CHECK(dml_cli_parse_long(o->cli.style, "--threads", arg, 1, 4096,
+                                     &v, err));
+        o->exec.threads = (int)v;
+        break;
+    case OPT_CKDIR: o->exec.checkpoint_dir = arg; break;
+    case OPT_CKEVERY:
+        if (!dml_units_parse_long(arg, 1, 1000000000L, &v))
+            return dml_error_msg(err, DML_EUSAGE, "--checkpoint-every: "
+                                 "'%s' is not a whole number from 1", arg);
+        o->exec.checkpoint_every = v;
+        break;
+    case OPT_RESUME: o->exec.resume = true; break;
+    case OPT_INIT: o->exec.init_weights = arg; break;
+    case OPT_SAVE: o->exec.save_weights = arg; break;
+    case OPT_BUCKET:
+        if (!dml_units_parse_size(arg, &d) || d < 4 || d > 1e10)
+            return dml_error_msg(err, DML_EUSAGE, "--bucket-bytes: '%s' "
+                                 "is not a size from 4 B to 10 GB", arg);
+        o->exec.bucket_bytes = (size_t)d;
+        break;
+    case OPT_JSON: o->json = true; break;
+    }
+    return DML_OK;
+}
 
 static dml_status parse_options(int argc, char **argv, options *o,
                                 dml_error *err)
 {
-    enum { OPT_PLAN = 256, OPT_STEPS, OPT_DB, OPT_DATA, OPT_SEED, OPT_SHUFFLE,
-           OPT_THREADS, OPT_CKDIR, OPT_CKEVERY, OPT_RESUME, OPT_INIT,
-           OPT_SAVE, OPT_BUCKET, OPT_JSON, OPT_VERSION };
-    static const struct option longopts[] = {
-        {"plan", required_argument, NULL, OPT_PLAN},
-        {"steps", required_argument, NULL, OPT_STEPS},
-        {"db", required_argument, NULL, OPT_DB},
-        {"data", required_argument, NULL, OPT_DATA},
-        {"seed", required_argument, NULL, OPT_SEED},
-        {"shuffle", required_argument, NULL, OPT_SHUFFLE},
-        {"threads", required_argument, NULL, OPT_THREADS},
-        {"checkpoint-dir", required_argument, NULL, OPT_CKDIR},
-        {"checkpoint-every", required_argument, NULL, OPT_CKEVERY},
-        {"resume", no_argument, NULL, OPT_RESUME},
-        {"init-weights", required_argument, NULL, OPT_INIT},
-        {"save-weights", required_argument, NULL, OPT_SAVE},
-        {"bucket-bytes", required_argument, NULL, OPT_BUCKET},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-    };
     memset(o, 0, sizeof *o);
+    o->cli.style = DML_CLI_QUOTED;
     dml_exec_options_init(&o->exec);
-    opterr = 0;
-    int c;
-    long v;
-    double d;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_PLAN: o->exec.plan_path = optarg; break;
-        case OPT_STEPS:
-            if (!dml_units_parse_long(optarg, 0, 1000000000L, &v))
-                return dml_error_msg(err, DML_EUSAGE, "--steps: '%s' is not "
-                                     "a whole number from 0 to 1000000000",
-                                     optarg);
-            o->exec.steps = v;
-            break;
-        case OPT_DB:
-            if (!optarg[0])
-                return dml_error_msg(err, DML_EUSAGE, "--db: empty path");
-            o->exec.db_path = optarg;
-            break;
-        case OPT_DATA: o->exec.data = optarg; break;
-        case OPT_SEED: {
-            char *end = NULL;
-            unsigned long long s = strtoull(optarg, &end, 10);
-            if (!optarg[0] || *end || optarg[0] == '-')
-                return dml_error_msg(err, DML_EUSAGE, "--seed: '%s' is not a "
-                                     "non-negative whole number", optarg);
-            o->exec.seed = s;
-            break;
-        }
-        case OPT_SHUFFLE:
-            if (strcmp(optarg, "none") == 0)
-                o->exec.shuffle = false;
-            else if (strcmp(optarg, "epoch") == 0)
-                o->exec.shuffle = true;
-            else
-                return dml_error_msg(err, DML_EUSAGE, "--shuffle: '%s' is "
-                                     "not none or epoch", optarg);
-            break;
-        case OPT_THREADS:
-            if (!dml_units_parse_long(optarg, 1, 4096, &v))
-                return dml_error_msg(err, DML_EUSAGE, "--threads: '%s' is "
-                                     "not a whole number from 1 to 4096",
-                                     optarg);
-            o->exec.threads = (int)v;
-            break;
-        case OPT_CKDIR: o->exec.checkpoint_dir = optarg; break;
-        case OPT_CKEVERY:
-            if (!dml_units_parse_long(optarg, 1, 1000000000L, &v))
-                return dml_error_msg(err, DML_EUSAGE, "--checkpoint-every: "
-                                     "'%s' is not a whole number from 1",
-                                     optarg);
-            o->exec.checkpoint_every = v;
-            break;
-        case OPT_RESUME: o->exec.resume = true; break;
-        case OPT_INIT: o->exec.init_weights = optarg; break;
-        case OPT_SAVE: o->exec.save_weights = optarg; break;
-        case OPT_BUCKET:
-            if (!dml_units_parse_size(optarg, &d) || d < 4 || d > 1e10)
-                return dml_error_msg(err, DML_EUSAGE, "--bucket-bytes: '%s' "
-                                     "is not a size from 4 B to 10 GB",
-                                     optarg);
-            o->exec.bucket_bytes = (size_t)d;
-            break;
-        case OPT_JSON: o->json = true; break;
-        case 'h': o->help = true; break;
-        case OPT_VERSION: o->version = true; break;
-        case ':':
-            return dml_error_msg(err, DML_EUSAGE,
-                                 "option '%s' needs a value (see --help)",
-                                 argv[optind - 1]);
-        default:
-            return dml_error_msg(err, DML_EUSAGE,
-                                 "unknown option '%s' (see --help)",
-                                 argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return dml_error_msg(err, DML_EUSAGE,
-                             "unexpected argument '%s' (see --help)",
-                             argv[optind]);
-    if (!o->help && !o->version && !o->exec.plan_path)
+    DML_CHECK(dml_cli_parse(&o->cli, argc, argv, longopts, on_option, o,
+                            err));
+    if (!o->cli.help && !o->cli.version && !o->exec.plan_path)
         return dml_error_msg(err, DML_EUSAGE, "--plan FILE is required "
                              "(see --help)");
     o->exec.quiet_progress = o->json;
@@ -224,14 +208,13 @@ int main(int argc, char **argv)
     dml_error_clear(&err);
     char line[DML_ERROR_MSG_MAX + DML_ERROR_FILE_MAX + 64];
     dml_status s = parse_options(argc, argv, &o, &err);
-    if (s != DML_OK || o.help || o.version) {
+    if (s != DML_OK || o.cli.help || o.cli.version) {
         if (rank == 0) {
             if (s != DML_OK)
                 dml_log_error("%s", dml_error_format(&err, line, sizeof line));
-            else if (o.help)
-                fputs(usage_text, stdout);
             else
-                printf("dml-exec %s\n", DML_VERSION);
+                dml_cli_print_help_version(&o.cli, "dml-exec", usage_text,
+                                           stdout);
         }
         MPI_Finalize();
         return dml_status_exit_code(s);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cli.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/units.h"
@@ -45,11 +46,11 @@ static const char usage_text[] =
     "is not a dml database of a version this dml knows.\n";
 
 typedef struct options {
+    dml_cli cli;         /* --help, --version */
     const char *db_path; /* --db, NULL if not given */
     bool probes, plans, runs, calibrations;
     long limit;          /* rows per section, 0 = all */
     bool json;
-    bool help, version;
 } options;
 
 typedef struct history {
@@ -63,62 +64,46 @@ typedef struct history {
     size_t n_calibrations;
 } history;
 
+enum { OPT_DB = DML_CLI_OPT_FIRST, OPT_PROBES, OPT_PLANS, OPT_RUNS,
+       OPT_CALIB, OPT_LIMIT, OPT_JSON };
+
+static const struct option longopts[] = {
+    {"db", required_argument, NULL, OPT_DB},
+    {"probes", no_argument, NULL, OPT_PROBES},
+    {"plans", no_argument, NULL, OPT_PLANS},
+    {"runs", no_argument, NULL, OPT_RUNS},
+    {"calibrations", no_argument, NULL, OPT_CALIB},
+    {"limit", required_argument, NULL, OPT_LIMIT},
+    {"json", no_argument, NULL, OPT_JSON},
+    DML_CLI_OPTIONS_END,
+};
+
+static dml_status on_option(void *ctx, int id, const char *arg,
+                            dml_error *err)
+{
+    options *o = ctx;
+    switch (id) {
+    case OPT_DB: return dml_cli_parse_path("--db", arg, &o->db_path, err);
+    case OPT_PROBES: o->probes = true; break;
+    case OPT_PLANS: o->plans = true; break;
+    case OPT_RUNS: o->runs = true; break;
+    case OPT_CALIB: o->calibrations = true; break;
+    case OPT_LIMIT:
+        return dml_cli_parse_long(o->cli.style, "--limit", arg, 0,
+                                  1000000000L, &o->limit, err);
+    case OPT_JSON: o->json = true; break;
+    }
+    return DML_OK;
+}
+
 static dml_status parse_options(int argc, char **argv, options *o,
                                 dml_error *err)
 {
-    enum { OPT_DB = 256, OPT_PROBES, OPT_PLANS, OPT_RUNS, OPT_CALIB,
-           OPT_LIMIT, OPT_JSON, OPT_VERSION };
-    static const struct option longopts[] = {
-        {"db", required_argument, NULL, OPT_DB},
-        {"probes", no_argument, NULL, OPT_PROBES},
-        {"plans", no_argument, NULL, OPT_PLANS},
-        {"runs", no_argument, NULL, OPT_RUNS},
-        {"calibrations", no_argument, NULL, OPT_CALIB},
-        {"limit", required_argument, NULL, OPT_LIMIT},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-    };
     memset(o, 0, sizeof *o);
+    o->cli.style = DML_CLI_QUOTED;
     o->limit = 20;
-    opterr = 0; /* one line of our own instead of getopt's */
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_DB:
-            if (!optarg[0])
-                return dml_error_msg(err, DML_EUSAGE, "--db: empty path");
-            o->db_path = optarg;
-            break;
-        case OPT_PROBES: o->probes = true; break;
-        case OPT_PLANS: o->plans = true; break;
-        case OPT_RUNS: o->runs = true; break;
-        case OPT_CALIB: o->calibrations = true; break;
-        case OPT_LIMIT:
-            if (!dml_units_parse_long(optarg, 0, 1000000000L, &o->limit))
-                return dml_error_msg(err, DML_EUSAGE,
-                                     "--limit: '%s' is not a whole number "
-                                     "from 0 to 1000000000",
-                                     optarg);
-            break;
-        case OPT_JSON: o->json = true; break;
-        case 'h': o->help = true; break;
-        case OPT_VERSION: o->version = true; break;
-        case ':':
-            return dml_error_msg(err, DML_EUSAGE,
-                                 "option '%s' needs a value (see --help)",
-                                 argv[optind - 1]);
-        default:
-            return dml_error_msg(err, DML_EUSAGE,
-                                 "unknown option '%s' (see --help)",
-                                 argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return dml_error_msg(err, DML_EUSAGE,
-                             "unexpected argument '%s' (see --help)",
-                             argv[optind]);
+    DML_CHECK(dml_cli_parse(&o->cli, argc, argv, longopts, on_option, o,
+                            err));
     if (!o->probes && !o->plans && !o->runs && !o->calibrations)
         o->probes = o->plans = o->runs = o->calibrations = true;
     return DML_OK;
@@ -576,22 +561,12 @@ int main(int argc, char **argv)
     dml_log_init("dml-history");
     dml_error err;
     dml_error_clear(&err);
-    char line[2048];
     options o;
     dml_status s = parse_options(argc, argv, &o, &err);
-    if (s != DML_OK) {
-        fprintf(stderr, "dml-history: %s\n",
-                dml_error_format(&err, line, sizeof line));
-        return dml_status_exit_code(s);
-    }
-    if (o.help) {
-        fputs(usage_text, stdout);
+    if (s != DML_OK)
+        return dml_cli_fail(stderr, "dml-history", s, &err);
+    if (dml_cli_print_help_version(&o.cli, "dml-history", usage_text, stdout))
         return 0;
-    }
-    if (o.version) {
-        printf("dml-history %s\n", DML_VERSION);
-        return 0;
-    }
 
     dml_db *db = NULL;
     history h;
@@ -606,10 +581,7 @@ int main(int argc, char **argv)
     free_history(&h);
     if (s == DML_OK && (fflush(stdout) != 0 || ferror(stdout)))
         s = dml_error_msg(&err, DML_EIO, "cannot write to stdout");
-    if (s != DML_OK) {
-        fprintf(stderr, "dml-history: %s\n",
-                dml_error_format(&err, line, sizeof line));
-        return dml_status_exit_code(s);
-    }
+    if (s != DML_OK)
+        return dml_cli_fail(stderr, "dml-history", s, &err);
     return 0;
 }

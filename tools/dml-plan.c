@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cli.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -96,9 +97,10 @@ static const char usage_text[] =
     "3 no feasible plan.\n";
 
 typedef struct options {
+    dml_cli cli;              /* --help, --version */
     dml_planner_request req;
     bool have_batch;
-    bool explain, json, help, version, list_models, list_clusters;
+    bool explain, json, list_models, list_clusters;
     const char *out;          /* --out */
     bool have_export;
     dml_export_kind export_kind;
@@ -115,10 +117,7 @@ static dml_status parse_count(const char *opt, const char *text, long max,
                               int64_t *out, dml_error *err)
 {
     long v = 0;
-    if (!dml_units_parse_long(text, 1, max, &v))
-        return dml_error_msg(err, DML_EUSAGE,
-                             "%s: \"%s\" is not a whole number from 1 to %ld",
-                             opt, text, max);
+    DML_CHECK(dml_cli_parse_long(DML_CLI_BARE, opt, text, 1, max, &v, err));
     *out = v;
     return DML_OK;
 }
@@ -153,172 +152,153 @@ static dml_status parse_optimizer(const char *text, dml_optimizer *out,
     return DML_OK;
 }
 
+enum { OPT_MODEL = DML_CLI_OPT_FIRST, OPT_CLUSTER, OPT_NODES, OPT_DEVICES,
+       OPT_BATCH, OPT_SEQ, OPT_TOP, OPT_CONFIG, OPT_WHYNOT, OPT_EXPLAIN,
+       OPT_JSON, OPT_OUT, OPT_EXPORT, OPT_EXPORT_OUT, OPT_DB, OPT_TOKENS,
+       OPT_OPT, OPT_BASE_LR, OPT_BASE_BATCH, OPT_NOISE, OPT_RAMP, OPT_XNODE,
+       OPT_LIST_MODELS, OPT_LIST_CLUSTERS, OPT_TUNE, OPT_TUNE_STEPS,
+       OPT_TUNE_DATA, OPT_RANKS, OPT_NO_CALIB };
+
+static const struct option longopts[] = {
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"cluster", required_argument, NULL, OPT_CLUSTER},
+    {"nodes", required_argument, NULL, OPT_NODES},
+    {"devices", required_argument, NULL, OPT_DEVICES},
+    {"global-batch", required_argument, NULL, OPT_BATCH},
+    {"seq", required_argument, NULL, OPT_SEQ},
+    {"top", required_argument, NULL, OPT_TOP},
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"why-not", required_argument, NULL, OPT_WHYNOT},
+    {"explain", no_argument, NULL, OPT_EXPLAIN},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"export", required_argument, NULL, OPT_EXPORT},
+    {"export-out", required_argument, NULL, OPT_EXPORT_OUT},
+    {"db", required_argument, NULL, OPT_DB},
+    {"tokens", required_argument, NULL, OPT_TOKENS},
+    {"optimizer", required_argument, NULL, OPT_OPT},
+    {"base-lr", required_argument, NULL, OPT_BASE_LR},
+    {"base-batch", required_argument, NULL, OPT_BASE_BATCH},
+    {"noise-scale", required_argument, NULL, OPT_NOISE},
+    {"batch-ramp", required_argument, NULL, OPT_RAMP},
+    {"allow-cross-node-tp", no_argument, NULL, OPT_XNODE},
+    {"tune", required_argument, NULL, OPT_TUNE},
+    {"tune-steps", required_argument, NULL, OPT_TUNE_STEPS},
+    {"tune-data", required_argument, NULL, OPT_TUNE_DATA},
+    {"ranks", required_argument, NULL, OPT_RANKS},
+    {"no-calibration", no_argument, NULL, OPT_NO_CALIB},
+    {"list-models", no_argument, NULL, OPT_LIST_MODELS},
+    {"list-clusters", no_argument, NULL, OPT_LIST_CLUSTERS},
+    DML_CLI_OPTIONS_END,
+};
+
+static dml_status on_option(void *ctx, int id, const char *arg,
+                            dml_error *err)
+{
+    options *o = ctx;
+    int64_t n = 0;
+    switch (id) {
+    case OPT_MODEL: o->req.model = arg; break;
+    case OPT_CLUSTER: o->req.cluster = arg; break;
+    case OPT_NODES:
+        DML_CHECK(parse_count("--nodes", arg, 1000000, &o->req.nodes, err));
+        break;
+    case OPT_DEVICES:
+        DML_CHECK(parse_count("--devices", arg, 100000000,
+                              &o->req.devices, err));
+        break;
+    case OPT_BATCH:
+        o->have_batch = true;
+        if (strcmp(arg, "auto") == 0)
+            o->req.global_batch = 0;
+        else
+            DML_CHECK(parse_count("--global-batch", arg, 1000000000,
+                                  &o->req.global_batch, err));
+        break;
+    case OPT_SEQ:
+        DML_CHECK(parse_count("--seq", arg, 100000000, &o->req.seq, err));
+        break;
+    case OPT_TOP:
+        DML_CHECK(parse_count("--top", arg, DML_PLANNER_TOP_MAX, &n, err));
+        o->req.top_k = (int)n;
+        break;
+    case OPT_CONFIG:
+        DML_CHECK(dml_planner_config_parse(arg, "--config",
+                                           &o->req.config, err));
+        break;
+    case OPT_WHYNOT:
+        DML_CHECK(dml_planner_config_parse(arg, "--why-not",
+                                           &o->why_not_cfg, err));
+        o->why_not = arg;
+        break;
+    case OPT_EXPLAIN: o->explain = true; break;
+    case OPT_JSON: o->json = true; break;
+    case OPT_OUT: o->out = arg; break;
+    case OPT_EXPORT:
+        if (!dml_export_parse(arg, &o->export_kind))
+            return dml_error_msg(err, DML_EUSAGE,
+                                 "--export: \"%s\" is not megatron, "
+                                 "deepspeed, slurm or torchrun", arg);
+        o->have_export = true;
+        break;
+    case OPT_EXPORT_OUT: o->export_out = arg; break;
+    case OPT_DB:
+        return dml_cli_parse_path("--db", arg, &o->req.db_path, err);
+    case OPT_TOKENS:
+        DML_CHECK(parse_positive("--tokens", arg, &o->req.tokens, err));
+        break;
+    case OPT_OPT:
+        DML_CHECK(parse_optimizer(arg, &o->req.optimizer, err));
+        break;
+    case OPT_BASE_LR:
+        DML_CHECK(parse_positive("--base-lr", arg, &o->req.base_lr, err));
+        break;
+    case OPT_BASE_BATCH:
+        DML_CHECK(parse_positive("--base-batch", arg,
+                                 &o->req.base_batch, err));
+        break;
+    case OPT_NOISE:
+        DML_CHECK(parse_positive("--noise-scale", arg,
+                                 &o->req.noise_scale, err));
+        break;
+    case OPT_RAMP:
+        DML_CHECK(parse_positive("--batch-ramp", arg,
+                                 &o->req.ramp_tokens, err));
+        break;
+    case OPT_XNODE: o->req.allow_cross_node_tp = true; break;
+    case OPT_TUNE:
+        return dml_cli_parse_long(o->cli.style, "--tune", arg, 1,
+                                  DML_TUNE_MAX_TRIALS / 2, &o->tune_k, err);
+    case OPT_TUNE_STEPS:
+        DML_CHECK(parse_count("--tune-steps", arg, 100000,
+                              &o->tune_steps, err));
+        if (o->tune_steps < 5)
+            return dml_error_msg(err, DML_EUSAGE,
+                                 "--tune-steps: at least 5 steps, so "
+                                 "that warm-up steps can be left out");
+        break;
+    case OPT_TUNE_DATA: o->tune_data = arg; break;
+    case OPT_RANKS:
+        DML_CHECK(parse_count("--ranks", arg, 1 << 20,
+                              &o->req.devices, err));
+        break;
+    case OPT_NO_CALIB: o->no_calibration = true; break;
+    case OPT_LIST_MODELS: o->list_models = true; break;
+    case OPT_LIST_CLUSTERS: o->list_clusters = true; break;
+    }
+    return DML_OK;
+}
+
 static dml_status parse_options(int argc, char **argv, options *o,
                                 dml_error *err)
 {
-    enum { OPT_MODEL = 256, OPT_CLUSTER, OPT_NODES, OPT_DEVICES, OPT_BATCH,
-           OPT_SEQ, OPT_TOP, OPT_CONFIG, OPT_WHYNOT, OPT_EXPLAIN, OPT_JSON,
-           OPT_OUT, OPT_EXPORT, OPT_EXPORT_OUT, OPT_DB, OPT_TOKENS, OPT_OPT,
-           OPT_BASE_LR, OPT_BASE_BATCH, OPT_NOISE, OPT_RAMP, OPT_XNODE,
-           OPT_LIST_MODELS, OPT_LIST_CLUSTERS, OPT_VERSION, OPT_TUNE,
-           OPT_TUNE_STEPS, OPT_TUNE_DATA, OPT_RANKS, OPT_NO_CALIB };
-    static const struct option longopts[] = {
-        {"model", required_argument, NULL, OPT_MODEL},
-        {"cluster", required_argument, NULL, OPT_CLUSTER},
-        {"nodes", required_argument, NULL, OPT_NODES},
-        {"devices", required_argument, NULL, OPT_DEVICES},
-        {"global-batch", required_argument, NULL, OPT_BATCH},
-        {"seq", required_argument, NULL, OPT_SEQ},
-        {"top", required_argument, NULL, OPT_TOP},
-        {"config", required_argument, NULL, OPT_CONFIG},
-        {"why-not", required_argument, NULL, OPT_WHYNOT},
-        {"explain", no_argument, NULL, OPT_EXPLAIN},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"out", required_argument, NULL, OPT_OUT},
-        {"export", required_argument, NULL, OPT_EXPORT},
-        {"export-out", required_argument, NULL, OPT_EXPORT_OUT},
-        {"db", required_argument, NULL, OPT_DB},
-        {"tokens", required_argument, NULL, OPT_TOKENS},
-        {"optimizer", required_argument, NULL, OPT_OPT},
-        {"base-lr", required_argument, NULL, OPT_BASE_LR},
-        {"base-batch", required_argument, NULL, OPT_BASE_BATCH},
-        {"noise-scale", required_argument, NULL, OPT_NOISE},
-        {"batch-ramp", required_argument, NULL, OPT_RAMP},
-        {"allow-cross-node-tp", no_argument, NULL, OPT_XNODE},
-        {"tune", required_argument, NULL, OPT_TUNE},
-        {"tune-steps", required_argument, NULL, OPT_TUNE_STEPS},
-        {"tune-data", required_argument, NULL, OPT_TUNE_DATA},
-        {"ranks", required_argument, NULL, OPT_RANKS},
-        {"no-calibration", no_argument, NULL, OPT_NO_CALIB},
-        {"list-models", no_argument, NULL, OPT_LIST_MODELS},
-        {"list-clusters", no_argument, NULL, OPT_LIST_CLUSTERS},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-    };
     memset(o, 0, sizeof *o);
+    o->cli.style = DML_CLI_BARE;
     dml_planner_request_init(&o->req);
     o->tune_steps = 30;
-    opterr = 0; /* one line of our own instead of getopt's */
-    int c;
-    int64_t n = 0;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_MODEL: o->req.model = optarg; break;
-        case OPT_CLUSTER: o->req.cluster = optarg; break;
-        case OPT_NODES:
-            DML_CHECK(parse_count("--nodes", optarg, 1000000, &o->req.nodes,
-                                  err));
-            break;
-        case OPT_DEVICES:
-            DML_CHECK(parse_count("--devices", optarg, 100000000,
-                                  &o->req.devices, err));
-            break;
-        case OPT_BATCH:
-            o->have_batch = true;
-            if (strcmp(optarg, "auto") == 0)
-                o->req.global_batch = 0;
-            else
-                DML_CHECK(parse_count("--global-batch", optarg, 1000000000,
-                                      &o->req.global_batch, err));
-            break;
-        case OPT_SEQ:
-            DML_CHECK(parse_count("--seq", optarg, 100000000, &o->req.seq,
-                                  err));
-            break;
-        case OPT_TOP:
-            DML_CHECK(parse_count("--top", optarg, DML_PLANNER_TOP_MAX, &n,
-                                  err));
-            o->req.top_k = (int)n;
-            break;
-        case OPT_CONFIG:
-            DML_CHECK(dml_planner_config_parse(optarg, "--config",
-                                               &o->req.config, err));
-            break;
-        case OPT_WHYNOT:
-            DML_CHECK(dml_planner_config_parse(optarg, "--why-not",
-                                               &o->why_not_cfg, err));
-            o->why_not = optarg;
-            break;
-        case OPT_EXPLAIN: o->explain = true; break;
-        case OPT_JSON: o->json = true; break;
-        case OPT_OUT: o->out = optarg; break;
-        case OPT_EXPORT:
-            if (!dml_export_parse(optarg, &o->export_kind))
-                return dml_error_msg(err, DML_EUSAGE,
-                                     "--export: \"%s\" is not megatron, "
-                                     "deepspeed, slurm or torchrun", optarg);
-            o->have_export = true;
-            break;
-        case OPT_EXPORT_OUT: o->export_out = optarg; break;
-        case OPT_DB:
-            if (!optarg[0])
-                return dml_error_msg(err, DML_EUSAGE, "--db: empty path");
-            o->req.db_path = optarg;
-            break;
-        case OPT_TOKENS:
-            DML_CHECK(parse_positive("--tokens", optarg, &o->req.tokens,
-                                     err));
-            break;
-        case OPT_OPT:
-            DML_CHECK(parse_optimizer(optarg, &o->req.optimizer, err));
-            break;
-        case OPT_BASE_LR:
-            DML_CHECK(parse_positive("--base-lr", optarg, &o->req.base_lr,
-                                     err));
-            break;
-        case OPT_BASE_BATCH:
-            DML_CHECK(parse_positive("--base-batch", optarg,
-                                     &o->req.base_batch, err));
-            break;
-        case OPT_NOISE:
-            DML_CHECK(parse_positive("--noise-scale", optarg,
-                                     &o->req.noise_scale, err));
-            break;
-        case OPT_RAMP:
-            DML_CHECK(parse_positive("--batch-ramp", optarg,
-                                     &o->req.ramp_tokens, err));
-            break;
-        case OPT_XNODE: o->req.allow_cross_node_tp = true; break;
-        case OPT_TUNE:
-            if (!dml_units_parse_long(optarg, 1, DML_TUNE_MAX_TRIALS / 2,
-                                      &o->tune_k))
-                return dml_error_msg(err, DML_EUSAGE,
-                                     "--tune: \"%s\" is not a whole number "
-                                     "from 1 to %d", optarg,
-                                     DML_TUNE_MAX_TRIALS / 2);
-            break;
-        case OPT_TUNE_STEPS:
-            DML_CHECK(parse_count("--tune-steps", optarg, 100000,
-                                  &o->tune_steps, err));
-            if (o->tune_steps < 5)
-                return dml_error_msg(err, DML_EUSAGE,
-                                     "--tune-steps: at least 5 steps, so "
-                                     "that warm-up steps can be left out");
-            break;
-        case OPT_TUNE_DATA: o->tune_data = optarg; break;
-        case OPT_RANKS:
-            DML_CHECK(parse_count("--ranks", optarg, 1 << 20,
-                                  &o->req.devices, err));
-            break;
-        case OPT_NO_CALIB: o->no_calibration = true; break;
-        case OPT_LIST_MODELS: o->list_models = true; break;
-        case OPT_LIST_CLUSTERS: o->list_clusters = true; break;
-        case 'h': o->help = true; break;
-        case OPT_VERSION: o->version = true; break;
-        case ':':
-            return dml_error_msg(err, DML_EUSAGE, "%s needs a value",
-                                 argv[optind - 1]);
-        default:
-            return dml_error_msg(err, DML_EUSAGE,
-                                 "unknown option %s (see --help)",
-                                 argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return dml_error_msg(err, DML_EUSAGE, "unexpected argument \"%s\"",
-                             argv[optind]);
-    if (o->help || o->version || o->list_models || o->list_clusters)
+    DML_CHECK(dml_cli_parse(&o->cli, argc, argv, longopts, on_option, o,
+                            err));
+    if (o->cli.help || o->cli.version || o->list_models || o->list_clusters)
         return DML_OK;
     if (!o->req.model)
         return dml_error_msg(err, DML_EUSAGE,
@@ -341,9 +321,7 @@ static dml_status parse_options(int argc, char **argv, options *o,
 
 static int fail(const dml_error *err)
 {
-    char line[2048];
-    fprintf(stderr, "dml-plan: %s\n", dml_error_format(err, line, sizeof line));
-    return dml_status_exit_code(err->status);
+    return dml_cli_fail(stderr, "dml-plan", err->status, err);
 }
 
 static dml_status write_plan_file(const char *path, const dml_plan *plan,
@@ -527,14 +505,8 @@ int main(int argc, char **argv)
     dml_error_clear(&err);
     if (parse_options(argc, argv, &o, &err) != DML_OK)
         return fail(&err);
-    if (o.help) {
-        fputs(usage_text, stdout);
+    if (dml_cli_print_help_version(&o.cli, "dml-plan", usage_text, stdout))
         return 0;
-    }
-    if (o.version) {
-        printf("dml-plan %s\n", DML_VERSION);
-        return 0;
-    }
     const char *data_dir = dml_costmodel_data_dir(getenv("DML_DATA_DIR"));
     if (o.list_models || o.list_clusters) {
         if (o.list_models &&

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cli.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/log.h"
@@ -53,7 +54,8 @@ static const char usage_text[] =
     "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n";
 
 typedef struct options {
-    bool quick, json, quiet, help, version;
+    dml_cli cli;              /* --help, --version */
+    bool quick, json, quiet;
     const char *out;          /* --out, or NULL */
     const char *db;           /* --db, or NULL */
     const char *xml;          /* --topology-xml, or NULL */
@@ -75,56 +77,50 @@ static bool launcher_rank_zero(void)
     return true;
 }
 
+enum { OPT_QUICK = DML_CLI_OPT_FIRST, OPT_JSON, OPT_OUT, OPT_DB, OPT_XML,
+       OPT_SYN, OPT_FAKE, OPT_QUIET };
+
+static const struct option longopts[] = {
+    {"quick", no_argument, NULL, OPT_QUICK},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"db", required_argument, NULL, OPT_DB},
+    {"topology-xml", required_argument, NULL, OPT_XML},
+    {"synthetic", required_argument, NULL, OPT_SYN},
+    {"fake-nodes", required_argument, NULL, OPT_FAKE},
+    {"quiet", no_argument, NULL, OPT_QUIET},
+    DML_CLI_OPTIONS_END,
+};
+
+static dml_status on_option(void *ctx, int id, const char *arg,
+                            dml_error *err)
+{
+    options *o = ctx;
+    switch (id) {
+    case OPT_QUICK: o->quick = true; break;
+    case OPT_JSON: o->json = true; break;
+    case OPT_OUT: o->out = arg; break;
+    case OPT_DB: o->db = arg; break;
+    case OPT_XML: o->xml = arg; break;
+    case OPT_SYN: o->synthetic = arg; break;
+    case OPT_QUIET: o->quiet = true; break;
+    case OPT_FAKE:
+        if (!dml_units_parse_long(arg, 1, 1 << 20, &o->fake_nodes))
+            return dml_error_msg(err, DML_EUSAGE,
+                                 "--fake-nodes: \"%s\" is not a positive "
+                                 "whole number", arg);
+        break;
+    }
+    return DML_OK;
+}
+
 static dml_status parse_options(int argc, char **argv, options *o,
                                 dml_error *err)
 {
-    enum { OPT_QUICK = 256, OPT_JSON, OPT_OUT, OPT_DB, OPT_XML, OPT_SYN,
-           OPT_FAKE, OPT_QUIET, OPT_VERSION };
-    static const struct option longopts[] = {
-        {"quick", no_argument, NULL, OPT_QUICK},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"out", required_argument, NULL, OPT_OUT},
-        {"db", required_argument, NULL, OPT_DB},
-        {"topology-xml", required_argument, NULL, OPT_XML},
-        {"synthetic", required_argument, NULL, OPT_SYN},
-        {"fake-nodes", required_argument, NULL, OPT_FAKE},
-        {"quiet", no_argument, NULL, OPT_QUIET},
-        {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
-        {NULL, 0, NULL, 0},
-    };
     memset(o, 0, sizeof *o);
-    opterr = 0; /* one line of our own instead of getopt's */
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        switch (c) {
-        case OPT_QUICK: o->quick = true; break;
-        case OPT_JSON: o->json = true; break;
-        case OPT_OUT: o->out = optarg; break;
-        case OPT_DB: o->db = optarg; break;
-        case OPT_XML: o->xml = optarg; break;
-        case OPT_SYN: o->synthetic = optarg; break;
-        case OPT_QUIET: o->quiet = true; break;
-        case 'h': o->help = true; break;
-        case OPT_VERSION: o->version = true; break;
-        case OPT_FAKE:
-            if (!dml_units_parse_long(optarg, 1, 1 << 20, &o->fake_nodes))
-                return dml_error_msg(err, DML_EUSAGE,
-                                     "--fake-nodes: \"%s\" is not a positive "
-                                     "whole number", optarg);
-            break;
-        case ':':
-            return dml_error_msg(err, DML_EUSAGE, "%s needs a value",
-                                 argv[optind - 1]);
-        default:
-            return dml_error_msg(err, DML_EUSAGE,
-                                 "unknown option %s (see --help)",
-                                 argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        return dml_error_msg(err, DML_EUSAGE, "unexpected argument \"%s\"",
-                             argv[optind]);
+    o->cli.style = DML_CLI_BARE;
+    DML_CHECK(dml_cli_parse(&o->cli, argc, argv, longopts, on_option, o,
+                            err));
     if (o->xml && o->synthetic)
         return dml_error_msg(err, DML_EUSAGE,
                              "--topology-xml and --synthetic exclude each "
@@ -284,13 +280,6 @@ static dml_status finish(const options *o, dml_db *db, const dml_probe_job *job,
     return s;
 }
 
-static int fail(const char *prog, const dml_error *err)
-{
-    char line[2048];
-    fprintf(stderr, "%s: %s\n", prog, dml_error_format(err, line, sizeof line));
-    return dml_status_exit_code(err->status);
-}
-
 int main(int argc, char **argv)
 {
     dml_log_init(argv[0]);
@@ -298,16 +287,11 @@ int main(int argc, char **argv)
     dml_error err;
     dml_error_clear(&err);
     if (parse_options(argc, argv, &o, &err) != DML_OK)
-        return launcher_rank_zero() ? fail("dml-probe", &err)
-                                    : dml_status_exit_code(err.status);
-    if (o.help) {
-        fputs(usage_text, stdout);
+        return launcher_rank_zero()
+                   ? dml_cli_fail(stderr, "dml-probe", err.status, &err)
+                   : dml_status_exit_code(err.status);
+    if (dml_cli_print_help_version(&o.cli, "dml-probe", usage_text, stdout))
         return 0;
-    }
-    if (o.version) {
-        printf("dml-probe %s\n", DML_VERSION);
-        return 0;
-    }
     if (o.quiet)
         dml_log_set_level(DML_LOG_ERROR);
 
@@ -337,7 +321,7 @@ int main(int argc, char **argv)
         MPI_Bcast(&s0, 1, MPI_INT, 0, MPI_COMM_WORLD);
     int code = dml_status_exit_code(s);
     if (s != DML_OK && (rank == 0 || (verdict == DML_OK && s0 == DML_OK)))
-        code = fail("dml-probe", &err);
+        code = dml_cli_fail(stderr, "dml-probe", err.status, &err);
     dml_probe_job_free(&job);
     dml_db_close(db);
     /* One rank failing alone (say, MPI trouble) must not leave the others

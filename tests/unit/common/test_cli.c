@@ -1,0 +1,210 @@
+/*
+ * test_cli.c: the command-line edge the tools share (common/cli.h): the
+ * getopt loop, its usage errors in both wordings, whole numbers, paths,
+ * --help/--version and the error line.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cli.h"
+#include "common/version.h"
+
+enum { OPT_NAME = DML_CLI_OPT_FIRST, OPT_FLAG };
+
+static const struct option test_opts[] = {
+    {"name", required_argument, NULL, OPT_NAME},
+    {"flag", no_argument, NULL, OPT_FLAG},
+    DML_CLI_OPTIONS_END,
+};
+
+typedef struct seen {
+    const char *name; /* last --name value */
+    int flags;        /* --flag count */
+    int calls;        /* callback calls */
+} seen;
+
+static dml_status on_test_option(void *ctx, int id, const char *arg,
+                                 dml_error *err)
+{
+    seen *s = ctx;
+    s->calls++;
+    if (id == OPT_NAME) {
+        if (strcmp(arg, "bad") == 0)
+            return dml_error_msg(err, DML_EUSAGE, "--name: no");
+        s->name = arg;
+    } else if (id == OPT_FLAG) {
+        s->flags++;
+    }
+    return DML_OK;
+}
+
+/* Parse a NULL-ended argument list; argv is copied since getopt permutes. */
+static dml_status parse(dml_cli_style style, dml_cli *cli, seen *s,
+                        dml_error *err, ...)
+{
+    static char *argv[16];
+    static char store[16][64];
+    va_list ap;
+    va_start(ap, err);
+    int argc = 0;
+    snprintf(store[argc], sizeof store[argc], "prog");
+    argv[argc] = store[argc];
+    argc++;
+    for (const char *a; (a = va_arg(ap, const char *)) != NULL; argc++) {
+        snprintf(store[argc], sizeof store[argc], "%s", a);
+        argv[argc] = store[argc];
+    }
+    va_end(ap);
+    argv[argc] = NULL;
+    memset(cli, 0, sizeof *cli);
+    cli->style = style;
+    memset(s, 0, sizeof *s);
+    dml_error_clear(err);
+    return dml_cli_parse(cli, argc, argv, test_opts, on_test_option, s, err);
+}
+
+static void parse_hands_options_to_the_callback(void **state)
+{
+    (void)state;
+    dml_cli cli;
+    seen s;
+    dml_error err;
+    assert_int_equal(parse(DML_CLI_BARE, &cli, &s, &err, "--flag", "--name",
+                           "x", "--flag", "--name=y", NULL),
+                     DML_OK);
+    /* Every tool option reaches the callback, in order, last value wins. */
+    assert_int_equal(s.calls, 4);
+    assert_int_equal(s.flags, 2);
+    assert_string_equal(s.name, "y");
+    assert_false(cli.help);
+    assert_false(cli.version);
+    /* A second parse in the same process starts afresh (optind reset). */
+    assert_int_equal(parse(DML_CLI_BARE, &cli, &s, &err, "-h", "--version",
+                           NULL),
+                     DML_OK);
+    assert_true(cli.help);
+    assert_true(cli.version);
+    assert_int_equal(s.calls, 0);
+}
+
+static void parse_words_usage_errors_per_style(void **state)
+{
+    (void)state;
+    dml_cli cli;
+    seen s;
+    dml_error err;
+    /* The exact lines the bad-input corpus and scripts match. */
+    assert_int_equal(parse(DML_CLI_BARE, &cli, &s, &err, "--name", NULL),
+                     DML_EUSAGE);
+    assert_string_equal(err.msg, "--name needs a value");
+    assert_int_equal(parse(DML_CLI_QUOTED, &cli, &s, &err, "--name", NULL),
+                     DML_EUSAGE);
+    assert_string_equal(err.msg, "option '--name' needs a value (see --help)");
+    assert_int_equal(parse(DML_CLI_BARE, &cli, &s, &err, "--nope", NULL),
+                     DML_EUSAGE);
+    assert_string_equal(err.msg, "unknown option --nope (see --help)");
+    assert_int_equal(parse(DML_CLI_QUOTED, &cli, &s, &err, "-x", NULL),
+                     DML_EUSAGE);
+    assert_string_equal(err.msg, "unknown option '-x' (see --help)");
+    assert_int_equal(parse(DML_CLI_BARE, &cli, &s, &err, "--flag", "op",
+                           NULL),
+                     DML_EUSAGE);
+    assert_string_equal(err.msg, "unexpected argument \"op\"");
+    assert_int_equal(parse(DML_CLI_QUOTED, &cli, &s, &err, "op", NULL),
+                     DML_EUSAGE);
+    assert_string_equal(err.msg, "unexpected argument 'op' (see --help)");
+    /* The callback's own error stops the parse and comes back unchanged. */
+    assert_int_equal(parse(DML_CLI_BARE, &cli, &s, &err, "--name", "bad",
+                           "--flag", NULL),
+                     DML_EUSAGE);
+    assert_string_equal(err.msg, "--name: no");
+    assert_int_equal(s.flags, 0);
+}
+
+static void whole_numbers_and_paths(void **state)
+{
+    (void)state;
+    dml_error err;
+    long v = -1;
+    assert_int_equal(dml_cli_parse_long(DML_CLI_QUOTED, "--limit", "0", 0,
+                                        1000000000L, &v, &err),
+                     DML_OK);
+    assert_int_equal(v, 0);
+    assert_int_equal(dml_cli_parse_long(DML_CLI_QUOTED, "--limit", "-1", 0,
+                                        1000000000L, &v, &err),
+                     DML_EUSAGE);
+    assert_string_equal(err.msg, "--limit: '-1' is not a whole number from "
+                                 "0 to 1000000000");
+    assert_int_equal(dml_cli_parse_long(DML_CLI_BARE, "--top", "65", 1, 64,
+                                        &v, &err),
+                     DML_EUSAGE);
+    assert_string_equal(err.msg,
+                        "--top: \"65\" is not a whole number from 1 to 64");
+    const char *path = NULL;
+    assert_int_equal(dml_cli_parse_path("--db", "", &path, &err), DML_EUSAGE);
+    assert_string_equal(err.msg, "--db: empty path");
+    assert_null(path);
+    assert_int_equal(dml_cli_parse_path("--db", "x.db", &path, &err), DML_OK);
+    assert_string_equal(path, "x.db");
+}
+
+/* What f received, as a string (f is a tmpfile). */
+static const char *contents(FILE *f, char *buf, size_t size)
+{
+    rewind(f);
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void help_version_and_error_line(void **state)
+{
+    (void)state;
+    char buf[256];
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    dml_cli cli = {.style = DML_CLI_BARE};
+    assert_false(dml_cli_print_help_version(&cli, "dml-x", "usage\n", f));
+    assert_string_equal(contents(f, buf, sizeof buf), "");
+    cli.version = true;
+    assert_true(dml_cli_print_help_version(&cli, "dml-x", "usage\n", f));
+    assert_string_equal(contents(f, buf, sizeof buf),
+                        "dml-x " DML_VERSION "\n");
+    fclose(f);
+    /* --help wins over --version, as in every tool before. */
+    f = tmpfile();
+    cli.help = true;
+    assert_true(dml_cli_print_help_version(&cli, "dml-x", "usage\n", f));
+    assert_string_equal(contents(f, buf, sizeof buf), "usage\n");
+    fclose(f);
+
+    f = tmpfile();
+    dml_error err;
+    dml_error_set(&err, DML_EINPUT, "m.json", 3, 7, "layers", "bad");
+    assert_int_equal(dml_cli_fail(f, "dml-x", err.status, &err), 2);
+    assert_string_equal(contents(f, buf, sizeof buf),
+                        "dml-x: m.json:3:7: layers: bad\n");
+    fclose(f);
+    f = tmpfile();
+    /* The exit code is that of the status given. */
+    assert_int_equal(dml_cli_fail(f, "dml-x", DML_EINFEASIBLE, &err), 3);
+    fclose(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(parse_hands_options_to_the_callback),
+        cmocka_unit_test(parse_words_usage_errors_per_style),
+        cmocka_unit_test(whole_numbers_and_paths),
+        cmocka_unit_test(help_version_and_error_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
