@@ -103,32 +103,47 @@ static void dir_of(const char *path, char *dir, size_t size)
     snprintf(dir, size, "%s", dirname(tmp));
 }
 
-dml_status dml_file_write_atomic(const char *path, const void *data,
-                                 size_t len, dml_error *err)
+/*
+ * The atomic write behind both public writers. A temporary file that
+ * cannot be created is open_status ("cannot write: ..." for a path people
+ * gave is bad input); what, when not NULL, names the file in errors.
+ */
+static dml_status write_atomic(const char *path, const dml_file_part *parts,
+                               size_t n, dml_status open_status,
+                               const char *what,
+                               void (*before_rename)(void *arg), void *arg,
+                               dml_error *err)
 {
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
+    int e = fd < 0 ? errno : 0;
     if (fd < 0)
-        return dml_error_set(err, DML_EINPUT, path, 0, 0, NULL,
-                             "cannot write: %s", strerror(errno));
-    int e = 0;
-    if (write_all(fd, data, len) != DML_OK || fsync(fd) != 0)
+        return dml_error_set(err, open_status, path, 0, 0, NULL,
+                             "cannot write%s%s: %s", what ? " " : "",
+                             what ? what : "", strerror(e));
+    for (size_t i = 0; i < n && !e; i++)
+        if (write_all(fd, parts[i].data, parts[i].len) != DML_OK)
+            e = errno ? errno : EIO;
+    if (!e && fsync(fd) != 0)
         e = errno ? errno : EIO;
     if (close(fd) != 0 && !e)
         e = errno;
-    /* mkstemp makes 0600; files people share should follow the umask. */
     if (!e) {
+        if (before_rename)
+            before_rename(arg);
+        /* mkstemp makes 0600; files people share should follow the umask. */
         mode_t mask = umask(0);
         umask(mask);
         (void)chmod(tmp, 0666 & ~mask);
+        if (rename(tmp, path) != 0)
+            e = errno;
     }
-    if (!e && rename(tmp, path) != 0)
-        e = errno;
     if (e) {
         unlink(tmp);
-        return dml_error_set(err, DML_EIO, path, 0, 0, NULL, "cannot write: %s",
-                             strerror(e));
+        return dml_error_set(err, DML_EIO, path, 0, 0, NULL,
+                             "cannot write%s%s: %s", what ? " " : "",
+                             what ? what : "", strerror(e));
     }
     char dir[4096];
     dir_of(path, dir, sizeof dir);
@@ -138,6 +153,23 @@ dml_status dml_file_write_atomic(const char *path, const void *data,
         close(dfd);
     }
     return DML_OK;
+}
+
+dml_status dml_file_write_atomic(const char *path, const void *data,
+                                 size_t len, dml_error *err)
+{
+    dml_file_part part = {data, len};
+    return write_atomic(path, &part, 1, DML_EINPUT, NULL, NULL, NULL, err);
+}
+
+dml_status dml_file_write_atomic_parts(const char *path,
+                                       const dml_file_part *parts, size_t n,
+                                       const char *what,
+                                       void (*before_rename)(void *arg),
+                                       void *arg, dml_error *err)
+{
+    return write_atomic(path, parts, n, DML_EIO, what, before_rename, arg,
+                        err);
 }
 
 dml_status dml_file_check_writable(const char *path, dml_error *err)

@@ -157,40 +157,35 @@ static bool skip_string(scan *sc)
     return true;
 }
 
+/* Past white space and then the character c; false when something else
+ * comes first. */
+static bool expect(scan *sc, char c)
+{
+    skip_ws(sc);
+    if (sc->i >= sc->n || sc->s[sc->i] != c)
+        return false;
+    sc->i++;
+    return true;
+}
+
 static bool skip_value(scan *sc);
 
 static bool skip_container(scan *sc, char open, char close)
 {
-    if (sc->s[sc->i] != open)
+    if (!expect(sc, open))
         return false;
-    sc->i++;
-    skip_ws(sc);
-    if (sc->i < sc->n && sc->s[sc->i] == close) {
-        sc->i++;
+    if (expect(sc, close))
         return true;
-    }
     for (;;) {
         skip_ws(sc);
-        if (open == '{') {
-            if (!skip_string(sc))
-                return false;
-            skip_ws(sc);
-            if (sc->i >= sc->n || sc->s[sc->i] != ':')
-                return false;
-            sc->i++;
-        }
+        if (open == '{' && (!skip_string(sc) || !expect(sc, ':')))
+            return false;
         if (!skip_value(sc))
             return false;
-        skip_ws(sc);
-        if (sc->i >= sc->n)
-            return false;
-        if (sc->s[sc->i] == close) {
-            sc->i++;
+        if (expect(sc, close))
             return true;
-        }
-        if (sc->s[sc->i] != ',')
+        if (!expect(sc, ','))
             return false;
-        sc->i++;
     }
 }
 
@@ -224,52 +219,34 @@ static bool string_is(const scan *sc, const char *key, size_t keylen)
 static bool find_member(scan *sc, const char *key, size_t keylen,
                         size_t *key_at)
 {
-    skip_ws(sc);
-    if (sc->i >= sc->n || sc->s[sc->i] != '{')
+    if (!expect(sc, '{'))
         return false;
-    sc->i++;
     for (;;) {
         skip_ws(sc);
-        if (sc->i >= sc->n || sc->s[sc->i] != '"')
-            return false;
         size_t at = sc->i;
-        bool hit = string_is(sc, key, keylen);
-        if (!skip_string(sc))
+        bool hit = at < sc->n && string_is(sc, key, keylen);
+        if (!skip_string(sc) || !expect(sc, ':'))
             return false;
-        skip_ws(sc);
-        if (sc->i >= sc->n || sc->s[sc->i] != ':')
-            return false;
-        sc->i++;
         skip_ws(sc);
         if (hit) {
             *key_at = at;
             return true;
         }
-        if (!skip_value(sc))
+        if (!skip_value(sc) || !expect(sc, ','))
             return false;
-        skip_ws(sc);
-        if (sc->i >= sc->n || sc->s[sc->i] != ',')
-            return false;
-        sc->i++;
     }
 }
 
 static bool find_element(scan *sc, size_t index)
 {
-    skip_ws(sc);
-    if (sc->i >= sc->n || sc->s[sc->i] != '[')
+    if (!expect(sc, '['))
         return false;
-    sc->i++;
     for (size_t k = 0;; k++) {
         skip_ws(sc);
         if (k == index)
             return sc->i < sc->n && sc->s[sc->i] != ']';
-        if (!skip_value(sc))
+        if (!skip_value(sc) || !expect(sc, ','))
             return false;
-        skip_ws(sc);
-        if (sc->i >= sc->n || sc->s[sc->i] != ',')
-            return false;
-        sc->i++;
     }
 }
 
@@ -397,6 +374,55 @@ static dml_status member(const dml_json_obj *o, const char *key, bool required,
     return DML_OK;
 }
 
+/* Bit of a json_type in the masks that say what a getter accepts. */
+#define TYPE_BIT(t) (1u << (t))
+
+/*
+ * member(), then the type check every getter makes: the value's type must
+ * be one of the bits of types, or the error says "expected WHAT, found
+ * ...". *present (may be NULL) becomes true only when the value is there
+ * with a type accepted, false otherwise; an absent optional value is OK
+ * with *v NULL.
+ */
+static dml_status typed_member(const dml_json_obj *o, const char *key,
+                               bool required, unsigned types, const char *what,
+                               json_t **v, char path[DML_JSON_PATH_MAX],
+                               bool *present, dml_error *err)
+{
+    if (present)
+        *present = false;
+    DML_CHECK(member(o, key, required, v, path, DML_JSON_PATH_MAX, err));
+    if (!*v)
+        return DML_OK;
+    if (!(types & TYPE_BIT(json_typeof(*v))))
+        return dml_json_doc_error(o->doc, err, path, false,
+                                  "expected %s, found %s", what,
+                                  type_name(*v));
+    if (present)
+        *present = true;
+    return DML_OK;
+}
+
+/* Element i of the array arr found at o.key; path gets its path, apath
+ * that of the array. NULL when the array is shorter. */
+static json_t *element(const dml_json_obj *o, const char *key, json_t *arr,
+                       size_t i, char apath[DML_JSON_PATH_MAX],
+                       char path[DML_JSON_PATH_MAX])
+{
+    dml_json_path_key(apath, DML_JSON_PATH_MAX, o->path, key);
+    dml_json_path_index(path, DML_JSON_PATH_MAX, apath, i);
+    return json_array_get(arr, i);
+}
+
+/* An object inside o's document, found at path. */
+static void child(const dml_json_obj *o, json_t *v, const char *path,
+                  dml_json_obj *out)
+{
+    out->doc = o->doc;
+    out->obj = v;
+    snprintf(out->path, sizeof out->path, "%s", path);
+}
+
 dml_status dml_json_check_keys(const dml_json_obj *o,
                                const char *const allowed[], dml_error *err)
 {
@@ -424,19 +450,10 @@ dml_status dml_json_get_obj(const dml_json_obj *o, const char *key,
 {
     json_t *v;
     char path[DML_JSON_PATH_MAX];
-    if (present)
-        *present = false;
-    DML_CHECK(member(o, key, required, &v, path, sizeof path, err));
-    if (!v)
-        return DML_OK;
-    if (!json_is_object(v))
-        return dml_json_doc_error(o->doc, err, path, false,
-                                  "expected an object, found %s", type_name(v));
-    out->doc = o->doc;
-    out->obj = v;
-    snprintf(out->path, sizeof out->path, "%s", path);
-    if (present)
-        *present = true;
+    DML_CHECK(typed_member(o, key, required, TYPE_BIT(JSON_OBJECT),
+                           "an object", &v, path, present, err));
+    if (v)
+        child(o, v, path, out);
     return DML_OK;
 }
 
@@ -446,18 +463,12 @@ dml_status dml_json_get_array(const dml_json_obj *o, const char *key,
 {
     json_t *v;
     char path[DML_JSON_PATH_MAX];
-    if (present)
-        *present = false;
-    DML_CHECK(member(o, key, required, &v, path, sizeof path, err));
-    if (!v)
-        return DML_OK;
-    if (!json_is_array(v))
-        return dml_json_doc_error(o->doc, err, path, false,
-                                  "expected an array, found %s", type_name(v));
-    *arr = v;
-    *n = json_array_size(v);
-    if (present)
-        *present = true;
+    DML_CHECK(typed_member(o, key, required, TYPE_BIT(JSON_ARRAY),
+                           "an array", &v, path, present, err));
+    if (v) {
+        *arr = v;
+        *n = json_array_size(v);
+    }
     return DML_OK;
 }
 
@@ -466,16 +477,12 @@ dml_status dml_json_array_obj(const dml_json_obj *o, const char *key,
                               dml_error *err)
 {
     char apath[DML_JSON_PATH_MAX], path[DML_JSON_PATH_MAX];
-    dml_json_path_key(apath, sizeof apath, o->path, key);
-    dml_json_path_index(path, sizeof path, apath, i);
-    json_t *v = json_array_get(arr, i);
+    json_t *v = element(o, key, arr, i, apath, path);
     if (!v || !json_is_object(v))
         return dml_json_doc_error(o->doc, err, path, false,
                                   "expected an object, found %s",
                                   v ? type_name(v) : "nothing");
-    out->doc = o->doc;
-    out->obj = v;
-    snprintf(out->path, sizeof out->path, "%s", path);
+    child(o, v, path, out);
     return DML_OK;
 }
 
@@ -511,9 +518,7 @@ dml_status dml_json_array_f64(const dml_json_obj *o, const char *key,
                               double *out, dml_error *err)
 {
     char apath[DML_JSON_PATH_MAX], path[DML_JSON_PATH_MAX];
-    dml_json_path_key(apath, sizeof apath, o->path, key);
-    dml_json_path_index(path, sizeof path, apath, i);
-    json_t *v = json_array_get(arr, i);
+    json_t *v = element(o, key, arr, i, apath, path);
     if (!v)
         return dml_json_doc_error(o->doc, err, apath, false,
                                   "array has no element %zu", i);
@@ -526,23 +531,21 @@ dml_status dml_json_get_i64(const dml_json_obj *o, const char *key,
 {
     json_t *v;
     char path[DML_JSON_PATH_MAX];
-    DML_CHECK(member(o, key, required, &v, path, sizeof path, err));
+    DML_CHECK(typed_member(o, key, required,
+                           TYPE_BIT(JSON_INTEGER) | TYPE_BIT(JSON_REAL),
+                           "an integer", &v, path, NULL, err));
     if (!v)
         return DML_OK;
     int64_t x;
     if (json_is_integer(v)) {
         x = (int64_t)json_integer_value(v);
-    } else if (json_is_real(v)) {
+    } else {
         double d = json_real_value(v);
         /* 1e9 is a natural way to write a count; 2.5 is not a count. */
         if (d != floor(d) || d < -9.2e18 || d > 9.2e18)
             return dml_json_doc_error(o->doc, err, path, false,
                                       "expected an integer, found %g", d);
         x = (int64_t)d;
-    } else {
-        return dml_json_doc_error(o->doc, err, path, false,
-                                  "expected an integer, found %s",
-                                  type_name(v));
     }
     if (x < min || x > max)
         return dml_json_doc_error(o->doc, err, path, false,
@@ -558,14 +561,11 @@ dml_status dml_json_get_bool(const dml_json_obj *o, const char *key,
 {
     json_t *v;
     char path[DML_JSON_PATH_MAX];
-    DML_CHECK(member(o, key, required, &v, path, sizeof path, err));
-    if (!v)
-        return DML_OK;
-    if (!json_is_boolean(v))
-        return dml_json_doc_error(o->doc, err, path, false,
-                                  "expected true or false, found %s",
-                                  type_name(v));
-    *out = json_is_true(v);
+    DML_CHECK(typed_member(o, key, required,
+                           TYPE_BIT(JSON_TRUE) | TYPE_BIT(JSON_FALSE),
+                           "true or false", &v, path, NULL, err));
+    if (v)
+        *out = json_is_true(v);
     return DML_OK;
 }
 
@@ -574,13 +574,10 @@ dml_status dml_json_get_str(const dml_json_obj *o, const char *key,
 {
     json_t *v;
     char path[DML_JSON_PATH_MAX];
-    DML_CHECK(member(o, key, required, &v, path, sizeof path, err));
-    if (!v)
-        return DML_OK;
-    if (!json_is_string(v))
-        return dml_json_doc_error(o->doc, err, path, false,
-                                  "expected a string, found %s", type_name(v));
-    *out = json_string_value(v);
+    DML_CHECK(typed_member(o, key, required, TYPE_BIT(JSON_STRING),
+                           "a string", &v, path, NULL, err));
+    if (v)
+        *out = json_string_value(v);
     return DML_OK;
 }
 

@@ -34,18 +34,14 @@ void dml_model_spec_mlp_layer(const dml_model_spec *m, int i, int64_t *fan_in,
 }
 
 /*
- * The rules that tie fields together. On failure names the field to blame
- * and says why; the caller decides whether a position can be attached.
+ * The rules that tie fields together. On failure err names the field to
+ * blame (no file) and says why; the caller decides whether a position can
+ * be attached.
  */
-static bool consistent(const dml_model_spec *m, char *field, size_t fsize,
-                       char *msg, size_t msize)
+static dml_status consistent(const dml_model_spec *m, dml_error *err)
 {
 #define DML__BAD(f, ...)                                                      \
-    do {                                                                      \
-        snprintf(field, fsize, "%s", f);                                      \
-        snprintf(msg, msize, __VA_ARGS__);                                    \
-        return false;                                                         \
-    } while (0)
+    return dml_error_set(err, DML_EINPUT, NULL, 0, 0, f, __VA_ARGS__)
     if (!m->name[0])
         DML__BAD("name", "must not be empty");
     if (m->type == DML_MODEL_MLP) {
@@ -70,7 +66,7 @@ static bool consistent(const dml_model_spec *m, char *field, size_t fsize,
         if (m->activation == DML_ACT_SWIGLU)
             DML__BAD("activation", "swiglu is for transformers; an mlp takes "
                                    "relu, gelu or tanh");
-        return true;
+        return DML_OK;
     }
     struct {
         const char *f;
@@ -105,16 +101,13 @@ static bool consistent(const dml_model_spec *m, char *field, size_t fsize,
     if (m->moe_top_k > m->moe_experts)
         DML__BAD("moe.top_k", "top_k %lld exceeds experts %lld",
                  (long long)m->moe_top_k, (long long)m->moe_experts);
-    return true;
+    return DML_OK;
 #undef DML__BAD
 }
 
 dml_status dml_model_spec_validate(const dml_model_spec *m, dml_error *err)
 {
-    char field[64], msg[256];
-    if (!consistent(m, field, sizeof field, msg, sizeof msg))
-        return dml_error_set(err, DML_EINPUT, NULL, 0, 0, field, "%s", msg);
-    return DML_OK;
+    return consistent(m, err);
 }
 
 static const char *const transformer_keys[] = {
@@ -237,11 +230,11 @@ dml_status dml_model_spec_parse(const dml_json_obj *o, dml_model_spec *out,
         DML_CHECK(parse_transformer(o, &m, err));
     else
         DML_CHECK(parse_mlp(o, &m, err));
-    char field[64], msg[256];
-    if (!consistent(&m, field, sizeof field, msg, sizeof msg)) {
+    dml_error bad;
+    if (consistent(&m, &bad) != DML_OK) {
         char path[DML_JSON_PATH_MAX];
-        dml_json_path_key(path, sizeof path, o->path, field);
-        return dml_json_doc_error(o->doc, err, path, false, "%s", msg);
+        dml_json_path_key(path, sizeof path, o->path, bad.field);
+        return dml_json_doc_error(o->doc, err, path, false, "%s", bad.msg);
     }
     *out = m;
     return DML_OK;

@@ -19,33 +19,27 @@ static const char *const optimizer_names[] = {"sgd", "adamw", "lamb", "lars",
 static const char *const decay_names[] = {"cosine", "linear", "constant",
                                           NULL};
 
-#define DML__NAME(table, n, v)                                                \
-    ((int)(v) >= 0 && (int)(v) < (n) ? table[(int)(v)] : "?")
-const char *dml_recompute_name(dml_recompute r)
+/* table[v], or "?" for a value outside the enum (the tables end with
+ * NULL, which is not a name). */
+static const char *name_of(const char *const table[], size_t size, int v)
 {
-    return DML__NAME(recompute_names, 3, r);
+    return v >= 0 && (size_t)v + 1 < size ? table[v] : "?";
 }
-const char *dml_pp_schedule_name(dml_pp_schedule s)
-{
-    return DML__NAME(schedule_names, 3, s);
-}
-const char *dml_grad_compression_name(dml_grad_compression c)
-{
-    return DML__NAME(compression_names, 3, c);
-}
-const char *dml_sync_mode_name(dml_sync_mode s)
-{
-    return DML__NAME(sync_names, 2, s);
-}
-const char *dml_optimizer_name(dml_optimizer o)
-{
-    return DML__NAME(optimizer_names, 4, o);
-}
-const char *dml_lr_decay_name(dml_lr_decay d)
-{
-    return DML__NAME(decay_names, 3, d);
-}
-#undef DML__NAME
+
+/* The public name functions, one a table. */
+#define DML__NAME_FN(fn, type, table)                                         \
+    const char *fn(type v)                                                    \
+    {                                                                         \
+        return name_of(table, sizeof table / sizeof *table, (int)v);          \
+    }
+DML__NAME_FN(dml_recompute_name, dml_recompute, recompute_names)
+DML__NAME_FN(dml_pp_schedule_name, dml_pp_schedule, schedule_names)
+DML__NAME_FN(dml_grad_compression_name, dml_grad_compression,
+             compression_names)
+DML__NAME_FN(dml_sync_mode_name, dml_sync_mode, sync_names)
+DML__NAME_FN(dml_optimizer_name, dml_optimizer, optimizer_names)
+DML__NAME_FN(dml_lr_decay_name, dml_lr_decay, decay_names)
+#undef DML__NAME_FN
 
 void dml_parallel_config_init(dml_parallel_config *p)
 {
@@ -108,18 +102,14 @@ dml_status dml_plan_split_stages(dml_plan *plan, dml_error *err)
 }
 
 /*
- * Cross-field rules. Names the field path to blame (in file terms) and says
- * why; the caller attaches a position when it has a document.
+ * Cross-field rules. On failure err names the field path to blame (in file
+ * terms, no file) and says why; the caller attaches a position when it has
+ * a document.
  */
-static bool consistent(const dml_plan *p, char *field, size_t fsize,
-                       char *msg, size_t msize)
+static dml_status consistent(const dml_plan *p, dml_error *err)
 {
 #define DML__BAD(f, ...)                                                      \
-    do {                                                                      \
-        snprintf(field, fsize, "%s", f);                                      \
-        snprintf(msg, msize, __VA_ARGS__);                                    \
-        return false;                                                         \
-    } while (0)
+    return dml_error_set(err, DML_EINPUT, NULL, 0, 0, f, __VA_ARGS__)
     const dml_parallel_config *c = &p->par;
     const dml_model_spec *m = &p->model;
     const dml_train_schedule *s = &p->sched;
@@ -270,17 +260,14 @@ static bool consistent(const dml_plan *p, char *field, size_t fsize,
             DML__BAD(f, "the interleaved schedule needs its micro-batch "
                      "count to be a multiple of pp");
     }
-    return true;
+    return DML_OK;
 #undef DML__BAD
 }
 
 dml_status dml_plan_validate(const dml_plan *plan, dml_error *err)
 {
     DML_CHECK(dml_model_spec_validate(&plan->model, err));
-    char field[DML_JSON_PATH_MAX], msg[384];
-    if (!consistent(plan, field, sizeof field, msg, sizeof msg))
-        return dml_error_set(err, DML_EINPUT, NULL, 0, 0, field, "%s", msg);
-    return DML_OK;
+    return consistent(plan, err);
 }
 
 /* ---- reading ------------------------------------------------------------- */
@@ -535,11 +522,11 @@ static dml_status parse_into(const dml_json_obj *o, dml_plan *p,
     if (have)
         DML_CHECK(parse_prediction(&sub, &p->pred, err));
 
-    char field[DML_JSON_PATH_MAX], msg[384];
-    if (!consistent(p, field, sizeof field, msg, sizeof msg)) {
+    dml_error bad;
+    if (consistent(p, &bad) != DML_OK) {
         char path[DML_JSON_PATH_MAX];
-        dml_json_path_key(path, sizeof path, o->path, field);
-        return dml_json_doc_error(o->doc, err, path, false, "%s", msg);
+        dml_json_path_key(path, sizeof path, o->path, bad.field);
+        return dml_json_doc_error(o->doc, err, path, false, "%s", bad.msg);
     }
     return DML_OK;
 }

@@ -5,7 +5,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -90,6 +89,12 @@ static json_t *meta_json(const dml_ckpt_meta *m, const char *kind)
                      "samples_seen", (json_int_t)m->samples_seen);
 }
 
+/* Which shard test_hook_stall is called for. */
+typedef struct stall_at {
+    const dml_ckpt_meta *m; /* the checkpoint being written */
+    int rank;               /* the rank writing its shard */
+} stall_at;
+
 /*
  * Test hook (tests/integration/reliability/fault_ckpt.sh), inert unless
  * DML_TEST_CKPT_STALL is set to "STEP:RANK:MARKER": the rank RANK writing
@@ -97,13 +102,14 @@ static json_t *meta_json(const dml_ckpt_meta *m, const char *kind)
  * and synced and before the rename, creates the file MARKER, and waits
  * there (at most 60 s) for the test to kill it.
  */
-static void test_hook_stall(const dml_ckpt_meta *m, int rank)
+static void test_hook_stall(void *arg)
 {
+    const stall_at *at_shard = arg;
     const char *v = getenv("DML_TEST_CKPT_STALL");
     long long step;
     int r, at = 0;
     if (!v || sscanf(v, "%lld:%d:%n", &step, &r, &at) != 2 || at == 0 ||
-        step != m->step || r != rank)
+        step != at_shard->m->step || r != at_shard->rank)
         return;
     FILE *f = fopen(v + at, "w");
     if (f)
@@ -112,31 +118,13 @@ static void test_hook_stall(const dml_ckpt_meta *m, int rank)
         usleep(10000);
 }
 
-static dml_status write_all(int fd, const void *data, size_t len,
-                            dml_sha256 *sha)
-{
-    const char *p = data;
-    dml_sha256_update(sha, data, len);
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return DML_EIO;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return DML_OK;
-}
-
 /*
- * The shard file, atomically (a temporary file in the same directory,
- * fsync, rename, fsync of the directory: see common/file.h) but written
- * piece by piece and hashed on the way, so that no copy of the rank's
- * whole state is made. A full disk (ENOSPC) or a file size limit (EFBIG)
- * is DML_EIO with the system's reason; the temporary file is removed and
- * the previous checkpoints are untouched.
+ * The shard file, atomically (dml_file_write_atomic_parts: a temporary
+ * file in the same directory, fsync, rename, fsync of the directory) but
+ * written piece by piece from where the state lies, so that no copy of the
+ * rank's whole state is made. A full disk (ENOSPC) or a file size limit
+ * (EFBIG) is DML_EIO with the system's reason; the temporary file is
+ * removed and the previous checkpoints are untouched.
  */
 dml_status dml_ckpt_write_shard(const char *root, const dml_ckpt_meta *m,
                                 int rank, const float *params, size_t nparams,
@@ -153,59 +141,34 @@ dml_status dml_ckpt_write_shard(const char *root, const dml_ckpt_meta *m,
     json_decref(h);
     if (!text)
         return dml_error_msg(err, DML_ENOMEM, "out of memory");
-    char path[1200], tmp[1300];
-    shard_path(root, m->step, rank, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(text);
-        return dml_error_set(err, DML_EIO, path, 0, 0, NULL,
-                             "cannot write checkpoint shard: %s",
-                             strerror(e));
-    }
-    dml_sha256 c;
-    dml_sha256_init(&c);
     size_t hlen = strlen(text);
-    int e = 0;
     text[hlen] = '\n'; /* json_dumps leaves room for the NUL */
-    if (write_all(fd, text, hlen + 1, &c) != DML_OK ||
-        (nparams &&
-         write_all(fd, params, nparams * sizeof(float), &c) != DML_OK) ||
-        (nstate && write_all(fd, state, nstate * sizeof(float), &c) != DML_OK) ||
-        fsync(fd) != 0)
-        e = errno ? errno : EIO;
+    const dml_file_part parts[] = {{text, hlen + 1},
+                                   {params, nparams * sizeof(float)},
+                                   {state, nstate * sizeof(float)}};
+    const size_t nparts = sizeof parts / sizeof parts[0];
+    char path[1200];
+    shard_path(root, m->step, rank, path, sizeof path);
+    stall_at at = {m, rank};
+    dml_status s = dml_file_write_atomic_parts(path, parts, nparts,
+                                               "checkpoint shard",
+                                               test_hook_stall, &at, err);
+    if (s == DML_OK) {
+        dml_sha256 c;
+        dml_sha256_init(&c);
+        *bytes = 0;
+        for (size_t i = 0; i < nparts; i++) {
+            if (parts[i].len)
+                dml_sha256_update(&c, parts[i].data, parts[i].len);
+            *bytes += parts[i].len;
+        }
+        unsigned char digest[32];
+        dml_sha256_final(&c, digest);
+        for (int i = 0; i < 32; i++)
+            snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+    }
     free(text);
-    if (close(fd) != 0 && !e)
-        e = errno;
-    if (!e) {
-        test_hook_stall(m, rank);
-        /* mkstemp makes 0600; files people share follow the umask. */
-        mode_t mask = umask(0);
-        umask(mask);
-        (void)chmod(tmp, 0666 & ~mask);
-        if (rename(tmp, path) != 0)
-            e = errno;
-    }
-    if (e) {
-        unlink(tmp);
-        return dml_error_set(err, DML_EIO, path, 0, 0, NULL,
-                             "cannot write checkpoint shard: %s",
-                             strerror(e));
-    }
-    char dir[1024];
-    dml_ckpt_dir(root, m->step, dir, sizeof dir);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    unsigned char digest[32];
-    dml_sha256_final(&c, digest);
-    for (int i = 0; i < 32; i++)
-        snprintf(sha + 2 * i, 3, "%02x", digest[i]);
-    *bytes = hlen + 1 + (nparams + nstate) * sizeof(float);
-    return DML_OK;
+    return s;
 }
 
 dml_status dml_ckpt_write_manifest(const char *root, const dml_ckpt_meta *m,

@@ -99,6 +99,36 @@ static void ranks_dir(const char *root, char *out, size_t size)
     snprintf(out, size, "%s/ranks", root);
 }
 
+/* The rank files ("rank-N") of a root's ranks folder, one at a time. */
+typedef struct rank_files {
+    DIR *d;                                 /* the open ranks folder */
+    char dir[DML_HEARTBEAT_PATH_MAX + 16];  /* its path */
+    char path[DML_HEARTBEAT_PATH_MAX + 64]; /* the current rank file */
+} rank_files;
+
+/* False when there is no ranks folder to read (no run wrote one). */
+static bool rank_files_open(const char *root, rank_files *it)
+{
+    ranks_dir(root, it->dir, sizeof it->dir);
+    it->d = opendir(it->dir);
+    return it->d != NULL;
+}
+
+/* The next rank file into it->path; false at the end. */
+static bool rank_files_next(rank_files *it)
+{
+    struct dirent *e;
+    while ((e = readdir(it->d)) != NULL) {
+        int rank;
+        char tail;
+        if (sscanf(e->d_name, "rank-%d%c", &rank, &tail) != 1)
+            continue;
+        snprintf(it->path, sizeof it->path, "%s/%s", it->dir, e->d_name);
+        return true;
+    }
+    return false;
+}
+
 /* Text that must stay on its line (a path or host with a newline). */
 static void one_line(char *s)
 {
@@ -262,23 +292,14 @@ dml_status dml_heartbeat_scan(const char *root, dml_heartbeat_report *rep,
                               dml_error *err)
 {
     memset(rep, 0, sizeof *rep);
-    char dir[DML_HEARTBEAT_PATH_MAX + 16];
-    ranks_dir(root, dir, sizeof dir);
-    DIR *d = opendir(dir);
-    if (!d)
+    rank_files it;
+    if (!rank_files_open(root, &it))
         return DML_OK;
     int cap = 0;
     time_t newest = 0;
     dml_status s = DML_OK;
-    struct dirent *e;
-    while (s == DML_OK && (e = readdir(d)) != NULL) {
-        int rank;
-        char tail;
-        if (sscanf(e->d_name, "rank-%d%c", &rank, &tail) != 1)
-            continue;
-        char path[DML_HEARTBEAT_PATH_MAX + 64];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+    while (s == DML_OK && rank_files_next(&it)) {
+        int fd = open(it.path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
             continue;
         char text[RANK_FILE_MAX];
@@ -316,7 +337,7 @@ dml_status dml_heartbeat_scan(const char *root, dml_heartbeat_report *rep,
             rep->run = run;
         rep->ranks[rep->count++] = r;
     }
-    closedir(d);
+    closedir(it.d);
     if (s != DML_OK) {
         dml_heartbeat_report_free(rep);
         return s;
@@ -449,24 +470,14 @@ bool dml_heartbeat_report_died(const dml_heartbeat_report *rep, int *rank,
 
 dml_status dml_heartbeat_clear(const char *root, dml_error *err)
 {
-    char dir[DML_HEARTBEAT_PATH_MAX + 16];
-    ranks_dir(root, dir, sizeof dir);
-    DIR *d = opendir(dir);
-    if (!d)
+    rank_files it;
+    if (!rank_files_open(root, &it))
         return DML_OK;
-    struct dirent *e;
     dml_status s = DML_OK;
-    while ((e = readdir(d)) != NULL) {
-        int rank;
-        char tail;
-        if (sscanf(e->d_name, "rank-%d%c", &rank, &tail) != 1)
-            continue;
-        char path[DML_HEARTBEAT_PATH_MAX + 64];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (unlink(path) != 0 && errno != ENOENT && s == DML_OK)
-            s = dml_error_set(err, DML_EIO, path, 0, 0, NULL,
+    while (rank_files_next(&it))
+        if (unlink(it.path) != 0 && errno != ENOENT && s == DML_OK)
+            s = dml_error_set(err, DML_EIO, it.path, 0, 0, NULL,
                               "cannot remove: %s", strerror(errno));
-    }
-    closedir(d);
+    closedir(it.d);
     return s;
 }

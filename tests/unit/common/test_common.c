@@ -236,6 +236,51 @@ static void atomic_write_replaces_whole_file(void **state)
     rmdir(dir);
 }
 
+/* The pieces land in order; the hook runs once, when the temporary file
+ * is complete and before the rename, so the old file is still whole then;
+ * a failure is DML_EIO naming what was being written, and leaves no file. */
+static void atomic_parts_hook_sees_old_file(void *arg)
+{
+    const char *path = arg;
+    char *text = NULL;
+    size_t len = 0;
+    dml_error err;
+    assert_int_equal(dml_file_read_all(path, 1024, &text, &len, &err), DML_OK);
+    assert_string_equal(text, "old");
+    free(text);
+}
+
+static void atomic_write_parts_in_order(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/dml-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/shard.bin", dir);
+    dml_error err;
+    assert_int_equal(dml_file_write_atomic(path, "old", 3, &err), DML_OK);
+    const dml_file_part parts[] = {{"head-", 5}, {NULL, 0}, {"body", 4}};
+    assert_int_equal(dml_file_write_atomic_parts(path, parts, 3, "test shard",
+                                                 atomic_parts_hook_sees_old_file,
+                                                 path, &err),
+                     DML_OK);
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(dml_file_read_all(path, 1024, &text, &len, &err), DML_OK);
+    assert_int_equal(len, 9);
+    assert_string_equal(text, "head-body");
+    free(text);
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/missing/shard.bin", dir);
+    assert_int_equal(
+        dml_file_write_atomic_parts(bad, parts, 3, "test shard", NULL, NULL, &err),
+        DML_EIO);
+    assert_non_null(strstr(err.msg, "cannot write test shard"));
+    assert_int_equal(access(bad, F_OK), -1);
+    unlink(path);
+    rmdir(dir);
+}
+
 static void rng_is_deterministic_and_uniform(void **state)
 {
     (void)state;
@@ -282,6 +327,7 @@ int main(void)
         cmocka_unit_test(json_missing_file_is_bad_input),
         cmocka_unit_test(units_format_and_parse),
         cmocka_unit_test(atomic_write_replaces_whole_file),
+        cmocka_unit_test(atomic_write_parts_in_order),
         cmocka_unit_test(rng_is_deterministic_and_uniform),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
