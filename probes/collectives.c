@@ -1,16 +1,18 @@
 /*
  * collectives.c: MPI collectives timed per level with nccl-tests
- * conventions (see collectives.h).
+ * conventions, and what the NCCL probe shares with them: option checks,
+ * result labels, the timing of one size, the fit, the rows and the table
+ * (see collectives.h).
  */
 #include "collectives.h"
 
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "probes/table.h"
 
 #define ELEM_BYTES sizeof(float)
 
@@ -36,31 +38,81 @@ dml_coll_options dml_coll_options_default(void)
     };
 }
 
-static dml_status check_options(const dml_coll_options *o, double *sizes,
-                                size_t *n, dml_error *err)
+dml_status dml_coll_check_options(const dml_coll_options *o,
+                                  const char *probe, double max_count,
+                                  double *sizes, size_t *n, dml_error *err)
 {
     *n = dml_comm_sweep_sizes(&o->sweep, sizes, DML_COMM_MAX_POINTS);
     if (*n == 0)
         return dml_error_msg(err, DML_EINPUT,
-                             "collectives: the size sweep %g..%g B (x2^%d) "
-                             "is empty or longer than %d sizes",
-                             o->sweep.min_bytes, o->sweep.max_bytes,
+                             "%s: the size sweep %g..%g B (x2^%d) is empty "
+                             "or longer than %d sizes",
+                             probe, o->sweep.min_bytes, o->sweep.max_bytes,
                              o->sweep.stride_log2, DML_COMM_MAX_POINTS);
-    if (sizes[*n - 1] / ELEM_BYTES > INT_MAX)
+    if (sizes[*n - 1] / ELEM_BYTES > max_count)
         return dml_error_msg(err, DML_EINPUT,
-                             "collectives: size %g B exceeds an MPI count",
-                             sizes[*n - 1]);
+                             "%s: size %g B exceeds a count (at most %.0f "
+                             "elements)",
+                             probe, sizes[*n - 1], max_count);
     if (o->budget.min_reps < 1 || o->budget.max_reps < o->budget.min_reps)
         return dml_error_msg(err, DML_EINPUT,
-                             "collectives: repetitions must satisfy 1 <= "
-                             "min_reps <= max_reps");
+                             "%s: repetitions must satisfy 1 <= min_reps <= "
+                             "max_reps",
+                             probe);
     if (!(o->time_per_size_s > 0))
         return dml_error_msg(err, DML_EINPUT,
-                             "collectives: time_per_size_s must be positive");
+                             "%s: time_per_size_s must be positive", probe);
     if (o->ops >> DML_COLL_OP_COUNT)
         return dml_error_msg(err, DML_EINPUT,
-                             "collectives: op mask 0x%x names unknown ops",
+                             "%s: op mask 0x%x names unknown ops", probe,
                              o->ops);
+    return DML_OK;
+}
+
+dml_status dml_coll_check_room(size_t cap, const char *probe, dml_error *err)
+{
+    if (cap < (size_t)DML_COMM_LEVEL_COUNT * DML_COLL_OP_COUNT)
+        return dml_error_msg(err, DML_EINPUT,
+                             "%s: room for %zu results, need %d", probe, cap,
+                             DML_COMM_LEVEL_COUNT * DML_COLL_OP_COUNT);
+    return DML_OK;
+}
+
+void dml_coll_result_init(dml_coll_result *r, const char *kind,
+                          const char *level, dml_coll_op op)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->kind, sizeof r->kind, "%s", kind);
+    snprintf(r->level, sizeof r->level, "%s", level ? level : "");
+    r->op = op;
+}
+
+dml_status dml_coll_time_size(const dml_coll_options *o, dml_probe_fn once,
+                              void *ctx, dml_coll_op op, int ranks,
+                              double bytes, size_t count, dml_coll_point *pt,
+                              dml_error *err)
+{
+    int warm = o->budget.warmup > 0 ? o->budget.warmup : 1;
+    double t_est = 0;
+    for (int w = 0; w < warm; w++)
+        DML_CHECK(once(ctx, &t_est, err));
+    /* t_est is the same on every rank (it came out of MPI_MAX), so every
+     * rank derives the same count. */
+    double want = o->time_per_size_s / fmax(t_est, 1e-9);
+    int reps = want < o->budget.min_reps   ? o->budget.min_reps
+               : want > o->budget.max_reps ? o->budget.max_reps
+                                           : (int)want;
+    dml_probe_budget b = {.warmup = 0, .min_reps = reps, .max_reps = reps,
+                          .max_time_s = 0};
+    dml_probe_stats st;
+    DML_CHECK(dml_probe_run(&b, once, ctx, &st, err));
+    pt->bytes = bytes;
+    pt->count = count;
+    pt->time_s = st.min_s;
+    pt->time_median_s = st.median_s;
+    pt->reps = st.reps;
+    dml_coll_bandwidth(op, ranks, bytes, st.min_s, &pt->algbw_Bps,
+                       &pt->busbw_Bps);
     return DML_OK;
 }
 
@@ -132,10 +184,7 @@ dml_status dml_coll_measure(MPI_Comm comm, dml_coll_op op, const char *level,
                             const dml_coll_options *o, dml_coll_result *out,
                             dml_error *err)
 {
-    memset(out, 0, sizeof *out);
-    snprintf(out->kind, sizeof out->kind, "collective");
-    snprintf(out->level, sizeof out->level, "%s", level ? level : "");
-    out->op = op;
+    dml_coll_result_init(out, "collective", level, op);
     if ((unsigned)op >= DML_COLL_OP_COUNT)
         return dml_error_msg(err, DML_EINPUT, "collectives: unknown op %d",
                              (int)op);
@@ -146,7 +195,8 @@ dml_status dml_coll_measure(MPI_Comm comm, dml_coll_op op, const char *level,
     out->ranks = n;
     double sizes[DML_COMM_MAX_POINTS];
     size_t npts = 0;
-    DML_CHECK(check_options(o, sizes, &npts, err));
+    DML_CHECK(dml_coll_check_options(o, "collectives", INT_MAX, sizes, &npts,
+                                     err));
 
     /* Rounding to whole elements per rank can raise a tiny size to n
      * elements: size the buffers from the counts actually used. */
@@ -176,35 +226,12 @@ dml_status dml_coll_measure(MPI_Comm comm, dml_coll_op op, const char *level,
     }
     s = dml_comm_agree(comm, s, err);
 
-    int warm = o->budget.warmup > 0 ? o->budget.warmup : 1;
     for (size_t i = 0; s == DML_OK && i < npts; i++) {
         c.per_rank = (int)per_rank[i];
-        double t_est = 0;
-        for (int w = 0; s == DML_OK && w < warm; w++)
-            s = coll_once(&c, &t_est, err);
-        if (s != DML_OK)
-            break;
-        /* t_est is the same on every rank (it came out of MPI_MAX), so
-         * every rank derives the same count. */
-        double want = o->time_per_size_s / fmax(t_est, 1e-9);
-        int reps = want < o->budget.min_reps   ? o->budget.min_reps
-                   : want > o->budget.max_reps ? o->budget.max_reps
-                                               : (int)want;
-        dml_probe_budget b = {.warmup = 0, .min_reps = reps,
-                              .max_reps = reps, .max_time_s = 0};
-        dml_probe_stats st;
-        s = dml_probe_run(&b, coll_once, &c, &st, err);
-        if (s != DML_OK)
-            break;
         dml_coll_point *pt = &out->points[i];
-        pt->bytes = actual[i];
-        pt->count = count[i];
-        pt->time_s = st.min_s;
-        pt->time_median_s = st.median_s;
-        pt->reps = st.reps;
-        dml_coll_bandwidth(op, n, pt->bytes, pt->time_s, &pt->algbw_Bps,
-                           &pt->busbw_Bps);
-        if (rank == 0)
+        s = dml_coll_time_size(o, coll_once, &c, op, n, actual[i], count[i],
+                               pt, err);
+        if (s == DML_OK && rank == 0)
             dml_log_debug("collective %s %s n=%d: %g B: %.3g s, busbw "
                           "%.3g B/s", dml_coll_op_name(op), out->level, n,
                           pt->bytes, pt->time_s, pt->busbw_Bps);
@@ -227,28 +254,18 @@ dml_status dml_coll_measure_levels(const dml_comm_levels *lv,
                                    size_t *nout, dml_error *err)
 {
     *nout = 0;
-    if (cap < (size_t)DML_COMM_LEVEL_COUNT * DML_COLL_OP_COUNT)
-        return dml_error_msg(err, DML_EINPUT,
-                             "collectives: room for %zu results, need %d",
-                             cap, DML_COMM_LEVEL_COUNT * DML_COLL_OP_COUNT);
+    DML_CHECK(dml_coll_check_room(cap, "collectives", err));
     unsigned ops = o->ops ? o->ops : (1u << DML_COLL_OP_COUNT) - 1;
     for (int l = 0; l < DML_COMM_LEVEL_COUNT; l++) {
-        const char *why = NULL;
-        const char *name = dml_comm_level_name((dml_comm_level)l);
-        if (!dml_comm_levels_has(lv, (dml_comm_level)l, &why)) {
-            if (lv->rank == 0)
-                dml_log_info("collectives: skipping %s: %s", name, why);
+        if (!dml_comm_levels_usable(lv, (dml_comm_level)l, "collectives"))
             continue;
-        }
+        const char *name = dml_comm_level_name((dml_comm_level)l);
         MPI_Comm c = dml_comm_levels_comm(lv, (dml_comm_level)l);
         for (int op = 0; op < DML_COLL_OP_COUNT; op++) {
             if (!(ops & (1u << op)))
                 continue;
             dml_coll_result *r = &out[(*nout)++];
-            memset(r, 0, sizeof *r);
-            snprintf(r->kind, sizeof r->kind, "collective");
-            snprintf(r->level, sizeof r->level, "%s", name);
-            r->op = (dml_coll_op)op;
+            dml_coll_result_init(r, "collective", name, (dml_coll_op)op);
             if (c == MPI_COMM_NULL)
                 continue;
             dml_status s = dml_coll_measure(c, (dml_coll_op)op, name, o, r,
@@ -287,61 +304,42 @@ size_t dml_coll_to_measurements(const dml_coll_result *r,
     return r->npoints;
 }
 
-/* snprintf onto the end of buf; *len counts the whole text even past
- * size, as snprintf does. */
-__attribute__((format(printf, 4, 5))) static void
-appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *at = (buf && *len < size) ? buf + *len : NULL;
-    size_t room = at ? size - *len : 0;
-    int w = vsnprintf(at, room, fmt, ap);
-    va_end(ap);
-    if (w > 0)
-        *len += (size_t)w;
-}
-
 size_t dml_coll_format_table(const dml_coll_result *r, char *buf,
                              size_t size)
 {
     size_t len = 0;
     if (buf && size)
         buf[0] = '\0';
-    appendf(buf, size, &len, "# %s %s, %s, %d ranks: best of repetitions, "
-            "nccl-tests conventions\n", r->kind, dml_coll_op_name(r->op),
-            r->level, r->ranks);
+    dml__table_appendf(buf, size, &len,
+                       "# %s %s, %s, %d ranks: best of repetitions, "
+                       "nccl-tests conventions\n",
+                       r->kind, dml_coll_op_name(r->op), r->level, r->ranks);
     /* Columns as nccl-tests src/common.cu prints them: "%12li  %12li  %8s"
      * then "%7s  %6.2f  %6.2f", decimal GB/s. */
-    appendf(buf, size, &len, "#%11s  %12s  %8s  %7s  %6s  %6s\n", "size",
-            "count", "type", "time", "algbw", "busbw");
-    appendf(buf, size, &len, "#%11s  %12s  %8s  %7s  %6s  %6s\n", "(B)",
-            "(elements)", "", "(us)", "(GB/s)", "(GB/s)");
+    dml__table_appendf(buf, size, &len, "#%11s  %12s  %8s  %7s  %6s  %6s\n",
+                       "size", "count", "type", "time", "algbw", "busbw");
+    dml__table_appendf(buf, size, &len, "#%11s  %12s  %8s  %7s  %6s  %6s\n",
+                       "(B)", "(elements)", "", "(us)", "(GB/s)", "(GB/s)");
     for (size_t i = 0; i < r->npoints; i++) {
         const dml_coll_point *pt = &r->points[i];
         double us = pt->time_s * 1e6;
         /* nccl-tests drops decimals as the time grows to keep 7 columns. */
         int prec = us >= 10000.0 ? 0 : us >= 100.0 ? 1 : 2;
-        appendf(buf, size, &len, "%12.0f  %12zu  %8s  %7.*f  %6.2f  %6.2f\n",
-                pt->bytes, pt->count, "float", prec, us,
-                pt->algbw_Bps / 1e9, pt->busbw_Bps / 1e9);
+        dml__table_appendf(buf, size, &len,
+                           "%12.0f  %12zu  %8s  %7.*f  %6.2f  %6.2f\n",
+                           pt->bytes, pt->count, "float", prec, us,
+                           pt->algbw_Bps / 1e9, pt->busbw_Bps / 1e9);
     }
     return len;
+}
+
+static size_t format_table(const void *r, char *buf, size_t size)
+{
+    return dml_coll_format_table(r, buf, size);
 }
 
 dml_status dml_coll_write_table(FILE *f, const dml_coll_result *r,
                                 dml_error *err)
 {
-    size_t len = dml_coll_format_table(r, NULL, 0);
-    char *buf = malloc(len + 1);
-    if (!buf)
-        return dml_error_msg(err, DML_ENOMEM,
-                             "no memory for a collective table");
-    dml_coll_format_table(r, buf, len + 1);
-    int bad = fputs(buf, f) == EOF;
-    free(buf);
-    if (bad)
-        return dml_error_msg(err, DML_EIO,
-                             "writing the collective table failed");
-    return DML_OK;
+    return dml__table_write(f, format_table, r, "collective", err);
 }

@@ -13,7 +13,8 @@
  * {alpha_s, busbw_Bps} the cluster spec stores per operation and level.
  *
  * dml_coll_result is shared with the NCCL probe (nccl_collectives.h),
- * which fills it the same way with kind "nccl".
+ * which fills it the same way with kind "nccl": it checks its options,
+ * times each size and fits the result with the functions below.
  */
 #ifndef DML_PROBES_COLLECTIVES_H
 #define DML_PROBES_COLLECTIVES_H
@@ -90,6 +91,42 @@ dml_status dml_coll_measure_levels(const dml_comm_levels *lv,
 /* Fill r->fit and r->fit_status from r's points (best times); a failed fit
  * is logged as a warning, not returned. Used by the MPI and NCCL probes. */
 void dml_coll_result_fit(dml_coll_result *r);
+
+/*
+ * The rest of what the MPI and NCCL probes share; probe ("collectives",
+ * "nccl") begins their messages.
+ */
+
+/* Clear r and label it: kind ("collective", "nccl"), level (NULL: ""), op. */
+void dml_coll_result_init(dml_coll_result *r, const char *kind,
+                          const char *level, dml_coll_op op);
+
+/* DML_EINPUT unless cap results hold one per level and op. */
+dml_status dml_coll_check_room(size_t cap, const char *probe, dml_error *err);
+
+/*
+ * Check o and write its sizes (B, ascending) into sizes[0 .. *n), sizes
+ * holding DML_COMM_MAX_POINTS. DML_EINPUT for an empty or too long sweep,
+ * a size of more float elements than max_count (the most the library's
+ * count argument takes), repetitions outside 1 <= min_reps <= max_reps, a
+ * time per size that is not positive, or unknown ops.
+ */
+dml_status dml_coll_check_options(const dml_coll_options *o,
+                                  const char *probe, double max_count,
+                                  double *sizes, size_t *n, dml_error *err);
+
+/*
+ * Time op at one size on ranks ranks: o's warm-up runs (at least one; the
+ * last one's time sizes the repetitions to about time_per_size_s), then
+ * the repetitions through the engine. once times one repetition and must
+ * return the slowest rank's time, the same on every rank, so that every
+ * rank runs the same count. pt gets bytes and count (nccl-tests), the best
+ * and median times, the repetitions and the bandwidths of the best time.
+ */
+dml_status dml_coll_time_size(const dml_coll_options *o, dml_probe_fn once,
+                              void *ctx, dml_coll_op op, int ranks,
+                              double bytes, size_t count, dml_coll_point *pt,
+                              dml_error *err);
 
 /*
  * Rows for the database: one per size, kind r->kind, op the op name,

@@ -1,6 +1,6 @@
 /*
- * comm_levels.c: communicator split by level, fake nodes, size sweeps and
- * agreement between ranks (see comm_levels.h).
+ * comm_levels.c: communicator split by level, fake nodes, the levels a
+ * job has, size sweeps and agreement between ranks (see comm_levels.h).
  */
 #include "comm_levels.h"
 
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/units.h"
 
 const char *dml_comm_level_name(dml_comm_level level)
@@ -195,6 +196,18 @@ bool dml_comm_levels_has(const dml_comm_levels *lv, dml_comm_level level,
     if (why)
         *why = reason;
     return reason == NULL;
+}
+
+bool dml_comm_levels_usable(const dml_comm_levels *lv, dml_comm_level level,
+                            const char *probe)
+{
+    const char *why = NULL;
+    if (dml_comm_levels_has(lv, level, &why))
+        return true;
+    if (lv->rank == 0)
+        dml_log_info("%s: skipping %s: %s", probe, dml_comm_level_name(level),
+                     why);
+    return false;
 }
 
 MPI_Comm dml_comm_levels_comm(const dml_comm_levels *lv, dml_comm_level level)

@@ -1,7 +1,7 @@
 /*
  * comm_levels.h: the link levels the communication probes measure, and
- * what they share: the communicator split, the message-size sweep and the
- * agreement of ranks on success.
+ * what they share: the communicator split, which levels a job has, the
+ * message-size sweep and the agreement of ranks on success.
  *
  * A cluster has two link levels (docs/formats.md `links`): inside a node
  * (shared memory, NVLink) and between nodes (the network). The ranks of
@@ -73,6 +73,11 @@ void dml_comm_levels_free(dml_comm_levels *lv);
  * node, inter_node >= 2 nodes. When not, *why (may be NULL) says why. */
 bool dml_comm_levels_has(const dml_comm_levels *lv, dml_comm_level level,
                          const char **why);
+
+/* Whether a probe measures level: dml_comm_levels_has, and when it has
+ * not, rank 0 logs "<probe>: skipping <level>: <why>" at info level. */
+bool dml_comm_levels_usable(const dml_comm_levels *lv, dml_comm_level level,
+                            const char *probe);
 
 /* The communicator a rank measures level on, or MPI_COMM_NULL when this
  * rank takes no part in it (inter_node: ranks that are not leaders). */

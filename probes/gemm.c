@@ -1,5 +1,7 @@
 /*
- * gemm.c: OpenBLAS sgemm/dgemm efficiency curve (see gemm.h).
+ * gemm.c: OpenBLAS sgemm/dgemm efficiency curve (see gemm.h). The warm-up,
+ * timing, order and efficiency of a point are gemm_point.c's, shared with
+ * the GPU probe.
  */
 #include "gemm.h"
 
@@ -15,6 +17,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/rng.h"
+#include "probes/gemm_point.h"
 #include "probes/node_report.h"
 
 const char *dml_gemm_dtype_name(dml_gemm_dtype d)
@@ -156,50 +159,26 @@ static dml_status measure_point(const dml_gemm_config *cfg, gemm_ctx *g,
                                 dml_rng *rng, dml_gemm_sample *p,
                                 dml_error *err)
 {
+    dml__gemm_timer t = {.sample = time_sample, .ctx = g, .calls = &g->calls,
+                         .budget = &cfg->budget,
+                         .sample_time_s = cfg->sample_time_s,
+                         .point_time_s = cfg->point_time_s,
+                         .resolution_s = 1e-9};
     /* Warm-up: page faults, OpenBLAS thread start-up, packing buffers. */
-    int warm = cfg->budget.warmup > 0 ? cfg->budget.warmup : 1;
-    double t_call = 0;
-    for (int i = 0; i < warm; i++) {
-        double t0 = dml_clock_now_s();
-        gemm_call(g);
-        t_call = dml_clock_now_s() - t0;
-    }
+    double t_call;
+    DML_CHECK(dml__gemm_point_warm_up(&t, &t_call, err));
     /* The library computed the product: corners and one random element. */
     int ci[3] = {0, g->m - 1, (int)dml_rng_below(rng, (uint64_t)g->m)};
     int cj[3] = {0, g->n - 1, (int)dml_rng_below(rng, (uint64_t)g->n)};
     for (int e = 0; e < 3; e++)
         DML_CHECK(dml_gemm_check_element(g->dtype, g->a, g->b, g->c, g->m,
                                          g->n, g->k, ci[e], cj[e], err));
-
-    /* A small GEMM's first call is mostly start-up: time one more, cheaply,
-     * before deciding how many calls make a sample. */
-    if (t_call < cfg->sample_time_s) {
-        double t0 = dml_clock_now_s();
-        gemm_call(g);
-        double again = dml_clock_now_s() - t0;
-        t_call = again < t_call ? again : t_call;
-    }
-    if (t_call <= 0)
-        t_call = 1e-9;
-    dml_probe_budget b = dml_probe_budget_for_calls(
-        &cfg->budget, t_call, cfg->sample_time_s, cfg->point_time_s,
-        &g->calls);
-
-    dml_probe_stats st;
-    DML_CHECK(dml_probe_run(&b, time_sample, g, &st, err));
     p->dtype = g->dtype;
     p->m = g->m;
     p->n = g->n;
     p->k = g->k;
-    p->flop_count = dml_gemm_flop_count(g->m, g->n, g->k);
-    p->time_s = st.min_s / g->calls;
-    p->time_median_s = st.median_s / g->calls;
-    p->best_flops = p->time_s > 0 ? p->flop_count / p->time_s : 0;
-    p->median_flops = p->time_median_s > 0 ? p->flop_count / p->time_median_s
-                                           : 0;
-    p->reps = st.reps;
-    p->calls_per_rep = g->calls;
-    return DML_OK;
+    return dml__gemm_point_time(&t, t_call, g->m, g->n, g->k,
+                                DML__GEMM_FIGURES(p), err);
 }
 
 /* ---- the sweep */
@@ -219,20 +198,17 @@ static void fill_random(dml_gemm_dtype dtype, void *buf, size_t n,
     }
 }
 
+static dml__gemm_key key_of(const dml_gemm_sample *p)
+{
+    return (dml__gemm_key){.dtype = p->dtype, .threads = p->threads,
+                           .flop_count = p->flop_count, .m = p->m, .n = p->n,
+                           .k = p->k};
+}
+
 static int cmp_point(const void *x, const void *y)
 {
-    const dml_gemm_sample *a = x, *b = y;
-    if (a->dtype != b->dtype)
-        return a->dtype < b->dtype ? -1 : 1;
-    if (a->threads != b->threads)
-        return a->threads < b->threads ? -1 : 1;
-    if (a->flop_count != b->flop_count)
-        return a->flop_count < b->flop_count ? -1 : 1;
-    if (a->m != b->m)
-        return a->m < b->m ? -1 : 1;
-    if (a->n != b->n)
-        return a->n < b->n ? -1 : 1;
-    return (a->k > b->k) - (a->k < b->k);
+    dml__gemm_key a = key_of(x), b = key_of(y);
+    return dml__gemm_point_order(&a, &b);
 }
 
 static void compute_peaks(dml_gemm_result *r)
@@ -260,8 +236,8 @@ static void compute_peaks(dml_gemm_result *r)
     for (int i = 0; i < r->point_count; i++) {
         dml_gemm_sample *p = &r->points[i];
         const dml_gemm_peak *pk = dml_gemm_find_peak(r, p->dtype, p->threads);
-        p->efficiency = pk && pk->peak_flops > 0 ? p->best_flops / pk->peak_flops
-                                                 : 0;
+        p->efficiency = dml__gemm_point_efficiency(p->best_flops,
+                                                   pk ? pk->peak_flops : 0);
     }
 }
 

@@ -6,6 +6,8 @@
  * CUDA sources then), and the same entry points answer DML_ENODEV
  * otherwise. Number conversions and the reference check are plain C,
  * outside the #ifdef, so that the tests exercise them on any machine.
+ * Points are warmed up, timed, ordered and rated as the CPU probe's are
+ * (gemm_point.h).
  */
 #include "gpu_gemm.h"
 
@@ -16,6 +18,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "probes/gemm_point.h"
 #include "probes/node_report.h"
 
 const char *dml_gpu_gemm_dtype_name(dml_gpu_gemm_dtype d)
@@ -415,55 +418,33 @@ static dml_status measure_point(const dml_gpu_gemm_config *cfg, gpu_ctx *g,
                                 dml_rng *rng, dml_gpu_gemm_point *p,
                                 dml_error *err)
 {
-    int warm = cfg->budget.warmup > 0 ? cfg->budget.warmup : 1;
-    double t_call = 0;
-    g->calls = 1;
-    for (int i = 0; i < warm; i++)
-        DML_CHECK(time_sample(g, &t_call, err));
+    dml__gemm_timer t = {.sample = time_sample, .ctx = g, .calls = &g->calls,
+                         .budget = &cfg->budget,
+                         .sample_time_s = cfg->sample_time_s,
+                         .point_time_s = cfg->point_time_s,
+                         .resolution_s = 1e-7};
+    double t_call;
+    DML_CHECK(dml__gemm_point_warm_up(&t, &t_call, err));
     DML_CHECK(check_point(g, pa, pb, rng, err));
-
-    /* The first call carries cuBLAS's start-up (kernel loading, heuristics):
-     * time one more for small shapes, where it would dominate. */
-    if (t_call < cfg->sample_time_s) {
-        double again;
-        DML_CHECK(time_sample(g, &again, err));
-        t_call = again < t_call ? again : t_call;
-    }
-    if (t_call <= 0)
-        t_call = 1e-7;
-    dml_probe_budget b = dml_probe_budget_for_calls(
-        &cfg->budget, t_call, cfg->sample_time_s, cfg->point_time_s,
-        &g->calls);
-
-    dml_probe_stats st;
-    DML_CHECK(dml_probe_run(&b, time_sample, g, &st, err));
     p->dtype = g->dtype;
     p->m = g->m;
     p->n = g->n;
     p->k = g->k;
-    p->flop_count = 2.0 * (double)g->m * (double)g->n * (double)g->k;
-    p->time_s = st.min_s / g->calls;
-    p->time_median_s = st.median_s / g->calls;
-    p->best_flops = p->time_s > 0 ? p->flop_count / p->time_s : 0;
-    p->median_flops = p->time_median_s > 0 ? p->flop_count / p->time_median_s
-                                           : 0;
-    p->reps = st.reps;
-    p->calls_per_rep = g->calls;
-    return DML_OK;
+    return dml__gemm_point_time(&t, t_call, g->m, g->n, g->k,
+                                DML__GEMM_FIGURES(p), err);
+}
+
+/* No threads on a GPU: every point's key has threads 0. */
+static dml__gemm_key key_of(const dml_gpu_gemm_point *p)
+{
+    return (dml__gemm_key){.dtype = p->dtype, .flop_count = p->flop_count,
+                           .m = p->m, .n = p->n, .k = p->k};
 }
 
 static int cmp_point(const void *x, const void *y)
 {
-    const dml_gpu_gemm_point *a = x, *b = y;
-    if (a->dtype != b->dtype)
-        return a->dtype < b->dtype ? -1 : 1;
-    if (a->flop_count != b->flop_count)
-        return a->flop_count < b->flop_count ? -1 : 1;
-    if (a->m != b->m)
-        return a->m < b->m ? -1 : 1;
-    if (a->n != b->n)
-        return a->n < b->n ? -1 : 1;
-    return (a->k > b->k) - (a->k < b->k);
+    dml__gemm_key a = key_of(x), b = key_of(y);
+    return dml__gemm_point_order(&a, &b);
 }
 
 static void finish_result(dml_gpu_gemm_result *r)
@@ -476,8 +457,8 @@ static void finish_result(dml_gpu_gemm_result *r)
     }
     for (int i = 0; i < r->point_count; i++) {
         dml_gpu_gemm_point *p = &r->points[i];
-        double pk = r->peak_flops[p->dtype];
-        p->efficiency = pk > 0 ? p->best_flops / pk : 0;
+        p->efficiency = dml__gemm_point_efficiency(p->best_flops,
+                                                   r->peak_flops[p->dtype]);
     }
 }
 

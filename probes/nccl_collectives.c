@@ -2,10 +2,11 @@
  * nccl_collectives.c: NCCL collectives timed per level (see
  * nccl_collectives.h). comm.cmake builds this file in both cases: with
  * DML_HAVE_CUDA it holds the probe, without it the DML_ENODEV fallback.
+ * The option checks, the timing of each size and the fit are the MPI
+ * probe's (collectives.h); what is here is the GPU, NCCL and CUDA part.
  */
 #include "nccl_collectives.h"
 
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,45 +194,27 @@ static dml_status measure_op(nccl_run *c, const dml_coll_options *o,
                              const double *sizes, size_t npts,
                              dml_coll_result *out, dml_error *err)
 {
-    int warm = o->budget.warmup > 0 ? o->budget.warmup : 1;
     for (size_t i = 0; i < npts; i++) {
         size_t count = 0, per_rank = 0;
         double actual = 0;
         dml_coll_count(c->op, sizes[i], c->nranks, ELEM_BYTES, &count,
                        &per_rank, &actual);
         c->per_rank = per_rank;
-        double t_est = 0;
-        for (int w = 0; w < warm; w++)
-            DML_CHECK(nccl_once(c, &t_est, err));
-        /* t_est is the same everywhere (MPI_MAX): so is the count. */
-        double want = o->time_per_size_s / fmax(t_est, 1e-9);
-        int reps = want < o->budget.min_reps   ? o->budget.min_reps
-                   : want > o->budget.max_reps ? o->budget.max_reps
-                                               : (int)want;
-        dml_probe_budget b = {.warmup = 0, .min_reps = reps,
-                              .max_reps = reps, .max_time_s = 0};
-        dml_probe_stats st;
-        DML_CHECK(dml_probe_run(&b, nccl_once, c, &st, err));
-        dml_coll_point *pt = &out->points[i];
-        pt->bytes = actual;
-        pt->count = count;
-        pt->time_s = st.min_s;
-        pt->time_median_s = st.median_s;
-        pt->reps = st.reps;
-        dml_coll_bandwidth(c->op, c->nranks, actual, st.min_s, &pt->algbw_Bps,
-                           &pt->busbw_Bps);
+        DML_CHECK(dml_coll_time_size(o, nccl_once, c, c->op, c->nranks,
+                                     actual, count, &out->points[i], err));
     }
     out->npoints = npts;
     return DML_OK;
 }
 
-/* All selected ops on one level's communicator. */
+/* All selected ops at o's sizes (sizes[0 .. npts)) on one level's
+ * communicator. */
 static dml_status measure_level(MPI_Comm mpi, const char *level,
-                                const dml_coll_options *o, unsigned ops,
-                                dml_coll_result *out, dml_error *err)
+                                const dml_coll_options *o,
+                                const double *sizes, size_t npts,
+                                unsigned ops, dml_coll_result *out,
+                                dml_error *err)
 {
-    double sizes[DML_COMM_MAX_POINTS];
-    size_t npts = dml_comm_sweep_sizes(&o->sweep, sizes, DML_COMM_MAX_POINTS);
     nccl_run c = {.mpi = mpi};
     int rank = 0;
     MPI_Comm_rank(mpi, &rank);
@@ -320,41 +303,28 @@ dml_status dml_nccl_measure_levels(const dml_comm_levels *lv,
                                    size_t *nout, dml_error *err)
 {
     *nout = 0;
-    if (cap < (size_t)DML_COMM_LEVEL_COUNT * DML_COLL_OP_COUNT)
-        return dml_error_msg(err, DML_EINPUT,
-                             "nccl: room for %zu results, need %d", cap,
-                             DML_COMM_LEVEL_COUNT * DML_COLL_OP_COUNT);
+    DML_CHECK(dml_coll_check_room(cap, "nccl", err));
     double sizes[DML_COMM_MAX_POINTS];
-    if (dml_comm_sweep_sizes(&o->sweep, sizes, DML_COMM_MAX_POINTS) == 0 ||
-        o->budget.min_reps < 1 || o->budget.max_reps < o->budget.min_reps ||
-        !(o->time_per_size_s > 0) || (o->ops >> DML_COLL_OP_COUNT))
-        return dml_error_msg(err, DML_EINPUT,
-                             "nccl: bad sizes, repetitions, time or ops");
+    size_t npts = 0;
+    /* NCCL takes size_t counts. */
+    DML_CHECK(dml_coll_check_options(o, "nccl", (double)SIZE_MAX, sizes, &npts,
+                                     err));
     DML_CHECK(pick_gpu(lv->comm, err));
 
     unsigned ops = o->ops ? o->ops : (1u << DML_COLL_OP_COUNT) - 1;
     for (int l = 0; l < DML_COMM_LEVEL_COUNT; l++) {
-        const char *why = NULL;
-        const char *name = dml_comm_level_name((dml_comm_level)l);
-        if (!dml_comm_levels_has(lv, (dml_comm_level)l, &why)) {
-            if (lv->rank == 0)
-                dml_log_info("nccl: skipping %s: %s", name, why);
+        if (!dml_comm_levels_usable(lv, (dml_comm_level)l, "nccl"))
             continue;
-        }
+        const char *name = dml_comm_level_name((dml_comm_level)l);
         dml_coll_result *first = &out[*nout];
-        for (int op = 0; op < DML_COLL_OP_COUNT; op++) {
-            if (!(ops & (1u << op)))
-                continue;
-            dml_coll_result *r = &out[(*nout)++];
-            memset(r, 0, sizeof *r);
-            snprintf(r->kind, sizeof r->kind, "nccl");
-            snprintf(r->level, sizeof r->level, "%s", name);
-            r->op = (dml_coll_op)op;
-        }
+        for (int op = 0; op < DML_COLL_OP_COUNT; op++)
+            if (ops & (1u << op))
+                dml_coll_result_init(&out[(*nout)++], "nccl", name,
+                                     (dml_coll_op)op);
         MPI_Comm c = dml_comm_levels_comm(lv, (dml_comm_level)l);
         if (c == MPI_COMM_NULL)
             continue;
-        DML_CHECK(measure_level(c, name, o, ops, first, err));
+        DML_CHECK(measure_level(c, name, o, sizes, npts, ops, first, err));
     }
     return DML_OK;
 }

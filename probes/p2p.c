@@ -5,11 +5,11 @@
 
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "probes/table.h"
 
 enum { TAG_LAT = 101, TAG_BW = 102, TAG_ACK = 103, TAG_CTL = 104 };
 
@@ -351,13 +351,9 @@ dml_status dml_p2p_measure_levels(const dml_comm_levels *lv,
 {
     *nout = 0;
     for (int l = 0; l < DML_COMM_LEVEL_COUNT; l++) {
-        const char *why = NULL;
-        const char *name = dml_comm_level_name((dml_comm_level)l);
-        if (!dml_comm_levels_has(lv, (dml_comm_level)l, &why)) {
-            if (lv->rank == 0)
-                dml_log_info("p2p: skipping %s: %s", name, why);
+        if (!dml_comm_levels_usable(lv, (dml_comm_level)l, "p2p"))
             continue;
-        }
+        const char *name = dml_comm_level_name((dml_comm_level)l);
         dml_p2p_result *r = &out[(*nout)++];
         memset(r, 0, sizeof *r);
         snprintf(r->level, sizeof r->level, "%s", name);
@@ -417,21 +413,6 @@ size_t dml_p2p_to_measurements(const dml_p2p_result *r,
     return k;
 }
 
-/* snprintf onto the end of buf; *len counts the whole text even past
- * size, as snprintf does. */
-__attribute__((format(printf, 4, 5))) static void
-appendf(char *buf, size_t size, size_t *len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *at = (buf && *len < size) ? buf + *len : NULL;
-    size_t room = at ? size - *len : 0;
-    int w = vsnprintf(at, room, fmt, ap);
-    va_end(ap);
-    if (w > 0)
-        *len += (size_t)w;
-}
-
 size_t dml_p2p_format_table(const dml_p2p_result *r, dml_p2p_table which,
                             char *buf, size_t size)
 {
@@ -439,34 +420,40 @@ size_t dml_p2p_format_table(const dml_p2p_result *r, dml_p2p_table which,
     if (buf && size)
         buf[0] = '\0';
     bool lat = which == DML_P2P_TABLE_LATENCY;
-    appendf(buf, size, &len,
-            "# %s, %s: ranks %d and %d of %d, best of repetitions\n",
-            lat ? "MPI latency (osu_latency method)"
-                : "MPI bandwidth (osu_bw method)",
-            r->level, r->peer_a, r->peer_b, r->ranks);
+    dml__table_appendf(buf, size, &len,
+                       "# %s, %s: ranks %d and %d of %d, best of "
+                       "repetitions\n",
+                       lat ? "MPI latency (osu_latency method)"
+                           : "MPI bandwidth (osu_bw method)",
+                       r->level, r->peer_a, r->peer_b, r->ranks);
     /* osu_util.c: "%-*s%*s" with 10 and FIELD_WIDTH 20, then
      * "%-*d%*.*f" with FLOAT_PRECISION 2. */
-    appendf(buf, size, &len, "%-*s%*s\n", 10, "# Size", 20,
-            lat ? "Latency (us)" : "Bandwidth (MB/s)");
+    dml__table_appendf(buf, size, &len, "%-*s%*s\n", 10, "# Size", 20,
+                       lat ? "Latency (us)" : "Bandwidth (MB/s)");
     for (size_t i = 0; i < r->npoints; i++) {
         const dml_p2p_point *pt = &r->points[i];
         double v = lat ? pt->latency_s * 1e6 : pt->bandwidth_Bps / 1e6;
-        appendf(buf, size, &len, "%-*.0f%*.*f\n", 10, pt->bytes, 20, 2, v);
+        dml__table_appendf(buf, size, &len, "%-*.0f%*.*f\n", 10, pt->bytes,
+                           20, 2, v);
     }
     return len;
+}
+
+/* The table dml_p2p_write_table formats. */
+typedef struct p2p_table {
+    const dml_p2p_result *r;
+    dml_p2p_table which;
+} p2p_table;
+
+static size_t format_table(const void *table, char *buf, size_t size)
+{
+    const p2p_table *t = table;
+    return dml_p2p_format_table(t->r, t->which, buf, size);
 }
 
 dml_status dml_p2p_write_table(FILE *f, const dml_p2p_result *r,
                                dml_p2p_table which, dml_error *err)
 {
-    size_t len = dml_p2p_format_table(r, which, NULL, 0);
-    char *buf = malloc(len + 1);
-    if (!buf)
-        return dml_error_msg(err, DML_ENOMEM, "no memory for a p2p table");
-    dml_p2p_format_table(r, which, buf, len + 1);
-    int bad = fputs(buf, f) == EOF;
-    free(buf);
-    if (bad)
-        return dml_error_msg(err, DML_EIO, "writing the p2p table failed");
-    return DML_OK;
+    p2p_table t = {.r = r, .which = which};
+    return dml__table_write(f, format_table, &t, "p2p", err);
 }
