@@ -179,6 +179,12 @@ double dml_flops_iteration(const dml_model_spec *m, double samples,
     }
     double logits = dml_flops_logits_forward(m, samples);
     double model = 3.0 * (layers + logits);
+    /* An MLP's first layer has no input gradient to compute (its input is
+     * the data), so its backward is the weight gradient alone, as the
+     * executor runs it: counting 3 x forward there made MFU pass 100%. A
+     * transformer's first layer feeds the embedding's gradient. */
+    if (m->type == DML_MODEL_MLP && m->layers > 0)
+        model -= dml_flops_layer_forward(m, 0, samples);
     if (executed) {
         double extra = 0;
         if (recompute == 2)

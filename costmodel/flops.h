@@ -71,7 +71,8 @@ double dml_flops_logits_forward(const dml_model_spec *m, double samples);
 
 /*
  * FLOPs of one iteration on `samples` sequences: model FLOPs (forward +
- * backward = 3 x forward, what MFU counts) and, in *executed, what the
+ * backward = 3 x forward, what MFU counts; an MLP's first layer has no
+ * input gradient, so 2 x its forward) and, in *executed, what the
  * hardware runs including the recomputation (full: layers' forward once
  * more; selective: the attention core once more). executed may be NULL.
  */
