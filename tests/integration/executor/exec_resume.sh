@@ -9,9 +9,7 @@
 # and the restart.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
+enter_work
 make_plan plan.json 2 1 2 1 4 4 1f1b adamw "$STAGES_2A"
 common=(--plan plan.json --data synthetic --seed 3 --shuffle epoch
         --db "$work/dml.db")

@@ -1,5 +1,13 @@
 # lib.sh: helpers shared by the executor's integration tests (sourced).
 #
+# enter_work: a fresh work folder ($work) as the current one, removed on
+# exit.
+enter_work() {
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    cd "$work"
+}
+
 # make_plan FILE DP TP PP ZERO MBS MICROBATCHES SCHEDULE OPTIMIZER STAGES
 #   writes a plan for the small MLP of the equivalence tests
 #   (32 -> [16, 16] -> 4, synthetic data) with the given layout. STAGES is

@@ -8,14 +8,8 @@
 # (the measuring one with its measurements), the lock holder's event, and
 # PRAGMA integrity_check is "ok".
 set -euo pipefail
-writer=$DML_BIN/../tests/integration/reliability/db_writer
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-cd "$work"
-db=$work/shared.db
-fail() { echo "FAIL: $*"; exit 1; }
-q() { sqlite3 "$db" "$1"; }
+. "$(dirname "$0")/lib.sh"
+db_setup shared.db
 
 cat >dp2.json <<'JSON'
 {"schema_version": 1, "kind": "plan",
@@ -27,7 +21,7 @@ cat >dp2.json <<'JSON'
  "schedule": {"global_batch": 32, "optimizer": "sgd", "peak_lr": 0.01}}
 JSON
 
-"$writer" hold "$db" 3 "$work/held" &
+"$writer" hold "$DB" 3 "$work/held" &
 pids+=($!)
 hold=$!
 for _ in $(seq 200); do [ -e "$work/held" ] && break; sleep 0.05; done
@@ -36,20 +30,20 @@ t0=$(date +%s)
 
 "$MPIEXEC" --oversubscribe -np 2 "$DML_BIN/dml-exec" --plan dp2.json \
     --data synthetic --steps 400 --checkpoint-dir ckA --checkpoint-every 20 \
-    --db "$db" --json >a.out 2>a.err &
+    --db "$DB" --json >a.out 2>a.err &
 a=$!
 pids+=($a)
 "$DML_BIN/dml-exec" --plan "$DML_FIXTURES/exec/plan-tiny.json" \
     --data synthetic --steps 400 --checkpoint-dir ckB --checkpoint-every 25 \
-    --db "$db" --json >b.out 2>b.err &
+    --db "$DB" --json >b.out 2>b.err &
 b=$!
 pids+=($b)
-"$DML_BIN/dml-probe" --quick --quiet --json --db "$db" >p.out 2>p.err &
+"$DML_BIN/dml-probe" --quick --quiet --json --db "$DB" >p.out 2>p.err &
 p=$!
 pids+=($p)
 (for i in 1 2 3; do
      "$DML_BIN/dml-probe" --topology-xml "$DML_FIXTURES/topology/this-vm.xml" \
-         --quiet --db "$db" >/dev/null || exit 1
+         --quiet --db "$DB" >/dev/null || exit 1
  done) 2>t.err &
 t=$!
 pids+=($t)

@@ -10,20 +10,14 @@
 #     run it reported committed is there, and every run in the file has
 #     status ok, its 200 steps and its event, every plan has its run.
 set -euo pipefail
-writer=$DML_BIN/../tests/integration/reliability/db_writer
-work=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-cd "$work"
-db=$work/crash.db
-fail() { echo "FAIL: $*"; exit 1; }
-q() { sqlite3 "$db" "$1"; }
+. "$(dirname "$0")/lib.sh"
+db_setup crash.db
 
-first=$("$writer" run "$db" 50)
+first=$("$writer" run "$DB" 50)
 echo "committed run $first with 50 steps"
 
 # 1. Killed inside the transaction, every row written.
-"$writer" run "$db" 500 "$work/in-tx" &
+"$writer" run "$DB" 500 "$work/in-tx" &
 pid=$!
 pids+=("$pid")
 for _ in $(seq 200); do [ -e "$work/in-tx" ] && break; sleep 0.05; done
@@ -42,7 +36,7 @@ seed=${DML_TEST_SEED:-$RANDOM}
 RANDOM=$seed
 echo "random kill times from seed $seed"
 for i in $(seq 8); do
-    "$writer" loop "$db" 200 >"committed-$i.txt" &
+    "$writer" loop "$DB" 200 >"committed-$i.txt" &
     pid=$!
     pids+=("$pid")
     ms=$((50 + RANDOM % 700))

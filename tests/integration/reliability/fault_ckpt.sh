@@ -16,21 +16,12 @@
 #    bitwise equal to an uninterrupted run's.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-work=$(mktemp -d)
-mpi=
-trap '[ -n "$mpi" ] && kill -9 $mpi 2>/dev/null; rm -rf "$work"' EXIT
-cd "$work"
-DB=$work/dml.db
-write_plan plan.json
-
-seed=${DML_TEST_SEED:-$RANDOM}
-RANDOM=$seed
+fault_setup
 victim=$((RANDOM % 4))
 at=$(( (2 + RANDOM % (STEPS / EVERY - 3)) * EVERY ))
 prev=$((at - EVERY))
 echo "seed $seed: kill rank $victim while it writes checkpoint step $at"
-run4 --save-weights full.bin >full.out 2>full.err ||
-    { cat full.err; fail "the uninterrupted run failed"; }
+run_full
 
 # mpirun's local ranks inherit its environment.
 DML_TEST_CKPT_STALL="$at:$victim:$work/stalled" \

@@ -21,8 +21,7 @@ trap '[ $mounted -eq 1 ] && umount -l "$mnt"; rm -rf "$work"' EXIT
 cd "$work"
 DB=$work/dml.db
 write_plan plan.json
-run4 --save-weights full.bin >full.out 2>full.err ||
-    { cat full.err; fail "the uninterrupted run failed"; }
+run_full
 
 if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=5m tmpfs "$mnt" 2>/dev/null; then
     mounted=1

@@ -15,18 +15,9 @@
 #    equal (cmp) to an uninterrupted run's.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
-work=$(mktemp -d)
-mpi=
-trap '[ -n "$mpi" ] && kill -9 $mpi 2>/dev/null; rm -rf "$work"' EXIT
-cd "$work"
-DB=$work/dml.db
-write_plan plan.json
-
-seed=${DML_TEST_SEED:-$RANDOM}
-RANDOM=$seed
+fault_setup
 echo "seed $seed"
-run4 --save-weights full.bin --json >full.out 2>full.err ||
-    { cat full.err; fail "the uninterrupted run failed"; }
+run_full --json
 
 trial=0
 for victim in $((1 + RANDOM % 3)) 0; do

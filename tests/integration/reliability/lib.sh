@@ -1,4 +1,4 @@
-# lib.sh: helpers of the fault-injection tests (sourced).
+# lib.sh: helpers of the fault-injection and database tests (sourced).
 #
 # The workload: a 4-rank dp=2 x pp=2 ZeRO-1 AdamW run of the MLP
 # 256 -> [256, 256, 256] -> 8 on synthetic data, 1024 samples a step
@@ -31,6 +31,39 @@ run4() {
     "$MPIEXEC" --oversubscribe -np 4 "$DML_BIN/dml-exec" --plan plan.json \
         --data synthetic --steps $STEPS --seed 5 --shuffle epoch --db "$DB" \
         "$@"
+}
+
+# fault_setup: a fresh work folder ($work) as the current one, removed on
+# exit with the mpirun of $mpi (when set) killed; $DB in it, plan.json
+# written, and RANDOM seeded with $seed ($DML_TEST_SEED, else random).
+fault_setup() {
+    work=$(mktemp -d)
+    mpi=
+    trap '[ -n "$mpi" ] && kill -9 $mpi 2>/dev/null; rm -rf "$work"' EXIT
+    cd "$work"
+    DB=$work/dml.db
+    write_plan plan.json
+    seed=${DML_TEST_SEED:-$RANDOM}
+    RANDOM=$seed
+}
+
+# run_full [ARGS...]: the uninterrupted run the others are compared with,
+# its final weights in full.bin; its output in full.out and full.err.
+run_full() {
+    run4 --save-weights full.bin "$@" >full.out 2>full.err ||
+        { cat full.err; fail "the uninterrupted run failed"; }
+}
+
+# db_setup NAME: for the database tests: a fresh work folder ($work) as
+# the current one, removed on exit with the processes listed in the array
+# pids killed; $DB the database NAME in it, $writer the db_writer program.
+db_setup() {
+    writer=$DML_BIN/../tests/integration/reliability/db_writer
+    work=$(mktemp -d)
+    pids=()
+    trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
+    cd "$work"
+    DB=$work/$1
 }
 
 # hb DIR RANK KEY: a field of a rank's state file (executor/heartbeat.h).

@@ -26,6 +26,7 @@
 #include "db/history.h"
 #include "planner/calibrate.h"
 #include "planner/tune_runner.h"
+#include "tests/support/test_support.h"
 
 static int failures = 0;
 
@@ -44,35 +45,13 @@ static dml_status write_plan(const dml_cluster_spec *c, const char *path,
                              int threads, dml_error *err)
 {
     dml_plan *p = malloc(sizeof *p);
-    dml_costmodel_ctx *ctx = malloc(sizeof *ctx);
-    if (!p || !ctx) {
-        free(p);
-        free(ctx);
+    if (!p)
         return dml_error_msg(err, DML_ENOMEM, "out of memory");
-    }
-    dml_plan_init(p);
-    dml_status s = dml_model_spec_load("mlp-fmnist", NULL, &p->model, err);
-    snprintf(p->cluster_name, sizeof p->cluster_name, "%s", c->name);
-    snprintf(p->cluster_fingerprint, sizeof p->cluster_fingerprint, "%s",
-             c->fingerprint);
-    p->par.dp = dp;
-    p->par.tp = tp;
-    p->par.pp = pp;
-    p->par.mbs = mbs;
-    p->par.microbatches = mb;
-    p->par.threads_per_rank = threads;
-    p->devices = (int64_t)dp * tp * pp;
-    p->sched.global_batch = (int64_t)dp * mbs * mb;
+    dml_status s = dml_test_plan_mlp(p, c->name, c->fingerprint, dp, tp, pp,
+                                     mbs, mb, threads, err);
     p->sched.peak_lr = 1e-3;
     if (s == DML_OK)
-        s = dml_plan_split_stages(p, err);
-    dml_costmodel_options opt;
-    dml_costmodel_options_init(&opt);
-    opt.optimizer = p->sched.optimizer;
-    if (s == DML_OK)
-        s = dml_costmodel_prepare(&p->model, c, &opt, ctx, err);
-    if (s == DML_OK)
-        s = dml_costmodel_predict_plan(ctx, p, NULL, err);
+        s = dml_test_plan_predict(c, p, NULL, err);
     if (s == DML_OK)
         s = dml_plan_validate(p, err);
     if (s == DML_OK) {
@@ -84,7 +63,6 @@ static dml_status write_plan(const dml_cluster_spec *c, const char *path,
         free(text);
     }
     free(p);
-    free(ctx);
     return s;
 }
 

@@ -22,22 +22,16 @@
 #include "costmodel/model_spec.h"
 #include "costmodel/pipeline.h"
 #include "costmodel/presets.h"
+#include "tests/support/test_support.h"
 
 #define REL(a, b) (fabs((double)(a) - (double)(b)) / fabs((double)(b)))
 
 static void gpt(dml_model_spec *m, int64_t l, int64_t h, int64_t a,
                 int64_t s, int64_t v)
 {
-    dml_model_spec_init(m, DML_MODEL_TRANSFORMER);
-    snprintf(m->name, sizeof m->name, "gpt-%lld", (long long)l);
-    m->layers = l;
-    m->hidden = h;
-    m->heads = a;
-    m->kv_heads = a;
-    m->ffn_hidden = 4 * h;
-    m->seq_len = s;
-    m->vocab = v;
-    m->tied_embeddings = true;
+    char name[32];
+    snprintf(name, sizeof name, "gpt-%lld", (long long)l);
+    dml_test_gpt(m, name, l, h, a, s, v);
 }
 
 /* The Korthikanti et al. 2022 / Narayanan et al. SC21 model family

@@ -17,6 +17,7 @@
 #include "costmodel/fit.h"
 #include "costmodel/presets.h"
 #include "costmodel/schedule.h"
+#include "tests/support/test_support.h"
 
 #define REL(a, b) (fabs((double)(a) - (double)(b)) / fabs((double)(b)))
 
@@ -38,13 +39,8 @@ static void lr_scaling_rules(void **state)
 static void warmup_and_decay_values(void **state)
 {
     (void)state;
-    dml_train_schedule s;
-    dml_train_schedule_init(&s);
-    s.peak_lr = 1e-3;
-    s.min_lr = 1e-4;
-    s.warmup_steps = 10;
-    s.decay_steps = 100;
-    s.decay = DML_DECAY_COSINE;
+    dml_train_schedule s; /* peak 1e-3, floor 1e-4, 10 warm-up, 100 decay */
+    dml_test_cosine_schedule(&s);
     /* linear warmup: (step + 1)/10 of the peak */
     assert_true(REL(dml_schedule_lr_at(&s, 0), 1e-4) < 1e-12);
     assert_true(REL(dml_schedule_lr_at(&s, 4), 5e-4) < 1e-12);

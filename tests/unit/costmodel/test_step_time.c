@@ -19,6 +19,7 @@
 #include "costmodel/flops.h"
 #include "costmodel/presets.h"
 #include "costmodel/step_time.h"
+#include "tests/support/test_support.h"
 
 #define FIX DML_FIXTURES "/specs/"
 #define REL(a, b) (fabs((double)(a) - (double)(b)) / fabs((double)(b)))
@@ -69,14 +70,7 @@ static dml_prediction run(const env *e, const dml_parallel_config *par,
 static dml_parallel_config cfg(int dp, int tp, int pp, int64_t mbs,
                                int64_t micro)
 {
-    dml_parallel_config p;
-    dml_parallel_config_init(&p);
-    p.dp = dp;
-    p.tp = tp;
-    p.pp = pp;
-    p.mbs = mbs;
-    p.microbatches = micro;
-    return p;
+    return dml_test_parallel(dp, tp, pp, 1, mbs, micro);
 }
 
 static double total_mem(const dml_mem_breakdown *m)

@@ -23,6 +23,7 @@
 #include "costmodel/model_spec.h"
 #include "costmodel/presets.h"
 #include "costmodel/step_time.h"
+#include "tests/support/test_support.h"
 
 #define FIX DML_FIXTURES "/specs/"
 #define GIB 1073741824.0
@@ -45,16 +46,7 @@ static void check(const char *what, double published, double predicted,
 static void gpt(dml_model_spec *m, const char *name, int64_t layers,
                 int64_t hidden, int64_t heads, int64_t seq, int64_t vocab)
 {
-    dml_model_spec_init(m, DML_MODEL_TRANSFORMER);
-    snprintf(m->name, sizeof m->name, "%s", name);
-    m->layers = layers;
-    m->hidden = hidden;
-    m->heads = heads;
-    m->kv_heads = heads;
-    m->ffn_hidden = 4 * hidden;
-    m->seq_len = seq;
-    m->vocab = vocab;
-    m->tied_embeddings = true;
+    dml_test_gpt(m, name, layers, hidden, heads, seq, vocab);
     m->dtype = DML_DTYPE_BF16;
 }
 
@@ -111,6 +103,44 @@ static void same_gpu_figures(const dml_cluster_spec *c)
                         &c->groups[0].links[DML_LINK_INTRA],
                         sizeof(dml_link_spec));
     free(ref);
+}
+
+/* A cluster of the specs fixtures (FIX/file); its GPU is checked to be
+ * the preset's before any number is predicted on it. */
+static dml_cluster_spec *fixture_cluster(const char *file)
+{
+    dml_cluster_spec *c = malloc(sizeof *c);
+    assert_non_null(c);
+    char path[512];
+    snprintf(path, sizeof path, "%s%s", FIX, file);
+    dml_error err;
+    assert_int_equal(dml_cluster_spec_read_file(path, c, &err), DML_OK);
+    same_gpu_figures(c);
+    return c;
+}
+
+/* The BLOOM and NeoX runs: ZeRO-1 and full recompute. */
+static void zero1_full_recompute(dml_parallel_config *par, int tp, int pp,
+                                 int dp, int64_t mbs, int64_t microbatches)
+{
+    dml_parallel_config_init(par);
+    par->tp = tp;
+    par->pp = pp;
+    par->dp = dp;
+    par->zero = 1;
+    par->recompute = DML_RECOMPUTE_FULL;
+    par->mbs = mbs;
+    par->microbatches = microbatches;
+}
+
+/* DeepSpeed's pipeline engine: every TP rank sends the whole activation,
+ * and a stage's receive and send are separate blocking calls. That is the
+ * software, not a fit. */
+static void deepspeed_pipeline(dml_costmodel_options *opt)
+{
+    dml_costmodel_options_init(opt);
+    opt->p2p_scatter_gather = false;
+    opt->p2p_batched = false;
 }
 
 /* Korthikanti et al. 2022 Table 5 configurations (dev_set.md). */
@@ -235,20 +265,9 @@ static void bloom_176b_iteration(void **state)
     dml_model_spec m;
     gpt(&m, "bloom-176b", 70, 14336, 112, 2048, 250680);
     m.position = DML_POS_NONE; /* ALiBi */
-    dml_cluster_spec *c = malloc(sizeof *c);
-    dml_error err;
-    assert_int_equal(dml_cluster_spec_read_file(FIX "cluster-bloom-jz.json", c,
-                                                &err),
-                     DML_OK);
+    dml_cluster_spec *c = fixture_cluster("cluster-bloom-jz.json");
     dml_parallel_config par;
-    dml_parallel_config_init(&par);
-    par.tp = 4;
-    par.pp = 12;
-    par.dp = 8;
-    par.zero = 1;
-    par.recompute = DML_RECOMPUTE_FULL;
-    par.mbs = 2;
-    par.microbatches = 2048 / (8 * 2);
+    zero1_full_recompute(&par, 4, 12, 8, 2, 2048 / (8 * 2));
     /* BLOOM's partition counts the two embedding layers as layers:
      * 5 transformer layers on the first and last stage, 6 elsewhere. */
     dml_stage_range st[12];
@@ -260,14 +279,9 @@ static void bloom_176b_iteration(void **state)
         next += n;
     }
     assert_int_equal(next, 70);
-    same_gpu_figures(c);
-    /* BLOOM ran Megatron-DeepSpeed, whose pipeline is DeepSpeed's engine:
-     * every TP rank sends the whole activation, and a stage's receive and
-     * send are separate blocking calls. That is the software, not a fit. */
+    /* BLOOM ran Megatron-DeepSpeed, whose pipeline is DeepSpeed's engine */
     dml_costmodel_options opt;
-    dml_costmodel_options_init(&opt);
-    opt.p2p_scatter_gather = false;
-    opt.p2p_batched = false;
+    deepspeed_pipeline(&opt);
     dml_prediction pred;
     dml_costmodel_detail det;
     predict_opt(&m, c, &opt, &par, st, 12, &pred, &det);
@@ -294,26 +308,12 @@ static void gpt_neox_20b_sanity(void **state)
     gpt(&m, "gpt-neox-20b", 44, 6144, 64, 2048, 50432);
     m.tied_embeddings = false;
     m.position = DML_POS_ROTARY;
-    dml_cluster_spec *c = malloc(sizeof *c);
-    dml_error err;
-    assert_int_equal(dml_cluster_spec_read_file(
-                         FIX "cluster-neox-a100-40g.json", c, &err),
-                     DML_OK);
+    dml_cluster_spec *c = fixture_cluster("cluster-neox-a100-40g.json");
     dml_parallel_config par;
-    dml_parallel_config_init(&par);
-    par.tp = 2;
-    par.pp = 4;
-    par.dp = 12;
-    par.zero = 1;
-    par.recompute = DML_RECOMPUTE_FULL;
-    par.mbs = 4;
-    par.microbatches = 32;
-    same_gpu_figures(c);
+    zero1_full_recompute(&par, 2, 4, 12, 4, 32);
     /* GPT-NeoX is built on DeepSpeed's pipeline engine too. */
     dml_costmodel_options opt;
-    dml_costmodel_options_init(&opt);
-    opt.p2p_scatter_gather = false;
-    opt.p2p_batched = false;
+    deepspeed_pipeline(&opt);
     dml_prediction pred;
     dml_costmodel_detail det;
     predict_opt(&m, c, &opt, &par, NULL, 0, &pred, &det);

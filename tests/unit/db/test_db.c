@@ -112,14 +112,21 @@ static dml_db *open_ok(const char *path)
     return db;
 }
 
-/* The integer in the first column of the first row of sql. */
-static int64_t q_i64(dml_db *db, const char *sql)
+/* sql prepared and stepped to its first row, which must exist. */
+static sqlite3_stmt *first_row(dml_db *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     assert_int_equal(sqlite3_prepare_v2(dml__db_handle(db), sql, -1, &st,
                                         NULL),
                      SQLITE_OK);
     assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    return st;
+}
+
+/* The integer in the first column of the first row of sql. */
+static int64_t q_i64(dml_db *db, const char *sql)
+{
+    sqlite3_stmt *st = first_row(db, sql);
     int64_t v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     return v;
@@ -128,11 +135,7 @@ static int64_t q_i64(dml_db *db, const char *sql)
 /* The real in the first column of the first row, NAN when NULL. */
 static double q_f64(dml_db *db, const char *sql)
 {
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(dml__db_handle(db), sql, -1, &st,
-                                        NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    sqlite3_stmt *st = first_row(db, sql);
     double v = sqlite3_column_type(st, 0) == SQLITE_NULL
                    ? NAN
                    : sqlite3_column_double(st, 0);
@@ -142,11 +145,7 @@ static double q_f64(dml_db *db, const char *sql)
 
 static void q_text(dml_db *db, const char *sql, char *buf, size_t size)
 {
-    sqlite3_stmt *st = NULL;
-    assert_int_equal(sqlite3_prepare_v2(dml__db_handle(db), sql, -1, &st,
-                                        NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    sqlite3_stmt *st = first_row(db, sql);
     const unsigned char *t = sqlite3_column_text(st, 0);
     snprintf(buf, size, "%s", t ? (const char *)t : "(null)");
     sqlite3_finalize(st);

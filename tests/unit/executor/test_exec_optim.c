@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "executor/optim.h"
+#include "tests/support/test_support.h"
 
 static dml_optim_hparams hparams(dml_optimizer kind, double wd)
 {
@@ -150,13 +151,8 @@ static void state_slots_and_norm_needs(void **state)
 static void lr_schedule_warmup_and_decay(void **state)
 {
     (void)state;
-    dml_train_schedule s;
-    dml_train_schedule_init(&s);
-    s.peak_lr = 1e-3;
-    s.min_lr = 1e-4;
-    s.warmup_steps = 10;
-    s.decay_steps = 100;
-    s.decay = DML_DECAY_COSINE;
+    dml_train_schedule s; /* peak 1e-3, floor 1e-4, 10 warm-up, 100 decay */
+    dml_test_cosine_schedule(&s);
     assert_close(dml_optim_lr_at(&s, 0), 1e-4, 1e-12, "warmup step 0 = peak/10");
     assert_close(dml_optim_lr_at(&s, 4), 5e-4, 1e-12, "warmup step 4");
     assert_close(dml_optim_lr_at(&s, 9), 1e-3, 1e-12, "last warmup step = peak");

@@ -24,22 +24,18 @@
 #include "planner/planner.h"
 #include "planner/record.h"
 #include "planner/report.h"
+#include "tests/support/planner_support.h"
 
 static dml_planner *plan_for(const char *model, const char *cluster,
                              int64_t nodes, int64_t batch, const char *config,
                              double tokens)
 {
     dml_planner_request r;
-    dml_planner_request_init(&r);
-    r.model = model;
-    r.cluster = cluster;
-    r.nodes = nodes;
-    r.global_batch = batch;
-    r.tokens = tokens;
     dml_error err;
-    if (config &&
-        dml_planner_config_parse(config, "--config", &r.config, &err))
+    if (dml_test_planner_request(&r, model, cluster, nodes, batch, config,
+                                 &err))
         fail_msg("%s", err.msg);
+    r.tokens = tokens;
     dml_planner *p = NULL;
     if (dml_planner_new(&r, &p, &err) || dml_planner_run(p, &err))
         fail_msg("%s", err.msg);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "planner/planner.h"
+#include "tests/support/planner_support.h"
 
 /* A request for model on nodes x cluster at batch (0 = auto), with an
  * optional --config text. */
@@ -23,17 +24,11 @@ static dml_planner_request request(const char *model, const char *cluster,
                                    const char *config)
 {
     dml_planner_request r;
-    dml_planner_request_init(&r);
-    r.model = model;
-    r.cluster = cluster;
-    r.nodes = nodes;
-    r.global_batch = batch;
+    dml_error err;
+    if (dml_test_planner_request(&r, model, cluster, nodes, batch, config,
+                                 &err))
+        fail_msg("%s", err.msg);
     r.db_path = "/nonexistent-dir/none.db";
-    if (config) {
-        dml_error err;
-        if (dml_planner_config_parse(config, "--config", &r.config, &err))
-            fail_msg("%s", err.msg);
-    }
     return r;
 }
 

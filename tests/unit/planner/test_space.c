@@ -15,6 +15,7 @@
 #include "costmodel/model_spec.h"
 #include "planner/config.h"
 #include "planner/space.h"
+#include "tests/support/test_support.h"
 
 static void load_model(const char *name, dml_model_spec *m)
 {
@@ -120,21 +121,12 @@ static dml_planner_space space_of(const dml_model_spec *m, int64_t devices,
     return s;
 }
 
-/* A configuration of 1024 devices for GPT-3 175B (96 layers, 96 heads). */
+/* A configuration (dp, tp, pp, v, mbs, micro-batches) of 1024 devices for
+ * GPT-3 175B (96 layers, 96 heads). */
 static dml_parallel_config par(int dp, int tp, int pp, int v, int64_t mbs,
                                int64_t mb)
 {
-    dml_parallel_config p;
-    dml_parallel_config_init(&p);
-    p.dp = dp;
-    p.tp = tp;
-    p.pp = pp;
-    p.v = v;
-    p.mbs = mbs;
-    p.microbatches = mb;
-    if (v > 1)
-        p.schedule = DML_PP_INTERLEAVED;
-    return p;
+    return dml_test_parallel(dp, tp, pp, v, mbs, mb);
 }
 
 static void expect_reject(const dml_planner_space *s,

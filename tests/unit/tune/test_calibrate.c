@@ -32,6 +32,7 @@
 #include "db/run_store.h"
 #include "db/spec_store.h"
 #include "planner/calibrate.h"
+#include "tests/support/test_support.h"
 
 #define REL(a, b) (fabs((a) - (b)) / fabs(b))
 #define FP "feedc0de00000001"
@@ -65,20 +66,9 @@ static void mlp_plan(dml_plan *p, int dp, int tp, int pp, int mbs, int mb,
                      int threads)
 {
     dml_error err;
-    dml_plan_init(p);
-    assert_int_equal(dml_model_spec_load("mlp-fmnist", NULL, &p->model, &err),
+    assert_int_equal(dml_test_plan_mlp(p, "test-vm", FP, dp, tp, pp, mbs, mb,
+                                       threads, &err),
                      DML_OK);
-    snprintf(p->cluster_name, sizeof p->cluster_name, "test-vm");
-    snprintf(p->cluster_fingerprint, sizeof p->cluster_fingerprint, FP);
-    p->par.dp = dp;
-    p->par.tp = tp;
-    p->par.pp = pp;
-    p->par.mbs = mbs;
-    p->par.microbatches = mb;
-    p->par.threads_per_rank = threads;
-    p->devices = (int64_t)dp * tp * pp;
-    p->sched.global_batch = (int64_t)dp * mbs * mb;
-    assert_int_equal(dml_plan_split_stages(p, &err), DML_OK);
     assert_int_equal(dml_plan_validate(p, &err), DML_OK);
 }
 
@@ -86,18 +76,8 @@ static void mlp_plan(dml_plan *p, int dp, int tp, int pp, int mbs, int mb,
 static double predict(const dml_cluster_spec *c, dml_plan *p,
                       const dml_costmodel_calib *cal, double *mem)
 {
-    dml_costmodel_options opt;
-    dml_costmodel_options_init(&opt);
-    opt.optimizer = p->sched.optimizer;
-    if (cal)
-        opt.calib = *cal;
-    dml_costmodel_ctx *ctx = malloc(sizeof *ctx);
-    assert_non_null(ctx);
     dml_error err;
-    assert_int_equal(dml_costmodel_prepare(&p->model, c, &opt, ctx, &err),
-                     DML_OK);
-    assert_int_equal(dml_costmodel_predict_plan(ctx, p, NULL, &err), DML_OK);
-    free(ctx);
+    assert_int_equal(dml_test_plan_predict(c, p, cal, &err), DML_OK);
     if (mem)
         *mem = p->pred.mem_bytes_per_device;
     return p->pred.step_s;
@@ -253,6 +233,18 @@ static void truth_calib(dml_costmodel_calib *t)
     t->cpu_rank_contention = 0.2;
 }
 
+/* The common start of a test: the VM cluster, a one-device plan whose
+ * model is recorded, the cluster row (with_spec as in record_specs), and
+ * the calibration the synthetic runs are measured with. */
+static void start_vm(fixture *f, bool with_spec, const char *name,
+                     dml_costmodel_calib *truth)
+{
+    vm_cluster(f->cluster);
+    mlp_plan(f->plan, 1, 1, 1, 32, 1, 1);
+    record_specs(f, with_spec, name);
+    truth_calib(truth);
+}
+
 /* The grid measured exactly as the cost model predicts it with truth
  * (runs first..last-1); the memory of run 0 measured 50 MB above its
  * prediction, the others 10 MB below. */
@@ -278,11 +270,8 @@ static void record_grid(fixture *f, const dml_costmodel_calib *truth,
 static void recovers_known_factors(void **state)
 {
     fixture *f = *state;
-    vm_cluster(f->cluster);
-    mlp_plan(f->plan, 1, 1, 1, 32, 1, 1);
-    record_specs(f, false, "test-vm");
     dml_costmodel_calib truth;
-    truth_calib(&truth);
+    start_vm(f, false, "test-vm", &truth);
     double y[GRID_N];
     record_grid(f, &truth, 0, GRID_N, y);
 
@@ -374,11 +363,8 @@ static void leave_one_out_is_a_refit_without_the_run(void **state)
     /* 13 plans, and 12 in each refit: 6 free factors either way, so the
      * refits solve the same problem as the folds */
     enum { N13 = GRID_N - 1 };
-    vm_cluster(f->cluster);
-    mlp_plan(f->plan, 1, 1, 1, 32, 1, 1);
-    record_specs(f, false, "test-vm");
     dml_costmodel_calib truth;
-    truth_calib(&truth);
+    start_vm(f, false, "test-vm", &truth);
     /* a noisy machine: runs measured off the truth by a known pattern */
     double y[N13];
     for (int i = 0; i < N13; i++) {
@@ -486,11 +472,8 @@ static void leave_one_out_is_a_refit_without_the_run(void **state)
 static void prior_and_spec_from_database(void **state)
 {
     fixture *f = *state;
-    vm_cluster(f->cluster);
-    mlp_plan(f->plan, 1, 1, 1, 32, 1, 1);
-    record_specs(f, true, "test-vm");
     dml_costmodel_calib truth;
-    truth_calib(&truth);
+    start_vm(f, true, "test-vm", &truth);
     record_grid(f, &truth, 0, GRID_N, NULL);
     dml_calibration_result r;
     dml_error err;
@@ -510,11 +493,8 @@ static void prior_and_spec_from_database(void **state)
 static void too_few_runs(void **state)
 {
     fixture *f = *state;
-    vm_cluster(f->cluster);
-    mlp_plan(f->plan, 1, 1, 1, 32, 1, 1);
-    record_specs(f, false, "test-vm");
     dml_costmodel_calib truth;
-    truth_calib(&truth);
+    start_vm(f, false, "test-vm", &truth);
     record_grid(f, &truth, 0, 2, NULL);
     dml_calibrate_options o;
     dml_calibrate_options_init(&o);
@@ -566,11 +546,8 @@ static void too_few_runs(void **state)
 static void no_cluster_spec(void **state)
 {
     fixture *f = *state;
-    vm_cluster(f->cluster);
-    mlp_plan(f->plan, 1, 1, 1, 32, 1, 1);
-    record_specs(f, false, "no-such-cluster-preset");
     dml_costmodel_calib truth;
-    truth_calib(&truth);
+    start_vm(f, false, "no-such-cluster-preset", &truth);
     record_grid(f, &truth, 0, 4, NULL);
     dml_calibration_result r;
     dml_error err;
