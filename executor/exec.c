@@ -1249,6 +1249,31 @@ static void recover_dead_run(dml_exec *x)
     }
 }
 
+/* The plans row the plan file came from (its db_plan_id), when this
+ * database holds that row and it is this very plan; 0 otherwise (a plan
+ * file from another database, or edited since), and the run gets a plans
+ * row of its own. Runs of a plan dml-plan recorded then line up with its
+ * prediction and calibration in v_tuning_history. */
+static int64_t planned_row(dml_exec *x)
+{
+    if (x->plan->db_plan_id <= 0 || !x->plan_text)
+        return 0;
+    char *stored = NULL;
+    dml_error e;
+    if (dml_db_plan_json(x->db, x->plan->db_plan_id, &stored, &e) != DML_OK ||
+        !stored)
+        return 0;
+    json_t *a = json_loads(stored, 0, NULL);
+    json_t *b = json_loads(x->plan_text, 0, NULL);
+    free(stored);
+    if (b)
+        json_object_del(b, "db_plan_id");
+    int64_t id = a && b && json_equal(a, b) ? x->plan->db_plan_id : 0;
+    json_decref(a);
+    json_decref(b);
+    return id;
+}
+
 /* Record model, cluster, plan and the run's start (rank 0). */
 static dml_status db_begin(dml_exec *x, const char *hosts, dml_error *err)
 {
@@ -1287,7 +1312,9 @@ static dml_status db_begin(dml_exec *x, const char *hosts, dml_error *err)
         snprintf(c.source, sizeof c.source, "user");
         s = dml_db_record_cluster(x->db, &c, 0, &cluster_id, err);
     }
-    if (s == DML_OK) {
+    if (s == DML_OK)
+        plan_id = planned_row(x);
+    if (s == DML_OK && plan_id == 0) {
         dml_db_plan dp;
         memset(&dp, 0, sizeof dp);
         dp.model_id = model_id;

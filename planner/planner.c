@@ -458,10 +458,13 @@ static dml_status infeasible(const dml_planner *p, const dml_search_result *r,
                          "no feasible plan: no configuration to try");
 }
 
-static dml_status make_plan(const dml_planner *p, const dml_candidate *c,
-                            dml_planned *out, dml_error *err)
+/* split: the candidate's split, or another with the same cluster cut and
+ * a differently prepared cost model (dml_planner_repredict). */
+static dml_status make_plan_in(const dml_planner *p,
+                               const dml_planner_split *s,
+                               const dml_candidate *c, dml_planned *out,
+                               dml_error *err)
 {
-    const dml_planner_split *s = &p->splits[c->split];
     memset(out, 0, sizeof *out);
     out->cand = *c;
     dml_plan *pl = &out->plan;
@@ -490,6 +493,41 @@ static dml_status make_plan(const dml_planner *p, const dml_candidate *c,
                                &p->batch_in, c->global_batch,
                                pl->pred.step_s, &s->ctx.state, &out->train);
     return DML_OK;
+}
+
+static dml_status make_plan(const dml_planner *p, const dml_candidate *c,
+                            dml_planned *out, dml_error *err)
+{
+    return make_plan_in(p, &p->splits[c->split], c, out, err);
+}
+
+dml_status dml_planner_repredict(const dml_planner *p, const dml_planned *in,
+                                 const dml_costmodel_calib *calib,
+                                 double mem_extra_bytes, dml_planned *out,
+                                 dml_error *err)
+{
+    if (in->cand.split < 0 || in->cand.split >= p->split_count)
+        return dml_error_msg(err, DML_ERUNTIME,
+                             "internal: plan of split %d, the planner has %d",
+                             in->cand.split, p->split_count);
+    /* the split (its context is large): off the stack */
+    dml_planner_split *s = malloc(sizeof *s);
+    if (!s)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    *s = p->splits[in->cand.split];
+    dml_costmodel_options opt;
+    dml_costmodel_options_init(&opt);
+    opt.optimizer = p->req.optimizer;
+    opt.calib = *calib;
+    dml_status st = dml_costmodel_prepare(&p->model, &s->cluster, &opt,
+                                          &s->ctx, err);
+    if (st == DML_OK && mem_extra_bytes > 0 &&
+        mem_extra_bytes < s->ctx.mem_bytes)
+        s->ctx.mem_bytes -= mem_extra_bytes;
+    if (st == DML_OK)
+        st = make_plan_in(p, s, &in->cand, out, err);
+    free(s);
+    return st;
 }
 
 dml_status dml_planner_run(dml_planner *p, dml_error *err)

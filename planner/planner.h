@@ -126,6 +126,17 @@ dml_status dml_planner_run(dml_planner *p, dml_error *err);
 void dml_planner_free(dml_planner *p);
 
 /* The search space of split i (rules, devices, capacity). */
+/*
+ * in (one of p's plans) priced again with calib and the memory headroom
+ * mem_extra_bytes, into out; p is left as it is (its table, ranking and
+ * calibration unchanged). dml-plan --tune uses it to write the measured
+ * winner with the prediction of the calibration its trials produced.
+ */
+dml_status dml_planner_repredict(const dml_planner *p, const dml_planned *in,
+                                 const dml_costmodel_calib *calib,
+                                 double mem_extra_bytes, dml_planned *out,
+                                 dml_error *err);
+
 dml_planner_space dml_planner_space_of(const dml_planner *p, int split);
 
 /* The answer to --why-not. */

@@ -107,6 +107,24 @@ static dml_status record_plan(dml_db *db, int64_t model_id,
     return s;
 }
 
+dml_status dml_planner_record_one(dml_db *db, const dml_planner *p,
+                                  dml_planned *pl, int64_t calibration_id,
+                                  dml_error *err)
+{
+    DML_CHECK(dml_db_begin(db, err));
+    int64_t model_id = 0, cluster_id = 0;
+    dml_status s = record_specs(db, p, &model_id, &cluster_id, err);
+    if (s == DML_OK)
+        s = record_plan(db, model_id, cluster_id, calibration_id, pl, err);
+    if (s == DML_OK)
+        s = dml_db_commit(db, err);
+    if (s != DML_OK) {
+        dml_db_rollback(db);
+        pl->plan.db_plan_id = 0;
+    }
+    return s;
+}
+
 dml_status dml_planner_record(dml_db *db, dml_planner *p, dml_error *err)
 {
     DML_CHECK(dml_db_begin(db, err));

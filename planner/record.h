@@ -18,4 +18,11 @@
  * (left 0 on failure, when nothing is written). */
 dml_status dml_planner_record(dml_db *db, dml_planner *p, dml_error *err);
 
+/* Record one plan pl (not necessarily one of p's: a re-predicted copy),
+ * made with calibration calibration_id (0: none), with p's model and
+ * cluster, in one transaction; fills pl->plan.db_plan_id (0 on failure). */
+dml_status dml_planner_record_one(dml_db *db, const dml_planner *p,
+                                  dml_planned *pl, int64_t calibration_id,
+                                  dml_error *err);
+
 #endif

@@ -410,14 +410,31 @@ static dml_status finish(const options *o, dml_planner *p,
         s = dml_planner_tune(p, db, &rq, &tune, err);
         tuned = s == DML_OK;
     }
+    /* With tuning, the plan written is the one that measured fastest, and
+     * when its trials gave a calibration that is kept, with the prediction
+     * of that calibration (recorded as a plan of its own), so that the run
+     * of it is compared with what dml now expects. */
+    const dml_planned *win =
+        tuned && tune.have_winner ? &p->plans[tune.winner] : &p->plans[0];
+    dml_planned *recal = NULL;
+    if (s == DML_OK && tuned && tune.have_winner && tune.cal.kept &&
+        tune.cal.calibration_id > 0) {
+        recal = malloc(sizeof *recal);
+        s = recal ? dml_planner_repredict(p, win, &tune.cal.calib,
+                                          tune.cal.mem_extra_bytes, recal, err)
+                  : dml_error_msg(err, DML_ENOMEM, "out of memory");
+        if (s == DML_OK)
+            s = dml_planner_record_one(db, p, recal,
+                                       tune.cal.calibration_id, err);
+        if (s == DML_OK)
+            win = recal;
+    }
     dml_db_close(db);
     if (s != DML_OK) {
+        free(recal);
         dml_tune_report_free(&tune);
         return s;
     }
-    /* With tuning, the plan written is the one that measured fastest. */
-    const dml_planned *win =
-        tuned && tune.have_winner ? &p->plans[tune.winner] : &p->plans[0];
     if (o->out)
         s = write_plan_file(o->out, &win->plan, err);
     char *export_text = NULL;
@@ -429,6 +446,7 @@ static dml_status finish(const options *o, dml_planner *p,
                                   strlen(export_text), err);
     if (s != DML_OK) {
         free(export_text);
+        free(recal);
         dml_tune_report_free(&tune);
         return s;
     }
@@ -467,12 +485,22 @@ static dml_status finish(const options *o, dml_planner *p,
                               r->reason));
             }
             json_object_set_new(doc, "tuning", trials);
+            if (recal)
+                json_object_set_new(
+                    doc, "tuned_winner",
+                    json_pack("{s:i, s:f, s:I, s:I}", "plan",
+                              (int)tune.winner + 1, "calibrated_step_s",
+                              recal->plan.pred.step_s, "db_plan_id",
+                              (json_int_t)recal->plan.db_plan_id,
+                              "calibration_id",
+                              (json_int_t)tune.cal.calibration_id));
         }
         if (!doc || json_dumpf(doc, stdout, JSON_INDENT(2) |
                                                 JSON_PRESERVE_ORDER |
                                                 JSON_REAL_PRECISION(9))) {
             json_decref(doc);
             free(export_text);
+            free(recal);
             dml_tune_report_free(&tune);
             return dml_error_msg(err, DML_ENOMEM, "out of memory");
         }
@@ -483,14 +511,26 @@ static dml_status finish(const options *o, dml_planner *p,
         print_calibration(o, cal, cal_found);
         if (tuned)
             dml_tune_report_print(stdout, p, &tune);
-        if (tuned && o->out && tune.have_winner)
+        if (tuned && o->out && tune.have_winner && recal) {
+            char a[32], b[32];
+            printf("The measured winner (#%zu) is written to %s with the "
+                   "calibrated prediction, %s per step (uncalibrated %s; "
+                   "plan %lld in the database).\n",
+                   tune.winner + 1, o->out,
+                   dml_units_seconds(recal->plan.pred.step_s, a, sizeof a),
+                   dml_units_seconds(p->plans[tune.winner].plan.pred.step_s,
+                                     b, sizeof b),
+                   (long long)recal->plan.db_plan_id);
+        } else if (tuned && o->out && tune.have_winner) {
             printf("The measured winner (#%zu) is written to %s.\n",
                    tune.winner + 1, o->out);
+        }
         if (o->export_out)
             printf("%s export written to %s.\n",
                    dml_export_name(o->export_kind), o->export_out);
     }
     free(export_text);
+    free(recal);
     dml_tune_report_free(&tune);
     if (fflush(stdout) != 0)
         return dml_error_msg(err, DML_EIO, "cannot write to standard output");
