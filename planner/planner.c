@@ -128,14 +128,17 @@ static bool all_cpu(const dml_cluster_spec *c)
 
 /* The cost model for one split, with the calibration when there is one;
  * the calibration's memory headroom shrinks what a device offers. */
-static dml_status prepare_split(dml_planner *p, dml_planner_split *s,
+/* s's cost model for p's model on s's cluster, with calib (NULL: none)
+ * and mem_extra_bytes of memory headroom kept free. */
+static dml_status prepare_split(const dml_planner *p, dml_planner_split *s,
+                                const dml_costmodel_calib *calib,
                                 double mem_extra_bytes, dml_error *err)
 {
     dml_costmodel_options opt;
     dml_costmodel_options_init(&opt);
     opt.optimizer = p->req.optimizer;
-    if (p->req.calib)
-        opt.calib = *p->req.calib;
+    if (calib)
+        opt.calib = *calib;
     DML_CHECK(dml_costmodel_prepare(&p->model, &s->cluster, &opt, &s->ctx,
                                     err));
     if (mem_extra_bytes > 0 && mem_extra_bytes < s->ctx.mem_bytes)
@@ -152,7 +155,8 @@ dml_status dml_planner_apply_calibration(dml_planner *p,
     p->req.calib = calib;
     p->req.calibration_id = calibration_id;
     for (int i = 0; i < p->split_count; i++)
-        DML_CHECK(prepare_split(p, &p->splits[i], mem_extra_bytes, err));
+        DML_CHECK(prepare_split(p, &p->splits[i], calib, mem_extra_bytes,
+                                err));
     if (p->split_count > 0)
         p->mem_capacity_bytes = p->splits[0].ctx.mem_bytes;
     return DML_OK;
@@ -165,7 +169,7 @@ static dml_status add_split(dml_planner *p, int k, int64_t devices,
         return DML_OK;
     dml_planner_split *s = &p->splits[p->split_count];
     dml_cluster_spec_cut_devices(&p->cluster, k, &s->cluster);
-    DML_CHECK(prepare_split(p, s, 0, err));
+    DML_CHECK(prepare_split(p, s, p->req.calib, 0, err));
     s->devices = devices;
     s->threads_per_rank = all_cpu(&p->cluster)
                               ? s->cluster.groups[s->ctx.group].device.cores
@@ -515,15 +519,7 @@ dml_status dml_planner_repredict(const dml_planner *p, const dml_planned *in,
     if (!s)
         return dml_error_msg(err, DML_ENOMEM, "out of memory");
     *s = p->splits[in->cand.split];
-    dml_costmodel_options opt;
-    dml_costmodel_options_init(&opt);
-    opt.optimizer = p->req.optimizer;
-    opt.calib = *calib;
-    dml_status st = dml_costmodel_prepare(&p->model, &s->cluster, &opt,
-                                          &s->ctx, err);
-    if (st == DML_OK && mem_extra_bytes > 0 &&
-        mem_extra_bytes < s->ctx.mem_bytes)
-        s->ctx.mem_bytes -= mem_extra_bytes;
+    dml_status st = prepare_split(p, s, calib, mem_extra_bytes, err);
     if (st == DML_OK)
         st = make_plan_in(p, s, &in->cand, out, err);
     free(s);
