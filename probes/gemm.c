@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -261,8 +260,6 @@ void dml_gemm_result_free(dml_gemm_result *r)
     r->point_count = r->peak_count = 0;
 }
 
-static int online_cpus(void);
-
 /* OpenBLAS (0.3.21, seen on an AMD EPYC VM) stays in a slow state for
  * small products until a process has made one call of about 384^3 or
  * more: 256^3 single-threaded ran at 10 GFLOP/s from a cold start and at
@@ -319,14 +316,14 @@ static void widen_binding(gemm_binding *b, const dml_topology *topo)
 static int bound_cpus(const dml_topology *topo)
 {
     if (!topo || !dml_topology_is_live(topo))
-        return online_cpus();
+        return dml_topology_online_cpus();
     hwloc_topology_t hw = dml_topology_hwloc(topo);
     hwloc_cpuset_t set = hwloc_bitmap_alloc();
     int n = 0;
     if (set && hwloc_get_cpubind(hw, set, HWLOC_CPUBIND_PROCESS) == 0)
         n = hwloc_bitmap_weight(set);
     hwloc_bitmap_free(set);
-    return n > 0 ? n : online_cpus();
+    return n > 0 ? n : dml_topology_online_cpus();
 }
 
 static void restore_binding(gemm_binding *b)
@@ -336,12 +333,6 @@ static void restore_binding(gemm_binding *b)
     hwloc_set_cpubind(b->hw, b->saved, HWLOC_CPUBIND_PROCESS);
     hwloc_bitmap_free(b->saved);
     b->saved = NULL;
-}
-
-static int online_cpus(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
 }
 
 static dml_status validate_config(const dml_gemm_config *cfg,
@@ -378,7 +369,7 @@ dml_status dml_gemm_run(const dml_topology *topo, const dml_gemm_config *cfg,
     const dml_gemm_shape *shapes = cfg->shapes;
     if (!shapes)
         shapes = dml_gemm_shapes_preset(cfg->quick, &nshapes);
-    int cores = topo ? dml_topology_get_summary(topo)->cores : online_cpus();
+    int cores = topo ? dml_topology_get_summary(topo)->cores : dml_topology_online_cpus();
     int default_threads[2] = {1, cores > 1 ? cores : 1};
     const int *threads = cfg->threads;
     int nthreads = cfg->thread_count;

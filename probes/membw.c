@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -361,12 +360,6 @@ dml_status dml_membw_validate(const double *a, const double *b,
     return DML_OK;
 }
 
-static int online_cpus(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 static void *alloc_array(size_t elems)
 {
     const size_t page = 4096;
@@ -403,7 +396,7 @@ dml_status dml_membw_run(const dml_topology *topo,
         topo ? dml_topology_get_summary(topo) : NULL;
     int n = cfg->threads;
     if (n <= 0)
-        n = s ? s->cores : online_cpus();
+        n = s ? s->cores : dml_topology_online_cpus();
     if (n <= 0)
         n = 1;
     size_t elems = cfg->elems ? cfg->elems

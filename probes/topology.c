@@ -376,6 +376,12 @@ bool dml_topology_is_live(const dml_topology *topo)
     return topo->summary.source == DML_TOPOLOGY_LIVE;
 }
 
+int dml_topology_online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 dml_status dml_topology_export_xml(const dml_topology *topo, char **xml,
                                    dml_error *err)
 {

@@ -106,6 +106,10 @@ hwloc_topology_t dml_topology_hwloc(const dml_topology *topo);
  * that binding threads to its cores means something. */
 bool dml_topology_is_live(const dml_topology *topo);
 
+/* CPUs online on this machine (at least 1): the thread count to use when
+ * no topology was loaded. */
+int dml_topology_online_cpus(void);
+
 /*
  * The topology as hwloc XML (v2), NUL-terminated, for the database's
  * hosts.hwloc_xml; loading it back with DML_TOPOLOGY_XML_BUFFER gives the
