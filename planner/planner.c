@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/file.h"
 #include "costmodel/flops.h"
 #include "common/units.h"
 #include "costmodel/presets.h"
@@ -775,4 +776,26 @@ dml_status dml_planner_why_not(dml_planner *p, const dml_planner_config *c,
     }
     free(sub);
     return DML_OK;
+}
+
+dml_status dml_planner_write_plan_file(const char *path, const dml_plan *plan,
+                                       dml_error *err)
+{
+    json_t *j = dml_plan_to_json(plan);
+    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+                   : NULL;
+    json_decref(j);
+    if (!text)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    size_t len = strlen(text);
+    char *buf = realloc(text, len + 2);
+    if (!buf) {
+        free(text);
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    }
+    buf[len] = '\n';
+    buf[len + 1] = '\0';
+    dml_status s = dml_file_write_atomic(path, buf, len + 1, err);
+    free(buf);
+    return s;
 }

@@ -139,6 +139,11 @@ dml_status dml_planner_repredict(const dml_planner *p, const dml_planned *in,
 
 dml_planner_space dml_planner_space_of(const dml_planner *p, int split);
 
+/* plan as a plan file at path (indented JSON, written atomically): what
+ * dml-plan --out and the --tune trials hand to dml-exec. */
+dml_status dml_planner_write_plan_file(const char *path, const dml_plan *plan,
+                                       dml_error *err);
+
 /* The answer to --why-not. */
 typedef struct dml_why_not {
     dml_reject verdict;      /* NONE: feasible; MEMORY: over memory; else

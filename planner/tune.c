@@ -3,27 +3,11 @@
  */
 #include "tune.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/file.h"
 #include "common/units.h"
-
-static dml_status write_plan(const dml_plan *plan, const char *path,
-                             dml_error *err)
-{
-    json_t *j = dml_plan_to_json(plan);
-    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(17))
-                   : NULL;
-    json_decref(j);
-    if (!text)
-        return dml_error_msg(err, DML_ENOMEM, "out of memory writing %s", path);
-    dml_status s = dml_file_write_atomic(path, text, strlen(text), err);
-    free(text);
-    return s;
-}
 
 static dml_status make_workdir(const dml_tune_request *rq, dml_tune_report *out,
                                dml_error *err)
@@ -68,7 +52,7 @@ dml_status dml_planner_tune(const dml_planner *p, dml_db *db,
         const dml_planned *pl = &p->plans[idx[t]];
         snprintf(paths[t], sizeof paths[t], "%s/trial-%zu.json", out->workdir,
                  t + 1);
-        DML_CHECK(write_plan(&pl->plan, paths[t], err));
+        DML_CHECK(dml_planner_write_plan_file(paths[t], &pl->plan, err));
         dml_tune_trial_spec_init(&specs[t]);
         specs[t].plan_path = paths[t];
         specs[t].steps = rq->steps;

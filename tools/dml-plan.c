@@ -324,28 +324,6 @@ static int fail(const dml_error *err)
     return dml_cli_fail(stderr, "dml-plan", err->status, err);
 }
 
-static dml_status write_plan_file(const char *path, const dml_plan *plan,
-                                  dml_error *err)
-{
-    json_t *j = dml_plan_to_json(plan);
-    char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
-                   : NULL;
-    json_decref(j);
-    if (!text)
-        return dml_error_msg(err, DML_ENOMEM, "out of memory");
-    size_t len = strlen(text);
-    char *buf = realloc(text, len + 2);
-    if (!buf) {
-        free(text);
-        return dml_error_msg(err, DML_ENOMEM, "out of memory");
-    }
-    buf[len] = '\n';
-    buf[len + 1] = '\0';
-    dml_status s = dml_file_write_atomic(path, buf, len + 1, err);
-    free(buf);
-    return s;
-}
-
 /* The newest calibration of the cluster, unless --no-calibration or there
  * is no database yet (a reading step never creates one). */
 static dml_status apply_calibration(const options *o, dml_planner *p,
@@ -436,7 +414,7 @@ static dml_status finish(const options *o, dml_planner *p,
         return s;
     }
     if (o->out)
-        s = write_plan_file(o->out, &win->plan, err);
+        s = dml_planner_write_plan_file(o->out, &win->plan, err);
     char *export_text = NULL;
     if (s == DML_OK && o->have_export)
         s = dml_planner_export(o->export_kind, p, win, o->out, &export_text,
