@@ -59,7 +59,8 @@ typedef struct dml_db_run_row {
     char model[128];                    /* models.name */
     char cluster[128];                  /* clusters.name */
     dml_db_plan_config config;          /* configuration run */
-    char status[16];                    /* "running", "ok", "failed" */
+    char status[16];                    /* "running", "ok", "failed",
+                                           "interrupted" */
     int ranks;                          /* MPI ranks */
     int64_t steps;                      /* steps completed */
     char started_at[DML_DB_TIME_MAX];   /* ISO 8601 UTC */

@@ -2,7 +2,8 @@
  * run_store.h: recording what dml-exec did with a plan.
  *
  * A run is opened when training starts (status 'running') and finished
- * with its outcome ('ok' or 'failed') and the measured median step time
+ * with its outcome ('ok', 'failed', or 'interrupted' when a signal such as
+ * SIGINT or SIGTERM stopped it) and the measured median step time
  * that calibration compares with the prediction. While it runs, the
  * executor adds per-step records in batches (one transaction per batch),
  * per-rank timings at the end, checkpoints as they are written and events
@@ -32,7 +33,7 @@ typedef struct dml_db_run_start {
 } dml_db_run_start;
 
 typedef struct dml_db_run_result {
-    char status[16];                   /* "ok" or "failed" */
+    char status[16];                   /* "ok", "failed" or "interrupted" */
     char finished_at[DML_DB_TIME_MAX]; /* ISO 8601 UTC; "" = now */
     int64_t steps;                     /* optimizer steps completed */
     double measured_step_s;  /* median step time after warm-up, s */

@@ -208,7 +208,63 @@ static const char migration_1[] =
     "             - r.measured_step_s) / r.measured_step_s\n"                 \
     "  END AS error_pct,\n"
 
-/* 2: the views people and dml-history read. */
+/* 2: the views people and dml-history read. The two views over runs are
+ * macros because migration 3 rebuilds the runs table and must drop and
+ * create them again with the same text. */
+#define M2_V_TUNING_HISTORY \
+    /* Every plan, with each of its runs (a plan never run appears once with \
+     * NULL measurements). */ \
+    "CREATE VIEW v_tuning_history AS\n" \
+    "SELECT p.id AS plan_id,\n" \
+    "  r.id AS run_id,\n" \
+    "  p.created_at AS planned_at,\n" \
+    "  mo.name AS model,\n" \
+    "  c.name AS cluster,\n" \
+    "  c.fingerprint AS cluster_fingerprint,\n" \
+    "  'dp=' || p.dp || ' tp=' || p.tp || ' pp=' || p.pp || ' v=' || p.v ||\n" \
+    "  ' mbs=' || p.mbs || ' mb=' || p.microbatches ||\n" \
+    "  ' gb=' || p.global_batch || ' zero=' || p.zero ||\n" \
+    "  ' recompute=' || p.recompute || ' sp=' || p.sp ||\n" \
+    "  ' ' || p.schedule || ' threads=' || p.threads_per_rank AS config,\n" \
+    "  p.calibration_id AS calibration_id,\n" \
+    M2_RUN_ERROR_COLUMNS \
+    "  r.status AS status,\n" \
+    "  r.started_at AS run_started_at\n" \
+    "FROM plans p\n" \
+    "  JOIN models mo ON mo.id = p.model_id\n" \
+    "  JOIN clusters c ON c.id = p.cluster_id\n" \
+    "  LEFT JOIN runs r ON r.plan_id = p.id;\n"
+
+#define M2_V_RUNS \
+    /* Runs with the configuration they ran and how they went. */ \
+    "CREATE VIEW v_runs AS\n" \
+    "SELECT r.id AS run_id,\n" \
+    "  r.plan_id AS plan_id,\n" \
+    "  mo.name AS model,\n" \
+    "  c.name AS cluster,\n" \
+    "  p.dp AS dp, p.tp AS tp, p.pp AS pp, p.v AS v, p.mbs AS mbs,\n" \
+    "  p.microbatches AS microbatches, p.global_batch AS global_batch,\n" \
+    "  p.zero AS zero, p.recompute AS recompute, p.sp AS sp,\n" \
+    "  p.schedule AS schedule, p.threads_per_rank AS threads_per_rank,\n" \
+    "  r.status AS status,\n" \
+    "  r.ranks AS ranks,\n" \
+    "  r.steps AS steps,\n" \
+    "  r.started_at AS started_at,\n" \
+    "  r.finished_at AS finished_at,\n" \
+    /* julianday() carries about a millisecond of rounding error; the \
+     * times themselves are whole seconds. */ \
+    "  round((julianday(r.finished_at) - julianday(r.started_at)) * 86400.0,\n" \
+    "        3) AS duration_s,\n" \
+    M2_RUN_ERROR_COLUMNS \
+    "  r.final_loss AS final_loss,\n" \
+    "  r.test_accuracy AS test_accuracy,\n" \
+    "  r.peak_rss_bytes AS peak_rss_bytes,\n" \
+    "  r.error AS error\n" \
+    "FROM runs r\n" \
+    "  JOIN plans p ON p.id = r.plan_id\n" \
+    "  JOIN models mo ON mo.id = p.model_id\n" \
+    "  JOIN clusters c ON c.id = p.cluster_id;\n"
+
 static const char migration_2[] =
     /* One row per probe run with the headline figures of its measurements:
      * the best of each, since the minimum time (maximum rate) is what the
@@ -237,60 +293,51 @@ static const char migration_2[] =
     "  (SELECT count(*) FROM measurements m WHERE m.probe_run_id = pr.id)\n"
     "     AS n_measurements\n"
     "FROM probe_runs pr LEFT JOIN hosts h ON h.id = pr.host_id;\n"
-    /* Every plan, with each of its runs (a plan never run appears once with
-     * NULL measurements). */
-    "CREATE VIEW v_tuning_history AS\n"
-    "SELECT p.id AS plan_id,\n"
-    "  r.id AS run_id,\n"
-    "  p.created_at AS planned_at,\n"
-    "  mo.name AS model,\n"
-    "  c.name AS cluster,\n"
-    "  c.fingerprint AS cluster_fingerprint,\n"
-    "  'dp=' || p.dp || ' tp=' || p.tp || ' pp=' || p.pp || ' v=' || p.v ||\n"
-    "  ' mbs=' || p.mbs || ' mb=' || p.microbatches ||\n"
-    "  ' gb=' || p.global_batch || ' zero=' || p.zero ||\n"
-    "  ' recompute=' || p.recompute || ' sp=' || p.sp ||\n"
-    "  ' ' || p.schedule || ' threads=' || p.threads_per_rank AS config,\n"
-    "  p.calibration_id AS calibration_id,\n"
-    M2_RUN_ERROR_COLUMNS
-    "  r.status AS status,\n"
-    "  r.started_at AS run_started_at\n"
-    "FROM plans p\n"
-    "  JOIN models mo ON mo.id = p.model_id\n"
-    "  JOIN clusters c ON c.id = p.cluster_id\n"
-    "  LEFT JOIN runs r ON r.plan_id = p.id;\n"
-    /* Runs with the configuration they ran and how they went. */
-    "CREATE VIEW v_runs AS\n"
-    "SELECT r.id AS run_id,\n"
-    "  r.plan_id AS plan_id,\n"
-    "  mo.name AS model,\n"
-    "  c.name AS cluster,\n"
-    "  p.dp AS dp, p.tp AS tp, p.pp AS pp, p.v AS v, p.mbs AS mbs,\n"
-    "  p.microbatches AS microbatches, p.global_batch AS global_batch,\n"
-    "  p.zero AS zero, p.recompute AS recompute, p.sp AS sp,\n"
-    "  p.schedule AS schedule, p.threads_per_rank AS threads_per_rank,\n"
-    "  r.status AS status,\n"
-    "  r.ranks AS ranks,\n"
-    "  r.steps AS steps,\n"
-    "  r.started_at AS started_at,\n"
-    "  r.finished_at AS finished_at,\n"
-    /* julianday() carries about a millisecond of rounding error; the
-     * times themselves are whole seconds. */
-    "  round((julianday(r.finished_at) - julianday(r.started_at)) * 86400.0,\n"
-    "        3) AS duration_s,\n"
-    M2_RUN_ERROR_COLUMNS
-    "  r.final_loss AS final_loss,\n"
-    "  r.test_accuracy AS test_accuracy,\n"
-    "  r.peak_rss_bytes AS peak_rss_bytes,\n"
-    "  r.error AS error\n"
-    "FROM runs r\n"
-    "  JOIN plans p ON p.id = r.plan_id\n"
-    "  JOIN models mo ON mo.id = p.model_id\n"
-    "  JOIN clusters c ON c.id = p.cluster_id;\n";
+    M2_V_TUNING_HISTORY
+    M2_V_RUNS;
 
+/* 3: runs may end 'interrupted' (stopped by SIGINT or SIGTERM, as opposed
+ * to 'failed'). SQLite cannot change a CHECK constraint in place, so the
+ * table is rebuilt as its documentation describes (lang_altertable.html,
+ * "making other kinds of table schema changes"): foreign keys are off
+ * while this runs (dml__db_migrate_to), so dropping the old table does not
+ * cascade into steps, rank_timings, checkpoints and events, whose
+ * REFERENCES runs(id) name the new table once it is renamed. The views
+ * that read runs are dropped first and made again, unchanged. */
+static const char migration_3[] =
+    "DROP VIEW v_tuning_history;\n"
+    "DROP VIEW v_runs;\n"
+    "CREATE TABLE runs_new (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  plan_id INTEGER NOT NULL REFERENCES plans(id),\n"
+    "  started_at TEXT NOT NULL,\n"
+    "  finished_at TEXT,\n"
+    "  status TEXT NOT NULL DEFAULT 'running'\n"
+    "    CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),\n"
+    "  ranks INTEGER NOT NULL CHECK (ranks >= 1),\n"
+    "  layout TEXT,\n"
+    "  hosts TEXT,\n"
+    "  steps INTEGER NOT NULL DEFAULT 0 CHECK (steps >= 0),\n"
+    "  predicted_step_s REAL,\n"
+    "  measured_step_s REAL,\n"
+    "  peak_rss_bytes REAL,\n"
+    "  final_loss REAL,\n"
+    "  test_accuracy REAL,\n"
+    "  error TEXT\n"
+    ");\n"
+    "INSERT INTO runs_new SELECT * FROM runs;\n"
+    "DROP TABLE runs;\n"
+    "ALTER TABLE runs_new RENAME TO runs;\n"
+    "CREATE INDEX runs_by_plan ON runs(plan_id);\n"
+    M2_V_TUNING_HISTORY
+    M2_V_RUNS;
+
+#undef M2_V_TUNING_HISTORY
+#undef M2_V_RUNS
 #undef M2_RUN_ERROR_COLUMNS
 
-static const char *const migrations[] = {migration_1, migration_2};
+static const char *const migrations[] = {migration_1, migration_2,
+                                           migration_3};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
                    DML_DB_SCHEMA_VERSION,

@@ -317,7 +317,7 @@ static void fresh_database_is_latest_with_every_table_and_view(void **state)
     fixture *f = *state;
     dml_db *db = open_ok(f->path);
     assert_int_equal(dml_db_schema_version(db), DML_DB_SCHEMA_VERSION);
-    assert_int_equal(DML_DB_SCHEMA_VERSION, 2);
+    assert_int_equal(DML_DB_SCHEMA_VERSION, 3);
     static const char *const tables[] = {
         "hosts", "probe_runs", "measurements", "clusters", "models", "plans",
         "runs", "steps", "rank_timings", "checkpoints", "events",
@@ -397,7 +397,7 @@ static void upgrade_from_version_1_keeps_data(void **state)
     dml_db_close(db);
 
     db = open_ok(f->path);
-    assert_int_equal(dml_db_schema_version(db), 2);
+    assert_int_equal(dml_db_schema_version(db), DML_DB_SCHEMA_VERSION);
     assert_int_equal(q_i64(db, "SELECT count(*) FROM measurements"), N_MEAS);
     /* The view added by migration 2 sees the rows written under version 1. */
     dml_db_probe_row *rows = NULL;
@@ -407,6 +407,79 @@ static void upgrade_from_version_1_keeps_data(void **state)
     assert_int_equal(rows[0].id, run_id);
     assert_true(rows[0].triad_Bps == 18e9);
     free(rows);
+    dml_db_close(db);
+}
+
+static int64_t make_plan(dml_db *db, const char *fingerprint, double pred_s,
+                         int dp);
+static int64_t make_run(dml_db *db, int64_t plan_id, double pred_s,
+                        double meas_s, const char *status);
+
+/* Migration 3 rebuilds the runs table (to allow 'interrupted'): the runs of
+ * a version-2 database keep their steps, checkpoints and events (dropping
+ * the old table must not cascade), the views read the new table, and
+ * foreign keys are enforced again afterwards. */
+static void upgrade_from_version_2_keeps_runs_and_children(void **state)
+{
+    fixture *f = *state;
+    dml_db *db = NULL;
+    dml_error err;
+    assert_int_equal(dml__db_open_at(f->path, true, 2, &db, &err), DML_OK);
+    assert_int_equal(dml_db_schema_version(db), 2);
+    int64_t plan = make_plan(db, "c0ffee", 0.012, 2);
+    int64_t run = make_run(db, plan, NAN, 0.010, "ok");
+    dml_db_step steps[3];
+    for (int i = 0; i < 3; i++)
+        steps[i] = (dml_db_step){.step = i, .loss = 1.0 - 0.1 * i,
+                                 .lr = 1e-3, .global_batch = 256,
+                                 .step_s = 0.01, .compute_s = NAN,
+                                 .tp_comm_s = NAN, .pp_comm_s = NAN,
+                                 .dp_comm_s = NAN, .pipeline_idle_s = NAN,
+                                 .optimizer_s = NAN, .samples_per_s = NAN,
+                                 .noise_scale = NAN};
+    assert_int_equal(dml_db_record_steps(db, run, steps, 3, &err), DML_OK);
+    assert_int_equal(dml_db_record_event(db, run, "fault", 1, 2, "x", &err),
+                     DML_OK);
+    /* Version 2 refuses the new status. */
+    assert_int_not_equal(sqlite3_exec(dml__db_handle(db),
+                                      "UPDATE runs SET status = "
+                                      "'interrupted'",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    dml_db_close(db);
+
+    db = open_ok(f->path);
+    assert_int_equal(dml_db_schema_version(db), 3);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM runs"), 1);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM steps"), 3);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM events"), 1);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM v_runs"), 1);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM v_tuning_history"), 1);
+    assert_int_equal(q_i64(db, "PRAGMA foreign_keys"), 1);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM pragma_foreign_key_check"),
+                     0);
+    /* The new status is accepted, and nothing else is. */
+    dml_db_run_result r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.status, sizeof r.status, "interrupted");
+    r.steps = 3;
+    r.measured_step_s = NAN;
+    r.peak_rss_bytes = NAN;
+    r.final_loss = NAN;
+    r.test_accuracy = NAN;
+    r.error = "interrupted by SIGTERM";
+    assert_int_equal(dml_db_run_finish(db, run, &r, &err), DML_OK);
+    char status[32];
+    q_text(db, "SELECT status FROM v_runs", status, sizeof status);
+    assert_string_equal(status, "interrupted");
+    snprintf(r.status, sizeof r.status, "paused");
+    assert_int_not_equal(dml_db_run_finish(db, run, &r, &err), DML_OK);
+    /* Children still point at their run: deleting it cascades as before. */
+    assert_int_equal(sqlite3_exec(dml__db_handle(db), "DELETE FROM runs",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM steps"), 0);
+    assert_int_equal(q_i64(db, "SELECT count(*) FROM events"), 0);
     dml_db_close(db);
 }
 
@@ -429,7 +502,7 @@ static void newer_schema_is_refused_and_left_alone(void **state)
     char line[1024], want[1024];
     snprintf(want, sizeof want,
              "%s: database schema version 7 is newer than this dml "
-             "(supports up to 2); upgrade dml",
+             "(supports up to 3); upgrade dml",
              f->path);
     assert_string_equal(dml_error_format(&err, line, sizeof line), want);
     /* ESCHEMA is bad input to a tool: exit status 2. */
@@ -932,6 +1005,9 @@ int main(void)
                                         remove_dir),
         cmocka_unit_test_setup_teardown(upgrade_from_version_1_keeps_data,
                                         make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(
+            upgrade_from_version_2_keeps_runs_and_children, make_dir,
+            remove_dir),
         cmocka_unit_test_setup_teardown(newer_schema_is_refused_and_left_alone,
                                         make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(text_file_is_refused_and_left_alone,
