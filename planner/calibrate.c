@@ -11,79 +11,12 @@
 #include <string.h>
 
 #include "common/log.h"
-#include "costmodel/fit.h"
+#include "costmodel/calib_fit.h"
 #include "costmodel/plan.h"
 #include "costmodel/presets.h"
 #include "db/calib_store.h"
 #include "db/history.h"
 #include "db/spec_store.h"
-
-/* A factor whose part is below this fraction of every run's time is not
- * exercised by the runs and keeps its value. */
-#define EXERCISED_FRACTION 0.01
-#define MAX_ITERATIONS 25
-
-/* ---- factors ---------------------------------------------------------------- */
-
-static const struct {
-    const char *name;
-    bool multiplicative; /* a time multiplier with prior 1 */
-    double lo, hi;       /* bounds of the fit */
-} factor_info[DML_CALIB_FACTORS] = {
-    [DML_CALIB_COMPUTE] = {"compute", true, 0.2, 5.0},
-    [DML_CALIB_MEMBOUND] = {"membound", true, 0.2, 5.0},
-    [DML_CALIB_COMM_INTRA] = {"comm_intra", true, 0.2, 10.0},
-    [DML_CALIB_COMM_INTER] = {"comm_inter", true, 0.2, 10.0},
-    [DML_CALIB_LATENCY_INTRA] = {"latency_intra", true, 0.1, 100.0},
-    [DML_CALIB_LATENCY_INTER] = {"latency_inter", true, 0.1, 100.0},
-    [DML_CALIB_OPTIMIZER] = {"optimizer", true, 0.2, 5.0},
-    /* upper bound set from the runs: no more than the fastest step */
-    [DML_CALIB_OVERHEAD] = {"overhead_s", false, 0.0, 1.0},
-    [DML_CALIB_MB_OVERHEAD] = {"microbatch_overhead_s", false, 0.0, 1.0},
-    /* 0: perfect scaling; 1: a second thread (rank) gains nothing; 4: it
-     * makes the GEMMs five times slower (a heavily shared machine) */
-    [DML_CALIB_CPU_THREADS] = {"cpu_thread_overhead", false, 0.0, 4.0},
-    [DML_CALIB_CPU_RANKS] = {"cpu_rank_contention", false, 0.0, 4.0},
-};
-
-const char *dml_calib_factor_name(dml_calib_factor f)
-{
-    return (int)f >= 0 && (int)f < DML_CALIB_FACTORS ? factor_info[f].name
-                                                     : "?";
-}
-
-static double *factor_ptr(dml_costmodel_calib *c, dml_calib_factor f)
-{
-    switch (f) {
-    case DML_CALIB_COMPUTE: return &c->compute;
-    case DML_CALIB_MEMBOUND: return &c->membound;
-    case DML_CALIB_COMM_INTRA: return &c->comm_intra;
-    case DML_CALIB_COMM_INTER: return &c->comm_inter;
-    case DML_CALIB_LATENCY_INTRA: return &c->latency_intra;
-    case DML_CALIB_LATENCY_INTER: return &c->latency_inter;
-    case DML_CALIB_OPTIMIZER: return &c->optimizer;
-    case DML_CALIB_OVERHEAD: return &c->overhead_s;
-    case DML_CALIB_MB_OVERHEAD: return &c->microbatch_overhead_s;
-    case DML_CALIB_CPU_THREADS: return &c->cpu_thread_overhead;
-    case DML_CALIB_CPU_RANKS: return &c->cpu_rank_contention;
-    case DML_CALIB_FACTORS: break;
-    }
-    return NULL;
-}
-
-double dml_calib_factor_get(const dml_costmodel_calib *c, dml_calib_factor f)
-{
-    double *p = factor_ptr((dml_costmodel_calib *)c, f);
-    return p ? *p : NAN;
-}
-
-void dml_calib_factor_set(dml_costmodel_calib *c, dml_calib_factor f,
-                          double value)
-{
-    double *p = factor_ptr(c, f);
-    if (p)
-        *p = value;
-}
 
 void dml_calibrate_options_init(dml_calibrate_options *o)
 {
@@ -103,23 +36,14 @@ void dml_calibration_result_free(dml_calibration_result *r)
 
 /* ---- the runs ----------------------------------------------------------------- */
 
-typedef struct run_model {
-    dml_costmodel_ctx *ctx;   /* prepared for the run's model, cluster and
-                                 optimizer */
-    dml_parallel_config par;  /* its configuration */
-    dml_stage_range *stages;  /* its stages (stage_count of them) */
-    int stage_count;
-    double y;                 /* measured step time, s */
-    char model[DML_MODEL_NAME_MAX]; /* model name */
-    int group;                /* index of the first run of the same plan
-                                 (the runs of a plan are fitted as one) */
-} run_model;
+typedef char model_name[DML_MODEL_NAME_MAX];
 
 /* Whether two runs ran the same plan (model, configuration, stages). */
-static bool same_plan(const run_model *a, const run_model *b)
+static bool same_plan(const dml_calib_run *a, const char *a_model,
+                      const dml_calib_run *b, const char *b_model)
 {
     const dml_parallel_config *x = &a->par, *y = &b->par;
-    if (strcmp(a->model, b->model) != 0 ||
+    if (strcmp(a_model, b_model) != 0 ||
         a->ctx->model.layers != b->ctx->model.layers || x->dp != y->dp ||
         x->tp != y->tp || x->pp != y->pp || x->v != y->v ||
         x->mbs != y->mbs || x->microbatches != y->microbatches ||
@@ -134,226 +58,6 @@ static bool same_plan(const run_model *a, const run_model *b)
             a->stages[i].last_layer != b->stages[i].last_layer)
             return false;
     return true;
-}
-
-/* Step time of run r under calibration c. */
-static dml_status eval(run_model *r, const dml_costmodel_calib *c,
-                       dml_prediction *pred, dml_error *err)
-{
-    dml_costmodel_set_calib(r->ctx, c);
-    return dml_costmodel_step_time(r->ctx, &r->par, r->stages,
-                                   r->stage_count, pred, NULL, err);
-}
-
-static dml_status eval_s(run_model *r, const dml_costmodel_calib *c,
-                         double *t, dml_error *err)
-{
-    dml_prediction p;
-    DML_CHECK(eval(r, c, &p, err));
-    *t = p.step_s;
-    return DML_OK;
-}
-
-/* Step time and its derivative by every factor at c (central
- * differences: the time is piecewise linear, so this is exact away from
- * kinks and the mean slope at one). */
-static dml_status gradient(run_model *r, const dml_costmodel_calib *c,
-                           double *t, double g[DML_CALIB_FACTORS],
-                           dml_error *err)
-{
-    DML_CHECK(eval_s(r, c, t, err));
-    for (int k = 0; k < DML_CALIB_FACTORS; k++) {
-        double v = dml_calib_factor_get(c, (dml_calib_factor)k);
-        double unit = k == DML_CALIB_OVERHEAD || k == DML_CALIB_MB_OVERHEAD
-                          ? 1e-3
-                          : 1.0;
-        double h = 1e-4 * (fabs(v) > unit ? fabs(v) : unit);
-        dml_costmodel_calib cp = *c, cm = *c;
-        dml_calib_factor_set(&cp, (dml_calib_factor)k, v + h);
-        dml_calib_factor_set(&cm, (dml_calib_factor)k, v - h);
-        double tp, tm;
-        DML_CHECK(eval_s(r, &cp, &tp, err));
-        DML_CHECK(eval_s(r, &cm, &tm, err));
-        g[k] = (tp - tm) / (2.0 * h);
-    }
-    return DML_OK;
-}
-
-/* ---- the fit ------------------------------------------------------------------ */
-
-typedef struct fit_problem {
-    run_model *runs;
-    int n;
-    int active[DML_CALIB_FACTORS]; /* factor index of each free column */
-    int k;                         /* free columns */
-    double prior;                  /* weight of the prior rows */
-    double unit[DML_CALIB_FACTORS]; /* plausible size of each factor
-                                      (1; the overhead: a step) */
-    double lo[DML_CALIB_FACTORS];  /* bounds per factor */
-    double hi[DML_CALIB_FACTORS];
-    /* scratch */
-    double *parts;                 /* (n + k) x k */
-    double *target;                /* n + k */
-    double *grad;                  /* n x DML_CALIB_FACTORS */
-    double *t;                     /* n */
-} fit_problem;
-
-/*
- * One linearised bounded least-squares solve on the runs with use[i]
- * (NULL: all) from gradients grad/t taken at c; writes the new factors
- * into *c.
- */
-static dml_status solve_linearised(fit_problem *fp, const bool *use,
-                                   dml_costmodel_calib *c, dml_error *err)
-{
-    int rows = 0, k = fp->k;
-    for (int i = 0; i < fp->n; i++) {
-        if (use && !use[i])
-            continue;
-        const double *g = fp->grad + (size_t)i * DML_CALIB_FACTORS;
-        double y = fp->runs[i].y;
-        /* what the free columns do not explain at c: frozen factors and
-         * the curvature of products such as compute x contention */
-        double rest = fp->t[i];
-        for (int a = 0; a < k; a++)
-            rest -= g[fp->active[a]] *
-                    dml_calib_factor_get(c, (dml_calib_factor)fp->active[a]);
-        for (int a = 0; a < k; a++)
-            fp->parts[(size_t)rows * k + a] = g[fp->active[a]] / y;
-        double want = (y - rest) / y;
-        /* fit.h needs positive targets; a run the frozen parts alone
-         * over-predict pulls the free ones to their lower bounds anyway */
-        fp->target[rows] = want > 1e-9 ? want : 1e-9;
-        rows++;
-    }
-    /* A prior row per factor: weak next to a handful of plans, but it
-     * settles factors the plans cannot tell apart (the overhead and the
-     * GEMM time of plans that all train one batch). Multipliers are
-     * pulled towards 1, the additive terms towards 0, each deviation of
-     * a tenth (of a step, for the overhead) weighing like a residual of
-     * prior / 10 on one plan. */
-    for (int a = 0; a < k && fp->prior > 0; a++) {
-        int f = fp->active[a];
-        bool mult = factor_info[f].multiplicative;
-        double part = mult ? fp->prior : fp->prior / fp->unit[f];
-        for (int b = 0; b < k; b++)
-            fp->parts[(size_t)rows * k + b] = a == b ? part : 0;
-        /* fit.h wants positive targets: "0" is a vanishing one */
-        fp->target[rows] = mult ? fp->prior : 1e-300;
-        rows++;
-    }
-    double lo[DML_CALIB_FACTORS], hi[DML_CALIB_FACTORS], x[DML_CALIB_FACTORS];
-    for (int a = 0; a < k; a++) {
-        lo[a] = fp->lo[fp->active[a]];
-        hi[a] = fp->hi[fp->active[a]];
-    }
-    DML_CHECK(dml_fit_scales(fp->parts, fp->target, rows, k, lo, hi, false,
-                             x, NULL, err));
-    for (int a = 0; a < k; a++)
-        dml_calib_factor_set(c, (dml_calib_factor)fp->active[a], x[a]);
-    return DML_OK;
-}
-
-static dml_status take_gradients(fit_problem *fp, const bool *use,
-                                 const dml_costmodel_calib *c, dml_error *err)
-{
-    for (int i = 0; i < fp->n; i++) {
-        if (use && !use[i])
-            continue;
-        DML_CHECK(gradient(&fp->runs[i], c,
-                           &fp->t[i], fp->grad + (size_t)i * DML_CALIB_FACTORS,
-                           err));
-    }
-    return DML_OK;
-}
-
-/* Gauss-Newton from *c until the free factors settle; *iters the rounds. */
-static dml_status fit_iterate(fit_problem *fp, const bool *use, int max_iter,
-                              dml_costmodel_calib *c, int *iters,
-                              dml_error *err)
-{
-    int it = 0;
-    for (; it < max_iter; it++) {
-        DML_CHECK(take_gradients(fp, use, c, err));
-        dml_costmodel_calib before = *c;
-        DML_CHECK(solve_linearised(fp, use, c, err));
-        double change = 0;
-        for (int a = 0; a < fp->k; a++) {
-            dml_calib_factor f = (dml_calib_factor)fp->active[a];
-            double o = dml_calib_factor_get(&before, f);
-            double v = dml_calib_factor_get(c, f);
-            double scale = f == DML_CALIB_OVERHEAD ||
-                                   f == DML_CALIB_MB_OVERHEAD
-                               ? fp->hi[f]
-                               : 1.0;
-            double d = fabs(v - o) / (fabs(o) > scale ? fabs(o) : scale);
-            if (d > change)
-                change = d;
-        }
-        if (change < 1e-7) {
-            it++;
-            break;
-        }
-    }
-    if (iters)
-        *iters = it;
-    return DML_OK;
-}
-
-/* Choose the free factors from gradients at the defaults: exercised
- * ones, most important first, at most max_free. */
-static void choose_active(fit_problem *fp, const dml_costmodel_calib *c,
-                          int max_free)
-{
-    double importance[DML_CALIB_FACTORS] = {0};
-    double ymean = 0;
-    for (int i = 0; i < fp->n; i++)
-        ymean += fp->runs[i].y / fp->n;
-    for (int kf = 0; kf < DML_CALIB_FACTORS; kf++) {
-        double v = fabs(dml_calib_factor_get(c, (dml_calib_factor)kf));
-        /* how much the time would move with the factor at a plausible
-         * value: its current one, 1 for the CPU scaling terms, a tenth
-         * of a step for the overhead, a hundredth per micro-batch */
-        double unit = kf == DML_CALIB_OVERHEAD      ? 0.1 * ymean
-                      : kf == DML_CALIB_MB_OVERHEAD ? 0.01 * ymean
-                                                    : 1.0;
-        double u = v > unit ? v : unit;
-        for (int i = 0; i < fp->n; i++) {
-            double g = fabs(fp->grad[(size_t)i * DML_CALIB_FACTORS + kf]);
-            double imp = g * u / fp->runs[i].y;
-            if (imp > importance[kf])
-                importance[kf] = imp;
-        }
-    }
-    fp->k = 0;
-    bool taken[DML_CALIB_FACTORS] = {false};
-    if (max_free > DML_FIT_MAX_PARTS)
-        max_free = DML_FIT_MAX_PARTS;
-    while (fp->k < max_free) {
-        int best = -1;
-        for (int kf = 0; kf < DML_CALIB_FACTORS; kf++)
-            if (!taken[kf] && importance[kf] >= EXERCISED_FRACTION &&
-                (best < 0 || importance[kf] > importance[best]))
-                best = kf;
-        if (best < 0)
-            break;
-        taken[best] = true;
-        fp->active[fp->k++] = best;
-    }
-}
-
-static double mape(const double *pred, const run_model *runs, int n)
-{
-    double s = 0;
-    for (int i = 0; i < n; i++)
-        s += fabs(pred[i] - runs[i].y) / runs[i].y;
-    return n > 0 ? 100.0 * s / n : NAN;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* ---- finding the cluster spec ------------------------------------------------- */
@@ -423,14 +127,10 @@ typedef struct work {
     size_t nrows;
     spec_cache *cache;
     size_t ncache;
-    run_model *runs;
+    dml_calib_run *runs; /* the runs priced (ctx and stages owned here) */
+    model_name *model;   /* their models' names */
     int n;
     dml_plan *plan;
-    fit_problem fp;
-    run_model *plans;  /* one per distinct plan, y = median of its runs
-                          (shares ctx and stages with runs) */
-    double *pred;
-    bool *use;
 } work;
 
 static void work_free(work *w, const dml_calibrate_options *o)
@@ -443,17 +143,11 @@ static void work_free(work *w, const dml_calibrate_options *o)
     free(w->cache);
     for (int i = 0; i < w->n; i++) {
         free(w->runs[i].ctx);
-        free(w->runs[i].stages);
+        free((dml_stage_range *)w->runs[i].stages);
     }
     free(w->runs);
-    free(w->plans);
+    free(w->model);
     free(w->plan);
-    free(w->fp.parts);
-    free(w->fp.target);
-    free(w->fp.grad);
-    free(w->fp.t);
-    free(w->pred);
-    free(w->use);
 }
 
 static double rss_of(const work *w, int64_t run_id)
@@ -522,14 +216,15 @@ static bool add_run(dml_db *db, const char *fingerprint,
                       "fingerprint %s", (long long)m->run_id, fingerprint);
         return false;
     }
-    run_model *r = &w->runs[w->n];
+    dml_calib_run *r = &w->runs[w->n];
     memset(r, 0, sizeof *r);
     r->ctx = malloc(sizeof *r->ctx);
+    dml_stage_range *stages = NULL;
     if (w->plan->stage_count > 0)
-        r->stages = malloc(sizeof *r->stages * (size_t)w->plan->stage_count);
-    if (!r->ctx || (w->plan->stage_count > 0 && !r->stages)) {
+        stages = malloc(sizeof *stages * (size_t)w->plan->stage_count);
+    if (!r->ctx || (w->plan->stage_count > 0 && !stages)) {
         free(r->ctx);
-        free(r->stages);
+        free(stages);
         return false;
     }
     dml_costmodel_options opt;
@@ -538,28 +233,31 @@ static bool add_run(dml_db *db, const char *fingerprint,
     r->par = w->plan->par;
     r->stage_count = w->plan->stage_count;
     if (r->stage_count > 0)
-        memcpy(r->stages, w->plan->stages,
-               sizeof *r->stages * (size_t)r->stage_count);
-    r->y = m->measured_step_s;
+        memcpy(stages, w->plan->stages,
+               sizeof *stages * (size_t)r->stage_count);
+    r->stages = stages;
+    r->measured_s = m->measured_step_s;
     dml_prediction p;
     dml_cluster_spec *cut = cut_for_threads(spec,
                                             w->plan->par.threads_per_rank);
     ok = dml_costmodel_prepare(&w->plan->model, cut ? cut : spec, &opt,
                                r->ctx, &e) == DML_OK &&
-         eval(r, &opt.calib, &p, &e) == DML_OK && p.step_s > 0 &&
+         dml_calib_run_predict(r, &opt.calib, &p, &e) == DML_OK &&
+         p.step_s > 0 &&
          isfinite(p.step_s);
     free(cut);
     if (!ok) {
         dml_log_debug("calibration: run %lld: cannot be priced: %s",
                       (long long)m->run_id, e.msg);
         free(r->ctx);
-        free(r->stages);
+        free(stages);
         return false;
     }
-    snprintf(r->model, sizeof r->model, "%s", w->plan->model.name);
+    snprintf(w->model[w->n], sizeof w->model[w->n], "%s",
+             w->plan->model.name);
     r->group = w->n;
     for (int i = 0; i < w->n; i++)
-        if (same_plan(&w->runs[i], r)) {
+        if (same_plan(&w->runs[i], w->model[i], r, w->model[w->n])) {
             r->group = w->runs[i].group;
             break;
         }
@@ -599,148 +297,32 @@ static dml_status record(dml_db *db, const char *fingerprint,
     return s;
 }
 
-/* Median of the measured times of the runs of group g. */
-static double group_median(const run_model *runs, int n, int g, double *tmp)
+/* The fit of costmodel/calib_fit.h, its figures into out. */
+static dml_status fit_runs(work *w, double prior, dml_calibration_result *out,
+                           dml_error *err)
 {
-    int m = 0;
-    for (int i = 0; i < n; i++)
-        if (runs[i].group == g)
-            tmp[m++] = runs[i].y;
-    qsort(tmp, (size_t)m, sizeof *tmp, cmp_double);
-    return m % 2 ? tmp[m / 2] : 0.5 * (tmp[m / 2 - 1] + tmp[m / 2]);
-}
-
-/*
- * The fit works on distinct plans, each measured by the median of its
- * runs: on a shared machine a slow spell is an outlier, not information,
- * and a plan run ten times must not outweigh ten plans run once. The
- * errors are over plans; the interval over runs, since a new run of a
- * plan scatters around its prediction as the old ones did.
- */
-static dml_status fit_all(work *w, double prior, dml_calibration_result *out,
-                          dml_error *err)
-{
-    int nr = w->n, n = 0;
-    fit_problem *fp = &w->fp;
-    double *tmp = malloc(sizeof(double) * (size_t)nr);
-    int *plan_of = malloc(sizeof(int) * (size_t)nr);
-    w->plans = malloc(sizeof *w->plans * (size_t)nr);
-    if (!tmp || !plan_of || !w->plans) {
-        free(tmp);
-        free(plan_of);
+    dml_calib_run_fit *per = malloc(sizeof *per * (size_t)w->n);
+    if (!per)
         return dml_error_msg(err, DML_ENOMEM, "out of memory");
-    }
-    /* runs[i].group is the first run of i's plan, which comes first */
-    for (int i = 0; i < nr; i++) {
-        if (w->runs[i].group != i) {
-            plan_of[i] = plan_of[w->runs[i].group];
-            continue;
+    dml_calib_fit_result f;
+    dml_status s = dml_calib_fit(w->runs, w->n, prior, &f, per, err);
+    if (s == DML_OK) {
+        out->calib = f.calib;
+        memcpy(out->free_factor, f.free_factor, sizeof out->free_factor);
+        out->iterations = f.iterations;
+        out->n_plans = f.n_plans;
+        out->mape_before_pct = f.mape_before_pct;
+        out->mape_after_pct = f.mape_after_pct;
+        out->loo_mape_before_pct = f.loo_mape_before_pct;
+        out->loo_mape_after_pct = f.loo_mape_after_pct;
+        out->interval_pct = f.interval_pct;
+        for (int i = 0; i < w->n; i++) {
+            out->points[i].calibrated_s = per[i].calibrated_s;
+            out->points[i].loo_s = per[i].loo_s;
+            out->points[i].plan_measured_s = per[i].plan_measured_s;
         }
-        plan_of[i] = n;
-        w->plans[n] = w->runs[i]; /* shares ctx and stages */
-        w->plans[n].y = group_median(w->runs, nr, i, tmp);
-        w->plans[n].group = n;
-        n++;
     }
-    for (int i = 0; i < n; i++)
-        tmp[i] = w->plans[i].y;
-    qsort(tmp, (size_t)n, sizeof *tmp, cmp_double);
-    double ymed = tmp[n / 2]; /* a typical step, s */
-    free(tmp);
-    out->n_plans = n;
-    fp->runs = w->plans;
-    fp->n = n;
-    fp->prior = prior;
-    fp->parts = malloc(sizeof(double) * (size_t)(n + DML_CALIB_FACTORS) *
-                       DML_CALIB_FACTORS);
-    fp->target = malloc(sizeof(double) * (size_t)(n + DML_CALIB_FACTORS));
-    fp->grad = malloc(sizeof(double) * (size_t)n * DML_CALIB_FACTORS);
-    fp->t = malloc(sizeof(double) * (size_t)n);
-    w->pred = malloc(sizeof(double) * (size_t)n);
-    w->use = malloc(sizeof(bool) * (size_t)n);
-    double *full = malloc(sizeof(double) * (size_t)n);
-    double *rel = malloc(sizeof(double) * (size_t)nr);
-    double *gsave = malloc(sizeof(double) * (size_t)n * DML_CALIB_FACTORS);
-    double *tsave = malloc(sizeof(double) * (size_t)n);
-    dml_status s = DML_OK;
-    if (!fp->parts || !fp->target || !fp->grad || !fp->t || !w->pred ||
-        !w->use || !full || !rel || !gsave || !tsave)
-        s = dml_error_msg(err, DML_ENOMEM, "out of memory");
-    double ymin = INFINITY;
-    for (int i = 0; i < n; i++)
-        if (w->plans[i].y < ymin)
-            ymin = w->plans[i].y;
-    for (int kf = 0; kf < DML_CALIB_FACTORS; kf++) {
-        fp->lo[kf] = factor_info[kf].lo;
-        fp->hi[kf] = factor_info[kf].hi;
-    }
-    fp->hi[DML_CALIB_OVERHEAD] = ymin;
-    fp->hi[DML_CALIB_MB_OVERHEAD] = ymin;
-    for (int kf = 0; kf < DML_CALIB_FACTORS; kf++)
-        fp->unit[kf] = 1.0;
-    fp->unit[DML_CALIB_OVERHEAD] = ymed;
-    fp->unit[DML_CALIB_MB_OVERHEAD] = 0.1 * ymed;
-
-    dml_costmodel_calib c0, c;
-    dml_costmodel_calib_init(&c0);
-    if (s == DML_OK)
-        s = take_gradients(fp, NULL, &c0, err);
-    if (s == DML_OK) {
-        out->mape_before_pct = mape(fp->t, w->plans, n);
-        out->loo_mape_before_pct = out->mape_before_pct;
-        choose_active(fp, &c0, n / 2 > 1 ? n / 2 : 1);
-        c = c0;
-        s = fit_iterate(fp, NULL, MAX_ITERATIONS, &c, &out->iterations, err);
-    }
-    for (int i = 0; s == DML_OK && i < n; i++)
-        s = eval_s(&w->plans[i], &c, &full[i], err);
-    if (s == DML_OK) {
-        out->calib = c;
-        for (int a = 0; a < fp->k; a++)
-            out->free_factor[fp->active[a]] = true;
-        out->mape_after_pct = mape(full, w->plans, n);
-        /* Leave one out: refit without plan g from the full fit's
-         * linearisation (iterated when there are few plans) and predict
-         * it with the exact model. */
-        s = take_gradients(fp, NULL, &c, err);
-    }
-    int loo_iter = n <= 64 ? 3 : 1;
-    if (s == DML_OK) {
-        memcpy(gsave, fp->grad,
-               sizeof(double) * (size_t)n * DML_CALIB_FACTORS);
-        memcpy(tsave, fp->t, sizeof(double) * (size_t)n);
-    }
-    for (int g = 0; g < n && s == DML_OK; g++) {
-        for (int j = 0; j < n; j++)
-            w->use[j] = j != g;
-        memcpy(fp->grad, gsave,
-               sizeof(double) * (size_t)n * DML_CALIB_FACTORS);
-        memcpy(fp->t, tsave, sizeof(double) * (size_t)n);
-        dml_costmodel_calib ci = c;
-        s = solve_linearised(fp, w->use, &ci, err);
-        if (s == DML_OK && loo_iter > 1)
-            s = fit_iterate(fp, w->use, loo_iter - 1, &ci, NULL, err);
-        if (s == DML_OK)
-            s = eval_s(&w->plans[g], &ci, &w->pred[g], err);
-    }
-    if (s == DML_OK) {
-        out->loo_mape_after_pct = mape(w->pred, w->plans, n);
-        for (int i = 0; i < nr; i++) {
-            double loo = w->pred[plan_of[i]];
-            out->points[i].calibrated_s = full[plan_of[i]];
-            out->points[i].loo_s = loo;
-            out->points[i].plan_measured_s = w->plans[plan_of[i]].y;
-            rel[i] = loo > 0 ? fabs(w->runs[i].y - loo) / loo : INFINITY;
-        }
-        qsort(rel, (size_t)nr, sizeof *rel, cmp_double);
-        int idx = (int)ceil(0.9 * nr) - 1;
-        out->interval_pct = 100.0 * rel[idx < 0 ? 0 : idx];
-    }
-    free(plan_of);
-    free(full);
-    free(rel);
-    free(gsave);
-    free(tsave);
+    free(per);
     return s;
 }
 
@@ -797,9 +379,10 @@ dml_status dml_calibrate_cluster(dml_db *db, const char *fingerprint,
     if (s == DML_OK && want > 0) {
         w.cache = calloc(want, sizeof *w.cache);
         w.runs = calloc(want, sizeof *w.runs);
+        w.model = calloc(want, sizeof *w.model);
         w.plan = malloc(sizeof *w.plan);
         out->points = calloc(want, sizeof *out->points);
-        if (!w.cache || !w.runs || !w.plan || !out->points)
+        if (!w.cache || !w.runs || !w.model || !w.plan || !out->points)
             s = dml_error_msg(err, DML_ENOMEM, "out of memory");
     }
     for (size_t i = first; s == DML_OK && i < w.nm; i++) {
@@ -827,7 +410,7 @@ dml_status dml_calibrate_cluster(dml_db *db, const char *fingerprint,
         plans += w.runs[i].group == i;
     out->n_plans = plans;
     if (s == DML_OK && plans >= o.min_runs) {
-        s = fit_all(&w, o.prior_weight, out, err);
+        s = fit_runs(&w, o.prior_weight, out, err);
         if (s == DML_OK) {
             out->fitted = true;
             memory_headroom(out);
@@ -870,11 +453,12 @@ char *dml_calibration_params_json(const dml_calibration_result *r,
         return NULL;
     }
     for (int k = 0; k < DML_CALIB_FACTORS; k++) {
-        json_object_set_new(factors, factor_info[k].name,
+        json_object_set_new(factors, dml_calib_factor_name((dml_calib_factor)k),
                             json_real(dml_calib_factor_get(
                                 &r->calib, (dml_calib_factor)k)));
         if (r->free_factor[k])
-            json_array_append_new(freed, json_string(factor_info[k].name));
+            json_array_append_new(
+                freed, json_string(dml_calib_factor_name((dml_calib_factor)k)));
     }
     for (size_t i = 0; i < r->n_points; i++)
         json_array_append_new(runs, json_integer(r->points[i].run_id));
@@ -921,8 +505,10 @@ dml_status dml_calibration_parse_params(const char *params_json,
                                     err);
     for (int k = 0; s == DML_OK && present && k < DML_CALIB_FACTORS; k++) {
         double v = dml_calib_factor_get(&out->calib, (dml_calib_factor)k);
-        s = dml_json_get_f64(&f, factor_info[k].name, false,
-                             factor_info[k].lo, factor_info[k].hi, &v, err);
+        double lo, hi;
+        dml_calib_factor_bounds((dml_calib_factor)k, &lo, &hi);
+        s = dml_json_get_f64(&f, dml_calib_factor_name((dml_calib_factor)k),
+                             false, lo, hi, &v, err);
         dml_calib_factor_set(&out->calib, (dml_calib_factor)k, v);
     }
     if (s == DML_OK)

@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "costmodel/calib_fit.h"
 #include "costmodel/cluster_spec.h"
 #include "costmodel/step_time.h"
 #include "db/db.h"
@@ -52,29 +53,6 @@
 /* Weight of the prior rows that pull time multipliers towards 1: a
  * factor 10 % away from 1 costs as much as a 3 % error on one run. */
 #define DML_CALIBRATION_PRIOR_WEIGHT 0.3
-
-/* The factors of dml_costmodel_calib calibration fits, in this order. */
-typedef enum dml_calib_factor {
-    DML_CALIB_COMPUTE = 0,    /* GEMM time multiplier */
-    DML_CALIB_MEMBOUND,       /* memory-bound kernel time multiplier */
-    DML_CALIB_COMM_INTRA,     /* intra-node transfer time multiplier */
-    DML_CALIB_COMM_INTER,     /* inter-node transfer time multiplier */
-    DML_CALIB_LATENCY_INTRA,  /* intra-node latency (alpha) multiplier */
-    DML_CALIB_LATENCY_INTER,  /* inter-node latency multiplier */
-    DML_CALIB_OPTIMIZER,      /* optimizer step multiplier */
-    DML_CALIB_OVERHEAD,       /* fixed time per step, s */
-    DML_CALIB_MB_OVERHEAD,    /* fixed time per micro-batch and device, s */
-    DML_CALIB_CPU_THREADS,    /* CPU: cost per further thread of a rank */
-    DML_CALIB_CPU_RANKS,      /* CPU: cost per further rank on a node */
-    DML_CALIB_FACTORS
-} dml_calib_factor;
-
-/* The calib field's name ("compute", "overhead_s", ...). */
-const char *dml_calib_factor_name(dml_calib_factor f);
-/* Read / write factor f of a calibration. */
-double dml_calib_factor_get(const dml_costmodel_calib *c, dml_calib_factor f);
-void dml_calib_factor_set(dml_costmodel_calib *c, dml_calib_factor f,
-                          double value);
 
 typedef struct dml_calibrate_options {
     const dml_cluster_spec *cluster; /* spec the runs are priced on; NULL:
