@@ -38,8 +38,10 @@
 #include "costmodel/model_spec.h"
 #include "costmodel/plan.h"
 
-/* Per-cluster efficiency factors that calibration fits (fit.h); every one
- * multiplies the time of its part; 1 = the spec as written. */
+/* Per-cluster efficiency factors that calibration fits (calib_fit.h). The
+ * first seven multiply the time of their part (1 = the spec as written);
+ * overhead_s and microbatch_overhead_s add seconds, and the two CPU terms
+ * are slopes of a slowdown per extra thread or rank (0 = none). */
 typedef struct dml_costmodel_calib {
     double compute;    /* GEMM time */
     double membound;   /* memory-bound kernel time */
@@ -101,8 +103,10 @@ typedef struct dml_costmodel_ctx {
     double elem_bytes;             /* activation element width, bytes */
     int devices_per_node;          /* of the compute group */
     int64_t devices;               /* in the whole cluster */
-    dml_link_spec intra;           /* slowest intra-node link */
-    dml_link_spec inter;           /* slowest inter-node link */
+    dml_link_spec intra;           /* intra-node link of the compute group
+                                      (the group whose devices are slowest,
+                                      where every rank waits) */
+    dml_link_spec inter;           /* slowest inter-node link of any group */
     dml_gemm_curve curve;          /* GEMM efficiency at compute_dtype */
     dml_state_bytes state;         /* bytes per parameter of model states */
     double layer_params;           /* one transformer layer, all TP ranks */

@@ -109,7 +109,8 @@ static dml_status measured_noise_scale(dml_planner *p, dml_error *err)
     return DML_OK;
 }
 
-/* The cluster with every device cut into k ranks of cores/k threads. */
+/* The fewest cores of any group's device (1 when none says): what a CPU
+ * plan may give one rank's threads. */
 static int min_cores(const dml_cluster_spec *c)
 {
     int m = 0;
