@@ -57,6 +57,7 @@ static void transformer_stage(const dml__step *st, const dml__layer_cost *lc,
     int p = par->pp, tp = par->tp;
     bool full = par->recompute == DML_RECOMPUTE_FULL; /* redoes fwd comm */
     int64_t nl = rank_layers(st, r);
+    s->layers = nl;
     s->t_fwd = (double)nl * lc->fwd;
     s->t_bwd = (double)nl * lc->bwd;
     s->t_tp = (double)nl * (lc->tp_f + lc->tp_b + (full ? lc->tp_f : 0));
@@ -92,6 +93,7 @@ static void mlp_stage(const dml__step *st, int r, dml__stage *s)
     bool full = par->recompute == DML_RECOMPUTE_FULL;
     int64_t first, last;
     mlp_rank_range(st, r, &first, &last);
+    s->layers = last - first + 1;
     s->inflight = dml_memory_inflight(par->schedule, par->pp, 1,
                                       st->microbatches, r);
     for (int64_t i = first; i <= last; i++) {

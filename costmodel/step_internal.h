@@ -71,6 +71,7 @@ typedef struct dml__stage {
     double t_bwd;           /* backward incl. recomputation, s */
     double t_tp;            /* of which TP communication, s */
     double params;          /* parameters it holds (its TP shard) */
+    int64_t layers;         /* layers it holds (0: embedding/head only) */
     double act_bytes;       /* activations stored at its peak, bytes */
     double inflight;        /* micro-batches in flight on it */
 } dml__stage;

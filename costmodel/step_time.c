@@ -453,8 +453,9 @@ static void price_rank(const dml__step *st, const dml__layer_cost *lc,
     }
 
     if (st->par->dp > 1) {
-        dml_sync_rank in = {.r = r, .params = s.params, .t_fwd = s.t_fwd,
-                            .t_bwd = s.t_bwd};
+        dml_sync_rank in = {.r = r, .params = s.params,
+                            .layers = s.layers > 0 ? s.layers : 1,
+                            .t_fwd = s.t_fwd, .t_bwd = s.t_bwd};
         dml_sync_cost c;
         sync->price(st, &in, &c);
         if (c.raw_s > tot->dp_raw) {

@@ -36,6 +36,7 @@
 typedef struct dml_sync_rank {
     int r;            /* pipeline rank, 0..pp-1 */
     double params;    /* parameters it holds (its TP shard) */
+    int64_t layers;   /* layers they belong to (>= 1) */
     double t_fwd;     /* its forward per micro-batch, s */
     double t_bwd;     /* its backward per micro-batch, s */
 } dml_sync_rank;
