@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "quote.h"
+
 static void copy_str(char *dst, size_t size, const char *src)
 {
     if (!src)
@@ -69,30 +71,15 @@ void dml_error_prefix(dml_error *err, const char *fmt, ...)
 }
 
 /* Messages quote what people typed (a JSON string may hold a newline or a
- * terminal escape): write control characters as \n, \t, \r or \xHH, so
- * that an error stays one line and cannot drive the terminal. */
+ * terminal escape) and what older databases hold: the formatted line goes
+ * out through dml_quote_terminal, so that it stays one line and cannot
+ * drive the terminal. */
 static void escape_controls(char *buf, size_t size)
 {
-    size_t i = 0;
-    while (buf[i] && !((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f))
-        i++;
-    if (!buf[i])
-        return;
-    char tmp[DML_ERROR_FILE_MAX + DML_ERROR_FIELD_MAX + DML_ERROR_MSG_MAX];
-    size_t n = 0;
-    for (size_t j = i; buf[j] && n + 5 < sizeof tmp; j++) {
-        unsigned char c = (unsigned char)buf[j];
-        if (c == '\n' || c == '\t' || c == '\r') {
-            tmp[n++] = '\\';
-            tmp[n++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
-        } else if (c < 0x20 || c == 0x7f) {
-            n += (size_t)snprintf(tmp + n, sizeof tmp - n, "\\x%02x", c);
-        } else {
-            tmp[n++] = (char)c;
-        }
-    }
-    tmp[n] = '\0';
-    snprintf(buf + i, size - i, "%s", tmp);
+    char tmp[DML_ERROR_FILE_MAX + DML_ERROR_FIELD_MAX + DML_ERROR_MSG_MAX +
+             64];
+    snprintf(tmp, sizeof tmp, "%s", buf);
+    dml_quote_terminal(tmp, buf, size);
 }
 
 char *dml_error_format(const dml_error *err, char *buf, size_t size)

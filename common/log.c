@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quote.h"
+
 /* Process-wide by nature: one stderr, one verbosity per process. */
 static dml_log_level current = DML_LOG_WARN;
 static char prog[64] = "dml";
@@ -40,6 +42,10 @@ void dml_log(dml_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    /* A message repeats paths, names and host names that came from
+     * outside: it stays one line and cannot drive the terminal. */
+    char safe[4 * sizeof line];
+    dml_quote_terminal(line, safe, sizeof safe);
     /* One fprintf per line keeps lines from several ranks whole. */
-    fprintf(stderr, "%s: %s: %s\n", prog, tags[level], line);
+    fprintf(stderr, "%s: %s: %s\n", prog, tags[level], safe);
 }
