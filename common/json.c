@@ -593,7 +593,7 @@ dml_status dml_json_get_text(const dml_json_obj *o, const char *key,
         char path[DML_JSON_PATH_MAX];
         dml_json_path_key(path, sizeof path, o->path, key);
         return dml_json_doc_error(o->doc, err, path, false,
-                                  s[0] ? "longer than %zu characters"
+                                  s[0] ? "longer than %zu bytes"
                                        : "must not be empty",
                                   size - 1);
     }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/name.h"
 #include "costmodel/presets.h"
 
 static const char *const coll_names[] = {"allreduce", "allgather",
@@ -110,8 +111,12 @@ static bool consistent(const dml_cluster_spec *c, char *field, size_t fsize,
         return false;                                                         \
     } while (0)
     snprintf(field, fsize, "name");
-    if (!c->name[0])
-        DML__BAD("must not be empty");
+    if (!dml_name_valid(c->name, msg, msize))
+        return false;
+    snprintf(field, fsize, "fingerprint");
+    if (c->fingerprint[0] && !dml_fingerprint_valid(c->fingerprint, msg,
+                                                    msize))
+        return false;
     snprintf(field, fsize, "node_groups");
     if (c->group_count < 1 || c->group_count > DML_CLUSTER_GROUPS_MAX)
         DML__BAD("needs 1 to %d node groups, found %d", DML_CLUSTER_GROUPS_MAX,
@@ -119,6 +124,9 @@ static bool consistent(const dml_cluster_spec *c, char *field, size_t fsize,
     for (int i = 0; i < c->group_count; i++) {
         const dml_node_group *g = &c->groups[i];
         const dml_device_spec *d = &g->device;
+        snprintf(field, fsize, "node_groups[%d].name", i);
+        if (g->name[0] && !dml_name_valid(g->name, msg, msize))
+            return false;
         snprintf(field, fsize, "node_groups[%d].nodes", i);
         if (g->nodes < 1 || g->nodes > DML_CLUSTER_MAX_NODES)
             DML__BAD("%lld is out of range [1, %d]", (long long)g->nodes,
@@ -296,7 +304,7 @@ static dml_status parse_group(const dml_json_obj *o, dml_node_group *g,
         "links", "collectives", "node_mtbf_s",      "storage_write_Bps",
         NULL};
     DML_CHECK(dml_json_check_keys(o, keys, err));
-    DML_CHECK(dml_json_get_text(o, "name", false, g->name, sizeof g->name, err));
+    DML_CHECK(dml_name_get(o, "name", false, g->name, sizeof g->name, err));
     DML_CHECK(dml_json_get_i64(o, "nodes", true, 1, DML_CLUSTER_MAX_NODES,
                                &g->nodes, err));
     int64_t dpn = 0;
@@ -387,14 +395,14 @@ dml_status dml_cluster_spec_parse(const dml_json_obj *o, dml_cluster_spec *out,
     } while (0)
     DML__TRY(dml_json_get_i64(o, "schema_version", false, 1, 1, &version,
                               err));
-    DML__TRY(dml_json_get_text(o, "name", true, c->name, sizeof c->name, err));
+    DML__TRY(dml_name_get(o, "name", true, c->name, sizeof c->name, err));
     DML__TRY(dml_json_get_text(o, "description", false, c->description,
                       sizeof c->description, err));
     int src = 2;
     DML__TRY(dml_json_get_enum(o, "source", false, sources, &src, err));
     snprintf(c->source, sizeof c->source, "%s", sources[src]);
-    DML__TRY(dml_json_get_text(o, "fingerprint", false, c->fingerprint,
-                      sizeof c->fingerprint, err));
+    DML__TRY(dml_fingerprint_get(o, "fingerprint", c->fingerprint,
+                                 sizeof c->fingerprint, err));
     json_t *arr = NULL;
     size_t n = 0;
     DML__TRY(dml_json_get_array(o, "node_groups", true, &arr, &n, NULL, err));
@@ -419,17 +427,6 @@ dml_status dml_cluster_spec_parse(const dml_json_obj *o, dml_cluster_spec *out,
         dml_json_path_key(path, sizeof path, o->path, field);
         s = dml_json_doc_error(o->doc, err, path, false, "%s", msg);
         goto done;
-    }
-    for (size_t i = 0; i < strlen(c->fingerprint); i++) {
-        char ch = c->fingerprint[i];
-        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
-              (ch >= 'A' && ch <= 'F'))) {
-            char path[DML_JSON_PATH_MAX];
-            dml_json_path_key(path, sizeof path, o->path, "fingerprint");
-            s = dml_json_doc_error(o->doc, err, path, false,
-                                   "expected hexadecimal digits");
-            goto done;
-        }
     }
     if (!c->fingerprint[0])
         dml_cluster_spec_fingerprint(c, c->fingerprint);

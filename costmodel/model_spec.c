@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/name.h"
 #include "costmodel/presets.h"
 
 void dml_model_spec_init(dml_model_spec *m, dml_model_type type)
@@ -42,8 +43,9 @@ static dml_status consistent(const dml_model_spec *m, dml_error *err)
 {
 #define DML__BAD(f, ...)                                                      \
     return dml_error_set(err, DML_EINPUT, NULL, 0, 0, f, __VA_ARGS__)
-    if (!m->name[0])
-        DML__BAD("name", "must not be empty");
+    char why[DML_ERROR_MSG_MAX];
+    if (!dml_name_valid(m->name, why, sizeof why))
+        DML__BAD("name", "%s", why);
     if (m->type == DML_MODEL_MLP) {
         if (m->input < 1 || m->input > DML_MODEL_MAX_WIDTH)
             DML__BAD("input", "%lld is out of range [1, %d]",
@@ -220,7 +222,7 @@ dml_status dml_model_spec_parse(const dml_json_obj *o, dml_model_spec *out,
     int64_t version = 1;
     DML_CHECK(dml_json_get_i64(o, "schema_version", false, 1, 1, &version,
                                err));
-    DML_CHECK(dml_json_get_text(o, "name", true, m.name, sizeof m.name, err));
+    DML_CHECK(dml_name_get(o, "name", true, m.name, sizeof m.name, err));
     DML_CHECK(dml_json_get_text(o, "description", false, m.description,
                        sizeof m.description, err));
     int dt = (int)m.dtype;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/name.h"
+
 static const char *const recompute_names[] = {"none", "selective", "full",
                                               NULL};
 static const char *const schedule_names[] = {"1f1b", "gpipe", "interleaved",
@@ -113,6 +115,12 @@ static dml_status consistent(const dml_plan *p, dml_error *err)
     const dml_parallel_config *c = &p->par;
     const dml_model_spec *m = &p->model;
     const dml_train_schedule *s = &p->sched;
+    char why[DML_ERROR_MSG_MAX];
+    if (!dml_name_valid(p->cluster_name, why, sizeof why))
+        DML__BAD("cluster.name", "%s", why);
+    if (p->cluster_fingerprint[0] &&
+        !dml_fingerprint_valid(p->cluster_fingerprint, why, sizeof why))
+        DML__BAD("cluster.fingerprint", "%s", why);
     struct {
         const char *f;
         int64_t v, lo, hi;
@@ -500,14 +508,10 @@ static dml_status parse_into(const dml_json_obj *o, dml_plan *p,
     static const char *const ckeys[] = {"name", "fingerprint", "devices",
                                         NULL};
     DML_CHECK(dml_json_check_keys(&sub, ckeys, err));
-    const char *s = NULL;
-    DML_CHECK(dml_json_get_str(&sub, "name", true, &s, err));
-    snprintf(p->cluster_name, sizeof p->cluster_name, "%s", s);
-    s = NULL;
-    DML_CHECK(dml_json_get_str(&sub, "fingerprint", false, &s, err));
-    if (s)
-        snprintf(p->cluster_fingerprint, sizeof p->cluster_fingerprint, "%s",
-                 s);
+    DML_CHECK(dml_name_get(&sub, "name", true, p->cluster_name,
+                           sizeof p->cluster_name, err));
+    DML_CHECK(dml_fingerprint_get(&sub, "fingerprint", p->cluster_fingerprint,
+                                  sizeof p->cluster_fingerprint, err));
     DML_CHECK(dml_json_get_i64(&sub, "devices", true, 1, 100000000,
                                &p->devices, err));
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/file.h"
+#include "common/name.h"
 
 #ifndef DML_DATA_DIR
 #define DML_DATA_DIR "data"
@@ -42,12 +43,12 @@ dml_status dml_costmodel_resolve(const char *name_or_file,
         snprintf(out, size, "%s", name_or_file);
         return DML_OK;
     }
-    for (const char *p = name_or_file; *p; p++)
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-              (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.'))
-            return dml_error_msg(err, DML_ENOTFOUND,
-                                 "unknown %s \"%.64s\" (give a preset name "
-                                 "or a .json file)", what, name_or_file);
+    /* A preset's name is its file name: the rule for names keeps it
+     * inside the preset folder. */
+    if (!dml_name_valid(name_or_file, NULL, 0))
+        return dml_error_msg(err, DML_ENOTFOUND,
+                             "unknown %s \"%.64s\" (give a preset name "
+                             "or a .json file)", what, name_or_file);
     snprintf(out, size, "%s/%s/%s.json", dml_costmodel_data_dir(data_dir),
              folder(what), name_or_file);
     if (!dml_file_exists(out))
