@@ -1,6 +1,13 @@
 /*
  * export.c: Megatron-LM, DeepSpeed, Slurm and torchrun renderings of a
  * plan (see export.h).
+ *
+ * What the exports print is run by a shell, so nothing from outside dml
+ * goes into them raw, even though the readers already restrict names:
+ * a value in a command is one word from dml_quote_shell (word()), a value
+ * in a comment is text from dml_quote_terminal (text()), which cannot end
+ * the comment's line, and the Slurm job name is rebuilt as a name. Numbers
+ * and dml's own keywords are the only other things printed.
  */
 #include "planner/export.h"
 
@@ -10,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/name.h"
+#include "common/quote.h"
 #include "common/units.h"
 
 static const char *const export_names[DML_EXPORT_COUNT] = {
@@ -40,6 +49,36 @@ dml_status dml_export_check(dml_export_kind kind, const dml_model_spec *m,
                              "under mpirun; use --export slurm or deepspeed",
                              dml_export_name(kind), m->name);
     return DML_OK;
+}
+
+/* s for a comment or a JSON note: on one line, no control characters.
+ * buf of DML_EXPORT_TEXT_MAX bytes. */
+#define DML_EXPORT_TEXT_MAX 256
+static const char *text(const char *s, char *buf)
+{
+    dml_quote_terminal(s, buf, DML_EXPORT_TEXT_MAX);
+    return buf;
+}
+
+/* s as one shell word on f. */
+static void word(FILE *f, const char *s)
+{
+    char small[256];
+    size_t n = dml_quote_shell(s, small, sizeof small);
+    if (n < sizeof small) {
+        fputs(small, f);
+        return;
+    }
+    char *big = malloc(n + 1);
+    if (!big) {
+        /* Half a word must not be written; the stream reports the error
+         * when it is closed. */
+        fputs("''", f);
+        return;
+    }
+    dml_quote_shell(s, big, n + 1);
+    fputs(big, f);
+    free(big);
 }
 
 static char *config_line(const dml_planned *pl, char *buf, size_t size)
@@ -172,9 +211,10 @@ static void megatron_args(FILE *f, const dml_planner *p,
 static dml_status megatron(FILE *f, const dml_planner *p,
                            const dml_planned *pl)
 {
-    char cfg[256];
+    char cfg[256], name[DML_EXPORT_TEXT_MAX];
     fprintf(f, "# Megatron-LM arguments for pretrain_gpt.py: %s on %lld "
-            "devices (%s)", p->model.name, (long long)pl->plan.devices,
+            "devices (%s)", text(p->model.name, name),
+            (long long)pl->plan.devices,
             config_line(pl, cfg, sizeof cfg));
     if (pl->plan.db_plan_id > 0)
         fprintf(f, ", dml plan %lld", (long long)pl->plan.db_plan_id);
@@ -229,12 +269,12 @@ static dml_status deepspeed(FILE *f, const dml_planner *p,
     const dml_parallel_config *c = &pl->plan.par;
     const dml_train_schedule *s = &pl->plan.sched;
     const dml_model_spec *m = &p->model;
-    char cfg[256], note[512];
+    char cfg[256], note[512], name[DML_EXPORT_TEXT_MAX];
     snprintf(note, sizeof note,
              "dml-plan: %s on %lld devices (%s); tensor and pipeline degrees "
              "are also set where the model is built (Megatron-DeepSpeed: "
              "--tensor-model-parallel-size %d --pipeline-model-parallel-size "
-             "%d)%s", m->name, (long long)pl->plan.devices,
+             "%d)%s", text(m->name, name), (long long)pl->plan.devices,
              config_line(pl, cfg, sizeof cfg), c->tp, c->pp,
              s->optimizer == DML_OPT_LARS ? "; LARS is not a DeepSpeed "
                                             "optimizer: SGD shown" : "");
@@ -307,11 +347,11 @@ static void torchrun_line(FILE *f, const dml_planner *p,
 static dml_status torchrun(FILE *f, const dml_planner *p,
                            const dml_planned *pl)
 {
-    char cfg[256];
+    char cfg[256], name[DML_EXPORT_TEXT_MAX];
     fprintf(f, "# torchrun for %s on %lld nodes x %d devices (%s); run it on "
             "every node with MASTER_ADDR set to the first node's address and "
             "MEGATRON_ARGS from --export megatron.\n",
-            p->model.name, (long long)pl->nodes, per_node(p, pl),
+            text(p->model.name, name), (long long)pl->nodes, per_node(p, pl),
             config_line(pl, cfg, sizeof cfg));
     if (pl->nodes > 1)
         fprintf(f, "MASTER_PORT=${MASTER_PORT:-29500}\n");
@@ -327,9 +367,9 @@ static dml_status slurm(FILE *f, const dml_planner *p, const dml_planned *pl,
     bool gpu = d->type == DML_DEVICE_GPU;
     int ppn = per_node(p, pl);
     int threads = pl->plan.par.threads_per_rank;
-    char cfg[256], t1[32], t2[32];
+    char cfg[256], t1[32], t2[32], name[DML_EXPORT_TEXT_MAX];
     fprintf(f, "#!/bin/bash\n");
-    fprintf(f, "# %s on %lld nodes x %d %s (%s)", p->model.name,
+    fprintf(f, "# %s on %lld nodes x %d %s (%s)", text(p->model.name, name),
             (long long)pl->nodes, ppn, gpu ? "GPUs" : "ranks",
             config_line(pl, cfg, sizeof cfg));
     if (pl->plan.db_plan_id > 0)
@@ -340,7 +380,10 @@ static dml_status slurm(FILE *f, const dml_planner *p, const dml_planned *pl,
         fprintf(f, ", %s to train", dml_units_seconds(pl->train.total_s, t2,
                                                       sizeof t2));
     fprintf(f, ".\n");
-    fprintf(f, "#SBATCH --job-name=dml-%s\n", p->model.name);
+    /* sbatch reads #SBATCH lines with rules of its own, not a shell's:
+     * the job name is made a name again rather than quoted. */
+    dml_name_from_text(p->model.name, "model", name, sizeof name);
+    fprintf(f, "#SBATCH --job-name=dml-%s\n", name);
     fprintf(f, "#SBATCH --nodes=%lld\n", (long long)pl->nodes);
     fprintf(f, "#SBATCH --ntasks-per-node=%d\n", ppn);
     if (gpu)
@@ -363,9 +406,9 @@ static dml_status slurm(FILE *f, const dml_planner *p, const dml_planned *pl,
         fprintf(f, "export OPENBLAS_NUM_THREADS=%d\n", threads);
         fprintf(f, "# dml-exec is an MPI program: one task per rank.\n");
         fprintf(f, "srun --ntasks=%lld --cpus-per-task=%d --cpu-bind=cores "
-                "dml-exec --plan %s --db \"${DML_DB:-dml.db}\"\n",
-                (long long)pl->plan.devices, threads,
-                plan_file ? plan_file : "plan.json");
+                "dml-exec --plan ", (long long)pl->plan.devices, threads);
+        word(f, plan_file ? plan_file : "plan.json");
+        fprintf(f, " --db \"${DML_DB:-dml.db}\"\n");
         return DML_OK;
     }
     fprintf(f, "export MASTER_ADDR=$(scontrol show hostnames "
