@@ -7,10 +7,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/quote.h"
 #include "common/units.h"
 #include "costmodel/flops.h"
 #include "costmodel/presets.h"
 #include "planner/explain.h"
+
+/* Text from specs, databases and the command line (names, device models,
+ * paths) as it may reach a terminal: control characters escaped. */
+typedef struct safe_text {
+    char s[4 * DML_CLUSTER_DESC_MAX];
+} safe_text;
+
+static const char *safe(const char *s, safe_text *t)
+{
+    dml_quote_terminal(s ? s : "", t->s, sizeof t->s);
+    return t->s;
+}
 
 /* 159 k, 1.23 M: counts at a glance. */
 static char *count_text(double x, char *buf, size_t size)
@@ -83,16 +96,17 @@ static void print_header(FILE *out, const dml_planner *p)
     const dml_planner_split *s = &p->splits[p->plans[0].cand.split];
     const dml_device_spec *d = &s->cluster.groups[s->ctx.group].device;
     char params[32], b1[32], b2[32];
+    safe_text t1, t2;
     double psi = dml_flops_total_params(&p->model);
-    fprintf(out, "%s (%s parameters, %s", p->model.name,
+    fprintf(out, "%s (%s parameters, %s", safe(p->model.name, &t1),
             params_text(psi, params, sizeof params),
             dml_dtype_name(p->model.dtype));
     if (p->model.type == DML_MODEL_TRANSFORMER)
         fprintf(out, ", sequence %lld", (long long)p->model.seq_len);
     int64_t nodes = dml_cluster_spec_nodes(&p->cluster);
-    fprintf(out, ") on %s: %lld node%s x %d %s (%s each)\n", p->cluster.name,
-            (long long)nodes, nodes == 1 ? "" : "s",
-            p->cluster.groups[0].devices_per_node, d->model,
+    fprintf(out, ") on %s: %lld node%s x %d %s (%s each)\n",
+            safe(p->cluster.name, &t1), (long long)nodes, nodes == 1 ? "" : "s",
+            p->cluster.groups[0].devices_per_node, safe(d->model, &t2),
             dml_units_bytes(s->ctx.mem_bytes, b1, sizeof b1));
     const dml_search_result *r = &p->result;
     char c1[32], c2[32], c3[32], c4[32];
@@ -330,20 +344,20 @@ void dml_planner_print(FILE *out, const dml_planner *p,
                                            &p->plans[1].cand, why,
                                            sizeof why));
     }
+    safe_text t1, t2;
     if (x && x->why_not)
-        fprintf(out, "\nWhy not %s? %s\n",
-                x->why_not_config ? x->why_not_config : "",
-                x->why_not->text);
+        fprintf(out, "\nWhy not %s? %s\n", safe(x->why_not_config, &t1),
+                safe(x->why_not->text, &t2));
     if (x && (x->db_path || x->plan_file)) {
         fprintf(out, "\n");
         if (x->db_path && p->plans[0].plan.db_plan_id > 0)
             fprintf(out, "Recorded as plans %lld-%lld in %s",
                     (long long)p->plans[0].plan.db_plan_id,
                     (long long)p->plans[p->count - 1].plan.db_plan_id,
-                    x->db_path);
+                    safe(x->db_path, &t1));
         if (x->plan_file)
             fprintf(out, "%s#1 written to %s", x->db_path ? "; " : "",
-                    x->plan_file);
+                    safe(x->plan_file, &t2));
         fprintf(out, ".\n");
     }
 }
@@ -559,6 +573,7 @@ dml_status dml_planner_list_presets(FILE *out, const char *data_dir,
                 "devices", "device", "memory");
     for (size_t i = 0; s == DML_OK && i < n; i++) {
         char b[32];
+        safe_text t1, t2;
         if (models) {
             dml_model_spec m;
             s = dml_model_spec_load(names[i], data_dir, &m, err);
@@ -569,7 +584,7 @@ dml_status dml_planner_list_presets(FILE *out, const char *data_dir,
                 continue;
             }
             fprintf(out, "%-14s %-11s %10s %7lld %7lld %6lld %7lld  %s\n",
-                    m.name,
+                    safe(m.name, &t1),
                     m.type == DML_MODEL_TRANSFORMER ? "transformer" : "mlp",
                     count_text(dml_flops_total_params(&m), b, sizeof b),
                     (long long)m.layers, (long long)m.hidden,
@@ -583,9 +598,10 @@ dml_status dml_planner_list_presets(FILE *out, const char *data_dir,
                 json_array_append_new(arr, cluster_entry(c));
                 continue;
             }
-            fprintf(out, "%-14s %5lld %8d  %-28s %10s\n", c->name,
+            fprintf(out, "%-14s %5lld %8d  %-28s %10s\n", safe(c->name, &t1),
                     (long long)dml_cluster_spec_nodes(c),
-                    c->groups[0].devices_per_node, c->groups[0].device.model,
+                    c->groups[0].devices_per_node,
+                    safe(c->groups[0].device.model, &t2),
                     dml_units_bytes(c->groups[0].device.mem_bytes, b,
                                     sizeof b));
         }

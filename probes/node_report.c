@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "common/quote.h"
 #include "common/units.h"
 
 dml_status dml_node_report_append_row(dml_measurement **rows, int *count,
@@ -150,8 +151,14 @@ dml_status dml_node_report_to_measurements(const dml_node_report *r,
 static void print_topology(const dml_topology_summary *s, FILE *out)
 {
     char b1[32], b2[32], b3[32], b4[32];
-    fprintf(out, "host %s: %s\n", s->hostname[0] ? s->hostname : "?",
-            s->cpu_model[0] ? s->cpu_model : "unknown CPU");
+    /* Host, CPU and device names come from hwloc, which reads them from
+     * the machine or from a topology XML file anyone may write: their
+     * control characters must not reach the terminal. */
+    char host[4 * sizeof s->hostname], cpu[4 * sizeof s->cpu_model];
+    dml_quote_terminal(s->hostname[0] ? s->hostname : "?", host, sizeof host);
+    dml_quote_terminal(s->cpu_model[0] ? s->cpu_model : "unknown CPU", cpu,
+                       sizeof cpu);
+    fprintf(out, "host %s: %s\n", host, cpu);
     fprintf(out, "  %d package(s), %d NUMA node(s), %d cores, %d PUs\n",
             s->packages, s->numa_nodes, s->cores, s->pus);
     fprintf(out, "  caches: L1d %s, L2 %s, L3 %s; last level L%d %s x %d\n",
@@ -166,10 +173,14 @@ static void print_topology(const dml_topology_summary *s, FILE *out)
             dml_units_bytes_binary(s->hwloc_mem_bytes, b3, sizeof b3));
     for (int i = 0; i < s->pci_count; i++) {
         const dml_topology_pci_device *d = &s->pci[i];
+        char bus[4 * sizeof d->busid], name[4 * sizeof d->name],
+            osdev[4 * sizeof d->osdev];
+        dml_quote_terminal(d->busid, bus, sizeof bus);
+        dml_quote_terminal(d->name, name, sizeof name);
+        dml_quote_terminal(d->osdev, osdev, sizeof osdev);
         fprintf(out, "  %-3s %s [%04x:%04x] %s%s%s (package %d)\n",
-                dml_topology_pci_kind_name(d->kind), d->busid, d->vendor_id,
-                d->device_id, d->name, d->osdev[0] ? " " : "", d->osdev,
-                d->package);
+                dml_topology_pci_kind_name(d->kind), bus, d->vendor_id,
+                d->device_id, name, osdev[0] ? " " : "", osdev, d->package);
     }
 }
 

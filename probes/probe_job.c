@@ -10,6 +10,8 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/name.h"
+#include "common/quote.h"
 #include "common/units.h"
 #include "common/version.h"
 #include "probes/busbw.h"
@@ -489,7 +491,8 @@ static void fill_cpu_group(const dml_probe_job *job, const dml_probe_host *h,
                            dml_node_group *g)
 {
     dml_node_group_init(g);
-    snprintf(g->name, sizeof g->name, "%s", h->hostname);
+    /* A host name (from hwloc or gethostname) need not be a name. */
+    dml_name_from_text(h->hostname, "node", g->name, sizeof g->name);
     g->nodes = 1;
     int cores = h->cores > 0 ? h->cores : 1;
     g->devices_per_node = cores;
@@ -572,7 +575,9 @@ dml_status dml_probe_job_cluster_spec(const dml_probe_job *job,
                              "a cluster spec needs measurements, and a "
                              "foreign topology is only described");
     dml_cluster_spec_init(out);
-    snprintf(out->name, sizeof out->name, "probe-%s", job->hosts[0].hostname);
+    char name[sizeof job->hosts[0].hostname + 8];
+    snprintf(name, sizeof name, "probe-%s", job->hosts[0].hostname);
+    dml_name_from_text(name, "probe", out->name, sizeof out->name);
     snprintf(out->source, sizeof out->source, "dml-probe");
     snprintf(out->description, sizeof out->description,
              "measured by dml-probe %s%s on %s (%s)", DML_VERSION,
@@ -620,7 +625,9 @@ void dml_probe_job_print(const dml_probe_job *job, FILE *out)
                 "triad", "dgemm", "sgemm");
         for (int i = 0; i < job->host_count; i++) {
             const dml_probe_host *h = &job->hosts[i];
-            fprintf(out, "  %-24s %6d %12s %14s %14s\n", h->hostname, h->cores,
+            char host[4 * sizeof h->hostname];
+            dml_quote_terminal(h->hostname, host, sizeof host);
+            fprintf(out, "  %-24s %6d %12s %14s %14s\n", host, h->cores,
                     dml_units_bandwidth(h->triad_all_Bps, a, sizeof a),
                     dml_units_flops(h->dgemm_all_flops, b, sizeof b),
                     dml_units_flops(h->sgemm_all_flops, c, sizeof c));

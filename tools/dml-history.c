@@ -17,6 +17,7 @@
 #include "common/cli.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/quote.h"
 #include "common/units.h"
 #include "common/version.h"
 #include "db/db.h"
@@ -239,10 +240,13 @@ static void put_fmt(char *cell, const char *fmt, double v)
         snprintf(cell, CELL, fmt, v);
 }
 
+/* Text from the database: names, host names, fingerprints, statuses.
+ * Databases written by older versions may hold control characters in
+ * them, which must not reach the terminal. */
 static void put_str(char *cell, const char *s)
 {
     if (cell)
-        snprintf(cell, CELL, "%s", s && s[0] ? s : "-");
+        dml_quote_terminal(s && s[0] ? s : "-", cell, CELL);
 }
 
 static void put_i64(char *cell, long long v)
@@ -549,7 +553,10 @@ static dml_status print_json(const options *o, const history *h, int schema,
         json_object_set_new(root, "calibrations", json_calibrations(h));
     if (!root)
         return dml_error_msg(err, DML_ENOMEM, "out of memory building JSON");
-    int rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
+    /* ASCII only: text an older database holds may carry C1 controls,
+     * which JSON would otherwise pass to the terminal as they are. */
+    int rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(9) |
+                                          JSON_ENSURE_ASCII);
     json_decref(root);
     if (rc != 0 || fputc('\n', stdout) == EOF)
         return dml_error_msg(err, DML_EIO, "cannot write to stdout");
