@@ -63,3 +63,64 @@ void *dml_fuzz_read(const dml_fuzz_reader *r, const uint8_t *data,
     free(back);
     return obj;
 }
+
+/* Outside quotes, a shell leaves these bytes alone (dml_quote_shell's
+ * plain set). */
+static bool shell_plain(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           (c >= '0' && c <= '9') || (c && strchr("@%+=:,./_-", c));
+}
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+long dml_fuzz_shell_unquote(const char *word, size_t len, char *out,
+                            size_t size)
+{
+    size_t i = 0, n = 0;
+#define DML__OUT(c)                                                           \
+    do {                                                                      \
+        if (n + 1 >= size)                                                    \
+            return -1;                                                        \
+        out[n++] = (c);                                                       \
+    } while (0)
+    while (i < len) {
+        if (word[i] == '\'') {
+            const char *end = memchr(word + i + 1, '\'', len - i - 1);
+            if (!end)
+                return -1;
+            for (const char *p = word + i + 1; p < end; p++)
+                DML__OUT(*p);
+            i = (size_t)(end - word) + 1;
+        } else if (word[i] == '\\') {
+            if (i + 1 >= len || word[i + 1] != '\'')
+                return -1;
+            DML__OUT('\'');
+            i += 2;
+        } else if (word[i] == '$') {
+            /* exactly $'\xNN' */
+            if (i + 6 >= len || word[i + 1] != '\'' || word[i + 2] != '\\' ||
+                word[i + 3] != 'x' || word[i + 6] != '\'')
+                return -1;
+            int hi = hex_digit(word[i + 4]), lo = hex_digit(word[i + 5]);
+            if (hi < 0 || lo < 0)
+                return -1;
+            DML__OUT((char)(hi * 16 + lo));
+            i += 7;
+        } else if (shell_plain(word[i])) {
+            DML__OUT(word[i]);
+            i++;
+        } else {
+            return -1;
+        }
+    }
+#undef DML__OUT
+    out[n] = '\0';
+    return (long)n;
+}

@@ -91,4 +91,13 @@ typedef struct dml_fuzz_reader {
 void *dml_fuzz_read(const dml_fuzz_reader *r, const uint8_t *data,
                     size_t size);
 
+/*
+ * Read back one shell word in the forms dml_quote_shell writes (plain
+ * bytes, '...', \' and $'\xNN'), as bash would, into out[size]; its
+ * length, or -1 when word is not such a word (an unclosed quote, a byte
+ * a shell would interpret outside quotes) or does not fit.
+ */
+long dml_fuzz_shell_unquote(const char *word, size_t len, char *out,
+                            size_t size);
+
 #endif
