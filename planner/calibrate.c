@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/name.h"
 #include "costmodel/calib_fit.h"
 #include "costmodel/plan.h"
 #include "costmodel/presets.h"
@@ -93,7 +94,11 @@ static dml_cluster_spec *spec_for_run(dml_db *db, const char *fingerprint,
         json_decref(j);
     }
     free(text);
-    if (!ok && cluster_name && cluster_name[0]) {
+    /* The name a database holds is looked up as a preset only: an older
+     * database may hold any text, and resolving "a/b" or "x.json" would
+     * read that file as a cluster spec. */
+    if (!ok && cluster_name && dml_name_valid(cluster_name, NULL, 0) &&
+        !dml_costmodel_is_path(cluster_name)) {
         char path[4096];
         const char *dir = dml_costmodel_data_dir(o->data_dir);
         ok = dml_costmodel_resolve(cluster_name, dir, "cluster", path,
