@@ -1,38 +1,36 @@
 /*
- * alphabeta.c: weighted least squares for the alpha-beta model (see
- * alphabeta.h).
+ * alphabeta.c: the alpha-beta fit (see alphabeta.h).
  *
- * Why relative error: measured times span four to five decades (a 1 KiB
- * allreduce takes microseconds, a 64 MiB one tens of milliseconds). An
- * ordinary least-squares fit in seconds is decided by the few largest
- * sizes: it gets beta right and leaves alpha as whatever makes the big
- * points fit, often negative or ten times too large, which is exactly the
- * number the cost model needs for small tensor-parallel messages. Minimising
- * sum(((alpha + beta·x - t) / t)^2) gives every point the same say in
- * proportion to its size, so small sizes fix alpha and large sizes fix beta.
- * It is still linear in (alpha, beta) (weights 1/t^2), so it has a closed
- * form; a log-scale fit of the same model would not. The constraints are
- * handled exactly: the objective is a convex quadratic, so when the free
- * minimum breaks alpha >= 0 or beta >= 0 the constrained minimum lies on
- * the line alpha = 0 or beta = 0, and the better of those is taken.
+ * Measured times span four to five decades (a 1 KiB allreduce takes
+ * microseconds, a 64 MiB one tens of milliseconds), and the two numbers
+ * answer different questions: alpha prices the small messages (tensor-
+ * parallel activations, latency-bound steps), beta the large ones
+ * (gradients). So the small sizes fix alpha and the large sizes fix beta,
+ * each end of the sweep being the sizes within SPAN of its extreme:
+ *
+ *   (1) at the small end the fit is exact on average in relative terms:
+ *       sum of w·(alpha + beta·x - t) = 0 with weights w = 1/t^2;
+ *   (2) at the large end it is exact on average in seconds:
+ *       sum of (alpha + beta·x - t) = 0.
+ *
+ * Both are linear in (alpha, beta), so the fit is one 2x2 system, the line
+ * through the two ends; on data that follow alpha + beta·x it recovers
+ * them exactly. A least-squares fit over every size would let the middle
+ * sizes decide, and they are the ones that follow the straight line least:
+ * an ordinary fit in seconds leaves alpha as whatever makes the largest
+ * sizes fit (often negative or ten times too large); a relative-error fit
+ * lets a protocol switch (eager to rendezvous), a message that still fits
+ * in a cache or a token-bucket link that passes its burst at once move the
+ * bandwidth of the largest messages by a factor of two. alpha < 0 (a convex
+ * curve) is clamped to 0, with beta from (2) alone; beta <= 0 means the
+ * times do not grow with the size.
  */
 #include "alphabeta.h"
 
 #include <math.h>
 
-/* Objective on data normalised by xmax and tmax:
- * sum(((a + b·x - t)/t)^2). */
-static double objective(const double *bytes, const double *time_s, size_t n,
-                        double xmax, double tmax, double a, double b)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++) {
-        double x = bytes[i] / xmax, t = time_s[i] / tmax;
-        double r = (a + b * x - t) / t;
-        s += r * r;
-    }
-    return s;
-}
+/* Sizes within this factor of the smallest (largest) fix alpha (beta). */
+#define SPAN 8.0
 
 dml_status dml_alphabeta_fit(const double *bytes, const double *time_s,
                              size_t n, dml_alphabeta *out, dml_error *err)
@@ -61,55 +59,44 @@ dml_status dml_alphabeta_fit(const double *bytes, const double *time_s,
                              "alpha-beta fit needs at least 2 distinct sizes");
 
     /* Work on x/xmax and t/tmax so the sums stay near 1 whatever the units;
-     * relative errors do not change under this scaling. */
-    double sw = 0, swx = 0, swxx = 0, swt = 0, swxt = 0;
-    double sq = 0, sqq = 0; /* sums of q = x/t and q^2 for the alpha = 0 line */
-    double su = 0;          /* sum of 1/t for the beta = 0 line */
+     * a 0-byte size belongs to the small end however small xmin is. */
+    double lo = xmin / xmax * SPAN;
+    double sw = 0, swx = 0, swt = 0; /* (1): weights 1/t^2, small end */
+    double nt = 0, sx = 0, st = 0;   /* (2): count, sizes, times, large end */
     for (size_t i = 0; i < n; i++) {
         double x = bytes[i] / xmax, t = time_s[i] / tmax;
-        double w = 1.0 / (t * t);
-        sw += w;
-        swx += w * x;
-        swxx += w * x * x;
-        swt += w * t;
-        swxt += w * x * t;
-        sq += x / t;
-        sqq += (x / t) * (x / t);
-        su += 1.0 / t;
+        if (x <= lo) {
+            double w = 1.0 / (t * t);
+            sw += w;
+            swx += w * x;
+            swt += w * t;
+        }
+        if (x * SPAN >= 1.0) {
+            nt += 1;
+            sx += x;
+            st += t;
+        }
     }
 
-    /* Candidates: the free minimum (when feasible), alpha = 0, beta = 0. */
-    double best_a = 0, best_b = 0, best_f = INFINITY;
-    double det = sw * swxx - swx * swx;
-    if (det > 1e-12 * sw * swxx) {
-        double a = (swxx * swt - swx * swxt) / det;
-        double b = (sw * swxt - swx * swt) / det;
-        if (a >= 0 && b >= 0) {
-            best_a = a;
-            best_b = b;
-            best_f = objective(bytes, time_s, n, xmax, tmax, a, b);
-        }
+    /* alpha·sw + beta·swx = swt   (1)
+     * alpha·nt + beta·sx  = st    (2) */
+    double best_a = 0, best_b = 0;
+    double det = sw * sx - swx * nt;
+    if (fabs(det) > 1e-12 * (sw * sx + swx * nt)) {
+        best_a = (swt * sx - swx * st) / det;
+        best_b = (sw * st - swt * nt) / det;
+    } else {
+        /* Both ends are the same sizes, weighed alike: (1) and (2)
+         * coincide, so take alpha = 0 and the large end's beta. */
+        best_a = -1;
     }
-    if (sqq > 0) {
-        /* alpha = 0: minimise sum((b·q - 1)^2) -> b = sum(q)/sum(q^2). */
-        double b = sq / sqq;
-        double f = objective(bytes, time_s, n, xmax, tmax, 0, b);
-        if (f < best_f) {
-            best_a = 0;
-            best_b = b;
-            best_f = f;
-        }
+    if (best_a < 0) {
+        best_a = 0;
+        best_b = st / sx;
     }
-    {
-        /* beta = 0: minimise sum((a/t - 1)^2) -> a = sum(1/t)/sum(1/t^2). */
-        double a = su / sw;
-        double f = objective(bytes, time_s, n, xmax, tmax, a, 0);
-        if (f < best_f) {
-            best_a = a;
-            best_b = 0;
-            best_f = f;
-        }
-    }
+    /* Times that do not grow with the size: beta is zero up to rounding. */
+    if (best_b <= 1e-9)
+        best_b = 0;
     if (!(best_b > 0))
         return dml_error_msg(err, DML_EVALIDATE,
                              "alpha-beta fit: the times do not grow with the "

@@ -26,11 +26,14 @@ typedef struct dml_alphabeta {
 } dml_alphabeta;
 
 /*
- * Least-squares fit of time_s[i] ≈ alpha + bytes[i]·beta over n points,
- * minimising the sum of squared RELATIVE errors, with alpha >= 0 and
- * beta > 0. Needs n >= 2, at least two distinct sizes, bytes >= 0 and
- * times > 0, all finite (DML_EINPUT otherwise). DML_EVALIDATE when the
- * best fit has no per-byte term (times do not grow with size).
+ * Fit time_s[i] ≈ alpha + bytes[i]·beta over n points, with alpha >= 0
+ * and beta > 0: the line through the two ends of the sweep, alpha fixed by
+ * the small sizes (relative errors), beta by the large ones (the sizes
+ * within 8x of the largest, matched on average); alphabeta.c says why.
+ * Exact on data that follow the model. Needs n >= 2, at least two distinct
+ * sizes, bytes >= 0 and times > 0, all finite (DML_EINPUT otherwise).
+ * DML_EVALIDATE when the best fit has no per-byte term (times do not grow
+ * with size).
  */
 dml_status dml_alphabeta_fit(const double *bytes, const double *time_s,
                              size_t n, dml_alphabeta *out, dml_error *err);

@@ -199,16 +199,37 @@ static void fit_clamps_negative_alpha_to_zero(void **state)
     dml_error err;
     assert_int_equal(dml_alphabeta_fit(x, t, 4, &ab, &err), DML_OK);
     assert_true(ab.alpha_s == 0);
-    /* On alpha = 0 the relative-error optimum is beta = sum(q)/sum(q^2)
-     * with q = x/t. */
-    double sq = 0, sqq = 0;
-    for (int i = 0; i < 4; i++) {
-        double q = x[i] / t[i];
-        sq += q;
-        sqq += q * q;
-    }
-    assert_close(ab.beta_s_per_B, sq / sqq, 1e-12);
-    assert_true(ab.bw_Bps > 0);
+    /* On alpha = 0 the largest size alone fixes beta (the others are more
+     * than 8x smaller): 1e-4 s for 1e6 B. */
+    assert_close(ab.beta_s_per_B, 1e-4 / 1e6, 1e-12);
+    assert_close(ab.bw_Bps, 1e10, 1e-12);
+}
+
+static void fit_takes_beta_from_the_largest_sizes(void **state)
+{
+    (void)state;
+    /* A token-bucket link (scripts/emu-cluster: tc tbf at 100 Mbit/s, a
+     * 12.5 kB burst) passes a ping-pong message up to the burst at once,
+     * since the bucket refills while the peer answers: the quick p2p sweep
+     * (1 B .. 2 MiB every 8x) sees 13 us up to 4 KiB, then the rate. The
+     * line through the two ends keeps both; the relative-error fit over
+     * every size that came before read 1.8 GB/s here (and twice the rate
+     * on the measured link). */
+    dml_comm_sweep p = {1, 2 << 20, 3};
+    double x[DML_COMM_MAX_POINTS], t[DML_COMM_MAX_POINTS];
+    size_t n = dml_comm_sweep_sizes(&p, x, DML_COMM_MAX_POINTS);
+    assert_int_equal(n, 8);
+    const double alpha = 13e-6, rate = 11.95e6, burst = 12500;
+    for (size_t i = 0; i < n; i++)
+        t[i] = alpha + fmax(0, x[i] - burst) / rate;
+    dml_alphabeta ab;
+    dml_error err;
+    assert_int_equal(dml_alphabeta_fit(x, t, n, &ab, &err), DML_OK);
+    /* 256 KiB and 2 MiB each save one burst: 1.1% above the rate. */
+    assert_close(ab.bw_Bps, rate * 2359296 / (2359296 - 2 * burst), 1e-4);
+    assert_close(ab.alpha_s, alpha, 0.05);
+    /* The middle sizes are what the straight line misses. */
+    assert_true(ab.max_rel_residual > 1);
 }
 
 static void fit_rejects_degenerate_input(void **state)
@@ -540,6 +561,7 @@ int main(void)
         cmocka_unit_test(fit_recovers_exact_alpha_beta),
         cmocka_unit_test(fit_is_within_a_few_percent_under_noise),
         cmocka_unit_test(fit_clamps_negative_alpha_to_zero),
+        cmocka_unit_test(fit_takes_beta_from_the_largest_sizes),
         cmocka_unit_test(fit_rejects_degenerate_input),
         cmocka_unit_test(fake_nodes_split_ranks_in_blocks),
         cmocka_unit_test(fake_node_counts_are_validated),
