@@ -261,19 +261,20 @@ dml_status dml_coll_measure_levels(const dml_comm_levels *lv,
             continue;
         const char *name = dml_comm_level_name((dml_comm_level)l);
         MPI_Comm c = dml_comm_levels_comm(lv, (dml_comm_level)l);
+        dml_status s = DML_OK;
         for (int op = 0; op < DML_COLL_OP_COUNT; op++) {
             if (!(ops & (1u << op)))
                 continue;
             dml_coll_result *r = &out[(*nout)++];
             dml_coll_result_init(r, "collective", name, (dml_coll_op)op);
-            if (c == MPI_COMM_NULL)
+            if (c == MPI_COMM_NULL || s != DML_OK)
                 continue;
-            dml_status s = dml_coll_measure(c, (dml_coll_op)op, name, o, r,
-                                            err);
-            if (s != DML_OK) {
-                dml_error_prefix(err, "collectives %s: ", name);
-                return s;
-            }
+            s = dml_coll_measure(c, (dml_coll_op)op, name, o, r, err);
+        }
+        s = dml_comm_levels_done(lv, s, err);
+        if (s != DML_OK) {
+            dml_error_prefix(err, "collectives %s: ", name);
+            return s;
         }
     }
     return DML_OK;

@@ -77,8 +77,8 @@ dml_status dml_coll_measure(MPI_Comm comm, dml_coll_op op, const char *level,
 
 /*
  * Measure the selected ops on every level lv has (collective over
- * lv->comm): intra_node on every node at once, inter_node among the
- * leaders. Results go to out[0 .. *nout) in level-major order (the same
+ * lv->comm): intra_node on node 0, inter_node among the leaders, while
+ * the other ranks wait quietly (dml_comm_levels_done). Results go to out[0 .. *nout) in level-major order (the same
  * count on every rank, valid on rank 0 of lv->comm); cap must hold
  * DML_COMM_LEVEL_COUNT × DML_COLL_OP_COUNT. Missing levels are skipped
  * with an info line in the log.

@@ -71,6 +71,15 @@ dml_status dml_comm_wait_quietly(MPI_Comm comm, dml_error *err)
     }
 }
 
+dml_status dml_comm_levels_done(const dml_comm_levels *lv, dml_status local,
+                                dml_error *err)
+{
+    dml_error mine;
+    dml_status w = dml_comm_wait_quietly(lv->comm,
+                                         local == DML_OK ? err : &mine);
+    return dml_comm_agree(lv->comm, local != DML_OK ? local : w, err);
+}
+
 int dml_comm_fake_node_of(int rank, int size, int nodes)
 {
     if (size < 1 || nodes < 1 || nodes > size || rank < 0 || rank >= size)
@@ -212,7 +221,10 @@ bool dml_comm_levels_usable(const dml_comm_levels *lv, dml_comm_level level,
 
 MPI_Comm dml_comm_levels_comm(const dml_comm_levels *lv, dml_comm_level level)
 {
-    if (level == DML_COMM_INTRA_NODE)
+    /* Only node 0's numbers reach the report; the other nodes measuring
+     * at the same time would only compete for the cores when the nodes
+     * share a machine (scripts/emu-cluster, oversubscribed jobs). */
+    if (level == DML_COMM_INTRA_NODE && lv->node == 0)
         return lv->intra;
     if (level == DML_COMM_INTER_NODE && lv->local_rank == 0)
         return lv->inter;

@@ -80,7 +80,8 @@ bool dml_comm_levels_usable(const dml_comm_levels *lv, dml_comm_level level,
                             const char *probe);
 
 /* The communicator a rank measures level on, or MPI_COMM_NULL when this
- * rank takes no part in it (inter_node: ranks that are not leaders). */
+ * rank takes no part in it: intra_node is measured on node 0 only (the
+ * node whose results rank 0 reports), inter_node among the leaders. */
 MPI_Comm dml_comm_levels_comm(const dml_comm_levels *lv, dml_comm_level level);
 
 /* "2 nodes x 2 ranks per node (faked by DML_PROBE_FAKE_NODES=2)". */
@@ -128,6 +129,18 @@ dml_status dml_comm_agree(MPI_Comm comm, dml_status local, dml_error *err);
  * slow the measurement and falsify it.
  */
 dml_status dml_comm_wait_quietly(MPI_Comm comm, dml_error *err);
+
+/*
+ * End of one level's measurement (collective over lv->comm): every rank
+ * waits quietly (dml_comm_wait_quietly) until the ranks measuring it are
+ * done, then all agree on success as dml_comm_agree does. Ranks that take
+ * no part in a level call it at once, so that they sleep instead of
+ * spinning in their next MPI call while others measure: on nodes that
+ * share cores (scripts/emu-cluster) a spinning rank delays every message
+ * of the measurement by a scheduler time slice.
+ */
+dml_status dml_comm_levels_done(const dml_comm_levels *lv, dml_status local,
+                                dml_error *err);
 
 /* Map an MPI return code to DML_EMPI with MPI's message ("what: message"). */
 dml_status dml_comm_check(int mpi_rc, const char *what, dml_error *err);

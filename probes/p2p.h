@@ -73,7 +73,8 @@ typedef struct dml_p2p_result {
     dml_p2p_point points[DML_COMM_MAX_POINTS]; /* one per size, ascending */
     double latency_s;     /* headline: best latency over sizes <= 8 B
                              (the smallest size when none is), s */
-    double bandwidth_Bps; /* headline: best windowed bandwidth over sizes, B/s */
+    double bandwidth_Bps; /* headline: best windowed bandwidth over the
+                             sizes within 8x of the largest, B/s */
     dml_alphabeta fit;    /* one-way latency = alpha + bytes·beta */
     dml_status fit_status; /* DML_OK, or why `fit` is empty */
 } dml_p2p_result;
@@ -90,9 +91,10 @@ dml_status dml_p2p_measure(MPI_Comm comm, int peer_a, int peer_b,
 
 /*
  * Measure every level lv has (collective over lv->comm), between rank 0
- * and the last rank of the level's communicator: intra_node on each node
- * at once, inter_node between the first and last node's leaders. A level
- * that does not exist is skipped with an info line in the log. Writes
+ * and the last rank of the level's communicator: intra_node on node 0,
+ * inter_node between the first and last node's leaders, while the other
+ * ranks wait quietly (dml_comm_levels_done). A level that does not exist
+ * is skipped with an info line in the log. Writes
  * *nout results (the same count on every rank) into out; valid on rank 0
  * of lv->comm.
  */
