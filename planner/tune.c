@@ -3,15 +3,20 @@
  */
 #include "tune.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
 
 #include "common/units.h"
 
 static dml_status make_workdir(const dml_tune_request *rq, dml_tune_report *out,
-                               dml_error *err)
+                               bool *made, dml_error *err)
 {
+    *made = false;
     if (rq->workdir) {
         snprintf(out->workdir, sizeof out->workdir, "%s", rq->workdir);
         return DML_OK;
@@ -22,7 +27,22 @@ static dml_status make_workdir(const dml_tune_request *rq, dml_tune_report *out,
     if (!mkdtemp(out->workdir))
         return dml_error_msg(err, DML_EIO, "cannot create a folder for the "
                              "trial plans under %s", tmp ? tmp : "/tmp");
+    *made = true;
     return DML_OK;
+}
+
+/* Remove the plan files of the first n trials, and the folder when we
+ * made it (only what we wrote: a folder the caller named keeps whatever
+ * else is in it). Failures are warnings: the tuning itself is done. */
+static void remove_trials(dml_tune_report *out, char paths[][300], size_t n,
+                          bool made)
+{
+    for (size_t t = 0; t < n; t++)
+        if (unlink(paths[t]) != 0 && errno != ENOENT)
+            dml_log_warn("cannot remove %s: %s", paths[t], strerror(errno));
+    if (made && rmdir(out->workdir) != 0)
+        dml_log_warn("cannot remove %s: %s", out->workdir, strerror(errno));
+    out->kept = false;
 }
 
 dml_status dml_planner_tune(const dml_planner *p, dml_db *db,
@@ -33,7 +53,9 @@ dml_status dml_planner_tune(const dml_planner *p, dml_db *db,
     out->cal_status = DML_OK;
     if (p->count == 0)
         return dml_error_msg(err, DML_EINFEASIBLE, "no plan to tune");
-    DML_CHECK(make_workdir(rq, out, err));
+    bool made = false;
+    DML_CHECK(make_workdir(rq, out, &made, err));
+    out->kept = true;
 
     dml_tune_candidate cands[DML_PLANNER_TOP_MAX];
     size_t nc = 0;
@@ -52,7 +74,12 @@ dml_status dml_planner_tune(const dml_planner *p, dml_db *db,
         const dml_planned *pl = &p->plans[idx[t]];
         snprintf(paths[t], sizeof paths[t], "%s/trial-%zu.json", out->workdir,
                  t + 1);
-        DML_CHECK(dml_planner_write_plan_file(paths[t], &pl->plan, err));
+        dml_status ws = dml_planner_write_plan_file(paths[t], &pl->plan, err);
+        if (ws != DML_OK) {
+            if (!rq->keep_trials)
+                remove_trials(out, paths, t, made);
+            return ws;
+        }
         dml_tune_trial_spec_init(&specs[t]);
         specs[t].plan_path = paths[t];
         specs[t].steps = rq->steps;
@@ -67,8 +94,11 @@ dml_status dml_planner_tune(const dml_planner *p, dml_db *db,
         out->plan_index[t] = idx[t];
     }
     out->n = n;
-    DML_CHECK(dml_tune_run_all(specs, n, rq->progress, out->result, out->order,
-                               err));
+    dml_status rs = dml_tune_run_all(specs, n, rq->progress, out->result,
+                                     out->order, err);
+    if (!rq->keep_trials)
+        remove_trials(out, paths, n, made);
+    DML_CHECK(rs);
     if (n > 0 && out->result[out->order[0]].outcome == DML_TUNE_OK) {
         out->have_winner = true;
         out->winner = out->plan_index[out->order[0]];
@@ -98,7 +128,11 @@ void dml_tune_report_print(FILE *f, const dml_planner *p,
                            const dml_tune_report *r)
 {
     char a[32], b[32];
-    fprintf(f, "\nTuning: %zu trials (plan files in %s)\n", r->n, r->workdir);
+    if (r->kept)
+        fprintf(f, "\nTuning: %zu trials (plan files kept in %s)\n", r->n,
+                r->workdir);
+    else
+        fprintf(f, "\nTuning: %zu trials\n", r->n);
     fprintf(f, " %-4s %-44s %12s %12s %8s  %s\n", "plan", "config",
             "predicted", "measured", "error", "run");
     for (size_t k = 0; k < r->n; k++) {

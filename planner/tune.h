@@ -4,9 +4,12 @@
  *
  * The planner has already searched and recorded its plans. Tuning picks the
  * trials (the top K plus the best plan of each other layout family, so
- * that they are not K near-copies), writes each as a plan file, runs it
- * through `mpirun dml-exec` for a few steps (tune_runner.h: a failed trial
- * is recorded with its reason and does not stop the others), ranks by the
+ * that they are not K near-copies), writes each as a plan file (in a
+ * folder of its own under $TMPDIR, removed with the files once the trials
+ * are over unless keep_trials), runs it through `mpirun dml-exec` for a
+ * few steps (tune_runner.h: a failed trial is recorded with its reason and
+ * does not stop the others; a caught SIGINT/SIGTERM stops the running one
+ * and the loop, and no calibration is fitted), ranks by the
  * measured median step time, and fits the calibration again from every run
  * of the cluster in the database (calibrate.h), which the next dml-plan
  * uses by default.
@@ -34,6 +37,9 @@ typedef struct dml_tune_request {
     const char *data;      /* dml-exec --data; NULL = its default */
     const char *workdir;   /* folder for the trial plan files; NULL = a new
                               folder under $TMPDIR or /tmp */
+    bool keep_trials;      /* keep the plan files (--keep-trials); else
+                              they, and the folder if made here, are
+                              removed once the trials are over */
     double timeout_s;      /* per trial; <= 0 = from the prediction */
     bool progress;         /* progress line on a terminal */
 } dml_tune_request;
@@ -46,6 +52,7 @@ typedef struct dml_tune_report {
     bool have_winner;                           /* a trial succeeded */
     size_t winner;                              /* planner->plans index */
     char workdir[256];                          /* where plan files went */
+    bool kept;                                  /* and they are still there */
     dml_calibration_result cal;                 /* refit after the trials */
     dml_status cal_status;                      /* DML_OK or why not */
     char cal_msg[DML_ERROR_MSG_MAX];            /* the refit's error */

@@ -21,8 +21,10 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "common/proctree.h"
 #include "db/history.h"
 #include "db/run_store.h"
 
@@ -52,6 +54,7 @@ const char *dml_tune_outcome_name(dml_tune_outcome o)
     case DML_TUNE_SIGNAL: return "signal";
     case DML_TUNE_TIMEOUT: return "timeout";
     case DML_TUNE_BAD_OUTPUT: return "bad-output";
+    case DML_TUNE_INTERRUPTED: return "interrupted";
     }
     return "?";
 }
@@ -357,19 +360,36 @@ static bool has_error(const char *p, size_t n)
     return false;
 }
 
+static bool starts(const char *p, size_t n, const char *prefix)
+{
+    size_t k = strlen(prefix);
+    return n >= k && memcmp(p, prefix, k) == 0;
+}
+
+/* A rule of dashes: Open MPI frames each of its help messages in them. */
+static bool is_rule(const char *p, size_t n)
+{
+    return n >= 10 && strspn(p, "-") >= n;
+}
+
 /*
- * The line of stderr that says why, trimmed, into out: the last one that
- * mentions an error (dml-exec's own "dml-exec: error: ..." line, rather
- * than the banner of dashes mpirun prints after it), else the last one
- * with words in it.
+ * The line of stderr that says why, trimmed, into out. In order of
+ * preference: dml-exec's own error line (the first "dml-exec: error:",
+ * else the first "dml-exec:" line), the headline of Open MPI's first
+ * framed message (its first line with words after a rule of dashes:
+ * "mpirun has detected an attempt to run as root.", not the advice that
+ * ends the message), the first line that mentions an error, the last line
+ * with words.
  */
-static void reason_line(const char *text, char *out, size_t size)
+void dml_tune_reason_line(const char *text, char *out, size_t size)
 {
     out[0] = '\0';
     if (!text)
         return;
-    const char *best = NULL, *any = NULL;
-    size_t best_n = 0, any_n = 0;
+    enum { EXEC_ERROR, EXEC_LINE, HEADLINE, ERROR_WORD, LAST, NKINDS };
+    const char *pick[NKINDS] = {NULL};
+    size_t pick_n[NKINDS] = {0};
+    bool after_rule = false;
     for (const char *p = text; *p;) {
         const char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
@@ -381,28 +401,37 @@ static void reason_line(const char *text, char *out, size_t size)
             q++;
             n--;
         }
-        if (has_word(q, n)) {
-            any = q;
-            any_n = n;
-            if (has_error(q, n)) {
-                best = q;
-                best_n = n;
+        int kind = -1;
+        if (is_rule(q, n))
+            after_rule = true;
+        else if (has_word(q, n)) {
+            if (starts(q, n, "dml-exec: error:"))
+                kind = EXEC_ERROR;
+            else if (starts(q, n, "dml-exec:"))
+                kind = EXEC_LINE;
+            else if (after_rule)
+                kind = HEADLINE;
+            else if (has_error(q, n))
+                kind = ERROR_WORD;
+            after_rule = false;
+            if (kind >= 0 && !pick[kind]) {
+                pick[kind] = q;
+                pick_n[kind] = n;
             }
+            pick[LAST] = q;
+            pick_n[LAST] = n;
         }
         if (!nl)
             break;
         p = nl + 1;
     }
-    if (!best) {
-        best = any;
-        best_n = any_n;
-    }
-    if (!best)
-        return;
-    if (best_n >= size)
-        best_n = size - 1;
-    memcpy(out, best, best_n);
-    out[best_n] = '\0';
+    for (int k = 0; k < NKINDS; k++)
+        if (pick[k]) {
+            size_t n = pick_n[k] < size ? pick_n[k] : size - 1;
+            memcpy(out, pick[k], n);
+            out[n] = '\0';
+            return;
+        }
 }
 
 static void drain(int *fd, buffer *b)
@@ -431,14 +460,18 @@ static int64_t newest_run_id(dml_db *db)
     return id;
 }
 
-/* Record a failed trial: finish what dml-exec left 'running', add an
- * event. Database trouble here is logged, never returned: the tuning
- * loop goes on. */
+/* Record a failed trial: finish what dml-exec left 'running' ('failed',
+ * or 'interrupted' when we stopped it for a signal), add an event. A run
+ * stopped at the trial's timeout is 'failed' with the timeout as the
+ * reason even when dml-exec, given our SIGTERM, marked it 'interrupted'
+ * itself (what it measured is kept, and its words follow ours). Database
+ * trouble here is logged, never returned: the tuning loop goes on. */
 static void record_failure(const dml_tune_trial_spec *spec, int64_t before,
                            dml_tune_trial_result *out)
 {
     if (!spec->db)
         return;
+    bool interrupted = out->outcome == DML_TUNE_INTERRUPTED;
     dml_error e;
     dml_error_clear(&e);
     dml_db_run_row *rows = NULL;
@@ -450,17 +483,28 @@ static void record_failure(const dml_tune_trial_spec *spec, int64_t before,
                 continue;
             if (run_id == 0 || rows[i].id > run_id)
                 run_id = rows[i].id;
-            if (strcmp(rows[i].status, "running") != 0)
+            bool running = strcmp(rows[i].status, "running") == 0;
+            bool stopped_by_timeout =
+                out->outcome == DML_TUNE_TIMEOUT &&
+                strcmp(rows[i].status, "interrupted") == 0;
+            if (!running && !stopped_by_timeout)
                 continue;
             dml_db_run_result r;
             memset(&r, 0, sizeof r);
-            snprintf(r.status, sizeof r.status, "failed");
+            snprintf(r.status, sizeof r.status, "%s",
+                     interrupted ? "interrupted" : "failed");
             r.steps = rows[i].steps;
-            r.measured_step_s = NAN;
-            r.peak_rss_bytes = NAN;
-            r.final_loss = NAN;
-            r.test_accuracy = NAN;
-            r.error = out->reason;
+            r.measured_step_s = rows[i].measured_step_s;
+            r.peak_rss_bytes = rows[i].peak_rss_bytes;
+            r.final_loss = rows[i].final_loss;
+            r.test_accuracy = rows[i].test_accuracy;
+            char why[DML_TUNE_REASON_MAX + sizeof rows[i].error + 8];
+            snprintf(why, sizeof why, "%s%s%s", out->reason,
+                     rows[i].error[0] ? ": " : "", rows[i].error);
+            r.error = why;
+            if (stopped_by_timeout)
+                snprintf(r.finished_at, sizeof r.finished_at, "%s",
+                         rows[i].finished_at);
             if (dml_db_run_finish(spec->db, rows[i].id, &r, &e) != DML_OK)
                 dml_log_warn("recording failed trial: %s", e.msg);
         }
@@ -474,9 +518,137 @@ static void record_failure(const dml_tune_trial_spec *spec, int64_t before,
     snprintf(msg, sizeof msg, "plan %s: %s: %s", spec->plan_path,
              dml_tune_outcome_name(out->outcome), out->reason);
     dml_error_clear(&e);
-    if (dml_db_record_event(spec->db, run_id, "trial_failed", -1, -1, msg,
-                            &e) != DML_OK)
+    if (dml_db_record_event(spec->db, run_id,
+                            interrupted ? "trial_interrupted"
+                                        : "trial_failed",
+                            -1, -1, msg, &e) != DML_OK)
         dml_log_warn("recording failed trial: %s", e.msg);
+}
+
+/* ---- watching the trial's processes ------------------------------------------------ */
+
+/* Why a trial is being stopped. */
+typedef enum stop_reason { STOP_NONE, STOP_TIMEOUT, STOP_INTERRUPT } stop_reason;
+
+/*
+ * The trial's processes as the poll loop sees them:
+ *
+ *   running  --timeout, or SIGINT/SIGTERM to us-->  terminating:
+ *            SIGTERM to the launcher's process group (mpirun forwards it
+ *            to the ranks, each in a group of its own, and waits for
+ *            them; a rank given a second SIGTERM directly would die
+ *            before recording its run, so we do not)
+ *   terminating  --grace passed, or a second signal to us-->  killed:
+ *            SIGKILL to the group and to every descendant listed
+ *   launcher exited: done once the output is read and no descendant
+ *            listed is alive; descendants that outlive the launcher
+ *            (orphans, e.g. after a launcher crash) are terminated and
+ *            killed the same way.
+ *
+ * Descendants are listed from /proc (common/proctree.h) every SCAN_S
+ * while the launcher runs, so that they can still be found after it is
+ * gone.
+ */
+typedef struct trial_watch {
+    pid_t pid;          /* the launcher, leader of its process group */
+    dml_proctree tree;  /* its descendants seen so far */
+    stop_reason stop;   /* why we are stopping it, STOP_NONE if not */
+    bool exited;        /* launcher reaped */
+    int wstatus;        /* its wait status once reaped */
+    double grace;       /* SIGTERM to SIGKILL, s */
+    double scan_at;     /* next listing of descendants, s */
+    double term_at;     /* SIGTERM sent, s; -1 not yet */
+    double kill_at;     /* SIGKILL sent, s; -1 not yet */
+    double exit_at;     /* launcher reaped, s; -1 not yet */
+} trial_watch;
+
+#define SCAN_S 1.0
+
+static void watch_init(trial_watch *w, pid_t pid, double grace)
+{
+    memset(w, 0, sizeof *w);
+    w->pid = pid;
+    dml_proctree_init(&w->tree);
+    w->grace = grace;
+    w->scan_at = w->term_at = w->kill_at = w->exit_at = -1;
+}
+
+static void watch_terminate(trial_watch *w, double now)
+{
+    if (w->term_at >= 0)
+        return;
+    w->term_at = now;
+    if (!w->exited) {
+        dml_proctree_add_descendants(&w->tree, w->pid);
+        kill(-w->pid, SIGTERM);
+    } else {
+        dml_proctree_signal(&w->tree, SIGTERM); /* orphans */
+    }
+}
+
+static void watch_kill(trial_watch *w, double now)
+{
+    w->kill_at = now;
+    if (!w->exited) {
+        dml_proctree_add_descendants(&w->tree, w->pid);
+        kill(-w->pid, SIGKILL);
+    }
+    dml_proctree_signal(&w->tree, SIGKILL);
+}
+
+static void watch_stop(trial_watch *w, stop_reason why, double now)
+{
+    w->stop = why;
+    watch_terminate(w, now);
+}
+
+static void watch_step(trial_watch *w, double now)
+{
+    if (!w->exited && waitpid(w->pid, &w->wstatus, WNOHANG) == w->pid) {
+        w->exited = true;
+        w->exit_at = now;
+    }
+    if (!w->exited && now >= w->scan_at) {
+        dml_proctree_add_descendants(&w->tree, w->pid);
+        w->scan_at = now + (w->term_at >= 0 ? 0.2 : SCAN_S);
+    }
+    if (w->exited && w->term_at < 0 && w->tree.n > 0 &&
+        dml_proctree_alive(&w->tree) > 0)
+        watch_terminate(w, now);
+    /* A second SIGINT/SIGTERM to us: the user will not wait the grace. */
+    if (w->term_at >= 0 && w->kill_at < 0 &&
+        (now - w->term_at > w->grace || dml_interrupt_count() > 1))
+        watch_kill(w, now);
+}
+
+/* Is the trial over: launcher reaped, descendants gone, output read? */
+static bool watch_done(trial_watch *w, const int fds[2], double now)
+{
+    bool kill_done = w->kill_at >= 0 && now - w->kill_at > DRAIN_S;
+    if (!w->exited) {
+        if (!kill_done)
+            return false;
+        /* SIGKILL cannot be ignored: reap it, whatever holds pipes */
+        waitpid(w->pid, &w->wstatus, 0);
+        w->exited = true;
+        w->exit_at = now;
+    }
+    if (!kill_done && w->tree.n > 0 && dml_proctree_alive(&w->tree) > 0)
+        return false;
+    /* done, or descendants we do not know of hold the pipes open */
+    return (fds[0] < 0 && fds[1] < 0) || now - w->exit_at > DRAIN_S ||
+           kill_done;
+}
+
+/* The loop broke early (poll failed): leave nothing running. */
+static void watch_finish(trial_watch *w)
+{
+    if (w->exited)
+        return;
+    kill(-w->pid, SIGKILL);
+    dml_proctree_signal(&w->tree, SIGKILL);
+    waitpid(w->pid, &w->wstatus, 0);
+    w->exited = true;
 }
 
 static void result_init(dml_tune_trial_result *out)
@@ -560,39 +732,17 @@ dml_status dml_tune_trial_run(const dml_tune_trial_spec *spec,
     buffer sout = {.max = STDOUT_MAX}, serr = {.max = STDERR_MAX,
                                                .tail = true};
     int fds[2] = {out_pipe[0], err_pipe[0]};
-    bool exited = false, timed_out = false;
-    int wstatus = 0;
-    double term_at = -1, kill_at = -1, exit_at = -1;
-    double grace = spec->term_grace_s > 0 ? spec->term_grace_s
-                                          : TERM_GRACE_S;
-    for (;;) {
+    trial_watch w;
+    watch_init(&w, pid, spec->term_grace_s > 0 ? spec->term_grace_s
+                                                : TERM_GRACE_S);
+    while (!watch_done(&w, fds, dml_clock_now_s())) {
         double now = dml_clock_now_s();
-        if (!exited) {
-            pid_t w = waitpid(pid, &wstatus, WNOHANG);
-            if (w == pid) {
-                exited = true;
-                exit_at = now;
-            }
-        }
-        if (exited && ((fds[0] < 0 && fds[1] < 0) || now - exit_at > DRAIN_S))
-            break; /* done, or descendants hold the pipes open */
-        if (!exited && spec->timeout_s > 0 && now - t0 > spec->timeout_s &&
-            term_at < 0) {
-            timed_out = true;
-            term_at = now;
-            kill(-pid, SIGTERM);
-        }
-        if (!exited && term_at >= 0 && kill_at < 0 &&
-            now - term_at > grace) {
-            kill_at = now;
-            kill(-pid, SIGKILL);
-        }
-        if (!exited && kill_at >= 0 && now - kill_at > DRAIN_S) {
-            /* SIGKILL cannot be ignored: reap it, whatever holds pipes */
-            waitpid(pid, &wstatus, 0);
-            exited = true;
-            break;
-        }
+        if (w.stop == STOP_NONE && dml_interrupt_signal())
+            watch_stop(&w, STOP_INTERRUPT, now);
+        else if (w.stop == STOP_NONE && !w.exited && spec->timeout_s > 0 &&
+                 now - t0 > spec->timeout_s)
+            watch_stop(&w, STOP_TIMEOUT, now);
+        watch_step(&w, now);
         struct pollfd p[2];
         int np = 0;
         for (int i = 0; i < 2; i++)
@@ -602,12 +752,11 @@ dml_status dml_tune_trial_run(const dml_tune_trial_spec *spec,
                 p[np].revents = 0;
                 np++;
             }
-        int wait_ms = 100;
         if (np == 0) {
             usleep(20000);
             continue;
         }
-        int pr = poll(p, (nfds_t)np, wait_ms);
+        int pr = poll(p, (nfds_t)np, 100);
         if (pr < 0 && errno != EINTR)
             break;
         for (int i = 0; pr > 0 && i < np; i++) {
@@ -622,8 +771,8 @@ dml_status dml_tune_trial_run(const dml_tune_trial_spec *spec,
     for (int i = 0; i < 2; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    if (!exited)
-        waitpid(pid, &wstatus, 0);
+    watch_finish(&w);
+    int wstatus = w.wstatus;
     out->wall_s = dml_clock_now_s() - t0;
     if (serr.data) {
         size_t len = serr.len;
@@ -632,9 +781,15 @@ dml_status dml_tune_trial_run(const dml_tune_trial_spec *spec,
         snprintf(out->stderr_tail, sizeof out->stderr_tail, "%s", from);
     }
     char line[400];
-    reason_line(serr.data, line, sizeof line);
+    dml_tune_reason_line(serr.data, line, sizeof line);
 
-    if (timed_out) {
+    if (w.stop == STOP_INTERRUPT) {
+        out->outcome = DML_TUNE_INTERRUPTED;
+        out->signal = dml_interrupt_signal();
+        snprintf(out->reason, sizeof out->reason,
+                 "interrupted by %s (trial stopped)",
+                 dml_interrupt_name(out->signal));
+    } else if (w.stop == STOP_TIMEOUT) {
         out->outcome = DML_TUNE_TIMEOUT;
         snprintf(out->reason, sizeof out->reason,
                  "timed out after %.0f s (process group killed)",
@@ -796,7 +951,7 @@ dml_status dml_tune_run_all(const dml_tune_trial_spec *specs, size_t n,
     dml_progress_begin(&pr, "tuning", (long)n, progress);
     dml_status s = DML_OK;
     size_t done = 0;
-    for (; done < n && s == DML_OK; done++) {
+    while (done < n && s == DML_OK) {
         const char *name = specs[done].plan_path
                                ? strrchr(specs[done].plan_path, '/')
                                : NULL;
@@ -804,14 +959,38 @@ dml_status dml_tune_run_all(const dml_tune_trial_spec *specs, size_t n,
         char what[160];
         snprintf(what, sizeof what, "trial %zu/%zu: %s", done + 1, n,
                  name ? name : "?");
+        int sig = dml_interrupt_signal();
+        if (sig) {
+            /* caught between two trials: start no other */
+            s = dml_error_msg(err, DML_ERUNTIME, "interrupted by %s before "
+                              "%s", dml_interrupt_name(sig), what);
+            break;
+        }
         dml_progress_step(&pr, (long)done, what);
         s = dml_tune_trial_run(&specs[done], &results[done], err);
-        if (s == DML_OK && results[done].outcome != DML_TUNE_OK)
+        if (s != DML_OK)
+            break; /* not started: counted as not run below */
+        if (results[done].outcome == DML_TUNE_INTERRUPTED) {
+            const dml_tune_trial_result *r = &results[done];
+            if (r->run_id > 0)
+                s = dml_error_msg(err, DML_ERUNTIME, "interrupted by %s "
+                                  "during %s (its processes stopped; run "
+                                  "%lld)",
+                                  dml_interrupt_name(r->signal), what,
+                                  (long long)r->run_id);
+            else
+                s = dml_error_msg(err, DML_ERUNTIME, "interrupted by %s "
+                                  "during %s (its processes stopped)",
+                                  dml_interrupt_name(r->signal), what);
+        } else if (results[done].outcome != DML_TUNE_OK) {
             dml_log_info("%s failed: %s", what, results[done].reason);
+        }
+        done++;
     }
     dml_progress_end(&pr);
-    /* trials not run (an error stopped the loop) count as failed */
-    for (size_t i = s == DML_OK ? n : done - 1; i < n; i++) {
+    /* trials not run (an error or a signal stopped the loop) count as
+     * failed */
+    for (size_t i = done; i < n; i++) {
         result_init(&results[i]);
         results[i].outcome = DML_TUNE_EXIT;
         snprintf(results[i].reason, sizeof results[i].reason, "not run");

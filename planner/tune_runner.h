@@ -21,6 +21,18 @@
  * there: a run dml-exec opened and left 'running' is finished as 'failed'
  * with the reason, and a "trial_failed" event names the plan and reason.
  *
+ * Stopping a trial (at its timeout, or when the caller has caught SIGINT
+ * or SIGTERM through common/interrupt.h: the poll loop reads
+ * dml_interrupt_signal() ten times a second) ends every process of it:
+ * SIGTERM to the launcher's process group (mpirun forwards it to the
+ * ranks, which Open MPI puts in process groups of their own), SIGKILL to
+ * the group and to every descendant of the launcher (listed from /proc,
+ * common/proctree.h) after the grace period, or at once on a second
+ * signal; descendants that outlive the launcher are stopped the same way.
+ * A trial stopped for a signal is DML_TUNE_INTERRUPTED, its run finished
+ * as 'interrupted' (if dml-exec left it 'running') with a
+ * "trial_interrupted" event, and dml_tune_run_all starts no other.
+ *
  * dml-exec is found by spec->exec_path, else $DML_EXEC, else
  * $DML_BIN/dml-exec, else next to the running program (/proc/self/exe);
  * the launcher by spec->mpiexec, else $MPIEXEC, else "mpirun" on PATH.
@@ -69,6 +81,7 @@ typedef enum dml_tune_outcome {
     DML_TUNE_SIGNAL,     /* killed by a signal (crash, out of memory) */
     DML_TUNE_TIMEOUT,    /* still running at the timeout; killed */
     DML_TUNE_BAD_OUTPUT, /* exit 0 but no readable summary */
+    DML_TUNE_INTERRUPTED, /* stopped because we caught SIGINT/SIGTERM */
 } dml_tune_outcome;
 
 const char *dml_tune_outcome_name(dml_tune_outcome o);
@@ -109,6 +122,14 @@ dml_status dml_tune_parse_summary(const char *text,
                                   dml_tune_trial_result *out,
                                   dml_error *err);
 
+/*
+ * The line of a failed trial's stderr that says why, trimmed, into out:
+ * dml-exec's own error line, else the headline of Open MPI's first framed
+ * message (not the advice at its end), else the first line mentioning an
+ * error, else the last line with words. "" when text has none.
+ */
+void dml_tune_reason_line(const char *text, char *out, size_t size);
+
 /* The argv of a trial (NULL-terminated, each entry malloc'd; free with
  * dml_tune_argv_free); DML_ENOTFOUND when dml-exec cannot be found. */
 dml_status dml_tune_trial_argv(const dml_tune_trial_spec *spec,
@@ -141,10 +162,12 @@ size_t dml_tune_select_trials(const dml_tune_candidate *cands, size_t n,
 /*
  * Run n trials one after the other (dml-plan --tune), with a progress line
  * on stderr when progress is true and stderr is a terminal ("trial 2/5:
- * plan-01.json"). A failed trial does not stop the others; only what
+ * plan-01.json"). A failed trial does not stop the others; what
  * dml_tune_trial_run returns as an error (dml-exec or the launcher not
- * found) stops the loop, the trials not run then being failed ones with
- * the reason "not run". order (may be NULL, else room for n) gets the
+ * found) stops the loop, and so does a signal caught (common/interrupt.h:
+ * the running trial is stopped and recorded as interrupted, and the
+ * result is DML_ERUNTIME "interrupted by SIGTERM during trial 2/5: ...");
+ * the trials not run are then failed ones with the reason "not run". order (may be NULL, else room for n) gets the
  * ranking of dml_tune_rank_results.
  */
 dml_status dml_tune_run_all(const dml_tune_trial_spec *specs, size_t n,

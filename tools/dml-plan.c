@@ -19,6 +19,7 @@
 #include "common/cli.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "common/units.h"
 #include "common/version.h"
@@ -87,14 +88,19 @@ static const char usage_text[] =
     "                     --out, and refit this cluster's calibration\n"
     "  --tune-steps S     steps per trial (default 30)\n"
     "  --tune-data D      dml-exec --data for the trials (default: its own)\n"
+    "  --keep-trials      keep the trials' plan files (default: removed)\n"
     "  --ranks N          tune with N MPI ranks (the same as --devices N)\n"
     "  --no-calibration   price plans with the spec as written, not with the\n"
     "                     newest calibration of the cluster in the database\n"
     "  --list-models, --list-clusters   the presets\n"
     "  --help, --version\n"
     "\n"
+    "With --tune, SIGINT or SIGTERM stops the running trial (all of its\n"
+    "processes; its run is recorded as interrupted) and dml-plan writes no\n"
+    "file; when no trial succeeds, nothing is written either (exit 1).\n"
+    "\n"
     "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input,\n"
-    "3 no feasible plan.\n";
+    "3 no feasible plan, 128+N stopped by signal N (130 SIGINT, 143 SIGTERM).\n";
 
 typedef struct options {
     dml_cli cli;              /* --help, --version */
@@ -109,6 +115,7 @@ typedef struct options {
     long tune_k;              /* --tune K, 0 = no tuning */
     int64_t tune_steps;       /* --tune-steps */
     const char *tune_data;    /* --tune-data */
+    bool keep_trials;         /* --keep-trials */
     bool no_calibration;      /* --no-calibration */
     dml_planner_config why_not_cfg;
 } options;
@@ -157,7 +164,7 @@ enum { OPT_MODEL = DML_CLI_OPT_FIRST, OPT_CLUSTER, OPT_NODES, OPT_DEVICES,
        OPT_JSON, OPT_OUT, OPT_EXPORT, OPT_EXPORT_OUT, OPT_DB, OPT_TOKENS,
        OPT_OPT, OPT_BASE_LR, OPT_BASE_BATCH, OPT_NOISE, OPT_RAMP, OPT_XNODE,
        OPT_LIST_MODELS, OPT_LIST_CLUSTERS, OPT_TUNE, OPT_TUNE_STEPS,
-       OPT_TUNE_DATA, OPT_RANKS, OPT_NO_CALIB };
+       OPT_TUNE_DATA, OPT_RANKS, OPT_NO_CALIB, OPT_KEEP_TRIALS };
 
 static const struct option longopts[] = {
     {"model", required_argument, NULL, OPT_MODEL},
@@ -185,6 +192,7 @@ static const struct option longopts[] = {
     {"tune", required_argument, NULL, OPT_TUNE},
     {"tune-steps", required_argument, NULL, OPT_TUNE_STEPS},
     {"tune-data", required_argument, NULL, OPT_TUNE_DATA},
+    {"keep-trials", no_argument, NULL, OPT_KEEP_TRIALS},
     {"ranks", required_argument, NULL, OPT_RANKS},
     {"no-calibration", no_argument, NULL, OPT_NO_CALIB},
     {"list-models", no_argument, NULL, OPT_LIST_MODELS},
@@ -278,6 +286,7 @@ static dml_status on_option(void *ctx, int id, const char *arg,
                                  "that warm-up steps can be left out");
         break;
     case OPT_TUNE_DATA: o->tune_data = arg; break;
+    case OPT_KEEP_TRIALS: o->keep_trials = true; break;
     case OPT_RANKS:
         DML_CHECK(parse_count("--ranks", arg, 1 << 20,
                               &o->req.devices, err));
@@ -366,6 +375,20 @@ static void print_calibration(const options *o,
                "makes one from measured runs).\n");
 }
 
+/* The error when every trial failed: how many, and the first reason. */
+static dml_status no_trial_succeeded(const dml_tune_report *t, dml_error *err)
+{
+    for (size_t k = 0; k < t->n; k++)
+        if (t->result[k].outcome != DML_TUNE_OK)
+            return dml_error_msg(err, DML_ERUNTIME,
+                                 "no trial succeeded (%zu tried; trial "
+                                 "%zu, plan #%zu: %s); nothing written",
+                                 t->n, k + 1, t->plan_index[k] + 1,
+                                 t->result[k].reason);
+    return dml_error_msg(err, DML_ERUNTIME,
+                         "no trial succeeded; nothing written");
+}
+
 /* Everything after the search: record, tune, write files, print. */
 static dml_status finish(const options *o, dml_planner *p,
                          const dml_why_not *why,
@@ -384,6 +407,7 @@ static dml_status finish(const options *o, dml_planner *p,
                                .steps = o->tune_steps,
                                .db_path = db_path,
                                .data = o->tune_data,
+                               .keep_trials = o->keep_trials,
                                .progress = !o->json};
         s = dml_planner_tune(p, db, &rq, &tune, err);
         tuned = s == DML_OK;
@@ -413,10 +437,13 @@ static dml_status finish(const options *o, dml_planner *p,
         dml_tune_report_free(&tune);
         return s;
     }
-    if (o->out)
+    /* Nothing measured: the report says why, and no file is written (an
+     * unmeasured plan under --out would pass for a tuned one). */
+    bool none_measured = tuned && !tune.have_winner;
+    if (o->out && !none_measured)
         s = dml_planner_write_plan_file(o->out, &win->plan, err);
     char *export_text = NULL;
-    if (s == DML_OK && o->have_export)
+    if (s == DML_OK && o->have_export && !none_measured)
         s = dml_planner_export(o->export_kind, p, win, o->out, &export_text,
                                err);
     if (s == DML_OK && export_text && o->export_out)
@@ -509,10 +536,12 @@ static dml_status finish(const options *o, dml_planner *p,
     }
     free(export_text);
     free(recal);
+    if (none_measured)
+        s = no_trial_succeeded(&tune, err);
     dml_tune_report_free(&tune);
     if (fflush(stdout) != 0)
         return dml_error_msg(err, DML_EIO, "cannot write to standard output");
-    return DML_OK;
+    return s;
 }
 
 int main(int argc, char **argv)
@@ -536,6 +565,13 @@ int main(int argc, char **argv)
         return 0;
     }
     o.req.data_dir = data_dir;
+    /* Trials run in process groups of their own, which a terminal's
+     * Ctrl-C does not reach: catch it (and SIGTERM) so that the tuning
+     * loop stops the running trial instead of leaving it orphaned. */
+    if (o.tune_k > 0 &&
+        dml_interrupt_install(DML_INTERRUPT_NOTE, NULL, NULL) != 0)
+        dml_log_warn("cannot catch SIGINT/SIGTERM: a trial running when "
+                     "one arrives is left running");
     /* Tuning tries the family bests too: keep enough candidates. */
     if (o.tune_k > 0 && o.req.top_k < 4 * o.tune_k)
         o.req.top_k = (int)(4 * o.tune_k < DML_PLANNER_TOP_MAX
@@ -562,5 +598,9 @@ int main(int argc, char **argv)
     if (s == DML_OK)
         s = finish(&o, p, o.why_not ? &why : NULL, &cal, cal_found, &err);
     dml_planner_free(p);
-    return s == DML_OK ? 0 : fail(&err);
+    if (s == DML_OK)
+        return 0;
+    int code = fail(&err);
+    int sig = dml_interrupt_signal();
+    return sig ? dml_interrupt_exit_code(sig) : code;
 }

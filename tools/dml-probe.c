@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cli.h"
 #include "common/error.h"
 #include "common/file.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "common/units.h"
 #include "common/version.h"
@@ -51,7 +53,13 @@ static const char usage_text[] =
     "  --quiet            no progress line\n"
     "  --help, --version\n"
     "\n"
-    "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input.\n";
+    "A probe is recorded whole, in one transaction at the end, or not at\n"
+    "all: SIGINT or SIGTERM while it measures stops it at once with one\n"
+    "line and records nothing; one that arrives while it records lets the\n"
+    "record finish first.\n"
+    "\n"
+    "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input,\n"
+    "128+N stopped by signal N (130 SIGINT, 143 SIGTERM).\n";
 
 typedef struct options {
     dml_cli cli;              /* --help, --version */
@@ -298,6 +306,12 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    /* Measuring leaves nothing to tidy (the record is one transaction at
+     * the end, --out is written after it): a signal ends the process at
+     * once, rank 0 saying so. Installed after MPI_Init so that it is ours
+     * that runs. */
+    dml_interrupt_install(DML_INTERRUPT_EXIT, rank == 0 ? "dml-probe" : NULL,
+                          "nothing recorded");
     dml_probe_job_options jo = job_options(&o);
     dml_db *db = NULL;
     dml_status s = DML_OK;
@@ -309,6 +323,12 @@ int main(int argc, char **argv)
     memset(&job, 0, sizeof job);
     if (verdict == DML_OK) {
         s = dml_probe_job_run(MPI_COMM_WORLD, &jo, &job, &err);
+        /* From here on a signal waits for the record and --out to be
+         * written whole. A handler already on its way to _exit (in another
+         * thread) must not race a transaction: wait for it. */
+        if (!dml_interrupt_defer())
+            for (;;)
+                pause();
         if (s == DML_OK && rank == 0)
             s = finish(&o, db, &job, &err);
     } else {
@@ -322,6 +342,13 @@ int main(int argc, char **argv)
     int code = dml_status_exit_code(s);
     if (s != DML_OK && (rank == 0 || (verdict == DML_OK && s0 == DML_OK)))
         code = dml_cli_fail(stderr, "dml-probe", err.status, &err);
+    int sig = dml_interrupt_signal();
+    if (sig) {
+        if (s == DML_OK && rank == 0)
+            fprintf(stderr, "dml-probe: interrupted by %s after the probe "
+                    "was recorded\n", dml_interrupt_name(sig));
+        code = dml_interrupt_exit_code(sig);
+    }
     dml_probe_job_free(&job);
     dml_db_close(db);
     /* One rank failing alone (say, MPI trouble) must not leave the others

@@ -18,9 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/interrupt.h"
 #include "db/db.h"
 #include "db/plan_store.h"
 #include "db/run_store.h"
@@ -394,18 +396,15 @@ static void missing_launcher(void **state)
 
 /* A failed trial is recorded as an event; runs from before the trial are
  * left alone. */
-static void failure_is_recorded(void **state)
+/* A database at path with one plan; its id in *plan_id. */
+static dml_db *db_with_plan(const char *path, int64_t *plan_id)
 {
-    fixture *f = *state;
-    char path[128];
-    snprintf(path, sizeof path, "%s/dml.db", f->dir);
     dml_db *db = NULL;
     dml_error err;
     assert_int_equal(dml_db_open(path, &db, &err), DML_OK);
-    /* an older run still 'running' (another job) */
     dml_db_model m = {.name = "mlp-fmnist", .type = "mlp",
                       .spec_json = "{\"type\":\"mlp\"}"};
-    int64_t model_id, cluster_id, plan_id, old_run;
+    int64_t model_id, cluster_id;
     assert_int_equal(dml_db_record_model(db, &m, &model_id, &err), DML_OK);
     dml_db_cluster c = {.name = "vm", .fingerprint = "ab", .source = "user"};
     assert_int_equal(dml_db_record_cluster(db, &c, 0, &cluster_id, &err),
@@ -422,7 +421,19 @@ static void failure_is_recorded(void **state)
                                     .threads_per_rank = 1};
     p.predicted_step_s = p.predicted_mem_bytes = NAN;
     p.predicted_tokens_per_s = p.mfu = NAN;
-    assert_int_equal(dml_db_record_plan(db, &p, &plan_id, &err), DML_OK);
+    assert_int_equal(dml_db_record_plan(db, &p, plan_id, &err), DML_OK);
+    return db;
+}
+
+static void failure_is_recorded(void **state)
+{
+    fixture *f = *state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/dml.db", f->dir);
+    dml_error err;
+    int64_t plan_id, old_run;
+    /* an older run still 'running' (another job) */
+    dml_db *db = db_with_plan(path, &plan_id);
     dml_db_run_start rs = {.plan_id = plan_id, .ranks = 1,
                            .predicted_step_s = NAN};
     assert_int_equal(dml_db_run_begin(db, &rs, &old_run, &err), DML_OK);
@@ -532,6 +543,216 @@ static dml_tune_candidate cand(int dp, int tp, int pp, int threads, int mbs,
     return c;
 }
 
+/* ---- stopping every process of a trial (issue 10, items 7 and 8) ---- */
+
+/* Open MPI puts each rank in a process group of its own: a timeout must
+ * reach it although the launcher's group does not hold it, also when the
+ * launcher ignores SIGTERM and is killed. */
+static void stopping_reaches_ranks_in_their_own_groups(void **state)
+{
+    fixture *f = *state;
+    char exec[128], body[512];
+    snprintf(body, sizeof body,
+             "setsid sh -c 'echo $$ > %s/rank.pid; exec sleep 30' &\n"
+             "trap '' TERM\n"
+             "while :; do sleep 0.05; done\n",
+             f->dir);
+    write_script(f->dir, "fake-launcher-deaf", body, exec, sizeof exec);
+    dml_tune_trial_spec s;
+    spec_for(f, &s, exec);
+    s.timeout_s = 0.5;
+    s.term_grace_s = 0.3;
+    dml_tune_trial_result r;
+    dml_error err;
+    assert_int_equal(dml_tune_trial_run(&s, &r, &err), DML_OK);
+    assert_int_equal(r.outcome, DML_TUNE_TIMEOUT);
+    pid_t rank = read_pid(f->dir, "rank.pid");
+    assert_true(rank > 0);
+    if (alive(rank)) {
+        kill(rank, SIGKILL);
+        fail_msg("the rank in its own process group outlived its trial");
+    }
+}
+
+/* A launcher that dies (a crash) and leaves a rank running: the rank is
+ * stopped too, not left to run on under init. */
+static void orphans_of_a_trial_are_stopped(void **state)
+{
+    fixture *f = *state;
+    char exec[128], body[512];
+    /* long enough for the runner to have listed the rank (once a second) */
+    snprintf(body, sizeof body,
+             "setsid sh -c 'echo $$ > %s/orphan.pid; exec sleep 30' &\n"
+             "sleep 1.6\n"
+             "echo 'launcher: lost contact with the daemons' >&2\n"
+             "exit 3\n",
+             f->dir);
+    write_script(f->dir, "fake-launcher-crash", body, exec, sizeof exec);
+    dml_tune_trial_spec s;
+    spec_for(f, &s, exec);
+    s.term_grace_s = 0.5;
+    dml_tune_trial_result r;
+    dml_error err;
+    assert_int_equal(dml_tune_trial_run(&s, &r, &err), DML_OK);
+    assert_int_equal(r.outcome, DML_TUNE_EXIT);
+    assert_int_equal(r.exit_code, 3);
+    pid_t orphan = read_pid(f->dir, "orphan.pid");
+    assert_true(orphan > 0);
+    if (alive(orphan)) {
+        kill(orphan, SIGKILL);
+        fail_msg("the rank the crashed launcher left behind still runs");
+    }
+}
+
+/* A helper process that sends sig to us after delay_s. */
+static pid_t signal_us_after(double delay_s, int sig)
+{
+    pid_t parent = getpid();
+    pid_t h = fork();
+    assert_true(h >= 0);
+    if (h == 0) {
+        usleep((useconds_t)(delay_s * 1e6));
+        kill(parent, sig);
+        _exit(0);
+    }
+    return h;
+}
+
+/* SIGTERM to the tuning process (caught by common/interrupt.h): the
+ * running trial is stopped with its processes, its run recorded as
+ * interrupted, and no further trial starts. */
+static void a_signal_stops_the_trial(void **state)
+{
+    fixture *f = *state;
+    char path[128];
+    snprintf(path, sizeof path, "%s/dml.db", f->dir);
+    int64_t plan_id;
+    dml_db *db = db_with_plan(path, &plan_id);
+    /* a dml-exec that opens its run and then trains "forever"; as mpirun
+     * does, the launcher's shell passes SIGTERM on to the rank */
+    char exec[128], body[1024];
+    snprintf(body, sizeof body,
+             "sqlite3 %s \"INSERT INTO runs (plan_id, started_at, ranks) "
+             "VALUES (%lld, 'now', 1)\" || exit 9\n"
+             "setsid sh -c 'echo $$ > %s/rank.pid; exec sleep 30' &\n"
+             "rank=$!\n"
+             "trap 'kill $rank; exit 143' TERM\n"
+             "echo started > %s/started\n"
+             "while :; do sleep 0.05; done\n",
+             path, (long long)plan_id, f->dir, f->dir);
+    write_script(f->dir, "fake-train", body, exec, sizeof exec);
+    dml_tune_trial_spec specs[2];
+    spec_for(f, &specs[0], exec);
+    spec_for(f, &specs[1], exec);
+    specs[0].db = specs[1].db = db;
+    specs[0].timeout_s = specs[1].timeout_s = 60;
+    assert_int_equal(dml_interrupt_install(DML_INTERRUPT_NOTE, NULL, NULL),
+                     0);
+    pid_t helper = signal_us_after(0.8, SIGTERM);
+    dml_tune_trial_result res[2];
+    dml_error err;
+    double t0 = dml_clock_now_s();
+    dml_status st = dml_tune_run_all(specs, 2, false, res, NULL, &err);
+    double took = dml_clock_now_s() - t0;
+    waitpid(helper, NULL, 0);
+    assert_int_equal(st, DML_ERUNTIME);
+    if (!strstr(err.msg, "interrupted by SIGTERM during trial 1/2"))
+        fail_msg("error: '%s'", err.msg);
+    assert_int_equal(res[0].outcome, DML_TUNE_INTERRUPTED);
+    assert_int_equal(res[0].signal, SIGTERM);
+    assert_string_equal(res[1].reason, "not run");
+    assert_true(took < 10.0);
+    pid_t rank = read_pid(f->dir, "rank.pid");
+    assert_true(rank > 0);
+    if (alive(rank)) {
+        kill(rank, SIGKILL);
+        fail_msg("the trial's rank still runs after the signal");
+    }
+    /* a signal already caught: no trial starts at all */
+    char started[160];
+    snprintf(started, sizeof started, "%s/started", f->dir);
+    unlink(started);
+    st = dml_tune_run_all(specs, 2, false, res, NULL, &err);
+    assert_int_equal(st, DML_ERUNTIME);
+    assert_non_null(strstr(err.msg, "before trial 1/2"));
+    assert_string_equal(res[0].reason, "not run");
+    assert_int_equal(access(started, F_OK), -1);
+    dml_interrupt_restore();
+    dml_db_close(db);
+
+    sqlite3 *q = NULL;
+    assert_int_equal(sqlite3_open(path, &q), SQLITE_OK);
+    sqlite3_stmt *sq = NULL;
+    assert_int_equal(sqlite3_prepare_v2(q, "SELECT status, error FROM runs",
+                                        -1, &sq, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(sq), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(sq, 0),
+                        "interrupted");
+    assert_non_null(strstr((const char *)sqlite3_column_text(sq, 1),
+                           "SIGTERM"));
+    assert_int_equal(sqlite3_step(sq), SQLITE_DONE);
+    sqlite3_finalize(sq);
+    assert_int_equal(sqlite3_prepare_v2(q, "SELECT kind FROM events", -1, &sq,
+                                        NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(sq), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(sq, 0),
+                        "trial_interrupted");
+    sqlite3_finalize(sq);
+    sqlite3_close(q);
+}
+
+/* The line that says why a trial failed, from what it printed on stderr. */
+static void the_reason_is_the_informative_line(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *stderr_text;
+        const char *reason;
+    } cases[] = {
+        /* Open MPI refusing root: its headline, not the advice at the end */
+        {"-----------------------------------------------------------------"
+         "---------\n"
+         "mpirun has detected an attempt to run as root.\n\n"
+         "Running as root is *strongly* discouraged as any mistake (e.g., "
+         "in\n"
+         "We reiterate our advice against doing so - please proceed at "
+         "your own risk.\n"
+         "-----------------------------------------------------------------"
+         "---------\n",
+         "mpirun has detected an attempt to run as root."},
+        /* dml-exec's own line before the banners mpirun adds */
+        {"dml-exec: warning: 2 threads per rank on 1 core\n"
+         "dml-exec: error: plan.json: model.type: dml-exec runs mlp models\n"
+         "-----------------------------------------------------------------"
+         "---------\n"
+         "Primary job  terminated normally, but 1 process returned\n"
+         "a non-zero exit code. Per user-direction, the job has been "
+         "aborted.\n"
+         "-----------------------------------------------------------------"
+         "---------\n"
+         "mpirun detected that one or more processes exited with non-zero "
+         "status, thus causing\n",
+         "dml-exec: error: plan.json: model.type: dml-exec runs mlp models"},
+        {"dml-exec: error: first\ndml-exec: error: second\n",
+         "dml-exec: error: first"},
+        {"starting\nERROR: no slots\nbye\n", "ERROR: no slots"},
+        {"one\n  two  \n\n", "two"},
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char line[400];
+        dml_tune_reason_line(cases[i].stderr_text, line, sizeof line);
+        if (strcmp(line, cases[i].reason) != 0)
+            fail_msg("case %zu: '%s', expected '%s'", i, line,
+                     cases[i].reason);
+    }
+    char tiny[8];
+    dml_tune_reason_line("dml-exec: error: long\n", tiny, sizeof tiny);
+    assert_string_equal(tiny, "dml-exe");
+}
+
 static void selects_top_k_and_each_family(void **state)
 {
     (void)state;
@@ -621,6 +842,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(failure_is_recorded, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(runs_all_trials, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            stopping_reaches_ranks_in_their_own_groups, setup, teardown),
+        cmocka_unit_test_setup_teardown(orphans_of_a_trial_are_stopped,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_signal_stops_the_trial, setup,
+                                        teardown),
+        cmocka_unit_test(the_reason_is_the_informative_line),
         cmocka_unit_test(selects_top_k_and_each_family),
         cmocka_unit_test(ranks_by_measurement),
     };
