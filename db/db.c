@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/log.h"
 
 /* The first 16 bytes of every SQLite 3 database file (fileformat2.html). */
@@ -34,6 +35,21 @@ const char *dml_db_default_path(const char *cli_path)
     return "dml.db";
 }
 
+/* SQLite opens the database's journal, WAL and shared-memory files itself,
+ * and reads a journal it finds: one that is a FIFO would hang it, so
+ * anything there that is not a regular file is refused first. */
+static dml_status check_side_files(const char *path, dml_error *err)
+{
+    static const char *const suffix[] = {"-journal", "-wal", "-shm"};
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        char side[4200];
+        snprintf(side, sizeof side, "%s%s", path, suffix[i]);
+        if (dml_file_exists(side))
+            DML_CHECK(dml_file_check_regular(side, err));
+    }
+    return DML_OK;
+}
+
 /* Does path exist as a regular file, and is its directory there? Refuses
  * anything that is not a plain file or whose first bytes are not SQLite's,
  * reading only. */
@@ -43,6 +59,7 @@ static dml_status check_path(const char *path, bool create, bool *exists,
     *exists = false;
     if (!path || !path[0])
         return dml_error_msg(err, DML_EINPUT, "empty database path");
+    DML_CHECK(check_side_files(path, err));
     struct stat st;
     if (stat(path, &st) != 0) {
         if (errno != ENOENT)
@@ -75,10 +92,10 @@ static dml_status check_path(const char *path, bool create, bool *exists,
     /* SQLite itself takes an empty file for an empty database. */
     if (st.st_size == 0)
         return DML_OK;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return dml_error_set(err, DML_EINPUT, path, 0, 0, NULL,
-                             "cannot open database: %s", strerror(errno));
+    /* common/file opens only a regular file, should the path have been
+     * swapped for a FIFO since the stat above. */
+    int fd;
+    DML_CHECK(dml_file_open_regular(path, &fd, err));
     char head[16];
     ssize_t n = read(fd, head, sizeof head);
     close(fd);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "common/file.h"
@@ -65,10 +66,16 @@ static dml_status idx_open(const char *path, uint32_t want_magic, idx_file *f,
         return dml_error_set(err, DML_EINPUT, path, 0, 0, NULL,
                              "no such file (install dataset-fashion-mnist "
                              "or pass --data synthetic)");
-    f->gz = gzopen(path, "rb");
-    if (!f->gz)
+    /* Opened by common/file, which refuses a FIFO before it can hang
+     * gzopen; zlib then reads the checked descriptor (and closes it). */
+    int fd;
+    DML_CHECK(dml_file_open_regular(path, &fd, err));
+    f->gz = gzdopen(fd, "rb");
+    if (!f->gz) {
+        close(fd);
         return dml_error_set(err, DML_EINPUT, path, 0, 0, NULL,
                              "cannot open");
+    }
     gzbuffer(f->gz, 1u << 17);
     unsigned char hdr[4];
     dml_status s = idx_read_exact(f, hdr, 4, "the header", err);

@@ -299,8 +299,10 @@ dml_status dml_heartbeat_scan(const char *root, dml_heartbeat_report *rep,
     time_t newest = 0;
     dml_status s = DML_OK;
     while (s == DML_OK && rank_files_next(&it)) {
-        int fd = open(it.path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
+        /* Through common/file, so that a FIFO named like a rank file is
+         * skipped instead of hanging the scan in open. */
+        int fd;
+        if (dml_file_open_regular(it.path, &fd, NULL) != DML_OK)
             continue;
         char text[RANK_FILE_MAX];
         ssize_t n = read(fd, text, sizeof text - 1);

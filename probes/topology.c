@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "common/log.h"
 
 struct dml_topology {
@@ -243,22 +244,30 @@ static void fill_summary(dml_topology *t)
     fill_pci(hw, s);
 }
 
+/*
+ * Point hw at src. An XML file is read here (common/file: a FIFO or a
+ * device is refused rather than left to hang hwloc's own open) and handed
+ * to hwloc as a buffer, *xml_text, which the caller frees after
+ * hwloc_topology_load.
+ */
 static dml_status set_source(hwloc_topology_t hw,
-                             const dml_topology_source *src, dml_error *err)
+                             const dml_topology_source *src, char **xml_text,
+                             dml_error *err)
 {
+    *xml_text = NULL;
     switch (src->kind) {
     case DML_TOPOLOGY_LIVE:
         return DML_OK;
     case DML_TOPOLOGY_XML_FILE: {
         const char *path = src->text ? src->text : "";
-        /* hwloc's own message for a missing file is a bare errno. */
-        FILE *f = fopen(path, "r");
-        if (!f)
+        if (access(path, R_OK) != 0)
             return dml_error_set(err, DML_EINPUT, path, 0, 0, NULL,
                                  "cannot open topology XML: %s",
                                  strerror(errno));
-        fclose(f);
-        if (hwloc_topology_set_xml(hw, path) != 0)
+        size_t len = 0;
+        DML_CHECK(dml_file_read_all(path, DML_TOPOLOGY_XML_MAX_BYTES,
+                                    xml_text, &len, err));
+        if (hwloc_topology_set_xmlbuffer(hw, *xml_text, (int)len + 1) != 0)
             return dml_error_set(err, DML_EINPUT, path, 0, 0, NULL,
                                  "not a valid hwloc XML topology");
         return DML_OK;
@@ -326,15 +335,19 @@ dml_status dml_topology_load(const dml_topology_source *src,
     pin_pciaccess();
     hwloc_topology_set_io_types_filter(t->hw,
                                        HWLOC_TYPE_FILTER_KEEP_IMPORTANT);
-    dml_status st = set_source(t->hw, src, err);
+    char *xml_text = NULL;
+    dml_status st = set_source(t->hw, src, &xml_text, err);
     if (st != DML_OK) {
+        free(xml_text);
         dml_topology_free(t);
         return st;
     }
-    if (hwloc_topology_load(t->hw) != 0) {
+    int loaded = hwloc_topology_load(t->hw);
+    int e = errno;
+    free(xml_text);
+    if (loaded != 0) {
         char name[600];
         const char *what = source_name(src, name, sizeof name);
-        int e = errno;
         dml_topology_free(t);
         if (src->kind == DML_TOPOLOGY_LIVE)
             return dml_error_msg(err, DML_ERUNTIME,

@@ -46,6 +46,10 @@ typedef enum dml_topology_pci_kind {
 
 #define DML_TOPOLOGY_MAX_PCI 64
 
+/* The largest topology XML file read: lstopo writes about 0.6 kB per PU
+ * (296 kB for 512 PUs), so this is room for some 100,000 PUs. */
+#define DML_TOPOLOGY_XML_MAX_BYTES (64u << 20)
+
 typedef struct dml_topology_pci_device {
     dml_topology_pci_kind kind; /* GPU or NIC */
     char busid[16];             /* "0000:18:00.0" */
@@ -87,8 +91,10 @@ typedef struct dml_topology dml_topology;
 /*
  * Load a topology. src NULL means the live machine. I/O discovery is on
  * (important PCI devices and OS devices). A missing or unreadable XML file,
- * malformed XML and a malformed synthetic description are DML_EINPUT with a
- * message naming the input; hwloc's own diagnostics are kept off stderr.
+ * one that is not a regular file (a FIFO) or larger than
+ * DML_TOPOLOGY_XML_MAX_BYTES, malformed XML and a malformed synthetic
+ * description are DML_EINPUT with a message naming the input; hwloc's own
+ * diagnostics are kept off stderr.
  * On success *out is owned by the caller (dml_topology_free).
  */
 dml_status dml_topology_load(const dml_topology_source *src,
