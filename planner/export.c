@@ -60,25 +60,22 @@ static const char *text(const char *s, char *buf)
     return buf;
 }
 
-/* s as one shell word on f. */
-static void word(FILE *f, const char *s)
+/* s as one shell word on f; false when out of memory. */
+static bool word(FILE *f, const char *s)
 {
     char small[256];
     size_t n = dml_quote_shell(s, small, sizeof small);
     if (n < sizeof small) {
         fputs(small, f);
-        return;
+        return true;
     }
     char *big = malloc(n + 1);
-    if (!big) {
-        /* Half a word must not be written; the stream reports the error
-         * when it is closed. */
-        fputs("''", f);
-        return;
-    }
+    if (!big)
+        return false;
     dml_quote_shell(s, big, n + 1);
     fputs(big, f);
     free(big);
+    return true;
 }
 
 static char *config_line(const dml_planned *pl, char *buf, size_t size)
@@ -360,7 +357,7 @@ static dml_status torchrun(FILE *f, const dml_planner *p,
 }
 
 static dml_status slurm(FILE *f, const dml_planner *p, const dml_planned *pl,
-                        const char *plan_file)
+                        const char *plan_file, dml_error *err)
 {
     const dml_planner_split *sp = &p->splits[pl->cand.split];
     const dml_device_spec *d = &sp->cluster.groups[sp->ctx.group].device;
@@ -407,7 +404,8 @@ static dml_status slurm(FILE *f, const dml_planner *p, const dml_planned *pl,
         fprintf(f, "# dml-exec is an MPI program: one task per rank.\n");
         fprintf(f, "srun --ntasks=%lld --cpus-per-task=%d --cpu-bind=cores "
                 "dml-exec --plan ", (long long)pl->plan.devices, threads);
-        word(f, plan_file ? plan_file : "plan.json");
+        if (!word(f, plan_file ? plan_file : "plan.json"))
+            return dml_error_msg(err, DML_ENOMEM, "out of memory");
         fprintf(f, " --db \"${DML_DB:-dml.db}\"\n");
         return DML_OK;
     }
@@ -440,7 +438,7 @@ dml_status dml_planner_export(dml_export_kind kind, const dml_planner *p,
     switch (kind) {
     case DML_EXPORT_MEGATRON: s = megatron(f, p, pl); break;
     case DML_EXPORT_DEEPSPEED: s = deepspeed(f, p, pl, err); break;
-    case DML_EXPORT_SLURM: s = slurm(f, p, pl, plan_file); break;
+    case DML_EXPORT_SLURM: s = slurm(f, p, pl, plan_file, err); break;
     case DML_EXPORT_TORCHRUN: s = torchrun(f, p, pl); break;
     default:
         s = dml_error_msg(err, DML_EUSAGE, "unknown export");
