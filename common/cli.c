@@ -3,6 +3,8 @@
  */
 #include "cli.h"
 
+#include <inttypes.h>
+
 #include "common/version.h"
 #include "units.h"
 
@@ -66,6 +68,43 @@ dml_status dml_cli_parse_long(dml_cli_style style, const char *opt,
                              "%s: %c%s%c is not a whole number from %ld to "
                              "%ld",
                              opt, quote(style), text, quote(style), min, max);
+    return DML_OK;
+}
+
+dml_status dml_cli_parse_number(dml_cli_style style, const char *opt,
+                                const char *text, double min, double max,
+                                double *out, dml_error *err)
+{
+    double v = 0;
+    if (!dml_units_parse_size(text, &v) || !(v >= min && v <= max))
+        return dml_error_msg(err, DML_EUSAGE,
+                             "%s: %c%s%c is not a number from %g to %g", opt,
+                             quote(style), text, quote(style), min, max);
+    *out = v;
+    return DML_OK;
+}
+
+dml_status dml_cli_parse_u64(dml_cli_style style, const char *opt,
+                             const char *text, uint64_t max, uint64_t *out,
+                             dml_error *err)
+{
+    /* strtoull would take a sign ("-1" as 2^64 - 1) and leading spaces,
+     * and saturates past 2^64 - 1: digits are summed here instead. */
+    uint64_t v = 0;
+    bool ok = text[0] != '\0';
+    for (const char *p = text; ok && *p; p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (d > 9 || v > (UINT64_MAX - d) / 10)
+            ok = false;
+        else
+            v = v * 10 + d;
+    }
+    if (!ok || v > max)
+        return dml_error_msg(err, DML_EUSAGE,
+                             "%s: %c%s%c is not a whole number from 0 to "
+                             "%" PRIu64,
+                             opt, quote(style), text, quote(style), max);
+    *out = v;
     return DML_OK;
 }
 

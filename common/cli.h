@@ -16,6 +16,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "error.h"
@@ -80,6 +81,28 @@ dml_status dml_cli_parse(dml_cli *cli, int argc, char **argv,
 dml_status dml_cli_parse_long(dml_cli_style style, const char *opt,
                               const char *text, long min, long max,
                               long *out, dml_error *err);
+
+/*
+ * A number from min to max for option opt, with the suffixes of
+ * dml_units_parse_size ("300e9", "2T", "64Ki"), or DML_EUSAGE
+ * `--tokens: "1e30" is not a number from 1 to 1e+18`. The range is
+ * checked on the double before any caller converts it to an integer
+ * (a conversion out of range is undefined behaviour in C), and infinity,
+ * NaN and values past DBL_MAX are refused.
+ */
+dml_status dml_cli_parse_number(dml_cli_style style, const char *opt,
+                                const char *text, double min, double max,
+                                double *out, dml_error *err);
+
+/*
+ * A whole number from 0 to max, as unsigned 64 bits (a seed), or
+ * DML_EUSAGE `--seed: '2^64' is not a whole number from 0 to
+ * 18446744073709551615`: digits only, no sign, no spaces, and a value
+ * past 2^64 - 1 refused rather than saturated.
+ */
+dml_status dml_cli_parse_u64(dml_cli_style style, const char *opt,
+                             const char *text, uint64_t max, uint64_t *out,
+                             dml_error *err);
 
 /* A path for option opt; an empty one is DML_EUSAGE `--db: empty path`. */
 dml_status dml_cli_parse_path(const char *opt, const char *text,

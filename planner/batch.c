@@ -48,6 +48,47 @@ double dml_planner_train_steps(const dml_model_spec *m,
     return ceil(in->tokens / (per_sample * (double)global_batch));
 }
 
+/* Tokens per optimizer step at global_batch. */
+static double tokens_per_step(const dml_model_spec *m, int64_t global_batch)
+{
+    return (double)global_batch * dml_planner_sample_tokens(m);
+}
+
+/* A step count in a plan: whole, from 0 to DML_PLANNER_STEPS_MAX. The
+ * bound is checked on the double, since converting one beyond int64's
+ * range is undefined (dml_planner_check_steps refuses such inputs; this
+ * keeps the schedule defined for any caller). */
+static int64_t plan_steps(double x)
+{
+    if (!(x > 0))
+        return 0;
+    return (int64_t)(x < DML_PLANNER_STEPS_MAX ? x : DML_PLANNER_STEPS_MAX);
+}
+
+dml_status dml_planner_check_steps(const dml_model_spec *m,
+                                   const dml_batch_inputs *in,
+                                   int64_t global_batch, double total_steps,
+                                   dml_error *err)
+{
+    if (total_steps > DML_PLANNER_STEPS_MAX)
+        return dml_error_msg(err, DML_EUSAGE,
+                             "--tokens %g: %.3g steps at a global batch of "
+                             "%lld, more than a plan holds (%g)",
+                             in->tokens, total_steps,
+                             (long long)global_batch, DML_PLANNER_STEPS_MAX);
+    double ramp = in->ramp_tokens > 0 && global_batch > 0
+                      ? ceil(in->ramp_tokens /
+                             tokens_per_step(m, global_batch))
+                      : 0;
+    if (ramp > DML_PLANNER_STEPS_MAX)
+        return dml_error_msg(err, DML_EUSAGE,
+                             "--batch-ramp %g: %.3g steps at a global batch "
+                             "of %lld, more than a plan holds (%g)",
+                             in->ramp_tokens, ramp, (long long)global_batch,
+                             DML_PLANNER_STEPS_MAX);
+    return DML_OK;
+}
+
 /* The default reference (lr at batch) for a model and optimizer. */
 static void default_reference(const dml_model_spec *m, dml_optimizer opt,
                               dml_batch_advice *a)
@@ -161,11 +202,11 @@ void dml_planner_schedule(const dml_model_spec *m, const dml_batch_inputs *in,
     } else if (steps > 0) {
         warm = ceil(steps * (adam_like(opt) ? 0.01 : 5.0 / 90.0));
     }
-    out->warmup_steps = (int64_t)warm;
+    out->warmup_steps = plan_steps(warm);
     out->decay = opt == DML_OPT_LAMB || opt == DML_OPT_LARS
                      ? DML_DECAY_LINEAR
                      : DML_DECAY_COSINE;
-    out->decay_steps = steps > warm ? (int64_t)(steps - warm) : 0;
+    out->decay_steps = steps > warm ? plan_steps(steps - warm) : 0;
     if (adam_like(opt)) {
         out->beta1 = 0.9;
         out->beta2 = tf ? 0.95 : 0.999; /* GPT-3 used 0.95 */
@@ -181,8 +222,8 @@ void dml_planner_schedule(const dml_model_spec *m, const dml_batch_inputs *in,
         int64_t unit = (int64_t)par->dp * par->mbs;
         if (par->schedule == DML_PP_INTERLEAVED)
             unit *= par->pp;
-        double per_step = (double)global_batch * dml_planner_sample_tokens(m);
-        int64_t ramp_steps = (int64_t)ceil(in->ramp_tokens / per_step);
+        int64_t ramp_steps = plan_steps(
+            ceil(in->ramp_tokens / tokens_per_step(m, global_batch)));
         out->ramp_count = dml_schedule_make_ramp(unit, global_batch,
                                                  ramp_steps, unit, 8,
                                                  out->ramp,

@@ -36,6 +36,7 @@
 #include "costmodel/memory.h"
 #include "costmodel/model_spec.h"
 #include "costmodel/plan.h"
+#include "common/error.h"
 
 typedef struct dml_batch_inputs {
     dml_optimizer optimizer; /* what the plan trains with */
@@ -85,6 +86,22 @@ double dml_planner_sample_tokens(const dml_model_spec *m);
 double dml_planner_train_steps(const dml_model_spec *m,
                                const dml_batch_inputs *in,
                                int64_t global_batch);
+
+/* The most steps a plan holds in its schedule (warmup, decay, the batch
+ * ramp's steps): what the plan reader accepts (costmodel/plan.c). */
+#define DML_PLANNER_STEPS_MAX 1e12
+
+/*
+ * Whether a plan at global_batch can hold the schedule the inputs ask
+ * for: total_steps (dml_planner_train_steps) and the steps of the batch
+ * ramp at most DML_PLANNER_STEPS_MAX. DML_EUSAGE naming --tokens or
+ * --batch-ramp otherwise (the user's numbers, not the planner, are out of
+ * range), before anything converts them to integers.
+ */
+dml_status dml_planner_check_steps(const dml_model_spec *m,
+                                   const dml_batch_inputs *in,
+                                   int64_t global_batch, double total_steps,
+                                   dml_error *err);
 
 /*
  * The schedule of a plan with configuration par at global_batch, training

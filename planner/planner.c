@@ -485,6 +485,8 @@ static dml_status make_plan_in(const dml_planner *p,
     DML_CHECK(dml_plan_split_stages(pl, err));
     double steps = dml_planner_train_steps(&p->model, &p->batch_in,
                                            c->global_batch);
+    DML_CHECK(dml_planner_check_steps(&p->model, &p->batch_in,
+                                      c->global_batch, steps, err));
     dml_planner_schedule(&p->model, &p->batch_in, &pl->par, c->global_batch,
                          steps, &pl->sched, &out->advice);
     DML_CHECK(dml_costmodel_predict_plan(&s->ctx, pl, &out->detail, err));

@@ -41,7 +41,8 @@ static const char usage_text[] =
     "  --data DIR           Fashion-MNIST IDX files (default\n"
     "                       /usr/share/datasets/fashion-mnist), or\n"
     "                       'synthetic' for deterministic synthetic data\n"
-    "  --seed S             initialisation and shuffle seed (default 1)\n"
+    "  --seed S             initialisation and shuffle seed, 0 to 2^63-1\n"
+    "                       (default 1)\n"
     "  --shuffle MODE       none: step s uses samples s*B .. s*B+B-1 mod N in\n"
     "                       file order (default); epoch: a seeded permutation\n"
     "                       per epoch\n"
@@ -103,15 +104,11 @@ static dml_status on_option(void *ctx, int id, const char *arg,
     case OPT_DB:
         return dml_cli_parse_path("--db", arg, &o->exec.db_path, err);
     case OPT_DATA: o->exec.data = arg; break;
-    case OPT_SEED: {
-        char *end = NULL;
-        unsigned long long s = strtoull(arg, &end, 10);
-        if (!arg[0] || *end || arg[0] == '-')
-            return dml_error_msg(err, DML_EUSAGE, "--seed: '%s' is not a "
-                                 "non-negative whole number", arg);
-        o->exec.seed = s;
-        break;
-    }
+    case OPT_SEED:
+        /* Up to 2^63 - 1: the --json summary carries the seed as a JSON
+         * integer, which jansson holds signed (2^63 read back as -1). */
+        return dml_cli_parse_u64(o->cli.style, "--seed", arg, INT64_MAX,
+                                 &o->exec.seed, err);
     case OPT_SHUFFLE:
         if (strcmp(arg, "none") == 0)
             o->exec.shuffle = false;

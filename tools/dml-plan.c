@@ -73,14 +73,18 @@ static const char usage_text[] =
     "                     winner, on stdout (or --export-out FILE)\n"
     "  --db PATH          database (default: $DML_DB, else ./dml.db)\n"
     "  --tokens T         training length in tokens (samples for an mlp),\n"
-    "                     e.g. 300e9 or 2T; with 'auto' the tokens the\n"
-    "                     target needs at small batches (McCandlish E_min)\n"
+    "                     e.g. 300e9 or 2T, up to 1e18 and 1e12 steps; with\n"
+    "                     'auto' the tokens the target needs at small\n"
+    "                     batches (McCandlish E_min)\n"
     "  --optimizer O      adam|adamw (default), sgd, lamb or lars\n"
-    "  --base-lr LR, --base-batch B   a learning rate tuned at batch B, to\n"
-    "                     scale (linear for sgd/lars, square root for\n"
-    "                     adam/lamb); default: GPT-3's table by model size\n"
-    "  --noise-scale B    gradient noise scale (critical batch), samples\n"
-    "  --batch-ramp T     ramp the batch up over the first T tokens\n"
+    "  --base-lr LR, --base-batch B   a learning rate (1e-12 to 1000)\n"
+    "                     tuned at batch B (1 to 1e12), to scale (linear\n"
+    "                     for sgd/lars, square root for adam/lamb);\n"
+    "                     default: GPT-3's table by model size\n"
+    "  --noise-scale B    gradient noise scale (critical batch), samples,\n"
+    "                     1 to 1e9\n"
+    "  --batch-ramp T     ramp the batch up over the first T tokens (up to\n"
+    "                     1e18 and 1e12 steps)\n"
     "  --allow-cross-node-tp  let tensor-parallel groups span nodes\n"
     "  --tune K           run the top K plans (and the best of each other\n"
     "                     layout family) with mpirun dml-exec, rank them by\n"
@@ -129,16 +133,20 @@ static dml_status parse_count(const char *opt, const char *text, long max,
     return DML_OK;
 }
 
-static dml_status parse_positive(const char *opt, const char *text,
-                                 double *out, dml_error *err)
+/* Ranges of the real-valued options, checked before anything converts
+ * them (the planner turns tokens into int64 step counts): generous, but
+ * finite. */
+#define TOKENS_MAX 1e18       /* --tokens, --batch-ramp: tokens */
+#define LR_MIN 1e-12          /* --base-lr */
+#define LR_MAX 1e3
+#define BATCH_MAX 1e12        /* --base-batch: samples */
+#define NOISE_MAX 1e9         /* --noise-scale: samples (the batch search
+                                 goes up to 16 x it, capped at 2^26) */
+
+static dml_status parse_real(const char *opt, const char *text, double min,
+                             double max, double *out, dml_error *err)
 {
-    double v = 0;
-    if (!dml_units_parse_size(text, &v) || !(v > 0))
-        return dml_error_msg(err, DML_EUSAGE,
-                             "%s: \"%s\" is not a positive number", opt,
-                             text);
-    *out = v;
-    return DML_OK;
+    return dml_cli_parse_number(DML_CLI_BARE, opt, text, min, max, out, err);
 }
 
 static dml_status parse_optimizer(const char *text, dml_optimizer *out,
@@ -253,25 +261,27 @@ static dml_status on_option(void *ctx, int id, const char *arg,
     case OPT_DB:
         return dml_cli_parse_path("--db", arg, &o->req.db_path, err);
     case OPT_TOKENS:
-        DML_CHECK(parse_positive("--tokens", arg, &o->req.tokens, err));
+        DML_CHECK(parse_real("--tokens", arg, 1, TOKENS_MAX, &o->req.tokens,
+                             err));
         break;
     case OPT_OPT:
         DML_CHECK(parse_optimizer(arg, &o->req.optimizer, err));
         break;
     case OPT_BASE_LR:
-        DML_CHECK(parse_positive("--base-lr", arg, &o->req.base_lr, err));
+        DML_CHECK(parse_real("--base-lr", arg, LR_MIN, LR_MAX,
+                             &o->req.base_lr, err));
         break;
     case OPT_BASE_BATCH:
-        DML_CHECK(parse_positive("--base-batch", arg,
-                                 &o->req.base_batch, err));
+        DML_CHECK(parse_real("--base-batch", arg, 1, BATCH_MAX,
+                             &o->req.base_batch, err));
         break;
     case OPT_NOISE:
-        DML_CHECK(parse_positive("--noise-scale", arg,
-                                 &o->req.noise_scale, err));
+        DML_CHECK(parse_real("--noise-scale", arg, 1, NOISE_MAX,
+                             &o->req.noise_scale, err));
         break;
     case OPT_RAMP:
-        DML_CHECK(parse_positive("--batch-ramp", arg,
-                                 &o->req.ramp_tokens, err));
+        DML_CHECK(parse_real("--batch-ramp", arg, 1, TOKENS_MAX,
+                             &o->req.ramp_tokens, err));
         break;
     case OPT_XNODE: o->req.allow_cross_node_tp = true; break;
     case OPT_TUNE:

@@ -155,6 +155,83 @@ static void whole_numbers_and_paths(void **state)
     assert_string_equal(path, "x.db");
 }
 
+/* Real numbers are range-checked before anything converts them to an
+ * integer (issue 10: --tokens 1e30 and --batch-ramp 1e308 became
+ * undefined int64 conversions). */
+static void real_numbers_in_range(void **state)
+{
+    (void)state;
+    dml_error err;
+    double v = -1;
+    assert_int_equal(dml_cli_parse_number(DML_CLI_BARE, "--tokens", "300e9",
+                                          1, 1e18, &v, &err),
+                     DML_OK);
+    assert_true(v == 300e9);
+    assert_int_equal(dml_cli_parse_number(DML_CLI_BARE, "--tokens", "2T", 1,
+                                          1e18, &v, &err),
+                     DML_OK);
+    assert_true(v == 2e12);
+    assert_int_equal(dml_cli_parse_number(DML_CLI_BARE, "--tokens", "1e18",
+                                          1, 1e18, &v, &err),
+                     DML_OK);
+    v = -1;
+    static const char *bad[] = {"1e30", "1e308", "1e400", "inf", "-inf",
+                                "nan", "0", "-5", "", "12x", "1e18K"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (dml_cli_parse_number(DML_CLI_BARE, "--tokens", bad[i], 1, 1e18,
+                                 &v, &err) != DML_EUSAGE)
+            fail_msg("'%s' was taken for a number from 1 to 1e18", bad[i]);
+    assert_true(v == -1); /* untouched when refused */
+    assert_int_equal(dml_cli_parse_number(DML_CLI_BARE, "--tokens", "1e30",
+                                          1, 1e18, &v, &err),
+                     DML_EUSAGE);
+    assert_string_equal(err.msg, "--tokens: \"1e30\" is not a number from 1 "
+                                 "to 1e+18");
+    assert_int_equal(dml_cli_parse_number(DML_CLI_QUOTED, "--lr", "2", 0, 1,
+                                          &v, &err),
+                     DML_EUSAGE);
+    assert_string_equal(err.msg, "--lr: '2' is not a number from 0 to 1");
+}
+
+/* Unsigned 64-bit whole numbers (seeds): no saturation past 2^64 - 1, no
+ * sign, no spaces. */
+static void unsigned_whole_numbers(void **state)
+{
+    (void)state;
+    dml_error err;
+    uint64_t v = 7;
+    assert_int_equal(dml_cli_parse_u64(DML_CLI_QUOTED, "--seed",
+                                       "18446744073709551615", UINT64_MAX,
+                                       &v, &err),
+                     DML_OK);
+    assert_true(v == UINT64_MAX);
+    assert_int_equal(dml_cli_parse_u64(DML_CLI_QUOTED, "--seed",
+                                       "9223372036854775807", INT64_MAX, &v,
+                                       &err),
+                     DML_OK);
+    assert_true(v == (uint64_t)INT64_MAX);
+    assert_int_equal(dml_cli_parse_u64(DML_CLI_QUOTED, "--seed", "0",
+                                       INT64_MAX, &v, &err),
+                     DML_OK);
+    assert_true(v == 0);
+    v = 7;
+    static const char *bad[] = {"18446744073709551616",
+                                "99999999999999999999999", "-1", "+1", " 1",
+                                "1 ", "1abc", "", "0x10", "1e3"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (dml_cli_parse_u64(DML_CLI_QUOTED, "--seed", bad[i], UINT64_MAX,
+                              &v, &err) != DML_EUSAGE)
+            fail_msg("'%s' was taken for a 64-bit whole number", bad[i]);
+    assert_true(v == 7);
+    assert_int_equal(dml_cli_parse_u64(DML_CLI_QUOTED, "--seed",
+                                       "9223372036854775808", INT64_MAX, &v,
+                                       &err),
+                     DML_EUSAGE);
+    assert_string_equal(err.msg, "--seed: '9223372036854775808' is not a "
+                                 "whole number from 0 to "
+                                 "9223372036854775807");
+}
+
 /* What f received, as a string (f is a tmpfile). */
 static const char *contents(FILE *f, char *buf, size_t size)
 {
@@ -204,6 +281,8 @@ int main(void)
         cmocka_unit_test(parse_hands_options_to_the_callback),
         cmocka_unit_test(parse_words_usage_errors_per_style),
         cmocka_unit_test(whole_numbers_and_paths),
+        cmocka_unit_test(real_numbers_in_range),
+        cmocka_unit_test(unsigned_whole_numbers),
         cmocka_unit_test(help_version_and_error_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

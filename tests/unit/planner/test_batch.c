@@ -164,6 +164,46 @@ static void batch_ramp_is_valid(void **state)
     assert_int_equal(s.ramp[0].global_batch, unit);
 }
 
+/* Step counts a plan cannot hold (issue 10): the check names the option,
+ * and the schedule stays defined (no double converted to int64 out of
+ * range) for any caller that skips the check. */
+static void steps_beyond_a_plan(void **state)
+{
+    (void)state;
+    dml_model_spec m;
+    load("gpt3-1.3b", &m);
+    dml_batch_inputs in = inputs(DML_OPT_ADAMW, 1e30);
+    dml_error err;
+    double steps = dml_planner_train_steps(&m, &in, 512);
+    assert_int_equal(dml_planner_check_steps(&m, &in, 512, steps, &err),
+                     DML_EUSAGE);
+    assert_non_null(strstr(err.msg, "--tokens 1e+30"));
+    in = inputs(DML_OPT_ADAMW, 26e9);
+    in.ramp_tokens = 1e308;
+    steps = dml_planner_train_steps(&m, &in, 512);
+    assert_int_equal(dml_planner_check_steps(&m, &in, 512, steps, &err),
+                     DML_EUSAGE);
+    assert_non_null(strstr(err.msg, "--batch-ramp 1e+308"));
+    in.ramp_tokens = 4e9;
+    assert_int_equal(dml_planner_check_steps(&m, &in, 512, steps, &err),
+                     DML_OK);
+
+    dml_parallel_config par;
+    dml_parallel_config_init(&par);
+    par.dp = 8;
+    par.mbs = 2;
+    par.microbatches = 32;
+    dml_train_schedule s;
+    in = inputs(DML_OPT_SGD, 1e30);
+    in.ramp_tokens = 1e308;
+    dml_planner_schedule(&m, &in, &par, 512, 1e30, &s, NULL);
+    assert_true(s.warmup_steps >= 0 && s.warmup_steps <= 1000000000000LL);
+    assert_true(s.decay_steps >= 0 && s.decay_steps <= 1000000000000LL);
+    /* the ramp is kept (clamped), not dropped */
+    assert_true(s.ramp_count > 1);
+    assert_int_equal(s.ramp[s.ramp_count - 1].until_step, 1000000000000LL);
+}
+
 static void auto_batch_steps(void **state)
 {
     (void)state;
@@ -235,6 +275,7 @@ int main(void)
         cmocka_unit_test(gpt3_175b_schedule),
         cmocka_unit_test(scaling_rules_and_advice),
         cmocka_unit_test(batch_ramp_is_valid),
+        cmocka_unit_test(steps_beyond_a_plan),
         cmocka_unit_test(auto_batch_steps),
         cmocka_unit_test(checkpoints_follow_young_and_daly),
     };
