@@ -24,6 +24,7 @@ dml_coll_options dml_coll_options_quick(void)
         .budget = dml_probe_budget_quick(),
         .time_per_size_s = 0.03,
         .ops = 0,
+        .max_op_s = 0.5,
     };
 }
 
@@ -35,6 +36,7 @@ dml_coll_options dml_coll_options_default(void)
         .budget = dml_probe_budget_default(),
         .time_per_size_s = 0.2,
         .ops = 0,
+        .max_op_s = 1.0,
     };
 }
 
@@ -226,15 +228,31 @@ dml_status dml_coll_measure(MPI_Comm comm, dml_coll_op op, const char *level,
     }
     s = dml_comm_agree(comm, s, err);
 
+    /* Every rank holds the same (slowest rank's) times, so all stop the
+     * sweep at the same size. */
+    double step = (double)(1L << o->sweep.stride_log2);
+    size_t done = 0;
     for (size_t i = 0; s == DML_OK && i < npts; i++) {
         c.per_rank = (int)per_rank[i];
         dml_coll_point *pt = &out->points[i];
         s = dml_coll_time_size(o, coll_once, &c, op, n, actual[i], count[i],
                                pt, err);
-        if (s == DML_OK && rank == 0)
+        if (s != DML_OK)
+            break;
+        done = i + 1;
+        if (rank == 0)
             dml_log_debug("collective %s %s n=%d: %g B: %.3g s, busbw "
                           "%.3g B/s", dml_coll_op_name(op), out->level, n,
                           pt->bytes, pt->time_s, pt->busbw_Bps);
+        if (o->max_op_s > 0 && done >= 2 && done < npts &&
+            pt->time_s * step > o->max_op_s) {
+            if (rank == 0)
+                dml_log_info("collective %s %s: sweep stops at %g B: the "
+                             "next size would take about %.3g s, over "
+                             "%g s", dml_coll_op_name(op), out->level,
+                             pt->bytes, pt->time_s * step, o->max_op_s);
+            break;
+        }
     }
     free(c.sbuf);
     free(c.rbuf);
@@ -242,7 +260,7 @@ dml_status dml_coll_measure(MPI_Comm comm, dml_coll_op op, const char *level,
         dml_error_prefix(err, "%s: ", dml_coll_op_name(op));
         return s;
     }
-    out->npoints = npts;
+    out->npoints = done;
     if (rank == 0)
         dml_coll_result_fit(out);
     return DML_OK;
