@@ -4,7 +4,8 @@
  *
  * The order of dml__db_open_at is the point of this file: every check that
  * can refuse a file (missing directory, not a regular file, not SQLite,
- * schema too new) runs on a read-only look at it, and only after all of them
+ * another application's SQLite database, schema too new, corrupt:
+ * open_check.c) runs on a read-only look at it, and only after all of them
  * pass does anything write (WAL switch, migrations). A refused file is
  * therefore left byte-for-byte as it was.
  */
@@ -145,9 +146,12 @@ static dml_status probe_file(dml_db *db, int *version, dml_error *err)
     DML_CHECK(dml__db_exec(db, "SELECT count(*) FROM sqlite_schema",
                            "reading the database", err));
     DML_CHECK(dml__db_user_version(db, version, err));
+    /* another application's file first: its user_version is not ours to
+     * read as "newer" */
+    DML_CHECK(dml__db_check_owner(db, *version, err));
     if (*version > DML_DB_SCHEMA_VERSION)
         return dml__db_refuse_newer(db, *version, err);
-    return DML_OK;
+    return dml__db_check_intact(db, err);
 }
 
 static dml_status set_pragmas(dml_db *db, dml_error *err)
@@ -210,6 +214,14 @@ dml_status dml__db_open_at(const char *path, bool create, int target_version,
 
     int version = 0;
     s = probe_file(db, &version, err);
+    if (s != DML_OK && dml__db_wants_immutable(db)) {
+        /* read-only media: a reader reads it as it is, a writer is told */
+        dml_error_clear(err);
+        s = create ? dml__db_refuse_unwritable(db, err)
+                   : dml__db_reopen_immutable(db, err);
+        if (s == DML_OK)
+            s = probe_file(db, &version, err);
+    }
     if (s == DML_OK && version < target_version &&
         sqlite3_db_readonly(db->conn, "main") == 1)
         s = dml_error_set(err, DML_EIO, path, 0, 0, NULL,
@@ -263,7 +275,18 @@ dml_status dml__db_fail(dml_db *db, int rc, const char *what, dml_error *err)
     const char *msg = db && db->conn ? sqlite3_errmsg(db->conn)
                                      : sqlite3_errstr(rc);
     const char *path = db ? db->path : NULL;
+    /* SQLite words a full disk "database or disk is full", or "disk I/O
+     * error" when the write that failed was the WAL's or the -shm's. */
+    int sys = db && db->conn ? sqlite3_system_errno(db->conn) : 0;
+    if ((rc & 0xff) == SQLITE_FULL ||
+        ((rc & 0xff) == SQLITE_IOERR && (sys == ENOSPC || sys == EDQUOT)))
+        return dml_error_set(err, DML_EIO, path, 0, 0, NULL, "%s: %s", what,
+                             sys == EDQUOT ? "disk quota exceeded"
+                                           : "no space left on device");
     switch (rc & 0xff) {
+    case SQLITE_CORRUPT:
+        return dml_error_set(err, DML_EDB, path, 0, 0, NULL,
+                             "%s: database file is corrupt (%s)", what, msg);
     case SQLITE_NOTADB:
         return dml_error_set(err, DML_ENOTDB, path, 0, 0, NULL,
                              "file is not a database (not SQLite)");

@@ -9,10 +9,17 @@
  *
  * Opening is careful because the file may be anything a user typed: a path
  * in a missing directory is refused before anything is created, a file that
- * is not SQLite is refused without a single byte written, and a database
- * written by a newer dml (PRAGMA user_version above DML_DB_SCHEMA_VERSION) is
- * refused before it is touched. Only then does a connection switch to WAL
- * and apply the forward-only migrations (schema.md describes the result).
+ * is not SQLite is refused without a single byte written, and so are
+ * another application's SQLite database (tables, and not dml's), a
+ * database written by a newer dml (PRAGMA user_version above
+ * DML_DB_SCHEMA_VERSION) and, when the file is at most
+ * DML_DB_QUICK_CHECK_MAX_BYTES, a corrupt one (PRAGMA quick_check; a larger
+ * one is reported corrupt when a statement meets the damage). Only then
+ * does a connection switch to WAL and apply the forward-only migrations
+ * (schema.md describes the result). A reader (dml_db_open_existing) of a
+ * WAL database on read-only media, where SQLite cannot make the -shm file,
+ * opens it immutable. A full disk is reported as "no space left on
+ * device", naming the database.
  *
  * Every connection has foreign_keys=ON and a 10 s busy_timeout, so ranks
  * and tools writing at once wait for each other instead of failing. Each
@@ -34,6 +41,10 @@
 
 /* How long a connection waits for another writer before giving up, ms. */
 #define DML_DB_BUSY_TIMEOUT_MS 10000
+
+/* Largest file PRAGMA quick_check runs on at every open, bytes (a
+ * check reads every page: well under a second at this size). */
+#define DML_DB_QUICK_CHECK_MAX_BYTES (64 << 20)
 
 /* Timestamps in the database: ISO 8601 UTC ("2026-11-25T17:19:41Z"). */
 #define DML_DB_TIME_MAX 32

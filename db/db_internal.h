@@ -54,6 +54,27 @@ dml_status dml__db_user_version(dml_db *db, int *version, dml_error *err);
 /* DML_ESCHEMA: the file's schema version is newer than this build's. */
 dml_status dml__db_refuse_newer(dml_db *db, int version, dml_error *err);
 
+/* ---- looks before writing, read-only media (open_check.c) ---- */
+
+/* DML_ENOTDB unless the file is empty or holds dml's tables under a schema
+ * version of dml's (another application's SQLite database). Reads only. */
+dml_status dml__db_check_owner(dml_db *db, int version, dml_error *err);
+
+/* PRAGMA quick_check when the file is at most DML_DB_QUICK_CHECK_MAX_BYTES:
+ * DML_EDB "database file is corrupt (...)" when it finds damage. */
+dml_status dml__db_check_intact(dml_db *db, dml_error *err);
+
+/* After a failed first read: was it SQLite unable to open a WAL
+ * database's -shm in a directory it cannot write (read-only media)? */
+bool dml__db_wants_immutable(dml_db *db);
+
+/* DML_EIO for a writer in that case: the folder is not writable. */
+dml_status dml__db_refuse_unwritable(dml_db *db, dml_error *err);
+
+/* Replace the connection by a read-only, immutable one (warns when a
+ * non-empty -wal file is thereby not read). */
+dml_status dml__db_reopen_immutable(dml_db *db, dml_error *err);
+
 /* The time now as the schema stores times (ISO 8601 UTC), in SQL. */
 #define DML__SQL_NOW "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
 
