@@ -5,7 +5,7 @@
 # gpu_gemm.c is one file for both builds: with CUDA it is a CUDA source
 # (compiled with DML_HAVE_CUDA, linked to cudart and cuBLAS through
 # NCCL::NCCL); without, a plain source whose entry points answer "no GPU".
-list(APPEND DML_PROBES_SOURCES topology.c membw.c gemm.c gemm_point.c
+list(APPEND DML_PROBES_SOURCES topology.c topology_size.c membw.c gemm.c gemm_point.c
      node_report.c)
 if(DML_HAVE_CUDA)
   list(APPEND DML_PROBES_CUDA_SOURCES gpu_gemm.c)

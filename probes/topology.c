@@ -267,6 +267,13 @@ static dml_status set_source(hwloc_topology_t hw,
         size_t len = 0;
         DML_CHECK(dml_file_read_all(path, DML_TOPOLOGY_XML_MAX_BYTES,
                                     xml_text, &len, err));
+        uint64_t pus = dml_topology_xml_pus(*xml_text, len);
+        if (pus > DML_TOPOLOGY_PUS_MAX)
+            return dml_error_set(err, DML_EINPUT, path, 0, 0, NULL,
+                                 "topology of %llu PUs, more than the %d "
+                                 "dml describes",
+                                 (unsigned long long)pus,
+                                 DML_TOPOLOGY_PUS_MAX);
         if (hwloc_topology_set_xmlbuffer(hw, *xml_text, (int)len + 1) != 0)
             return dml_error_set(err, DML_EINPUT, path, 0, 0, NULL,
                                  "not a valid hwloc XML topology");
@@ -274,6 +281,13 @@ static dml_status set_source(hwloc_topology_t hw,
     }
     case DML_TOPOLOGY_XML_BUFFER: {
         const char *xml = src->text ? src->text : "";
+        uint64_t pus = dml_topology_xml_pus(xml, strlen(xml));
+        if (pus > DML_TOPOLOGY_PUS_MAX)
+            return dml_error_msg(err, DML_EINPUT,
+                                 "topology XML buffer: %llu PUs, more than "
+                                 "the %d dml describes",
+                                 (unsigned long long)pus,
+                                 DML_TOPOLOGY_PUS_MAX);
         if (hwloc_topology_set_xmlbuffer(hw, xml, (int)strlen(xml) + 1) != 0)
             return dml_error_msg(err, DML_EINPUT,
                                  "topology XML buffer (%zu bytes): not a "
@@ -283,6 +297,12 @@ static dml_status set_source(hwloc_topology_t hw,
     }
     case DML_TOPOLOGY_SYNTHETIC: {
         const char *desc = src->text ? src->text : "";
+        uint64_t pus = dml_topology_synthetic_pus(desc);
+        if (pus > DML_TOPOLOGY_PUS_MAX)
+            return dml_error_msg(err, DML_EINPUT,
+                                 "synthetic topology \"%s\": more than the "
+                                 "%d PUs dml describes",
+                                 desc, DML_TOPOLOGY_PUS_MAX);
         if (hwloc_topology_set_synthetic(hw, desc) != 0)
             return dml_error_msg(err, DML_EINPUT,
                                  "synthetic topology \"%s\": invalid "

@@ -24,6 +24,8 @@
 #include <stdbool.h>
 
 #include <hwloc.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 
@@ -49,6 +51,20 @@ typedef enum dml_topology_pci_kind {
 /* The largest topology XML file read: lstopo writes about 0.6 kB per PU
  * (296 kB for 512 PUs), so this is room for some 100,000 PUs. */
 #define DML_TOPOLOGY_XML_MAX_BYTES (64u << 20)
+
+/* The most PUs a described topology (--topology-xml, --synthetic) may
+ * hold: hwloc's load time grows faster than linearly with the objects
+ * (4,096 PUs load in about a second on a 2-core VM, 16,384 in a minute),
+ * and the largest single machines have a few thousand. Counted from the
+ * text before hwloc loads it (topology_size.c). */
+#define DML_TOPOLOGY_PUS_MAX 4096
+
+/* PUs a synthetic description asks for: the product of its levels'
+ * arities, saturated at DML_TOPOLOGY_PUS_MAX + 1 (no overflow). */
+uint64_t dml_topology_synthetic_pus(const char *desc);
+
+/* PUs of a topology XML text: its objects of type "PU". */
+uint64_t dml_topology_xml_pus(const char *xml, size_t len);
 
 typedef struct dml_topology_pci_device {
     dml_topology_pci_kind kind; /* GPU or NIC */
@@ -93,8 +109,9 @@ typedef struct dml_topology dml_topology;
  * (important PCI devices and OS devices). A missing or unreadable XML file,
  * one that is not a regular file (a FIFO) or larger than
  * DML_TOPOLOGY_XML_MAX_BYTES, malformed XML and a malformed synthetic
- * description are DML_EINPUT with a message naming the input; hwloc's own
- * diagnostics are kept off stderr.
+ * description are DML_EINPUT with a message naming the input; so is a
+ * description of more than DML_TOPOLOGY_PUS_MAX PUs, refused before hwloc
+ * loads it. hwloc's own diagnostics are kept off stderr.
  * On success *out is owned by the caller (dml_topology_free).
  */
 dml_status dml_topology_load(const dml_topology_source *src,

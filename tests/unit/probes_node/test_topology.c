@@ -208,6 +208,67 @@ static void synthetic_strings_give_their_counts(void **state)
     dml_topology_free(t);
 }
 
+/* A description's PUs are counted before hwloc loads it (issue 10: a
+ * synthetic topology of 65,536 PUs took 35 s and 1.6 GB, more never
+ * finished); beyond DML_TOPOLOGY_PUS_MAX it is refused at once. */
+static void oversized_topologies_are_refused_before_loading(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *desc;
+        uint64_t pus;
+    } counts[] = {
+        {"pack:2 core:8 pu:2", 32},
+        {"2 3 4", 24},
+        {"pack:1 [numa(memory=17179869184)] l3:2(size=16777216) "
+         "l2:4(size=1048576) l1d:1(size=32768) core:1 pu:2", 16},
+        {"(memory=1000) pack:2 pu:2", 4},
+        {"Package:2 [NUMANode] Core:2 PU:2", 8},
+        {"pack:x", 1},
+        {"pack:4 core:512 pu:2", 4096},
+        {"pack:4 core:513 pu:2", DML_TOPOLOGY_PUS_MAX + 1},
+        {"pack:1000 core:1000 pu:1000", DML_TOPOLOGY_PUS_MAX + 1},
+        {"pack:99999999999999999999999 pu:2", DML_TOPOLOGY_PUS_MAX + 1},
+        {"pack:4294967296 core:4294967296 pu:4294967296",
+         DML_TOPOLOGY_PUS_MAX + 1},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        if (dml_topology_synthetic_pus(counts[i].desc) != counts[i].pus)
+            fail_msg("\"%s\": %llu PUs counted, expected %llu",
+                     counts[i].desc,
+                     (unsigned long long)dml_topology_synthetic_pus(
+                         counts[i].desc),
+                     (unsigned long long)counts[i].pus);
+    const char *too_big[] = {"pack:4 core:513 pu:2",
+                             "pack:1000 core:1000 pu:1000"};
+    for (size_t i = 0; i < 2; i++) {
+        dml_topology_source src = {DML_TOPOLOGY_SYNTHETIC, too_big[i]};
+        dml_topology *t = NULL;
+        dml_error err;
+        assert_int_equal(dml_topology_load(&src, &t, &err), DML_EINPUT);
+        assert_null(t);
+        assert_non_null(strstr(err.msg, "more than the 4096 PUs"));
+    }
+    const char xml[] = "<object type=\"PU\" os_index=\"0\"/>\n"
+                       "<object type='PU' os_index='1'/>\n"
+                       "<object type=\"Core\"/><info name=\"type=PU\"/>";
+    assert_int_equal(dml_topology_xml_pus(xml, sizeof xml - 1), 2);
+    /* an XML text of more PUs than the bound: refused before hwloc */
+    size_t n = DML_TOPOLOGY_PUS_MAX + 1, one = strlen("<object type=\"PU\"/>");
+    char *big = malloc(n * one + 64);
+    assert_non_null(big);
+    char *w = big + sprintf(big, "<topology>");
+    for (size_t i = 0; i < n; i++)
+        w += sprintf(w, "<object type=\"PU\"/>");
+    sprintf(w, "</topology>");
+    dml_topology_source src = {DML_TOPOLOGY_XML_BUFFER, big};
+    dml_topology *t = NULL;
+    dml_error err;
+    assert_int_equal(dml_topology_load(&src, &t, &err), DML_EINPUT);
+    assert_non_null(strstr(err.msg, "4097 PUs"));
+    free(big);
+}
+
 static void missing_xml_is_bad_input_naming_the_file(void **state)
 {
     (void)state;
@@ -375,6 +436,7 @@ int main(void)
         cmocka_unit_test(two_socket_fixture_has_its_counts),
         cmocka_unit_test(gpu_node_fixture_lists_gpus_and_nics),
         cmocka_unit_test(synthetic_strings_give_their_counts),
+        cmocka_unit_test(oversized_topologies_are_refused_before_loading),
         cmocka_unit_test(missing_xml_is_bad_input_naming_the_file),
         cmocka_unit_test(malformed_synthetic_is_bad_input_quoting_it),
         cmocka_unit_test(malformed_xml_is_bad_input_and_quiet),
