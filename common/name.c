@@ -101,15 +101,20 @@ dml_status dml_name_check(const char *s, const char *field, dml_error *err)
     return dml_error_set(err, DML_EINPUT, NULL, 0, 0, field, "%s", why);
 }
 
-dml_status dml_name_get(const dml_json_obj *o, const char *key, bool required,
-                        char *dst, size_t size, dml_error *err)
+/* A rule: true when s follows it, else false with why[size] filled. */
+typedef bool (*rule_fn)(const char *s, char *why, size_t size);
+
+/* The string o.key checked by rule and copied into dst[size]. */
+static dml_status get_checked(const dml_json_obj *o, const char *key,
+                              bool required, rule_fn rule, char *dst,
+                              size_t size, dml_error *err)
 {
     const char *s = NULL;
     DML_CHECK(dml_json_get_str(o, key, required, &s, err));
     if (!s)
         return DML_OK;
     char why[DML_ERROR_MSG_MAX];
-    bool ok = dml_name_valid(s, why, sizeof why);
+    bool ok = rule(s, why, sizeof why);
     if (ok && strlen(s) >= size) /* a caller's buffer below the rule */
         ok = say(why, sizeof why, "longer than %zu bytes", size - 1);
     if (!ok) {
@@ -119,6 +124,12 @@ dml_status dml_name_get(const dml_json_obj *o, const char *key, bool required,
     }
     snprintf(dst, size, "%s", s);
     return DML_OK;
+}
+
+dml_status dml_name_get(const dml_json_obj *o, const char *key, bool required,
+                        char *dst, size_t size, dml_error *err)
+{
+    return get_checked(o, key, required, dml_name_valid, dst, size, err);
 }
 
 void dml_name_from_text(const char *text, const char *fallback, char *out,
@@ -170,19 +181,5 @@ bool dml_fingerprint_valid(const char *s, char *why, size_t size)
 dml_status dml_fingerprint_get(const dml_json_obj *o, const char *key,
                                char *dst, size_t size, dml_error *err)
 {
-    const char *s = NULL;
-    DML_CHECK(dml_json_get_str(o, key, false, &s, err));
-    if (!s)
-        return DML_OK;
-    char why[DML_ERROR_MSG_MAX];
-    bool ok = dml_fingerprint_valid(s, why, sizeof why);
-    if (ok && strlen(s) >= size) /* a caller's buffer below the rule */
-        ok = say(why, sizeof why, "longer than %zu bytes", size - 1);
-    if (!ok) {
-        char path[DML_JSON_PATH_MAX];
-        dml_json_path_key(path, sizeof path, o->path, key);
-        return dml_json_doc_error(o->doc, err, path, false, "%s", why);
-    }
-    snprintf(dst, size, "%s", s);
-    return DML_OK;
+    return get_checked(o, key, false, dml_fingerprint_valid, dst, size, err);
 }
