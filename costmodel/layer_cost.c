@@ -21,6 +21,34 @@
 #include "costmodel/flops.h"
 #include "costmodel/step_internal.h"
 
+/*
+ * One attention-core product (QK^T or PV) inside flash attention's fused
+ * kernel, forward: no s x s tensor touches memory, so it is compute-bound,
+ * at the efficiency the device reaches on the whole kernel's work (all
+ * heads of the micro-batch run in one launch), a little lower for narrow
+ * heads (Dao 2023, FlashAttention-2: about 0.73 of an A100's peak forward
+ * at head dimension 128, less at 64). A causal model's kernel skips the
+ * blocks above the diagonal (128-wide blocks: half the work plus half the
+ * diagonal's).
+ */
+static double flash_core_time(const dml__step *st, const dml_gemm_shape *g,
+                              double head_dim, double seq)
+{
+    const dml_costmodel_ctx *ctx = st->ctx;
+    double eff = dml_gemm_curve_eval(&ctx->curve, g->batch * g->m, g->n,
+                                     g->k) *
+                 head_dim / (head_dim + 12.0);
+    double work = ctx->model.causal ? 0.5 + 64.0 / seq : 1.0;
+    if (work > 1)
+        work = 1;
+    return 2.0 * g->batch * g->m * g->n * g->k * work / (st->peak * eff);
+}
+
+/* FlashAttention-2's backward: five products instead of the forward's two
+ * (P recomputed, dV, dP, dS, dQ and dK) at about 0.85 of the forward's
+ * efficiency (Dao 2023). */
+#define FLASH_BWD_PER_FWD (2.5 / 0.85)
+
 void dml__transformer_layer(const dml__step *st, dml__layer_cost *lc,
                             dml_coll_algo *tp_algo)
 {
@@ -28,7 +56,7 @@ void dml__transformer_layer(const dml__step *st, dml__layer_cost *lc,
     const dml_parallel_config *par = st->par;
     const dml_model_spec *m = &ctx->model;
     const dml_costmodel_calib *cal = &ctx->opt.calib;
-    bool flash = ctx->opt.attention == DML_ATTN_FLASH;
+    bool flash = par->attention == DML_ATTN_FLASH;
     double b = (double)par->mbs, t = par->tp, e = ctx->elem_bytes;
     double s = (double)m->seq_len, h = (double)m->hidden;
     double tokens = b * s;
@@ -39,11 +67,7 @@ void dml__transformer_layer(const dml__step *st, dml__layer_cost *lc,
     for (int i = 0; i < n; i++) {
         double tf;
         if (g[i].attention_core && flash) {
-            /* Fused: no s x s tensor in memory, compute-bound. */
-            double eff = dml_gemm_curve_eval(&ctx->curve, g[i].m, g[i].n,
-                                             g[i].k);
-            tf = 2.0 * g[i].batch * g[i].m * g[i].n * g[i].k /
-                 (st->peak * eff);
+            tf = flash_core_time(st, &g[i], h / (double)m->heads, s);
         } else {
             tf = dml__gemm_time(st, g[i].batch, g[i].m, g[i].n, g[i].k);
         }
@@ -59,8 +83,7 @@ void dml__transformer_layer(const dml__step *st, dml__layer_cost *lc,
                 dgrad_col += dgrad;
             }
         } else {
-            /* flash-attention backward redoes P and runs 4 products */
-            lc->gemm_b += (flash ? 2.5 : 2.0) * tf;
+            lc->gemm_b += (flash ? FLASH_BWD_PER_FWD : 2.0) * tf;
         }
         if (g[i].attention_core)
             core_f += tf;

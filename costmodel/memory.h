@@ -31,11 +31,6 @@
 #include "costmodel/model_spec.h"
 #include "costmodel/plan.h"
 
-typedef enum dml_attention_impl {
-    DML_ATTN_MATERIALIZED = 0, /* softmax(QK^T) stored (Megatron 2022) */
-    DML_ATTN_FLASH = 1,        /* fused kernel: only row statistics kept */
-} dml_attention_impl;
-
 /* Bytes per parameter before ZeRO sharding. */
 typedef struct dml_state_bytes {
     double param; /* working weights (the training dtype) */

@@ -21,6 +21,7 @@ void dml_model_spec_init(dml_model_spec *m, dml_model_type type)
         m->bias = true;
         m->norm = DML_NORM_LAYERNORM;
         m->position = DML_POS_LEARNED;
+        m->causal = true;
     } else {
         m->dtype = DML_DTYPE_FP32;
         m->activation = DML_ACT_RELU;
@@ -117,7 +118,8 @@ static const char *const transformer_keys[] = {
     "layers",         "hidden",     "heads",          "kv_heads",
     "ffn_hidden",     "seq_len",    "vocab",          "activation",
     "tied_embeddings", "bias",      "norm",           "position_embedding",
-    "dtype",          "moe",        NULL};
+    "dtype",          "moe",        "attention",      "causal",
+    NULL};
 static const char *const mlp_keys[] = {
     "schema_version", "type",   "name",  "description", "input",
     "hidden",         "output", "dtype", "activation",  NULL};
@@ -126,6 +128,7 @@ static const char *const act_names[] = {"gelu", "swiglu", "relu", "tanh",
                                         NULL};
 static const char *const norm_names[] = {"layernorm", "rmsnorm", NULL};
 static const char *const pos_names[] = {"learned", "rotary", "none", NULL};
+static const char *const attention_names[] = {"materialized", "flash", NULL};
 
 static dml_status parse_transformer(const dml_json_obj *o, dml_model_spec *m,
                                     dml_error *err)
@@ -160,6 +163,12 @@ static dml_status parse_transformer(const dml_json_obj *o, dml_model_spec *m,
     DML_CHECK(dml_json_get_enum(o, "position_embedding", false, pos_names, &v,
                                 err));
     m->position = (dml_position)v;
+    v = -1;
+    DML_CHECK(dml_json_get_enum(o, "attention", false, attention_names, &v,
+                                err));
+    m->attention_set = v >= 0;
+    m->attention = v >= 0 ? (dml_attention_impl)v : DML_ATTN_MATERIALIZED;
+    DML_CHECK(dml_json_get_bool(o, "causal", false, &m->causal, err));
     dml_json_obj moe;
     bool have_moe = false;
     DML_CHECK(dml_json_get_obj(o, "moe", false, &moe, &have_moe, err));
@@ -303,6 +312,11 @@ json_t *dml_model_spec_to_json(const dml_model_spec *m)
                                    json_boolean(m->tied_embeddings));
         bad |= json_object_set_new(j, "bias", json_boolean(m->bias));
         bad |= json_object_set_new(j, "norm", json_string(norm_names[m->norm]));
+        if (!m->causal)
+            bad |= json_object_set_new(j, "causal", json_false());
+        if (m->attention_set)
+            bad |= json_object_set_new(
+                j, "attention", json_string(attention_names[m->attention]));
         bad |= json_object_set_new(j, "position_embedding",
                                    json_string(pos_names[m->position]));
         if (m->moe_experts > 0) {

@@ -52,6 +52,12 @@ typedef enum dml_activation {
     DML_ACT_TANH = 3,
 } dml_activation;
 
+/* How the attention core runs (Dao et al. 2022: flash attention). */
+typedef enum dml_attention_impl {
+    DML_ATTN_MATERIALIZED = 0, /* softmax(QK^T) stored (Megatron 2022) */
+    DML_ATTN_FLASH = 1,        /* fused kernel: only row statistics kept */
+} dml_attention_impl;
+
 typedef enum dml_norm {
     DML_NORM_LAYERNORM = 0, /* scale and bias: 2h parameters */
     DML_NORM_RMSNORM = 1,   /* scale only: h parameters */
@@ -84,6 +90,11 @@ typedef struct dml_model_spec {
     bool bias;               /* linear layers carry biases (GPT: yes) */
     dml_norm norm;           /* layernorm (default) or rmsnorm */
     dml_position position;   /* learned (default), rotary or none */
+    bool causal;             /* decoder: each token attends to those before
+                                 it (true); an encoder attends to all */
+    bool attention_set;      /* the spec names its attention kernel (else
+                                 the planner may choose either) */
+    dml_attention_impl attention; /* that kernel, when attention_set */
     int64_t moe_experts;     /* experts per FFN, 0 = dense */
     int64_t moe_top_k;       /* experts each token visits, 0 = dense */
     /* mlp only */

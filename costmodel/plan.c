@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/name.h"
+#include "costmodel/framework.h"
 
 static const char *const recompute_names[] = {"none", "selective", "full",
                                               NULL};
@@ -20,6 +21,8 @@ static const char *const optimizer_names[] = {"sgd", "adamw", "lamb", "lars",
                                               NULL};
 static const char *const decay_names[] = {"cosine", "linear", "constant",
                                           NULL};
+static const char *const attention_names[] = {"materialized", "flash", NULL};
+static const char *const framework_names[] = {"megatron", "deepspeed", NULL};
 
 /* table[v], or "?" for a value outside the enum (the tables end with
  * NULL, which is not a name). */
@@ -41,7 +44,37 @@ DML__NAME_FN(dml_grad_compression_name, dml_grad_compression,
 DML__NAME_FN(dml_sync_mode_name, dml_sync_mode, sync_names)
 DML__NAME_FN(dml_optimizer_name, dml_optimizer, optimizer_names)
 DML__NAME_FN(dml_lr_decay_name, dml_lr_decay, decay_names)
+DML__NAME_FN(dml_attention_name, dml_attention_impl, attention_names)
+DML__NAME_FN(dml_framework_name, dml_framework, framework_names)
 #undef DML__NAME_FN
+
+static bool parse_name(const char *const table[], const char *name, int *out)
+{
+    for (int i = 0; table[i]; i++)
+        if (strcmp(table[i], name) == 0) {
+            *out = i;
+            return true;
+        }
+    return false;
+}
+
+bool dml_attention_parse(const char *name, dml_attention_impl *out)
+{
+    int v;
+    if (!parse_name(attention_names, name, &v))
+        return false;
+    *out = (dml_attention_impl)v;
+    return true;
+}
+
+bool dml_framework_parse(const char *name, dml_framework *out)
+{
+    int v;
+    if (!parse_name(framework_names, name, &v))
+        return false;
+    *out = (dml_framework)v;
+    return true;
+}
 
 void dml_parallel_config_init(dml_parallel_config *p)
 {
@@ -55,6 +88,8 @@ void dml_parallel_config_init(dml_parallel_config *p)
     p->topk_ratio = 0.01;
     p->sync = DML_SYNC_SYNC;
     p->threads_per_rank = 1;
+    p->attention = DML_ATTN_MATERIALIZED;
+    p->framework = DML_FRAMEWORK_MEGATRON;
 }
 
 void dml_train_schedule_init(dml_train_schedule *s)
@@ -152,6 +187,14 @@ static dml_status consistent(const dml_plan *p, dml_error *err)
         DML__BAD("parallel.sp", "sequence parallel needs tp > 1");
     if (c->sp && m->type == DML_MODEL_MLP)
         DML__BAD("parallel.sp", "sequence parallel is for transformers");
+    if (c->attention == DML_ATTN_FLASH && m->type == DML_MODEL_MLP)
+        DML__BAD("parallel.attention", "an mlp has no attention");
+    dml_error fw;
+    if (dml_framework_check(c, m, &fw) != DML_OK) {
+        char f[64];
+        snprintf(f, sizeof f, "parallel.%s", fw.field);
+        DML__BAD(f, "%s", fw.msg);
+    }
     if (c->schedule == DML_PP_INTERLEAVED) {
         if (c->v < 2)
             DML__BAD("parallel.v", "the interleaved schedule needs v >= 2");
@@ -303,7 +346,8 @@ static dml_status parse_parallel(const dml_json_obj *o, dml_parallel_config *c,
     static const char *const keys[] = {
         "dp",       "tp",   "pp",       "v",    "mbs",
         "microbatches", "zero", "recompute", "sp", "schedule",
-        "grad_compression", "topk_ratio", "sync", "threads_per_rank", NULL};
+        "grad_compression", "topk_ratio", "sync", "threads_per_rank",
+        "attention", "framework", NULL};
     DML_CHECK(dml_json_check_keys(o, keys, err));
     DML_CHECK(get_int(o, "dp", true, 1, DML_PLAN_MAX_DEGREE, &c->dp, err));
     DML_CHECK(get_int(o, "tp", true, 1, DML_PLAN_MAX_DEGREE, &c->tp, err));
@@ -331,6 +375,12 @@ static dml_status parse_parallel(const dml_json_obj *o, dml_parallel_config *c,
     c->sync = (dml_sync_mode)v;
     DML_CHECK(get_int(o, "threads_per_rank", false, 1, 4096,
                       &c->threads_per_rank, err));
+    v = (int)c->attention;
+    DML_CHECK(get_enum(o, "attention", false, attention_names, &v, err));
+    c->attention = (dml_attention_impl)v;
+    v = (int)c->framework;
+    DML_CHECK(get_enum(o, "framework", false, framework_names, &v, err));
+    c->framework = (dml_framework)v;
     return DML_OK;
 }
 
@@ -516,6 +566,9 @@ static dml_status parse_into(const dml_json_obj *o, dml_plan *p,
                                &p->devices, err));
 
     DML_CHECK(dml_json_get_obj(o, "parallel", true, &sub, NULL, err));
+    /* a plan that does not say runs the model's own attention kernel */
+    if (p->model.attention_set)
+        p->par.attention = p->model.attention;
     DML_CHECK(parse_parallel(&sub, &p->par, err));
     DML_CHECK(dml_json_get_obj(o, "placement", true, &sub, NULL, err));
     DML_CHECK(parse_placement(&sub, p, err));
@@ -612,6 +665,12 @@ json_t *dml_plan_to_json(const dml_plan *p)
     if (par && c->grad_compression == DML_COMPRESS_TOPK)
         bad |= json_object_set_new(par, "topk_ratio",
                                    json_real(c->topk_ratio));
+    if (par && p->model.type == DML_MODEL_TRANSFORMER)
+        bad |= json_object_set_new(
+            par, "attention", json_string(dml_attention_name(c->attention)));
+    if (par)
+        bad |= json_object_set_new(
+            par, "framework", json_string(dml_framework_name(c->framework)));
     json_t *placement = json_pack("{s:s, s:o}", "order", "tp-pp-dp",
                                   "stages", stages);
     json_t *sched = json_pack(

@@ -53,6 +53,14 @@ typedef enum dml_sync_mode {
     DML_SYNC_ASYNC = 1, /* stale (one-step delayed) gradient reduction */
 } dml_sync_mode;
 
+/* The training runtime a plan is priced for and exported to: what it
+ * can run and how it moves data differ (costmodel/framework.h). */
+typedef enum dml_framework {
+    DML_FRAMEWORK_MEGATRON = 0,  /* Megatron-LM (Megatron-Core) */
+    DML_FRAMEWORK_DEEPSPEED = 1, /* DeepSpeed (its pipeline engine and ZeRO
+                                    with Megatron-DeepSpeed's layers) */
+} dml_framework;
+
 typedef enum dml_optimizer {
     DML_OPT_SGD = 0, /* SGD with momentum */
     DML_OPT_ADAMW = 1,
@@ -83,6 +91,8 @@ typedef struct dml_parallel_config {
                                 0.01 by default */
     dml_sync_mode sync;      /* sync or async dp updates */
     int threads_per_rank;    /* BLAS/compute threads per rank (CPU) */
+    dml_attention_impl attention; /* attention kernel (transformers) */
+    dml_framework framework; /* runtime that executes the plan */
 } dml_parallel_config;
 
 typedef struct dml_stage_range {
@@ -202,6 +212,11 @@ int64_t dml_plan_global_batch_at(const dml_plan *plan, int64_t step);
 const char *dml_recompute_name(dml_recompute r);
 const char *dml_pp_schedule_name(dml_pp_schedule s);
 const char *dml_grad_compression_name(dml_grad_compression c);
+const char *dml_attention_name(dml_attention_impl a);
+const char *dml_framework_name(dml_framework f);
+/* Parse a name of the tables above; false when it is none of them. */
+bool dml_attention_parse(const char *name, dml_attention_impl *out);
+bool dml_framework_parse(const char *name, dml_framework *out);
 const char *dml_sync_mode_name(dml_sync_mode s);
 const char *dml_optimizer_name(dml_optimizer o);
 const char *dml_lr_decay_name(dml_lr_decay d);

@@ -130,6 +130,12 @@ void dml__stage_cost(const dml__step *st, const dml__layer_cost *lc,
         out->t_fwd += 0.5 * t_head;
         out->t_bwd += 0.5 * t_head;
     }
+    /* a runtime that adds each micro-batch's gradients into fp32 copies
+     * in a pass of its own (DeepSpeed's bf16 pipeline) pays it after
+     * every backward */
+    if (st->fw.grad_accum_bytes > 0)
+        out->t_bwd += dml__mem_time(st->ctx,
+                                    out->params * st->fw.grad_accum_bytes);
 }
 
 void dml__stage_memory(const dml__step *st, const dml__stage *s,

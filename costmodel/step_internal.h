@@ -27,6 +27,7 @@
 
 #include <stdbool.h>
 
+#include "costmodel/framework.h"
 #include "costmodel/step_time.h"
 
 /* What one call of step_time derives from its configuration, before any
@@ -54,6 +55,7 @@ typedef struct dml__step {
     double act_layer_full;  /* the same without recomputation (the layer
                                being recomputed), bytes */
     double opt_bytes_per_param; /* the optimizer step's memory traffic */
+    dml_framework_traits fw; /* how the plan's runtime moves data */
 } dml__step;
 
 /* One layer, one micro-batch, on one TP rank. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "costmodel/flops.h"
+#include "costmodel/framework.h"
 #include "costmodel/pipeline.h"
 #include "costmodel/step_internal.h"
 #include "costmodel/sync.h"
@@ -32,10 +33,6 @@ void dml_costmodel_options_init(dml_costmodel_options *o)
 {
     memset(o, 0, sizeof *o);
     o->optimizer = DML_OPT_ADAMW;
-    o->attention = DML_ATTN_MATERIALIZED;
-    o->dp_overlap = true;
-    o->p2p_scatter_gather = true;
-    o->p2p_batched = true;
     o->overlap_contention = 0.3;
     o->workspace_bytes = -1;
     dml_costmodel_calib_init(&o->calib);
@@ -327,12 +324,13 @@ static void step_setup(const dml_costmodel_ctx *ctx,
     if (st->transformer) {
         st->act_layer = dml_memory_layer_activations(
             m, 0, (double)par->mbs, tp, par->sp, par->recompute,
-            o->attention);
+            par->attention);
         st->act_layer_full = dml_memory_layer_activations(
             m, 0, (double)par->mbs, tp, par->sp, DML_RECOMPUTE_NONE,
-            o->attention);
+            par->attention);
     }
     st->opt_bytes_per_param = optimizer_bytes_per_param(ctx);
+    dml_framework_traits_of(par->framework, par, m, &st->fw);
 }
 
 /* ---- pipeline p2p, optimizer, tied embeddings ---------------------------- */
@@ -358,7 +356,7 @@ static double p2p_time(const dml__step *st)
                 widest = m->hidden_sizes[i];
         act = (double)par->mbs * (double)widest * ctx->elem_bytes;
     }
-    bool split = tp > 1 && (par->sp || o->p2p_scatter_gather);
+    bool split = tp > 1 && (par->sp || st->fw.p2p_scatter_gather);
     double msg = split ? act / tp : act;
     bool spans = (int64_t)tp * p > ctx->devices_per_node;
     dml_link_spec link = spans ? ctx->inter : ctx->intra;
@@ -370,7 +368,7 @@ static double p2p_time(const dml__step *st)
         one += dml_collective_time(&st->tp, DML_COLL_ALLGATHER, act, NULL);
     /* per chunk: forward and backward phase; unbatched, each phase is a
      * blocking receive and a blocking send */
-    return (o->p2p_batched ? 2.0 : 4.0) * st->v * one;
+    return (st->fw.p2p_batched ? 2.0 : 4.0) * st->v * one;
 }
 
 /* The optimizer's memory-bound sweep over a rank's (sharded) states. */

@@ -68,20 +68,11 @@ typedef struct dml_costmodel_calib {
 
 typedef struct dml_costmodel_options {
     dml_optimizer optimizer;      /* sets optimizer memory and step cost */
-    dml_attention_impl attention; /* materialized (default) or flash */
     double grad_bytes;            /* gradient bytes kept per parameter;
                                      0 = auto (memory.h) */
     double grad_reduce_bytes;     /* gradient bytes per element sent in the
                                      DP reduction; 0 = as kept (grad_bytes:
                                      fp32 for 16-bit dtypes, as Megatron) */
-    bool dp_overlap;              /* gradient reduction overlaps the last
-                                     backward pass (true) */
-    bool p2p_scatter_gather;      /* pipeline sends split over TP ranks and
-                                     re-gathered (Megatron; true) */
-    bool p2p_batched;             /* a stage's send and receive of one
-                                     phase run together (Megatron; true).
-                                     DeepSpeed's pipeline engine neither
-                                     splits nor batches: both false */
     double overlap_contention;    /* fraction of a hidden collective still
                                      paid in slowed compute (0.3) */
     double workspace_bytes;       /* fixed per-device memory (context,

@@ -37,15 +37,16 @@ static void dense_exchange(const dml__step *st, const dml_sync_rank *rank,
     double p_bytes = rank->params * st->ctx->state.param;
     out->algo = DML_ALGO_NONE;
     out->gather_s = 0;
-    if (par->zero == 0) {
+    if (par->zero == 0 || (par->zero == 1 && st->fw.zero1_allreduce)) {
         out->reduce_s = dml_collective_time(&st->dpg, DML_COLL_ALLREDUCE,
                                             g_bytes, &out->algo);
     } else {
         out->reduce_s = dml_collective_time(&st->dpg, DML_COLL_REDUCESCATTER,
                                             g_bytes, &out->algo);
+    }
+    if (par->zero >= 1)
         out->gather_s = dml_collective_time(&st->dpg, DML_COLL_ALLGATHER,
                                             p_bytes, NULL);
-    }
 }
 
 /* Once per step behind the last backward: no ZeRO, ZeRO-1 (and any
@@ -54,7 +55,7 @@ void dml__sync_once_per_step(const dml__step *st, const dml_sync_rank *rank,
                              const dml_sync_exchange *ex, dml_sync_cost *out)
 {
     double slack = rank->r * rank->t_bwd;
-    double window = st->ctx->opt.dp_overlap ? rank->t_bwd : 0;
+    double window = st->fw.dp_overlap ? rank->t_bwd : 0;
     double c = ex->reduce_s > slack ? ex->reduce_s - slack : 0;
     out->raw_s = ex->reduce_s + ex->gather_s;
     out->exposed_s = dml__exposed(c, window, st->contention) + ex->gather_s;
@@ -102,7 +103,7 @@ static void dense_price(const dml__step *st, const dml_sync_rank *rank,
     /* ZeRO-2: a reduce-scatter per micro-batch, behind the next one */
     double mb = st->microbatches;
     double slack = rank->r * rank->t_bwd;
-    double window = st->ctx->opt.dp_overlap ? rank->t_bwd : 0;
+    double window = st->fw.dp_overlap ? rank->t_bwd : 0;
     double c = ex.reduce_s > slack ? ex.reduce_s - slack : 0;
     out->raw_s = mb * ex.reduce_s + ex.gather_s;
     out->exposed_s =

@@ -185,15 +185,11 @@ static void knobs_move_time_and_memory(void **state)
     assert_true(gp.mem.activations_bytes > 5 * plain.mem.activations_bytes);
     assert_true(REL(gp.step_s, plain.step_s) < 1e-9);
     /* flash attention: less memory, less time */
-    dml_costmodel_options o;
-    dml_costmodel_options_init(&o);
-    o.attention = DML_ATTN_FLASH;
-    env *f = setup("gpt3-175b", "dgx-a100-80g", 128, &o);
     par = cfg(16, 8, 8, 1, 96);
-    dml_prediction fl = run(f, &par, NULL);
+    par.attention = DML_ATTN_FLASH;
+    dml_prediction fl = run(e, &par, NULL);
     assert_true(fl.mem.activations_bytes < plain.mem.activations_bytes);
     assert_true(fl.step_s < plain.step_s);
-    teardown(f);
     teardown(e);
 }
 

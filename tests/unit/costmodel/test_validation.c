@@ -133,16 +133,6 @@ static void zero1_full_recompute(dml_parallel_config *par, int tp, int pp,
     par->microbatches = microbatches;
 }
 
-/* DeepSpeed's pipeline engine: every TP rank sends the whole activation,
- * and a stage's receive and send are separate blocking calls. That is the
- * software, not a fit. */
-static void deepspeed_pipeline(dml_costmodel_options *opt)
-{
-    dml_costmodel_options_init(opt);
-    opt->p2p_scatter_gather = false;
-    opt->p2p_batched = false;
-}
-
 /* Korthikanti et al. 2022 Table 5 configurations (dev_set.md). */
 typedef struct kcase {
     const char *name;
@@ -194,21 +184,30 @@ static void korthikanti_table5_iteration_times(void **state)
         dml_model_spec m;
         gpt(&m, k->name, k->layers, k->hidden, k->heads, 2048, 51200);
         dml_cluster_spec *c = load_cluster("dgx-a100-80g", k->gpus / 8);
+        double t[2];
         for (int sel = 0; sel < 2; sel++) {
             dml_parallel_config par;
             kconfig(k, &par, sel);
             dml_prediction pred;
             dml_costmodel_detail det;
             predict(&m, c, &par, NULL, 0, &pred, &det);
+            t[sel] = pred.step_s;
             char what[96];
             snprintf(what, sizeof what, "%s iteration s, %s", k->name,
                      sel ? "SP + selective" : "full recompute");
-            check(what, sel ? k->t_sel : k->t_full, pred.step_s, 0.10);
+            /* issue 11: the SP + selective rows within 5 % */
+            check(what, sel ? k->t_sel : k->t_full, pred.step_s,
+                  sel ? 0.05 : 0.10);
             if (sel) {
                 snprintf(what, sizeof what, "%s MFU, SP + selective", k->name);
                 check(what, k->mfu_sel, pred.mfu, 0.10);
             }
         }
+        /* and what SP + selective saves against full recomputation */
+        char what[96];
+        snprintf(what, sizeof what, "%s SP + selective / full recompute",
+                 k->name);
+        check(what, k->t_sel / k->t_full, t[1] / t[0], 0.05);
         free(c);
     }
     assert_int_equal(failures, 0);
@@ -279,17 +278,24 @@ static void bloom_176b_iteration(void **state)
         next += n;
     }
     assert_int_equal(next, 70);
-    /* BLOOM ran Megatron-DeepSpeed, whose pipeline is DeepSpeed's engine */
-    dml_costmodel_options opt;
-    deepspeed_pipeline(&opt);
+    /* BLOOM ran Megatron-DeepSpeed, whose pipeline is DeepSpeed's engine
+     * (costmodel/framework.h: that is the software, not a fit) */
+    par.framework = DML_FRAMEWORK_DEEPSPEED;
     dml_prediction pred;
     dml_costmodel_detail det;
-    predict_opt(&m, c, &opt, &par, st, 12, &pred, &det);
+    predict(&m, c, &par, st, 12, &pred, &det);
     printf("  %-52s %12s %12s %8s\n", "BLOOM-176B", "published", "predicted",
            "error");
-    check("iteration s", 104.70, pred.step_s, 0.10);
+    /* issue 11: with the DeepSpeed runtime, within 5 % */
+    check("iteration s", 104.70, pred.step_s, 0.05);
     check("TFLOP/s per GPU incl. recompute", 149.77,
-          pred.flops_per_device / 1e12, 0.10);
+          pred.flops_per_device / 1e12, 0.05);
+    /* priced as Megatron would run it, it comes out faster: the runtime
+     * is not a detail */
+    dml_prediction meg;
+    par.framework = DML_FRAMEWORK_MEGATRON;
+    predict(&m, c, &par, st, 12, &meg, &det);
+    assert_true(meg.step_s < 0.95 * pred.step_s);
     free(c);
     assert_int_equal(failures, 0);
 }
@@ -312,11 +318,10 @@ static void gpt_neox_20b_sanity(void **state)
     dml_parallel_config par;
     zero1_full_recompute(&par, 2, 4, 12, 4, 32);
     /* GPT-NeoX is built on DeepSpeed's pipeline engine too. */
-    dml_costmodel_options opt;
-    deepspeed_pipeline(&opt);
+    par.framework = DML_FRAMEWORK_DEEPSPEED;
     dml_prediction pred;
     dml_costmodel_detail det;
-    predict_opt(&m, c, &opt, &par, NULL, 0, &pred, &det);
+    predict(&m, c, &par, NULL, 0, &pred, &det);
     double executed = pred.flops_per_device / 1e12;
     double model = executed * det.model_flops / det.executed_flops;
     printf("  %-52s %12s %12s %8s\n", "GPT-NeoX-20B", "published",
@@ -447,6 +452,93 @@ static void korthikanti_fig1_memory(void **state)
     assert_int_equal(failures, 0);
 }
 
+/* Dao 2023 (FlashAttention-2), end-to-end GPT training on 8 A100 80GB
+ * SXM4, TFLOP/s per GPU with FlashAttention-2 (model FLOPs as Megatron
+ * counts them, the full s x s attention): not in dev_set.md. Data
+ * parallelism over the 8 GPUs; 16 k tokens per GPU and step assumed
+ * (8 x 2k or 2 x 8k sequences). 7 %. */
+static void flash_attention_2_gpt(void **state)
+{
+    (void)state;
+    failures = 0;
+    static const struct {
+        const char *name;
+        int64_t layers, hidden, heads, seq;
+        double tflops;
+    } rows[] = {
+        {"gpt3-1.3b-2k", 24, 2048, 16, 2048, 196},
+        {"gpt3-1.3b-8k", 24, 2048, 16, 8192, 220},
+        {"gpt3-2.7b-2k", 32, 2560, 32, 2048, 205},
+        {"gpt3-2.7b-8k", 32, 2560, 32, 8192, 225},
+    };
+    printf("  %-52s %12s %12s %8s\n", "FlashAttention-2 GPT (TFLOP/s/GPU)",
+           "published", "predicted", "error");
+    dml_cluster_spec *c = load_cluster("dgx-a100-80g", 1);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        dml_model_spec m;
+        gpt(&m, rows[i].name, rows[i].layers, rows[i].hidden, rows[i].heads,
+            rows[i].seq, 50257);
+        dml_parallel_config par;
+        dml_parallel_config_init(&par);
+        par.dp = 8;
+        par.mbs = 16384 / rows[i].seq;
+        par.attention = DML_ATTN_FLASH;
+        dml_prediction pred;
+        dml_costmodel_detail det;
+        predict(&m, c, &par, NULL, 0, &pred, &det);
+        check(rows[i].name, rows[i].tflops,
+              det.model_flops / pred.step_s / 8 / 1e12, 0.07);
+        /* the same with materialized attention is slower */
+        par.attention = DML_ATTN_MATERIALIZED;
+        dml_prediction mat;
+        predict(&m, c, &par, NULL, 0, &mat, NULL);
+        assert_true(mat.step_s > pred.step_s);
+    }
+    free(c);
+    assert_int_equal(failures, 0);
+}
+
+/* Smith et al. 2022 (MT-NLG 530B, DeepSpeed + Megatron), Table 1: 105
+ * layers, hidden 20480, 128 heads, s 2048, batch 1920, micro-batch 1,
+ * TP 8, PP 35, full recompute, on 280 / 350 / 420 DGX A100 nodes:
+ * 60.1 / 50.2 / 44.4 s per iteration. Not in dev_set.md. The DeepSpeed
+ * pipeline engine is priced from its code (costmodel/framework.h) and
+ * still comes out 10-13 % fast here, against 25-30 % priced as Megatron
+ * (an open gap, docs/frameworks.md): 20 %, and the runtime must close
+ * at least a third of the distance to the published time. */
+static void mt_nlg_530b_deepspeed(void **state)
+{
+    (void)state;
+    failures = 0;
+    static const struct {
+        int nodes;
+        double t;
+    } rows[] = {{280, 60.1}, {350, 50.2}, {420, 44.4}};
+    printf("  %-52s %12s %12s %8s\n", "MT-NLG 530B (iteration s)",
+           "published", "predicted", "error");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        dml_model_spec m;
+        gpt(&m, "mt-nlg-530b", 105, 20480, 128, 2048, 51200);
+        dml_cluster_spec *c = load_cluster("dgx-a100-80g", rows[i].nodes);
+        dml_parallel_config par;
+        zero1_full_recompute(&par, 8, 35, rows[i].nodes * 8 / 280, 1,
+                             1920 / (rows[i].nodes * 8 / 280));
+        par.framework = DML_FRAMEWORK_DEEPSPEED;
+        dml_prediction ds, meg;
+        predict(&m, c, &par, NULL, 0, &ds, NULL);
+        par.framework = DML_FRAMEWORK_MEGATRON;
+        predict(&m, c, &par, NULL, 0, &meg, NULL);
+        char what[96];
+        snprintf(what, sizeof what, "%d nodes, DeepSpeed runtime",
+                 rows[i].nodes);
+        check(what, rows[i].t, ds.step_s, 0.20);
+        assert_true(ds.step_s - meg.step_s >
+                    (rows[i].t - meg.step_s) / 3.0);
+        free(c);
+    }
+    assert_int_equal(failures, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -456,6 +548,8 @@ int main(void)
         cmocka_unit_test(sc21_table1_weak_scaling),
         cmocka_unit_test(gpt_neox_20b_sanity),
         cmocka_unit_test(korthikanti_fig1_memory),
+        cmocka_unit_test(flash_attention_2_gpt),
+        cmocka_unit_test(mt_nlg_530b_deepspeed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
