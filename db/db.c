@@ -106,20 +106,26 @@ static dml_status check_path(const char *path, bool create, bool *exists,
     return DML_OK;
 }
 
-dml_status dml__db_user_version(dml_db *db, int *version, dml_error *err)
+dml_status dml__db_query_int(dml_db *db, const char *sql, const char *what,
+                             int *out, dml_error *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->conn, "PRAGMA user_version", -1, &st,
-                                NULL);
+    int rc = sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_step(st);
     dml_status s = DML_OK;
     if (rc == SQLITE_ROW)
-        *version = sqlite3_column_int(st, 0);
+        *out = sqlite3_column_int(st, 0);
     else
-        s = dml__db_fail(db, rc, "reading schema version", err);
+        s = dml__db_fail(db, rc, what, err);
     sqlite3_finalize(st);
     return s;
+}
+
+dml_status dml__db_user_version(dml_db *db, int *version, dml_error *err)
+{
+    return dml__db_query_int(db, "PRAGMA user_version",
+                             "reading schema version", version, err);
 }
 
 int dml_db_schema_version(dml_db *db)

@@ -49,6 +49,11 @@ dml_status dml__db_fail(dml_db *db, int rc, const char *what, dml_error *err);
 dml_status dml__db_exec(dml_db *db, const char *sql, const char *what,
                         dml_error *err);
 
+/* The first column of the first row of fixed SQL (a count, a pragma) as
+ * an int. */
+dml_status dml__db_query_int(dml_db *db, const char *sql, const char *what,
+                             int *out, dml_error *err);
+
 /* PRAGMA user_version into *version (the last migration applied). */
 dml_status dml__db_user_version(dml_db *db, int *version, dml_error *err);
 /* DML_ESCHEMA: the file's schema version is newer than this build's. */

@@ -32,41 +32,23 @@
 
 #include "common/log.h"
 
-/* Tables every dml schema since migration 1 has. */
-static const char *const dml_tables[] = {"hosts", "probe_runs", "plans",
-                                         "runs", "events"};
-#define N_DML_TABLES ((int)(sizeof dml_tables / sizeof dml_tables[0]))
-
-/* Count rows of a one-number query. */
-static dml_status count_of(dml_db *db, const char *sql, const char *what,
-                           int *n, dml_error *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(db->conn, sql, -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    dml_status s = DML_OK;
-    if (rc == SQLITE_ROW)
-        *n = sqlite3_column_int(st, 0);
-    else
-        s = dml__db_fail(db, rc, what, err);
-    sqlite3_finalize(st);
-    return s;
-}
+/* How many of the tables every dml schema since migration 1 has (hosts,
+ * probe_runs, plans, runs, events) the query of check_owner looks for. */
+#define DML_CORE_TABLES 5
 
 dml_status dml__db_check_owner(dml_db *db, int version, dml_error *err)
 {
     int objects = 0, ours = 0;
-    DML_CHECK(count_of(db, "SELECT count(*) FROM sqlite_schema",
-                       "reading the database", &objects, err));
+    DML_CHECK(dml__db_query_int(db, "SELECT count(*) FROM sqlite_schema",
+                                "reading the database", &objects, err));
     if (version == 0 && objects == 0)
         return DML_OK; /* empty: a new database */
-    DML_CHECK(count_of(db,
-                       "SELECT count(*) FROM sqlite_schema WHERE type = "
-                       "'table' AND name IN ('hosts', 'probe_runs', "
-                       "'plans', 'runs', 'events')",
-                       "reading the database", &ours, err));
-    if (version > 0 && ours == N_DML_TABLES)
+    DML_CHECK(dml__db_query_int(db,
+                                "SELECT count(*) FROM sqlite_schema WHERE "
+                                "type = 'table' AND name IN ('hosts', "
+                                "'probe_runs', 'plans', 'runs', 'events')",
+                                "reading the database", &ours, err));
+    if (version > 0 && ours == DML_CORE_TABLES)
         return DML_OK;
     return dml_error_set(err, DML_ENOTDB, db->path, 0, 0, NULL,
                          "not a dml database: an SQLite database with "
