@@ -27,6 +27,27 @@ bool dml_dtype_parse(const char *name, dml_dtype *out)
     return false;
 }
 
+dml_precision dml_dtype_precision(dml_dtype t)
+{
+    switch (t) {
+    case DML_DTYPE_FP64: return DML_PREC_FP64;
+    case DML_DTYPE_TF32: return DML_PREC_TF32;
+    case DML_DTYPE_FP16:
+    case DML_DTYPE_BF16: return DML_PREC_TENSOR16;
+    case DML_DTYPE_FP8: return DML_PREC_FP8;
+    case DML_DTYPE_FP32:
+    case DML_DTYPE_COUNT: break;
+    }
+    return DML_PREC_FP32;
+}
+
+const char *dml_precision_name(dml_precision p)
+{
+    static const char *const names[DML_PREC_COUNT] = {
+        "fp64", "fp32", "tf32", "fp16/bf16", "fp8"};
+    return (int)p >= 0 && p < DML_PREC_COUNT ? names[p] : "?";
+}
+
 double dml_dtype_bytes(dml_dtype t)
 {
     if ((int)t < 0 || t >= DML_DTYPE_COUNT)

@@ -32,4 +32,24 @@ double dml_dtype_bytes(dml_dtype t);
 /* NULL-terminated list of the names, in enum order, for enum readers. */
 extern const char *const dml_dtype_names[];
 
+/*
+ * The unit a dtype's GEMMs run on, which is what a GEMM efficiency curve
+ * describes: fp16 and bf16 run on the same tensor cores at the same peak
+ * (A100, H100), so one curve serves both; tf32, fp8 and the plain fp32
+ * and fp64 units each have their own.
+ */
+typedef enum dml_precision {
+    DML_PREC_FP64 = 0,
+    DML_PREC_FP32,
+    DML_PREC_TF32,
+    DML_PREC_TENSOR16, /* fp16 and bf16 */
+    DML_PREC_FP8,
+    DML_PREC_COUNT
+} dml_precision;
+
+dml_precision dml_dtype_precision(dml_dtype t);
+
+/* "fp64", "fp32", "tf32", "fp16/bf16", "fp8". */
+const char *dml_precision_name(dml_precision p);
+
 #endif

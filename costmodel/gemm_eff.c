@@ -19,7 +19,8 @@ void dml_gemm_curve_init(dml_gemm_curve *c, const dml_device_spec *d,
     }
     for (int i = 0; i < d->gemm_count; i++) {
         const dml_gemm_point *p = &d->gemm[i];
-        if (p->dtype != t || c->count >= DML_GEMM_CURVE_MAX)
+        if (dml_dtype_precision(p->dtype) != dml_dtype_precision(t) ||
+            c->count >= DML_GEMM_CURVE_MAX)
             continue;
         double lx = log10(p->m * p->n * p->k);
         /* Insertion keeps log_x sorted; equal sizes keep the mean. */

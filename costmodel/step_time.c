@@ -63,6 +63,27 @@ static bool pick_dtype(const dml_device_spec *d, dml_dtype want,
     return false;
 }
 
+/* A device prices GEMMs only from its own measured curve for the unit
+ * they run on (dtype.h): a guessed curve would make the same run differ
+ * by its dtype's label (fp16 and bf16 on one tensor core). */
+static dml_status check_curve(const dml_cluster_spec *c, int group,
+                              dml_dtype t, dml_error *err)
+{
+    const dml_device_spec *d = &c->groups[group].device;
+    dml_precision want = dml_dtype_precision(t);
+    for (int i = 0; i < d->gemm_count; i++)
+        if (dml_dtype_precision(d->gemm[i].dtype) == want)
+            return DML_OK;
+    char field[64];
+    snprintf(field, sizeof field, "node_groups[%d].device.gemm_efficiency",
+             group);
+    return dml_error_set(err, DML_EINPUT, c->name, 0, 0, field,
+                         "no points for %s GEMMs, the unit %s runs on "
+                         "(measure them with dml-probe on the machine, or "
+                         "add them to the spec)",
+                         dml_precision_name(want), dml_dtype_name(t));
+}
+
 dml_status dml_costmodel_prepare(const dml_model_spec *model,
                                  const dml_cluster_spec *cluster,
                                  const dml_costmodel_options *opt,
@@ -90,6 +111,7 @@ dml_status dml_costmodel_prepare(const dml_model_spec *model,
                                  "cluster %s: node group %d has no peak "
                                  "FLOP/s usable for %s", cluster->name, i,
                                  dml_dtype_name(model->dtype));
+        DML_CHECK(check_curve(cluster, i, t, err));
         if (d->peak_flops[t] < slowest) {
             slowest = d->peak_flops[t];
             ctx->group = i;
@@ -116,8 +138,6 @@ dml_status dml_costmodel_prepare(const dml_model_spec *model,
             ctx->inter = *l;
     }
     dml_gemm_curve_init(&ctx->curve, d, ctx->compute_dtype);
-    if (ctx->curve.count == 0 && ctx->compute_dtype != model->dtype)
-        dml_gemm_curve_init(&ctx->curve, d, model->dtype);
     dml_memory_state_bytes(model->dtype, ctx->opt.optimizer,
                            ctx->opt.grad_bytes, &ctx->state);
     if (ctx->opt.workspace_bytes < 0)

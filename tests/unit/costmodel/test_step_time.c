@@ -233,6 +233,46 @@ static void data_parallel_sync_options(void **state)
     teardown(e);
 }
 
+/* Issue 11: on A100 and H100, fp16 and bf16 run on the same tensor cores
+ * at the same peak, so a run labelled fp16 is predicted as the same run
+ * labelled bf16, to the last bit, across models and layouts. */
+static void fp16_is_priced_as_bf16(void **state)
+{
+    (void)state;
+    static const char *const models[] = {"gpt3-1.3b", "gpt3-13b",
+                                         "llama3-70b"};
+    static const char *const clusters[] = {"dgx-a100-80g", "dgx-h100"};
+    for (size_t ci = 0; ci < 2; ci++)
+        for (size_t mi = 0; mi < 3; mi++) {
+            env *b = setup(models[mi], clusters[ci], 16, NULL);
+            dml_model_spec m16 = b->model;
+            m16.dtype = DML_DTYPE_FP16;
+            dml_costmodel_ctx *ctx = malloc(sizeof *ctx);
+            dml_error err;
+            assert_int_equal(dml_costmodel_prepare(&m16, b->cluster, NULL,
+                                                   ctx, &err),
+                             DML_OK);
+            for (int tp = 1; tp <= 8; tp *= 2)
+                for (int pp = 1; pp <= 4; pp *= 2) {
+                    dml_parallel_config par = cfg(128 / (tp * pp), tp, pp, 1,
+                                                  8);
+                    dml_prediction pb, ph;
+                    if (dml_costmodel_step_time(b->ctx, &par, NULL, 0, &pb,
+                                                NULL, &err) != DML_OK)
+                        continue;
+                    assert_int_equal(dml_costmodel_step_time(ctx, &par, NULL,
+                                                             0, &ph, NULL,
+                                                             &err),
+                                     DML_OK);
+                    assert_true(ph.step_s == pb.step_s);
+                    assert_true(ph.mem_bytes_per_device ==
+                                pb.mem_bytes_per_device);
+                }
+            free(ctx);
+            teardown(b);
+        }
+}
+
 /* ZeRO-3 (issue 11): every layer's weights are all-gathered for each
  * micro-batch before its forward and again before its backward (once more
  * under full recomputation), its gradients reduce-scattered after it; a
@@ -459,12 +499,25 @@ static void bad_configurations_are_refused(void **state)
                                            dml_costmodel_data_dir(NULL), c,
                                            &err),
                      DML_OK);
-    c->groups[0].device.peak_flops[DML_DTYPE_FP32] = 0;
-    c->groups[0].device.gemm_count = 0;
+    dml_device_spec *dev = &c->groups[0].device;
+    dev->peak_flops[DML_DTYPE_FP32] = 0;
+    int kept = 0; /* its fp64 points only */
+    for (int i = 0; i < dev->gemm_count; i++)
+        if (dev->gemm[i].dtype == DML_DTYPE_FP64)
+            dev->gemm[kept++] = dev->gemm[i];
+    dev->gemm_count = kept;
+    assert_true(kept > 0);
     dml_costmodel_ctx *ctx = malloc(sizeof *ctx);
     assert_int_equal(dml_costmodel_prepare(&e->model, c, NULL, ctx, &err),
                      DML_OK);
     assert_int_equal(ctx->compute_dtype, DML_DTYPE_FP64);
+    /* issue 11: a spec without a curve for the unit the model runs on is
+     * bad input naming the field, not a guessed curve */
+    c->groups[0].device.gemm_count = 0;
+    assert_int_equal(dml_costmodel_prepare(&e->model, c, NULL, ctx, &err),
+                     DML_EINPUT);
+    assert_string_equal(err.field, "node_groups[0].device.gemm_efficiency");
+    assert_non_null(strstr(err.msg, "no points for fp64 GEMMs"));
     free(ctx);
     free(c);
     teardown(e);
@@ -576,6 +629,7 @@ int main(void)
         cmocka_unit_test(knobs_move_time_and_memory),
         cmocka_unit_test(data_parallel_sync_options),
         cmocka_unit_test(zero3_gathers_every_layer_every_microbatch),
+        cmocka_unit_test(fp16_is_priced_as_bf16),
         cmocka_unit_test(faster_hardware_is_faster),
         cmocka_unit_test(mixture_of_experts),
         cmocka_unit_test(heterogeneous_cluster_uses_slowest),
