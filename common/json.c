@@ -23,6 +23,26 @@ struct dml_json_doc {
     json_t *root; /* parsed tree, an object */
 };
 
+/* A NUL byte at or before where jansson stopped: JSON has none (a NUL
+ * inside a string is written \u0000), and jansson reports one as "near
+ * end of file", one column early (a reader that took the text's length
+ * from strlen even accepted "{...}\0garbage"). The error then names the
+ * byte and its true position. */
+static dml_status refuse_nul(const char *name, const char *text, size_t len,
+                             size_t stopped, dml_error *err)
+{
+    const char *nul = memchr(text, '\0', len);
+    if (!nul || (size_t)(nul - text) > stopped)
+        return DML_OK;
+    int line = 1, col = 1;
+    for (const char *c = text; c < nul; c++, col++)
+        if (*c == '\n')
+            line++, col = 0;
+    return dml_error_set(err, DML_EINPUT, name, line, col, NULL,
+                         "a NUL byte (offset %zu): not JSON text",
+                         (size_t)(nul - text));
+}
+
 dml_status dml_json_doc_load_text(const char *name, const char *text,
                                   size_t len, dml_json_doc **out,
                                   dml_error *err)
@@ -33,6 +53,10 @@ dml_status dml_json_doc_load_text(const char *name, const char *text,
                              "empty file: expected a JSON object");
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        DML_CHECK(refuse_nul(name, text, len,
+                             jerr.position > 0 ? (size_t)jerr.position : 0,
+                             err));
     if (!root)
         return dml_error_set(err, DML_EINPUT, name, jerr.line > 0 ? jerr.line : 1,
                              jerr.column > 0 ? jerr.column : 1, NULL,

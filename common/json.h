@@ -32,7 +32,9 @@ typedef struct dml_json_doc dml_json_doc;
 dml_status dml_json_doc_load_file(const char *path, dml_json_doc **out,
                                   dml_error *err);
 
-/* Parse text held in memory; name is what errors call the input. */
+/* Parse text held in memory, all len bytes of it (a NUL byte among them
+ * is DML_EINPUT at its line and column); name is what errors call the
+ * input. */
 dml_status dml_json_doc_load_text(const char *name, const char *text,
                                   size_t len, dml_json_doc **out,
                                   dml_error *err);

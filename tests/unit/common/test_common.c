@@ -164,6 +164,30 @@ static void json_parse_errors_have_positions(void **state)
     assert_int_equal(dml_json_doc_load_text("u.json", latin1,
                                             sizeof latin1 - 1, &doc, &err),
                      DML_EINPUT);
+
+    /* A NUL byte is named where it is (issue 10): jansson said "near end
+     * of file" a column early, and "{...}\0garbage" read by strlen
+     * passed. An earlier error is still the one reported. */
+    const char nul_after[] = "{\"a\": 1}\n\0garbage";
+    assert_int_equal(dml_json_doc_load_text("n.json", nul_after,
+                                            sizeof nul_after - 1, &doc, &err),
+                     DML_EINPUT);
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.col, 1);
+    assert_string_equal(err.msg, "a NUL byte (offset 9): not JSON text");
+    const char nul_inside[] = "{\n  \"a\": \"x\0y\"}";
+    assert_int_equal(dml_json_doc_load_text("n.json", nul_inside,
+                                            sizeof nul_inside - 1, &doc,
+                                            &err),
+                     DML_EINPUT);
+    assert_int_equal(err.line, 2);
+    assert_int_equal(err.col, 10);
+    const char syntax_first[] = "{\"a\" 1}\0";
+    assert_int_equal(dml_json_doc_load_text("n.json", syntax_first,
+                                            sizeof syntax_first - 1, &doc,
+                                            &err),
+                     DML_EINPUT);
+    assert_non_null(strstr(err.msg, "invalid JSON"));
 }
 
 static void json_missing_file_is_bad_input(void **state)
