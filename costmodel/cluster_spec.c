@@ -158,6 +158,12 @@ static bool consistent(const dml_cluster_spec *c, char *field, size_t fsize,
                  i);
         if (!(d->membound_efficiency > 0 && d->membound_efficiency <= 1))
             DML__BAD("must be in (0, 1]");
+        snprintf(field, fsize, "node_groups[%d].device.kernel_floor_s", i);
+        if (!(d->kernel_floor_s >= 0 && d->kernel_floor_s <= 1e-3))
+            DML__BAD("must be in [0, 0.001] s");
+        snprintf(field, fsize, "node_groups[%d].device.collective_floor_s", i);
+        if (!(d->collective_floor_s >= 0 && d->collective_floor_s <= 1e-3))
+            DML__BAD("must be in [0, 0.001] s");
         for (int p = 0; p < d->gemm_count; p++) {
             snprintf(field, fsize, "node_groups[%d].device.gemm_efficiency[%d]",
                      i, p);
@@ -212,7 +218,7 @@ static dml_status parse_device(const dml_json_obj *o, dml_device_spec *d,
     static const char *const keys[] = {
         "type",  "model",           "peak_flops",          "mem_bytes",
         "mem_bw_Bps", "cores", "gemm_efficiency", "membound_efficiency",
-        NULL};
+        "kernel_floor_s", "collective_floor_s", NULL};
     DML_CHECK(dml_json_check_keys(o, keys, err));
     int t = 0;
     DML_CHECK(dml_json_get_enum(o, "type", true, device_types, &t, err));
@@ -240,6 +246,11 @@ static dml_status parse_device(const dml_json_obj *o, dml_device_spec *d,
     d->cores = (int)cores;
     DML_CHECK(dml_json_get_f64(o, "membound_efficiency", false, 1e-6, 1,
                                &d->membound_efficiency, err));
+    /* launch floors: a millisecond would be no GPU or CPU of this decade */
+    DML_CHECK(dml_json_get_f64(o, "kernel_floor_s", false, 0, 1e-3,
+                               &d->kernel_floor_s, err));
+    DML_CHECK(dml_json_get_f64(o, "collective_floor_s", false, 0, 1e-3,
+                               &d->collective_floor_s, err));
     json_t *arr = NULL;
     size_t n = 0;
     bool have = false;
@@ -587,6 +598,12 @@ json_t *dml_cluster_spec_to_json(const dml_cluster_spec *c)
             json_decref(ge);
         bad |= json_object_set_new(dj, "membound_efficiency",
                                    json_real(d->membound_efficiency));
+        if (d->kernel_floor_s > 0)
+            bad |= json_object_set_new(dj, "kernel_floor_s",
+                                       json_real(d->kernel_floor_s));
+        if (d->collective_floor_s > 0)
+            bad |= json_object_set_new(dj, "collective_floor_s",
+                                       json_real(d->collective_floor_s));
         bad |= json_object_set_new(gj, "device", dj);
         for (int l = 0; l < DML_LINK_LEVEL_COUNT; l++)
             if (g->links[l].present)

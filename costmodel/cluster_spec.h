@@ -74,6 +74,11 @@ typedef struct dml_device_spec {
     dml_gemm_point gemm[DML_GEMM_POINTS_MAX]; /* measured efficiency curve */
     double membound_efficiency;          /* fraction of mem_bw_Bps that
                                             elementwise kernels reach */
+    double kernel_floor_s;               /* least time one GEMM kernel
+                                            takes however small (launch
+                                            and latency), s; 0 = none */
+    double collective_floor_s;           /* least time one collective call
+                                            takes, s; 0 = none */
 } dml_device_spec;
 
 typedef struct dml_link_spec {

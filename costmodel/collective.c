@@ -43,6 +43,7 @@ void dml_coll_group_init(dml_coll_group *grp, const dml_node_group *g,
     grp->scale_inter = 1.0;
     grp->latency_scale_intra = 1.0;
     grp->latency_scale_inter = 1.0;
+    grp->floor_s = g->device.collective_floor_s;
 }
 
 double dml_collective_busbw_factor(dml_coll_op op, int n)
@@ -190,8 +191,10 @@ double dml_collective_time_algo(const dml_coll_group *in, dml_coll_op op,
     }
     if (t >= DML__NEVER)
         return t;
-    return t * (grp->ranks > grp->ranks_per_node ? grp->scale_inter
-                                                 : grp->scale_intra);
+    t *= grp->ranks > grp->ranks_per_node ? grp->scale_inter
+                                          : grp->scale_intra;
+    /* a call is a kernel launch at least, however few bytes it moves */
+    return t > in->floor_s ? t : in->floor_s;
 }
 
 double dml_collective_time(const dml_coll_group *grp, dml_coll_op op,

@@ -51,6 +51,8 @@ typedef struct dml_coll_group {
     double latency_scale_intra; /* calibration: multiplies the latency
                                    (alpha) terms inside a node (1) */
     double latency_scale_inter; /* and those between nodes (1) */
+    double floor_s;       /* least time of one call (the device's
+                             collective_floor_s), s */
 } dml_coll_group;
 
 /* A group of `ranks` members, `ranks_per_node` per node, on the links and

@@ -10,6 +10,7 @@ void dml_gemm_curve_init(dml_gemm_curve *c, const dml_device_spec *d,
                          dml_dtype t)
 {
     memset(c, 0, sizeof *c);
+    c->floor_s = d->kernel_floor_s;
     if (d->type == DML_DEVICE_CPU) {
         c->default_max = 0.85;
         c->default_half = 2e6;
@@ -85,5 +86,6 @@ double dml_gemm_time(const dml_gemm_curve *c, double peak_flops,
     double t_flops = 2.0 * batch * m * n * k / (peak_flops * e);
     double t_bytes = batch * elem_bytes * (m * k + k * n + m * n) /
                      membound_Bps;
-    return t_flops > t_bytes ? t_flops : t_bytes;
+    double t = t_flops > t_bytes ? t_flops : t_bytes;
+    return t > c->floor_s ? t : c->floor_s;
 }

@@ -16,7 +16,13 @@
  * A GEMM's time is a roofline: the larger of its FLOPs at peak × e(shape)
  * and its operand bytes at the memory-bound bandwidth, so thin GEMMs (the
  * attention's head-dim products, a batch of one) come out memory-bound as
- * they are on hardware.
+ * they are on hardware; and never less than the device's kernel floor
+ * (a launch and its latency: a 256^3 GEMM on a GPU takes microseconds, not
+ * the 0.7 of one its FLOPs alone would give).
+ *
+ * The cost model prices a device only from its own points for the unit a
+ * model runs on (dtype.h); the default curve is for callers that estimate
+ * without a spec's measurements.
  */
 #ifndef DML_COSTMODEL_GEMM_EFF_H
 #define DML_COSTMODEL_GEMM_EFF_H
@@ -32,6 +38,7 @@ typedef struct dml_gemm_curve {
     double eff[DML_GEMM_CURVE_MAX];      /* efficiency at log_x */
     double default_max;                  /* e_max of the default curve */
     double default_half;                 /* x_half of the default curve */
+    double floor_s;                      /* least time of one GEMM, s */
 } dml_gemm_curve;
 
 /* The curve of device d for dtype t (its points, or the default). */
@@ -48,8 +55,8 @@ double dml_gemm_efficiency(const dml_device_spec *d, dml_dtype t, double m,
 
 /*
  * Time of `batch` independent GEMMs of m x n x k with elem_bytes-wide
- * operands: max(2·batch·m·n·k / (peak_flops · e),
- *               batch·elem_bytes·(m·k + k·n + m·n) / membound_Bps), s.
+ * operands (one batched kernel): max(2·batch·m·n·k / (peak_flops · e),
+ * batch·elem_bytes·(m·k + k·n + m·n) / membound_Bps, the curve's floor), s.
  */
 double dml_gemm_time(const dml_gemm_curve *c, double peak_flops,
                      double membound_Bps, double elem_bytes, double batch,

@@ -332,6 +332,15 @@ static void gemm_efficiency_curve(void **state)
     double small = dml_gemm_efficiency(&bare, DML_DTYPE_FP32, 512, 512, 512);
     double big = dml_gemm_efficiency(&bare, DML_DTYPE_FP32, 8192, 8192, 8192);
     assert_true(small < big && big <= 0.8);
+    /* Issue 11: a small GEMM on a GPU takes at least the device's kernel
+     * floor (a 256^3 GEMM's FLOPs alone would take 0.7 us on an A100) */
+    dml_gemm_curve fl;
+    dml_gemm_curve_init(&fl, d, DML_DTYPE_BF16);
+    assert_true(d->kernel_floor_s >= 2e-6);
+    assert_true(dml_gemm_time(&fl, 312e12, 1.6e12, 2, 1, 256, 256, 256) ==
+                d->kernel_floor_s);
+    assert_true(dml_gemm_time(&fl, 312e12, 1.6e12, 2, 1, 8192, 8192, 8192) >
+                1e-3);
     /* A thin GEMM is memory-bound: its time is the bytes at bandwidth. */
     dml_gemm_curve curve;
     dml_gemm_curve_init(&curve, d, DML_DTYPE_BF16);
@@ -381,6 +390,13 @@ static void collective_algorithms(void **state)
     /* 128 GPUs, 8 per node: tiny messages go by tree (log latency), big
      * ones by ring (bandwidth). */
     dml_coll_group_init(&g, grp, 128, 8);
+    /* Issue 11: a call is never cheaper than the device's collective
+     * floor, even for two ranks and one byte */
+    dml_coll_group two;
+    dml_coll_group_init(&two, grp, 2, 2);
+    assert_true(grp->device.collective_floor_s >= 5e-6);
+    assert_true(dml_collective_time(&two, DML_COLL_ALLREDUCE, 1, NULL) ==
+                grp->device.collective_floor_s);
     dml_coll_algo algo;
     dml_collective_time(&g, DML_COLL_ALLREDUCE, 1024, &algo);
     assert_int_equal(algo, DML_ALGO_TREE);
