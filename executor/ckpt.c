@@ -15,6 +15,8 @@
 
 #include "common/file.h"
 #include "common/json.h"
+#include "executor/guard.h"
+#include "executor/identity.h"
 #include "executor/sha256.h"
 
 void dml_ckpt_dir(const char *root, int64_t step, char *out, size_t size)
@@ -81,12 +83,13 @@ static json_t *meta_json(const dml_ckpt_meta *m, const char *kind)
     char seed[32];
     snprintf(seed, sizeof seed, "%" PRIu64, m->seed);
     return json_pack("{s:i, s:s, s:I, s:i, s:i, s:i, s:i, s:i, s:s, s:s, "
-                     "s:b, s:I}",
+                     "s:b, s:I, s:s}",
                      "schema_version", 1, "kind", kind, "step",
                      (json_int_t)m->step, "world", m->world, "dp", m->dp,
                      "tp", m->tp, "pp", m->pp, "zero", m->zero, "optimizer",
                      m->optimizer, "seed", seed, "shuffle", (int)m->shuffle,
-                     "samples_seen", (json_int_t)m->samples_seen);
+                     "samples_seen", (json_int_t)m->samples_seen, "identity",
+                     m->identity);
 }
 
 /* Which shard test_hook_stall is called for. */
@@ -178,6 +181,9 @@ dml_status dml_ckpt_write_manifest(const char *root, const dml_ckpt_meta *m,
                                    dml_error *err)
 {
     json_t *h = meta_json(m, "dml-checkpoint");
+    if (h && m->identity_text)
+        json_object_set_new(h, "identity_text",
+                            json_string(m->identity_text));
     json_t *shards = json_array();
     uint64_t sum = 0;
     for (int r = 0; r < m->world; r++) {
@@ -250,6 +256,58 @@ dml_status dml_ckpt_list(const char *root, int64_t **steps, size_t *n,
     return DML_OK;
 }
 
+/* A decimal whole number from 0 to UINT64_MAX, all of text (no sign,
+ * space, or anything after the digits): "1abc" is not 1. */
+static bool parse_u64(const char *text, uint64_t *out)
+{
+    if (!text[0] || strlen(text) > 20)
+        return false;
+    uint64_t v = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return false;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+static bool is_sha256_hex(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+            return false;
+    return n == 64;
+}
+
+/* The identity of doc against expect's: DML_OK when the same; otherwise
+ * the error names the first field that differs when the document carries
+ * the identity's text (a manifest does). */
+static dml_status check_identity(const dml_json_doc *doc, const char *sha,
+                                 const dml_ckpt_meta *expect, dml_error *err)
+{
+    if (strcmp(sha, expect->identity) == 0)
+        return DML_OK;
+    dml_json_obj o;
+    dml_json_obj_root(doc, &o);
+    const char *text = NULL;
+    char what[700] = "";
+    if (expect->identity_text &&
+        dml_json_get_str(&o, "identity_text", false, &text, NULL) == DML_OK &&
+        text && !dml_identity_diff(text, expect->identity_text, what,
+                                   sizeof what))
+        snprintf(what, sizeof what, "its identity text does not match its "
+                 "SHA-256");
+    return dml_error_set(err, DML_EINPUT, dml_json_doc_name(doc), 0, 0, NULL,
+                         "written for another plan, data or start (identity "
+                         "%.12s..., this run %.12s...)%s%s",
+                         sha, expect->identity, what[0] ? ": " : "", what);
+}
+
 /* Read the meta fields of a manifest or shard header and compare them with
  * expect; the first difference is the error. */
 static dml_status check_meta(const dml_json_doc *doc, const char *kind,
@@ -277,6 +335,23 @@ static dml_status check_meta(const dml_json_doc *doc, const char *kind,
     DML_CHECK(dml_json_get_bool(&o, "shuffle", true, &shuffle, err));
     DML_CHECK(dml_json_get_i64(&o, "samples_seen", true, 0, INT64_MAX, &seen,
                                err));
+    uint64_t seed_v = 0;
+    if (!parse_u64(seed, &seed_v))
+        return dml_json_doc_error(doc, err, "seed", false,
+                                  "\"%.40s\" is not a whole number from 0 "
+                                  "to 18446744073709551615",
+                                  seed);
+    const char *ident = NULL;
+    DML_CHECK(dml_json_get_str(&o, "identity", false, &ident, err));
+    if (!ident)
+        return dml_error_set(err, DML_EINPUT, dml_json_doc_name(doc), 0, 0,
+                             NULL,
+                             "written by an older dml-exec, without the "
+                             "run's identity: which plan and data it "
+                             "belongs to cannot be told, so it is not used");
+    if (!is_sha256_hex(ident))
+        return dml_json_doc_error(doc, err, "identity", false,
+                                  "expected 64 lower-case hexadecimal digits");
     memset(got, 0, sizeof *got);
     got->step = step;
     got->world = (int)world;
@@ -285,7 +360,8 @@ static dml_status check_meta(const dml_json_doc *doc, const char *kind,
     got->pp = (int)pp;
     got->zero = (int)zero;
     snprintf(got->optimizer, sizeof got->optimizer, "%s", opt);
-    got->seed = strtoull(seed, NULL, 10);
+    got->seed = seed_v;
+    snprintf(got->identity, sizeof got->identity, "%s", ident);
     got->shuffle = shuffle;
     got->samples_seen = seen;
     if (got->world != expect->world || got->dp != expect->dp ||
@@ -308,7 +384,7 @@ static dml_status check_meta(const dml_json_doc *doc, const char *kind,
                              "run uses seed %" PRIu64 " shuffle %s",
                              got->seed, got->shuffle ? "epoch" : "none",
                              expect->seed, expect->shuffle ? "epoch" : "none");
-    return DML_OK;
+    return check_identity(doc, ident, expect, err);
 }
 
 dml_status dml_ckpt_read_shard(const char *root, int64_t step, int rank,
@@ -407,7 +483,24 @@ dml_status dml_ckpt_read_shard(const char *root, int64_t step, int rank,
         if (nstate)
             memcpy(state, nl + 1 + nparams * sizeof(float),
                    nstate * sizeof(float));
-        *got = sm;
+        /* A checksum proves the bytes are the ones written, not that they
+         * are numbers: a NaN would train on silently. */
+        size_t body = (size_t)(nl + 1 - data);
+        size_t i = dml_guard_first_nonfinite(params, nparams);
+        size_t j = i < nparams ? nstate : dml_guard_first_nonfinite(state,
+                                                                    nstate);
+        if (i < nparams || j < nstate) {
+            bool p = i < nparams;
+            float v = p ? params[i] : state[j];
+            s = dml_error_set(err, DML_EINPUT, spath, 0, 0, NULL,
+                              "%s value %zu of %zu (byte offset %zu) is %s",
+                              p ? "parameter" : "optimizer state",
+                              p ? i : j, p ? nparams : nstate,
+                              body + (p ? i : nparams + j) * sizeof(float),
+                              v != v ? "NaN" : v > 0 ? "+inf" : "-inf");
+        }
+        if (s == DML_OK)
+            *got = sm;
     }
     dml_json_doc_free(hdr);
     dml_json_doc_free(man);

@@ -6,9 +6,14 @@
  *   ROOT/step-00000010/manifest.json    written last, by rank 0
  * A shard is one JSON header line (schema_version, kind
  * "dml-checkpoint-shard", step, rank, layout, optimizer, seed, shuffle,
- * samples_seen, params, state) followed by the rank's parameters and its
- * optimizer state as float32 in host byte order. The manifest lists every
- * shard with its size and SHA-256. Every file is written atomically
+ * samples_seen, identity, params, state) followed by the rank's parameters
+ * and its optimizer state as float32 in host byte order. The manifest
+ * lists every shard with its size and SHA-256, and the run's identity
+ * (identity.h) as its SHA-256 and its text, so that a checkpoint of
+ * another plan, other data or another starting point is refused naming
+ * the field that differs. A checkpoint written before the identity existed
+ * (no "identity" field) is refused too: which plan it belongs to cannot be
+ * told. Every file is written atomically
  * (common/file.h), and the manifest only after all shards are on disk, so a
  * checkpoint is complete exactly when its manifest exists and every shard
  * matches it; anything else is reported and skipped on resume.
@@ -37,6 +42,10 @@ typedef struct dml_ckpt_meta {
     uint64_t seed;         /* --seed of the run */
     bool shuffle;          /* --shuffle epoch */
     int64_t samples_seen;  /* training-stream position after step */
+    char identity[65];     /* SHA-256 (hex) of the run's identity */
+    const char *identity_text; /* its text (identity.h; borrowed), written
+                                  into the manifest and used to name what
+                                  differs; may be NULL */
 } dml_ckpt_meta;
 
 /* ROOT/step-%08lld into out. */
@@ -74,10 +83,12 @@ dml_status dml_ckpt_list(const char *root, int64_t **steps, size_t *n,
 
 /*
  * Read and verify this rank's shard of checkpoint step: the manifest must
- * exist and match expect's layout, optimizer, seed and shuffle; the shard
- * must have the manifest's size and SHA-256 and exactly nparams + nstate
- * values. Fills params, state and *got. Any failure is DML_EINPUT with the
- * reason (the caller reports it and tries an older checkpoint).
+ * exist and match expect's layout, optimizer, seed, shuffle and identity;
+ * the shard must have the manifest's size and SHA-256, exactly nparams +
+ * nstate values, and every one of them finite. Fills params, state and
+ * *got (got->identity_text is NULL); on failure params and state may hold
+ * anything. Any failure is DML_EINPUT with the reason (the caller reports
+ * it and tries an older checkpoint).
  */
 dml_status dml_ckpt_read_shard(const char *root, int64_t step, int rank,
                                const dml_ckpt_meta *expect, float *params,

@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "common/file.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "common/progress.h"
 #include "costmodel/plan.h"
@@ -30,16 +31,21 @@
 #include "db/spec_store.h"
 #include "executor/ckpt.h"
 #include "executor/data.h"
+#include "executor/guard.h"
 #include "executor/heartbeat.h"
+#include "executor/identity.h"
+#include "executor/limits.h"
 #include "executor/optim.h"
+#include "executor/record.h"
 #include "executor/stage.h"
 #include "executor/weights.h"
 
 #define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
 /* Largest plan file read, bytes. */
 #define PLAN_MAX_BYTES (16u << 20)
-/* Steps recorded per database transaction. */
-#define DB_BATCH 32
+/* Skipped checkpoints reported one by one on --resume; the rest are
+ * counted in one line and one event. */
+#define RESUME_REPORT_MAX 3
 /* Rows of one test-set chunk at most (bounds the evaluation buffers). */
 #define EVAL_ROWS_MAX 1024
 /* Point-to-point tags; messages of one kind between two ranks arrive in
@@ -74,6 +80,9 @@ typedef struct step_times {
 struct dml_exec {
     dml_exec_options opt;
     char *plan_text;           /* the plan file, as broadcast */
+    size_t plan_len;           /* its bytes (a NUL in it is an error) */
+    dml_identity *identity;    /* what the result depends on (identity.h),
+                                  with --checkpoint-dir; else NULL */
     dml_plan *plan;
     MPI_Comm world, tp_comm, pp_comm, dp_comm;
     int rank, world_size;
@@ -121,8 +130,6 @@ struct dml_exec {
     int64_t first_step, nrun;
     double *loss, *lr, *step_s, *noise;   /* [steps] rank 0 */
     double *r_step, *r_compute, *r_comm, *r_idle; /* [steps] this rank */
-    dml_db_step *pending;      /* steps not yet in the database (rank 0) */
-    size_t npending;
     dml_gemm_timer gemm_prof;
     int64_t gemm_steps;
     double test_accuracy;
@@ -130,9 +137,12 @@ struct dml_exec {
     /* database (rank 0) */
     dml_db *db;
     int64_t run_id;
-    bool db_failed;
-    char db_error[512];
-    double last_flush_s;       /* clock of the last steps transaction */
+    dml_record rec;            /* steps not yet written, and whether the
+                                  database takes writes (record.h) */
+    bool rec_open;             /* rec initialised (rank 0, run begun) */
+    /* stopping (every rank) */
+    int stop_signal;           /* SIGTERM/SIGINT all ranks agreed on, 0 */
+    double first_loss;         /* loss of this invocation's first step */
     /* faults (every rank) */
     dml_heartbeat *hb;         /* this rank's state file, or NULL */
     char started_at[DML_HEARTBEAT_TIME_MAX]; /* the run's start, UTC */
@@ -324,12 +334,15 @@ static void model_of_plan(dml_exec *x)
         x->shape.widths[l] = x->widths[l];
 }
 
+/* The plan from its bytes, all plan_len of them: read up to a NUL as a
+ * C string, "{...}\0garbage" passed and a NUL inside was reported as the
+ * end of the file (common/json.c now names the byte). */
 static dml_status parse_plan_text(dml_exec *x, const char *name,
                                   dml_error *err)
 {
     dml_json_doc *doc = NULL;
-    DML_CHECK(dml_json_doc_load_text(name, x->plan_text, strlen(x->plan_text),
-                                     &doc, err));
+    DML_CHECK(dml_json_doc_load_text(name, x->plan_text, x->plan_len, &doc,
+                                     err));
     dml_json_obj root;
     dml_json_obj_root(doc, &root);
     dml_status s = dml_plan_parse(&root, x->plan, err);
@@ -369,9 +382,8 @@ static dml_status validate_on_root(dml_exec *x, dml_error *err)
     if (o->checkpoint_dir && o->checkpoint_every <= 0 && !o->resume)
         return dml_error_msg(err, DML_EUSAGE, "--checkpoint-dir needs "
                              "--checkpoint-every K or --resume");
-    size_t len = 0;
     DML_CHECK(dml_file_read_all(o->plan_path, PLAN_MAX_BYTES, &x->plan_text,
-                                &len, err));
+                                &x->plan_len, err));
     DML_CHECK(parse_plan_text(x, o->plan_path, err));
     DML_CHECK(check_runnable(x->plan, o->plan_path, x->world_size, err));
     model_of_plan(x);
@@ -396,11 +408,26 @@ static dml_status validate_on_root(dml_exec *x, dml_error *err)
         DML_CHECK(dml_data_check_dir(dir, x->widths[0],
                                      (int)x->widths[x->model.layers], err));
     }
-    if (o->init_weights) {
-        float *w = NULL;
-        DML_CHECK(dml_weights_read(o->init_weights, &x->shape, &w, err));
-        free(w);
+    float *init = NULL;
+    if (o->init_weights)
+        DML_CHECK(dml_weights_read(o->init_weights, &x->shape, &init, err));
+    if (o->checkpoint_dir) {
+        /* What a checkpoint must have been written by to be resumed. */
+        x->identity = malloc(sizeof *x->identity);
+        dml_status s = x->identity
+                           ? dml_identity_make(
+                                 x->plan, is_synthetic(o) ? "synthetic"
+                                                          : data_dir(o),
+                                 o->seed, o->shuffle, init,
+                                 init ? dml_weights_count(&x->shape) : 0,
+                                 x->identity, err)
+                           : dml_error_msg(err, DML_ENOMEM, "out of memory");
+        if (s != DML_OK) {
+            free(init);
+            return s;
+        }
     }
+    free(init);
     if (o->save_weights)
         DML_CHECK(dml_file_check_writable(o->save_weights, err));
     if (o->checkpoint_dir) {
@@ -620,7 +647,9 @@ static dml_status setup(dml_exec *x, dml_error *err)
     x->max_mb = p->par.microbatches;
     int threads = x->opt.threads > 0 ? x->opt.threads
                                      : p->par.threads_per_rank;
-    openblas_set_num_threads(threads > 0 ? threads : 1);
+    /* Before anything of size is allocated: OpenBLAS hangs instead of
+     * failing when it cannot map its buffer (limits.h). */
+    DML_CHECK(dml_limits_start_blas(threads > 0 ? threads : 1, err));
     const dml_stage_range *r = &p->stages[x->pp_i];
     DML_CHECK(dml_stage_init(&x->st, &x->model, (int)r->first_layer,
                              (int)r->last_layer, x->tp, x->tp_i, x->tp_comm,
@@ -644,9 +673,8 @@ static dml_status setup(dml_exec *x, dml_error *err)
     x->r_compute = calloc(n, sizeof(double));
     x->r_comm = calloc(n, sizeof(double));
     x->r_idle = calloc(n, sizeof(double));
-    x->pending = calloc(DB_BATCH, sizeof *x->pending);
     if (!x->loss || !x->lr || !x->step_s || !x->noise || !x->r_step ||
-        !x->r_compute || !x->r_comm || !x->r_idle || !x->pending)
+        !x->r_compute || !x->r_comm || !x->r_idle)
         return dml_error_msg(err, DML_ENOMEM, "out of memory");
     if (x->opt.init_weights) {
         float *full = NULL;
@@ -702,12 +730,16 @@ dml_status dml_exec_open(const dml_exec_options *o, MPI_Comm world,
         dml_exec_close(x);
         return (dml_status)code;
     }
-    /* The plan text goes to every rank, so only rank 0 needs the file. */
-    unsigned long len = x->rank == 0 ? (unsigned long)strlen(x->plan_text) : 0;
+    /* The plan text goes to every rank, so only rank 0 needs the file;
+     * so does the run's identity, which needs the data files. */
+    unsigned long len = x->rank == 0 ? (unsigned long)x->plan_len : 0;
     MPI_Bcast(&len, 1, MPI_UNSIGNED_LONG, 0, world);
+    x->plan_len = len;
     if (x->rank != 0) {
         x->plan_text = malloc(len + 1);
-        if (!x->plan_text)
+        if (o->checkpoint_dir)
+            x->identity = malloc(sizeof *x->identity);
+        if (!x->plan_text || (o->checkpoint_dir && !x->identity))
             s = dml_error_msg(err, DML_ENOMEM, "out of memory");
     }
     s = agree(world, s, err);
@@ -717,6 +749,8 @@ dml_status dml_exec_open(const dml_exec_options *o, MPI_Comm world,
     }
     MPI_Bcast(x->plan_text, (int)len, MPI_CHAR, 0, world);
     x->plan_text[len] = '\0';
+    if (x->identity)
+        MPI_Bcast(x->identity, (int)sizeof *x->identity, MPI_BYTE, 0, world);
     if (x->rank != 0)
         s = parse_plan_text(x, o->plan_path, err);
     if (s == DML_OK)
@@ -764,7 +798,10 @@ void dml_exec_close(dml_exec *x)
     free(x->r_compute);
     free(x->r_comm);
     free(x->r_idle);
-    free(x->pending);
+    if (x->rec_open)
+        dml_record_free(&x->rec);
+    dml_interrupt_restore();
+    free(x->identity);
     if (x->tp_comm != MPI_COMM_NULL)
         MPI_Comm_free(&x->tp_comm);
     if (x->pp_comm != MPI_COMM_NULL)
@@ -1002,12 +1039,18 @@ static void optimizer_step(dml_exec *x, int64_t step, double lr)
 
 /* ---- one step -------------------------------------------------------------- */
 
-/* Statistics summed over all ranks after a step. */
+/* Statistics summed over all ranks after a step (ST_NONFINITE: this
+ * rank's parameters that are NaN or infinite after the update). */
 enum { ST_LOSS, ST_SMALL, ST_BIG, ST_COMPUTE, ST_TP, ST_PP, ST_IDLE, ST_DP,
-       ST_OPT, ST_COUNT };
+       ST_OPT, ST_NONFINITE, ST_COUNT };
 
+/* One step. *step_max gets the slowest rank's step time and *stop the
+ * SIGTERM or SIGINT any rank has received (0: none), both from one
+ * reduction, so every rank agrees at this step boundary whether to stop
+ * and none is left in a collective waiting for a rank that has left
+ * (executor/README.md, "Stopping"). */
 static void step_run(dml_exec *x, int64_t step, double stats[ST_COUNT],
-                     double *step_max)
+                     double *step_max, int *stop)
 {
     memset(&x->cur, 0, sizeof x->cur);
     x->tm.compute_s = x->tm.tp_comm_s = 0.0;
@@ -1079,10 +1122,15 @@ static void step_run(dml_exec *x, int64_t step, double stats[ST_COUNT],
     stats[ST_IDLE] = x->cur.idle_s;
     stats[ST_DP] = x->cur.dp_comm_s;
     stats[ST_OPT] = x->cur.optimizer_s;
+    /* Cheap next to the step's GEMMs: one pass over the parameters. */
+    stats[ST_NONFINITE] =
+        (double)dml_guard_count_nonfinite(x->st.params, x->st.nflat);
     MPI_Allreduce(MPI_IN_PLACE, stats, ST_COUNT, MPI_DOUBLE, MPI_SUM,
                   x->world);
-    *step_max = x->cur.step_s;
-    MPI_Allreduce(MPI_IN_PLACE, step_max, 1, MPI_DOUBLE, MPI_MAX, x->world);
+    double mx[2] = {x->cur.step_s, (double)dml_interrupt_signal()};
+    MPI_Allreduce(MPI_IN_PLACE, mx, 2, MPI_DOUBLE, MPI_MAX, x->world);
+    *step_max = mx[0];
+    *stop = (int)mx[1];
 
     int64_t i = step - x->first_step;
     x->r_step[i] = x->cur.step_s;
@@ -1118,39 +1166,72 @@ static double noise_scale(const dml_exec *x, const double stats[ST_COUNT])
 
 /* ---- recording (rank 0) ----------------------------------------------------- */
 
-static void db_fail(dml_exec *x, const dml_error *err)
+/* The writer of record.h: this run's steps in one transaction. */
+static dml_status write_steps(void *ctx, const dml_db_step *steps, size_t n,
+                              dml_error *err)
 {
-    char buf[DML_ERROR_MSG_MAX + DML_ERROR_FILE_MAX + 64];
-    dml_error_format(err, buf, sizeof buf);
-    if (!x->db_failed)
-        dml_log_error("recording to the database stopped: %s", buf);
-    x->db_failed = true;
-    snprintf(x->db_error, sizeof x->db_error, "%s", buf);
+    dml_exec *x = ctx;
+    return dml_db_record_steps(x->db, x->run_id, steps, n, err);
 }
 
-static void db_flush(dml_exec *x)
+static void db_event(dml_exec *x, const char *kind, int64_t step,
+                     const char *msg);
+
+/* Say what a write to the database did, when that is news: the first
+ * failure of an outage, and the end of one (also as a "database" event,
+ * so that the record shows the gap it had). */
+static void db_outcome(dml_exec *x, dml_record_flush f)
 {
-    if (x->rank != 0 || x->npending == 0 || x->db_failed || !x->db)
+    if (f == DML_RECORD_OUTAGE) {
+        dml_log_warn("recording to the database failed (%s); training goes "
+                     "on, steps are kept and written when it takes writes "
+                     "again",
+                     x->rec.reason);
+    } else if (f == DML_RECORD_RECOVERED) {
+        char msg[700];
+        snprintf(msg, sizeof msg, "the database refused writes from step "
+                 "%lld to step %lld (%.500s); the steps kept meanwhile are "
+                 "recorded",
+                 (long long)x->rec.outage_step,
+                 (long long)(x->first_step + x->nrun), x->rec.reason);
+        dml_log_warn("%s", msg);
+        db_event(x, "database", x->first_step + x->nrun, msg);
+    }
+}
+
+/* Write the kept steps (rank 0): when a batch is due, or forced (at a
+ * checkpoint and at the end, where a database that is failing is tried
+ * once more). */
+static void db_flush(dml_exec *x, bool force)
+{
+    if (x->rank != 0 || !x->rec_open)
         return;
-    dml_error err;
-    dml_error_clear(&err);
-    if (dml_db_record_steps(x->db, x->run_id, x->pending, x->npending,
-                            &err) != DML_OK)
-        db_fail(x, &err);
-    x->npending = 0;
-    x->last_flush_s = dml_clock_now_s();
+    db_outcome(x, dml_record_flush_steps(&x->rec, dml_clock_now_s(), force));
+}
+
+/* Whether another row may be written now (rank 0, run begun, database
+ * not failing or due for a retry); when not, the row is counted as lost. */
+static bool db_row_begin(dml_exec *x)
+{
+    return x->rank == 0 && x->rec_open && x->run_id > 0 &&
+           dml_record_may_write(&x->rec, dml_clock_now_s());
+}
+
+static void db_row_end(dml_exec *x, dml_status s, const dml_error *err)
+{
+    db_outcome(x, dml_record_note(&x->rec, s, err));
 }
 
 static void db_event(dml_exec *x, const char *kind, int64_t step,
                      const char *msg)
 {
-    if (x->rank != 0 || x->db_failed || !x->db || x->run_id == 0)
+    if (!db_row_begin(x))
         return;
     dml_error err;
     dml_error_clear(&err);
-    if (dml_db_record_event(x->db, x->run_id, kind, -1, step, msg, &err) !=
-        DML_OK)
-        db_fail(x, &err);
+    db_row_end(x, dml_db_record_event(x->db, x->run_id, kind, -1, step, msg,
+                                      &err),
+               &err);
 }
 
 /* JSON text of the layout: each rank's coordinates and layers. */
@@ -1379,6 +1460,10 @@ static void ckpt_meta(const dml_exec *x, int64_t step, dml_ckpt_meta *m)
     m->seed = x->opt.seed;
     m->shuffle = x->opt.shuffle;
     m->samples_seen = x->samples_seen;
+    if (x->identity) {
+        snprintf(m->identity, sizeof m->identity, "%s", x->identity->sha256);
+        m->identity_text = x->identity->text;
+    }
 }
 
 /*
@@ -1447,7 +1532,7 @@ static dml_status ckpt_write(dml_exec *x, int64_t step, dml_error *err)
         return err->status;
     }
     x->last_ckpt = step;
-    if (x->rank == 0 && x->db && !x->db_failed) {
+    if (db_row_begin(x)) {
         char dir[1024], man[1100];
         dml_ckpt_dir(root, step, dir, sizeof dir);
         snprintf(man, sizeof man, "%s/manifest.json", dir);
@@ -1461,14 +1546,32 @@ static dml_status ckpt_write(dml_exec *x, int64_t step, dml_error *err)
         c.valid = true;
         dml_error e;
         dml_error_clear(&e);
-        if (dml_db_record_checkpoint(x->db, x->run_id, &c, NULL, &e) !=
-            DML_OK)
-            db_fail(x, &e);
+        db_row_end(x, dml_db_record_checkpoint(x->db, x->run_id, &c, NULL, &e),
+                   &e);
     }
     return DML_OK;
 }
 
-/* Continue from the newest checkpoint every rank can verify. */
+/* "step 16, step 15, ..." of up to 5 steps, into a list being built. */
+static void name_step(char *list, size_t size, int count, int64_t step)
+{
+    size_t len = strlen(list);
+    if (count <= 4)
+        snprintf(list + len, size - len, "%sstep %lld", count > 1 ? ", " : "",
+                 (long long)step);
+    else if (count == 5)
+        snprintf(list + len, size - len, ", ...");
+}
+
+/*
+ * Continue from the newest checkpoint every rank can verify (collective).
+ * A checkpoint past --steps is not used (the run would report more steps
+ * than asked for). A checkpoint that fails a check on some rank is
+ * skipped: the first RESUME_REPORT_MAX are reported one line each (by the
+ * lowest rank that refused it, with its reason), the rest counted in one
+ * line, and one event records them all, so that thousands of stray step-N
+ * folders give a few lines, not thousands.
+ */
 static dml_status ckpt_resume(dml_exec *x, dml_error *err)
 {
     int64_t *steps = NULL;
@@ -1504,21 +1607,23 @@ static dml_status ckpt_resume(dml_exec *x, dml_error *err)
     }
     dml_ckpt_meta want, got;
     ckpt_meta(x, 0, &want);
+    int skipped = 0, past = 0;
+    char skipped_list[128] = "", past_list[128] = "";
     for (size_t i = 0; i < nl && !found; i++) {
+        if (steps[i] > x->steps_total) {
+            name_step(past_list, sizeof past_list, ++past, steps[i]);
+            continue;
+        }
         dml_error e;
         dml_error_clear(&e);
         dml_status r = dml_ckpt_read_shard(x->opt.checkpoint_dir, steps[i],
                                            x->rank, &want, p, x->st.nflat, st,
                                            nstate, &got, &e);
-        int ok = r == DML_OK, all_ok = 0;
-        MPI_Allreduce(&ok, &all_ok, 1, MPI_INT, MPI_MIN, x->world);
-        if (!ok) {
-            char buf[1400];
-            dml_error_format(&e, buf, sizeof buf);
-            dml_log_warn("skipping checkpoint step %lld (rank %d): %s",
-                         (long long)steps[i], x->rank, buf);
-        }
-        if (all_ok) {
+        /* The lowest rank that refuses it, or world_size: one reduction
+         * says both whether every rank took it and who reports why. */
+        int mine = r == DML_OK ? x->world_size : x->rank, first = 0;
+        MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, x->world);
+        if (first == x->world_size) {
             memcpy(x->st.params, p, x->st.nflat * sizeof(float));
             if (nstate)
                 memcpy(x->state, st, nstate * sizeof(float));
@@ -1526,24 +1631,50 @@ static dml_status ckpt_resume(dml_exec *x, dml_error *err)
             x->samples_seen = got.samples_seen;
             x->last_ckpt = got.step;
             found = 1;
-        } else if (x->rank == 0) {
-            char msg[128];
-            snprintf(msg, sizeof msg, "checkpoint step %lld skipped: not "
-                     "valid on every rank", (long long)steps[i]);
-            db_event(x, "checkpoint", steps[i], msg);
+            break;
+        }
+        name_step(skipped_list, sizeof skipped_list, ++skipped, steps[i]);
+        if (x->rank == first && skipped <= RESUME_REPORT_MAX) {
+            char buf[1400];
+            dml_error_format(&e, buf, sizeof buf);
+            dml_log_warn("skipping checkpoint step %lld (rank %d): %s",
+                         (long long)steps[i], x->rank, buf);
         }
     }
     free(p);
     free(st);
     free(steps);
     if (x->rank == 0) {
-        char msg[256];
+        char msg[512];
+        if (skipped > RESUME_REPORT_MAX)
+            dml_log_warn("%d more checkpoint%s skipped, not valid on "
+                         "every rank (%d in all: %s)",
+                         skipped - RESUME_REPORT_MAX,
+                         skipped - RESUME_REPORT_MAX == 1 ? "" : "s", skipped,
+                         skipped_list);
+        if (past)
+            dml_log_warn("%d checkpoint%s past --steps %lld not used (%s)",
+                         past, past == 1 ? "" : "s",
+                         (long long)x->steps_total, past_list);
+        if (skipped || past) {
+            char a[200] = "", b[200] = "";
+            if (skipped)
+                snprintf(a, sizeof a, "%d checkpoint%s skipped, not valid "
+                         "on every rank (%s)",
+                         skipped, skipped == 1 ? "" : "s", skipped_list);
+            if (past)
+                snprintf(b, sizeof b, "%d past --steps %lld not used (%s)",
+                         past, (long long)x->steps_total, past_list);
+            snprintf(msg, sizeof msg, "%s%s%s", a, skipped && past ? "; " : "",
+                     b);
+            db_event(x, "checkpoint", -1, msg);
+        }
         if (found) {
             snprintf(msg, sizeof msg, "resumed from checkpoint step %lld",
                      (long long)x->first_step);
             dml_log_info("%s", msg);
         } else {
-            snprintf(msg, sizeof msg, "no valid checkpoint under %s; "
+            snprintf(msg, sizeof msg, "no valid checkpoint under %.400s; "
                      "starting from step 0", x->opt.checkpoint_dir);
             dml_log_warn("%s", msg);
         }
@@ -1678,13 +1809,13 @@ static double gather_rank_timings(dml_exec *x)
             if (all[5 * r + 4] > peak)
                 peak = all[5 * r + 4];
         }
-        if (t && x->db && !x->db_failed) {
+        if (t && db_row_begin(x)) {
             dml_error err;
             dml_error_clear(&err);
-            if (dml_db_record_rank_timings(x->db, x->run_id, t,
-                                           (size_t)x->world_size, &err) !=
-                DML_OK)
-                db_fail(x, &err);
+            db_row_end(x, dml_db_record_rank_timings(x->db, x->run_id, t,
+                                                     (size_t)x->world_size,
+                                                     &err),
+                       &err);
         }
         free(t);
     }
@@ -1718,12 +1849,115 @@ static dml_status start_heartbeat(dml_exec *x, dml_error *err)
     return agree(x->world, s, err);
 }
 
+/* Keep step's record for the database (rank 0), and write the kept
+ * steps when a batch is due: a job killed between writes loses at most a
+ * batch, or a second's worth, from its record. */
+static void record_step(dml_exec *x, int64_t step, double loss,
+                        const double stats[ST_COUNT], double step_max)
+{
+    int64_t i = step - x->first_step;
+    x->loss[i] = loss;
+    x->lr[i] = dml_optim_lr_at(&x->plan->sched, step);
+    x->step_s[i] = step_max;
+    x->noise[i] = noise_scale(x, stats);
+    if (!x->rec_open)
+        return;
+    double nr = (double)x->world_size;
+    dml_db_step d = {
+        .step = step,
+        .loss = loss,
+        .lr = x->lr[i],
+        .global_batch = x->step_batch,
+        .step_s = step_max,
+        .compute_s = stats[ST_COMPUTE] / nr,
+        .tp_comm_s = stats[ST_TP] / nr,
+        .pp_comm_s = stats[ST_PP] / nr,
+        .dp_comm_s = stats[ST_DP] / nr,
+        .pipeline_idle_s = stats[ST_IDLE] / nr,
+        .optimizer_s = stats[ST_OPT] / nr,
+        .samples_per_s = (double)x->step_batch / step_max,
+        .noise_scale = x->noise[i],
+    };
+    if (dml_record_add(&x->rec, &d, dml_clock_now_s()))
+        db_flush(x, false);
+}
+
+/* Why the run must stop after step, if it must (every rank computes the
+ * same from the reduced loss and statistics): a loss that is not finite
+ * or has diverged (guard.h), or parameters that are no longer finite.
+ * *kind gets the event's kind. */
+static bool step_failed(const dml_exec *x, int64_t step, double loss,
+                        const double stats[ST_COUNT], char *why, size_t size,
+                        const char **kind)
+{
+    *kind = "nan";
+    if (!isfinite(loss))
+        snprintf(why, size, "the loss is not finite at step %lld",
+                 (long long)step);
+    else if (stats[ST_NONFINITE] > 0)
+        snprintf(why, size, "%.0f parameter%s not finite after the update "
+                 "of step %lld (loss %.6g)",
+                 stats[ST_NONFINITE], stats[ST_NONFINITE] == 1 ? " is" :
+                 "s are", (long long)step, loss);
+    else if (dml_guard_diverged(loss, x->first_loss)) {
+        *kind = "diverged";
+        snprintf(why, size, "the loss diverged at step %lld: %.6g is more "
+                 "than %g x max(first loss %.6g, 1) = %.6g",
+                 (long long)step, loss, DML_GUARD_DIVERGE_FACTOR,
+                 x->first_loss, dml_guard_diverge_bound(x->first_loss));
+    } else
+        return false;
+    return true;
+}
+
+/* Close the run in the database (rank 0) with its outcome; false when
+ * that could not be written (the database refuses writes: the kept steps
+ * could not be written either, and the run stays 'running' there). */
+static bool record_end(dml_exec *x, dml_status s, bool interrupted,
+                       double peak, const dml_error *err)
+{
+    if (!x->rec_open || x->run_id == 0)
+        return false;
+    db_flush(x, true); /* the last chance for the kept steps */
+    if (x->rec.failing && x->rec.n > 0)
+        return false;
+    bool incomplete = dml_record_incomplete(&x->rec);
+    char msg[DML_ERROR_MSG_MAX + DML_ERROR_FILE_MAX + 64];
+    dml_db_run_result r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.status, sizeof r.status, "%s",
+             s != DML_OK ? (interrupted ? "interrupted" : "failed")
+             : incomplete ? "failed"
+                          : "ok");
+    r.steps = x->first_step + x->nrun;
+    r.measured_step_s = x->median_step_s;
+    r.peak_rss_bytes = peak;
+    r.final_loss = x->nrun > 0 ? x->loss[x->nrun - 1] : NAN;
+    r.test_accuracy = x->test_accuracy;
+    r.error = s != DML_OK ? dml_error_format(err, msg, sizeof msg)
+              : incomplete ? dml_record_describe(&x->rec, msg, sizeof msg)
+                           : NULL;
+    dml_error e;
+    dml_error_clear(&e);
+    dml_status f = dml_db_run_finish(x->db, x->run_id, &r, &e);
+    db_row_end(x, f, &e);
+    return f == DML_OK;
+}
+
 dml_status dml_exec_run(dml_exec *x, dml_error *err)
 {
+    /* SIGTERM and SIGINT are noted, and read at each step boundary; before
+     * the heartbeat's handlers (heartbeat.h), which chain to these. */
+    dml_interrupt_install(DML_INTERRUPT_NOTE, NULL, NULL);
     char *hosts = hosts_json(x);
     dml_status s = DML_OK;
-    if (x->rank == 0)
-        s = db_begin(x, hosts, err);
+    if (x->rank == 0) {
+        s = dml_record_init(&x->rec, write_steps, x, dml_clock_now_s,
+                            DML_RECORD_KEEP_MAX, err);
+        x->rec_open = s == DML_OK;
+        if (s == DML_OK)
+            s = db_begin(x, hosts, err);
+    }
     free(hosts);
     DML_CHECK(agree(x->world, s, err));
     /* The run is recorded as running from here: a failure goes on to the
@@ -1738,60 +1972,64 @@ dml_status dml_exec_run(dml_exec *x, dml_error *err)
     dml_progress_begin(&prog, "training", (long)(x->steps_total - x->first_step),
                        x->rank == 0 && !x->opt.quiet_progress);
     char failure[256] = "";
-    x->last_flush_s = dml_clock_now_s();
+    const char *failure_kind = "nan";
+    bool stop_ckpt = false;
     for (int64_t step = x->first_step; s == DML_OK && step < x->steps_total;
          step++) {
         double stats[ST_COUNT], step_max;
+        int stop = 0;
         dml_heartbeat_step(x->hb, step, "running");
-        step_run(x, step, stats, &step_max);
+        step_run(x, step, stats, &step_max, &stop);
         x->nrun++;
-        int64_t i = step - x->first_step;
         double loss = stats[ST_LOSS] / (double)x->step_batch;
+        if (x->nrun == 1)
+            x->first_loss = loss;
         if (x->rank == 0) {
-            x->loss[i] = loss;
-            x->lr[i] = dml_optim_lr_at(&x->plan->sched, step);
-            x->step_s[i] = step_max;
-            x->noise[i] = noise_scale(x, stats);
-            dml_db_step *d = &x->pending[x->npending++];
-            double nr = (double)x->world_size;
-            d->step = step;
-            d->loss = loss;
-            d->lr = x->lr[i];
-            d->global_batch = x->step_batch;
-            d->step_s = step_max;
-            d->compute_s = stats[ST_COMPUTE] / nr;
-            d->tp_comm_s = stats[ST_TP] / nr;
-            d->pp_comm_s = stats[ST_PP] / nr;
-            d->dp_comm_s = stats[ST_DP] / nr;
-            d->pipeline_idle_s = stats[ST_IDLE] / nr;
-            d->optimizer_s = stats[ST_OPT] / nr;
-            d->samples_per_s = (double)x->step_batch / step_max;
-            d->noise_scale = x->noise[i];
-            /* A batch, or a second's worth: a job killed between flushes
-             * loses at most that from its record. */
-            if (x->npending == DB_BATCH ||
-                dml_clock_now_s() - x->last_flush_s >= 1.0)
-                db_flush(x);
-            dml_progress_step(&prog, (long)(i + 1), NULL);
+            record_step(x, step, loss, stats, step_max);
+            dml_progress_step(&prog, (long)x->nrun, NULL);
         }
-        if (!isfinite(loss)) {
-            snprintf(failure, sizeof failure,
-                     "the loss is not finite at step %lld", (long long)step);
+        if (step_failed(x, step, loss, stats, failure, sizeof failure,
+                        &failure_kind))
             break;
-        }
-        if (x->opt.checkpoint_every > 0 &&
-            (step + 1) % x->opt.checkpoint_every == 0) {
-            db_flush(x); /* the checkpoint's steps are in the record */
+        x->stop_signal = stop;
+        /* A checkpoint when due, and at a stop (nothing is lost then). */
+        bool due = x->opt.checkpoint_every > 0 &&
+                   (stop || (step + 1) % x->opt.checkpoint_every == 0);
+        if (due && x->last_ckpt != step + 1) {
+            db_flush(x, false); /* the checkpoint's steps are in the record */
             s = ckpt_write(x, step + 1, err);
-            if (s != DML_OK)
-                break;
+            stop_ckpt = stop && s == DML_OK;
         }
+        if (stop)
+            break;
     }
     dml_progress_end(&prog);
-    db_flush(x);
+    /* A signal after the last step boundary still stops the run before
+     * its evaluation; one after this point is too late to matter. */
+    if (s == DML_OK && !failure[0] && !x->stop_signal) {
+        int mine = dml_interrupt_signal();
+        MPI_Allreduce(&mine, &x->stop_signal, 1, MPI_INT, MPI_MAX, x->world);
+    }
+    db_flush(x, false);
     if (failure[0]) {
-        db_event(x, "nan", x->first_step + x->nrun - 1, failure);
+        db_event(x, failure_kind, x->first_step + x->nrun - 1, failure);
         s = dml_error_msg(err, DML_ERUNTIME, "%s", failure);
+    }
+    bool interrupted = s == DML_OK && x->stop_signal != 0;
+    if (interrupted) {
+        char ck[96] = "";
+        if (stop_ckpt)
+            snprintf(ck, sizeof ck, "; checkpoint step %lld written, "
+                     "--resume continues from it",
+                     (long long)x->last_ckpt);
+        s = dml_error_msg(err, DML_ERUNTIME,
+                          "interrupted by %s after %lld of %lld steps%s",
+                          dml_interrupt_name(x->stop_signal),
+                          (long long)(x->first_step + x->nrun),
+                          (long long)x->steps_total, ck);
+        char msg[256];
+        db_event(x, "interrupted", x->first_step + x->nrun,
+                 dml_error_format(err, msg, sizeof msg));
     }
 
     if (s == DML_OK)
@@ -1799,37 +2037,38 @@ dml_status dml_exec_run(dml_exec *x, dml_error *err)
     if (s == DML_OK && x->opt.save_weights)
         s = save_weights(x, err);
     double peak = gather_rank_timings(x);
+    bool recorded = true;
     if (x->rank == 0) {
         size_t skip = x->nrun > 1 ? 1 : 0;
         x->median_step_s = median(x->step_s + skip, (size_t)x->nrun - skip);
-        if (x->db && !x->db_failed) {
-            dml_db_run_result r;
-            memset(&r, 0, sizeof r);
-            char msg[DML_ERROR_MSG_MAX + DML_ERROR_FILE_MAX + 64];
-            snprintf(r.status, sizeof r.status, "%s",
-                     s == DML_OK ? "ok" : "failed");
-            r.steps = x->first_step + x->nrun;
-            r.measured_step_s = x->median_step_s;
-            r.peak_rss_bytes = peak;
-            r.final_loss = x->nrun > 0 ? x->loss[x->nrun - 1] : NAN;
-            r.test_accuracy = x->test_accuracy;
-            r.error = s == DML_OK ? NULL : dml_error_format(err, msg,
-                                                            sizeof msg);
-            dml_error e;
-            dml_error_clear(&e);
-            if (dml_db_run_finish(x->db, x->run_id, &r, &e) != DML_OK)
-                db_fail(x, &e);
+        recorded = record_end(x, s, interrupted, peak, err);
+        /* Training went well but its record did not: say what is missing
+         * (a failure or interruption already has its line). */
+        if (s == DML_OK && (!recorded || dml_record_incomplete(&x->rec))) {
+            char msg[DML_ERROR_MSG_MAX];
+            s = dml_error_msg(err, DML_EDB, "%s",
+                              dml_record_describe(&x->rec, msg, sizeof msg));
         }
     }
-    if (s == DML_OK && x->rank == 0 && x->db_failed)
-        s = dml_error_msg(err, DML_EDB, "%s", x->db_error);
     s = agree(x->world, s, err);
     /* After the record: a job killed before this line is "running" in
-     * its files but ended in the database, and is left alone. */
+     * its files but ended in the database, and is left alone. A run whose
+     * end rank 0 could not record is left "stopped", so that the next
+     * dml-exec on this checkpoint directory marks it failed. */
     dml_heartbeat_close(x->hb, x->first_step + x->nrun,
-                        s == DML_OK ? "finished" : "failed");
+                        !recorded ? "stopped"
+                        : s == DML_OK ? "finished"
+                                      : "failed");
     x->hb = NULL;
+    dml_interrupt_restore();
+    if (!interrupted)
+        x->stop_signal = 0; /* a stop that ended as a failure exits 1 */
     return s;
+}
+
+int dml_exec_stop_signal(const dml_exec *x)
+{
+    return x ? x->stop_signal : 0;
 }
 
 /* ---- results ---------------------------------------------------------------- */

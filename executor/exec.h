@@ -81,6 +81,11 @@ dml_status dml_exec_run(dml_exec *x, dml_error *err);
 
 void dml_exec_close(dml_exec *x);
 
+/* SIGTERM or SIGINT when one stopped the run (every rank agreed on it at
+ * a step boundary, executor/README.md), else 0: dml-exec then exits with
+ * 128 + that signal. x may be NULL. */
+int dml_exec_stop_signal(const dml_exec *x);
+
 /* The run summary of --json (rank 0 after dml_exec_run; NULL elsewhere):
  * schema_version, layout, losses of every step run, measured median and
  * predicted step time, test accuracy, database run id. New reference. */

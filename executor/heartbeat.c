@@ -14,7 +14,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,11 +242,27 @@ static int cmp_rank(const void *a, const void *b)
     return x->rank < y->rank ? -1 : x->rank > y->rank;
 }
 
-/* Parse one rank file; false when it is not one. */
-static bool parse_rank_file(const char *text, dml_heartbeat_rank *r,
+/* A decimal integer in [lo, hi], all of v: "12abc" is not 12. */
+static bool whole(const char *v, long long lo, long long hi, long long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!v[0] || *end || errno || x < lo || x > hi)
+        return false;
+    *out = x;
+    return true;
+}
+
+/* Parse one rank file of n bytes; false when it is not one (a NUL in it,
+ * no state or rank, or a number that is not one). */
+static bool parse_rank_file(const char *text, size_t n, dml_heartbeat_rank *r,
                             dml_heartbeat_run *run)
 {
-    bool have_state = false, have_rank = false;
+    if (memchr(text, '\0', n))
+        return false;
+    bool have_state = false, have_rank = false, ok = true;
+    long long x = 0;
     const char *p = text;
     while (*p) {
         const char *eol = strchr(p, '\n');
@@ -266,18 +284,23 @@ static bool parse_rank_file(const char *text, dml_heartbeat_rank *r,
             snprintf(r->state, sizeof r->state, "%s", v);
             have_state = true;
         } else if (strcmp(line, "step") == 0) {
-            r->step = strtoll(v, NULL, 10);
+            ok = ok && whole(v, 0, INT64_MAX, &x);
+            r->step = x;
         } else if (strcmp(line, "rank") == 0) {
-            r->rank = atoi(v);
+            ok = ok && whole(v, 0, INT32_MAX, &x);
+            r->rank = (int)x;
             have_rank = true;
         } else if (strcmp(line, "pid") == 0) {
-            r->pid = atol(v);
+            ok = ok && whole(v, 0, LONG_MAX, &x);
+            r->pid = (long)x;
         } else if (strcmp(line, "host") == 0) {
             snprintf(r->host, sizeof r->host, "%s", v);
         } else if (strcmp(line, "run") == 0) {
-            run->run_id = strtoll(v, NULL, 10);
+            ok = ok && whole(v, 0, INT64_MAX, &x);
+            run->run_id = x;
         } else if (strcmp(line, "world") == 0) {
-            run->world = atoi(v);
+            ok = ok && whole(v, 1, INT32_MAX, &x);
+            run->world = (int)x;
         } else if (strcmp(line, "started") == 0) {
             snprintf(run->started_at, sizeof run->started_at, "%s", v);
         } else if (strcmp(line, "db") == 0) {
@@ -285,7 +308,7 @@ static bool parse_rank_file(const char *text, dml_heartbeat_rank *r,
         }
         p = eol ? eol + 1 : p + len;
     }
-    return have_state && have_rank;
+    return ok && have_state && have_rank;
 }
 
 dml_status dml_heartbeat_scan(const char *root, dml_heartbeat_report *rep,
@@ -322,7 +345,7 @@ dml_status dml_heartbeat_scan(const char *root, dml_heartbeat_report *rep,
         dml_heartbeat_run run;
         memset(&r, 0, sizeof r);
         memset(&run, 0, sizeof run);
-        if (!parse_rank_file(text, &r, &run))
+        if (!parse_rank_file(text, (size_t)n, &r, &run))
             continue;
         r.alive = alive;
         if (rep->count == cap) {

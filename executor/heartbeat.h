@@ -16,12 +16,17 @@
  *   running   training step `step`
  *   ckpt      writing checkpoint `step`
  *   stopped   SIGCONT, SIGTERM or SIGINT arrived: the launcher (or a
- *             person) is stopping the job; a step rewrites it to running
+ *             person) is stopping the job; a step rewrites it to running.
+ *             Also what rank 0 closes its file with when it could not
+ *             record the run's end (the database refused), so that the
+ *             next run marks it failed
  *   finished  the run ended, recorded by the run itself
- *   failed    the run failed and recorded why itself
+ *   failed    the run failed, or was interrupted, and recorded it itself
  * The signal handlers only pwrite the state word, which is async-signal
- * safe, then chain to the handler that was there (SIGTERM and SIGINT
- * still end the process).
+ * safe, then chain to the handler that was there: dml-exec's, which notes
+ * SIGTERM and SIGINT so that the run stops at the next step boundary
+ * (executor/README.md, "Stopping"); where there is none, the signal's
+ * default action (SIGTERM and SIGINT end the process).
  *
  * The next dml-exec with the same checkpoint directory (--resume, or a
  * fresh run) scans the files before writing its own: a file still locked

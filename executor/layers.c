@@ -104,8 +104,13 @@ void dml_act_forward(dml_act_kind k, float *out, const float *inp, size_t n)
             memcpy(out, inp, n * sizeof *out);
         break;
     case DML_ACT_KIND_RELU:
-        for (size_t i = 0; i < n; i++)
-            out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+        /* NaN passes through (x != x), so that it reaches the loss,
+         * which is checked: `x > 0 ? x : 0` alone maps NaN to 0 and hides
+         * it (issue 10). Every other value is as before, -0 included. */
+        for (size_t i = 0; i < n; i++) {
+            float x = inp[i];
+            out[i] = x > 0.0f || x != x ? x : 0.0f;
+        }
         break;
     case DML_ACT_KIND_TANH:
         for (size_t i = 0; i < n; i++)

@@ -10,6 +10,7 @@
 
 #include "common/file.h"
 #include "common/json.h"
+#include "executor/guard.h"
 
 size_t dml_weights_count(const dml_mlp_shape *s)
 {
@@ -88,6 +89,30 @@ dml_status dml_weights_write(const char *path, const char *model_name,
     return st;
 }
 
+/* The error for value i, which is NaN or infinite: where it is, as a
+ * value index, the tensor and element it belongs to, and a byte offset. */
+static dml_status not_finite(const char *path, const dml_mlp_shape *s,
+                             const float *v, size_t i, size_t body,
+                             dml_error *err)
+{
+    int l = 0;
+    while (l + 1 < s->layers && i >= dml_weights_offset(s, l + 1, 0))
+        l++;
+    size_t w = dml_weights_offset(s, l, 0), b = dml_weights_offset(s, l, 1);
+    char where[96];
+    if (i < b)
+        snprintf(where, sizeof where, "layer %d weight [%zu, %zu]", l,
+                 (i - w) / (size_t)s->widths[l],
+                 (i - w) % (size_t)s->widths[l]);
+    else
+        snprintf(where, sizeof where, "layer %d bias [%zu]", l, i - b);
+    return dml_error_set(err, DML_EINPUT, path, 0, 0, NULL,
+                         "value %zu (%s, byte offset %zu) is %s: weights "
+                         "must be finite",
+                         i, where, body + i * sizeof(float),
+                         v[i] != v[i] ? "NaN" : v[i] > 0 ? "+inf" : "-inf");
+}
+
 dml_status dml_weights_read(const char *path, const dml_mlp_shape *s,
                             float **values, dml_error *err)
 {
@@ -152,8 +177,16 @@ dml_status dml_weights_read(const char *path, const dml_mlp_shape *s,
                                 "layer shapes differ from the plan's model");
         goto done;
     }
-    if ((size_t)nvalues != count ||
-        len - hlen - 1 != count * sizeof(float)) {
+    /* The header's count and the bytes after it are two facts: say which
+     * one is wrong. */
+    if ((size_t)nvalues != count) {
+        st = dml_json_doc_error(doc, err, "values", false,
+                                "the header says %lld values, the plan's "
+                                "model has %zu",
+                                (long long)nvalues, count);
+        goto done;
+    }
+    if (len - hlen - 1 != count * sizeof(float)) {
         st = dml_error_set(err, DML_EINPUT, path, 0, 0, NULL,
                            "expected %zu float32 values (%zu bytes) after "
                            "the header, found %zu bytes",
@@ -167,6 +200,12 @@ dml_status dml_weights_read(const char *path, const dml_mlp_shape *s,
     }
     memcpy(*values, nl + 1, count * sizeof(float));
     to_from_little(*values, count);
+    size_t bad = dml_guard_first_nonfinite(*values, count);
+    if (bad < count) {
+        st = not_finite(path, s, *values, bad, hlen + 1, err);
+        free(*values);
+        *values = NULL;
+    }
 done:
     dml_json_doc_free(doc);
     free(data);

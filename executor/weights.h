@@ -40,8 +40,9 @@ dml_status dml_weights_write(const char *path, const char *model_name,
                              dml_error *err);
 
 /* Read a file whose layers must match s; *values (malloc'd, caller frees)
- * gets dml_weights_count values. A shape mismatch, a short or long file
- * or a bad header is DML_EINPUT naming the file. */
+ * gets dml_weights_count values. A shape mismatch, a short or long file,
+ * a bad header or a value that is NaN or infinite (named by its index,
+ * tensor and byte offset) is DML_EINPUT naming the file. */
 dml_status dml_weights_read(const char *path, const dml_mlp_shape *s,
                             float **values, dml_error *err);
 

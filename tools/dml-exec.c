@@ -7,6 +7,7 @@
  * judged by rank 0 before any training work, so every rank exits with the
  * same code and there is exactly one error line.
  */
+#include <cblas.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
@@ -15,13 +16,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cli.h"
 #include "common/error.h"
+#include "common/interrupt.h"
 #include "common/log.h"
 #include "common/units.h"
 #include "common/version.h"
 #include "executor/exec.h"
+#include "executor/limits.h"
 
 static const char usage_text[] =
     "usage: mpirun -np N dml-exec --plan PLAN.json [--steps S] [--db PATH]\n"
@@ -56,9 +60,13 @@ static const char usage_text[] =
     "  --json               one JSON document on stdout (rank 0)\n"
     "  --help, --version\n"
     "\n"
-    "Exit status: 0 success, 1 runtime failure, 2 bad usage or bad input\n"
-    "(wrong rank count, a model dml-exec cannot run, missing or truncated\n"
-    "data files).\n";
+    "Exit status: 0 success, 1 runtime failure (a loss or parameters that\n"
+    "are not finite, a diverged loss, a checkpoint that cannot be written,\n"
+    "a database that did not take the whole record, too little address\n"
+    "space to start), 2 bad usage or bad input (wrong rank count, a model\n"
+    "dml-exec cannot run, missing or truncated data files, weights that are\n"
+    "not finite), 128+N when signal N (SIGINT: 130, SIGTERM: 143) stopped\n"
+    "the run at a step boundary: it is recorded as interrupted.\n";
 
 typedef struct options {
     dml_cli cli; /* --help, --version */
@@ -193,17 +201,35 @@ static void print_summary(const json_t *j)
                (long long)json_integer_value(run));
 }
 
+/* Under mpirun before MPI_Init: is this rank 0 (or no launcher)? */
+static bool launcher_rank0(void)
+{
+    const char *r = getenv("OMPI_COMM_WORLD_RANK");
+    if (!r)
+        r = getenv("PMIX_RANK");
+    return !r || strcmp(r, "0") == 0;
+}
+
 int main(int argc, char **argv)
 {
+    dml_log_init("dml-exec");
+    dml_error err;
+    dml_error_clear(&err);
+    char line[DML_ERROR_MSG_MAX + DML_ERROR_FILE_MAX + 64];
+    /* Too little address space hangs OpenBLAS and MPI_Init instead of
+     * failing (executor/limits.h). _exit: a normal exit would run
+     * OpenBLAS's destructor, which waits for its threads, which may be
+     * spinning on an mmap that cannot succeed. */
+    if (dml_limits_check_start(openblas_get_num_threads(), &err) != DML_OK) {
+        if (launcher_rank0())
+            dml_log_error("%s", dml_error_format(&err, line, sizeof line));
+        _exit(dml_status_exit_code(err.status));
+    }
     dml_exec_mpi_preinit();
     MPI_Init(&argc, &argv);
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    dml_log_init("dml-exec");
     options o;
-    dml_error err;
-    dml_error_clear(&err);
-    char line[DML_ERROR_MSG_MAX + DML_ERROR_FILE_MAX + 64];
     dml_status s = parse_options(argc, argv, &o, &err);
     if (s != DML_OK || o.cli.help || o.cli.version) {
         if (rank == 0) {
@@ -220,6 +246,7 @@ int main(int argc, char **argv)
     s = dml_exec_open(&o.exec, MPI_COMM_WORLD, &x, &err);
     if (s == DML_OK)
         s = dml_exec_run(x, &err);
+    int stopped_by = dml_exec_stop_signal(x);
     if (s != DML_OK) {
         if (rank == 0)
             dml_log_error("%s", dml_error_format(&err, line, sizeof line));
@@ -240,5 +267,9 @@ int main(int argc, char **argv)
     }
     dml_exec_close(x);
     MPI_Finalize();
+    /* Stopped by a signal (and recorded as interrupted): the shell's
+     * convention, 128 + the signal. */
+    if (s != DML_OK && stopped_by > 0)
+        return dml_interrupt_exit_code(stopped_by);
     return dml_status_exit_code(s);
 }

@@ -7,8 +7,9 @@
  *   check_input plan FILE           dml_plan_load
  *   check_input ckpt PLAN ROOT      newest checkpoint under ROOT, rank 0,
  *                                   through dml_ckpt_read_shard, expecting
- *                                   the 1-rank PLAN's sizes, seed 1 and
- *                                   --shuffle none
+ *                                   the 1-rank PLAN's sizes and the
+ *                                   identity of a run of it on synthetic
+ *                                   data, seed 1, --shuffle none
  *   check_input weights PLAN FILE   dml_weights_read for PLAN's model
  *   check_input topology FILE       dml_topology_load of an hwloc XML file
  *
@@ -26,6 +27,7 @@
 #include "costmodel/model_spec.h"
 #include "costmodel/plan.h"
 #include "executor/ckpt.h"
+#include "executor/identity.h"
 #include "executor/optim.h"
 #include "executor/weights.h"
 #include "probes/topology.h"
@@ -89,9 +91,16 @@ static dml_status check_ckpt(const char *plan_path, const char *root,
         if (!params || !state)
             s = dml_error_msg(err, DML_ENOMEM, "out of memory");
     }
+    dml_identity *id = malloc(sizeof *id);
+    if (s == DML_OK && !id)
+        s = dml_error_msg(err, DML_ENOMEM, "out of memory");
+    if (s == DML_OK)
+        s = dml_identity_make(p, "synthetic", 1, false, NULL, 0, id, err);
     if (s == DML_OK) {
         dml_ckpt_meta want, got;
         memset(&want, 0, sizeof want);
+        snprintf(want.identity, sizeof want.identity, "%s", id->sha256);
+        want.identity_text = id->text;
         want.world = 1;
         want.dp = want.tp = want.pp = 1;
         want.zero = p->par.zero;
@@ -102,6 +111,7 @@ static dml_status check_ckpt(const char *plan_path, const char *root,
         s = dml_ckpt_read_shard(root, steps[0], 0, &want, params, nparams,
                                 state, nstate, &got, err);
     }
+    free(id);
     free(params);
     free(state);
     free(steps);

@@ -7,7 +7,9 @@
  *     by SIGTERM; SIGCONT marks "stopped" and the next step "running";
  *   - dml_heartbeat_report_died names the one silent rank among stopped
  *     ones, or several, or none, and says nothing of a finished job;
- *   - a second process cannot open the same rank's file while it is held.
+ *   - a second process cannot open the same rank's file while it is held;
+ *   - a file whose numbers are not numbers ("step 12abc") or that holds a
+ *     NUL byte is not a rank file (issue 10: read as 12, or cut short).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -307,6 +310,56 @@ static void a_closed_heartbeat_says_finished(void **state)
     dml_heartbeat_report_free(&rep);
 }
 
+/* Write text (n bytes) as rank 0's file under root. */
+static void write_rank_file(const char *text, size_t n)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/ranks", root);
+    mkdir(path, 0755);
+    snprintf(path, sizeof path, "%s/ranks/rank-00000", root);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, n, f), n);
+    fclose(f);
+}
+
+static void numbers_are_read_whole(void **state)
+{
+    (void)state;
+    static const char good[] = "state    running \nstep     000000000012\n"
+                               "rank     0\npid      4242\nhost     vm\n"
+                               "run      7\nworld    1\n";
+    dml_heartbeat_report rep;
+    dml_error err;
+    write_rank_file(good, sizeof good - 1);
+    assert_int_equal(dml_heartbeat_scan(root, &rep, &err), DML_OK);
+    assert_int_equal(rep.count, 1);
+    assert_int_equal(rep.ranks[0].step, 12);
+    assert_int_equal(rep.run.run_id, 7);
+    dml_heartbeat_report_free(&rep);
+    const char *bad[] = {"step     000000000012", "rank     0",
+                         "pid      4242", "run      7", "world    1"};
+    const char *worse[] = {"step     12abc", "rank     0x1",
+                           "pid      -5", "run      7 8", "world    0"};
+    for (int i = 0; i < 5; i++) {
+        char text[sizeof good + 16];
+        const char *at = strstr(good, bad[i]);
+        int n = snprintf(text, sizeof text, "%.*s%s%s", (int)(at - good),
+                         good, worse[i], at + strlen(bad[i]));
+        write_rank_file(text, (size_t)n);
+        assert_int_equal(dml_heartbeat_scan(root, &rep, &err), DML_OK);
+        assert_int_equal(rep.count, 0); /* not a rank file */
+        dml_heartbeat_report_free(&rep);
+    }
+    char with_nul[sizeof good];
+    memcpy(with_nul, good, sizeof good);
+    with_nul[40] = '\0';
+    write_rank_file(with_nul, sizeof good - 1);
+    assert_int_equal(dml_heartbeat_scan(root, &rep, &err), DML_OK);
+    assert_int_equal(rep.count, 0);
+    dml_heartbeat_report_free(&rep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -317,6 +370,8 @@ int main(void)
         cmocka_unit_test(reports_of_whole_jobs),
         cmocka_unit_test_setup_teardown(a_closed_heartbeat_says_finished,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(numbers_are_read_whole, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

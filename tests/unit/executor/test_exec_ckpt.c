@@ -1,9 +1,12 @@
 /*
  * test_exec_ckpt.c: SHA-256 against the FIPS 180-2 test vectors,
  * checkpoint shards and manifests (round trip bit for bit; corrupt,
- * partial and foreign checkpoints refused with a reason), and the weight
- * file (round trip, header, refusals).
+ * partial and foreign checkpoints refused with a reason: another layout,
+ * seed, plan identity, an old manifest without one, a seed that is not a
+ * number, values that are not finite), and the weight file (round trip,
+ * header, refusals, non-finite values named by position).
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -69,6 +72,10 @@ static dml_ckpt_meta meta(int64_t step)
     m.seed = 18446744073709551557ull; /* a seed above INT64_MAX */
     m.shuffle = true;
     m.samples_seen = 1234;
+    /* What identity.c writes, shortened: the reader only compares. */
+    static const char text[] = "dml-exec identity 1\nschedule.peak_lr=0.01\n";
+    dml_sha256_hex(text, sizeof text - 1, m.identity);
+    m.identity_text = text;
     return m;
 }
 
@@ -94,18 +101,24 @@ static void write_ckpt(const char *root, int64_t step, float p[2][5],
     assert_true(total > bytes[0] + bytes[1]);
 }
 
-static void checkpoint_round_trip_and_refusals(void **state)
+/* Each rank's parameters and state, distinct per rank and value. */
+static void fill_values(float p[2][5], float s[2][6])
 {
-    (void)state;
-    char root[] = "/tmp/dml-ckpt-XXXXXX";
-    assert_non_null(mkdtemp(root));
-    float p[2][5], s[2][6];
     for (int r = 0; r < 2; r++) {
         for (int i = 0; i < 5; i++)
             p[r][i] = (float)(r * 10 + i) + 0.125f;
         for (int i = 0; i < 6; i++)
             s[r][i] = -(float)(r * 10 + i) / 3.0f;
     }
+}
+
+static void checkpoint_round_trip_and_refusals(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/dml-ckpt-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    float p[2][5], s[2][6];
+    fill_values(p, s);
     write_ckpt(root, 10, p, s);
     write_ckpt(root, 20, p, s);
     int64_t *steps;
@@ -182,6 +195,101 @@ static void checkpoint_round_trip_and_refusals(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Replace the first occurrence of from by to in the file at path. */
+static void edit_file(const char *path, const char *from, const char *to)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *at = strstr(buf, from);
+    assert_non_null(at);
+    f = fopen(path, "wb");
+    fwrite(buf, 1, (size_t)(at - buf), f);
+    fputs(to, f);
+    fputs(at + strlen(from), f);
+    fclose(f);
+}
+
+static void checkpoint_of_another_plan_or_bad_values(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/dml-ckpt-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    float p[2][5], s[2][6];
+    fill_values(p, s);
+    write_ckpt(root, 10, p, s);
+    dml_ckpt_meta want = meta(0), got;
+    float gp[5], gs[6];
+    dml_error err;
+
+    /* Another plan: refused, naming the field that differs. */
+    dml_ckpt_meta other = want;
+    static const char text2[] = "dml-exec identity 1\nschedule.peak_lr=0.02\n";
+    dml_sha256_hex(text2, sizeof text2 - 1, other.identity);
+    other.identity_text = text2;
+    assert_int_equal(dml_ckpt_read_shard(root, 10, 0, &other, gp, 5, gs, 6,
+                                         &got, &err),
+                     DML_EINPUT);
+    assert_non_null(strstr(err.msg, "written for another plan, data or start"));
+    assert_non_null(strstr(err.msg, "schedule.peak_lr is 0.01 there, 0.02 here"));
+    assert_int_equal(dml_ckpt_read_shard(root, 10, 0, &want, gp, 5, gs, 6,
+                                         &got, &err),
+                     DML_OK);
+    assert_string_equal(got.identity, want.identity);
+
+    /* The manifest's seed read strictly: "1abc" is not 1. */
+    char man[512];
+    snprintf(man, sizeof man, "%s/step-00000010/manifest.json", root);
+    edit_file(man, "\"seed\": \"18446744073709551557\"",
+              "\"seed\": \"18446744073709551557abc\"");
+    assert_int_equal(dml_ckpt_read_shard(root, 10, 0, &want, gp, 5, gs, 6,
+                                         &got, &err),
+                     DML_EINPUT);
+    assert_string_equal(err.field, "seed");
+    assert_non_null(strstr(err.msg, "is not a whole number"));
+    edit_file(man, "\"seed\": \"18446744073709551557abc\"",
+              "\"seed\": \"18446744073709551616\""); /* 2^64 */
+    assert_int_equal(dml_ckpt_read_shard(root, 10, 0, &want, gp, 5, gs, 6,
+                                         &got, &err),
+                     DML_EINPUT);
+    assert_string_equal(err.field, "seed");
+
+    /* A manifest of a dml-exec before the identity: refused, saying why. */
+    write_ckpt(root, 10, p, s);
+    edit_file(man, "\"identity\":", "\"former_field\":");
+    assert_int_equal(dml_ckpt_read_shard(root, 10, 0, &want, gp, 5, gs, 6,
+                                         &got, &err),
+                     DML_EINPUT);
+    assert_non_null(strstr(err.msg, "written by an older dml-exec"));
+
+    /* A NaN parameter and an infinite moment, with valid checksums. */
+    p[1][3] = NAN;
+    write_ckpt(root, 10, p, s);
+    assert_int_equal(dml_ckpt_read_shard(root, 10, 0, &want, gp, 5, gs, 6,
+                                         &got, &err),
+                     DML_OK);
+    assert_int_equal(dml_ckpt_read_shard(root, 10, 1, &want, gp, 5, gs, 6,
+                                         &got, &err),
+                     DML_EINPUT);
+    assert_non_null(strstr(err.msg, "parameter value 3 of 5"));
+    assert_non_null(strstr(err.msg, "is NaN"));
+    fill_values(p, s);
+    s[0][5] = -INFINITY;
+    write_ckpt(root, 10, p, s);
+    assert_int_equal(dml_ckpt_read_shard(root, 10, 0, &want, gp, 5, gs, 6,
+                                         &got, &err),
+                     DML_EINPUT);
+    assert_non_null(strstr(err.msg, "optimizer state value 5 of 6"));
+    assert_non_null(strstr(err.msg, "is -inf"));
+
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void weight_file_round_trip_and_refusals(void **state)
 {
     (void)state;
@@ -221,7 +329,29 @@ static void weight_file_round_trip_and_refusals(void **state)
     dml_mlp_shape other = {2, {3, 4, 1}};
     assert_int_equal(dml_weights_read(path, &other, &back, &err), DML_EINPUT);
     assert_non_null(strstr(err.msg, "layer shapes differ"));
+    /* A NaN in layer 1's weight: refused, naming where it is. */
+    v[8] = NAN;
+    assert_int_equal(dml_weights_write(path, "tiny", &s, v, &err), DML_OK);
+    assert_int_equal(dml_weights_read(path, &s, &back, &err), DML_EINPUT);
+    assert_null(back);
+    assert_non_null(strstr(err.msg, "value 8 (layer 1 weight [0, 0], byte "
+                                    "offset"));
+    assert_non_null(strstr(err.msg, "is NaN"));
+    v[8] = 1.0f;
+    v[10] = INFINITY; /* the last bias */
+    assert_int_equal(dml_weights_write(path, "tiny", &s, v, &err), DML_OK);
+    assert_int_equal(dml_weights_read(path, &s, &back, &err), DML_EINPUT);
+    assert_non_null(strstr(err.msg, "value 10 (layer 1 bias [0]"));
+    v[10] = 0.5f;
+    /* Only the header's count is wrong: said so, not "found N bytes". */
+    assert_int_equal(dml_weights_write(path, "tiny", &s, v, &err), DML_OK);
+    edit_file(path, "\"values\":11", "\"values\":12");
+    assert_int_equal(dml_weights_read(path, &s, &back, &err), DML_EINPUT);
+    assert_string_equal(err.field, "values");
+    assert_non_null(strstr(err.msg, "the header says 12 values, the plan's "
+                                    "model has 11"));
     /* Cut inside the values, after the header line. */
+    assert_int_equal(dml_weights_write(path, "tiny", &s, v, &err), DML_OK);
     assert_int_equal(truncate(path, (off_t)strlen(line) + 8), 0);
     assert_int_equal(dml_weights_read(path, &s, &back, &err), DML_EINPUT);
     assert_non_null(strstr(err.msg, "float32 values"));
@@ -233,6 +363,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sha256_matches_fips_vectors),
         cmocka_unit_test(checkpoint_round_trip_and_refusals),
+        cmocka_unit_test(checkpoint_of_another_plan_or_bad_values),
         cmocka_unit_test(weight_file_round_trip_and_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
