@@ -164,6 +164,18 @@ static dml_status coll_once(void *ctx, double *elapsed_s, dml_error *err)
     return DML_OK;
 }
 
+double dml_coll_floor(const dml_coll_result *results, size_t n)
+{
+    double best = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = 0; k < results[i].npoints; k++) {
+            double t = results[i].points[k].time_s;
+            if (t > 0 && (best == 0 || t < best))
+                best = t;
+        }
+    return best;
+}
+
 void dml_coll_result_fit(dml_coll_result *r)
 {
     double x[DML_COMM_MAX_POINTS], t[DML_COMM_MAX_POINTS];

@@ -97,6 +97,11 @@ dml_status dml_coll_measure_levels(const dml_comm_levels *lv,
  * is logged as a warning, not returned. Used by the MPI and NCCL probes. */
 void dml_coll_result_fit(dml_coll_result *r);
 
+/* The least time any call of results[0 .. n) took (their smallest sizes:
+ * a launch and its latency, cluster spec collective_floor_s), s; 0 when
+ * nothing was measured. */
+double dml_coll_floor(const dml_coll_result *results, size_t n);
+
 /*
  * The rest of what the MPI and NCCL probes share; probe ("collectives",
  * "nccl") begins their messages.

@@ -150,6 +150,19 @@ float dml_gpu_gemm_bf16_to_float(uint16_t b)
     return bits_float((uint32_t)b << 16);
 }
 
+double dml_gpu_gemm_kernel_floor(const dml_gpu_gemm_result *r)
+{
+    const dml_gpu_gemm_point *small = NULL;
+    for (int i = 0; r && i < r->point_count; i++) {
+        const dml_gpu_gemm_point *p = &r->points[i];
+        if (p->time_s > 0 && (!small || p->flop_count < small->flop_count ||
+                              (p->flop_count == small->flop_count &&
+                               p->time_s < small->time_s)))
+            small = p;
+    }
+    return small ? small->time_s : 0;
+}
+
 void dml_gpu_gemm_reference(dml_gpu_gemm_dtype dtype, const float *pa,
                             const float *pb, size_t pattern_len, int n, int k,
                             int i, int j, double *ref, double *tol)

@@ -101,6 +101,11 @@ dml_status dml_gpu_gemm_to_measurements(const dml_gpu_gemm_result *r,
                                         dml_measurement **rows, int *count,
                                         dml_error *err);
 
+/* The kernel floor of the device the sweep ran on: the best time of its
+ * smallest GEMM (a launch and its latency, cluster spec kernel_floor_s),
+ * s; 0 when nothing was measured. Plain C, like the functions below. */
+double dml_gpu_gemm_kernel_floor(const dml_gpu_gemm_result *r);
+
 /*
  * Number formats and the reference check, plain C so that they are tested
  * where no GPU exists. Conversions round to nearest even.

@@ -244,6 +244,10 @@ void dml_node_report_print(const dml_node_report *r, FILE *out)
                 fprintf(out, "  %s peak %s\n",
                         dml_gpu_gemm_dtype_name((dml_gpu_gemm_dtype)d),
                         dml_units_flops(gr->peak_flops[d], b1, sizeof b1));
+        if (dml_gpu_gemm_kernel_floor(gr) > 0)
+            fprintf(out, "  kernel floor (smallest GEMM, best) %s\n",
+                    dml_units_seconds(dml_gpu_gemm_kernel_floor(gr), b1,
+                                      sizeof b1));
         for (int i = 0; i < gr->point_count; i++) {
             const dml_gpu_gemm_point *p = &gr->points[i];
             fprintf(out, "  %-5s %6d %6d %6d %14s %5.1f%%\n",

@@ -446,10 +446,22 @@ json_t *dml_probe_job_to_json(const dml_probe_job *job)
     json_object_set_new(gpu, "count", json_integer(r->gpu_count));
     if (r->gpu_skip[0])
         json_object_set_new(gpu, "skipped", json_string(r->gpu_skip));
+    /* the launch floors a cluster spec's GPU device takes (issue 11) */
+    double kfloor = 0;
+    for (int i = 0; i < r->gpu_count; i++) {
+        double f = dml_gpu_gemm_kernel_floor(&r->gpu[i]);
+        if (f > kfloor)
+            kfloor = f;
+    }
+    if (kfloor > 0)
+        json_object_set_new(gpu, "kernel_floor_s", json_real(kfloor));
     if (job->nccl_count) {
         collectives_json(job->nccl, job->nccl_count, &points, &fits);
         json_object_set_new(gpu, "nccl", points);
         json_object_set_new(gpu, "nccl_fits", fits);
+        json_object_set_new(
+            gpu, "collective_floor_s",
+            json_real(dml_coll_floor(job->nccl, job->nccl_count)));
     } else if (job->nccl_skip[0]) {
         json_object_set_new(gpu, "nccl_skipped", json_string(job->nccl_skip));
     }
@@ -675,6 +687,10 @@ void dml_probe_job_print(const dml_probe_job *job, FILE *out)
         fprintf(out, "\nNCCL collectives\n");
         for (size_t i = 0; i < job->nccl_count; i++)
             dml_coll_write_table(out, &job->nccl[i], NULL);
+        char fb[32];
+        fprintf(out, "collective floor (smallest call, best) %s\n",
+                dml_units_seconds(dml_coll_floor(job->nccl, job->nccl_count),
+                                  fb, sizeof fb));
     } else {
         fprintf(out, "\nNCCL: skipped (%s)\n",
                 job->nccl_skip[0] ? job->nccl_skip : "no GPU");

@@ -556,6 +556,25 @@ static void coll_fit_sets_busbw_from_factor(void **state)
     assert_int_equal(r.fit_status, DML_EINPUT);
 }
 
+/* Issue 11: the collective floor is the least time of any call measured
+ * (the smallest sizes), over every result given. */
+static void collective_floor_is_the_fastest_call(void **state)
+{
+    (void)state;
+    dml_coll_result r[2];
+    memset(r, 0, sizeof r);
+    double t0[] = {12e-6, 13e-6, 40e-6}, t1[] = {11e-6, 30e-6};
+    r[0].npoints = 3;
+    for (int i = 0; i < 3; i++)
+        r[0].points[i].time_s = t0[i];
+    r[1].npoints = 2;
+    for (int i = 0; i < 2; i++)
+        r[1].points[i].time_s = t1[i];
+    assert_true(dml_coll_floor(r, 2) == 11e-6);
+    assert_true(dml_coll_floor(r, 1) == 12e-6);
+    assert_true(dml_coll_floor(r, 0) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,6 +595,7 @@ int main(void)
         cmocka_unit_test(p2p_tables_have_osu_columns),
         cmocka_unit_test(rows_carry_units_and_levels),
         cmocka_unit_test(coll_fit_sets_busbw_from_factor),
+        cmocka_unit_test(collective_floor_is_the_fastest_call),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -91,6 +91,28 @@ static void gpu_sweep_is_validated_and_positive(void **state)
     dml_gpu_gemm_result_free(&r);
 }
 
+/* Issue 11: the kernel floor a cluster spec takes from the sweep is the
+ * best time of its smallest GEMM, whatever order the points come in. */
+static void kernel_floor_is_the_smallest_gemms_best_time(void **state)
+{
+    (void)state;
+    dml_gpu_gemm_point pts[4] = {
+        {.dtype = DML_GPU_GEMM_BF16, .m = 1024, .n = 1024, .k = 1024,
+         .flop_count = 2.0 * 1024 * 1024 * 1024, .time_s = 9e-6},
+        {.dtype = DML_GPU_GEMM_BF16, .m = 256, .n = 256, .k = 256,
+         .flop_count = 2.0 * 256 * 256 * 256, .time_s = 5.5e-6},
+        {.dtype = DML_GPU_GEMM_FP32, .m = 256, .n = 256, .k = 256,
+         .flop_count = 2.0 * 256 * 256 * 256, .time_s = 4.8e-6},
+        {.dtype = DML_GPU_GEMM_FP32, .m = 4096, .n = 4096, .k = 4096,
+         .flop_count = 2.0 * 4096 * 4096 * 4096, .time_s = 7e-3},
+    };
+    dml_gpu_gemm_result r = {.points = pts, .point_count = 4};
+    assert_true(dml_gpu_gemm_kernel_floor(&r) == 4.8e-6);
+    r.point_count = 0;
+    assert_true(dml_gpu_gemm_kernel_floor(&r) == 0);
+    assert_true(dml_gpu_gemm_kernel_floor(NULL) == 0);
+}
+
 static void half_conversion_rounds_to_nearest_even(void **state)
 {
     (void)state;
@@ -172,6 +194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(no_gpu_is_enodev_and_says_so),
         cmocka_unit_test(gpu_sweep_is_validated_and_positive),
+        cmocka_unit_test(kernel_floor_is_the_smallest_gemms_best_time),
         cmocka_unit_test(half_conversion_rounds_to_nearest_even),
         cmocka_unit_test(bf16_conversion_rounds_to_nearest_even),
         cmocka_unit_test(reference_tiles_the_pattern_and_bounds_the_error),
