@@ -20,8 +20,7 @@
 /* The longest chain of symbolic links followed (Linux's own limit). */
 #define DML__MAX_LINKS 40
 
-/* What a file of mode m is, for messages: "a FIFO". */
-static const char *kind_of(mode_t m)
+const char *dml_file_kind_name(mode_t m)
 {
     if (S_ISDIR(m))
         return "a directory";
@@ -39,7 +38,7 @@ static const char *kind_of(mode_t m)
 static dml_status not_regular(const char *path, mode_t m, dml_error *err)
 {
     return dml_error_set(err, DML_EINPUT, path, 0, 0, NULL,
-                         "not a regular file (%s)", kind_of(m));
+                         "not a regular file (%s)", dml_file_kind_name(m));
 }
 
 dml_status dml_file_check_regular(const char *path, dml_error *err)
@@ -348,7 +347,7 @@ static dml_status write_atomic(const char *path, const dml_file_part *parts,
         return dml_error_set(err, DML_EIO, path, 0, 0, NULL,
                              "cannot write %s: not a regular file (%s)", what,
                              t.type == S_IFREG ? "a descriptor link"
-                                               : kind_of(t.type));
+                                               : dml_file_kind_name(t.type));
     if (t.how == WRITE_IN_PLACE)
         return write_in_place(path, &t, parts, n, open_status, what, err);
     char tmp[4200];

@@ -44,6 +44,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "error.h"
 
@@ -57,6 +58,10 @@
  * O_NOCTTY) in case the path changed in between.
  */
 dml_status dml_file_open_regular(const char *path, int *fd, dml_error *err);
+
+/* What a file of mode m is that is not a regular file, for messages:
+ * "a FIFO", "a character device", "a directory", ... */
+const char *dml_file_kind_name(mode_t m);
 
 /* The same check without opening, for files that a library opens itself
  * (SQLite's journal): DML_OK when path is a regular file. */

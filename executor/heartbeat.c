@@ -139,6 +139,57 @@ static void one_line(char *s)
             *s = '?';
 }
 
+/*
+ * Open (or create) a rank's state file for writing. Only a regular file
+ * is ever written: O_NOFOLLOW refuses a symbolic link (which could point
+ * at any file of the user's, or a device), O_NONBLOCK and O_NOCTTY keep a
+ * FIFO or a terminal planted there from blocking or adopting us, and
+ * fstat then refuses whatever else the name is. Such a name is left
+ * alone: the error says what it is and to remove it.
+ */
+static dml_status open_rank_file(const char *path, int rank, int *fd,
+                                 dml_error *err)
+{
+    int f = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+                           O_NONBLOCK | O_NOCTTY,
+                 0644);
+    if (f < 0) {
+        int e = errno;
+        if (e == ELOOP)
+            return dml_error_set(err, DML_EINPUT, path, 0, 0, NULL,
+                                 "rank %d's state file is a symbolic link; "
+                                 "state files are regular files that "
+                                 "dml-exec creates: remove it",
+                                 rank);
+        return dml_error_set(err, DML_EIO, path, 0, 0, NULL,
+                             "cannot write rank %d's state file: %s", rank,
+                             strerror(e));
+    }
+    struct stat st;
+    if (fstat(f, &st) != 0) {
+        int e = errno;
+        close(f);
+        return dml_error_set(err, DML_EIO, path, 0, 0, NULL,
+                             "cannot write rank %d's state file: %s", rank,
+                             strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(f);
+        return dml_error_set(err, DML_EINPUT, path, 0, 0, NULL,
+                             "rank %d's state file is not a regular file "
+                             "(%s); state files are regular files that "
+                             "dml-exec creates: remove it",
+                             rank, dml_file_kind_name(st.st_mode));
+    }
+    /* Regular files ignore O_NONBLOCK; cleared all the same, so the
+     * descriptor is an ordinary one. */
+    int flags = fcntl(f, F_GETFL);
+    if (flags >= 0)
+        fcntl(f, F_SETFL, flags & ~O_NONBLOCK);
+    *fd = f;
+    return DML_OK;
+}
+
 static void write_head(dml_heartbeat *hb, int64_t step, const char *state)
 {
     char head[64];
@@ -164,13 +215,10 @@ dml_status dml_heartbeat_open(const char *root, int rank,
     if (!hb)
         return dml_error_msg(err, DML_ENOMEM, "out of memory");
     snprintf(hb->path, sizeof hb->path, "%s/rank-%05d", dir, rank);
-    hb->fd = open(hb->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (hb->fd < 0) {
-        int e = errno;
+    dml_status s = open_rank_file(hb->path, rank, &hb->fd, err);
+    if (s != DML_OK) {
         free(hb);
-        return dml_error_set(err, DML_EIO, dir, 0, 0, NULL,
-                             "cannot write rank %d's state file: %s", rank,
-                             strerror(e));
+        return s;
     }
     struct flock lk;
     memset(&lk, 0, sizeof lk);
@@ -499,10 +547,17 @@ dml_status dml_heartbeat_clear(const char *root, dml_error *err)
     if (!rank_files_open(root, &it))
         return DML_OK;
     dml_status s = DML_OK;
-    while (rank_files_next(&it))
+    struct stat st;
+    while (rank_files_next(&it)) {
+        /* Only state files: whatever else carries the name (a FIFO, a
+         * link) is not ours to remove, and dml_heartbeat_open refuses it
+         * with a line that says so. */
+        if (lstat(it.path, &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
         if (unlink(it.path) != 0 && errno != ENOENT && s == DML_OK)
             s = dml_error_set(err, DML_EIO, it.path, 0, 0, NULL,
                               "cannot remove: %s", strerror(errno));
+    }
     closedir(it.d);
     return s;
 }

@@ -79,7 +79,10 @@ typedef struct dml_heartbeat_report {
 typedef struct dml_heartbeat dml_heartbeat;
 
 /* Create ROOT/ranks/rank-%05d for this rank, lock it, write step 0 and
- * install the signal handlers (one heartbeat per process at a time). */
+ * install the signal handlers (one heartbeat per process at a time). The
+ * name must be a regular file or nothing: a symbolic link, a FIFO or a
+ * device planted there is DML_EINPUT, one line naming what it is, and is
+ * neither opened for writing nor removed. */
 dml_status dml_heartbeat_open(const char *root, int rank,
                               const dml_heartbeat_run *run,
                               dml_heartbeat **out, dml_error *err);
@@ -109,7 +112,9 @@ dml_heartbeat_report_alive(const dml_heartbeat_report *rep);
 bool dml_heartbeat_report_died(const dml_heartbeat_report *rep, int *rank,
                                int64_t *step, char *msg, size_t size);
 
-/* Remove the rank files under root (after a report has been recorded). */
+/* Remove the rank files under root (after a report has been recorded):
+ * regular files only; anything else of that name is left for
+ * dml_heartbeat_open to refuse. */
 dml_status dml_heartbeat_clear(const char *root, dml_error *err);
 
 #endif

@@ -9,7 +9,11 @@
  *     ones, or several, or none, and says nothing of a finished job;
  *   - a second process cannot open the same rank's file while it is held;
  *   - a file whose numbers are not numbers ("step 12abc") or that holds a
- *     NUL byte is not a rank file (issue 10: read as 12, or cut short).
+ *     NUL byte is not a rank file (issue 10: read as 12, or cut short);
+ *   - a FIFO, a link to a device or a link to a file of the user's under
+ *     the rank file's name is refused with one line saying what it is,
+ *     and left as it was: the FIFO not removed, the linked file not
+ *     truncated, the device not opened (issue 13).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -360,6 +364,80 @@ static void numbers_are_read_whole(void **state)
     dml_heartbeat_report_free(&rep);
 }
 
+/* Open rank 0's state file over whatever was planted at its name: the
+ * open must fail with DML_EINPUT and a message containing what. */
+static void refused(const char *what)
+{
+    dml_heartbeat_run run = the_run();
+    dml_heartbeat *hb = NULL;
+    dml_error err;
+    dml_error_clear(&err);
+    assert_int_equal(dml_heartbeat_open(root, 0, &run, &hb, &err),
+                     DML_EINPUT);
+    assert_null(hb);
+    char msg[1400];
+    dml_error_format(&err, msg, sizeof msg);
+    if (!strstr(msg, what))
+        fail_msg("the refusal should say '%s': %s", what, msg);
+    if (!strstr(msg, "ranks/rank-00000"))
+        fail_msg("the refusal should name the file: %s", msg);
+}
+
+static void only_regular_files_are_state_files(void **state)
+{
+    (void)state;
+    char dir[128], path[160], mine[160];
+    snprintf(dir, sizeof dir, "%s/ranks", root);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/rank-00000", dir);
+    struct stat st;
+
+    /* A FIFO: refused, still there after a clear, still a FIFO. */
+    assert_int_equal(mkfifo(path, 0644), 0);
+    refused("not a regular file (a FIFO)");
+    dml_error err;
+    assert_int_equal(dml_heartbeat_clear(root, &err), DML_OK);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISFIFO(st.st_mode)); /* not replaced */
+    unlink(path);
+
+    /* A link to a device: refused, the device never opened for writing. */
+    assert_int_equal(symlink("/dev/null", path), 0);
+    refused("symbolic link");
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    unlink(path);
+
+    /* A link to a file of the user's: refused, its content intact. */
+    snprintf(mine, sizeof mine, "%s/precious", root);
+    FILE *f = fopen(mine, "w");
+    assert_non_null(f);
+    fputs("keep me\n", f);
+    fclose(f);
+    assert_int_equal(symlink(mine, path), 0);
+    refused("symbolic link");
+    assert_int_equal(stat(mine, &st), 0);
+    assert_int_equal(st.st_size, 8); /* "keep me\n", not truncated */
+    unlink(path);
+
+    /* A dangling link (O_CREAT would have created its target). */
+    char target[200];
+    snprintf(target, sizeof target, "%s/created-through-a-link", root);
+    assert_int_equal(symlink(target, path), 0);
+    refused("symbolic link");
+    assert_int_not_equal(access(target, F_OK), 0);
+    unlink(path);
+    unlink(mine);
+
+    /* With the name free again, the state file is made as usual. */
+    dml_heartbeat_run run = the_run();
+    dml_heartbeat *hb = NULL;
+    assert_int_equal(dml_heartbeat_open(root, 0, &run, &hb, &err), DML_OK);
+    assert_int_equal(lstat(path, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    dml_heartbeat_close(hb, 1, "finished");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -372,6 +450,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(numbers_are_read_whole, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(only_regular_files_are_state_files,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
