@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/rng.h"
+#include "costmodel/flops.h"
 
 const char *dml_tp_mode_name(dml_tp_mode m)
 {
@@ -20,14 +21,16 @@ const char *dml_tp_mode_name(dml_tp_mode m)
     return "?";
 }
 
-/* Mode of the i-th layer (0-based) of a stage of n layers. */
+/* Mode of the i-th layer (0-based) of a stage of n layers: the cost
+ * model's rule (costmodel/flops.h), so that what is priced is what runs. */
 static dml_tp_mode mode_of(int i, int n, int tp)
 {
-    if (tp == 1)
-        return DML_TP_REPLICATED;
-    if (i % 2 == 1)
-        return DML_TP_ROW;
-    return i + 1 < n ? DML_TP_COLUMN : DML_TP_REPLICATED;
+    switch (dml_mlp_tp_split(0, n - 1, i, tp)) {
+    case DML_TP_SPLIT_COLUMN: return DML_TP_COLUMN;
+    case DML_TP_SPLIT_ROW: return DML_TP_ROW;
+    case DML_TP_SPLIT_NONE: break;
+    }
+    return DML_TP_REPLICATED;
 }
 
 dml_status dml_stage_check(const dml_stage_model *m, int first, int last,

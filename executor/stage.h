@@ -13,6 +13,8 @@
  * from its first layer on; a stage with an odd number of layers keeps its
  * last layer whole on every TP rank (replicated: same inputs, same
  * gradients, computed redundantly). With tp = 1 every layer is replicated.
+ * The rule is the cost model's dml_mlp_tp_split (costmodel/flops.h), the
+ * one definition the planner prices and the executor runs.
  *
  * The rank's parameters live in one flat buffer, layer by layer, weight
  * then bias, padded at the end; the gradient buffer mirrors it. That lets
