@@ -14,12 +14,15 @@ dml_status dml_db_record_plan(dml_db *db, const dml_db_plan *plan,
         &q, db,
         "INSERT INTO plans (created_at, model_id, cluster_id, dp, tp, pp, v,\n"
         "  mbs, microbatches, global_batch, zero, recompute, sp, schedule,\n"
-        "  threads_per_rank, predicted_step_s, predicted_mem_bytes,\n"
-        "  predicted_tokens_per_s, mfu, calibration_id, plan_json)\n"
+        "  threads_per_rank, framework, attention, predicted_step_s,\n"
+        "  predicted_mem_bytes, predicted_tokens_per_s, mfu, calibration_id,\n"
+        "  plan_json)\n"
         "VALUES (" DML__SQL_NOW ", :model, :cluster,\n"
         "  :dp, :tp, :pp, :v, :mbs, :mb, :gb, :zero,\n"
         "  coalesce(:recompute, 'none'), :sp, coalesce(:schedule, '1f1b'),\n"
-        "  :threads, :step, :mem, :tps, :mfu, :calib, :json)\n"
+        "  :threads, coalesce(:framework, 'megatron'),\n"
+        "  coalesce(:attention, 'materialized'),\n"
+        "  :step, :mem, :tps, :mfu, :calib, :json)\n"
         "RETURNING id",
         "recording plan", err));
     dml__q_id(&q, ":model", plan->model_id);
@@ -36,6 +39,8 @@ dml_status dml_db_record_plan(dml_db *db, const dml_db_plan *plan,
     dml__q_i64(&q, ":sp", c->sp ? 1 : 0);
     dml__q_opt(&q, ":schedule", c->schedule);
     dml__q_i64(&q, ":threads", c->threads_per_rank);
+    dml__q_opt(&q, ":framework", c->framework);
+    dml__q_opt(&q, ":attention", c->attention);
     dml__q_f64(&q, ":step", plan->predicted_step_s);
     dml__q_f64(&q, ":mem", plan->predicted_mem_bytes);
     dml__q_f64(&q, ":tps", plan->predicted_tokens_per_s);

@@ -29,6 +29,10 @@ typedef struct dml_db_plan_config {
     bool sp;               /* sequence parallelism */
     char schedule[16];     /* "1f1b", "gpipe", "interleaved" */
     int threads_per_rank;  /* BLAS threads per rank (CPU), >= 1 */
+    char framework[16];    /* "megatron", "deepspeed" ("" records
+                              megatron) */
+    char attention[16];    /* "materialized", "flash" ("" records
+                              materialized, as an MLP's) */
 } dml_db_plan_config;
 
 typedef struct dml_db_plan {

@@ -73,14 +73,16 @@ typedef struct dml__row_def {
  * order: a query lists both at the same place. */
 #define DML__CONFIG_COLUMNS                                                   \
     "p.dp, p.tp, p.pp, p.v, p.mbs, p.microbatches, p.global_batch, "        \
-    "p.zero, p.recompute, p.sp, p.schedule, p.threads_per_rank"
+    "p.zero, p.recompute, p.sp, p.schedule, p.threads_per_rank, "           \
+    "p.framework, p.attention"
 #define DML__CONFIG_FIELDS(type, m)                                           \
     DML__FIELD(type, m.dp), DML__FIELD(type, m.tp), DML__FIELD(type, m.pp),   \
         DML__FIELD(type, m.v), DML__FIELD(type, m.mbs),                       \
         DML__FIELD(type, m.microbatches), DML__FIELD(type, m.global_batch),   \
         DML__FIELD(type, m.zero), DML__FIELD(type, m.recompute),              \
         DML__FIELD(type, m.sp), DML__FIELD(type, m.schedule),                 \
-        DML__FIELD(type, m.threads_per_rank)
+        DML__FIELD(type, m.threads_per_rank), DML__FIELD(type, m.framework),  \
+        DML__FIELD(type, m.attention)
 
 /* Zero *row, then read the current row of st into it. A failed copy of a
  * malloc'd string gives DML_ENOMEM ("<what>: out of memory") with the

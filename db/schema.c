@@ -210,8 +210,16 @@ static const char migration_1[] =
 
 /* 2: the views people and dml-history read. The two views over runs are
  * macros because migration 3 rebuilds the runs table and must drop and
- * create them again with the same text. */
+ * create them again with the same text, and migration 4 makes them again
+ * with columns appended: each is its text up to its last column (_AS),
+ * that column, and its FROM clause (_FROM), joined into the same bytes as
+ * when migration 2 was released. */
 #define M2_V_TUNING_HISTORY \
+    M2_V_TUNING_HISTORY_AS \
+    "  r.started_at AS run_started_at\n" \
+    M2_V_TUNING_HISTORY_FROM
+
+#define M2_V_TUNING_HISTORY_AS \
     /* Every plan, with each of its runs (a plan never run appears once with \
      * NULL measurements). */ \
     "CREATE VIEW v_tuning_history AS\n" \
@@ -228,14 +236,19 @@ static const char migration_1[] =
     "  ' ' || p.schedule || ' threads=' || p.threads_per_rank AS config,\n" \
     "  p.calibration_id AS calibration_id,\n" \
     M2_RUN_ERROR_COLUMNS \
-    "  r.status AS status,\n" \
-    "  r.started_at AS run_started_at\n" \
+    "  r.status AS status,\n"
+#define M2_V_TUNING_HISTORY_FROM \
     "FROM plans p\n" \
     "  JOIN models mo ON mo.id = p.model_id\n" \
     "  JOIN clusters c ON c.id = p.cluster_id\n" \
     "  LEFT JOIN runs r ON r.plan_id = p.id;\n"
 
 #define M2_V_RUNS \
+    M2_V_RUNS_AS \
+    "  r.error AS error\n" \
+    M2_V_RUNS_FROM
+
+#define M2_V_RUNS_AS \
     /* Runs with the configuration they ran and how they went. */ \
     "CREATE VIEW v_runs AS\n" \
     "SELECT r.id AS run_id,\n" \
@@ -258,8 +271,8 @@ static const char migration_1[] =
     M2_RUN_ERROR_COLUMNS \
     "  r.final_loss AS final_loss,\n" \
     "  r.test_accuracy AS test_accuracy,\n" \
-    "  r.peak_rss_bytes AS peak_rss_bytes,\n" \
-    "  r.error AS error\n" \
+    "  r.peak_rss_bytes AS peak_rss_bytes,\n"
+#define M2_V_RUNS_FROM \
     "FROM runs r\n" \
     "  JOIN plans p ON p.id = r.plan_id\n" \
     "  JOIN models mo ON mo.id = p.model_id\n" \
@@ -332,12 +345,42 @@ static const char migration_3[] =
     M2_V_TUNING_HISTORY
     M2_V_RUNS;
 
+/* 4: the runtime a plan is for and its attention kernel (issue 11), as
+ * columns of plans. Plans recorded before were priced for Megatron-LM with
+ * materialized attention, which the defaults say. ADD COLUMN takes a
+ * CHECK that reads only the new column; the views that show the
+ * configuration are made again with both, appended after every column
+ * they had (so that a reader by position finds the old ones where they
+ * were). */
+static const char migration_4[] =
+    "ALTER TABLE plans ADD COLUMN framework TEXT NOT NULL\n"
+    "  DEFAULT 'megatron' CHECK (framework IN ('megatron', 'deepspeed'));\n"
+    "ALTER TABLE plans ADD COLUMN attention TEXT NOT NULL\n"
+    "  DEFAULT 'materialized'\n"
+    "  CHECK (attention IN ('materialized', 'flash'));\n"
+    "DROP VIEW v_tuning_history;\n"
+    "DROP VIEW v_runs;\n"
+    M2_V_TUNING_HISTORY_AS
+    "  r.started_at AS run_started_at,\n"
+    "  p.framework AS framework,\n"
+    "  p.attention AS attention\n"
+    M2_V_TUNING_HISTORY_FROM
+    M2_V_RUNS_AS
+    "  r.error AS error,\n"
+    "  p.framework AS framework,\n"
+    "  p.attention AS attention\n"
+    M2_V_RUNS_FROM;
+
 #undef M2_V_TUNING_HISTORY
 #undef M2_V_RUNS
+#undef M2_V_TUNING_HISTORY_AS
+#undef M2_V_TUNING_HISTORY_FROM
+#undef M2_V_RUNS_AS
+#undef M2_V_RUNS_FROM
 #undef M2_RUN_ERROR_COLUMNS
 
 static const char *const migrations[] = {migration_1, migration_2,
-                                           migration_3};
+                                           migration_3, migration_4};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
                    DML_DB_SCHEMA_VERSION,

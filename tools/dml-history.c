@@ -300,11 +300,11 @@ static bool print_probes(const history *h, FILE *out)
 static bool print_plans(const history *h, FILE *out)
 {
     static const char *const head[] = {
-        "id", "created (UTC)", "model", "cluster", "config", "global batch",
-        "predicted step", "memory/device", "MFU", "calibration", "runs",
-        "best measured"};
+        "id", "created (UTC)", "model", "cluster", "config", "framework",
+        "attention", "global batch", "predicted step", "memory/device", "MFU",
+        "calibration", "runs", "best measured"};
     table t;
-    table_init(&t, "rlllrrrrrrrr", head);
+    table_init(&t, "rlllrllrrrrrrr", head);
     for (size_t i = 0; i < h->n_plans; i++) {
         const dml_db_plan_row *p = &h->plans[i];
         put_i64(table_cell(&t, i, 0), p->id);
@@ -312,18 +312,20 @@ static bool print_plans(const history *h, FILE *out)
         put_str(table_cell(&t, i, 2), p->model);
         put_str(table_cell(&t, i, 3), p->cluster);
         config_text(&p->config, table_cell(&t, i, 4));
-        put_i64(table_cell(&t, i, 5), p->config.global_batch);
-        put_unit(table_cell(&t, i, 6), p->predicted_step_s,
+        put_str(table_cell(&t, i, 5), p->config.framework);
+        put_str(table_cell(&t, i, 6), p->config.attention);
+        put_i64(table_cell(&t, i, 7), p->config.global_batch);
+        put_unit(table_cell(&t, i, 8), p->predicted_step_s,
                  dml_units_seconds);
-        put_unit(table_cell(&t, i, 7), p->predicted_mem_bytes,
+        put_unit(table_cell(&t, i, 9), p->predicted_mem_bytes,
                  dml_units_bytes);
-        put_fmt(table_cell(&t, i, 8), "%.1f %%", p->mfu * 100.0);
+        put_fmt(table_cell(&t, i, 10), "%.1f %%", p->mfu * 100.0);
         if (p->calibration_id > 0)
-            put_i64(table_cell(&t, i, 9), p->calibration_id);
+            put_i64(table_cell(&t, i, 11), p->calibration_id);
         else
-            put_str(table_cell(&t, i, 9), "-");
-        put_i64(table_cell(&t, i, 10), p->n_runs);
-        put_unit(table_cell(&t, i, 11), p->best_measured_step_s,
+            put_str(table_cell(&t, i, 11), "-");
+        put_i64(table_cell(&t, i, 12), p->n_runs);
+        put_unit(table_cell(&t, i, 13), p->best_measured_step_s,
                  dml_units_seconds);
     }
     bool ok = !t.oom;
@@ -336,11 +338,11 @@ static bool print_plans(const history *h, FILE *out)
 static bool print_runs(const history *h, FILE *out)
 {
     static const char *const head[] = {
-        "id", "plan", "started (UTC)", "model", "config", "status", "ranks",
-        "steps", "predicted step", "measured step", "error", "accuracy",
-        "duration"};
+        "id", "plan", "started (UTC)", "model", "config", "framework",
+        "attention", "status", "ranks", "steps", "predicted step",
+        "measured step", "error", "accuracy", "duration"};
     table t;
-    table_init(&t, "rrlllrrrrrrrr", head);
+    table_init(&t, "rrlllllrrrrrrrr", head);
     for (size_t i = 0; i < h->n_runs; i++) {
         const dml_db_run_row *r = &h->runs[i];
         put_i64(table_cell(&t, i, 0), r->id);
@@ -348,15 +350,18 @@ static bool print_runs(const history *h, FILE *out)
         put_str(table_cell(&t, i, 2), r->started_at);
         put_str(table_cell(&t, i, 3), r->model);
         config_text(&r->config, table_cell(&t, i, 4));
-        put_str(table_cell(&t, i, 5), r->status);
-        put_i64(table_cell(&t, i, 6), r->ranks);
-        put_i64(table_cell(&t, i, 7), r->steps);
-        put_unit(table_cell(&t, i, 8), r->predicted_step_s,
+        put_str(table_cell(&t, i, 5), r->config.framework);
+        put_str(table_cell(&t, i, 6), r->config.attention);
+        put_str(table_cell(&t, i, 7), r->status);
+        put_i64(table_cell(&t, i, 8), r->ranks);
+        put_i64(table_cell(&t, i, 9), r->steps);
+        put_unit(table_cell(&t, i, 10), r->predicted_step_s,
                  dml_units_seconds);
-        put_unit(table_cell(&t, i, 9), r->measured_step_s, dml_units_seconds);
-        put_fmt(table_cell(&t, i, 10), "%+.1f %%", r->error_pct);
-        put_fmt(table_cell(&t, i, 11), "%.2f %%", r->test_accuracy * 100.0);
-        put_unit(table_cell(&t, i, 12), r->duration_s, dml_units_seconds);
+        put_unit(table_cell(&t, i, 11), r->measured_step_s,
+                 dml_units_seconds);
+        put_fmt(table_cell(&t, i, 12), "%+.1f %%", r->error_pct);
+        put_fmt(table_cell(&t, i, 13), "%.2f %%", r->test_accuracy * 100.0);
+        put_unit(table_cell(&t, i, 14), r->duration_s, dml_units_seconds);
     }
     bool ok = !t.oom;
     if (ok)
@@ -424,13 +429,14 @@ static json_t *jstr(const char *s)
 static json_t *jconfig(const dml_db_plan_config *c)
 {
     return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:i, s:s, s:b, "
-                     "s:s, s:i}",
+                     "s:s, s:i, s:s, s:s}",
                      "dp", c->dp, "tp", c->tp, "pp", c->pp, "v", c->v,
                      "mbs", c->mbs, "microbatches", c->microbatches,
                      "global_batch", (json_int_t)c->global_batch, "zero",
                      c->zero, "recompute", c->recompute, "sp", (int)c->sp,
                      "schedule", c->schedule, "threads_per_rank",
-                     c->threads_per_rank);
+                     c->threads_per_rank, "framework", c->framework,
+                     "attention", c->attention);
 }
 
 static json_t *json_probes(const history *h)

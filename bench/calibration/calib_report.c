@@ -79,7 +79,9 @@ static bool same_config(const dml_db_plan_config *a,
     return a->dp == b->dp && a->tp == b->tp && a->pp == b->pp &&
            a->mbs == b->mbs && a->microbatches == b->microbatches &&
            a->zero == b->zero && a->threads_per_rank == b->threads_per_rank &&
-           strcmp(a->schedule, b->schedule) == 0;
+           strcmp(a->schedule, b->schedule) == 0 &&
+           strcmp(a->framework, b->framework) == 0 &&
+           strcmp(a->attention, b->attention) == 0;
 }
 
 static void config_text(const dml_db_plan_config *c, char *buf, size_t n)

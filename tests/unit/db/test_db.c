@@ -317,7 +317,7 @@ static void fresh_database_is_latest_with_every_table_and_view(void **state)
     fixture *f = *state;
     dml_db *db = open_ok(f->path);
     assert_int_equal(dml_db_schema_version(db), DML_DB_SCHEMA_VERSION);
-    assert_int_equal(DML_DB_SCHEMA_VERSION, 3);
+    assert_int_equal(DML_DB_SCHEMA_VERSION, 4);
     static const char *const tables[] = {
         "hosts", "probe_runs", "measurements", "clusters", "models", "plans",
         "runs", "steps", "rank_timings", "checkpoints", "events",
@@ -415,6 +415,32 @@ static int64_t make_plan(dml_db *db, const char *fingerprint, double pred_s,
 static int64_t make_run(dml_db *db, int64_t plan_id, double pred_s,
                         double meas_s, const char *status);
 
+/* A model, a cluster and a plan (dp 2, predicting 12 ms) as a dml of
+ * schema version 1 to 3 wrote them, without the columns migration 4
+ * adds; returns the plan id. */
+static int64_t make_old_plan(dml_db *db, const char *fingerprint)
+{
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO models (name, type, spec_hash, spec_json,\n"
+             "  created_at) VALUES ('mlp-fmnist', 'mlp', 'm-%s', '{}',\n"
+             "  '2026-01-01T00:00:00Z');\n"
+             "INSERT INTO clusters (name, fingerprint, spec_hash,\n"
+             "  created_at) VALUES ('this', '%s', 'c-%s',\n"
+             "  '2026-01-01T00:00:00Z');\n"
+             "INSERT INTO plans (created_at, model_id, cluster_id, dp, tp,\n"
+             "  pp, v, mbs, microbatches, global_batch, zero, recompute, sp,\n"
+             "  schedule, threads_per_rank, predicted_step_s, plan_json)\n"
+             "VALUES ('2026-01-01T00:00:00Z', (SELECT max(id) FROM models),\n"
+             "  (SELECT max(id) FROM clusters), 2, 1, 1, 1, 32, 4, 256, 1,\n"
+             "  'none', 0, '1f1b', 1, 0.012, '{}');",
+             fingerprint, fingerprint, fingerprint);
+    char *msg = NULL;
+    if (sqlite3_exec(dml__db_handle(db), sql, NULL, NULL, &msg) != SQLITE_OK)
+        fail_msg("old plan: %s", msg);
+    return q_i64(db, "SELECT max(id) FROM plans");
+}
+
 /* Migration 3 rebuilds the runs table (to allow 'interrupted'): the runs of
  * a version-2 database keep their steps, checkpoints and events (dropping
  * the old table must not cascade), the views read the new table, and
@@ -426,7 +452,7 @@ static void upgrade_from_version_2_keeps_runs_and_children(void **state)
     dml_error err;
     assert_int_equal(dml__db_open_at(f->path, true, 2, &db, &err), DML_OK);
     assert_int_equal(dml_db_schema_version(db), 2);
-    int64_t plan = make_plan(db, "c0ffee", 0.012, 2);
+    int64_t plan = make_old_plan(db, "c0ffee");
     int64_t run = make_run(db, plan, NAN, 0.010, "ok");
     dml_db_step steps[3];
     for (int i = 0; i < 3; i++)
@@ -449,7 +475,7 @@ static void upgrade_from_version_2_keeps_runs_and_children(void **state)
     dml_db_close(db);
 
     db = open_ok(f->path);
-    assert_int_equal(dml_db_schema_version(db), 3);
+    assert_int_equal(dml_db_schema_version(db), DML_DB_SCHEMA_VERSION);
     assert_int_equal(q_i64(db, "SELECT count(*) FROM runs"), 1);
     assert_int_equal(q_i64(db, "SELECT count(*) FROM steps"), 3);
     assert_int_equal(q_i64(db, "SELECT count(*) FROM events"), 1);
@@ -483,6 +509,106 @@ static void upgrade_from_version_2_keeps_runs_and_children(void **state)
     dml_db_close(db);
 }
 
+/* Migration 4 adds plans.framework and plans.attention: the plans of a
+ * version-3 database read as what they were priced for (Megatron-LM,
+ * materialized attention), the views show both after every old column,
+ * new plans keep what they are recorded with, and nothing else is
+ * accepted. */
+static void upgrade_from_version_3_adds_framework_and_attention(void **state)
+{
+    fixture *f = *state;
+    dml_db *db = NULL;
+    dml_error err;
+    assert_int_equal(dml__db_open_at(f->path, true, 3, &db, &err), DML_OK);
+    int64_t old = make_old_plan(db, "c0ffee");
+    int64_t run = make_run(db, old, NAN, 0.010, "ok");
+    /* the columns of version 3's views, in their order */
+    char before[2][1024];
+    const char *const views[2] = {"v_tuning_history", "v_runs"};
+    for (int i = 0; i < 2; i++) {
+        char sql[256];
+        snprintf(sql, sizeof sql,
+                 "SELECT group_concat(name, ',') FROM pragma_table_info('%s')",
+                 views[i]);
+        q_text(db, sql, before[i], sizeof before[i]);
+    }
+    dml_db_close(db);
+
+    db = open_ok(f->path);
+    assert_int_equal(dml_db_schema_version(db), 4);
+    char text[1024];
+    q_text(db, "SELECT framework || ' ' || attention FROM plans", text,
+           sizeof text);
+    assert_string_equal(text, "megatron materialized");
+    for (int i = 0; i < 2; i++) {
+        char sql[256], want[1100];
+        snprintf(sql, sizeof sql,
+                 "SELECT group_concat(name, ',') FROM pragma_table_info('%s')",
+                 views[i]);
+        q_text(db, sql, text, sizeof text);
+        snprintf(want, sizeof want, "%s,framework,attention", before[i]);
+        assert_string_equal(text, want);
+    }
+    char sql[256];
+    snprintf(sql, sizeof sql,
+             "SELECT framework || ' ' || attention FROM v_runs "
+             "WHERE run_id = %lld",
+             (long long)run);
+    q_text(db, sql, text, sizeof text);
+    assert_string_equal(text, "megatron materialized");
+
+    /* A new plan keeps its runtime and kernel, in the rows dml-history
+     * reads. */
+    int64_t plan = make_plan(db, "c0ffee", 0.012, 2);
+    snprintf(sql, sizeof sql,
+             "UPDATE plans SET framework = 'deepspeed', attention = 'flash' "
+             "WHERE id = %lld",
+             (long long)plan);
+    assert_int_equal(sqlite3_exec(dml__db_handle(db), sql, NULL, NULL, NULL),
+                     SQLITE_OK);
+    dml_db_plan p;
+    memset(&p, 0, sizeof p);
+    p.model_id = q_i64(db, "SELECT max(id) FROM models");
+    p.cluster_id = q_i64(db, "SELECT max(id) FROM clusters");
+    p.config = (dml_db_plan_config){.dp = 8, .tp = 8, .pp = 4, .v = 1,
+                                    .mbs = 1, .microbatches = 8,
+                                    .global_batch = 64, .zero = 1,
+                                    .recompute = "full", .schedule = "1f1b",
+                                    .threads_per_rank = 1,
+                                    .framework = "deepspeed",
+                                    .attention = "flash"};
+    p.predicted_step_s = 1.5;
+    int64_t id = 0;
+    assert_int_equal(dml_db_record_plan(db, &p, &id, &err), DML_OK);
+    make_run(db, id, NAN, 1.6, "ok");
+    dml_db_plan_row *rows = NULL;
+    size_t n = 0;
+    assert_int_equal(dml_db_list_plans(db, 0, &rows, &n, &err), DML_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(rows[0].id, id);
+    assert_string_equal(rows[0].config.framework, "deepspeed");
+    assert_string_equal(rows[0].config.attention, "flash");
+    assert_string_equal(rows[2].config.framework, "megatron");
+    assert_string_equal(rows[2].config.attention, "materialized");
+    free(rows);
+    dml_db_run_row *runs = NULL;
+    assert_int_equal(dml_db_list_runs(db, 1, &runs, &n, &err), DML_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(runs[0].config.framework, "deepspeed");
+    assert_string_equal(runs[0].config.attention, "flash");
+    free(runs);
+    /* Only the two runtimes and the two kernels. */
+    assert_int_not_equal(sqlite3_exec(dml__db_handle(db),
+                                      "UPDATE plans SET framework = 'jax'",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(dml__db_handle(db),
+                                      "UPDATE plans SET attention = 'sparse'",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    dml_db_close(db);
+}
+
 static void newer_schema_is_refused_and_left_alone(void **state)
 {
     fixture *f = *state;
@@ -502,7 +628,7 @@ static void newer_schema_is_refused_and_left_alone(void **state)
     char line[1024], want[1024];
     snprintf(want, sizeof want,
              "%s: database schema version 7 is newer than this dml "
-             "(supports up to 3); upgrade dml",
+             "(supports up to 4); upgrade dml",
              f->path);
     assert_string_equal(dml_error_format(&err, line, sizeof line), want);
     /* ESCHEMA is bad input to a tool: exit status 2. */
@@ -1007,6 +1133,9 @@ int main(void)
                                         make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(
             upgrade_from_version_2_keeps_runs_and_children, make_dir,
+            remove_dir),
+        cmocka_unit_test_setup_teardown(
+            upgrade_from_version_3_adds_framework_and_attention, make_dir,
             remove_dir),
         cmocka_unit_test_setup_teardown(newer_schema_is_refused_and_left_alone,
                                         make_dir, remove_dir),
