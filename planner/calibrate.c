@@ -52,6 +52,7 @@ static bool same_plan(const dml_calib_run *a, const char *a_model,
         x->sp != y->sp || x->schedule != y->schedule ||
         x->grad_compression != y->grad_compression || x->sync != y->sync ||
         x->threads_per_rank != y->threads_per_rank ||
+        x->attention != y->attention || x->framework != y->framework ||
         a->stage_count != b->stage_count)
         return false;
     for (int i = 0; i < a->stage_count; i++)

@@ -11,7 +11,7 @@
 
 static const char *const knob_names[DML_KNOB_COUNT] = {
     "dp", "tp", "pp", "v", "mbs", "zero", "recompute", "sp", "schedule",
-    "threads"};
+    "attn", "threads"};
 
 const char *dml_knob_name(dml_knob k)
 {
@@ -81,10 +81,11 @@ static dml_status parse_item(const char *item, const char *option,
     int k = -1;
     if (!name_index(key, (const char *const[]){"dp", "tp", "pp", "v", "mbs",
                                                "zero", "recompute", "sp",
-                                               "schedule", "threads", NULL},
+                                               "schedule", "attn", "threads",
+                                               NULL},
                     &k))
         BAD("unknown knob \"%s\" (dp, tp, pp, v, mbs, zero, recompute, sp, "
-            "schedule, threads)", key);
+            "schedule, attn, threads)", key);
     if (dml_planner_config_has(c, (dml_knob)k))
         BAD("%s is given twice", key);
     if (!val[0])
@@ -144,6 +145,10 @@ static dml_status parse_item(const char *item, const char *option,
                                                    "interleaved", NULL}, &e))
             BAD("schedule must be 1f1b, gpipe or interleaved");
         p->schedule = (dml_pp_schedule)e;
+        break;
+    case DML_KNOB_ATTN:
+        if (!dml_attention_parse(val, &p->attention))
+            BAD("attn must be flash or materialized");
         break;
     default:
         BAD("unknown knob");
@@ -215,6 +220,9 @@ static void add_knob(char *buf, size_t size, const dml_parallel_config *p,
     case DML_KNOB_SCHEDULE:
         add(buf, size, "schedule", dml_pp_schedule_name(p->schedule));
         break;
+    case DML_KNOB_ATTN:
+        add(buf, size, "attn", dml_attention_name(p->attention));
+        break;
     case DML_KNOB_THREADS:
         add_int(buf, size, "threads", p->threads_per_rank);
         break;
@@ -222,14 +230,18 @@ static void add_knob(char *buf, size_t size, const dml_parallel_config *p,
     }
 }
 
-char *dml_planner_config_format(const dml_parallel_config *p, char *buf,
-                                size_t size)
+char *dml_planner_config_format(const dml_parallel_config *p,
+                                dml_model_type type, char *buf, size_t size)
 {
     if (size)
         buf[0] = '\0';
-    for (int k = 0; k < DML_KNOB_COUNT; k++)
-        if (k != DML_KNOB_THREADS || p->threads_per_rank != 1)
-            add_knob(buf, size, p, (dml_knob)k);
+    for (int k = 0; k < DML_KNOB_COUNT; k++) {
+        if (k == DML_KNOB_THREADS && p->threads_per_rank == 1)
+            continue;
+        if (k == DML_KNOB_ATTN && type != DML_MODEL_TRANSFORMER)
+            continue;
+        add_knob(buf, size, p, (dml_knob)k);
+    }
     return buf;
 }
 

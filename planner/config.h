@@ -1,7 +1,7 @@
 /*
  * config.h: a partial parallel configuration, as people type it after
  * `--config` or `--why-not`: "dp=16,tp=8,pp=8,v=3,mbs=1,zero=1,
- * recompute=selective,sp=1,schedule=interleaved".
+ * recompute=selective,sp=1,schedule=interleaved,attn=flash".
  *
  * Each knob given is fixed; the search chooses the others. The parser
  * checks every value on its own (a positive integer, a known name) and
@@ -27,6 +27,7 @@ typedef enum dml_knob {
     DML_KNOB_RECOMPUTE,
     DML_KNOB_SP,
     DML_KNOB_SCHEDULE,
+    DML_KNOB_ATTN,      /* attention kernel: flash or materialized */
     DML_KNOB_THREADS,
     DML_KNOB_COUNT
 } dml_knob;
@@ -59,11 +60,12 @@ static inline bool dml_planner_config_has(const dml_planner_config *c,
 /* The knob's name as typed ("dp", "recompute", ...). */
 const char *dml_knob_name(dml_knob k);
 
-/* A configuration in --config syntax with every knob:
- * "dp=16,tp=8,pp=8,v=3,mbs=1,zero=1,recompute=selective,sp=1,
- * schedule=interleaved" (threads=N added when it is not 1). */
-char *dml_planner_config_format(const dml_parallel_config *p, char *buf,
-                                size_t size);
+/* A configuration in --config syntax with every knob a model of type
+ * has: "dp=16,tp=8,pp=8,v=3,mbs=1,zero=1,recompute=selective,sp=1,
+ * schedule=interleaved,attn=flash" (attn for transformers only, an MLP
+ * having no attention; threads=N added when it is not 1). */
+char *dml_planner_config_format(const dml_parallel_config *p,
+                                dml_model_type type, char *buf, size_t size);
 
 /* Only the knobs fixed in c, in the same syntax ("tp=4,pp=8"). */
 char *dml_planner_config_format_fixed(const dml_planner_config *c, char *buf,

@@ -64,6 +64,16 @@ static void append(char *buf, size_t size, const char *fmt, long long a,
     snprintf(buf + n, size - n, fmt, name, a, b);
 }
 
+/* ", name a vs b" (no comma first) after what buf holds. */
+static void append_names(char *buf, size_t size, const char *name,
+                         const char *a, const char *b)
+{
+    size_t n = strlen(buf);
+    if (n < size)
+        snprintf(buf + n, size - n, "%s%s %s vs %s", n ? ", " : "", name, a,
+                 b);
+}
+
 char *dml_planner_config_diff(const dml_parallel_config *a,
                               const dml_parallel_config *b, char *buf,
                               size_t size)
@@ -85,29 +95,26 @@ char *dml_planner_config_diff(const dml_parallel_config *a,
     if (a->threads_per_rank != b->threads_per_rank)
         append(buf, size, f, a->threads_per_rank, b->threads_per_rank,
                "threads");
-    if (a->recompute != b->recompute) {
-        size_t n = strlen(buf);
-        if (n < size)
-            snprintf(buf + n, size - n, "%srecompute %s vs %s",
-                     n ? ", " : "", dml_recompute_name(a->recompute),
+    if (a->recompute != b->recompute)
+        append_names(buf, size, "recompute",
+                     dml_recompute_name(a->recompute),
                      dml_recompute_name(b->recompute));
-    }
-    if (a->schedule != b->schedule && a->v == b->v) {
-        size_t n = strlen(buf);
-        if (n < size)
-            snprintf(buf + n, size - n, "%sschedule %s vs %s", n ? ", " : "",
-                     dml_pp_schedule_name(a->schedule),
+    if (a->attention != b->attention)
+        append_names(buf, size, "attention",
+                     dml_attention_name(a->attention),
+                     dml_attention_name(b->attention));
+    if (a->schedule != b->schedule && a->v == b->v)
+        append_names(buf, size, "schedule", dml_pp_schedule_name(a->schedule),
                      dml_pp_schedule_name(b->schedule));
-    }
     return buf;
 }
 
 char *dml_planner_why_better(const dml_candidate *win,
-                             const dml_candidate *other, char *buf,
-                             size_t size)
+                             const dml_candidate *other, dml_model_type type,
+                             char *buf, size_t size)
 {
     char cfg[256], diff[256];
-    dml_planner_config_format(&other->par, cfg, sizeof cfg);
+    dml_planner_config_format(&other->par, type, cfg, sizeof cfg);
     dml_planner_config_diff(&win->par, &other->par, diff, sizeof diff);
     double pct = win->score_s > 0
                      ? 100.0 * (other->score_s - win->score_s) / win->score_s

@@ -39,8 +39,8 @@ dml_part dml_planner_biggest_difference(const dml_prediction *fast,
                                         const dml_prediction *slow,
                                         double *delta_s);
 
-/* The knobs that differ, as "pp 8 vs 16, v 3 vs 1" (a's value first);
- * "" when none does. */
+/* The knobs that differ, as "pp 8 vs 16, v 3 vs 1, attention flash vs
+ * materialized" (a's value first); "" when none does. */
 char *dml_planner_config_diff(const dml_parallel_config *a,
                               const dml_parallel_config *b, char *buf,
                               size_t size);
@@ -49,10 +49,11 @@ char *dml_planner_config_diff(const dml_parallel_config *a,
  * One sentence: why `win` ranks above `other`, e.g. "3.2% faster than
  * dp=8,tp=8,pp=16,...: its pipeline bubble is 0.41 s shorter per step
  * (pp 8 vs 16, v 3 vs 1)". With different global batches (automatic
- * batch) the comparison is of time to train.
+ * batch) the comparison is of time to train. type: the model's, for the
+ * knobs named (dml_planner_config_format).
  */
 char *dml_planner_why_better(const dml_candidate *win,
-                             const dml_candidate *other, char *buf,
-                             size_t size);
+                             const dml_candidate *other, dml_model_type type,
+                             char *buf, size_t size);
 
 #endif

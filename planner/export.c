@@ -39,6 +39,17 @@ bool dml_export_parse(const char *name, dml_export_kind *out)
     return false;
 }
 
+bool dml_export_framework(dml_export_kind kind, dml_framework *out)
+{
+    if (kind == DML_EXPORT_MEGATRON)
+        *out = DML_FRAMEWORK_MEGATRON;
+    else if (kind == DML_EXPORT_DEEPSPEED)
+        *out = DML_FRAMEWORK_DEEPSPEED;
+    else
+        return false;
+    return true;
+}
+
 dml_status dml_export_check(dml_export_kind kind, const dml_model_spec *m,
                             dml_error *err)
 {
@@ -78,9 +89,16 @@ static bool word(FILE *f, const char *s)
     return true;
 }
 
-static char *config_line(const dml_planned *pl, char *buf, size_t size)
+/* The configuration, and the runtime when it is not Megatron-LM. */
+static char *config_line(const dml_planner *p, const dml_planned *pl,
+                         char *buf, size_t size)
 {
-    return dml_planner_config_format(&pl->plan.par, buf, size);
+    dml_planner_config_format(&pl->plan.par, p->model.type, buf, size);
+    size_t n = strlen(buf);
+    if (pl->plan.par.framework != DML_FRAMEWORK_MEGATRON && n < size)
+        snprintf(buf + n, size - n, " for %s",
+                 dml_framework_name(pl->plan.par.framework));
+    return buf;
 }
 
 static int per_node(const dml_planner *p, const dml_planned *pl)
@@ -135,15 +153,23 @@ static void megatron_args(FILE *f, const dml_planner *p,
         fprintf(f, "    --rampup-batch-size %lld %lld %.0f\n",
                 (long long)start, (long long)incr, samples);
     }
-    if (c->zero == 1)
-        fprintf(f, "    --use-distributed-optimizer\n");
-    else if (c->zero > 1)
-        fprintf(f, "    --use-distributed-optimizer  # ZeRO-%d has no "
-                "Megatron-LM flag: this shards the optimizer states "
-                "(ZeRO-1); see --export deepspeed\n", c->zero);
-    if (c->dp > 1)
-        fprintf(f, "    --overlap-grad-reduce  # the prediction hides the "
-                "gradient reduction behind the backward pass\n");
+    if (c->framework == DML_FRAMEWORK_DEEPSPEED) {
+        /* Megatron-DeepSpeed: ZeRO and the reduction are DeepSpeed's */
+        fprintf(f, "    --deepspeed\n    --deepspeed_config ds_config.json"
+                   "  # from --export deepspeed (ZeRO-%d)\n", c->zero);
+    } else {
+        if (c->zero == 1)
+            fprintf(f, "    --use-distributed-optimizer\n");
+        else if (c->zero > 1)
+            fprintf(f, "    --use-distributed-optimizer  # ZeRO-%d has no "
+                    "Megatron-LM flag: this shards the optimizer states "
+                    "(ZeRO-1); see --export deepspeed\n", c->zero);
+        if (c->dp > 1)
+            fprintf(f, "    --overlap-grad-reduce  # the prediction hides "
+                    "the gradient reduction behind the backward pass\n");
+    }
+    if (c->attention == DML_ATTN_FLASH)
+        fprintf(f, "    --use-flash-attn\n");
     fprintf(f, "    --num-layers %lld\n", (long long)m->layers);
     fprintf(f, "    --hidden-size %lld\n", (long long)m->hidden);
     fprintf(f, "    --num-attention-heads %lld\n", (long long)m->heads);
@@ -212,7 +238,7 @@ static dml_status megatron(FILE *f, const dml_planner *p,
     fprintf(f, "# Megatron-LM arguments for pretrain_gpt.py: %s on %lld "
             "devices (%s)", text(p->model.name, name),
             (long long)pl->plan.devices,
-            config_line(pl, cfg, sizeof cfg));
+            config_line(p, pl, cfg, sizeof cfg));
     if (pl->plan.db_plan_id > 0)
         fprintf(f, ", dml plan %lld", (long long)pl->plan.db_plan_id);
     fprintf(f, ".\n# Launch on every node with the line of --export "
@@ -272,7 +298,7 @@ static dml_status deepspeed(FILE *f, const dml_planner *p,
              "are also set where the model is built (Megatron-DeepSpeed: "
              "--tensor-model-parallel-size %d --pipeline-model-parallel-size "
              "%d)%s", text(m->name, name), (long long)pl->plan.devices,
-             config_line(pl, cfg, sizeof cfg), c->tp, c->pp,
+             config_line(p, pl, cfg, sizeof cfg), c->tp, c->pp,
              s->optimizer == DML_OPT_LARS ? "; LARS is not a DeepSpeed "
                                             "optimizer: SGD shown" : "");
     json_t *j = json_pack(
@@ -308,10 +334,14 @@ static dml_status deepspeed(FILE *f, const dml_planner *p,
     if (c->tp > 1)
         json_object_set_new(j, "tensor_parallel",
                             json_pack("{s:i}", "autotp_size", c->tp));
-    json_t *dml = json_pack("{s:i, s:i, s:i, s:i, s:b, s:s, s:s}", "dp",
-                            c->dp, "tp", c->tp, "pp", c->pp, "v", c->v, "sp",
-                            (int)c->sp, "recompute",
-                            dml_recompute_name(c->recompute), "note", note);
+    json_t *dml = json_pack("{s:i, s:i, s:i, s:i, s:b, s:s, s:s, s:s}",
+                            "dp", c->dp, "tp", c->tp, "pp", c->pp, "v", c->v,
+                            "sp", (int)c->sp, "recompute",
+                            dml_recompute_name(c->recompute), "framework",
+                            dml_framework_name(c->framework), "note", note);
+    if (dml && m->type == DML_MODEL_TRANSFORMER)
+        json_object_set_new(dml, "attention",
+                            json_string(dml_attention_name(c->attention)));
     if (dml && pl->plan.db_plan_id > 0)
         json_object_set_new(dml, "db_plan_id",
                             json_integer((json_int_t)pl->plan.db_plan_id));
@@ -349,7 +379,7 @@ static dml_status torchrun(FILE *f, const dml_planner *p,
             "every node with MASTER_ADDR set to the first node's address and "
             "MEGATRON_ARGS from --export megatron.\n",
             text(p->model.name, name), (long long)pl->nodes, per_node(p, pl),
-            config_line(pl, cfg, sizeof cfg));
+            config_line(p, pl, cfg, sizeof cfg));
     if (pl->nodes > 1)
         fprintf(f, "MASTER_PORT=${MASTER_PORT:-29500}\n");
     torchrun_line(f, p, pl, false);
@@ -368,7 +398,7 @@ static dml_status slurm(FILE *f, const dml_planner *p, const dml_planned *pl,
     fprintf(f, "#!/bin/bash\n");
     fprintf(f, "# %s on %lld nodes x %d %s (%s)", text(p->model.name, name),
             (long long)pl->nodes, ppn, gpu ? "GPUs" : "ranks",
-            config_line(pl, cfg, sizeof cfg));
+            config_line(p, pl, cfg, sizeof cfg));
     if (pl->plan.db_plan_id > 0)
         fprintf(f, ", dml plan %lld", (long long)pl->plan.db_plan_id);
     fprintf(f, ";\n# predicted %s per step",

@@ -36,6 +36,12 @@ bool dml_export_parse(const char *name, dml_export_kind *out);
 dml_status dml_export_check(dml_export_kind kind, const dml_model_spec *m,
                             dml_error *err);
 
+/* The runtime an export is for: megatron for DML_EXPORT_MEGATRON,
+ * deepspeed for DML_EXPORT_DEEPSPEED (dml-plan --export implies its
+ * --framework); false for slurm and torchrun, which launch the plan's
+ * own (Megatron-LM, or Megatron-DeepSpeed with --deepspeed). */
+bool dml_export_framework(dml_export_kind kind, dml_framework *out);
+
 /*
  * The export of plan pl of planner p, malloc'd text (caller frees), ending
  * in a newline. plan_file is the --out path the Slurm script hands to

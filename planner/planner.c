@@ -24,6 +24,7 @@ void dml_planner_request_init(dml_planner_request *r)
     memset(r, 0, sizeof *r);
     r->top_k = 5;
     r->optimizer = DML_OPT_ADAMW;
+    r->framework = DML_FRAMEWORK_MEGATRON;
     dml_planner_config_init(&r->config);
 }
 
@@ -252,6 +253,7 @@ dml_planner_space dml_planner_space_of(const dml_planner *p, int split)
     sp.allow_cross_node_tp = p->req.allow_cross_node_tp;
     sp.executor_only = p->model.type == DML_MODEL_MLP;
     sp.mem_capacity_bytes = s->ctx.mem_bytes;
+    sp.framework = p->req.framework;
     return sp;
 }
 
@@ -392,6 +394,7 @@ void dml_planner_free(dml_planner *p)
         return;
     free(p->splits);
     free(p->plans);
+    dml_search_result_free(&p->result);
     free(p);
 }
 
@@ -424,11 +427,13 @@ static dml_status search_all(const dml_planner *p,
     return DML_OK;
 }
 
-static char *describe(const dml_candidate *c, char *buf, size_t size)
+static char *describe(const dml_planner *p, const dml_candidate *c,
+                      char *buf, size_t size)
 {
     char cfg[256];
     snprintf(buf, size, "%s with %lld micro-batches",
-             dml_planner_config_format(&c->par, cfg, sizeof cfg),
+             dml_planner_config_format(&c->par, p->model.type, cfg,
+                                       sizeof cfg),
              (long long)c->par.microbatches);
     return buf;
 }
@@ -446,7 +451,7 @@ static dml_status infeasible(const dml_planner *p, const dml_search_result *r,
             "the leanest (%s) needs %.1f GB per device and the devices have "
             "%.1f GB (more devices: --nodes; or a smaller --seq or batch)",
             (long long)r->candidates, r->candidates == 1 ? "" : "s",
-            describe(c, cfg, sizeof cfg),
+            describe(p, c, cfg, sizeof cfg),
             c->pred.mem_bytes_per_device / 1e9,
             p->splits[c->split].ctx.mem_bytes / 1e9);
     }
@@ -530,8 +535,56 @@ dml_status dml_planner_repredict(const dml_planner *p, const dml_planned *in,
     return st;
 }
 
+/* A malloc'd search result and what it holds. */
+static void drop_result(dml_search_result *r)
+{
+    dml_search_result_free(r);
+    free(r);
+}
+
+/*
+ * p->config_rank: the search once more without the fixed knobs, counting
+ * the feasible plans that rank ahead of plans[0] rather than keeping them
+ * (memory stays that of one plan). The same search as without --config,
+ * pruning included, so that its count is the "fit" a plain run reports
+ * and its order that of --top all.
+ */
+static dml_status rank_config(dml_planner *p, dml_error *err)
+{
+    dml_config_rank *k = &p->config_rank;
+    memset(k, 0, sizeof *k);
+    dml_search_result *all = malloc(sizeof *all);
+    if (!all)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    dml_search_result_init(all, 1);
+    all->rank.on = true;
+    all->rank.target = p->plans[0].cand;
+    dml_planner_config none;
+    dml_planner_config_init(&none);
+    dml_status s = search_all(p, &none, all, err);
+    if (s == DML_OK) {
+        const dml_candidate *t = &all->rank.target;
+        k->known = true;
+        k->proposed = all->rank.seen;
+        k->rank = all->rank.before + 1;
+        k->feasible = all->feasible + (k->proposed ? 0 : 1);
+        k->best = all->count > 0 && dml_candidate_better(&all->top[0], t)
+                      ? all->top[0]
+                      : *t;
+        k->slower_fraction =
+            k->best.score_s > 0
+                ? (t->score_s - k->best.score_s) / k->best.score_s
+                : 0;
+        k->elapsed_s = all->elapsed_s;
+    }
+    drop_result(all);
+    return s;
+}
+
 dml_status dml_planner_run(dml_planner *p, dml_error *err)
 {
+    dml_search_result_free(&p->result);
+    memset(&p->config_rank, 0, sizeof p->config_rank);
     dml_search_result_init(&p->result, p->req.top_k);
     DML_CHECK(search_all(p, &p->req.config, &p->result, err));
     if (p->result.count == 0)
@@ -543,21 +596,12 @@ dml_status dml_planner_run(dml_planner *p, dml_error *err)
     for (int i = 0; i < p->result.count; i++)
         DML_CHECK(make_plan(p, &p->result.top[i], &p->plans[i], err));
     p->count = p->result.count;
+    if (p->req.config.fixed)
+        DML_CHECK(rank_config(p, err));
     return DML_OK;
 }
 
 /* ---- --why-not ------------------------------------------------------------ */
-
-static bool same_plan(const dml_candidate *a, const dml_candidate *b)
-{
-    const dml_parallel_config *x = &a->par, *y = &b->par;
-    return a->global_batch == b->global_batch && x->dp == y->dp &&
-           x->tp == y->tp && x->pp == y->pp && x->v == y->v &&
-           x->mbs == y->mbs && x->zero == y->zero &&
-           x->recompute == y->recompute && x->sp == y->sp &&
-           x->schedule == y->schedule &&
-           x->threads_per_rank == y->threads_per_rank;
-}
 
 /* "mbs 2, recompute none, zero 1, sp 1": the knobs a relaxed search may
  * change. */
@@ -612,6 +656,10 @@ static bool near_miss(const dml_planner *p, const dml_planner_config *c,
         b->recompute != DML_RECOMPUTE_NONE) {
         v[n] = *b;
         v[n].recompute = (dml_recompute)((int)b->recompute - 1);
+        /* under flash selective prices as none: the step down is none */
+        if (v[n].recompute == DML_RECOMPUTE_SELECTIVE &&
+            b->attention == DML_ATTN_FLASH)
+            v[n].recompute = DML_RECOMPUTE_NONE;
         n++;
     }
     if (!dml_planner_config_has(c, DML_KNOB_ZERO) && b->zero > 0) {
@@ -656,12 +704,12 @@ static void versus_winner(const dml_planner *p, dml_why_not *w)
 {
     const dml_candidate *win = &p->result.top[0];
     char bcfg[256], wcfg[256], diff[256], t[32];
-    dml_planner_config_format(&w->best.par, bcfg, sizeof bcfg);
-    dml_planner_config_format(&win->par, wcfg, sizeof wcfg);
+    dml_planner_config_format(&w->best.par, p->model.type, bcfg, sizeof bcfg);
+    dml_planner_config_format(&win->par, p->model.type, wcfg, sizeof wcfg);
     w->slower_fraction = win->score_s > 0
                              ? (w->best.score_s - win->score_s) / win->score_s
                              : 0;
-    if (same_plan(&w->best, win)) {
+    if (dml_candidate_same_plan(&w->best, win)) {
         w->is_winner = true;
         append_text(w, "%s is the winner.", bcfg);
         return;
@@ -712,7 +760,7 @@ dml_status dml_planner_why_not(dml_planner *p, const dml_planner_config *c,
     dml_search_result_init(sub, 1);
     dml_status s = search_all(p, c, sub, err);
     if (s != DML_OK) {
-        free(sub);
+        drop_result(sub);
         return s;
     }
     if (sub->count > 0) {
@@ -730,7 +778,7 @@ dml_status dml_planner_why_not(dml_planner *p, const dml_planner_config *c,
                         options_text(&out->best.par, opts2, sizeof opts2));
         }
         versus_winner(p, out);
-        free(sub);
+        drop_result(sub);
         return DML_OK;
     }
     dml_reject main = dml_search_main_rejection(sub);
@@ -739,7 +787,7 @@ dml_status dml_planner_why_not(dml_planner *p, const dml_planner_config *c,
         snprintf(out->text, sizeof out->text, "%s is ruled out: %s.", given,
                  main != DML_REJECT_NONE ? sub->example[main]
                                          : "no configuration matches it");
-        free(sub);
+        drop_result(sub);
         return DML_OK;
     }
     out->verdict = DML_REJECT_MEMORY;
@@ -756,10 +804,11 @@ dml_status dml_planner_why_not(dml_planner *p, const dml_planner_config *c,
     relaxed.fixed &= ~((1u << DML_KNOB_MBS) | (1u << DML_KNOB_RECOMPUTE) |
                        (1u << DML_KNOB_ZERO) | (1u << DML_KNOB_SP));
     if (relaxed.fixed != c->fixed) {
+        dml_search_result_free(sub);
         dml_search_result_init(sub, 1);
         s = search_all(p, &relaxed, sub, err);
         if (s != DML_OK) {
-            free(sub);
+            drop_result(sub);
             return s;
         }
         if (sub->count > 0) {
@@ -777,7 +826,7 @@ dml_status dml_planner_why_not(dml_planner *p, const dml_planner_config *c,
         append_text(out, "No micro-batch size, recomputation, ZeRO stage or "
                     "sequence parallelism makes it fit.");
     }
-    free(sub);
+    drop_result(sub);
     return DML_OK;
 }
 

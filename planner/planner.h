@@ -47,6 +47,8 @@ typedef struct dml_planner_request {
     int64_t seq;                /* --seq, tokens; 0 = the model's */
     int top_k;                  /* plans kept, 1..DML_PLANNER_TOP_MAX */
     dml_planner_config config;  /* --config: fixed knobs */
+    dml_framework framework;    /* --framework: the runtime every plan is
+                                   for (megatron by default) */
     bool allow_cross_node_tp;   /* TP groups may span nodes */
     dml_optimizer optimizer;    /* --optimizer (adamw by default) */
     double base_lr;             /* --base-lr; 0 = default reference */
@@ -62,7 +64,8 @@ typedef struct dml_planner_request {
                                    the plans; 0 = none */
 } dml_planner_request;
 
-/* Defaults: top 5, adamw, nothing fixed, everything else 0/NULL. */
+/* Defaults: top 5, adamw, megatron, nothing fixed, everything else
+ * 0/NULL. */
 void dml_planner_request_init(dml_planner_request *r);
 
 /* One way of cutting the cluster into devices (ranks). */
@@ -84,6 +87,32 @@ typedef struct dml_planned {
     int64_t nodes;                 /* nodes the plan occupies */
 } dml_planned;
 
+/*
+ * Where the best plan of --config (plans[0]) falls among the feasible
+ * plans of the search without the fixed knobs (same model, cluster,
+ * batch or batch choices, framework): the plans a plain run counts as
+ * fitting and --top all lists, in their order. Issue 11: "#654 of 2,145
+ * feasible; #1 is 35 % faster: ...".
+ */
+typedef struct dml_config_rank {
+    bool known;              /* --config was given and computed */
+    int64_t rank;            /* 1-based place of plans[0] */
+    int64_t feasible;        /* plans ranked: the full search's feasible
+                                ones, plus plans[0] if it is not among
+                                them */
+    bool proposed;           /* the full search proposes plans[0]'s
+                                configuration (it does not propose gpipe,
+                                selective recomputation with flash, nor
+                                more recomputation than the plan needs to
+                                fit: dominated, search.h) */
+    dml_candidate best;      /* #1 of that ranking */
+    double slower_fraction;  /* (plans[0] - #1) / #1 by ranking score
+                                (step time, or time to train with an
+                                automatic batch): 0.35 = #1 is 35 %
+                                faster */
+    double elapsed_s;        /* wall time of the full search, s */
+} dml_config_rank;
+
 typedef struct dml_planner {
     dml_planner_request req;    /* as given (strings borrowed) */
     dml_model_spec model;       /* seq_len as planned */
@@ -101,6 +130,7 @@ typedef struct dml_planner {
     dml_search_result result;   /* the whole search */
     int count;                  /* plans made */
     dml_planned *plans;         /* best first, count of them */
+    dml_config_rank config_rank; /* with --config: where plans[0] ranks */
 } dml_planner;
 
 /* Read and check the inputs; *out is NULL on failure. */
@@ -120,7 +150,8 @@ dml_status dml_planner_apply_calibration(dml_planner *p,
                                          double mem_extra_bytes,
                                          dml_error *err);
 
-/* Search and make the plans; DML_EINFEASIBLE when none fits. */
+/* Search and make the plans; DML_EINFEASIBLE when none fits. With fixed
+ * knobs (--config), also config_rank (one more search, without them). */
 dml_status dml_planner_run(dml_planner *p, dml_error *err);
 
 void dml_planner_free(dml_planner *p);

@@ -93,6 +93,10 @@ static dml_status record_plan(dml_db *db, int64_t model_id,
     snprintf(c->schedule, sizeof c->schedule, "%s",
              dml_pp_schedule_name(plan->par.schedule));
     c->threads_per_rank = plan->par.threads_per_rank;
+    snprintf(c->framework, sizeof c->framework, "%s",
+             dml_framework_name(plan->par.framework));
+    snprintf(c->attention, sizeof c->attention, "%s",
+             dml_attention_name(plan->par.attention));
     r.predicted_step_s = plan->pred.step_s;
     r.predicted_mem_bytes = plan->pred.mem_bytes_per_device;
     r.predicted_tokens_per_s = plan->pred.tokens_per_s;

@@ -91,6 +91,52 @@ static const char *unit_name(const dml_planner *p)
     return p->model.type == DML_MODEL_TRANSFORMER ? "tokens" : "samples";
 }
 
+/* The attention kernels the plans may use, into k (room for 2), and what
+ * decided it: "--config", "model spec" or "searched" (the spec names
+ * none). 0 for an MLP, which has no attention. */
+static int attention_kernels(const dml_planner *p, dml_attention_impl k[2],
+                             const char **source)
+{
+    const dml_model_spec *m = &p->model;
+    if (m->type != DML_MODEL_TRANSFORMER)
+        return 0;
+    if (dml_planner_config_has(&p->req.config, DML_KNOB_ATTN)) {
+        *source = "--config";
+        k[0] = p->req.config.par.attention;
+        return 1;
+    }
+    if (m->attention_set) {
+        *source = "model spec";
+        k[0] = m->attention;
+        return 1;
+    }
+    *source = "searched";
+    k[0] = DML_ATTN_MATERIALIZED;
+    k[1] = DML_ATTN_FLASH;
+    return 2;
+}
+
+/* "flash (model spec)", "materialized and flash (searched)"; false for an
+ * MLP. */
+static bool attention_source(const dml_planner *p, char *buf, size_t size)
+{
+    dml_attention_impl k[2];
+    const char *source = "";
+    int n = attention_kernels(p, k, &source);
+    if (n == 0)
+        return false;
+    snprintf(buf, size, "%s%s%s (%s)", dml_attention_name(k[0]),
+             n > 1 ? " and " : "", n > 1 ? dml_attention_name(k[1]) : "",
+             source);
+    return true;
+}
+
+/* The attention column of the table: "flash" or "mat". */
+static const char *attention_cell(const dml_parallel_config *c)
+{
+    return c->attention == DML_ATTN_FLASH ? "flash" : "mat";
+}
+
 static void print_header(FILE *out, const dml_planner *p)
 {
     const dml_planner_split *s = &p->splits[p->plans[0].cand.split];
@@ -122,6 +168,14 @@ static void print_header(FILE *out, const dml_planner *p)
     if (p->auto_batch)
         fprintf(out, "; global batch searched with noise scale %.4g (%s)",
                 p->noise_scale, p->noise_source);
+    fprintf(out, ".\n");
+    char attn[96];
+    fprintf(out, "Framework %s", dml_framework_name(p->req.framework));
+    if (attention_source(p, attn, sizeof attn))
+        fprintf(out, "; attention %s", attn);
+    if (r->feasible > p->count && p->req.top_k >= DML_PLANNER_TOP_MAX)
+        fprintf(out, "; showing the best %d (at most %d plans are kept)",
+                p->count, DML_PLANNER_TOP_MAX);
     fprintf(out, ".\n\n");
 }
 
@@ -154,11 +208,12 @@ static void print_ties(FILE *out, const dml_planner *p, double interval_pct)
 static void print_table(FILE *out, const dml_planner *p)
 {
     bool cpu = p->splits[0].threads_per_rank > 1 || p->split_count > 1;
-    fprintf(out, " #    dp  tp  pp   v  mbs    mb ZeRO recompute sp %s"
+    bool transformer = p->model.type == DML_MODEL_TRANSFORMER;
+    fprintf(out, " #    dp  tp  pp   v  mbs    mb ZeRO recompute sp %s%s"
             "  batch       step   %s/s  TFLOP/s   MFU  memory/device     "
             "bubble  exp.comm\n",
-            cpu ? "threads " : "", p->model.type == DML_MODEL_TRANSFORMER
-                                       ? "tokens" : "sampl.");
+            transformer ? "attn  " : "", cpu ? "threads " : "",
+            transformer ? "tokens" : "sampl.");
     for (int i = 0; i < p->count; i++) {
         const dml_planned *pl = &p->plans[i];
         const dml_parallel_config *c = &pl->plan.par;
@@ -169,6 +224,8 @@ static void print_table(FILE *out, const dml_planner *p)
                 c->dp, c->tp, c->pp, c->v, (long long)c->mbs,
                 (long long)c->microbatches, c->zero,
                 dml_recompute_name(c->recompute), c->sp ? 1 : 0);
+        if (transformer)
+            fprintf(out, "%-5s ", attention_cell(c));
         if (cpu)
             fprintf(out, "%7d ", c->threads_per_rank);
         snprintf(mem, sizeof mem, "%.1f", q->mem_bytes_per_device / 1e9);
@@ -259,8 +316,9 @@ static void print_explain(FILE *out, const dml_planner *p)
     const dml_costmodel_detail *d = &w->detail;
     const dml_parallel_config *c = &w->plan.par;
     char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], b7[32], cfg[256];
-    fprintf(out, "\n#1 in detail (%s), %s per step:\n",
-            dml_planner_config_format(c, cfg, sizeof cfg),
+    fprintf(out, "\n#1 in detail (%s, for %s), %s per step:\n",
+            dml_planner_config_format(c, p->model.type, cfg, sizeof cfg),
+            dml_framework_name(c->framework),
             dml_units_seconds(q->step_s, b1, sizeof b1));
     for (int i = 0; i < DML_PART_COUNT; i++) {
         double v = dml_part_seconds(&q->time, (dml_part)i);
@@ -322,6 +380,38 @@ static void print_explain(FILE *out, const dml_planner *p)
             q->flops_per_device / 1e12);
 }
 
+/* "Where --config tp=4,pp=8 ranks: its best plan (#1 above) is #654 of
+ * 2,145 feasible plans of the search without it (...); #1 is 35.0 %
+ * faster: dp=...". */
+static void print_config_rank(FILE *out, const dml_planner *p)
+{
+    const dml_config_rank *k = &p->config_rank;
+    char given[256], best[256], n1[32], n2[32];
+    dml_planner_config_format_fixed(&p->req.config, given, sizeof given);
+    dml_planner_config_format(&k->best.par, p->model.type, best, sizeof best);
+    fprintf(out, "\nWhere --config %s ranks: its best plan (#1 above) is #%s "
+            "of %s feasible plans of the search without it (same model, "
+            "cluster, %s and framework, %s)",
+            given, grouped((double)k->rank, n1, sizeof n1),
+            grouped((double)k->feasible, n2, sizeof n2),
+            p->auto_batch ? "batch choices" : "batch",
+            dml_framework_name(p->req.framework));
+    if (!k->proposed)
+        fprintf(out, ", placed among them (that search does not propose "
+                "it: gpipe, selective recomputation with flash, or more "
+                "recomputation than it needs to fit)");
+    if (k->rank <= 1) {
+        fprintf(out, "; no plan is faster.\n");
+        return;
+    }
+    fprintf(out, "; #1 %s %.1f %% faster: %s", p->auto_batch ? "trains" : "is",
+            100.0 * k->slower_fraction, best);
+    if (k->best.global_batch != p->plans[0].cand.global_batch)
+        fprintf(out, " at global batch %lld",
+                (long long)k->best.global_batch);
+    fprintf(out, ".\n");
+}
+
 void dml_planner_print(FILE *out, const dml_planner *p,
                        const dml_report_extras *x)
 {
@@ -335,15 +425,17 @@ void dml_planner_print(FILE *out, const dml_planner *p,
     if (p->count > 1)
         fprintf(out, "Why #1: %s.\n",
                 dml_planner_why_better(&p->plans[0].cand, &p->plans[1].cand,
-                                       why, sizeof why));
+                                       p->model.type, why, sizeof why));
     if (x && x->explain) {
         print_explain(out, p);
         if (p->count > 1)
             fprintf(out, "  the runner-up lost: #1 is %s.\n",
                     dml_planner_why_better(&p->plans[0].cand,
-                                           &p->plans[1].cand, why,
-                                           sizeof why));
+                                           &p->plans[1].cand, p->model.type,
+                                           why, sizeof why));
     }
+    if (p->config_rank.known)
+        print_config_rank(out, p);
     safe_text t1, t2;
     if (x && x->why_not)
         fprintf(out, "\nWhy not %s? %s\n", safe(x->why_not_config, &t1),
@@ -364,17 +456,24 @@ void dml_planner_print(FILE *out, const dml_planner *p,
 
 /* ---- JSON ---------------------------------------------------------------- */
 
-static json_t *parallel_json(const dml_parallel_config *c)
+/* A plan's knobs; the attention kernel for a transformer (the framework
+ * is the document's, once). */
+static json_t *parallel_json(const dml_parallel_config *c,
+                             dml_model_type type)
 {
-    return json_pack("{s:i, s:i, s:i, s:i, s:I, s:I, s:i, s:s, s:b, s:s, "
-                     "s:i}",
-                     "dp", c->dp, "tp", c->tp, "pp", c->pp, "v", c->v, "mbs",
-                     (json_int_t)c->mbs, "microbatches",
-                     (json_int_t)c->microbatches, "zero", c->zero,
-                     "recompute", dml_recompute_name(c->recompute), "sp",
-                     (int)c->sp, "schedule",
-                     dml_pp_schedule_name(c->schedule), "threads_per_rank",
-                     c->threads_per_rank);
+    json_t *j = json_pack("{s:i, s:i, s:i, s:i, s:I, s:I, s:i, s:s, s:b, "
+                          "s:s, s:i}",
+                          "dp", c->dp, "tp", c->tp, "pp", c->pp, "v", c->v,
+                          "mbs", (json_int_t)c->mbs, "microbatches",
+                          (json_int_t)c->microbatches, "zero", c->zero,
+                          "recompute", dml_recompute_name(c->recompute),
+                          "sp", (int)c->sp, "schedule",
+                          dml_pp_schedule_name(c->schedule),
+                          "threads_per_rank", c->threads_per_rank);
+    if (j && type == DML_MODEL_TRANSFORMER)
+        json_object_set_new(j, "attention",
+                            json_string(dml_attention_name(c->attention)));
+    return j;
 }
 
 static json_t *prediction_json(const dml_planner *p, const dml_planned *pl)
@@ -449,6 +548,37 @@ json_t *dml_planner_schedule_json(const dml_planner *p, const dml_planned *pl)
     return j;
 }
 
+/* {"kernels": [...], "source": "--config" | "model spec" | "searched"}:
+ * the attention kernels the plans may use and what decided it. */
+static json_t *attention_json(const dml_planner *p)
+{
+    dml_attention_impl k[2];
+    const char *source = "";
+    int n = attention_kernels(p, k, &source);
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++)
+        json_array_append_new(a, json_string(dml_attention_name(k[i])));
+    return json_pack("{s:o, s:s}", "kernels", a ? a : json_array(), "source",
+                     source);
+}
+
+static json_t *config_rank_json(const dml_planner *p)
+{
+    const dml_config_rank *k = &p->config_rank;
+    char given[256], best[256];
+    dml_planner_config_format_fixed(&p->req.config, given, sizeof given);
+    dml_planner_config_format(&k->best.par, p->model.type, best, sizeof best);
+    return json_pack("{s:s, s:I, s:I, s:b, s:f, s:f, s:{s:s, s:I, s:f, "
+                     "s:f}}",
+                     "config", given, "rank", (json_int_t)k->rank,
+                     "feasible", (json_int_t)k->feasible, "proposed",
+                     (int)k->proposed, "slower_fraction", k->slower_fraction,
+                     "elapsed_s", k->elapsed_s, "best", "config", best,
+                     "global_batch", (json_int_t)k->best.global_batch,
+                     "step_s", k->best.pred.step_s, "score_s",
+                     k->best.score_s);
+}
+
 json_t *dml_planner_to_json(const dml_planner *p, const dml_report_extras *x)
 {
     const dml_search_result *r = &p->result;
@@ -475,13 +605,18 @@ json_t *dml_planner_to_json(const dml_planner *p, const dml_report_extras *x)
         "rejected", rejected ? rejected : json_object());
     if (!doc)
         return NULL;
+    json_object_set_new(doc, "framework",
+                        json_string(dml_framework_name(p->req.framework)));
+    if (p->model.type == DML_MODEL_TRANSFORMER)
+        json_object_set_new(doc, "attention", attention_json(p));
     json_t *plans = json_array();
     for (int i = 0; plans && i < p->count; i++) {
         const dml_planned *pl = &p->plans[i];
         json_t *e = json_pack("{s:i, s:I, s:I, s:o, s:o, s:o}", "rank", i + 1,
                               "devices", (json_int_t)pl->plan.devices,
                               "nodes", (json_int_t)pl->nodes, "parallel",
-                              parallel_json(&pl->plan.par), "prediction",
+                              parallel_json(&pl->plan.par, p->model.type),
+                              "prediction",
                               prediction_json(p, pl), "schedule",
                               dml_planner_schedule_json(p, pl));
         if (e && pl->plan.db_plan_id > 0)
@@ -503,14 +638,15 @@ json_t *dml_planner_to_json(const dml_planner *p, const dml_report_extras *x)
         char why[1024];
         json_object_set_new(doc, "winner_reason",
                             json_string(dml_planner_why_better(
-                                &p->plans[0].cand, &p->plans[1].cand, why,
-                                sizeof why)));
+                                &p->plans[0].cand, &p->plans[1].cand,
+                                p->model.type, why, sizeof why)));
     }
     if (x && x->why_not) {
         const dml_why_not *w = x->why_not;
         char cfg[256] = "";
         if (w->have_best)
-            dml_planner_config_format(&w->best.par, cfg, sizeof cfg);
+            dml_planner_config_format(&w->best.par, p->model.type, cfg,
+                                      sizeof cfg);
         json_object_set_new(
             doc, "why_not",
             json_pack("{s:s, s:s, s:b, s:b, s:b, s:s, s:f, s:s}", "config",
@@ -521,6 +657,8 @@ json_t *dml_planner_to_json(const dml_planner *p, const dml_report_extras *x)
                       (int)w->is_winner, "best", cfg, "slower_fraction",
                       w->slower_fraction, "text", w->text));
     }
+    if (p->config_rank.known)
+        json_object_set_new(doc, "config_rank", config_rank_json(p));
     if (x && x->plan_file)
         json_object_set_new(doc, "plan_file", json_string(x->plan_file));
     if (x && x->db_path)

@@ -33,10 +33,13 @@ void dml_planner_print(FILE *out, const dml_planner *p,
 
 /* The --json document:
  * {"schema_version", "model", "cluster", "search": {"candidates",
- *  "feasible", "pruned", "elapsed_s", "rejected"}, "plans": [{"rank",
- *  "db_plan_id", "parallel", "prediction": {"step_s", "tokens_per_s",
- *  "tflops_per_device", "mfu", "mem_bytes_per_device", "breakdown", ...},
- *  "schedule": {...}}], "winner_reason", "why_not", "plan_file"}.
+ *  "feasible", "pruned", "elapsed_s", "rejected"}, "framework",
+ *  "attention": {"kernels", "source"} (transformers), "plans": [{"rank",
+ *  "db_plan_id", "parallel" (with "attention" for a transformer),
+ *  "prediction": {"step_s", "tokens_per_s", "tflops_per_device", "mfu",
+ *  "mem_bytes_per_device", "breakdown", ...}, "schedule": {...}}],
+ *  "winner_reason", "config_rank" (with --config: where its best plan
+ *  ranks), "why_not", "plan_file"}.
  * NULL only without memory. */
 json_t *dml_planner_to_json(const dml_planner *p, const dml_report_extras *x);
 

@@ -4,6 +4,7 @@
 #include "planner/search.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -20,6 +21,14 @@ void dml_search_result_init(dml_search_result *r, int top_k)
     r->top_k = top_k;
 }
 
+void dml_search_result_free(dml_search_result *r)
+{
+    if (!r)
+        return;
+    free(r->top);
+    dml_search_result_init(r, 1);
+}
+
 bool dml_candidate_better(const dml_candidate *a, const dml_candidate *b)
 {
     if (a->score_s != b->score_s)
@@ -27,6 +36,19 @@ bool dml_candidate_better(const dml_candidate *a, const dml_candidate *b)
     if (a->split != b->split)
         return a->split < b->split;
     return a->order < b->order;
+}
+
+bool dml_candidate_same_plan(const dml_candidate *a, const dml_candidate *b)
+{
+    const dml_parallel_config *x = &a->par, *y = &b->par;
+    return a->global_batch == b->global_batch && x->dp == y->dp &&
+           x->tp == y->tp && x->pp == y->pp && x->v == y->v &&
+           x->mbs == y->mbs && x->microbatches == y->microbatches &&
+           x->zero == y->zero && x->recompute == y->recompute &&
+           x->sp == y->sp && x->schedule == y->schedule &&
+           x->grad_compression == y->grad_compression &&
+           x->sync == y->sync && x->threads_per_rank == y->threads_per_rank &&
+           x->attention == y->attention && x->framework == y->framework;
 }
 
 /* top[0..count) is a heap with the worst kept plan at the root. */
@@ -47,10 +69,31 @@ static void heap_down(dml_candidate *h, int n, int i)
     }
 }
 
+/* Room for one more kept plan: the heap doubles as plans arrive, so that
+ * a large top_k costs only what fits. */
+static bool heap_room(dml_search_result *r)
+{
+    if (r->count < r->cap)
+        return true;
+    int cap = r->cap ? 2 * r->cap : 16;
+    if (cap > r->top_k)
+        cap = r->top_k;
+    dml_candidate *t = realloc(r->top, (size_t)cap * sizeof *t);
+    if (!t) {
+        r->oom = true;
+        return false;
+    }
+    r->top = t;
+    r->cap = cap;
+    return true;
+}
+
 static void heap_offer(dml_search_result *r, const dml_candidate *c)
 {
-    dml_candidate *h = r->top;
     if (r->count < r->top_k) {
+        if (!heap_room(r))
+            return;
+        dml_candidate *h = r->top;
         int i = r->count++;
         h[i] = *c;
         while (i > 0) {
@@ -62,10 +105,30 @@ static void heap_offer(dml_search_result *r, const dml_candidate *c)
             h[i] = t;
             i = p;
         }
-    } else if (dml_candidate_better(c, &h[0])) {
-        h[0] = *c;
-        heap_down(h, r->count, 0);
+    } else if (dml_candidate_better(c, &r->top[0])) {
+        r->top[0] = *c;
+        heap_down(r->top, r->count, 0);
     }
+}
+
+/* Count c for the rank of r->rank.target (search.h). Candidates arrive in
+ * enumeration order, so an exact tie met before the target ranks ahead of
+ * it, as the ranking's tie-break on the order would put it. */
+static void rank_count(dml_search_rank *k, const dml_candidate *c)
+{
+    const dml_candidate *t = &k->target;
+    if (c->score_s != t->score_s) {
+        k->before += c->score_s < t->score_s;
+        return;
+    }
+    if (c->split != t->split) {
+        k->before += c->split < t->split;
+        return;
+    }
+    if (dml_candidate_same_plan(c, t))
+        k->seen = true;
+    else if (!k->seen)
+        k->before++;
 }
 
 void dml_search_result_finish(dml_search_result *r)
@@ -114,6 +177,8 @@ typedef struct walk {
     uint64_t order;
     dml_candidate cand;  /* scratch, reused: no allocation per candidate */
     char msg[DML_PLANNER_MSG_MAX];
+    dml_attention_impl attn[2];   /* attention kernels to try */
+    int attn_count;               /* entries in attn */
     int64_t mbs_key;              /* batch per replica of mbs_list */
     int mbs_count;                /* its divisors in mbs_list */
     int64_t mbs_list[DIVISORS_MAX];
@@ -124,6 +189,16 @@ static void reject(walk *w, dml_reject why)
     dml_search_result *r = w->res;
     if (r->rejected[why]++ == 0)
         memcpy(r->example[why], w->msg, sizeof w->msg);
+}
+
+/* The runtime cannot run w->cand.par: the message is formatted only for
+ * the first such rejection, the one kept as the example. */
+static void reject_framework(walk *w)
+{
+    if (w->res->rejected[DML_REJECT_FRAMEWORK] == 0)
+        dml_planner_check_framework(&w->req->space, &w->cand.par, w->msg,
+                                    sizeof w->msg);
+    reject(w, DML_REJECT_FRAMEWORK);
 }
 
 static bool fixed(const walk *w, dml_knob k)
@@ -159,6 +234,8 @@ static bool price(walk *w, int64_t global_batch)
     if (need <= cap) {
         r->feasible++;
         heap_offer(r, c);
+        if (r->rank.on)
+            rank_count(&r->rank, c);
         return true;
     }
     snprintf(w->msg, sizeof w->msg,
@@ -190,7 +267,10 @@ static void walk_mbs(walk *w, int64_t global_batch)
         rcs[nrc++] = DML_RECOMPUTE_NONE;
     else
         for (int i = 0; i < 3; i++)
-            rcs[nrc++] = all_rc[i];
+            /* flash keeps no scores: selective would price as none */
+            if (all_rc[i] != DML_RECOMPUTE_SELECTIVE ||
+                p->attention != DML_ATTN_FLASH)
+                rcs[nrc++] = all_rc[i];
 
     int64_t per_replica = global_batch / p->dp;
     int64_t one[1];
@@ -262,7 +342,7 @@ static void walk_mbs(walk *w, int64_t global_batch)
     }
 }
 
-/* sp and ZeRO for one (B, dp, tp, pp, v). */
+/* sp, ZeRO and the attention kernel for one (B, dp, tp, pp, v). */
 static void walk_options(walk *w, int64_t global_batch)
 {
     const dml_search_request *q = w->req;
@@ -279,13 +359,22 @@ static void walk_options(walk *w, int64_t global_batch)
         for (int z = z_lo; z <= z_hi; z++) {
             p->zero = z;
             p->recompute = DML_RECOMPUTE_NONE;
-            dml_reject rr = dml_planner_check_options(&q->space, p, w->msg,
-                                                      sizeof w->msg);
-            if (rr) {
-                reject(w, rr);
+            /* ZeRO-2/3 with a pipeline, for DeepSpeed */
+            if (dml_planner_check_framework(&q->space, p, NULL, 0)) {
+                reject_framework(w);
                 continue;
             }
-            walk_mbs(w, global_batch);
+            for (int a = 0; a < w->attn_count; a++) {
+                p->attention = w->attn[a];
+                p->recompute = DML_RECOMPUTE_NONE;
+                dml_reject rr = dml_planner_check_options(
+                    &q->space, p, w->msg, sizeof w->msg);
+                if (rr) {
+                    reject(w, rr);
+                    continue;
+                }
+                walk_mbs(w, global_batch);
+            }
         }
     }
 }
@@ -330,7 +419,32 @@ static void walk_pipeline(walk *w, int64_t global_batch)
             reject(w, rr);
             continue;
         }
+        /* the schedule, for the runtime (ZeRO is walk_options') */
+        p->zero = 0;
+        if (dml_planner_check_framework(&q->space, p, NULL, 0)) {
+            reject_framework(w);
+            continue;
+        }
         walk_options(w, global_batch);
+    }
+}
+
+/* The kernels to try: the fixed one; an MLP's (none: materialized); the
+ * one the transformer's spec names; else both. */
+static void attention_choices(walk *w)
+{
+    const dml_search_request *q = w->req;
+    const dml_model_spec *m = q->space.model;
+    w->attn_count = 0;
+    if (fixed(w, DML_KNOB_ATTN))
+        w->attn[w->attn_count++] = q->fixed.par.attention;
+    else if (m->type != DML_MODEL_TRANSFORMER)
+        w->attn[w->attn_count++] = DML_ATTN_MATERIALIZED;
+    else if (m->attention_set)
+        w->attn[w->attn_count++] = m->attention;
+    else {
+        w->attn[w->attn_count++] = DML_ATTN_MATERIALIZED;
+        w->attn[w->attn_count++] = DML_ATTN_FLASH;
     }
 }
 
@@ -421,6 +535,8 @@ dml_status dml_planner_search(const dml_search_request *req,
     w.order = (uint64_t)r->candidates + (uint64_t)r->pruned;
     dml_parallel_config_init(&w.cand.par);
     w.cand.par.threads_per_rank = req->fixed.par.threads_per_rank;
+    w.cand.par.framework = req->space.framework;
+    attention_choices(&w);
     if (req->global_batch > 0) {
         walk_batch(&w, req->global_batch);
     } else {
@@ -429,5 +545,8 @@ dml_status dml_planner_search(const dml_search_request *req,
                 walk_batch(&w, req->batches[i]);
     }
     r->elapsed_s += dml_clock_now_s() - t0;
+    if (r->oom)
+        return dml_error_msg(err, DML_ENOMEM,
+                             "out of memory keeping %d plans", r->top_k);
     return DML_OK;
 }

@@ -7,10 +7,12 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "costmodel/framework.h"
+
 static const char *const reject_names[DML_REJECT_COUNT] = {
     "none", "devices", "tp-model", "tp-node", "pp-layers", "interleaving",
-    "sp", "zero", "batch", "microbatches", "executor", "cost-model",
-    "memory"};
+    "sp", "zero", "batch", "microbatches", "executor", "attention",
+    "framework", "cost-model", "memory"};
 
 const char *dml_reject_name(dml_reject r)
 {
@@ -114,11 +116,33 @@ dml_reject dml_planner_check_pipeline(const dml_planner_space *s, int pp,
     return DML_REJECT_NONE;
 }
 
+dml_reject dml_planner_check_framework(const dml_planner_space *s,
+                                       const dml_parallel_config *p,
+                                       char *msg, size_t size)
+{
+    if (p->framework != s->framework)
+        return say(DML_REJECT_FRAMEWORK, msg, size,
+                   "a configuration for %s, where %s is planned for",
+                   dml_framework_name(p->framework),
+                   dml_framework_name(s->framework));
+    /* Without a message wanted, nothing is formatted: the search asks
+     * this for every pipeline layout and ZeRO stage. */
+    dml_error e;
+    if (dml_framework_check(p, s->model, msg && size ? &e : NULL) == DML_OK)
+        return DML_REJECT_NONE;
+    return msg && size ? say(DML_REJECT_FRAMEWORK, msg, size, "%s", e.msg)
+                       : DML_REJECT_FRAMEWORK;
+}
+
 dml_reject dml_planner_check_options(const dml_planner_space *s,
                                      const dml_parallel_config *p, char *msg,
                                      size_t size)
 {
     const dml_model_spec *m = s->model;
+    if (p->attention == DML_ATTN_FLASH && m->type != DML_MODEL_TRANSFORMER)
+        return say(DML_REJECT_ATTENTION, msg, size,
+                   "attn=flash is for transformers: an mlp has no "
+                   "attention");
     if (p->sp) {
         if (m->type != DML_MODEL_TRANSFORMER)
             return say(DML_REJECT_SP, msg, size,
@@ -188,6 +212,8 @@ dml_reject dml_planner_check(const dml_planner_space *s,
     if (r == DML_REJECT_NONE)
         r = dml_planner_check_pipeline(s, p->pp, p->v, p->schedule, msg,
                                        size);
+    if (r == DML_REJECT_NONE)
+        r = dml_planner_check_framework(s, p, msg, size);
     if (r == DML_REJECT_NONE)
         r = dml_planner_check_options(s, p, msg, size);
     if (r == DML_REJECT_NONE)
@@ -279,6 +305,18 @@ dml_reject dml_planner_check_fixed(const dml_planner_space *s,
             return say(DML_REJECT_V, msg, size,
                        "the interleaved schedule needs v >= 2");
     }
+    /* The runtime, against the schedule and ZeRO stage the fixed knobs
+     * imply (pp not known yet: the search may pick 1). */
+    dml_parallel_config f = *p;
+    f.framework = s->framework;
+    f.pp = pp ? pp : 1;
+    f.v = v;
+    f.schedule = sched;
+    if (!dml_planner_config_has(c, DML_KNOB_ZERO))
+        f.zero = 0;
+    dml_reject fr = dml_planner_check_framework(s, &f, msg, size);
+    if (fr)
+        return fr;
     /* Options against the degrees known so far. */
     dml_parallel_config q = *p;
     q.tp = tp ? tp : 2;            /* any tp > 1 the search may pick */

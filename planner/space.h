@@ -16,7 +16,17 @@
  *   micro-batch count to be a multiple of pp;
  * - an MLP plan stays runnable by dml-exec (ZeRO 0-1, no recompute, no
  *   sequence parallelism, no interleaving);
+ * - flash attention is for transformers (an MLP has no attention);
+ * - the runtime the plans are for can run it (costmodel/framework.h:
+ *   DeepSpeed has neither the interleaved nor the GPipe schedule, and no
+ *   ZeRO-2/3 with pipeline parallelism);
  * - and, priced by the cost model, the memory per device fits.
+ *
+ * recompute=selective with attn=flash is admissible: the cost model prices
+ * it as recompute=none (flash keeps no s x s scores, so selective
+ * recomputation has nothing to drop or redo). The search does not propose
+ * it, as it would duplicate recompute=none; a user who fixes both gets
+ * that price.
  */
 #ifndef DML_PLANNER_SPACE_H
 #define DML_PLANNER_SPACE_H
@@ -41,6 +51,8 @@ typedef enum dml_reject {
     DML_REJECT_BATCH,        /* global batch not a multiple of dp x mbs */
     DML_REJECT_MICROBATCHES, /* interleaving: micro-batches % pp != 0 */
     DML_REJECT_EXECUTOR,     /* dml-exec cannot run it (MLP plans) */
+    DML_REJECT_ATTENTION,    /* flash attention for a model without any */
+    DML_REJECT_FRAMEWORK,    /* the runtime cannot run it */
     DML_REJECT_COSTMODEL,    /* the cost model refused it */
     DML_REJECT_MEMORY,       /* does not fit in device memory */
     DML_REJECT_COUNT
@@ -56,6 +68,8 @@ typedef struct dml_planner_space {
     bool allow_cross_node_tp;    /* TP groups may span nodes */
     bool executor_only;          /* keep to what dml-exec runs (MLPs) */
     double mem_capacity_bytes;   /* memory per device, bytes */
+    dml_framework framework;     /* runtime the plans are for: what it
+                                    cannot run is ruled out */
 } dml_planner_space;
 
 /* The rules on tp alone. */
@@ -67,7 +81,14 @@ dml_reject dml_planner_check_pipeline(const dml_planner_space *s, int pp,
                                       int v, dml_pp_schedule schedule,
                                       char *msg, size_t size);
 
-/* Sequence parallelism, ZeRO, recompute and what dml-exec runs. */
+/* What s->framework cannot run of p (its schedule, ZeRO with pp); the
+ * message is the runtime's own (dml_framework_check). */
+dml_reject dml_planner_check_framework(const dml_planner_space *s,
+                                       const dml_parallel_config *p,
+                                       char *msg, size_t size);
+
+/* Sequence parallelism, ZeRO, recompute, attention and what dml-exec
+ * runs. */
 dml_reject dml_planner_check_options(const dml_planner_space *s,
                                      const dml_parallel_config *p, char *msg,
                                      size_t size);
@@ -78,7 +99,8 @@ dml_reject dml_planner_check_batch(const dml_planner_space *s,
                                    int64_t global_batch, char *msg,
                                    size_t size);
 
-/* Every structural rule above, in that order, plus dp x tp x pp = devices.
+/* Every structural rule above, in that order (the framework's after the
+ * pipeline's), plus dp x tp x pp = devices.
  * DML_REJECT_NONE when the configuration is admissible (memory is priced
  * separately). */
 dml_reject dml_planner_check(const dml_planner_space *s,
@@ -88,7 +110,8 @@ dml_reject dml_planner_check(const dml_planner_space *s,
 /*
  * The rules that the fixed knobs of c break on their own, whatever the
  * search picks for the rest (tp=5 with 96 heads, dp x tp x pp fixed to
- * another device count, v=2 with pp=1, zero=1 with dp=1 implied, ...).
+ * another device count, v=2 with pp=1, zero=1 with dp=1 implied,
+ * schedule=interleaved for DeepSpeed, attn=flash for an MLP, ...).
  * global_batch 0 = chosen by the search. What the tool reports as an
  * impossible --config (exit 2).
  */

@@ -57,9 +57,15 @@ dml_status dml_planner_tune(const dml_planner *p, dml_db *db,
     DML_CHECK(make_workdir(rq, out, &made, err));
     out->kept = true;
 
-    dml_tune_candidate cands[DML_PLANNER_TOP_MAX];
+    /* every plan shown (--top may keep thousands): off the stack */
+    dml_tune_candidate *cands = malloc((size_t)p->count * sizeof *cands);
+    if (!cands) {
+        if (made)
+            rmdir(out->workdir);
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    }
     size_t nc = 0;
-    for (int i = 0; i < p->count && nc < DML_PLANNER_TOP_MAX; i++) {
+    for (int i = 0; i < p->count; i++) {
         cands[nc].par = p->plans[i].plan.par;
         cands[nc].predicted_s = p->plans[i].plan.pred.step_s;
         nc++;
@@ -67,6 +73,7 @@ dml_status dml_planner_tune(const dml_planner *p, dml_db *db,
     size_t idx[DML_TUNE_MAX_TRIALS];
     size_t n = dml_tune_select_trials(cands, nc, rq->top_k, -1, idx,
                                       DML_TUNE_MAX_TRIALS);
+    free(cands);
 
     dml_tune_trial_spec specs[DML_TUNE_MAX_TRIALS];
     char paths[DML_TUNE_MAX_TRIALS][300];

@@ -1,7 +1,9 @@
 /*
  * test_search.c: the search and what is built on it: pruning that loses
  * no plan, the top-K order, fixed knobs, rejection reasons, the planner's
- * input errors, CPU ranks x threads, the automatic batch, and --why-not.
+ * input errors, CPU ranks x threads, the automatic batch, --why-not, the
+ * attention kernel and the runtime as search dimensions, --top all, and
+ * where a --config ranks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -104,6 +106,8 @@ static void pruning_loses_no_plan(void **state)
         for (int k = 0; k < DML_REJECT_COUNT; k++)
             if (k != DML_REJECT_MEMORY)
                 assert_int_equal(full->rejected[k], pruned->rejected[k]);
+        dml_search_result_free(full);
+        dml_search_result_free(pruned);
         free(full);
         free(pruned);
         dml_planner_free(p);
@@ -167,7 +171,8 @@ static void fixed_knobs_are_kept(void **state)
     dml_planner_free(p);
     /* Every knob fixed: one configuration priced ("what if"). */
     r = request("gpt3-1.3b", "dgx-a100-80g", 2, 64,
-                "dp=4,tp=2,pp=2,v=3,mbs=2,zero=1,recompute=selective,sp=1");
+                "dp=4,tp=2,pp=2,v=3,mbs=2,zero=1,recompute=selective,sp=1,"
+                "attn=materialized");
     p = run(&r);
     assert_int_equal(p->result.candidates, 1);
     assert_int_equal(p->count, 1);
@@ -363,7 +368,8 @@ static void why_not_answers(void **state)
 
     /* The winner itself. */
     char cfg[256];
-    dml_planner_config_format(&p->plans[0].plan.par, cfg, sizeof cfg);
+    dml_planner_config_format(&p->plans[0].plan.par, p->model.type, cfg,
+                              sizeof cfg);
     assert_int_equal(dml_planner_config_parse(cfg, "--why-not", &c, &err),
                      DML_OK);
     assert_int_equal(dml_planner_why_not(p, &c, &w, &err), DML_OK);
@@ -371,11 +377,11 @@ static void why_not_answers(void **state)
     assert_true(w.is_winner);
     assert_non_null(strstr(w.text, "is the winner"));
 
-    /* Over memory at mbs 4 without recomputation: how much, and what
-     * would make it fit. */
+    /* Over memory at mbs 4 without recomputation (of materialized
+     * scores): how much, and what would make it fit. */
     assert_int_equal(dml_planner_config_parse(
-                         "tp=8,pp=8,mbs=4,recompute=none", "--why-not", &c,
-                         &err),
+                         "tp=8,pp=8,mbs=4,recompute=none,attn=materialized",
+                         "--why-not", &c, &err),
                      DML_OK);
     assert_int_equal(dml_planner_why_not(p, &c, &w, &err), DML_OK);
     assert_int_equal(w.verdict, DML_REJECT_MEMORY);
@@ -402,6 +408,248 @@ static void why_not_answers(void **state)
     dml_planner_free(p);
 }
 
+/* The kernels the plans of p use: bit 0 materialized, bit 1 flash. Under
+ * flash no plan recomputes selectively (it would price as none). */
+static unsigned kernels_used(const dml_planner *p)
+{
+    unsigned used = 0;
+    for (int i = 0; i < p->count; i++) {
+        const dml_parallel_config *c = &p->plans[i].plan.par;
+        used |= 1u << c->attention;
+        if (c->attention == DML_ATTN_FLASH)
+            assert_int_not_equal(c->recompute, DML_RECOMPUTE_SELECTIVE);
+    }
+    return used;
+}
+
+static void attention_searched_or_fixed(void **state)
+{
+    (void)state;
+    /* GPT-3's spec names no kernel: both are searched (every feasible plan
+     * kept, so that both show). */
+    dml_planner_request r = request("gpt3-1.3b", "dgx-a100-80g", 2, 64, NULL);
+    r.top_k = DML_PLANNER_TOP_MAX;
+    dml_planner *p = run(&r);
+    assert_int_equal(kernels_used(p), 3u);
+    /* flash is faster here: the winner uses it */
+    assert_int_equal(p->plans[0].plan.par.attention, DML_ATTN_FLASH);
+    dml_planner_free(p);
+
+    /* Llama 3's spec says flash: every plan uses it... (at sequence 2048,
+     * where materialized scores fit too) */
+    r = request("llama3-8b", "dgx-h100", 1, 64, NULL);
+    r.seq = 2048;
+    r.top_k = DML_PLANNER_TOP_MAX;
+    p = run(&r);
+    assert_int_equal(kernels_used(p), 2u);
+    int64_t flash_candidates = p->result.candidates;
+    dml_planner_free(p);
+    /* ...unless --config attn= says otherwise: the same layout with
+     * materialized scores is slower and needs more memory. */
+    double step[2], mem[2];
+    const char *const layout[2] = {
+        "tp=2,pp=1,mbs=1,zero=1,recompute=none,sp=0",
+        "tp=2,pp=1,mbs=1,zero=1,recompute=none,sp=0,attn=materialized"};
+    for (int i = 0; i < 2; i++) {
+        r = request("llama3-8b", "dgx-h100", 1, 64, layout[i]);
+        r.seq = 2048;
+        p = run(&r);
+        assert_int_equal(p->result.candidates, 1);
+        assert_int_equal(p->plans[0].plan.par.attention,
+                         i == 0 ? DML_ATTN_FLASH : DML_ATTN_MATERIALIZED);
+        step[i] = p->plans[0].plan.pred.step_s;
+        mem[i] = p->plans[0].plan.pred.mem_bytes_per_device;
+        dml_planner_free(p);
+    }
+    assert_true(step[1] > step[0]);
+    assert_true(mem[1] > mem[0]);
+    r = request("llama3-8b", "dgx-h100", 1, 64, "attn=materialized");
+    r.seq = 2048;
+    r.top_k = DML_PLANNER_TOP_MAX;
+    p = run(&r);
+    assert_int_equal(kernels_used(p), 1u);
+    /* one kernel each, and materialized adds selective recomputation */
+    assert_true(p->result.candidates > flash_candidates);
+    dml_planner_free(p);
+
+    /* A user's flash + selective is accepted and priced as the cost model
+     * prices it: as recompute=none. */
+    r = request("llama3-8b", "dgx-h100", 1, 64,
+                "tp=2,pp=1,mbs=1,zero=1,sp=0,attn=flash,recompute=selective");
+    r.seq = 2048;
+    p = run(&r);
+    double sel = p->plans[0].plan.pred.step_s;
+    assert_int_equal(p->plans[0].plan.par.recompute,
+                     DML_RECOMPUTE_SELECTIVE);
+    dml_planner_free(p);
+    r = request("llama3-8b", "dgx-h100", 1, 64,
+                "tp=2,pp=1,mbs=1,zero=1,sp=0,attn=flash,recompute=none");
+    r.seq = 2048;
+    p = run(&r);
+    assert_true(p->plans[0].plan.pred.step_s == sel);
+    dml_planner_free(p);
+
+    /* An MLP has no attention: flash is refused before the search. */
+    r = request("mlp-fmnist", "cpu-node", 0, 256, "attn=flash");
+    expect_new_error(&r, DML_EINPUT, "--config: attn=flash is for "
+                                     "transformers");
+}
+
+static void framework_restricts_the_search(void **state)
+{
+    (void)state;
+    /* GPT-3 175B on 1024 A100s: Megatron-LM's best plans interleave
+     * (SC21); DeepSpeed's pipeline engine cannot, nor shard gradients
+     * with a pipeline. */
+    dml_planner_request r =
+        request("gpt3-175b", "dgx-a100-80g", 128, 1536, NULL);
+    r.top_k = DML_PLANNER_TOP_MAX;
+    dml_planner *p = run(&r);
+    bool interleaved = false, zero23_pp = false;
+    for (int i = 0; i < p->count; i++) {
+        const dml_parallel_config *c = &p->plans[i].plan.par;
+        assert_int_equal(c->framework, DML_FRAMEWORK_MEGATRON);
+        interleaved |= c->schedule == DML_PP_INTERLEAVED;
+        zero23_pp |= c->pp > 1 && c->zero >= 2;
+    }
+    assert_true(interleaved && zero23_pp);
+    assert_int_equal(p->result.rejected[DML_REJECT_FRAMEWORK], 0);
+    int64_t megatron_feasible = p->result.feasible;
+    dml_planner_free(p);
+
+    r.framework = DML_FRAMEWORK_DEEPSPEED;
+    p = run(&r);
+    assert_int_equal(p->count, p->result.feasible);
+    for (int i = 0; i < p->count; i++) {
+        const dml_plan *pl = &p->plans[i].plan;
+        assert_int_equal(pl->par.framework, DML_FRAMEWORK_DEEPSPEED);
+        assert_int_equal(pl->par.schedule, DML_PP_1F1B);
+        assert_int_equal(pl->par.v, 1);
+        assert_false(pl->par.pp > 1 && pl->par.zero >= 2);
+        dml_error err;
+        assert_int_equal(dml_plan_validate(pl, &err), DML_OK);
+    }
+    assert_true(p->result.rejected[DML_REJECT_FRAMEWORK] > 0);
+    assert_non_null(strstr(p->result.example[DML_REJECT_FRAMEWORK],
+                           "DeepSpeed"));
+    assert_true(p->result.feasible < megatron_feasible);
+    dml_planner_free(p);
+
+    /* What DeepSpeed cannot run, fixed: refused before the search. */
+    r = request("gpt3-175b", "dgx-a100-80g", 128, 1536,
+                "schedule=interleaved,v=2");
+    r.framework = DML_FRAMEWORK_DEEPSPEED;
+    expect_new_error(&r, DML_EINPUT, "--config: DeepSpeed's pipeline engine "
+                                     "has no interleaved schedule");
+    r = request("gpt3-175b", "dgx-a100-80g", 128, 1536, "pp=8,zero=2");
+    r.framework = DML_FRAMEWORK_DEEPSPEED;
+    expect_new_error(&r, DML_EINPUT, "ZeRO-2 only without pipeline");
+    /* and --why-not says so */
+    r = request("gpt3-175b", "dgx-a100-80g", 128, 1536, NULL);
+    r.framework = DML_FRAMEWORK_DEEPSPEED;
+    p = run(&r);
+    dml_planner_config c;
+    dml_why_not w;
+    dml_error err;
+    assert_int_equal(dml_planner_config_parse("v=3", "--why-not", &c, &err),
+                     DML_OK);
+    assert_int_equal(dml_planner_why_not(p, &c, &w, &err), DML_OK);
+    assert_int_equal(w.verdict, DML_REJECT_FRAMEWORK);
+    assert_non_null(strstr(w.text, "v=3 is ruled out: DeepSpeed's pipeline "
+                                   "engine has no interleaved schedule"));
+    dml_planner_free(p);
+}
+
+static void top_all_keeps_every_feasible_plan(void **state)
+{
+    (void)state;
+    dml_planner_request r = request("gpt3-1.3b", "dgx-a100-80g", 2, 64, NULL);
+    r.top_k = DML_PLANNER_TOP_MAX; /* dml-plan --top all */
+    dml_planner *p = run(&r);
+    /* well over the old cap of 64, and all of them */
+    assert_true(p->result.feasible > 64);
+    assert_int_equal(p->count, p->result.feasible);
+    assert_true(p->result.cap <= p->result.top_k);
+    for (int i = 1; i < p->count; i++)
+        assert_false(dml_candidate_better(&p->plans[i].cand,
+                                          &p->plans[i - 1].cand));
+    dml_planner_free(p);
+}
+
+/* Where --config's best plan ranks, against the search without it keeping
+ * every feasible plan (dml-plan --top all): the same place, count and #1.
+ * proposed: whether that search lists the plan (else it is placed among
+ * them, one more). */
+static void expect_rank_as_top_all(const char *config, bool proposed)
+{
+    dml_planner_request r =
+        request("gpt3-1.3b", "dgx-a100-80g", 2, 64, config);
+    dml_planner *p = run(&r);
+    const dml_config_rank *k = &p->config_rank;
+    const dml_candidate *mine = &p->plans[0].cand;
+    assert_true(k->known);
+    if (k->proposed != proposed)
+        fail_msg("%s: proposed %d, expected %d", config, k->proposed,
+                 proposed);
+
+    dml_planner_request f = request("gpt3-1.3b", "dgx-a100-80g", 2, 64, NULL);
+    f.top_k = DML_PLANNER_TOP_MAX;
+    dml_planner *q = run(&f);
+    const dml_search_result *all = &q->result;
+    assert_int_equal(all->count, all->feasible);
+    int at = -1;
+    int64_t ahead = 0;
+    for (int i = 0; i < all->count; i++) {
+        if (dml_candidate_same_plan(&all->top[i], mine)) {
+            assert_int_equal(at, -1); /* once */
+            at = i;
+        }
+        /* an exact tie ranks ahead of a plan the search does not list */
+        ahead += all->top[i].score_s <= mine->score_s;
+    }
+    if (proposed) {
+        if (at < 0)
+            fail_msg("%s: its best plan is not in --top all", config);
+        assert_int_equal(k->rank, at + 1);
+        assert_int_equal(k->feasible, all->feasible);
+    } else {
+        assert_int_equal(at, -1);
+        assert_int_equal(k->rank, ahead + 1);
+        assert_int_equal(k->feasible, all->feasible + 1);
+    }
+    assert_true(dml_candidate_same_plan(&k->best, &all->top[0]));
+    assert_true(fabs(k->slower_fraction -
+                     (mine->score_s / all->top[0].score_s - 1)) < 1e-12);
+    dml_planner_free(q);
+    dml_planner_free(p);
+}
+
+static void config_rank_matches_top_all(void **state)
+{
+    (void)state;
+    expect_rank_as_top_all("tp=2,pp=2", true);
+    expect_rank_as_top_all("attn=materialized", true);
+    expect_rank_as_top_all("tp=8,pp=2,mbs=1", true);
+    /* full recomputation where less fits: dominated, not listed */
+    expect_rank_as_top_all("tp=2,pp=2,recompute=full", false);
+    /* GPipe is never proposed */
+    expect_rank_as_top_all("pp=2,schedule=gpipe", false);
+    /* The winner's own knobs rank #1, 0 % from itself. */
+    dml_planner_request r = request("gpt3-1.3b", "dgx-a100-80g", 2, 64, NULL);
+    dml_planner *p = run(&r);
+    assert_false(p->config_rank.known); /* no --config, no ranking */
+    char cfg[256];
+    dml_planner_config_format(&p->plans[0].plan.par, p->model.type, cfg,
+                              sizeof cfg);
+    dml_planner_free(p);
+    r = request("gpt3-1.3b", "dgx-a100-80g", 2, 64, cfg);
+    p = run(&r);
+    assert_true(p->config_rank.proposed);
+    assert_int_equal(p->config_rank.rank, 1);
+    assert_true(p->config_rank.slower_fraction == 0);
+    dml_planner_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +662,10 @@ int main(void)
         cmocka_unit_test(cpu_ranks_times_threads),
         cmocka_unit_test(auto_batch_minimises_time_to_train),
         cmocka_unit_test(why_not_answers),
+        cmocka_unit_test(attention_searched_or_fixed),
+        cmocka_unit_test(framework_restricts_the_search),
+        cmocka_unit_test(top_all_keeps_every_feasible_plan),
+        cmocka_unit_test(config_rank_matches_top_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,7 +43,8 @@ static void config_parses_every_knob(void **state)
     dml_error err;
     assert_int_equal(dml_planner_config_parse(
                          "dp=16, tp=8,pp=8,v=3,mbs=2,zero=1,"
-                         "recompute=selective,sp=1,schedule=interleaved",
+                         "recompute=selective,sp=1,schedule=interleaved,"
+                         "attn=flash",
                          "--config", &c, &err),
                      DML_OK);
     assert_int_equal(c.par.dp, 16);
@@ -55,19 +56,29 @@ static void config_parses_every_knob(void **state)
     assert_int_equal(c.par.recompute, DML_RECOMPUTE_SELECTIVE);
     assert_true(c.par.sp);
     assert_int_equal(c.par.schedule, DML_PP_INTERLEAVED);
+    assert_int_equal(c.par.attention, DML_ATTN_FLASH);
     for (int k = 0; k < DML_KNOB_THREADS; k++)
         assert_true(dml_planner_config_has(&c, (dml_knob)k));
     assert_false(dml_planner_config_has(&c, DML_KNOB_THREADS));
 
     /* Formatting and parsing again gives the same configuration. */
     char text[256];
-    dml_planner_config_format(&c.par, text, sizeof text);
+    dml_planner_config_format(&c.par, DML_MODEL_TRANSFORMER, text,
+                              sizeof text);
     assert_string_equal(text, "dp=16,tp=8,pp=8,v=3,mbs=2,zero=1,"
-                              "recompute=selective,sp=1,schedule=interleaved");
+                              "recompute=selective,sp=1,schedule=interleaved,"
+                              "attn=flash");
     dml_planner_config d;
     assert_int_equal(dml_planner_config_parse(text, "--config", &d, &err),
                      DML_OK);
     assert_memory_equal(&c.par, &d.par, sizeof c.par);
+    /* An MLP has no attention: its configurations do not name one. */
+    c.par.attention = DML_ATTN_MATERIALIZED;
+    dml_planner_config_format(&c.par, DML_MODEL_MLP, text, sizeof text);
+    assert_null(strstr(text, "attn"));
+    dml_planner_config_format(&c.par, DML_MODEL_TRANSFORMER, text,
+                              sizeof text);
+    assert_non_null(strstr(text, ",attn=materialized"));
 
     /* A subset fixes only those knobs. */
     assert_int_equal(dml_planner_config_parse("tp=4,pp=8", "--why-not", &d,
@@ -100,6 +111,8 @@ static void config_errors_name_the_item(void **state)
     expect_parse_error("sp=2", "sp must be 0 or 1");
     expect_parse_error("schedule=zigzag",
                        "schedule must be 1f1b, gpipe or interleaved");
+    expect_parse_error("attn=fast", "\"attn=fast\": attn must be flash or "
+                                    "materialized");
     expect_parse_error("ep=2", "unknown knob \"ep\"");
     expect_parse_error("tp=2,tp=4", "\"tp=4\": tp is given twice");
     expect_parse_error("tp", "\"tp\": expected knob=value");
@@ -254,6 +267,25 @@ static void gqa_and_mlp_rules(void **state)
     assert_non_null(strstr(msg, "hidden width 256"));
 }
 
+/* --config text on its own against s at a global batch of 1536: the rule
+ * it breaks (want), whose message contains message (NULL: any). */
+static void expect_fixed(const dml_planner_space *s, const char *text,
+                         dml_reject want, const char *message)
+{
+    dml_planner_config c;
+    dml_error err;
+    char msg[256] = "";
+    assert_int_equal(dml_planner_config_parse(text, "--config", &c, &err),
+                     DML_OK);
+    dml_reject got = dml_planner_check_fixed(s, &c, 1536, msg, sizeof msg);
+    if (got != want)
+        fail_msg("%s (%s): expected %s, got %s (%s)", text,
+                 dml_framework_name(s->framework), dml_reject_name(want),
+                 dml_reject_name(got), msg);
+    if (message && !strstr(msg, message))
+        fail_msg("%s: expected \"%s\" in \"%s\"", text, message, msg);
+}
+
 static void fixed_knobs_alone(void **state)
 {
     (void)state;
@@ -282,21 +314,8 @@ static void fixed_knobs_alone(void **state)
         {"tp=8,pp=8", DML_REJECT_NONE, NULL},
         {"mbs=2,recompute=full,zero=3,sp=1", DML_REJECT_NONE, NULL},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        assert_int_equal(dml_planner_config_parse(cases[i].text, "--config",
-                                                  &c, &err),
-                         DML_OK);
-        msg[0] = '\0';
-        dml_reject got = dml_planner_check_fixed(&s, &c, 1536, msg,
-                                                 sizeof msg);
-        if (got != cases[i].want)
-            fail_msg("%s: expected %s, got %s (%s)", cases[i].text,
-                     dml_reject_name(cases[i].want), dml_reject_name(got),
-                     msg);
-        if (cases[i].message && !strstr(msg, cases[i].message))
-            fail_msg("%s: expected \"%s\" in \"%s\"", cases[i].text,
-                     cases[i].message, msg);
-    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_fixed(&s, cases[i].text, cases[i].want, cases[i].message);
     /* tp and pp fixed to the whole cluster imply dp = 1: no ZeRO. */
     s.devices = 512;
     assert_int_equal(dml_planner_config_parse("tp=8,pp=64,zero=1", "x", &c,
@@ -304,6 +323,72 @@ static void fixed_knobs_alone(void **state)
                      DML_OK);
     assert_int_equal(dml_planner_check_fixed(&s, &c, 1536, msg, sizeof msg),
                      DML_REJECT_ZERO);
+}
+
+/* The runtime's rules (costmodel/framework.h) and flash attention's, on
+ * whole configurations and on fixed knobs alone. */
+static void framework_and_attention_rules(void **state)
+{
+    (void)state;
+    dml_model_spec m;
+    load_model("gpt3-175b", &m);
+    dml_planner_space s = space_of(&m, 1024, 8);
+    /* Megatron-LM runs SC21's interleaved layout; DeepSpeed does not. */
+    dml_parallel_config p = par(16, 8, 8, 3, 1, 96);
+    expect_reject(&s, &p, 1536, DML_REJECT_NONE, NULL);
+    s.framework = DML_FRAMEWORK_DEEPSPEED;
+    p.framework = DML_FRAMEWORK_DEEPSPEED;
+    expect_reject(&s, &p, 1536, DML_REJECT_FRAMEWORK,
+                  "no interleaved schedule");
+    p = par(16, 8, 8, 1, 1, 96);
+    p.framework = DML_FRAMEWORK_DEEPSPEED;
+    p.schedule = DML_PP_GPIPE;
+    expect_reject(&s, &p, 1536, DML_REJECT_FRAMEWORK, "1F1B only");
+    p.schedule = DML_PP_1F1B;
+    p.zero = 1;
+    expect_reject(&s, &p, 1536, DML_REJECT_NONE, NULL);
+    p.zero = 2;
+    expect_reject(&s, &p, 1536, DML_REJECT_FRAMEWORK,
+                  "ZeRO-2 only without pipeline parallelism");
+    p = par(128, 8, 1, 1, 1, 12);
+    p.framework = DML_FRAMEWORK_DEEPSPEED;
+    p.zero = 3;
+    expect_reject(&s, &p, 1536, DML_REJECT_NONE, NULL);
+    /* a configuration of the other runtime is not this search's */
+    p.framework = DML_FRAMEWORK_MEGATRON;
+    expect_reject(&s, &p, 1536, DML_REJECT_FRAMEWORK, "where deepspeed");
+
+    /* Fixed knobs the runtime cannot run, alone (dml-plan: exit 2). */
+    struct {
+        const char *text;
+        dml_reject want;
+        const char *message;
+    } cases[] = {
+        {"schedule=interleaved,v=2", DML_REJECT_FRAMEWORK,
+         "no interleaved schedule"},
+        {"v=2", DML_REJECT_FRAMEWORK, "no interleaved schedule"},
+        {"pp=8,schedule=gpipe", DML_REJECT_FRAMEWORK, "1F1B only"},
+        {"pp=8,zero=2", DML_REJECT_FRAMEWORK, "without pipeline"},
+        {"dp=16,tp=8,zero=3", DML_REJECT_FRAMEWORK, "without pipeline"},
+        {"zero=3", DML_REJECT_NONE, NULL}, /* with pp = 1 */
+        {"tp=8,pp=8,zero=1", DML_REJECT_NONE, NULL},
+        /* accepted, and priced as the cost model prices it (= none) */
+        {"attn=flash,recompute=selective", DML_REJECT_NONE, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        expect_fixed(&s, cases[i].text, cases[i].want, cases[i].message);
+    /* The same knobs are Megatron-LM's to run. */
+    s.framework = DML_FRAMEWORK_MEGATRON;
+    expect_fixed(&s, "pp=8,zero=2,v=2", DML_REJECT_NONE, NULL);
+
+    /* An MLP has no attention to run with flash. */
+    load_model("mlp-fmnist", &m);
+    s = space_of(&m, 2, 2);
+    p = par(2, 1, 1, 1, 8, 16);
+    p.attention = DML_ATTN_FLASH;
+    expect_reject(&s, &p, 256, DML_REJECT_ATTENTION, "an mlp has no "
+                                                     "attention");
+    expect_fixed(&s, "attn=flash", DML_REJECT_ATTENTION, "an mlp has no");
 }
 
 int main(void)
@@ -314,6 +399,7 @@ int main(void)
         cmocka_unit_test(rules_reject_with_their_reason),
         cmocka_unit_test(gqa_and_mlp_rules),
         cmocka_unit_test(fixed_knobs_alone),
+        cmocka_unit_test(framework_and_attention_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
