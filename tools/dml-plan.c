@@ -36,7 +36,8 @@
 static const char usage_text[] =
     "usage: dml-plan --model NAME|FILE --cluster NAME|FILE|this\n"
     "                --global-batch B|auto [--nodes N] [--devices N] [--seq S]\n"
-    "                [--top K] [--config KNOBS] [--why-not KNOBS] [--explain]\n"
+    "                [--top K|all] [--config KNOBS] [--why-not KNOBS]\n"
+    "                [--framework megatron|deepspeed] [--explain]\n"
     "                [--json] [--out plan.json] [--export KIND]\n"
     "                [--export-out FILE] [--db PATH] [--tokens T]\n"
     "                [--optimizer adam|adamw|sgd|lamb|lars]\n"
@@ -45,8 +46,9 @@ static const char usage_text[] =
     "       dml-plan --list-models | --list-clusters [--json]\n"
     "\n"
     "Search data, tensor and pipeline parallelism (with interleaving),\n"
-    "micro-batch size, ZeRO stage, recomputation and sequence parallelism\n"
-    "for a model on a cluster; predict each plan's step time and memory per\n"
+    "micro-batch size, ZeRO stage, recomputation, sequence parallelism and\n"
+    "the attention kernel for a model on a cluster, for one training runtime;\n"
+    "predict each plan's step time and memory per\n"
     "device with the cost model; show the best with their batch and\n"
     "learning-rate schedule and time to train. Plans shown are recorded in\n"
     "the database.\n"
@@ -60,10 +62,16 @@ static const char usage_text[] =
     "                     it with the plan by time to train (needs a noise\n"
     "                     scale: --noise-scale, or one dml-exec measured)\n"
     "  --seq S            sequence length instead of the model's\n"
-    "  --top K            plans to show and record (default 5)\n"
+    "  --top K|all        plans to show and record (default 5; all: every\n"
+    "                     feasible plan, at most 10000)\n"
     "  --config KNOBS     fix knobs, search the rest: dp=,tp=,pp=,v=,mbs=,\n"
     "                     zero=0-3,recompute=none|selective|full,sp=0|1,\n"
-    "                     schedule=1f1b|gpipe|interleaved,threads= (CPU)\n"
+    "                     schedule=1f1b|gpipe|interleaved,\n"
+    "                     attn=flash|materialized,threads= (CPU); also says\n"
+    "                     where its best plan ranks among all feasible plans\n"
+    "  --framework F      megatron (default) or deepspeed: the runtime the\n"
+    "                     plans are priced for, proposing only what it runs\n"
+    "                     (--export megatron|deepspeed implies its own)\n"
     "  --why-not KNOBS    what rules that configuration out, or how much\n"
     "                     slower than the winner it is and why\n"
     "  --explain          break the winner down; why the runner-up lost\n"
@@ -116,6 +124,7 @@ typedef struct options {
     dml_export_kind export_kind;
     const char *export_out;   /* --export-out */
     const char *why_not;      /* --why-not text */
+    bool have_framework;      /* --framework given */
     long tune_k;              /* --tune K, 0 = no tuning */
     int64_t tune_steps;       /* --tune-steps */
     const char *tune_data;    /* --tune-data */
@@ -172,7 +181,8 @@ enum { OPT_MODEL = DML_CLI_OPT_FIRST, OPT_CLUSTER, OPT_NODES, OPT_DEVICES,
        OPT_JSON, OPT_OUT, OPT_EXPORT, OPT_EXPORT_OUT, OPT_DB, OPT_TOKENS,
        OPT_OPT, OPT_BASE_LR, OPT_BASE_BATCH, OPT_NOISE, OPT_RAMP, OPT_XNODE,
        OPT_LIST_MODELS, OPT_LIST_CLUSTERS, OPT_TUNE, OPT_TUNE_STEPS,
-       OPT_TUNE_DATA, OPT_RANKS, OPT_NO_CALIB, OPT_KEEP_TRIALS };
+       OPT_TUNE_DATA, OPT_RANKS, OPT_NO_CALIB, OPT_KEEP_TRIALS,
+       OPT_FRAMEWORK };
 
 static const struct option longopts[] = {
     {"model", required_argument, NULL, OPT_MODEL},
@@ -184,6 +194,7 @@ static const struct option longopts[] = {
     {"top", required_argument, NULL, OPT_TOP},
     {"config", required_argument, NULL, OPT_CONFIG},
     {"why-not", required_argument, NULL, OPT_WHYNOT},
+    {"framework", required_argument, NULL, OPT_FRAMEWORK},
     {"explain", no_argument, NULL, OPT_EXPLAIN},
     {"json", no_argument, NULL, OPT_JSON},
     {"out", required_argument, NULL, OPT_OUT},
@@ -235,8 +246,20 @@ static dml_status on_option(void *ctx, int id, const char *arg,
         DML_CHECK(parse_count("--seq", arg, 100000000, &o->req.seq, err));
         break;
     case OPT_TOP:
-        DML_CHECK(parse_count("--top", arg, DML_PLANNER_TOP_MAX, &n, err));
+        /* all: every feasible plan (the search keeps what fits) */
+        if (strcmp(arg, "all") == 0)
+            n = DML_PLANNER_TOP_MAX;
+        else
+            DML_CHECK(parse_count("--top", arg, DML_PLANNER_TOP_MAX, &n,
+                                  err));
         o->req.top_k = (int)n;
+        break;
+    case OPT_FRAMEWORK:
+        if (!dml_framework_parse(arg, &o->req.framework))
+            return dml_error_msg(err, DML_EUSAGE,
+                                 "--framework: \"%s\" is not megatron or "
+                                 "deepspeed", arg);
+        o->have_framework = true;
         break;
     case OPT_CONFIG:
         DML_CHECK(dml_planner_config_parse(arg, "--config",
@@ -335,6 +358,20 @@ static dml_status parse_options(int argc, char **argv, options *o,
         return dml_error_msg(err, DML_EUSAGE,
                              "--json and --export both write to standard "
                              "output: add --export-out FILE");
+    /* An export for a runtime plans for that runtime: implied, or a
+     * contradiction. */
+    dml_framework ef;
+    if (o->have_export && dml_export_framework(o->export_kind, &ef)) {
+        if (o->have_framework && ef != o->req.framework)
+            return dml_error_msg(
+                err, DML_EUSAGE,
+                "--framework %s and --export %s disagree: a %s export runs "
+                "plans priced for %s (drop --framework, or make them agree)",
+                dml_framework_name(o->req.framework),
+                dml_export_name(o->export_kind),
+                dml_export_name(o->export_kind), dml_framework_name(ef));
+        o->req.framework = ef;
+    }
     return DML_OK;
 }
 
