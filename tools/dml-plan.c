@@ -17,13 +17,13 @@
 #include <string.h>
 
 #include "common/cli.h"
+#include "common/datadir.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "common/units.h"
 #include "common/version.h"
-#include "costmodel/presets.h"
 #include "db/db.h"
 #include "planner/config.h"
 #include "planner/export.h"
@@ -601,7 +601,12 @@ int main(int argc, char **argv)
         return fail(&err);
     if (dml_cli_print_help_version(&o.cli, "dml-plan", usage_text, stdout))
         return 0;
-    const char *data_dir = dml_costmodel_data_dir(getenv("DML_DATA_DIR"));
+    /* The presets: $DML_DATA_DIR, else share/dml of an installed prefix,
+     * else the source tree (common/datadir.h). */
+    char data_dir_buf[4096];
+    const char *data_dir = dml_datadir_resolve(getenv("DML_DATA_DIR"),
+                                               data_dir_buf,
+                                               sizeof data_dir_buf);
     if (o.list_models || o.list_clusters) {
         if (o.list_models &&
             dml_planner_list_presets(stdout, data_dir, true, o.json, &err))
