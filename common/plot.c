@@ -115,7 +115,7 @@ static void put_quoted(FILE *f, const char *s)
 static const char *style_name(dml_plot_style s)
 {
     switch (s) {
-    case DML_PLOT_POINTS: return "points pointsize 0.9";
+    case DML_PLOT_POINTS: return "points pointtype 7 pointsize 1.1";
     case DML_PLOT_LINES: return "lines linewidth 1.5";
     case DML_PLOT_LINESPOINTS: return "linespoints linewidth 1.5 pointsize 0.6";
     }
@@ -126,6 +126,28 @@ static bool ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcasecmp(s + n - k, suffix) == 0;
+}
+
+/* One range for both axes, a little wider than the points, and a square
+ * drawing area. */
+static void put_square_range(const dml_plot *p, FILE *f)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < p->n_series; i++)
+        for (size_t k = 0; k < p->series[i].n; k++) {
+            double x = p->series[i].x[k], y = p->series[i].y[k];
+            if (!drawable(p, x, y))
+                continue;
+            lo = fmin(lo, fmin(x, y));
+            hi = fmax(hi, fmax(x, y));
+        }
+    if (!(lo <= hi))
+        return;
+    bool logs = p->logx || p->logy;
+    double a = logs ? lo / 1.5 : lo - 0.05 * (hi - lo + 1e-300);
+    double b = logs ? hi * 1.5 : hi + 0.05 * (hi - lo + 1e-300);
+    fprintf(f, "set size square\nset xrange [%.17g:%.17g]\n"
+               "set yrange [%.17g:%.17g]\n", a, b, a, b);
 }
 
 /* Data files s<i>.dat (x y per line, drawable points only) and plot.gp,
@@ -172,6 +194,8 @@ static dml_status write_inputs(const dml_plot *p, const char *dir, bool png,
         fputs("set logscale x\nset format x '%g'\n", f);
     if (p->logy)
         fputs("set logscale y\nset format y '%g'\n", f);
+    if (p->square)
+        put_square_range(p, f);
     fputs("plot ", f);
     bool any = false;
     for (size_t i = 0; i < p->n_series; i++) {

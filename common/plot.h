@@ -50,6 +50,8 @@ typedef struct dml_plot {
     bool logx, logy;          /* logarithmic axes (non-positive values are
                                  left out of the data files) */
     bool diagonal;            /* draw the line y = x ("predicted = measured") */
+    bool square;              /* one range for both axes, drawn square, so
+                                 that y = x runs corner to corner */
     dml_plot_series *series;  /* n_series of them, malloc'd */
     size_t n_series, cap;
 } dml_plot;

@@ -17,7 +17,8 @@ static void text(dml_csv *c, const char *s)
 /* The configuration columns both plans and runs have, in one order. */
 #define CONFIG_HEADER                                                         \
     "dp", "tp", "pp", "v", "mbs", "microbatches", "zero", "recompute", "sp", \
-        "schedule", "threads_per_rank", "global_batch"
+        "schedule", "threads_per_rank", "framework", "attention",            \
+        "global_batch"
 
 static void config(dml_csv *c, const dml_db_plan_config *k)
 {
@@ -32,6 +33,8 @@ static void config(dml_csv *c, const dml_db_plan_config *k)
     dml_csv_i64(c, k->sp);
     text(c, k->schedule);
     dml_csv_i64(c, k->threads_per_rank);
+    text(c, k->framework);
+    text(c, k->attention);
     dml_csv_i64(c, k->global_batch);
 }
 

@@ -50,6 +50,7 @@ static dml_status chart_predicted(dml_db *db, int limit, dml_plot *p,
              "measured step time, fastest run's median (s)");
     p->logx = p->logy = true;
     p->diagonal = true;
+    p->square = true;
     dml_db_plan_row *rows = NULL;
     size_t n = 0;
     DML_CHECK(dml_db_list_plans(db, 0, &rows, &n, err));

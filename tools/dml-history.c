@@ -1,13 +1,15 @@
 /*
- * dml-history: the tuning history in the dml database, as tables or JSON.
+ * dml-history: the tuning history in the dml database, as tables, JSON or
+ * CSV, or as a chart drawn by gnuplot.
  *
  * A thin main(): parse options, open the database read-side (a missing
  * file is reported, never created), fetch the rows through db/history.h and
- * format them. Everything it shows is also in the views of the database
- * (db/schema.md) for people who prefer sqlite3.
+ * format them (CSV and charts: report/). Everything it shows is also in the
+ * views of the database (db/schema.md) for people who prefer sqlite3.
  */
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,21 +18,27 @@
 
 #include "common/cli.h"
 #include "common/error.h"
+#include "common/file.h"
 #include "common/log.h"
 #include "common/quote.h"
 #include "common/units.h"
 #include "common/version.h"
 #include "db/db.h"
 #include "db/history.h"
+#include "report/history_csv.h"
+#include "report/history_plot.h"
 
 static const char usage_text[] =
     "usage: dml-history [--db PATH] [--probes] [--plans] [--runs]\n"
-    "                   [--calibrations] [--limit N] [--json]\n"
+    "                   [--calibrations] [--limit N] [--json | --csv]\n"
+    "       dml-history [--db PATH] --plot KIND --out FILE [--limit N]\n"
+    "                   [--run ID] [--probe ID]\n"
     "\n"
     "Show the tuning history kept in the dml database: probe runs (memory\n"
     "bandwidth, GEMM peaks, point-to-point latency and bandwidth), plans\n"
     "(configuration and prediction), runs (predicted vs measured step time)\n"
     "and calibrations. Without a section option every section is shown.\n"
+    "Or draw a chart of it with gnuplot (Debian: gnuplot-nox).\n"
     "\n"
     "  --db PATH        database file (default: $DML_DB, else ./dml.db);\n"
     "                   never created by this tool\n"
@@ -40,11 +48,22 @@ static const char usage_text[] =
     "  --calibrations   calibrations\n"
     "  --limit N        newest N rows per section (default 20, 0 = all)\n"
     "  --json           one JSON document on stdout instead of tables\n"
+    "  --csv            one section's rows as CSV (RFC 4180) on stdout,\n"
+    "                   units in the column names; give one section\n"
+    "  --plot KIND      draw a chart into --out: predicted (predicted vs\n"
+    "                   measured step time per plan), loss (loss curves of\n"
+    "                   the newest --limit runs), bandwidth or latency\n"
+    "                   (against message size, per operation and level, of\n"
+    "                   the newest probe that measured communication)\n"
+    "  --out FILE       the chart: PNG if FILE ends in .png, else SVG\n"
+    "  --run ID         --plot loss: this run only\n"
+    "  --probe ID       --plot bandwidth|latency: this probe run\n"
     "  --help           this text\n"
     "  --version        print the version\n"
     "\n"
-    "Exit status: 0 success, 1 runtime failure, 2 bad usage or a file that\n"
-    "is not a dml database of a version this dml knows.\n";
+    "Exit status: 0 success, 1 runtime failure (gnuplot missing or\n"
+    "failing included), 2 bad usage, a file that is not a dml database of\n"
+    "a version this dml knows, or nothing to plot.\n";
 
 typedef struct options {
     dml_cli cli;         /* --help, --version */
@@ -52,6 +71,12 @@ typedef struct options {
     bool probes, plans, runs, calibrations;
     long limit;          /* rows per section, 0 = all */
     bool json;
+    bool csv;            /* --csv */
+    bool plot;           /* --plot given */
+    dml_history_plot_kind plot_kind;
+    const char *out;     /* --out */
+    long run_id;         /* --run, 0 if not given */
+    long probe_id;       /* --probe, 0 if not given */
 } options;
 
 typedef struct history {
@@ -66,7 +91,8 @@ typedef struct history {
 } history;
 
 enum { OPT_DB = DML_CLI_OPT_FIRST, OPT_PROBES, OPT_PLANS, OPT_RUNS,
-       OPT_CALIB, OPT_LIMIT, OPT_JSON };
+       OPT_CALIB, OPT_LIMIT, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_OUT, OPT_RUN,
+       OPT_PROBE };
 
 static const struct option longopts[] = {
     {"db", required_argument, NULL, OPT_DB},
@@ -76,6 +102,11 @@ static const struct option longopts[] = {
     {"calibrations", no_argument, NULL, OPT_CALIB},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"json", no_argument, NULL, OPT_JSON},
+    {"csv", no_argument, NULL, OPT_CSV},
+    {"plot", required_argument, NULL, OPT_PLOT},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"run", required_argument, NULL, OPT_RUN},
+    {"probe", required_argument, NULL, OPT_PROBE},
     DML_CLI_OPTIONS_END,
 };
 
@@ -93,7 +124,52 @@ static dml_status on_option(void *ctx, int id, const char *arg,
         return dml_cli_parse_long(o->cli.style, "--limit", arg, 0,
                                   1000000000L, &o->limit, err);
     case OPT_JSON: o->json = true; break;
+    case OPT_CSV: o->csv = true; break;
+    case OPT_PLOT:
+        if (!dml_history_plot_parse(arg, &o->plot_kind))
+            return dml_error_msg(err, DML_EUSAGE, "--plot: '%s' is not "
+                                 "predicted, loss, bandwidth or latency",
+                                 arg);
+        o->plot = true;
+        break;
+    case OPT_OUT: return dml_cli_parse_path("--out", arg, &o->out, err);
+    case OPT_RUN:
+        return dml_cli_parse_long(o->cli.style, "--run", arg, 1, LONG_MAX,
+                                  &o->run_id, err);
+    case OPT_PROBE:
+        return dml_cli_parse_long(o->cli.style, "--probe", arg, 1, LONG_MAX,
+                                  &o->probe_id, err);
     }
+    return DML_OK;
+}
+
+/* The combinations that mean nothing, refused rather than ignored. */
+static dml_status check_combinations(const options *o, int sections,
+                                     dml_error *err)
+{
+    if (o->json && o->csv)
+        return dml_error_msg(err, DML_EUSAGE, "--json and --csv both "
+                             "write standard output: choose one");
+    if (o->csv && sections != 1)
+        return dml_error_msg(err, DML_EUSAGE, "--csv writes one table: "
+                             "add one of --probes, --plans, --runs, "
+                             "--calibrations");
+    if (o->plot && (o->json || o->csv || sections))
+        return dml_error_msg(err, DML_EUSAGE, "--plot draws one chart into "
+                             "--out; it takes no section, --json or --csv");
+    if (o->plot && !o->out)
+        return dml_error_msg(err, DML_EUSAGE, "--plot needs --out FILE "
+                             "(.svg or .png)");
+    if (o->out && !o->plot)
+        return dml_error_msg(err, DML_EUSAGE, "--out is where --plot "
+                             "draws: add --plot KIND");
+    if (o->run_id && !(o->plot && o->plot_kind == DML_HISTORY_PLOT_LOSS))
+        return dml_error_msg(err, DML_EUSAGE, "--run goes with --plot loss");
+    if (o->probe_id &&
+        !(o->plot && (o->plot_kind == DML_HISTORY_PLOT_BANDWIDTH ||
+                      o->plot_kind == DML_HISTORY_PLOT_LATENCY)))
+        return dml_error_msg(err, DML_EUSAGE, "--probe goes with --plot "
+                             "bandwidth or --plot latency");
     return DML_OK;
 }
 
@@ -105,6 +181,11 @@ static dml_status parse_options(int argc, char **argv, options *o,
     o->limit = 20;
     DML_CHECK(dml_cli_parse(&o->cli, argc, argv, longopts, on_option, o,
                             err));
+    if (o->cli.help || o->cli.version)
+        return DML_OK;
+    DML_CHECK(check_combinations(o, o->probes + o->plans + o->runs +
+                                        o->calibrations,
+                                 err));
     if (!o->probes && !o->plans && !o->runs && !o->calibrations)
         o->probes = o->plans = o->runs = o->calibrations = true;
     return DML_OK;
@@ -413,6 +494,21 @@ static dml_status print_tables(const options *o, const history *h,
     return DML_OK;
 }
 
+/* ---- CSV (report/history_csv.h): the one section asked for ---- */
+
+static void print_csv(const options *o, const history *h)
+{
+    if (o->probes)
+        dml_history_csv_probes(stdout, h->probes, h->n_probes);
+    else if (o->plans)
+        dml_history_csv_plans(stdout, h->plans, h->n_plans);
+    else if (o->runs)
+        dml_history_csv_runs(stdout, h->runs, h->n_runs);
+    else
+        dml_history_csv_calibrations(stdout, h->calibrations,
+                                     h->n_calibrations);
+}
+
 /* ---- JSON ---- */
 
 /* jansson has no NaN; an unmeasured value is null. */
@@ -584,12 +680,25 @@ int main(int argc, char **argv)
     dml_db *db = NULL;
     history h;
     memset(&h, 0, sizeof h);
-    s = dml_db_open_existing(dml_db_default_path(o.db_path), &db, &err);
+    /* An --out that cannot be written fails before any query. */
+    if (o.plot)
+        s = dml_file_check_writable(o.out, &err);
     if (s == DML_OK)
+        s = dml_db_open_existing(dml_db_default_path(o.db_path), &db, &err);
+    if (s == DML_OK && o.plot) {
+        dml_history_plot_request rq = {.kind = o.plot_kind,
+                                       .limit = (int)o.limit,
+                                       .run_id = o.run_id,
+                                       .probe_id = o.probe_id};
+        s = dml_history_plot(db, &rq, o.out, &err);
+    } else if (s == DML_OK) {
         s = load_history(db, &o, &h, &err);
-    if (s == DML_OK)
-        s = o.json ? print_json(&o, &h, dml_db_schema_version(db), &err)
-                   : print_tables(&o, &h, &err);
+        if (s == DML_OK && o.csv)
+            print_csv(&o, &h);
+        else if (s == DML_OK)
+            s = o.json ? print_json(&o, &h, dml_db_schema_version(db), &err)
+                       : print_tables(&o, &h, &err);
+    }
     dml_db_close(db);
     free_history(&h);
     if (s == DML_OK && (fflush(stdout) != 0 || ferror(stdout)))
