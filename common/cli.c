@@ -131,6 +131,9 @@ int dml_cli_fail(FILE *out, const char *program, dml_status s,
                  const dml_error *err)
 {
     char line[2048];
-    fprintf(out, "%s: %s\n", program, dml_error_format(err, line, sizeof line));
+    /* "error:" as the logging module writes "warning:" (common/log.h), so
+     * that every diagnostic of every tool reads "tool: level: message". */
+    fprintf(out, "%s: error: %s\n", program,
+            dml_error_format(err, line, sizeof line));
     return dml_status_exit_code(s);
 }

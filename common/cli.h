@@ -116,8 +116,10 @@ bool dml_cli_print_help_version(const dml_cli *cli, const char *program,
                                 const char *usage, FILE *out);
 
 /*
- * Put the one error line `program: file:line:col: field: message` on out
- * (stderr, from main()) and return the exit code of status s.
+ * Put the one error line `program: error: file:line:col: field: message`
+ * on out (stderr, from main()) and return the exit code of status s. The
+ * word "error" is the level the logging module writes for the others
+ * ("program: warning: ..."), so that the four tools report alike.
  */
 int dml_cli_fail(FILE *out, const char *program, dml_status s,
                  const dml_error *err);

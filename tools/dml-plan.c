@@ -652,7 +652,15 @@ int main(int argc, char **argv)
     dml_planner_free(p);
     if (s == DML_OK)
         return 0;
-    int code = fail(&err);
+    /* Stopped by a signal: the one line reads as dml-probe's
+     * ("dml-plan: interrupted by SIGTERM ..."), a notice rather than an
+     * "error:", and the exit code is 128 + the signal. */
     int sig = dml_interrupt_signal();
-    return sig ? dml_interrupt_exit_code(sig) : code;
+    if (sig) {
+        char line[2048];
+        fprintf(stderr, "dml-plan: %s\n",
+                dml_error_format(&err, line, sizeof line));
+        return dml_interrupt_exit_code(sig);
+    }
+    return fail(&err);
 }

@@ -29,10 +29,11 @@ run_expect() {
         fail "dml-history $* exited $rc, expected $want; stderr: $(cat err)"
 }
 
-# one_line PATTERN: stderr is exactly one line, "dml-history: ..." matching.
+# one_line PATTERN: stderr is exactly one line, "dml-history: error: ..."
+# matching.
 one_line() {
     [ "$(wc -l <err)" -eq 1 ] || fail "expected one stderr line, got: $(cat err)"
-    grep -q "^dml-history: $1" err || fail "stderr '$(cat err)' lacks '$1'"
+    grep -q "^dml-history: error: $1" err || fail "stderr '$(cat err)' lacks '$1'"
 }
 
 # --- usage ---

@@ -127,7 +127,6 @@ rc=0
 PATH=$scratch/nopath "$H" --plot loss --out nogp.svg 2>err.txt || rc=$?
 [ "$rc" -eq 1 ] || fail "without gnuplot: exit $rc, expected 1"
 [ "$(cat err.txt)" = "dml-history: error: gnuplot not found; install gnuplot-nox" ] ||
-    [ "$(cat err.txt)" = "dml-history: gnuplot not found; install gnuplot-nox" ] ||
     fail "without gnuplot: $(cat err.txt)"
 [ ! -e nogp.svg ] || fail "an image was written without gnuplot"
 expect 2 "--plot needs --out" --plot loss

@@ -92,7 +92,7 @@ rc=0
     >"$d/out" 2>"$d/err" || rc=$?
 [ "$rc" -eq 1 ] || { cat "$d/err" >&2; fail "all trials failed: exit $rc, expected 1"; }
 [ "$(grep -c . "$d/err")" -eq 1 ] || { cat "$d/err" >&2; fail "all trials failed: one line"; }
-grep -q '^dml-plan: no trial succeeded .*dml-exec: error: .*runs mlp models' "$d/err" \
+grep -q '^dml-plan: error: no trial succeeded .*dml-exec: error: .*runs mlp models' "$d/err" \
     || { cat "$d/err" >&2; fail "all trials failed: the line gives dml-exec's error"; }
 grep -q '^No trial succeeded' "$d/out" || fail "all trials failed: the report says so"
 [ ! -e "$d/plan.json" ] && [ ! -e "$d/job.sh" ] || fail "all trials failed: a file was written"

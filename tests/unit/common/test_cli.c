@@ -267,7 +267,7 @@ static void help_version_and_error_line(void **state)
     dml_error_set(&err, DML_EINPUT, "m.json", 3, 7, "layers", "bad");
     assert_int_equal(dml_cli_fail(f, "dml-x", err.status, &err), 2);
     assert_string_equal(contents(f, buf, sizeof buf),
-                        "dml-x: m.json:3:7: layers: bad\n");
+                        "dml-x: error: m.json:3:7: layers: bad\n");
     fclose(f);
     f = tmpfile();
     /* The exit code is that of the status given. */
