@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Validate dml's JSON documents against docs/schemas/ (issue 12).
 
+'check' also refuses a schema without a title or with a property that has
+no description.
+
     validate.py SCHEMA_DIR check KIND FILE [KIND FILE ...]
     validate.py SCHEMA_DIR mutate KIND FILE [KIND FILE ...]
 
@@ -71,6 +74,36 @@ def load_schemas(folder):
             sys.exit(f"{path}: $id is not urn:dml:schema:{name}")
         schemas[name] = s
     return schemas
+
+
+def undescribed(schema):
+    """Properties without a description (their own or their $ref's), the
+    conditions of if/then left aside: every field says what it is and its
+    unit."""
+    defs = schema.get("$defs", {})
+    missing = []
+
+    def described(node):
+        if "description" in node:
+            return True
+        ref = node.get("$ref", "")
+        return ref.startswith("#/$defs/") and \
+            "description" in defs.get(ref.split("/")[-1], {})
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for k, v in node.get("properties", {}).items():
+                if isinstance(v, dict) and not described(v):
+                    missing.append(f"{path}/{k}")
+            for k, v in node.items():
+                if k != "if":
+                    walk(v, f"{path}/{k}")
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, path)
+
+    walk(schema, "")
+    return missing
 
 
 def validators(schemas):
@@ -167,6 +200,12 @@ def main():
     vals = validators(schemas)
     pairs = list(zip(sys.argv[3::2], sys.argv[4::2]))
     bad = []
+    if sys.argv[2] == "check":
+        for name, s in schemas.items():
+            bad += [f"{name}.schema.json: {m} has no description"
+                    for m in undescribed(s)]
+            if not s.get("title"):
+                bad.append(f"{name}.schema.json: no title")
     applied_by_kind = {}
     for kind, path in pairs:
         if kind not in vals:
