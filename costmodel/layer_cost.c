@@ -145,8 +145,11 @@ void dml__transformer_layer(const dml__step *st, dml__layer_cost *lc,
 
     if (par->recompute == DML_RECOMPUTE_FULL)
         lc->recompute = lc->gemm_f + lc->mem_f + lc->tp_f;
-    else if (par->recompute == DML_RECOMPUTE_SELECTIVE && !flash)
-        lc->recompute = core_f + dml__mem_time(ctx, scores_f);
+    else if (par->recompute == DML_RECOMPUTE_SELECTIVE)
+        /* Megatron recomputes the attention core it checkpoints; under
+         * flash that is the fused kernel's forward again, and it saves no
+         * memory (flash keeps no s x s tensor to drop) */
+        lc->recompute = core_f + (flash ? 0 : dml__mem_time(ctx, scores_f));
     lc->fwd = lc->gemm_f + lc->mem_f + lc->tp_f;
     lc->bwd = lc->gemm_b + lc->mem_b + lc->tp_b + lc->recompute;
 }
