@@ -1,6 +1,6 @@
 /*
  * test_common.c: status table, error formatting, JSON positions, units,
- * atomic files and the RNG.
+ * atomic files, the RNG and the plain progress lines.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,10 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 #include <math.h>
+#include <time.h>
 
 #include "common/error.h"
 #include "common/file.h"
 #include "common/json.h"
+#include "common/progress.h"
 #include "common/rng.h"
 #include "common/status.h"
 #include "common/units.h"
@@ -341,6 +343,123 @@ static void rng_is_deterministic_and_uniform(void **state)
     assert_int_equal(seen, 0x3ff);
 }
 
+/* Issue 12: under mpirun stderr is not a terminal; a long probe prints a
+ * plain line every few seconds, with no carriage return or escape. */
+static void progress_line_names_phase_elapsed_and_what_is_left(void **state)
+{
+    (void)state;
+    dml_progress p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.label, sizeof p.label, "dml-probe");
+    snprintf(p.phase, sizeof p.phase, "collectives intra_node");
+    snprintf(p.what, sizeof p.what, "allreduce 1.00 MiB");
+    p.total = 35;
+    p.done = 14;
+    p.started_s = 100;
+    p.phase_started_s = 110;
+    char buf[256];
+    /* 14 units in 14 s: 21 units left take about 21 s. */
+    size_t len = dml_progress_format_line(&p, 124, buf, sizeof buf);
+    assert_string_equal(buf, "dml-probe: progress: 24 s: collectives "
+                             "intra_node [14/35] allreduce 1.00 MiB, about "
+                             "21 s left in this phase");
+    assert_int_equal(len, strlen(buf));
+    /* Minutes for long waits (184 s for 14 units: 276 s for 21); no
+     * estimate before a unit is done or when the phase's size is
+     * unknown. */
+    p.phase_started_s = 0;
+    dml_progress_format_line(&p, 184, buf, sizeof buf);
+    assert_non_null(strstr(buf, ": 1 min 24 s: "));
+    assert_non_null(strstr(buf, "about 4 min 36 s left in this phase"));
+    p.done = 0;
+    dml_progress_format_line(&p, 124, buf, sizeof buf);
+    assert_null(strstr(buf, "left"));
+    p.total = 0;
+    p.what[0] = '\0';
+    dml_progress_format_line(&p, 124, buf, sizeof buf);
+    assert_string_equal(buf, "dml-probe: progress: 24 s: collectives "
+                             "intra_node");
+    /* snprintf semantics: a short buffer still learns the whole length. */
+    char small[8];
+    assert_int_equal(dml_progress_format_line(&p, 124, small, sizeof small),
+                     strlen(buf));
+    assert_int_equal(strlen(small), sizeof small - 1);
+}
+
+static void nap(double s)
+{
+    struct timespec t = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
+    nanosleep(&t, NULL);
+}
+
+static size_t read_all(FILE *f, char *buf, size_t size)
+{
+    fflush(f);
+    rewind(f);
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    return n;
+}
+
+static int count_lines(const char *text, const char *prefix)
+{
+    int n = 0;
+    for (const char *line = text; *line;) {
+        if (strncmp(line, prefix, strlen(prefix)) == 0)
+            n++;
+        const char *nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    return n;
+}
+
+static void progress_prints_plain_lines_where_not_a_terminal(void **state)
+{
+    (void)state;
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    dml_progress p;
+    /* A short interval stands for the tools' 5 s. */
+    dml_progress_begin_lines(&p, f, "probe", true, 0.05);
+    assert_true(p.enabled && p.lines);
+    dml_progress_phase(&p, "STREAM", 2);
+    dml_progress_doing(&p, "1 thread");
+    /* One long step: the ticker keeps printing while the caller works. */
+    nap(0.4);
+    dml_progress_advance(&p);
+    dml_progress_end(&p);
+    char text[16384];
+    size_t n = read_all(f, text, sizeof text);
+    /* The first line comes with the first phase, then one per interval:
+     * several in 0.4 s, however loaded the machine. */
+    assert_true(count_lines(text, "probe: progress: ") >= 2);
+    assert_int_equal(count_lines(text, ""), count_lines(text, "probe: "));
+    assert_non_null(strstr(text, "probe: progress: 0 s: STREAM [0/2]\n"));
+    assert_non_null(strstr(text, "STREAM [0/2] 1 thread\n"));
+    assert_null(strchr(text, '\r'));
+    assert_null(strchr(text, '\033'));
+    /* Nothing after the end. */
+    nap(0.2);
+    assert_int_equal(read_all(f, text, sizeof text), n);
+
+    /* Not wanted (--quiet): nothing at all. */
+    rewind(f);
+    assert_int_equal(ftruncate(fileno(f), 0), 0);
+    dml_progress_begin_lines(&p, f, "probe", false, 0.05);
+    dml_progress_phase(&p, "STREAM", 2);
+    nap(0.15);
+    dml_progress_end(&p);
+    assert_int_equal(read_all(f, text, sizeof text), 0);
+    /* NULL is a progress nobody wants. */
+    dml_progress_phase(NULL, "x", 1);
+    dml_progress_doing(NULL, "y");
+    dml_progress_advance(NULL);
+    dml_progress_end(NULL);
+    fclose(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -353,6 +472,8 @@ int main(void)
         cmocka_unit_test(atomic_write_replaces_whole_file),
         cmocka_unit_test(atomic_write_parts_in_order),
         cmocka_unit_test(rng_is_deterministic_and_uniform),
+        cmocka_unit_test(progress_line_names_phase_elapsed_and_what_is_left),
+        cmocka_unit_test(progress_prints_plain_lines_where_not_a_terminal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
