@@ -107,14 +107,21 @@ dml_status dml_alphabeta_fit(const double *bytes, const double *time_s,
     out->bw_Bps = 1.0 / out->beta_s_per_B;
     out->busbw_Bps = 0;
     out->points = n;
-    double worst = 0;
+    double worst = 0, squares = 0;
     for (size_t i = 0; i < n; i++) {
         double r = fabs(dml_alphabeta_time(out, bytes[i]) - time_s[i]) /
                    time_s[i];
         worst = fmax(worst, r);
+        squares += r * r;
     }
     out->max_rel_residual = worst;
+    out->rms_rel_residual = sqrt(squares / (double)n);
     return DML_OK;
+}
+
+bool dml_alphabeta_residual_large(const dml_alphabeta *ab)
+{
+    return ab->rms_rel_residual > DML_ALPHABETA_RESIDUAL_WARN;
 }
 
 double dml_alphabeta_time(const dml_alphabeta *ab, double bytes)

@@ -11,6 +11,7 @@
 #ifndef DML_PROBES_ALPHABETA_H
 #define DML_PROBES_ALPHABETA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "common/error.h"
@@ -22,6 +23,9 @@ typedef struct dml_alphabeta {
     double busbw_Bps;        /* factor/beta for a collective, B/s; the fit
                                 leaves 0, dml_alphabeta_set_busbw fills it */
     double max_rel_residual; /* max over points of |fit - t| / t (0.1 = 10%) */
+    double rms_rel_residual; /* root mean square over points of
+                                (fit - t) / t: how well the line follows
+                                the whole sweep (0.1 = 10%) */
     size_t points;           /* points the fit used */
 } dml_alphabeta;
 
@@ -37,6 +41,13 @@ typedef struct dml_alphabeta {
  */
 dml_status dml_alphabeta_fit(const double *bytes, const double *time_s,
                              size_t n, dml_alphabeta *out, dml_error *err);
+
+/* A fit whose RMS relative residual is above this (20 %) prices the
+ * sizes between its ends poorly: the probes warn about it. */
+#define DML_ALPHABETA_RESIDUAL_WARN 0.20
+
+/* rms_rel_residual > DML_ALPHABETA_RESIDUAL_WARN. */
+bool dml_alphabeta_residual_large(const dml_alphabeta *ab);
 
 /* The fitted time for a size: alpha + bytes·beta, s. */
 double dml_alphabeta_time(const dml_alphabeta *ab, double bytes);

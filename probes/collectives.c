@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/units.h"
 #include "probes/table.h"
 
 #define ELEM_BYTES sizeof(float)
@@ -112,15 +113,56 @@ dml_status dml_coll_time_size(const dml_coll_options *o, dml_probe_fn once,
     pt->count = count;
     pt->time_s = st.min_s;
     pt->time_median_s = st.median_s;
+    pt->time_mean_s = st.mean_s;
     pt->reps = st.reps;
+    pt->wrong = -1;
     dml_coll_bandwidth(op, ranks, bytes, st.min_s, &pt->algbw_Bps,
                        &pt->busbw_Bps);
+    dml_coll_bandwidth(op, ranks, bytes, st.mean_s, &pt->algbw_mean_Bps,
+                       &pt->busbw_mean_Bps);
     return DML_OK;
+}
+
+dml_status dml_coll_check_agree(MPI_Comm comm, size_t mine,
+                                const dml_coll_wrong *first, size_t elements,
+                                dml_coll_point *pt, dml_error *err)
+{
+    long long counts[2] = {(long long)mine, (long long)elements}, sums[2];
+    DML_CHECK(dml_comm_check(MPI_Allreduce(counts, sums, 2, MPI_LONG_LONG,
+                                           MPI_SUM, comm),
+                             "summing the wrong elements", err));
+    pt->wrong = sums[0];
+    if (sums[0] == 0)
+        return DML_OK;
+    /* The lowest rank that found one tells what it found. */
+    int rank = 0, size = 0;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int mine_rank = mine ? rank : size, who = size;
+    DML_CHECK(dml_comm_check(MPI_Allreduce(&mine_rank, &who, 1, MPI_INT,
+                                           MPI_MIN, comm),
+                             "finding a wrong element", err));
+    double what[3] = {0, 0, 0};
+    if (rank == who && first) {
+        what[0] = (double)first->index;
+        what[1] = first->got;
+        what[2] = first->expected;
+    }
+    DML_CHECK(dml_comm_check(MPI_Bcast(what, 3, MPI_DOUBLE, who, comm),
+                             "finding a wrong element", err));
+    return dml_error_msg(err, DML_EVALIDATE,
+                         "%lld of %lld result elements wrong at %.0f B "
+                         "(rank %d, element %.0f: %g instead of %g): the "
+                         "collective is broken",
+                         sums[0], sums[1], pt->bytes, who, what[0], what[1],
+                         what[2]);
 }
 
 typedef struct coll_run {
     MPI_Comm comm;
     dml_coll_op op;
+    int rank;     /* mine in comm */
+    int ranks;    /* in comm */
     float *sbuf;
     float *rbuf;
     int per_rank; /* MPI count argument (see dml_coll_count) */
@@ -164,6 +206,49 @@ static dml_status coll_once(void *ctx, double *elapsed_s, dml_error *err)
     return DML_OK;
 }
 
+#ifdef DML_PROBE_TEST_HOOKS
+/*
+ * Test hook (tests/integration/probe/probe_wrong_result.sh), compiled only
+ * with the test suite (probes/comm.cmake) and inert unless
+ * DML_TEST_PROBE_CORRUPT names an op: the last rank changes one element of
+ * that op's result before the check, as a transport that damages data
+ * would.
+ */
+static void test_hook_corrupt(const coll_run *c)
+{
+    const char *v = getenv("DML_TEST_PROBE_CORRUPT");
+    if (!v || strcmp(v, dml_coll_op_name(c->op)) != 0 ||
+        c->rank != c->ranks - 1)
+        return;
+    float *result = c->op == DML_COLL_BROADCAST ? c->sbuf : c->rbuf;
+    result[0] += 1.0f;
+}
+#else
+static void test_hook_corrupt(const coll_run *c)
+{
+    (void)c;
+}
+#endif
+
+/* nccl-tests' check after the timed loop: the pattern again, one more
+ * run, the wrong elements counted over the ranks. */
+static dml_status check_size(const coll_run *c, dml_coll_point *pt,
+                             dml_error *err)
+{
+    size_t per_rank = (size_t)c->per_rank, send = 0, recv = 0;
+    dml_coll_check_fill(c->op, c->rank, c->ranks, per_rank, c->sbuf,
+                        c->rbuf);
+    DML_CHECK(dml_comm_check(run_op(c), dml_coll_op_name(c->op), err));
+    test_hook_corrupt(c);
+    dml_coll_wrong first = {0};
+    size_t mine = dml_coll_check_count(c->op, c->rank, c->ranks, per_rank,
+                                       c->sbuf, c->rbuf, &first);
+    dml_coll_check_lengths(c->op, c->ranks, per_rank, &send, &recv);
+    return dml_coll_check_agree(c->comm, mine, &first,
+                                c->op == DML_COLL_BROADCAST ? send : recv,
+                                pt, err);
+}
+
 double dml_coll_floor(const dml_coll_result *results, size_t n)
 {
     double best = 0;
@@ -187,6 +272,13 @@ void dml_coll_result_fit(dml_coll_result *r)
     r->fit_status = dml_alphabeta_fit(x, t, r->npoints, &r->fit, &ferr);
     if (r->fit_status == DML_OK) {
         dml_alphabeta_set_busbw(&r->fit, dml_busbw_factor(r->op, r->ranks));
+        if (dml_alphabeta_residual_large(&r->fit))
+            dml_log_warn("%s %s %s: the alpha-beta fit misses the measured "
+                         "times by %.0f%% RMS (over %.0f%%): its prices for "
+                         "this collective are rough",
+                         r->kind, dml_coll_op_name(r->op), r->level,
+                         100 * r->fit.rms_rel_residual,
+                         100 * DML_ALPHABETA_RESIDUAL_WARN);
     } else {
         char buf[1024];
         dml_log_warn("%s %s %s: %s", r->kind, dml_coll_op_name(r->op),
@@ -222,7 +314,7 @@ dml_status dml_coll_measure(MPI_Comm comm, dml_coll_op op, const char *level,
         most = fmax(most, actual[i]);
     }
     size_t elems = (size_t)(most / ELEM_BYTES);
-    coll_run c = {.comm = comm, .op = op};
+    coll_run c = {.comm = comm, .op = op, .rank = rank, .ranks = n};
     c.sbuf = malloc(elems * ELEM_BYTES);
     c.rbuf = malloc(elems * ELEM_BYTES);
     dml_status s = DML_OK;
@@ -231,11 +323,12 @@ dml_status dml_coll_measure(MPI_Comm comm, dml_coll_op op, const char *level,
                           "collectives: no memory for 2 x %zu bytes",
                           elems * ELEM_BYTES);
     } else {
-        /* Ones keep sums finite and normal; writing every page now keeps
-         * first-touch faults out of the timings. */
+        /* The check's pattern (small whole numbers keep sums exact and
+         * normal); writing every page now keeps first-touch faults out of
+         * the timings. */
         for (size_t i = 0; i < elems; i++) {
-            c.sbuf[i] = 1.0f;
-            c.rbuf[i] = 0.0f;
+            c.sbuf[i] = dml_coll_check_value(rank, i);
+            c.rbuf[i] = DML_COLL_CHECK_SENTINEL;
         }
     }
     s = dml_comm_agree(comm, s, err);
@@ -247,10 +340,17 @@ dml_status dml_coll_measure(MPI_Comm comm, dml_coll_op op, const char *level,
     for (size_t i = 0; s == DML_OK && i < npts; i++) {
         c.per_rank = (int)per_rank[i];
         dml_coll_point *pt = &out->points[i];
+        char what[64], b[32];
+        snprintf(what, sizeof what, "%s %s", dml_coll_op_name(op),
+                 dml_units_bytes_binary(actual[i], b, sizeof b));
+        dml_progress_doing(o->progress, what);
         s = dml_coll_time_size(o, coll_once, &c, op, n, actual[i], count[i],
                                pt, err);
+        if (s == DML_OK)
+            s = check_size(&c, pt, err);
         if (s != DML_OK)
             break;
+        dml_progress_advance(o->progress);
         done = i + 1;
         if (rank == 0)
             dml_log_debug("collective %s %s n=%d: %g B: %.3g s, busbw "
@@ -286,12 +386,22 @@ dml_status dml_coll_measure_levels(const dml_comm_levels *lv,
     *nout = 0;
     DML_CHECK(dml_coll_check_room(cap, "collectives", err));
     unsigned ops = o->ops ? o->ops : (1u << DML_COLL_OP_COUNT) - 1;
+    size_t nops = 0;
+    for (int op = 0; op < DML_COLL_OP_COUNT; op++)
+        nops += (ops >> op) & 1u;
+    double sizes[DML_COMM_MAX_POINTS];
     for (int l = 0; l < DML_COMM_LEVEL_COUNT; l++) {
         if (!dml_comm_levels_usable(lv, (dml_comm_level)l, "collectives"))
             continue;
         const char *name = dml_comm_level_name((dml_comm_level)l);
         MPI_Comm c = dml_comm_levels_comm(lv, (dml_comm_level)l);
         dml_status s = DML_OK;
+        char phase[48];
+        snprintf(phase, sizeof phase, "collectives %s", name);
+        dml_progress_phase(o->progress, phase,
+                           (long)(nops * dml_comm_sweep_sizes(
+                                             &o->sweep, sizes,
+                                             DML_COMM_MAX_POINTS)));
         for (int op = 0; op < DML_COLL_OP_COUNT; op++) {
             if (!(ops & (1u << op)))
                 continue;
@@ -329,10 +439,36 @@ size_t dml_coll_to_measurements(const dml_coll_result *r,
         m->busbw_Bps = pt->busbw_Bps;
         m->value = pt->busbw_Bps;
         snprintf(m->unit, sizeof m->unit, "B/s");
-        snprintf(m->detail, sizeof m->detail, "float sum count=%zu reps=%d",
-                 pt->count, pt->reps);
+        snprintf(m->detail, sizeof m->detail,
+                 "float sum count=%zu reps=%d mean_s=%.6g wrong=%lld",
+                 pt->count, pt->reps, pt->time_mean_s, pt->wrong);
     }
     return r->npoints;
+}
+
+double dml_coll_avg_busbw(const dml_coll_result *r)
+{
+    double sum = 0;
+    for (size_t i = 0; i < r->npoints; i++)
+        sum += r->points[i].busbw_mean_Bps;
+    return r->npoints ? sum / (double)r->npoints : 0;
+}
+
+long long dml_coll_wrong_total(const dml_coll_result *r)
+{
+    long long sum = 0;
+    for (size_t i = 0; i < r->npoints; i++)
+        if (r->points[i].wrong > 0)
+            sum += r->points[i].wrong;
+    return sum;
+}
+
+/* nccl-tests drops decimals as the time grows to keep 7 columns. */
+static void time_text(double s, char *buf, size_t size)
+{
+    double us = s * 1e6;
+    int prec = us >= 10000.0 ? 0 : us >= 100.0 ? 1 : 2;
+    snprintf(buf, size, "%7.*f", prec, us);
 }
 
 size_t dml_coll_format_table(const dml_coll_result *r, char *buf,
@@ -341,26 +477,52 @@ size_t dml_coll_format_table(const dml_coll_result *r, char *buf,
     size_t len = 0;
     if (buf && size)
         buf[0] = '\0';
+    bool reduces = r->op == DML_COLL_ALLREDUCE ||
+                   r->op == DML_COLL_REDUCESCATTER;
     dml__table_appendf(buf, size, &len,
-                       "# %s %s, %s, %d ranks: best of repetitions, "
-                       "nccl-tests conventions\n",
+                       "# %s %s, %s, %d ranks: nccl-tests conventions, "
+                       "average and best of repetitions\n",
                        r->kind, dml_coll_op_name(r->op), r->level, r->ranks);
-    /* Columns as nccl-tests src/common.cu prints them: "%12li  %12li  %8s"
-     * then "%7s  %6.2f  %6.2f", decimal GB/s. */
-    dml__table_appendf(buf, size, &len, "#%11s  %12s  %8s  %7s  %6s  %6s\n",
-                       "size", "count", "type", "time", "algbw", "busbw");
-    dml__table_appendf(buf, size, &len, "#%11s  %12s  %8s  %7s  %6s  %6s\n",
-                       "(B)", "(elements)", "", "(us)", "(GB/s)", "(GB/s)");
+    /* Columns as nccl-tests src/common.cu prints them: "%12li  %12li  %8s
+     * %6s  %6i", then per group "  %7s  %6.2f  %6.2f  %5s", decimal GB/s;
+     * its out-of-place and in-place groups are our average and best. */
+    dml__table_appendf(buf, size, &len, "#%58s%-32s%s\n", "",
+                       "average of repetitions", "best repetition");
+    dml__table_appendf(buf, size, &len,
+                       "#%11s  %12s  %8s  %6s  %6s  %7s  %6s  %6s %6s"
+                       "  %7s  %6s  %6s %6s\n",
+                       "size", "count", "type", "redop", "root", "time",
+                       "algbw", "busbw", "#wrong", "time", "algbw", "busbw",
+                       "#wrong");
+    dml__table_appendf(buf, size, &len,
+                       "#%11s  %12s  %8s  %6s  %6s  %7s  %6s  %6s %6s"
+                       "  %7s  %6s  %6s %6s\n",
+                       "(B)", "(elements)", "", "", "", "(us)", "(GB/s)",
+                       "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
     for (size_t i = 0; i < r->npoints; i++) {
         const dml_coll_point *pt = &r->points[i];
-        double us = pt->time_s * 1e6;
-        /* nccl-tests drops decimals as the time grows to keep 7 columns. */
-        int prec = us >= 10000.0 ? 0 : us >= 100.0 ? 1 : 2;
+        char mean[32], best[32], wrong[32];
+        time_text(pt->time_mean_s, mean, sizeof mean);
+        time_text(pt->time_s, best, sizeof best);
+        if (pt->wrong < 0)
+            snprintf(wrong, sizeof wrong, "N/A");
+        else
+            snprintf(wrong, sizeof wrong, "%lld", pt->wrong);
         dml__table_appendf(buf, size, &len,
-                           "%12.0f  %12zu  %8s  %7.*f  %6.2f  %6.2f\n",
-                           pt->bytes, pt->count, "float", prec, us,
-                           pt->algbw_Bps / 1e9, pt->busbw_Bps / 1e9);
+                           "%12.0f  %12zu  %8s  %6s  %6d  %7s  %6.2f  %6.2f"
+                           "  %5s  %7s  %6.2f  %6.2f  %5s\n",
+                           pt->bytes, pt->count, "float",
+                           reduces ? "sum" : "none",
+                           r->op == DML_COLL_BROADCAST ? 0 : -1, mean,
+                           pt->algbw_mean_Bps / 1e9,
+                           pt->busbw_mean_Bps / 1e9, wrong, best,
+                           pt->algbw_Bps / 1e9, pt->busbw_Bps / 1e9, wrong);
     }
+    long long bad = dml_coll_wrong_total(r);
+    dml__table_appendf(buf, size, &len, "# Out of bounds values : %lld %s\n",
+                       bad, bad ? "FAILED" : "OK");
+    dml__table_appendf(buf, size, &len, "# Avg bus bandwidth    : %g \n",
+                       dml_coll_avg_busbw(r) / 1e9);
     return len;
 }
 

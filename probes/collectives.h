@@ -8,9 +8,17 @@
  * times, so a repetition counts until the slowest rank is done. The count
  * of repetitions comes from the warm-up time, which the MAX makes the same
  * on every rank, so all ranks agree without talking; the engine
- * (probes/engine.h) keeps min and median. algbw and busbw come from the
- * best time; the alpha-beta fit of best times over sizes gives the
- * {alpha_s, busbw_Bps} the cluster spec stores per operation and level.
+ * (probes/engine.h) keeps min, median and mean. algbw and busbw come from
+ * the best time and, as nccl-tests prints them, from the average one.
+ * After the timed repetitions of a size the result is checked
+ * (coll_check.h): the buffers are filled again with a pattern of each
+ * rank, the operation runs once more, and the wrong elements are counted
+ * over the ranks (#wrong); any wrong element fails the probe
+ * (DML_EVALIDATE), so that a broken collective never reaches a cluster
+ * spec. The alpha-beta fit of best times over sizes gives the
+ * {alpha_s, busbw_Bps} the cluster spec stores per operation and level;
+ * its busbw comes from the large end of the sweep (the sizes within 8x of
+ * the largest, alphabeta.h), not from a size that fits in a cache.
  *
  * dml_coll_result is shared with the NCCL probe (nccl_collectives.h),
  * which fills it the same way with kind "nccl": it checks its options,
@@ -25,9 +33,11 @@
 #include <mpi.h>
 
 #include "common/error.h"
+#include "common/progress.h"
 #include "common/measurement.h"
 #include "probes/alphabeta.h"
 #include "probes/busbw.h"
+#include "probes/coll_check.h"
 #include "probes/comm_levels.h"
 #include "probes/engine.h"
 
@@ -43,6 +53,7 @@ typedef struct dml_coll_options {
                                 take longer, predicted as the last time x
                                 the size step, s; 0 = no limit (a 64 MiB
                                 allreduce takes 5.6 s at 100 Mbit/s) */
+    dml_progress *progress;  /* phase and step per op and size, or NULL */
 } dml_coll_options;
 
 /* dml-probe --quick: 1 KiB .. 4 MiB every 4x. */
@@ -55,9 +66,15 @@ typedef struct dml_coll_point {
     size_t count;         /* nccl-tests count: float elements in the size */
     double time_s;        /* best repetition (slowest rank's time), s */
     double time_median_s; /* median repetition, s */
+    double time_mean_s;   /* average repetition (nccl-tests' time), s */
     double algbw_Bps;     /* bytes / time_s, B/s */
     double busbw_Bps;     /* algbw × dml_busbw_factor(op, ranks), B/s */
+    double algbw_mean_Bps; /* bytes / time_mean_s, B/s */
+    double busbw_mean_Bps; /* algbw_mean × dml_busbw_factor, B/s */
     int reps;             /* repetitions timed */
+    long long wrong;      /* elements of the result found wrong, summed
+                             over the ranks (nccl-tests #wrong); -1 when
+                             not checked */
 } dml_coll_point;
 
 typedef struct dml_coll_result {
@@ -130,13 +147,27 @@ dml_status dml_coll_check_options(const dml_coll_options *o,
  * last one's time sizes the repetitions to about time_per_size_s), then
  * the repetitions through the engine. once times one repetition and must
  * return the slowest rank's time, the same on every rank, so that every
- * rank runs the same count. pt gets bytes and count (nccl-tests), the best
- * and median times, the repetitions and the bandwidths of the best time.
+ * rank runs the same count. pt gets bytes and count (nccl-tests), the best,
+ * median and average times, the repetitions, the bandwidths of the best
+ * and of the average time, and wrong = -1 (the caller checks the result:
+ * dml_coll_check_wrong).
  */
 dml_status dml_coll_time_size(const dml_coll_options *o, dml_probe_fn once,
                               void *ctx, dml_coll_op op, int ranks,
                               double bytes, size_t count, dml_coll_point *pt,
                               dml_error *err);
+
+/*
+ * After dml_coll_time_size and the check run of the size (collective over
+ * comm, every rank having counted its own wrong elements with
+ * dml_coll_check_count): sums the counts over the ranks into pt->wrong
+ * and fails with DML_EVALIDATE when any element was wrong: "N of M result
+ * elements wrong at S B (rank R, element I: G instead of E): the
+ * collective is broken". elements is the length of this rank's result.
+ */
+dml_status dml_coll_check_agree(MPI_Comm comm, size_t mine,
+                                const dml_coll_wrong *first, size_t elements,
+                                dml_coll_point *pt, dml_error *err);
 
 /*
  * Rows for the database: one per size, kind r->kind, op the op name,
@@ -146,13 +177,28 @@ size_t dml_coll_to_measurements(const dml_coll_result *r,
                                 dml_measurement *rows, size_t cap);
 
 /*
- * The nccl-tests table for r: a comment line, the headers
- * `size count type time algbw busbw` and their units (B, elements, us,
- * GB/s with GB = 1e9 B), one line per size. snprintf semantics: returns
- * the whole length, writes at most size bytes including the NUL.
+ * The nccl-tests table for r: a comment line, the column headers and
+ * their units, one line per size, and nccl-tests' two footer lines. The
+ * columns are nccl-tests' (`size count type redop root` then `time algbw
+ * busbw #wrong` twice), its two groups being the average repetition
+ * (nccl-tests' own time, so a script reading nccl-tests' first group reads
+ * the same figures here) and the best one; #wrong is the one check of the
+ * size, shown in both. Units: B, elements, us, GB/s with GB = 1e9 B.
+ * Footers: "# Out of bounds values : 0 OK" (or the count and FAILED) and
+ * "# Avg bus bandwidth    : %g", the average over sizes of the
+ * average-repetition busbw in GB/s. snprintf semantics: returns the whole
+ * length, writes at most size bytes including the NUL.
  */
 size_t dml_coll_format_table(const dml_coll_result *r, char *buf,
                              size_t size);
+
+/* nccl-tests' "Avg bus bandwidth": the mean over r's sizes of the
+ * average-repetition busbw, B/s; 0 without points. */
+double dml_coll_avg_busbw(const dml_coll_result *r);
+
+/* Wrong elements over r's sizes (0 when all were checked and right; sizes
+ * not checked count nothing). */
+long long dml_coll_wrong_total(const dml_coll_result *r);
 
 /* The same table written to f; DML_EIO when the write fails. */
 dml_status dml_coll_write_table(FILE *f, const dml_coll_result *r,

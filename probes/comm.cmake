@@ -5,7 +5,14 @@
 # defined for the CUDA sources), without them a fallback returning
 # DML_ENODEV, so callers need no #ifdef.
 list(APPEND DML_PROBES_SOURCES
-     busbw.c alphabeta.c comm_levels.c p2p.c collectives.c table.c)
+     busbw.c alphabeta.c comm_levels.c p2p.c collectives.c coll_check.c
+     table.c)
+# The wrong-result test hook of collectives.c (DML_TEST_PROBE_CORRUPT) is
+# compiled only into builds that have the test suite.
+if(DML_BUILD_TESTS)
+  set_property(SOURCE collectives.c APPEND PROPERTY COMPILE_DEFINITIONS
+               DML_PROBE_TEST_HOOKS=1)
+endif()
 if(DML_HAVE_CUDA)
   list(APPEND DML_PROBES_CUDA_SOURCES nccl_collectives.c)
 else()

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/units.h"
 
 dml_coll_options dml_nccl_options_quick(void)
 {
@@ -125,9 +126,12 @@ typedef struct nccl_run {
     cudaStream_t stream;
     cudaEvent_t start, stop;
     dml_coll_op op;
+    int rank;
     int nranks;
     float *sbuf;    /* device */
     float *rbuf;    /* device */
+    float *hsend;   /* host: the check's send pattern */
+    float *hresult; /* host: the result copied back for the check */
     size_t per_rank; /* count argument (see dml_coll_count) */
 } nccl_run;
 
@@ -190,6 +194,45 @@ static dml_status nccl_once(void *ctx, double *elapsed_s, dml_error *err)
     return DML_OK;
 }
 
+/* nccl-tests' check after the timed loop (coll_check.h): the pattern
+ * copied in, one more run, the result copied back and counted. */
+static dml_status check_size(nccl_run *c, dml_coll_point *pt, dml_error *err)
+{
+    size_t send = 0, recv = 0;
+    dml_coll_check_lengths(c->op, c->nranks, c->per_rank, &send, &recv);
+    dml_coll_check_fill(c->op, c->rank, c->nranks, c->per_rank, c->hsend,
+                        c->hresult);
+    dml_status s = cuda_check(cudaMemcpy(c->sbuf, c->hsend,
+                                         send * ELEM_BYTES,
+                                         cudaMemcpyHostToDevice),
+                              "cudaMemcpy", err);
+    if (s == DML_OK && recv)
+        s = cuda_check(cudaMemcpy(c->rbuf, c->hresult, recv * ELEM_BYTES,
+                                  cudaMemcpyHostToDevice),
+                       "cudaMemcpy", err);
+    s = dml_comm_agree(c->mpi, s, err);
+    if (s != DML_OK)
+        return s;
+    DML_CHECK(nccl_check(launch(c), dml_coll_op_name(c->op), err));
+    bool in_place = c->op == DML_COLL_BROADCAST;
+    size_t len = in_place ? send : recv;
+    s = cuda_check(cudaStreamSynchronize(c->stream), "cudaStreamSynchronize",
+                   err);
+    if (s == DML_OK)
+        s = cuda_check(cudaMemcpy(c->hresult, in_place ? c->sbuf : c->rbuf,
+                                  len * ELEM_BYTES, cudaMemcpyDeviceToHost),
+                       "cudaMemcpy", err);
+    s = dml_comm_agree(c->mpi, s, err);
+    if (s != DML_OK)
+        return s;
+    dml_coll_wrong first = {0};
+    /* The result is in hresult whichever buffer it came from. */
+    size_t mine = dml_coll_check_count(c->op, c->rank, c->nranks,
+                                       c->per_rank, c->hresult, c->hresult,
+                                       &first);
+    return dml_coll_check_agree(c->mpi, mine, &first, len, pt, err);
+}
+
 static dml_status measure_op(nccl_run *c, const dml_coll_options *o,
                              const double *sizes, size_t npts,
                              dml_coll_result *out, dml_error *err)
@@ -200,8 +243,14 @@ static dml_status measure_op(nccl_run *c, const dml_coll_options *o,
         dml_coll_count(c->op, sizes[i], c->nranks, ELEM_BYTES, &count,
                        &per_rank, &actual);
         c->per_rank = per_rank;
+        char what[64], b[32];
+        snprintf(what, sizeof what, "nccl %s %s", dml_coll_op_name(c->op),
+                 dml_units_bytes_binary(actual, b, sizeof b));
+        dml_progress_doing(o->progress, what);
         DML_CHECK(dml_coll_time_size(o, nccl_once, c, c->op, c->nranks,
                                      actual, count, &out->points[i], err));
+        DML_CHECK(check_size(c, &out->points[i], err));
+        dml_progress_advance(o->progress);
     }
     out->npoints = npts;
     return DML_OK;
@@ -219,6 +268,7 @@ static dml_status measure_level(MPI_Comm mpi, const char *level,
     int rank = 0;
     MPI_Comm_rank(mpi, &rank);
     MPI_Comm_size(mpi, &c.nranks);
+    c.rank = rank;
 
     size_t most = 0;
     for (int op = 0; op < DML_COLL_OP_COUNT; op++) {
@@ -254,6 +304,13 @@ static dml_status measure_level(MPI_Comm mpi, const char *level,
     if (s == DML_OK)
         s = cuda_check(cudaMalloc((void **)&c.rbuf, bytes), "cudaMalloc",
                        err);
+    if (s == DML_OK) {
+        c.hsend = malloc(bytes);
+        c.hresult = malloc(bytes);
+        if (!c.hsend || !c.hresult)
+            s = dml_error_msg(err, DML_ENOMEM,
+                              "nccl: no memory for 2 x %zu bytes", bytes);
+    }
     if (s == DML_OK)
         s = cuda_check(cudaMemset(c.sbuf, 0, bytes), "cudaMemset", err);
     if (s == DML_OK)
@@ -294,6 +351,8 @@ static dml_status measure_level(MPI_Comm mpi, const char *level,
         cudaEventDestroy(c.stop);
     if (c.stream)
         cudaStreamDestroy(c.stream);
+    free(c.hsend);
+    free(c.hresult);
     return s;
 }
 
@@ -324,6 +383,10 @@ dml_status dml_nccl_measure_levels(const dml_comm_levels *lv,
         MPI_Comm c = dml_comm_levels_comm(lv, (dml_comm_level)l);
         if (c == MPI_COMM_NULL)
             continue;
+        char phase[48];
+        snprintf(phase, sizeof phase, "NCCL %s", name);
+        dml_progress_phase(o->progress, phase,
+                           (long)(npts * (size_t)__builtin_popcount(ops)));
         DML_CHECK(measure_level(c, name, o, sizes, npts, ops, first, err));
     }
     return DML_OK;

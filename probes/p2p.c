@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/units.h"
 #include "probes/table.h"
 
 enum { TAG_LAT = 101, TAG_BW = 102, TAG_ACK = 103, TAG_CTL = 104 };
@@ -193,6 +194,7 @@ static dml_status latency_at(p2p_run *p, const dml_p2p_options *o, int bytes,
     dml_probe_stats_from(p->samples, plan[1], &st);
     pt->latency_s = st.min_s;
     pt->latency_median_s = st.median_s;
+    pt->latency_mean_s = st.mean_s;
     pt->latency_iters = plan[0];
     pt->latency_reps = plan[1];
     return DML_OK;
@@ -233,38 +235,37 @@ static dml_status bandwidth_at(p2p_run *p, const dml_p2p_options *o,
     dml_probe_stats_from(p->samples, plan[1], &st);
     pt->bw_time_s = st.min_s;
     pt->bw_time_median_s = st.median_s;
+    pt->bw_time_mean_s = st.mean_s;
     pt->bandwidth_Bps = st.min_s > 0 ? bytes / st.min_s : 0;
     pt->bandwidth_median_Bps = st.median_s > 0 ? bytes / st.median_s : 0;
+    pt->bandwidth_mean_Bps = st.mean_s > 0 ? bytes / st.mean_s : 0;
     pt->window = window;
     pt->bw_iters = plan[0];
     pt->bw_reps = plan[1];
     return DML_OK;
 }
 
-/* The headline bandwidth is the best of the sizes within this factor of
- * the largest: what large transfers (gradients) reach. A middle size can
- * read faster than the link sustains: a token-bucket link
- * (scripts/emu-cluster at 1 Gbit/s) lets a whole 32 KiB window pass in its
- * burst, a shared-memory window that fits in the cache never reaches
- * memory. */
-#define HEADLINE_SPAN 8.0
-
-static void summarise(dml_p2p_result *r)
+/* The headline bandwidth is the largest size's: what large transfers
+ * (gradients) reach. A middle size can read faster than the link
+ * sustains: a token-bucket link (scripts/emu-cluster at 1 Gbit/s) lets a
+ * whole 32 KiB window pass in its burst, and a shared-memory message that
+ * fits in the cache never reaches memory. */
+void dml_p2p_summarise(dml_p2p_result *r)
 {
-    double small = INFINITY, best_bw = 0, largest = 0;
-    for (size_t i = 0; i < r->npoints; i++)
-        largest = fmax(largest, r->points[i].bytes);
+    double small = INFINITY, largest = 0, large_bw = 0;
     for (size_t i = 0; i < r->npoints; i++) {
         const dml_p2p_point *pt = &r->points[i];
         if (pt->bytes <= 8)
             small = fmin(small, pt->latency_s);
-        if (pt->bytes * HEADLINE_SPAN >= largest)
-            best_bw = fmax(best_bw, pt->bandwidth_Bps);
+        if (pt->bytes > largest) {
+            largest = pt->bytes;
+            large_bw = pt->bandwidth_Bps;
+        }
     }
     if (!isfinite(small) && r->npoints > 0)
         small = r->points[0].latency_s;
     r->latency_s = isfinite(small) ? small : 0;
-    r->bandwidth_Bps = best_bw;
+    r->bandwidth_Bps = large_bw;
 
     double x[DML_COMM_MAX_POINTS], t[DML_COMM_MAX_POINTS];
     for (size_t i = 0; i < r->npoints; i++) {
@@ -277,6 +278,12 @@ static void summarise(dml_p2p_result *r)
         char buf[1024];
         dml_log_warn("p2p %s: %s", r->level,
                      dml_error_format(&ferr, buf, sizeof buf));
+    } else if (dml_alphabeta_residual_large(&r->fit)) {
+        dml_log_warn("p2p %s: the alpha-beta fit misses the measured "
+                     "latencies by %.0f%% RMS (over %.0f%%): its prices "
+                     "for messages of middle sizes are rough",
+                     r->level, 100 * r->fit.rms_rel_residual,
+                     100 * DML_ALPHABETA_RESIDUAL_WARN);
     }
 }
 
@@ -331,12 +338,20 @@ dml_status dml_p2p_measure(MPI_Comm comm, int peer_a, int peer_b,
         }
     }
     s = dml_comm_agree(comm, s, err);
+    char phase[48];
+    snprintf(phase, sizeof phase, "point-to-point %s", out->level);
+    dml_progress_phase(o->progress, phase, (long)n);
     for (size_t i = 0; s == DML_OK && me && i < n; i++) {
         dml_p2p_point *pt = &out->points[i];
+        char what[32];
+        dml_progress_doing(o->progress,
+                           dml_units_bytes_binary(sizes[i], what,
+                                                  sizeof what));
         pt->bytes = sizes[i];
         s = latency_at(&p, o, (int)sizes[i], pt, err);
         if (s == DML_OK)
             s = bandwidth_at(&p, o, (int)sizes[i], pt, err);
+        dml_progress_advance(o->progress);
         if (s == DML_OK && me == 1)
             dml_log_debug("p2p %s: %g B: latency %.3g s, bandwidth %.3g B/s",
                           out->level, pt->bytes, pt->latency_s,
@@ -350,7 +365,7 @@ dml_status dml_p2p_measure(MPI_Comm comm, int peer_a, int peer_b,
         return s;
     if (me == 1) {
         out->npoints = n;
-        summarise(out);
+        dml_p2p_summarise(out);
     }
     return DML_OK;
 }
@@ -407,9 +422,10 @@ size_t dml_p2p_to_measurements(const dml_p2p_result *r,
                 m->value = pt->latency_s;
                 snprintf(m->unit, sizeof m->unit, "s");
                 snprintf(m->detail, sizeof m->detail,
-                         "ranks %d-%d of %d, %d round trips x %d reps",
+                         "ranks %d-%d of %d, %d round trips x %d reps, "
+                         "mean_s=%.6g",
                          r->peer_a, r->peer_b, r->ranks, pt->latency_iters,
-                         pt->latency_reps);
+                         pt->latency_reps, pt->latency_mean_s);
             } else {
                 snprintf(m->op, sizeof m->op, "bandwidth");
                 m->time_s = pt->bw_time_s;
@@ -417,9 +433,10 @@ size_t dml_p2p_to_measurements(const dml_p2p_result *r,
                 m->value = pt->bandwidth_Bps;
                 snprintf(m->unit, sizeof m->unit, "B/s");
                 snprintf(m->detail, sizeof m->detail,
-                         "ranks %d-%d of %d, window %d, %d windows x %d reps",
+                         "ranks %d-%d of %d, window %d, %d windows x %d "
+                         "reps, mean_s=%.6g",
                          r->peer_a, r->peer_b, r->ranks, pt->window,
-                         pt->bw_iters, pt->bw_reps);
+                         pt->bw_iters, pt->bw_reps, pt->bw_time_mean_s);
             }
         }
     }
@@ -434,20 +451,24 @@ size_t dml_p2p_format_table(const dml_p2p_result *r, dml_p2p_table which,
         buf[0] = '\0';
     bool lat = which == DML_P2P_TABLE_LATENCY;
     dml__table_appendf(buf, size, &len,
-                       "# %s, %s: ranks %d and %d of %d, best of "
-                       "repetitions\n",
+                       "# %s, %s: ranks %d and %d of %d, average and best "
+                       "of repetitions\n",
                        lat ? "MPI latency (osu_latency method)"
                            : "MPI bandwidth (osu_bw method)",
                        r->level, r->peer_a, r->peer_b, r->ranks);
     /* osu_util.c: "%-*s%*s" with 10 and FIELD_WIDTH 20, then
-     * "%-*d%*.*f" with FLOAT_PRECISION 2. */
-    dml__table_appendf(buf, size, &len, "%-*s%*s\n", 10, "# Size", 20,
-                       lat ? "Latency (us)" : "Bandwidth (MB/s)");
+     * "%-*d%*.*f" with FLOAT_PRECISION 2; OSU's own figure (the average)
+     * first, so that a script reading OSU's column reads the same. */
+    dml__table_appendf(buf, size, &len, "%-*s%*s%*s\n", 10, "# Size", 20,
+                       lat ? "Avg Latency(us)" : "Bandwidth (MB/s)", 24,
+                       lat ? "Best Latency(us)" : "Best Bandwidth (MB/s)");
     for (size_t i = 0; i < r->npoints; i++) {
         const dml_p2p_point *pt = &r->points[i];
-        double v = lat ? pt->latency_s * 1e6 : pt->bandwidth_Bps / 1e6;
-        dml__table_appendf(buf, size, &len, "%-*.0f%*.*f\n", 10, pt->bytes,
-                           20, 2, v);
+        double avg = lat ? pt->latency_mean_s * 1e6
+                         : pt->bandwidth_mean_Bps / 1e6;
+        double best = lat ? pt->latency_s * 1e6 : pt->bandwidth_Bps / 1e6;
+        dml__table_appendf(buf, size, &len, "%-*.0f%*.*f%*.*f\n", 10,
+                           pt->bytes, 20, 2, avg, 24, 2, best);
     }
     return len;
 }

@@ -8,7 +8,7 @@
  * sender posts a window of non-blocking sends, the receiver posts as many
  * receives into distinct buffers and acknowledges the whole window; a
  * repetition is a batch of windows, its time per message the batch time /
- * (windows × window). Both keep min and median over repetitions (the
+ * (windows × window). Both keep min, median and mean over repetitions (the
  * batch size and the repetitions are chosen on the sender from a timed
  * warm-up and sent to the receiver, so the pair always agrees), and an
  * alpha-beta fit of the latencies gives the link's latency and bandwidth.
@@ -26,6 +26,7 @@
 #include <mpi.h>
 
 #include "common/error.h"
+#include "common/progress.h"
 #include "common/measurement.h"
 #include "probes/alphabeta.h"
 #include "probes/comm_levels.h"
@@ -42,6 +43,7 @@ typedef struct dml_p2p_options {
     int window;              /* sends in flight per window (osu_bw: 64) */
     double window_max_bytes; /* cap on window × size: the receiver needs
                                 one buffer per message in flight, B */
+    dml_progress *progress;  /* phase per level, step per size, or NULL */
 } dml_p2p_options;
 
 /* dml-probe --quick: 1 B .. 2 MiB every 8x, a few repetitions. */
@@ -53,12 +55,15 @@ typedef struct dml_p2p_point {
     double bytes;                /* message size, B */
     double latency_s;            /* one-way latency (round trip / 2), best rep, s */
     double latency_median_s;     /* one-way latency, median rep, s */
+    double latency_mean_s;       /* one-way latency, average rep (OSU's), s */
     int latency_iters;           /* round trips per repetition */
     int latency_reps;            /* repetitions timed */
     double bw_time_s;            /* time per message while streaming, best rep, s */
     double bw_time_median_s;     /* time per message, median rep, s */
+    double bw_time_mean_s;       /* time per message, average rep, s */
     double bandwidth_Bps;        /* bytes / bw_time_s, B/s */
     double bandwidth_median_Bps; /* bytes / bw_time_median_s, B/s */
+    double bandwidth_mean_Bps;   /* bytes / bw_time_mean_s (OSU's), B/s */
     int window;                  /* messages in flight per window */
     int bw_iters;                /* windows per repetition */
     int bw_reps;                 /* repetitions timed */
@@ -73,8 +78,11 @@ typedef struct dml_p2p_result {
     dml_p2p_point points[DML_COMM_MAX_POINTS]; /* one per size, ascending */
     double latency_s;     /* headline: best latency over sizes <= 8 B
                              (the smallest size when none is), s */
-    double bandwidth_Bps; /* headline: best windowed bandwidth over the
-                             sizes within 8x of the largest, B/s */
+    double bandwidth_Bps; /* headline: windowed bandwidth of the largest
+                             size, best repetition: what large transfers
+                             (gradients) reach, not a middle size that
+                             fits in a cache or a link's burst; the
+                             cluster spec's link bandwidth, B/s */
     dml_alphabeta fit;    /* one-way latency = alpha + bytes·beta */
     dml_status fit_status; /* DML_OK, or why `fit` is empty */
 } dml_p2p_result;
@@ -104,6 +112,14 @@ dml_status dml_p2p_measure_levels(const dml_comm_levels *lv,
                                   size_t *nout, dml_error *err);
 
 /*
+ * From r's points (dml_p2p_measure calls it on the first peer): the
+ * headline latency and bandwidth and the alpha-beta fit of the
+ * latencies, whose failure or large residual (dml_alphabeta_residual_large)
+ * is logged as a warning.
+ */
+void dml_p2p_summarise(dml_p2p_result *r);
+
+/*
  * Rows for the database: per size, kind "p2p" op "latency" (value = one-way
  * latency, unit "s") and op "bandwidth" (value = B/s, time = per message).
  * Writes at most cap rows; returns how many there are (2 × npoints).
@@ -112,15 +128,19 @@ size_t dml_p2p_to_measurements(const dml_p2p_result *r,
                                dml_measurement *rows, size_t cap);
 
 typedef enum dml_p2p_table {
-    DML_P2P_TABLE_LATENCY,   /* "# Size          Latency (us)" (osu_latency) */
-    DML_P2P_TABLE_BANDWIDTH, /* "# Size      Bandwidth (MB/s)" (osu_bw) */
+    DML_P2P_TABLE_LATENCY,   /* "# Size  Avg Latency(us)  Best Latency(us)"
+                                (osu_latency) */
+    DML_P2P_TABLE_BANDWIDTH, /* "# Size  Bandwidth (MB/s)  Best Bandwidth
+                                (MB/s)" (osu_bw) */
 } dml_p2p_table;
 
 /*
  * The OSU table (one comment line naming the level and peers, the column
  * header, one line per size; MB = 1e6 B as OSU prints it) into buf, as
  * snprintf does: returns the length of the whole table, writes at most
- * size bytes including the terminating NUL.
+ * size bytes including the terminating NUL. Two columns of figures: the
+ * average over repetitions first (what OSU prints: total time over all
+ * iterations), then the best repetition.
  */
 size_t dml_p2p_format_table(const dml_p2p_result *r, dml_p2p_table which,
                             char *buf, size_t size);

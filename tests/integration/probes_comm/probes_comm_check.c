@@ -86,12 +86,17 @@ static void check_p2p(const dml_p2p_result *r, const char *level, int ranks,
                   p->bw_reps <= o->budget.max_reps,
               "p2p %s %g B: %d and %d reps outside the budget", level,
               p->bytes, p->latency_reps, p->bw_reps);
+        CHECK(p->latency_mean_s >= p->latency_s &&
+                  p->bandwidth_mean_Bps <= p->bandwidth_Bps &&
+                  pos(p->bandwidth_mean_Bps),
+              "p2p %s %g B: average latency %g s, bandwidth %g B/s, not "
+              "behind the best", level, p->bytes, p->latency_mean_s,
+              p->bandwidth_mean_Bps);
         if (p->bytes <= 8)
             small = fmin(small, p->latency_s);
-        /* The headline is the best of the large sizes (within 8x of
-         * the largest). */
-        if (p->bytes * 8 >= sizes[n - 1])
-            best = fmax(best, p->bandwidth_Bps);
+        /* The headline is the largest size's (issue 12). */
+        if (p->bytes == sizes[n - 1])
+            best = p->bandwidth_Bps;
     }
     CHECK(r->latency_s == small, "p2p %s headline latency %g, want %g",
           level, r->latency_s, small);
@@ -158,6 +163,14 @@ static void check_coll(const dml_coll_result *r, const char *kind,
         CHECK(p->reps >= o->budget.min_reps && p->reps <= o->budget.max_reps,
               "%s %s %s %g B: %d reps outside the budget", kind, name, level,
               p->bytes, p->reps);
+        CHECK(p->time_mean_s >= p->time_s &&
+                  close_to(p->busbw_mean_Bps,
+                           p->bytes / p->time_mean_s * f),
+              "%s %s %s %g B: average %g s, busbw %g", kind, name, level,
+              p->bytes, p->time_mean_s, p->busbw_mean_Bps);
+        /* Every result checked and right (a wrong one fails the probe). */
+        CHECK(p->wrong == 0, "%s %s %s %g B: #wrong %lld", kind, name, level,
+              p->bytes, p->wrong);
     }
     /* On an oversubscribed, noisy machine the times may not grow with the
      * size; the fit then refuses (DML_EVALIDATE) rather than invent an
@@ -187,9 +200,12 @@ static void check_coll(const dml_coll_result *r, const char *kind,
     int lines = 0;
     for (const char *c = table; *c; c++)
         lines += *c == '\n';
-    CHECK(lines == 3 + (int)n &&
-              strstr(table, "#       size         count      type     time"
-                            "   algbw   busbw\n"),
+    CHECK(lines == 4 + (int)r->npoints + 2 &&
+              strstr(table, "#       size         count      type   redop "
+                            "   root     time   algbw   busbw #wrong     "
+                            "time   algbw   busbw #wrong\n") &&
+              strstr(table, "# Out of bounds values : 0 OK\n") &&
+              strstr(table, "# Avg bus bandwidth    : "),
           "%s %s %s table has %d lines:\n%s", kind, name, level, lines,
           table);
     printf("\n%s# fit: alpha %.3g s, busbw %.3g B/s, max residual %.0f%%\n",

@@ -1,7 +1,10 @@
 /*
  * test_probes_comm.c: the arithmetic of the communication probes, which
  * needs no MPI job: busbw factors and nccl-tests counts, the alpha-beta
- * fit, fake-node layout, size sweeps, tables and measurement rows.
+ * fit and its residual, fake-node layout, size sweeps, tables with
+ * averages, #wrong and nccl-tests' footers, the data check of each
+ * collective, the p2p headline, the cluster spec's links, and
+ * measurement rows.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,7 +23,11 @@
 #include "probes/collectives.h"
 #include "probes/comm_levels.h"
 #include "probes/nccl_collectives.h"
+#include "probes/coll_check.h"
 #include "probes/p2p.h"
+#include "probes/probe_job.h"
+
+#include <unistd.h>
 
 #define assert_close(got, want, rel)                                          \
     do {                                                                      \
@@ -403,27 +410,45 @@ static dml_coll_result sample_coll(void)
         p->count = (size_t)bytes[i] / 4;
         p->time_s = time[i];
         p->time_median_s = 1.1 * time[i];
+        p->time_mean_s = 1.25 * time[i];
         p->reps = 7;
+        p->wrong = 0;
         dml_coll_bandwidth(r.op, r.ranks, p->bytes, p->time_s, &p->algbw_Bps,
                            &p->busbw_Bps);
+        dml_coll_bandwidth(r.op, r.ranks, p->bytes, p->time_mean_s,
+                           &p->algbw_mean_Bps, &p->busbw_mean_Bps);
     }
     return r;
 }
 
+/* nccl-tests src/common.cu: "%12li  %12li  %8s  %6s  %6i" for size,
+ * count, type, redop and root, then "  %7s  %6.2f  %6.2f  %5s" for time,
+ * algbw, busbw and #wrong per group (its out-of-place and in-place, our
+ * average and best), and the two footer lines. Average busbw over sizes:
+ * (0.164 + 1.342 + 4.295) / 3 GB/s. */
 static const char *coll_table =
-    "# collective allreduce, intra_node, 2 ranks: best of repetitions, "
-    "nccl-tests conventions\n"
-    "#       size         count      type     time   algbw   busbw\n"
-    "#        (B)    (elements)               (us)  (GB/s)  (GB/s)\n"
-    "        1024           256     float     5.12    0.20    0.20\n"
-    "     4194304       1048576     float   2500.0    1.68    1.68\n"
-    "    67108864      16777216     float    12500    5.37    5.37\n";
+    "# collective allreduce, intra_node, 2 ranks: nccl-tests conventions, "
+    "average and best of repetitions\n"
+    "#                                                          "
+    "average of repetitions          best repetition\n"
+    "#       size         count      type   redop    root     time   algbw"
+    "   busbw #wrong     time   algbw   busbw #wrong\n"
+    "#        (B)    (elements)                               (us)  (GB/s)"
+    "  (GB/s)            (us)  (GB/s)  (GB/s)       \n"
+    "        1024           256     float     sum      -1     6.40    0.16"
+    "    0.16      0     5.12    0.20    0.20      0\n"
+    "     4194304       1048576     float     sum      -1   3125.0    1.34"
+    "    1.34      0   2500.0    1.68    1.68      0\n"
+    "    67108864      16777216     float     sum      -1    15625    4.29"
+    "    4.29      0    12500    5.37    5.37      0\n"
+    "# Out of bounds values : 0 OK\n"
+    "# Avg bus bandwidth    : 1.93238 \n";
 
 static void coll_table_has_nccl_tests_columns(void **state)
 {
     (void)state;
     dml_coll_result r = sample_coll();
-    char buf[1024];
+    char buf[2048];
     size_t len = dml_coll_format_table(&r, buf, sizeof buf);
     assert_string_equal(buf, coll_table);
     assert_int_equal(len, strlen(coll_table));
@@ -441,7 +466,7 @@ static void coll_table_has_nccl_tests_columns(void **state)
     dml_error err;
     assert_int_equal(dml_coll_write_table(f, &r, &err), DML_OK);
     rewind(f);
-    char back[1024] = "";
+    char back[2048] = "";
     size_t got = fread(back, 1, sizeof back - 1, f);
     fclose(f);
     assert_int_equal(got, strlen(coll_table));
@@ -459,12 +484,15 @@ static dml_p2p_result sample_p2p(void)
         p->bytes = bytes[i];
         p->latency_s = lat[i];
         p->latency_median_s = 1.2 * lat[i];
+        p->latency_mean_s = 1.5 * lat[i];
         p->latency_iters = 100;
         p->latency_reps = 5;
         p->bw_time_s = lat[i] / 2;
         p->bw_time_median_s = lat[i];
+        p->bw_time_mean_s = 1.25 * lat[i];
         p->bandwidth_Bps = bytes[i] / p->bw_time_s;
         p->bandwidth_median_Bps = bytes[i] / p->bw_time_median_s;
+        p->bandwidth_mean_Bps = bytes[i] / p->bw_time_mean_s;
         p->window = 64;
         p->bw_iters = 10;
         p->bw_reps = 5;
@@ -478,25 +506,28 @@ static void p2p_tables_have_osu_columns(void **state)
     dml_p2p_result r = sample_p2p();
     char buf[1024];
     dml_p2p_format_table(&r, DML_P2P_TABLE_LATENCY, buf, sizeof buf);
-    /* osu_latency prints "%-10s%20s" headers and "%-10d%20.2f" rows. */
+    /* osu_latency prints "%-10s%20s" headers and "%-10d%20.2f" rows, its
+     * figure being the average over all iterations; the best repetition
+     * follows. */
     assert_string_equal(
         buf,
         "# MPI latency (osu_latency method), intra_node: ranks 0 and 1 of 2, "
-        "best of repetitions\n"
-        "# Size            Latency (us)\n"
-        "1                         0.23\n"
-        "8                         0.24\n"
-        "4194304                1200.00\n");
+        "average and best of repetitions\n"
+        "# Size         Avg Latency(us)        Best Latency(us)\n"
+        "1                         0.35                    0.23\n"
+        "8                         0.37                    0.24\n"
+        "4194304                1800.00                 1200.00\n");
     dml_p2p_format_table(&r, DML_P2P_TABLE_BANDWIDTH, buf, sizeof buf);
-    /* MB/s is 1e6 B/s in osu_bw: 4194304 B / 0.6 ms = 6990.51 MB/s. */
+    /* MB/s is 1e6 B/s in osu_bw: 4194304 B / 0.6 ms = 6990.51 MB/s best,
+     * / 1.5 ms = 2796.20 MB/s on average. */
     assert_string_equal(
         buf,
         "# MPI bandwidth (osu_bw method), intra_node: ranks 0 and 1 of 2, "
-        "best of repetitions\n"
-        "# Size        Bandwidth (MB/s)\n"
-        "1                         8.66\n"
-        "8                        65.33\n"
-        "4194304                6990.51\n");
+        "average and best of repetitions\n"
+        "# Size        Bandwidth (MB/s)   Best Bandwidth (MB/s)\n"
+        "1                         3.46                    8.66\n"
+        "8                        26.13                   65.33\n"
+        "4194304                2796.20                 6990.51\n");
 }
 
 static void rows_carry_units_and_levels(void **state)
@@ -575,6 +606,307 @@ static void collective_floor_is_the_fastest_call(void **state)
     assert_true(dml_coll_floor(r, 0) == 0);
 }
 
+/* A wrong element shows in #wrong (both groups) and makes the footer say
+ * FAILED with the count, as nccl-tests' does; a size not checked (the
+ * NCCL probe without a device copy, say) reads N/A and counts nothing. */
+static void coll_table_footer_counts_wrong_and_averages_busbw(void **state)
+{
+    (void)state;
+    dml_coll_result r = sample_coll();
+    r.points[1].wrong = 3;
+    r.points[2].wrong = -1;
+    char buf[2048];
+    dml_coll_format_table(&r, buf, sizeof buf);
+    assert_non_null(strstr(buf, "    1.34      3   2500.0    1.68    1.68"
+                                "      3\n"));
+    assert_non_null(strstr(buf, "    4.29    N/A    12500    5.37    5.37"
+                                "    N/A\n"));
+    assert_non_null(strstr(buf, "# Out of bounds values : 3 FAILED\n"));
+    assert_int_equal(dml_coll_wrong_total(&r), 3);
+    /* nccl-tests averages the busbw of its timed (average) runs over the
+     * sizes, not the best ones. */
+    double want = 0;
+    for (int i = 0; i < 3; i++)
+        want += r.points[i].busbw_mean_Bps / 3;
+    assert_close(dml_coll_avg_busbw(&r), want, 1e-15);
+    assert_true(dml_coll_avg_busbw(&r) < r.points[2].busbw_Bps);
+    r.npoints = 0;
+    assert_true(dml_coll_avg_busbw(&r) == 0);
+}
+
+/* What each collective must leave, computed here from the send buffers
+ * of every rank by the operation's definition (MPI 4.0, chapter 6), not
+ * from coll_check's closed forms. */
+#define CHECK_RANKS 3
+#define CHECK_PER 5
+static void reference_result(dml_coll_op op, int rank,
+                             float send[CHECK_RANKS][CHECK_RANKS * CHECK_PER],
+                             float *out)
+{
+    int n = CHECK_RANKS, per = CHECK_PER;
+    switch (op) {
+    case DML_COLL_ALLREDUCE:
+        for (int i = 0; i < per; i++) {
+            out[i] = 0;
+            for (int q = 0; q < n; q++)
+                out[i] += send[q][i];
+        }
+        break;
+    case DML_COLL_ALLGATHER:
+        for (int q = 0; q < n; q++)
+            for (int j = 0; j < per; j++)
+                out[q * per + j] = send[q][j];
+        break;
+    case DML_COLL_REDUCESCATTER:
+        for (int j = 0; j < per; j++) {
+            out[j] = 0;
+            for (int q = 0; q < n; q++)
+                out[j] += send[q][rank * per + j];
+        }
+        break;
+    case DML_COLL_ALLTOALL:
+        for (int q = 0; q < n; q++)
+            for (int j = 0; j < per; j++)
+                out[q * per + j] = send[q][rank * per + j];
+        break;
+    case DML_COLL_BROADCAST:
+        for (int i = 0; i < per; i++)
+            out[i] = send[0][i];
+        break;
+    default:
+        break;
+    }
+}
+
+static void coll_check_counts_wrong_elements_of_each_op(void **state)
+{
+    (void)state;
+    enum { N = CHECK_RANKS, PER = CHECK_PER, ALL = N * PER };
+    for (int o = 0; o < DML_COLL_OP_COUNT; o++) {
+        dml_coll_op op = (dml_coll_op)o;
+        size_t ns = 0, nr = 0;
+        dml_coll_check_lengths(op, N, PER, &ns, &nr);
+        assert_true(ns <= ALL && nr <= ALL);
+        float send[N][ALL], recv[N][ALL];
+        for (int r = 0; r < N; r++) {
+            memset(recv[r], 0x7f, sizeof recv[r]);
+            dml_coll_check_fill(op, r, N, PER, send[r],
+                                op == DML_COLL_BROADCAST ? NULL : recv[r]);
+            /* The pattern is the rank's and whole numbers; the receive
+             * buffer starts at a value no pattern takes. */
+            for (size_t i = 0; i < ns; i++)
+                assert_true(send[r][i] == dml_coll_check_value(r, i) &&
+                            send[r][i] >= 1 &&
+                            send[r][i] <= DML_COLL_CHECK_PERIOD &&
+                            send[r][i] == floorf(send[r][i]));
+            for (size_t i = 0; i < nr; i++)
+                assert_true(recv[r][i] == DML_COLL_CHECK_SENTINEL);
+        }
+        /* Ranks differ: a buffer left with another rank's data is wrong. */
+        assert_true(send[1][0] != send[0][0] && send[2][0] != send[1][0]);
+        float send_copy[N][ALL];
+        memcpy(send_copy, send, sizeof send);
+        for (int r = 0; r < N; r++) {
+            float *result = op == DML_COLL_BROADCAST ? send[r] : recv[r];
+            size_t len = op == DML_COLL_BROADCAST ? ns : nr;
+            /* Before the collective ran: every element is wrong, except on
+             * the broadcast's root, which holds the answer already. */
+            dml_coll_wrong first = {0};
+            size_t before = dml_coll_check_count(op, r, N, PER, send[r],
+                                                 recv[r], &first);
+            assert_int_equal(before,
+                             op == DML_COLL_BROADCAST && r == 0 ? 0 : len);
+            reference_result(op, r, send_copy, result);
+            assert_int_equal(dml_coll_check_count(op, r, N, PER, send[r],
+                                                  recv[r], &first),
+                             0);
+            for (size_t i = 0; i < len; i++)
+                assert_true(dml_coll_check_expected(op, r, N, PER, i) ==
+                            result[i]);
+            /* One element off by one is found, with where and what. */
+            size_t at = len - 1;
+            float good = result[at];
+            result[at] = good + 1;
+            assert_int_equal(dml_coll_check_count(op, r, N, PER, send[r],
+                                                  recv[r], &first),
+                             1);
+            assert_int_equal(first.index, at);
+            assert_true(first.got == good + 1 && first.expected == good);
+            /* A NaN is never right. */
+            result[0] = NAN;
+            assert_int_equal(dml_coll_check_count(op, r, N, PER, send[r],
+                                                  recv[r], NULL),
+                             at == 0 ? 1 : 2);
+        }
+    }
+}
+
+/* Reductions stay exact in float over many ranks, so a correct sum
+ * matches to the bit whatever order the library adds in. */
+static void coll_check_sums_are_exact_over_many_ranks(void **state)
+{
+    (void)state;
+    enum { N = 1024, PER = 600 };
+    static float sum[PER];
+    for (int q = N - 1; q >= 0; q--) /* backwards: another order */
+        for (size_t i = 0; i < PER; i++)
+            sum[i] += dml_coll_check_value(q, i);
+    assert_int_equal(dml_coll_check_count(DML_COLL_ALLREDUCE, 7, N, PER, sum,
+                                          sum, NULL),
+                     0);
+    sum[PER - 1] += 1;
+    assert_int_equal(dml_coll_check_count(DML_COLL_ALLREDUCE, 7, N, PER, sum,
+                                          sum, NULL),
+                     1);
+}
+
+/* Run fn with stderr in a file and return what it wrote (a warning). */
+static void capture_stderr(void (*fn)(void *), void *arg, char *buf,
+                           size_t size)
+{
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
+    fn(arg);
+    fflush(stderr);
+    assert_true(dup2(saved, STDERR_FILENO) >= 0);
+    close(saved);
+    rewind(f);
+    size_t n = fread(buf, 1, size - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+}
+
+static void fit_coll(void *r) { dml_coll_result_fit(r); }
+static void summarise_p2p(void *r) { dml_p2p_summarise(r); }
+
+/* Issue 12: the fit's RMS relative residual is kept (JSON, table) and a
+ * warning line names a fit that misses by more than 20 %. */
+static void fit_residual_is_kept_and_a_large_one_warned(void **state)
+{
+    (void)state;
+    dml_coll_result r = {.op = DML_COLL_ALLREDUCE, .ranks = 2, .npoints = 6};
+    snprintf(r.kind, sizeof r.kind, "collective");
+    snprintf(r.level, sizeof r.level, "intra_node");
+    for (int i = 0; i < 6; i++) {
+        r.points[i].bytes = 1024.0 * (1 << (2 * i));
+        r.points[i].time_s = 5e-6 + r.points[i].bytes / 1e9;
+    }
+    char out[2048];
+    capture_stderr(fit_coll, &r, out, sizeof out);
+    assert_int_equal(r.fit_status, DML_OK);
+    assert_true(r.fit.rms_rel_residual < 1e-9);
+    assert_false(dml_alphabeta_residual_large(&r.fit));
+    assert_string_equal(out, "");
+    /* The middle sizes three times slower than the line through the
+     * ends (a protocol switch): RMS residual sqrt(2/6 * (2/3)^2) = 38 %. */
+    r.points[2].time_s *= 3;
+    r.points[3].time_s *= 3;
+    capture_stderr(fit_coll, &r, out, sizeof out);
+    assert_int_equal(r.fit_status, DML_OK);
+    assert_true(r.fit.rms_rel_residual > 0.2 &&
+                r.fit.rms_rel_residual <= r.fit.max_rel_residual);
+    assert_true(dml_alphabeta_residual_large(&r.fit));
+    assert_non_null(strstr(out, "warning: collective allreduce intra_node: "
+                                "the alpha-beta fit misses the measured "
+                                "times by "));
+    assert_non_null(strstr(out, "% RMS (over 20%)"));
+    assert_int_equal(strchr(out, '\n') - out + 1, (long)strlen(out));
+
+    dml_p2p_result p = sample_p2p();
+    p.points[1].latency_s = 50e-6; /* 8 B two hundred times slower */
+    capture_stderr(summarise_p2p, &p, out, sizeof out);
+    assert_int_equal(p.fit_status, DML_OK);
+    assert_true(dml_alphabeta_residual_large(&p.fit));
+    assert_non_null(strstr(out, "warning: p2p intra_node: the alpha-beta fit "
+                                "misses the measured latencies by "));
+}
+
+/* Issue 12: the headline (and the cluster spec's link) bandwidth is the
+ * largest message's, not a middle size that fits in a cache. */
+static void p2p_headline_bandwidth_is_the_largest_size(void **state)
+{
+    (void)state;
+    dml_p2p_result r = {.ranks = 2, .peer_a = 0, .peer_b = 1, .npoints = 4};
+    snprintf(r.level, sizeof r.level, "intra_node");
+    const double bytes[] = {1, 8, 262144, 2097152};
+    const double bw[] = {5e6, 40e6, 21e9, 9e9}; /* 256 KiB in the L2 */
+    const double lat[] = {0.3e-6, 0.25e-6, 16e-6, 150e-6};
+    for (int i = 0; i < 4; i++) {
+        r.points[i].bytes = bytes[i];
+        r.points[i].latency_s = lat[i];
+        r.points[i].bandwidth_Bps = bw[i];
+    }
+    dml_p2p_summarise(&r);
+    assert_true(r.bandwidth_Bps == 9e9);
+    assert_true(r.latency_s == 0.25e-6);
+}
+
+/* A one-node job measured by hand: the cluster spec's intra-node link is
+ * the p2p headline (largest message), its collectives the fits, whose
+ * busbw comes from the large end of the sweep. */
+static void cluster_spec_links_come_from_large_messages(void **state)
+{
+    (void)state;
+    static dml_probe_job job;
+    memset(&job, 0, sizeof job);
+    job.measured = true;
+    job.ranks = 2;
+    job.nodes = 1;
+    dml_probe_host host = {.ranks = 2, .packages = 1, .cores = 2, .pus = 2,
+                           .mem_total_bytes = 24e9,
+                           .mem_available_bytes = 20e9, .llc_bytes = 32e6,
+                           .triad_1t_Bps = 15e9, .triad_all_Bps = 20e9,
+                           .dgemm_1t_flops = 18e9, .dgemm_all_flops = 36e9,
+                           .sgemm_1t_flops = 36e9, .sgemm_all_flops = 72e9};
+    snprintf(host.hostname, sizeof host.hostname, "vm");
+    snprintf(host.cpu_model, sizeof host.cpu_model, "AMD EPYC");
+    job.hosts = &host;
+    job.host_count = 1;
+    job.p2p_count = 1;
+    dml_p2p_result *p = &job.p2p[0];
+    snprintf(p->level, sizeof p->level, "intra_node");
+    p->ranks = 2;
+    p->npoints = 4;
+    const double bytes[] = {1, 8, 262144, 2097152};
+    const double bw[] = {5e6, 40e6, 21e9, 9e9};
+    const double lat[] = {0.3e-6, 0.25e-6, 16e-6, 150e-6};
+    for (int i = 0; i < 4; i++) {
+        p->points[i].bytes = bytes[i];
+        p->points[i].latency_s = lat[i];
+        p->points[i].bandwidth_Bps = bw[i];
+    }
+    dml_p2p_summarise(p);
+    job.coll_count = 1;
+    dml_coll_result *c = &job.coll[0];
+    dml_coll_result_init(c, "collective", "intra_node", DML_COLL_ALLREDUCE);
+    c->ranks = 2;
+    c->npoints = 8;
+    for (int i = 0; i < 8; i++) {
+        c->points[i].bytes = 1024.0 * (1 << (2 * i));
+        /* 4 MiB and 16 MiB at 1 GB/s; the middle sizes faster, as cached
+         * sizes are. */
+        double bw_i = c->points[i].bytes >= 4 << 20 ? 1e9 : 3e9;
+        c->points[i].time_s = 2e-6 + c->points[i].bytes / bw_i;
+    }
+    char warning[1024]; /* the middle sizes miss the line: a warning */
+    capture_stderr(fit_coll, c, warning, sizeof warning);
+    dml_cluster_spec spec;
+    dml_error err;
+    assert_int_equal(dml_probe_job_cluster_spec(&job, &spec, &err), DML_OK);
+    const dml_node_group *g = &spec.groups[0];
+    assert_true(g->links[DML_LINK_INTRA].present);
+    assert_true(g->links[DML_LINK_INTRA].bw_Bps == 9e9);
+    assert_true(g->links[DML_LINK_INTRA].latency_s == 0.25e-6);
+    assert_true(g->coll[DML_COLL_ALLREDUCE][DML_LINK_INTRA].present);
+    /* busbw of a 2-rank allreduce = algbw: the large sizes' 1 GB/s. */
+    assert_close(g->coll[DML_COLL_ALLREDUCE][DML_LINK_INTRA].busbw_Bps, 1e9,
+                 0.02);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -596,6 +928,12 @@ int main(void)
         cmocka_unit_test(rows_carry_units_and_levels),
         cmocka_unit_test(coll_fit_sets_busbw_from_factor),
         cmocka_unit_test(collective_floor_is_the_fastest_call),
+        cmocka_unit_test(coll_table_footer_counts_wrong_and_averages_busbw),
+        cmocka_unit_test(coll_check_counts_wrong_elements_of_each_op),
+        cmocka_unit_test(coll_check_sums_are_exact_over_many_ranks),
+        cmocka_unit_test(fit_residual_is_kept_and_a_large_one_warned),
+        cmocka_unit_test(p2p_headline_bandwidth_is_the_largest_size),
+        cmocka_unit_test(cluster_spec_links_come_from_large_messages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
