@@ -403,6 +403,7 @@ dml_status dml_gemm_run(const dml_topology *topo, const dml_gemm_config *cfg,
                              "gemm: cannot allocate the matrices");
     }
 
+    dml_progress_phase(cfg->progress, "GEMM", npoints);
     out->blas_threads_before = openblas_get_num_threads();
     dml_rng rng;
     dml_rng_seed(&rng, 0x67656d6d);
@@ -433,7 +434,13 @@ dml_status dml_gemm_run(const dml_topology *topo, const dml_gemm_config *cfg,
                               .n = shapes[s].n, .k = shapes[s].k,
                               .a = a, .b = b, .c = c};
                 dml_gemm_sample *p = &out->points[np];
+                char what[64];
+                snprintf(what, sizeof what, "%s %d thread%s %dx%dx%d",
+                         dml_gemm_dtype_name(dtype), threads[t],
+                         threads[t] == 1 ? "" : "s", g.m, g.n, g.k);
+                dml_progress_doing(cfg->progress, what);
                 st = measure_point(cfg, &g, &rng, p, err);
+                dml_progress_advance(cfg->progress);
                 p->threads = threads[t];
                 if (st == DML_OK) {
                     np++;

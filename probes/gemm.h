@@ -25,6 +25,7 @@
 #include <stdbool.h>
 
 #include "common/error.h"
+#include "common/progress.h"
 #include "common/measurement.h"
 #include "probes/engine.h"
 #include "probes/topology.h"
@@ -73,6 +74,7 @@ typedef struct dml_gemm_config {
     dml_probe_budget budget;      /* warm-up and repetitions per point */
     double point_time_s;          /* timed work per point at most, s (>=1 sample) */
     double sample_time_s;         /* small GEMMs repeat up to this per sample, s */
+    dml_progress *progress;       /* phase "GEMM", a step per point, or NULL */
 } dml_gemm_config;
 
 typedef struct dml_gemm_result {

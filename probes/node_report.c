@@ -35,7 +35,7 @@ dml_node_probe_options dml_node_probe_options_default(bool quick)
 {
     return (dml_node_probe_options){.quick = quick, .topology = NULL,
                                     .membw = true, .gemm = true,
-                                    .gpu = true, .progress = false};
+                                    .gpu = true, .progress = NULL};
 }
 
 void dml_node_report_free(dml_node_report *r)
@@ -54,10 +54,17 @@ static dml_status run_membw(const dml_node_probe_options *opt,
                             dml_node_report *r, dml_error *err)
 {
     dml_membw_config c = dml_membw_config_default(opt->quick);
+    dml_progress_phase(opt->progress, "STREAM", 2);
+    dml_progress_doing(opt->progress, "1 thread");
     c.threads = 1;
     DML_CHECK(dml_membw_run(r->topo, &c, &r->membw_single, err));
+    dml_progress_advance(opt->progress);
     c.threads = r->topology.cores > 0 ? r->topology.cores : 1;
+    char what[32];
+    snprintf(what, sizeof what, "%d threads", c.threads);
+    dml_progress_doing(opt->progress, what);
     DML_CHECK(dml_membw_run(r->topo, &c, &r->membw_all, err));
+    dml_progress_advance(opt->progress);
     r->have_membw = true;
     return DML_OK;
 }
@@ -92,23 +99,23 @@ static dml_status run_gpus(const dml_node_probe_options *opt,
 }
 
 static dml_status run_all(const dml_node_probe_options *opt,
-                          dml_node_report *r, dml_progress *pr,
-                          dml_error *err)
+                          dml_node_report *r, dml_error *err)
 {
+    dml_progress_phase(opt->progress, "topology", 0);
     DML_CHECK(dml_topology_load(opt->topology, &r->topo, err));
     r->topology = *dml_topology_get_summary(r->topo);
-    dml_progress_step(pr, 1, "memory bandwidth");
     if (opt->membw)
         DML_CHECK(run_membw(opt, r, err));
-    dml_progress_step(pr, 2, "GEMM");
     if (opt->gemm) {
         dml_gemm_config c = dml_gemm_config_default(opt->quick);
+        c.progress = opt->progress;
         DML_CHECK(dml_gemm_run(r->topo, &c, &r->gemm, err));
         r->have_gemm = true;
     }
-    dml_progress_step(pr, 3, "GPU");
-    if (opt->gpu)
+    if (opt->gpu) {
+        dml_progress_phase(opt->progress, "GPU", 0);
         DML_CHECK(run_gpus(opt, r, err));
+    }
     return DML_OK;
 }
 
@@ -117,11 +124,7 @@ dml_status dml_node_probe_run(const dml_node_probe_options *opt,
 {
     memset(out, 0, sizeof *out);
     double t0 = dml_clock_now_s();
-    dml_progress pr;
-    dml_progress_begin(&pr, "probing this node", 4, opt->progress);
-    dml_progress_step(&pr, 0, "topology");
-    dml_status st = run_all(opt, out, &pr, err);
-    dml_progress_end(&pr);
+    dml_status st = run_all(opt, out, err);
     if (st != DML_OK) {
         dml_node_report_free(out);
         return st;

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "common/error.h"
+#include "common/progress.h"
 #include "common/measurement.h"
 #include "probes/gemm.h"
 #include "probes/gpu_gemm.h"
@@ -32,7 +33,7 @@ typedef struct dml_node_probe_options {
     bool membw;      /* run STREAM */
     bool gemm;       /* run the OpenBLAS sweep */
     bool gpu;        /* run the cuBLAS sweep on every GPU found */
-    bool progress;   /* progress line on stderr when it is a terminal */
+    dml_progress *progress; /* a phase per probe, or NULL for none */
 } dml_node_probe_options;
 
 typedef struct dml_node_report {

@@ -56,11 +56,12 @@ static void host_from_report(const dml_node_report *r, dml_probe_host *h)
  * every rank so that no rank goes on to the collectives alone. */
 static dml_status run_node_probes(const dml_probe_job_options *opt,
                                   const dml_comm_levels *lv,
-                                  dml_probe_job *job, dml_error *err)
+                                  dml_probe_job *job, dml_progress *pr,
+                                  dml_error *err)
 {
     dml_status s = DML_OK;
     dml_node_probe_options no = dml_node_probe_options_default(opt->quick);
-    no.progress = opt->progress && lv->rank == 0;
+    no.progress = pr;
     no.topology = &opt->topology;
     if (!job->measured)
         no.membw = no.gemm = no.gpu = false;
@@ -128,7 +129,8 @@ static dml_status gather_hosts(const dml_comm_levels *lv, dml_probe_job *job,
 
 static dml_status run_comm_probes(const dml_probe_job_options *opt,
                                   const dml_comm_levels *lv,
-                                  dml_probe_job *job, dml_error *err)
+                                  dml_probe_job *job, dml_progress *pr,
+                                  dml_error *err)
 {
     if (lv->size < 2) {
         snprintf(job->comm_skip, sizeof job->comm_skip,
@@ -139,13 +141,17 @@ static dml_status run_comm_probes(const dml_probe_job_options *opt,
     }
     dml_p2p_options po =
         opt->quick ? dml_p2p_options_quick() : dml_p2p_options_default();
+    po.progress = pr;
     DML_CHECK(dml_p2p_measure_levels(lv, &po, job->p2p, &job->p2p_count, err));
     dml_coll_options co =
         opt->quick ? dml_coll_options_quick() : dml_coll_options_default();
+    co.progress = pr;
     DML_CHECK(dml_coll_measure_levels(lv, &co, job->coll, DML_PROBE_MAX_COLL,
                                       &job->coll_count, err));
     dml_coll_options no =
         opt->quick ? dml_nccl_options_quick() : dml_nccl_options_default();
+    no.progress = pr;
+    dml_progress_phase(pr, "NCCL", 0);
     dml_error nerr;
     dml_error_clear(&nerr);
     dml_status s = dml_nccl_measure_levels(lv, &no, job->nccl,
@@ -176,11 +182,19 @@ dml_status dml_probe_job_run(MPI_Comm comm, const dml_probe_job_options *opt,
     job->nodes = lv.nodes;
     dml_comm_levels_describe(&lv, job->layout, sizeof job->layout);
 
-    dml_status s = run_node_probes(opt, &lv, job, err);
+    /* Rank 0 alone speaks: plain lines every few seconds where stderr is
+     * not a terminal (under mpirun it never is), so a long probe is not
+     * silent. */
+    dml_progress pr;
+    dml_progress_begin_lines(&pr, stderr, "dml-probe",
+                             opt->progress && lv.rank == 0,
+                             DML_PROBE_PROGRESS_INTERVAL_S);
+    dml_status s = run_node_probes(opt, &lv, job, &pr, err);
     if (s == DML_OK)
         s = gather_hosts(&lv, job, err);
     if (s == DML_OK && job->measured)
-        s = run_comm_probes(opt, &lv, job, err);
+        s = run_comm_probes(opt, &lv, job, &pr, err);
+    dml_progress_end(&pr);
     if (s == DML_OK && !job->measured)
         snprintf(job->comm_skip, sizeof job->comm_skip,
                  "foreign topology: described, not measured");
@@ -312,11 +326,12 @@ static json_t *fit_json(const dml_alphabeta *f, dml_status st)
 {
     if (st != DML_OK)
         return json_null();
-    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "alpha_s",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "alpha_s",
                      json_real(f->alpha_s), "beta_s_per_B",
                      json_real(f->beta_s_per_B), "bw_Bps", num(f->bw_Bps),
                      "busbw_Bps", num(f->busbw_Bps), "max_rel_residual",
-                     json_real(f->max_rel_residual));
+                     json_real(f->max_rel_residual), "rms_rel_residual",
+                     json_real(f->rms_rel_residual));
 }
 
 static json_t *p2p_json(const dml_probe_job *job)
@@ -334,12 +349,16 @@ static json_t *p2p_json(const dml_probe_job *job)
         for (size_t k = 0; k < r->npoints; k++) {
             const dml_p2p_point *p = &r->points[k];
             json_array_append_new(
-                pts, json_pack("{s:f, s:o, s:o, s:o, s:o}", "bytes", p->bytes,
+                pts, json_pack("{s:f, s:o, s:o, s:o, s:o, s:o, s:o}",
+                               "bytes", p->bytes,
                                "latency_s", num(p->latency_s),
                                "latency_median_s", num(p->latency_median_s),
+                               "latency_mean_s", num(p->latency_mean_s),
                                "bandwidth_Bps", num(p->bandwidth_Bps),
                                "bandwidth_median_Bps",
-                               num(p->bandwidth_median_Bps)));
+                               num(p->bandwidth_median_Bps),
+                               "bandwidth_mean_Bps",
+                               num(p->bandwidth_mean_Bps)));
         }
         json_array_append_new(
             levels, json_pack("{s:s, s:i, s:o, s:o, s:o, s:o}", "level",
@@ -374,13 +393,19 @@ static void collectives_json(const dml_coll_result *res, size_t n,
         for (size_t k = 0; k < r->npoints; k++) {
             const dml_coll_point *p = &r->points[k];
             json_array_append_new(
-                arr, json_pack("{s:s, s:i, s:f, s:I, s:o, s:o, s:o, s:o}",
-                               "level", r->level, "ranks", r->ranks, "bytes",
-                               p->bytes, "count", (json_int_t)p->count,
-                               "time_s", num(p->time_s), "time_median_s",
-                               num(p->time_median_s), "algbw_Bps",
-                               num(p->algbw_Bps), "busbw_Bps",
-                               num(p->busbw_Bps)));
+                arr,
+                json_pack("{s:s, s:i, s:f, s:I, s:o, s:o, s:o, s:o, s:o, "
+                          "s:o, s:o, s:o}",
+                          "level", r->level, "ranks", r->ranks, "bytes",
+                          p->bytes, "count", (json_int_t)p->count, "time_s",
+                          num(p->time_s), "time_median_s",
+                          num(p->time_median_s), "time_mean_s",
+                          num(p->time_mean_s), "algbw_Bps",
+                          num(p->algbw_Bps), "busbw_Bps", num(p->busbw_Bps),
+                          "algbw_mean_Bps", num(p->algbw_mean_Bps),
+                          "busbw_mean_Bps", num(p->busbw_mean_Bps), "wrong",
+                          p->wrong < 0 ? json_null()
+                                       : json_integer(p->wrong)));
         }
         json_object_set_new(json_object_get(fits, op), r->level,
                             fit_json(&r->fit, r->fit_status));
@@ -655,25 +680,32 @@ void dml_probe_job_print(const dml_probe_job *job, FILE *out)
     }
     for (size_t i = 0; i < job->p2p_count; i++) {
         const dml_p2p_result *r = &job->p2p[i];
+        double largest =
+            r->npoints ? r->points[r->npoints - 1].bytes : 0;
         fprintf(out, "\nPoint-to-point, %s (ranks %d and %d): latency %s, "
-                     "bandwidth %s\n",
+                     "bandwidth %s (%s messages)\n",
                 r->level, r->peer_a, r->peer_b,
                 dml_units_seconds(r->latency_s, a, sizeof a),
-                dml_units_bandwidth(r->bandwidth_Bps, b, sizeof b));
+                dml_units_bandwidth(r->bandwidth_Bps, b, sizeof b),
+                dml_units_bytes_binary(largest, d, sizeof d));
         dml_p2p_write_table(out, r, DML_P2P_TABLE_LATENCY, NULL);
         dml_p2p_write_table(out, r, DML_P2P_TABLE_BANDWIDTH, NULL);
     }
-    fprintf(out, "\nCollectives (MPI), alpha-beta fits\n");
-    fprintf(out, "  %-14s %-11s %6s %12s %14s %9s\n", "op", "level", "ranks",
-            "alpha", "busbw", "max resid");
+    fprintf(out, "\nCollectives (MPI), alpha-beta fits (busbw from the "
+                 "largest sizes)\n");
+    fprintf(out, "  %-14s %-11s %6s %12s %14s %9s %9s\n", "op", "level",
+            "ranks", "alpha", "busbw", "rms resid", "max resid");
     for (size_t i = 0; i < job->coll_count; i++) {
         const dml_coll_result *r = &job->coll[i];
         if (r->fit_status == DML_OK)
-            fprintf(out, "  %-14s %-11s %6d %12s %14s %8.0f%%\n",
+            fprintf(out, "  %-14s %-11s %6d %12s %14s %8.0f%% %8.0f%%%s\n",
                     dml_coll_op_name(r->op), r->level, r->ranks,
                     dml_units_seconds(r->fit.alpha_s, a, sizeof a),
                     dml_units_bandwidth(r->fit.busbw_Bps, b, sizeof b),
-                    100 * r->fit.max_rel_residual);
+                    100 * r->fit.rms_rel_residual,
+                    100 * r->fit.max_rel_residual,
+                    dml_alphabeta_residual_large(&r->fit) ? "  rough fit"
+                                                          : "");
         else
             fprintf(out, "  %-14s %-11s %6d %12s %14s\n",
                     dml_coll_op_name(r->op), r->level, r->ranks, "-", "-");
@@ -695,5 +727,4 @@ void dml_probe_job_print(const dml_probe_job *job, FILE *out)
         fprintf(out, "\nNCCL: skipped (%s)\n",
                 job->nccl_skip[0] ? job->nccl_skip : "no GPU");
     }
-    (void)d;
 }

@@ -27,9 +27,15 @@
 #include "probes/node_report.h"
 #include "probes/p2p.h"
 
+/* Seconds between the plain progress lines where stderr is not a
+ * terminal (common/progress.h). */
+#define DML_PROBE_PROGRESS_INTERVAL_S 5.0
+
 typedef struct dml_probe_job_options {
     bool quick;                     /* --quick: small sweeps, short budgets */
-    bool progress;                  /* progress line on a terminal */
+    bool progress;                  /* rank 0's progress on stderr: redrawn
+                                       on a terminal, else a plain line
+                                       every DML_PROBE_PROGRESS_INTERVAL_S */
     dml_topology_source topology;   /* live, or a foreign XML / synthetic */
     int fake_nodes;                 /* pretend nodes for the level split (0 = env/real) */
 } dml_probe_job_options;

@@ -4,6 +4,9 @@
 # recorded whole or not at all), no --out and no temporary file beside it,
 # and no process left. Then the same under mpirun, the signal to mpirun:
 # nothing recorded, at most one line from dml-probe, nothing left running.
+# stderr is a file here, so the probe prints its plain progress lines
+# ("dml-probe: progress: ...", issue 12) before that line: they are not
+# counted.
 source "$(dirname "$0")/lib.sh"
 cleanup() {
     local p
@@ -14,6 +17,8 @@ cleanup() {
 }
 trap cleanup EXIT
 q() { sqlite3 "$1" "$2" 2>/dev/null || echo 0; }
+# stderr without the progress lines.
+said() { grep -v '^dml-probe: progress: ' "$1" || true; }
 
 # wait_measuring PID DB: until the database is made (inputs checked,
 # measuring begins), then a second more; the full probe measures for
@@ -51,14 +56,14 @@ stop_case() {
     local rc=0
     wait "$pid" || rc=$?
     [ "$rc" -eq "$code" ] || { cat "$d/err" >&2; fail "$sig: exit status $rc, expected $code"; }
-    [ "$(cat "$d/err")" = "dml-probe: interrupted by SIG$sig; nothing recorded" ] \
+    [ "$(said "$d/err")" = "dml-probe: interrupted by SIG$sig; nothing recorded" ] \
         || { cat "$d/err" >&2; fail "$sig: not the one line expected"; }
     [ "$(q "$d/dml.db" "SELECT count(*) FROM probe_runs")" -eq 0 ] \
         || fail "$sig: a probe run was recorded"
     [ -z "$(ls "$d" | grep -v -e '^dml\.db' -e '^out$' -e '^err$')" ] \
         || fail "$sig: files left: $(ls "$d")"
     [ -z "$(pgrep -f -- "$d/dml.db" || true)" ] || fail "$sig: processes left"
-    echo "$sig: exit $rc, $(cat "$d/err")"
+    echo "$sig: exit $rc, $(said "$d/err")"
 }
 stop_case TERM 143
 stop_case INT 130
@@ -72,7 +77,7 @@ wait_measuring "$pid" "$d/dml.db"
 kill -TERM "$pid"
 wait_gone "$pid"
 wait "$pid" || true
-[ "$(grep -c '^dml-probe:' "$d/err" || true)" -le 1 ] \
+[ "$(said "$d/err" | grep -c '^dml-probe:' || true)" -le 1 ] \
     || { cat "$d/err" >&2; fail "mpirun: more than one line from dml-probe"; }
 [ "$(q "$d/dml.db" "SELECT count(*) FROM probe_runs")" -eq 0 ] \
     || fail "mpirun: a probe run was recorded"

@@ -30,6 +30,18 @@ for op in ("allreduce", "allgather", "reducescatter", "alltoall", "broadcast"):
         for k in ("bytes", "time_s", "algbw_Bps", "busbw_Bps"):
             pos(p[k], f"{op}.{k}")
         assert abs(p["algbw_Bps"] - p["bytes"] / p["time_s"]) <= 1e-6 * p["algbw_Bps"], f"{op} algbw = bytes / time"
+        # issue 12: the average beside the best, and the result checked
+        assert p["time_mean_s"] >= p["time_s"], f"{op}: the average repetition is not faster than the best"
+        pos(p["busbw_mean_Bps"], f"{op}.busbw_mean_Bps")
+        assert p["wrong"] == 0, f"{op} {p['bytes']} B: #wrong is {p['wrong']}"
+    fit = d["collective_fits"][op]["intra_node"]
+    assert fit is None or fit["rms_rel_residual"] >= 0, f"{op}: the fit's RMS residual is in the JSON"
+lv = d["p2p"]["levels"][0]
+for p in lv["points"]:
+    assert p["latency_mean_s"] >= p["latency_s"] and p["bandwidth_mean_Bps"] <= p["bandwidth_Bps"], "p2p averages beside the best"
+# The headline bandwidth is the largest message's (not a cache-sized one).
+assert lv["bandwidth_Bps"] == lv["points"][-1]["bandwidth_Bps"], "p2p headline bandwidth is the largest size's"
+assert lv["fit"] is None or "rms_rel_residual" in lv["fit"], "the p2p fit's RMS residual is in the JSON"
 ar = d["collectives"]["allreduce"][0]
 assert abs(ar["busbw_Bps"] - ar["algbw_Bps"] * 2 * (2 - 1) / 2) <= 1e-6 * ar["busbw_Bps"], "allreduce busbw = algbw*2(n-1)/n with n=2"
 c = json.load(open(sys.argv[2]))
@@ -37,6 +49,10 @@ assert c["schema_version"] == 1 and c["source"] == "dml-probe", "cluster spec fr
 g = c["node_groups"][0]
 assert g["nodes"] == 1 and g["devices_per_node"] >= 1, "one node with devices"
 assert g["device"]["type"] == "cpu", "a CPU node"
+# The cluster spec's link is the p2p headline: the largest message's
+# bandwidth (issue 12).
+intra = g["links"]["intra_node"]
+assert abs(intra["bw_Bps"] - lv["bandwidth_Bps"]) <= 1e-5 * lv["bandwidth_Bps"], f"link bandwidth {intra['bw_Bps']} is the largest message's {lv['bandwidth_Bps']}"
 PY
 runs=$(sqlite3 "$db" 'select count(*) from probe_runs')
 [ "$runs" -eq 1 ] || fail "one probe run recorded, found $runs"
@@ -53,5 +69,14 @@ sqlite3 "$db" 'select * from v_probe_summary' | grep -q . || fail "v_probe_summa
 grep -q 'GB/s' "$scratch/human.txt" || fail "human summary shows GB/s"
 grep -q 'FLOP/s' "$scratch/human.txt" || fail "human summary shows FLOP/s"
 grep -qi 'busbw' "$scratch/human.txt" || fail "human summary shows busbw"
+# nccl-tests' columns and footers, every result checked (issue 12).
+grep -q '^#       size         count      type   redop    root     time   algbw   busbw #wrong     time   algbw   busbw #wrong$' \
+    "$scratch/human.txt" || fail "collective tables have nccl-tests' columns"
+n=$(grep -c '^# Out of bounds values : 0 OK$' "$scratch/human.txt" || true)
+[ "$n" -eq 5 ] || fail "5 collective tables end with '# Out of bounds values : 0 OK', found $n"
+n=$(grep -c '^# Avg bus bandwidth    : [0-9.e+-]* $' "$scratch/human.txt" || true)
+[ "$n" -eq 5 ] || fail "5 collective tables end with nccl-tests' Avg bus bandwidth, found $n"
+grep -q '^# Size         Avg Latency(us)        Best Latency(us)$' "$scratch/human.txt" \
+    || fail "the latency table has the average and the best"
 [ "$(sqlite3 "$db" 'select count(*) from probe_runs')" -eq 2 ] || fail "second run recorded"
 echo "ok"
