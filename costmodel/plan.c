@@ -58,6 +58,24 @@ static bool parse_name(const char *const table[], const char *name, int *out)
     return false;
 }
 
+dml_sync_spec dml_plan_sync_spec(const dml_parallel_config *p)
+{
+    dml_sync_spec s;
+    dml_sync_spec_init(&s);
+    if (p->grad_compression == DML_COMPRESS_FP16)
+        s.kind = DML_SYNC_FP16;
+    else if (p->grad_compression == DML_COMPRESS_TOPK) {
+        s.kind = DML_SYNC_TOPK;
+        s.param = p->topk_ratio;
+    }
+    if (p->sync == DML_SYNC_ASYNC) {
+        /* one step stale */
+        s.kind = DML_SYNC_SSP;
+        s.param = 1;
+    }
+    return s;
+}
+
 bool dml_attention_parse(const char *name, dml_attention_impl *out)
 {
     int v;

@@ -24,6 +24,7 @@
 #include "common/json.h"
 #include "costmodel/cluster_spec.h"
 #include "costmodel/model_spec.h"
+#include "costmodel/sync_spec.h"
 
 #define DML_PLAN_STAGES_MAX 1024     /* pp x v */
 #define DML_PLAN_RAMP_MAX 32         /* batch ramp entries */
@@ -218,6 +219,10 @@ const char *dml_framework_name(dml_framework f);
 bool dml_attention_parse(const char *name, dml_attention_impl *out);
 bool dml_framework_parse(const char *name, dml_framework *out);
 const char *dml_sync_mode_name(dml_sync_mode s);
+
+/* The data-parallel strategy a configuration asks for
+ * (costmodel/sync_spec.h). */
+dml_sync_spec dml_plan_sync_spec(const dml_parallel_config *p);
 const char *dml_optimizer_name(dml_optimizer o);
 const char *dml_lr_decay_name(dml_lr_decay d);
 

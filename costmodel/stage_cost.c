@@ -94,6 +94,7 @@ static void mlp_stage(const dml__step *st, int r, dml__stage *s)
     int64_t first, last;
     mlp_rank_range(st, r, &first, &last);
     s->layers = last - first + 1;
+    s->first_layer = first;
     s->inflight = dml_memory_inflight(par->schedule, par->pp, 1,
                                       st->microbatches, r);
     for (int64_t i = first; i <= last; i++) {

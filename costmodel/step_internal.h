@@ -29,6 +29,7 @@
 
 #include "costmodel/framework.h"
 #include "costmodel/step_time.h"
+#include "costmodel/sync_spec.h"
 
 /* What one call of step_time derives from its configuration, before any
  * rank is priced. */
@@ -45,6 +46,8 @@ typedef struct dml__step {
     int ep;                 /* expert-parallel degree (MoE), else 1 */
     dml_coll_group tp;      /* the TP group */
     dml_coll_group dpg;     /* the DP group (gradient synchronisation) */
+    dml_coll_group dp_intra; /* its members on one node */
+    dml_coll_group dp_inter; /* one member per node (the node's peers) */
     dml_coll_group epg;     /* the expert-parallel group (inside dp) */
     double contention;      /* options.overlap_contention */
     double peak;            /* FLOP/s a rank reaches (CPU: its threads) */
@@ -56,6 +59,7 @@ typedef struct dml__step {
                                being recomputed), bytes */
     double opt_bytes_per_param; /* the optimizer step's memory traffic */
     dml_framework_traits fw; /* how the plan's runtime moves data */
+    dml_sync_spec sync;  /* how its replicas exchange gradients */
 } dml__step;
 
 /* One layer, one micro-batch, on one TP rank. */
@@ -74,11 +78,18 @@ typedef struct dml__stage {
     double t_tp;            /* of which TP communication, s */
     double params;          /* parameters it holds (its TP shard) */
     int64_t layers;         /* layers it holds (0: embedding/head only) */
+    int64_t first_layer;    /* an MLP rank's first layer (its layers are
+                               first_layer .. first_layer + layers - 1) */
     double act_bytes;       /* activations stored at its peak, bytes */
     double inflight;        /* micro-batches in flight on it */
 } dml__stage;
 
 /* ---- step_time.c ---- */
+
+/* A collective group on the context's slowest links with its calibrated
+ * scales: ranks members, ranks_per_node of them on each node. */
+void dml__comm_group(const dml_costmodel_ctx *ctx, int ranks,
+                     int ranks_per_node, dml_coll_group *g);
 
 /* DML_EINPUT with the reason when the configuration cannot run. */
 dml_status dml__step_check(const dml_costmodel_ctx *ctx,

@@ -235,8 +235,8 @@ static int gcd_int(int a, int b)
 
 /* A collective group on the context's slowest links, with the calibrated
  * time and latency scales of each level. */
-static void comm_group(const dml_costmodel_ctx *ctx, int ranks,
-                       int ranks_per_node, dml_coll_group *g)
+void dml__comm_group(const dml_costmodel_ctx *ctx, int ranks,
+                     int ranks_per_node, dml_coll_group *g)
 {
     const dml_costmodel_calib *cal = &ctx->opt.calib;
     dml_coll_group_init(g, &ctx->cluster.groups[ctx->group], ranks,
@@ -322,17 +322,21 @@ static void step_setup(const dml_costmodel_ctx *ctx,
 
     /* TP groups fill a node first, then pipeline stages; the DP peers
      * left on a node share it. */
-    comm_group(ctx, tp, tp < dpn ? tp : dpn, &st->tp);
+    dml__comm_group(ctx, tp, tp < dpn ? tp : dpn, &st->tp);
     int tpp = tp * p;
     int dp_per_node = tpp >= dpn ? 1 : dpn / tpp;
     if (dp_per_node > dp)
         dp_per_node = dp;
-    comm_group(ctx, dp, dp_per_node, &st->dpg);
+    dml__comm_group(ctx, dp, dp_per_node, &st->dpg);
+    /* the DP group by level, for strategies that reduce node by node */
+    dml__comm_group(ctx, dp_per_node, dp_per_node, &st->dp_intra);
+    dml__comm_group(ctx, (dp + dp_per_node - 1) / dp_per_node, 1,
+                    &st->dp_inter);
     st->ep = st->transformer && m->moe_experts > 0
                  ? gcd_int(dp, (int)m->moe_experts)
                  : 1;
-    comm_group(ctx, st->ep, st->ep < dp_per_node ? st->ep : dp_per_node,
-               &st->epg);
+    dml__comm_group(ctx, st->ep, st->ep < dp_per_node ? st->ep : dp_per_node,
+                    &st->epg);
 
     /* Gradient bytes on the wire per element. */
     st->wire = o->grad_reduce_bytes > 0 ? o->grad_reduce_bytes
@@ -351,6 +355,7 @@ static void step_setup(const dml_costmodel_ctx *ctx,
     }
     st->opt_bytes_per_param = optimizer_bytes_per_param(ctx);
     dml_framework_traits_of(par->framework, par, m, &st->fw);
+    st->sync = dml_plan_sync_spec(par);
 }
 
 /* ---- pipeline p2p, optimizer, tied embeddings ---------------------------- */
@@ -411,7 +416,7 @@ static double tied_embedding_time(const dml__step *st)
         return 0;
     bool spans = (int64_t)tp * p > ctx->devices_per_node;
     dml_coll_group pair;
-    comm_group(ctx, 2, spans ? 1 : 2, &pair);
+    dml__comm_group(ctx, 2, spans ? 1 : 2, &pair);
     return dml_collective_time(&pair, DML_COLL_ALLREDUCE,
                                ctx->embed_params / tp * st->wire, NULL);
 }
@@ -434,6 +439,9 @@ typedef struct rank_totals {
     double dp_exposed;       /* largest exposed DP sync, s */
     double dp_deferred;      /* largest sync behind the next step, s */
     dml_coll_algo dp_algo;   /* algorithm of the largest raw sync */
+    double dp_bytes_intra;   /* bytes the busiest rank's sync sends in its
+                                node per step */
+    double dp_bytes_inter;   /* and across nodes */
     double opt_s;            /* slowest optimizer step, s */
 } rank_totals;
 
@@ -480,6 +488,11 @@ static void price_rank(const dml__step *st, const dml__layer_cost *lc,
             tot->dp_raw = c.raw_s;
             tot->dp_algo = c.algo;
         }
+        if (c.bytes_intra + c.bytes_inter >
+            tot->dp_bytes_intra + tot->dp_bytes_inter) {
+            tot->dp_bytes_intra = c.bytes_intra;
+            tot->dp_bytes_inter = c.bytes_inter;
+        }
         if (c.exposed_s > tot->dp_exposed)
             tot->dp_exposed = c.exposed_s;
         if (c.deferred_s > tot->dp_deferred)
@@ -524,7 +537,7 @@ dml_status dml_costmodel_step_time(const dml_costmodel_ctx *ctx,
     double t_p2p = p2p_time(&st);
 
     /* Each pipeline rank: its time, memory, DP sync and optimizer. */
-    const dml_sync_pricer *sync = dml_sync_pricer_for(par);
+    const dml_sync_pricer *sync = dml_sync_pricer_for(&st.sync);
     rank_totals tot;
     memset(&tot, 0, sizeof tot);
     tot.mem_max = -1;
@@ -614,6 +627,8 @@ static void fill_detail(const dml__step *st, const dml__layer_cost *lc,
     d->pipeline_s = t_pipe;
     d->dp_comm_s = tot->dp_raw;
     d->dp_exposed_s = t_dp;
+    d->dp_bytes_intra = tot->dp_bytes_intra;
+    d->dp_bytes_inter = tot->dp_bytes_inter;
     d->bubble_fraction = dml_pipeline_bubble_fraction(
         par->schedule, par->pp, st->v, st->microbatches);
     d->tp_algo = tp_algo;

@@ -127,6 +127,10 @@ typedef struct dml_costmodel_detail {
     double pipeline_s;           /* t_pipeline */
     double dp_comm_s;            /* gradient sync before overlap */
     double dp_exposed_s;         /* of which not hidden */
+    double dp_bytes_intra;       /* bytes a replica's DP sync sends per
+                                    step to its own node (the busiest
+                                    pipeline rank's) */
+    double dp_bytes_inter;       /* and to other nodes */
     double bubble_fraction;      /* bubble / ideal pipeline time */
     dml_coll_algo tp_algo;       /* TP allreduce/all-gather algorithm */
     dml_coll_algo dp_algo;       /* DP gradient collective algorithm */

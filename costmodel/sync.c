@@ -1,18 +1,57 @@
 /*
- * sync.c: which pricer a plan's data-parallel strategy uses (see sync.h).
+ * sync.c: which pricer a plan's data-parallel strategy uses, and the bytes
+ * a ring leaves on each link level (see sync.h).
  */
 #include "costmodel/sync.h"
 
-const dml_sync_pricer *dml_sync_exchange_for(const dml_parallel_config *par)
+const dml_sync_pricer *dml_sync_pricer_for(const dml_sync_spec *s)
 {
-    if (par->grad_compression == DML_COMPRESS_TOPK)
-        return &dml_sync_topk;
+    switch (s->kind) {
+    case DML_SYNC_HIERARCHICAL: return &dml_sync_hierarchical;
+    case DML_SYNC_FP16:
+    case DML_SYNC_BF16: return &dml_sync_half;
+    case DML_SYNC_TOPK:
+    case DML_SYNC_TOPK_NOEF: return &dml_sync_topk;
+    case DML_SYNC_POWERSGD: return &dml_sync_powersgd;
+    case DML_SYNC_LOCAL: return &dml_sync_local;
+    case DML_SYNC_SSP: return &dml_sync_ssp;
+    case DML_SYNC_ALLREDUCE:
+    case DML_SYNC_KIND_COUNT: break;
+    }
     return &dml_sync_dense;
 }
 
-const dml_sync_pricer *dml_sync_pricer_for(const dml_parallel_config *par)
+void dml__ring_bytes(dml_coll_op op, double bytes, int n, int g,
+                     double *intra, double *inter)
 {
-    if (par->sync == DML_SYNC_ASYNC)
-        return &dml_sync_async;
-    return dml_sync_exchange_for(par);
+    if (n <= 1 || bytes <= 0)
+        return;
+    /* what one replica sends: (n-1)/n of the size per ring pass, two
+     * passes for an allreduce */
+    double passes = op == DML_COLL_ALLREDUCE ? 2.0 : 1.0;
+    double sent = passes * (double)(n - 1) / n * bytes;
+    if (op == DML_COLL_BROADCAST)
+        sent = bytes;
+    if (g < 1)
+        g = 1;
+    if (g > n)
+        g = n;
+    /* one node (all n on it): nothing crosses; else one hop in g does */
+    double cross = n > g ? sent / g : 0;
+    *inter += cross;
+    *intra += sent - cross;
+}
+
+void dml__sync_once_per_step(const dml__step *st, const dml_sync_rank *rank,
+                             const dml_sync_exchange *ex, dml_sync_cost *out)
+{
+    double slack = rank->r * rank->t_bwd;
+    double window = st->fw.dp_overlap ? rank->t_bwd : 0;
+    double c = ex->reduce_s > slack ? ex->reduce_s - slack : 0;
+    out->raw_s = ex->reduce_s + ex->gather_s;
+    out->exposed_s = dml__exposed(c, window, st->contention) + ex->gather_s;
+    out->deferred_s = 0;
+    out->algo = ex->algo;
+    out->bytes_intra = ex->bytes_intra;
+    out->bytes_inter = ex->bytes_inter;
 }

@@ -35,32 +35,21 @@ static void dense_exchange(const dml__step *st, const dml_sync_rank *rank,
     const dml_parallel_config *par = st->par;
     double g_bytes = rank->params * st->wire;
     double p_bytes = rank->params * st->ctx->state.param;
+    int n = st->dpg.ranks, g = st->dpg.ranks_per_node;
     out->algo = DML_ALGO_NONE;
     out->gather_s = 0;
-    if (par->zero == 0 || (par->zero == 1 && st->fw.zero1_allreduce)) {
-        out->reduce_s = dml_collective_time(&st->dpg, DML_COLL_ALLREDUCE,
-                                            g_bytes, &out->algo);
-    } else {
-        out->reduce_s = dml_collective_time(&st->dpg, DML_COLL_REDUCESCATTER,
-                                            g_bytes, &out->algo);
-    }
-    if (par->zero >= 1)
+    out->bytes_intra = out->bytes_inter = 0;
+    dml_coll_op op = par->zero == 0 || (par->zero == 1 && st->fw.zero1_allreduce)
+                         ? DML_COLL_ALLREDUCE
+                         : DML_COLL_REDUCESCATTER;
+    out->reduce_s = dml_collective_time(&st->dpg, op, g_bytes, &out->algo);
+    dml__ring_bytes(op, g_bytes, n, g, &out->bytes_intra, &out->bytes_inter);
+    if (par->zero >= 1) {
         out->gather_s = dml_collective_time(&st->dpg, DML_COLL_ALLGATHER,
                                             p_bytes, NULL);
-}
-
-/* Once per step behind the last backward: no ZeRO, ZeRO-1 (and any
- * exchange that reduces once, such as top-k). */
-void dml__sync_once_per_step(const dml__step *st, const dml_sync_rank *rank,
-                             const dml_sync_exchange *ex, dml_sync_cost *out)
-{
-    double slack = rank->r * rank->t_bwd;
-    double window = st->fw.dp_overlap ? rank->t_bwd : 0;
-    double c = ex->reduce_s > slack ? ex->reduce_s - slack : 0;
-    out->raw_s = ex->reduce_s + ex->gather_s;
-    out->exposed_s = dml__exposed(c, window, st->contention) + ex->gather_s;
-    out->deferred_s = 0;
-    out->algo = ex->algo;
+        dml__ring_bytes(DML_COLL_ALLGATHER, p_bytes, n, g, &out->bytes_intra,
+                        &out->bytes_inter);
+    }
 }
 
 /* ZeRO-3, layer by layer (see above). The rank's parameters and compute
@@ -84,6 +73,14 @@ static void zero3_price(const dml__step *st, const dml_sync_rank *rank,
                                        st->contention);
     out->exposed_s = mb * (fwd + bwd);
     out->deferred_s = 0;
+    double gi = 0, go = 0, ri = 0, ro = 0;
+    int n = st->dpg.ranks, g = st->dpg.ranks_per_node;
+    dml__ring_bytes(DML_COLL_ALLGATHER, p_layer * st->ctx->state.param, n, g,
+                    &gi, &go);
+    dml__ring_bytes(DML_COLL_REDUCESCATTER, p_layer * st->wire, n, g, &ri,
+                    &ro);
+    out->bytes_intra = mb * layers * ((1.0 + bwd_gathers) * gi + ri);
+    out->bytes_inter = mb * layers * ((1.0 + bwd_gathers) * go + ro);
 }
 
 static void dense_price(const dml__step *st, const dml_sync_rank *rank,
@@ -111,6 +108,13 @@ static void dense_price(const dml__step *st, const dml_sync_rank *rank,
         dml__exposed(c, window, st->contention) + ex.gather_s;
     out->deferred_s = 0;
     out->algo = ex.algo;
+    /* the reduce-scatter's bytes once per micro-batch */
+    double rs_intra = 0, rs_inter = 0;
+    dml__ring_bytes(DML_COLL_REDUCESCATTER, rank->params * st->wire,
+                    st->dpg.ranks, st->dpg.ranks_per_node, &rs_intra,
+                    &rs_inter);
+    out->bytes_intra = ex.bytes_intra + (mb - 1) * rs_intra;
+    out->bytes_inter = ex.bytes_inter + (mb - 1) * rs_inter;
 }
 
 const dml_sync_pricer dml_sync_dense = {"allreduce", dense_exchange,

@@ -1,0 +1,45 @@
+/*
+ * sync_local.c: local SGD, priced (sync=local:H; the executor's
+ * executor/sync/local.c).
+ *
+ * The replicas train on their own for H steps and then average their
+ * weights with one allreduce (in the training dtype, the whole model);
+ * the optimizer state stays local. Per step that is 1/H of an allreduce,
+ * and it is not hidden: the averaging starts after the H-th step's
+ * update and the next step needs its result. What local SGD costs in
+ * convergence (more steps to a target) is not a time of the step: the
+ * planner takes it from measured runs (planner/convergence).
+ */
+#include "costmodel/sync.h"
+
+static void local_exchange(const dml__step *st, const dml_sync_rank *rank,
+                           dml_sync_exchange *out)
+{
+    double h = st->sync.param >= 1 ? st->sync.param : 1;
+    double w_bytes = rank->params * st->ctx->state.param;
+    memset(out, 0, sizeof *out);
+    out->reduce_s =
+        dml_collective_time(&st->dpg, DML_COLL_ALLREDUCE, w_bytes,
+                            &out->algo) /
+        h;
+    dml__ring_bytes(DML_COLL_ALLREDUCE, w_bytes, st->dpg.ranks,
+                    st->dpg.ranks_per_node, &out->bytes_intra,
+                    &out->bytes_inter);
+    out->bytes_intra /= h;
+    out->bytes_inter /= h;
+}
+
+static void local_price(const dml__step *st, const dml_sync_rank *rank,
+                        dml_sync_cost *out)
+{
+    dml_sync_exchange ex;
+    local_exchange(st, rank, &ex);
+    out->raw_s = out->exposed_s = ex.reduce_s;
+    out->deferred_s = 0;
+    out->algo = ex.algo;
+    out->bytes_intra = ex.bytes_intra;
+    out->bytes_inter = ex.bytes_inter;
+}
+
+const dml_sync_pricer dml_sync_local = {"local", local_exchange,
+                                        local_price};

@@ -1,0 +1,150 @@
+/*
+ * sync_spec.c: names, knob text and rules of the data-parallel
+ * synchronisation strategies (see sync_spec.h).
+ */
+#include "costmodel/sync_spec.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name;
+    bool param;        /* takes ":N" */
+    double lo, hi;     /* its range */
+    bool integer;      /* a whole number */
+    const char *what;  /* the number, in a phrase */
+    const char *example;
+} kinds[DML_SYNC_KIND_COUNT] = {
+    [DML_SYNC_ALLREDUCE] = {"allreduce", false, 0, 0, false, NULL, NULL},
+    [DML_SYNC_HIERARCHICAL] = {"hierarchical", false, 0, 0, false, NULL,
+                               NULL},
+    [DML_SYNC_FP16] = {"fp16", false, 0, 0, false, NULL, NULL},
+    [DML_SYNC_BF16] = {"bf16", false, 0, 0, false, NULL, NULL},
+    [DML_SYNC_TOPK] = {"topk", true, 1e-6, 1, false,
+                       "the fraction of entries kept, in (0, 1]",
+                       "topk:0.01"},
+    [DML_SYNC_TOPK_NOEF] = {"topk-noef", true, 1e-6, 1, false,
+                            "the fraction of entries kept, in (0, 1]",
+                            "topk-noef:0.01"},
+    [DML_SYNC_POWERSGD] = {"powersgd", true, 1, 1024, true,
+                           "the rank, a whole number from 1 to 1024",
+                           "powersgd:2"},
+    [DML_SYNC_LOCAL] = {"local", true, 1, 1000000, true,
+                        "the steps between averages, a whole number from 1",
+                        "local:16"},
+    [DML_SYNC_SSP] = {"ssp", true, 0, 1000, true,
+                      "the staleness bound, a whole number from 0 to 1000",
+                      "ssp:2"},
+};
+
+void dml_sync_spec_init(dml_sync_spec *s)
+{
+    s->kind = DML_SYNC_ALLREDUCE;
+    s->param = 0;
+}
+
+const char *dml_sync_kind_name(dml_sync_kind k)
+{
+    return (int)k >= 0 && k < DML_SYNC_KIND_COUNT ? kinds[k].name : "?";
+}
+
+bool dml_sync_kind_has_param(dml_sync_kind k)
+{
+    return (int)k >= 0 && k < DML_SYNC_KIND_COUNT && kinds[k].param;
+}
+
+char *dml_sync_spec_format(const dml_sync_spec *s, char *buf,
+                               size_t size)
+{
+    if (dml_sync_kind_has_param(s->kind))
+        snprintf(buf, size, "%s:%.15g", dml_sync_kind_name(s->kind),
+                 s->param);
+    else
+        snprintf(buf, size, "%s", dml_sync_kind_name(s->kind));
+    return buf;
+}
+
+bool dml_sync_spec_parse(const char *text, dml_sync_spec *out,
+                             char *why, size_t size)
+{
+    const char *colon = strchr(text, ':');
+    size_t len = colon ? (size_t)(colon - text) : strlen(text);
+    for (int k = 0; k < DML_SYNC_KIND_COUNT; k++) {
+        if (strlen(kinds[k].name) != len ||
+            strncmp(kinds[k].name, text, len) != 0)
+            continue;
+        if (!kinds[k].param) {
+            if (colon) {
+                snprintf(why, size, "%s takes no number", kinds[k].name);
+                return false;
+            }
+            out->kind = (dml_sync_kind)k;
+            out->param = 0;
+            return true;
+        }
+        const char *num = colon ? colon + 1 : "";
+        char *end = NULL;
+        errno = 0;
+        double v = *num ? strtod(num, &end) : NAN;
+        bool whole = isfinite(v) && v == floor(v);
+        if (!*num || errno || !end || *end || !isfinite(v) ||
+            v < kinds[k].lo || v > kinds[k].hi ||
+            (kinds[k].integer && !whole)) {
+            snprintf(why, size, "%s needs %s after ':' (%s)", kinds[k].name,
+                     kinds[k].what, kinds[k].example);
+            return false;
+        }
+        out->kind = (dml_sync_kind)k;
+        out->param = v;
+        return true;
+    }
+    snprintf(why, size,
+             "not a strategy (allreduce, hierarchical, fp16, bf16, topk:K, "
+             "topk-noef:K, powersgd:R, local:H, ssp:S)");
+    return false;
+}
+
+bool dml_sync_spec_equal(const dml_sync_spec *a,
+                             const dml_sync_spec *b)
+{
+    return a->kind == b->kind && a->param == b->param;
+}
+
+dml_status dml_sync_spec_check(const dml_sync_spec *s, int zero,
+                                   int dp, dml_error *err)
+{
+    (void)dp;
+    char text[48];
+    dml_sync_spec_format(s, text, sizeof text);
+    switch (s->kind) {
+    case DML_SYNC_ALLREDUCE: return DML_OK;
+    case DML_SYNC_HIERARCHICAL:
+    case DML_SYNC_FP16:
+    case DML_SYNC_BF16:
+        if (zero > 1)
+            return dml_error_set(err, DML_EUSAGE, NULL, 0, 0, "sync",
+                                 "sync=%s runs with ZeRO 0 or 1 (ZeRO-%d "
+                                 "reduces per micro-batch, which only "
+                                 "sync=allreduce does)",
+                                 text, zero);
+        return DML_OK;
+    case DML_SYNC_TOPK:
+    case DML_SYNC_TOPK_NOEF:
+    case DML_SYNC_POWERSGD:
+    case DML_SYNC_LOCAL:
+    case DML_SYNC_SSP:
+        if (zero > 0)
+            return dml_error_set(err, DML_EUSAGE, NULL, 0, 0, "sync",
+                                 "sync=%s needs zero=0: every replica "
+                                 "updates its whole optimizer state from "
+                                 "what it receives",
+                                 text);
+        return DML_OK;
+    case DML_SYNC_KIND_COUNT: break;
+    }
+    return dml_error_set(err, DML_EUSAGE, NULL, 0, 0, "sync",
+                         "unknown strategy");
+}
