@@ -114,4 +114,14 @@ dml_status dml_exec_bench_dp_sync(dml_exec *x, int reps, double *median_s,
  * MPI_Allreduce baseline). */
 MPI_Comm dml_exec_dp_comm(const dml_exec *x);
 
+/* The gradient-exchange strategy the plan runs with ("allreduce",
+ * "zero1": executor/sync/sync.h). */
+const char *dml_exec_sync_name(const dml_exec *x);
+
+/* Bytes this rank sent in the last gradient exchange (the last step, or
+ * the last repetition of dml_exec_bench_dp_sync), to ranks on its node
+ * and to ranks on other nodes. */
+void dml_exec_sync_bytes(const dml_exec *x, double *intra_node,
+                         double *inter_node);
+
 #endif

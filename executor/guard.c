@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 /* IEEE-754 binary32: NaN and the infinities, and only they, have every
@@ -53,4 +54,28 @@ double dml_guard_diverge_bound(double first)
 bool dml_guard_diverged(double loss, double first)
 {
     return !isfinite(loss) || loss > dml_guard_diverge_bound(first);
+}
+
+bool dml_guard_step_failed(int64_t step, double loss, double nonfinite,
+                           double first_loss, char *why, size_t size,
+                           const char **kind)
+{
+    *kind = "nan";
+    if (!isfinite(loss))
+        snprintf(why, size, "the loss is not finite at step %lld",
+                 (long long)step);
+    else if (nonfinite > 0)
+        snprintf(why, size, "%.0f parameter%s not finite after the update "
+                 "of step %lld (loss %.6g)",
+                 nonfinite, nonfinite == 1 ? " is" : "s are",
+                 (long long)step, loss);
+    else if (dml_guard_diverged(loss, first_loss)) {
+        *kind = "diverged";
+        snprintf(why, size, "the loss diverged at step %lld: %.6g is more "
+                 "than %g x max(first loss %.6g, 1) = %.6g",
+                 (long long)step, loss, DML_GUARD_DIVERGE_FACTOR, first_loss,
+                 dml_guard_diverge_bound(first_loss));
+    } else
+        return false;
+    return true;
 }

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* A loss above this many times max(first loss, 1) has diverged. The
  * cross-entropy of an untrained classifier is ln(classes), 2.3 for 10
@@ -36,5 +37,16 @@ bool dml_guard_diverged(double loss, double first);
 
 /* The bound dml_guard_diverged compares with. */
 double dml_guard_diverge_bound(double first);
+
+/*
+ * Must the run stop after step? A loss that is not finite or has
+ * diverged from first_loss, or parameters that are no longer finite
+ * (nonfinite of them, summed over the ranks). Every rank computes the same
+ * from the reduced numbers. When it must, why gets one sentence and *kind
+ * the event's kind ("nan" or "diverged").
+ */
+bool dml_guard_step_failed(int64_t step, double loss, double nonfinite,
+                           double first_loss, char *why, size_t size,
+                           const char **kind);
 
 #endif

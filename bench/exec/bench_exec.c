@@ -201,6 +201,13 @@ static int bench_dp(const char *plan, int reps, const char *db)
                dml_units_bandwidth(bytes * f / mb, d, sizeof d));
         printf("  executor busbw / bare busbw %.3f (target >= 0.90): %s\n",
                mb / mm, mb / mm >= 0.90 ? "met" : "NOT met");
+        double intra, inter;
+        dml_exec_sync_bytes(x, &intra, &inter);
+        printf("  sent by rank 0 per exchange (strategy %s, counted): %s "
+               "inside its node, %s to other nodes\n",
+               dml_exec_sync_name(x),
+               dml_units_bytes(intra, a, sizeof a),
+               dml_units_bytes(inter, b, sizeof b));
     }
     free(bare);
     free(mine);

@@ -1,0 +1,206 @@
+/*
+ * sync.c: the engine the gradient-exchange strategies share (sync.h):
+ * buckets over the flat gradient buffer, starting them as backward
+ * finishes their layers, letting MPI progress, waiting, timing, and the
+ * count of bytes sent by link level.
+ */
+#include "executor/sync/sync.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "costmodel/collective.h"
+
+const dml_sync_strategy *dml_sync_strategy_for(const dml_parallel_config *par,
+                                               int dp)
+{
+    if (par->zero >= 1 && dp > 1)
+        return &dml_sync_zero1;
+    return &dml_sync_allreduce;
+}
+
+/* Buckets over the flat gradient buffer, listed by increasing offset.
+ * Backward finishes layers from the last, so buckets are cut from the end:
+ * whole layers are gathered until the next would take the bucket past
+ * bucket_bytes (then the bucket closes at that layer boundary, so it can
+ * start while the earlier layers are still in backward), and a layer
+ * larger than that is cut in pieces of bucket_bytes. Every boundary is a
+ * multiple of dp (ZeRO-1 gives each rank 1/dp of every bucket); a layer
+ * boundary is rounded up to one, so a bucket never holds values of a
+ * layer that finishes later than the layer it starts with. */
+static dml_status make_buckets(dml_sync *s, size_t bytes, dml_error *err)
+{
+    const dml_stage *st = s->st;
+    size_t dp = (size_t)s->dp;
+    size_t be = bytes / sizeof(float) / dp * dp;
+    if (be < dp)
+        be = dp;
+    size_t cap = (size_t)st->nlayers + st->nflat / be + 2;
+    s->buckets = calloc(cap, sizeof *s->buckets);
+    s->req = calloc(cap, sizeof *s->req);
+    if (!s->buckets || !s->req)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    size_t n = 0, hi = st->nflat, acc_lo = hi;
+    for (int l = st->nlayers - 1; l >= 0; l--) {
+        size_t b = (st->layers[l].w_off + dp - 1) / dp * dp;
+        if (hi - b > be && acc_lo < hi) {
+            s->buckets[n++] = (dml_sync_bucket){.lo = acc_lo, .hi = hi};
+            hi = acc_lo;
+        }
+        while (hi - b > be) {
+            s->buckets[n++] = (dml_sync_bucket){.lo = hi - be, .hi = hi};
+            hi -= be;
+        }
+        acc_lo = b;
+    }
+    if (hi > 0)
+        s->buckets[n++] = (dml_sync_bucket){.lo = 0, .hi = hi};
+    s->nbuckets = (int)n;
+    /* Cut from the end; list from the start. */
+    for (size_t i = 0; i < n / 2; i++) {
+        dml_sync_bucket t = s->buckets[i];
+        s->buckets[i] = s->buckets[n - 1 - i];
+        s->buckets[n - 1 - i] = t;
+    }
+    size_t off = 0;
+    for (int k = 0; k < s->nbuckets; k++) {
+        s->buckets[k].chunk = (s->buckets[k].hi - s->buckets[k].lo) / dp;
+        s->buckets[k].shard_off = off;
+        off += s->buckets[k].chunk;
+        s->req[k] = MPI_REQUEST_NULL;
+    }
+    return DML_OK;
+}
+
+dml_status dml_sync_open(const dml_sync_strategy *strategy, dml_stage *st,
+                         MPI_Comm dp_comm, bool next_same_node,
+                         size_t bucket_bytes, dml_sync **out,
+                         dml_error *err)
+{
+    *out = NULL;
+    dml_sync *s = calloc(1, sizeof *s);
+    if (!s)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    s->strategy = strategy;
+    s->st = st;
+    s->dp_comm = dp_comm;
+    MPI_Comm_size(dp_comm, &s->dp);
+    MPI_Comm_rank(dp_comm, &s->dp_i);
+    s->next_same_node = next_same_node;
+    dml_status r = make_buckets(s, bucket_bytes, err);
+    if (r == DML_OK)
+        r = strategy->setup(s, err);
+    if (r == DML_OK)
+        *out = s;
+    else
+        dml_sync_close(s);
+    return r;
+}
+
+void dml_sync_close(dml_sync *s)
+{
+    if (!s)
+        return;
+    if (s->strategy->teardown)
+        s->strategy->teardown(s);
+    free(s->owned);
+    free(s->buckets);
+    free(s->req);
+    free(s);
+}
+
+void dml_sync_begin_step(dml_sync *s, dml_sync_pre_reduce_fn pre_reduce,
+                         void *ctx)
+{
+    for (int k = 0; k < s->nbuckets; k++)
+        s->buckets[k].launched = false;
+    s->final_lo = s->st->nflat;
+    s->pre_reduce = pre_reduce;
+    s->pre_reduce_ctx = ctx;
+    s->comm_s = 0.0;
+    s->sent = (dml_sync_bytes){0.0, 0.0};
+}
+
+/* Start bucket k's reduction, once per step. */
+static void launch(dml_sync *s, int k)
+{
+    dml_sync_bucket *b = &s->buckets[k];
+    if (b->launched)
+        return;
+    b->launched = true;
+    if (s->pre_reduce)
+        s->pre_reduce(s->pre_reduce_ctx, s->st->grads, b->lo, b->hi);
+    s->strategy->start(s, k);
+}
+
+void dml_sync_grad_ready(void *ctx, int local_layer)
+{
+    dml_sync *s = ctx;
+    if (s->dp < 2) /* one replica: nothing to exchange */
+        return;
+    double t0 = dml_clock_now_s();
+    size_t lo = s->st->layers[local_layer].w_off;
+    if (lo < s->final_lo)
+        s->final_lo = lo;
+    for (int k = s->nbuckets - 1; k >= 0; k--)
+        if (s->buckets[k].lo >= s->final_lo)
+            launch(s, k);
+    s->comm_s += dml_clock_now_s() - t0;
+}
+
+void dml_sync_progress(dml_sync *s)
+{
+    if (s->nbuckets == 0 || s->dp < 2)
+        return;
+    double t0 = dml_clock_now_s();
+    int flag;
+    MPI_Testall(s->nbuckets, s->req, &flag, MPI_STATUSES_IGNORE);
+    s->comm_s += dml_clock_now_s() - t0;
+}
+
+void dml_sync_reduce_finish(dml_sync *s)
+{
+    if (s->dp < 2)
+        return;
+    double t0 = dml_clock_now_s();
+    for (int k = s->nbuckets - 1; k >= 0; k--)
+        launch(s, k);
+    MPI_Waitall(s->nbuckets, s->req, MPI_STATUSES_IGNORE);
+    s->comm_s += dml_clock_now_s() - t0;
+}
+
+void dml_sync_step_finish(dml_sync *s)
+{
+    if (!s->strategy->step_finish)
+        return;
+    double t0 = dml_clock_now_s();
+    s->strategy->step_finish(s);
+    s->comm_s += dml_clock_now_s() - t0;
+}
+
+size_t dml_sync_state_values(const dml_sync *s)
+{
+    return s->strategy->state_values ? s->strategy->state_values(s) : 0;
+}
+
+void dml_sync_state_save(const dml_sync *s, float *out)
+{
+    if (s->strategy->state_save)
+        s->strategy->state_save(s, out);
+}
+
+void dml_sync_state_restore(dml_sync *s, const float *in)
+{
+    if (s->strategy->state_restore)
+        s->strategy->state_restore(s, in);
+}
+
+void dml__sync_sent(dml_sync *s, dml_coll_op op, double bytes)
+{
+    double b = bytes * dml_collective_busbw_factor(op, s->dp);
+    if (s->next_same_node)
+        s->sent.intra_node += b;
+    else
+        s->sent.inter_node += b;
+}

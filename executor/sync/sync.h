@@ -1,0 +1,207 @@
+/*
+ * sync.h: how data-parallel replicas exchange gradients (or weights), as
+ * strategies behind one interface.
+ *
+ * Every way of moving gradients or weights between the data-parallel
+ * replicas of a plan is a strategy with two halves of the same name
+ * (DESIGN.md): a file here that does it, and a pricer in the cost model
+ * that says what it costs (costmodel/sync.h). The halves agree on three
+ * things: what is sent (which collectives, on how many bytes), when
+ * (behind which part of the backward pass, or after the optimizer), and
+ * which parameters each rank updates. The pricer predicts from the plan;
+ * the strategy here counts what it really sent (dml_sync.sent, below), so
+ * the two can be compared run by run.
+ *
+ *   executor (here)      cost model (costmodel/)    plan knob
+ *   "allreduce"          dml_sync_dense, zero = 0   parallel.zero 0
+ *   "zero1"              dml_sync_dense, zero = 1   parallel.zero 1, dp > 1
+ *
+ * (The cost model's dense pricer prices ZeRO 0-3 in one function; the
+ * executor runs ZeRO 0 and 1, each its own file, because what a rank
+ * does differs: a whole replica updated, or a shard and a gather.)
+ *
+ * The life of a strategy within one run, in the order the training loop
+ * calls it (exec.c):
+ *
+ *   setup          once: its buffers (the ZeRO-1 gradient shard) and what
+ *                  this rank updates (the owned ranges, below);
+ *   per step
+ *     grad_ready   backward of the step's last micro-batch has finished a
+ *                  layer: its gradients are final, so a strategy that
+ *                  overlaps starts the non-blocking reduction of every
+ *                  bucket now complete (Megatron's and DDP's overlap);
+ *     reduce_finish the backward pass is over: start what is left and
+ *                  wait; the reduced gradient of every owned range is
+ *                  then where the optimizer reads it;
+ *                  (the optimizer updates the owned ranges: update.h)
+ *     step_finish  after the update: bring every rank's parameters up to
+ *                  date (ZeRO-1's all-gather of the shards; later, local
+ *                  SGD's periodic average or a gossip exchange);
+ *   state          what the strategy keeps between steps that a resumed
+ *                  run needs (top-k's residuals, a staleness clock): the
+ *                  number of values, saved after the optimizer state in
+ *                  each checkpoint shard and restored from it; NULL for a
+ *                  strategy without state (allreduce, zero1);
+ *   teardown       once: free what setup made.
+ *
+ * The shared engine (sync.c) owns the rest: the buckets the flat gradient
+ * buffer is cut into, their requests, letting MPI progress between layers,
+ * the time the step waits (comm_s), and the count of bytes sent.
+ *
+ * Bytes sent are counted by the strategy as it starts each collective
+ * (dml__sync_sent): the buffer's bytes times the cost model's bus
+ * bandwidth factor of the collective (dml_collective_busbw_factor:
+ * allreduce 2 (n-1)/n, reduce-scatter and all-gather (n-1)/n), which is
+ * what one rank sends under the ring algorithm, the volume any
+ * bandwidth-optimal algorithm moves, and what the pricer prices. A ring
+ * sends to the next rank of the data-parallel group, so the bytes are put
+ * on the link to it: inside the node when that rank shares this one's
+ * node (MPI_Comm_split_type with MPI_COMM_TYPE_SHARED), between nodes
+ * when not. (Open MPI's libnbc is told to use the ring for
+ * MPI_Iallreduce: dml_exec_mpi_preinit.)
+ *
+ * How to add a strategy: write executor/sync/NAME.c with its functions and
+ * one `const dml_sync_strategy dml_sync_NAME` descriptor (declared below);
+ * add it to executor/CMakeLists.txt; return it from dml_sync_strategy_for
+ * (sync.c) for the plans that ask for it, the plan knob that selects it
+ * (parallel.sync, parallel.grad_compression, parallel.zero) read in
+ * costmodel/plan.c, and stop executor/input.c refusing that knob. Write its
+ * pricer, costmodel/sync_NAME.c, under the same name (costmodel/sync.h,
+ * "How to add a strategy"). Add its layouts to
+ * tests/integration/executor/exec_equivalence.sh (a strategy that changes
+ * the mathematics, such as top-k, gets its own bound instead) and check
+ * that its counted bytes match what its pricer assumes
+ * (tests/integration/executor/sync_check.c).
+ */
+#ifndef DML_EXECUTOR_SYNC_SYNC_H
+#define DML_EXECUTOR_SYNC_SYNC_H
+
+#include <mpi.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+#include "costmodel/cluster_spec.h"
+#include "costmodel/plan.h"
+#include "executor/stage.h"
+
+typedef struct dml_sync dml_sync;
+
+/* One data-parallel gradient bucket: [lo, hi) of the flat buffers. */
+typedef struct dml_sync_bucket {
+    size_t lo, hi;       /* range in the flat gradient buffer, values */
+    size_t chunk;        /* (hi - lo) / dp: one rank's ZeRO-1 shard */
+    size_t shard_off;    /* offset of this rank's shard in the compact
+                            shard arrays (gradient shard, optimizer state) */
+    bool launched;       /* its collective has been started this step */
+} dml_sync_bucket;
+
+/* A range of the flat parameter buffer this rank updates, and where the
+ * reduced gradient of that range lies after reduce_finish. */
+typedef struct dml_sync_owned {
+    size_t lo, hi;       /* [lo, hi) of the flat buffers, values */
+    const float *grad;   /* the reduced gradient of lo .. hi-1 */
+    size_t state_off;    /* offset of lo's optimizer state, values */
+} dml_sync_owned;
+
+/* Bytes this rank sent, by the link they took. */
+typedef struct dml_sync_bytes {
+    double intra_node;   /* to a rank on this node, bytes */
+    double inter_node;   /* to a rank on another node, bytes */
+} dml_sync_bytes;
+
+typedef struct dml_sync_strategy {
+    const char *name;    /* as the cost model names it (table above) */
+    /* Buffers and owned ranges (s->owned, nowned, nstate, replicas). */
+    dml_status (*setup)(dml_sync *s, dml_error *err);
+    /* Start the reduction of bucket k (non-blocking, request s->req[k]);
+     * the engine calls it for each bucket once per step, from the last. */
+    void (*start)(dml_sync *s, int k);
+    /* After the optimizer; NULL: nothing to do. */
+    void (*step_finish)(dml_sync *s);
+    /* Values of state to checkpoint (floats); NULL: none. */
+    size_t (*state_values)(const dml_sync *s);
+    void (*state_save)(const dml_sync *s, float *out);
+    void (*state_restore)(dml_sync *s, const float *in);
+    /* Free what setup made; NULL: nothing. */
+    void (*teardown)(dml_sync *s);
+} dml_sync_strategy;
+
+/* Before a bucket's gradients are reduced in place: lets the gradient
+ * noise estimate see each replica's own gradient (noise.h). */
+typedef void (*dml_sync_pre_reduce_fn)(void *ctx, const float *grads,
+                                       size_t lo, size_t hi);
+
+struct dml_sync {
+    const dml_sync_strategy *strategy; /* the plan's (dml_sync_strategy_for) */
+    dml_stage *st;            /* the rank's flat buffers (borrowed) */
+    MPI_Comm dp_comm;         /* data-parallel group (borrowed) */
+    int dp, dp_i;             /* its size and this rank's place */
+    bool next_same_node;      /* the ring successor shares this node */
+    dml_sync_bucket *buckets; /* [nbuckets] by increasing offset */
+    int nbuckets;
+    MPI_Request *req;         /* [nbuckets] */
+    size_t final_lo;          /* gradients at offsets >= this are final */
+    dml_sync_owned *owned;    /* [nowned] what this rank updates */
+    int nowned;
+    size_t nstate;            /* values owned = optimizer state per slot */
+    int replicas;             /* DP ranks that update each owned value:
+                                 dp (allreduce) or 1 (sharded, zero1) */
+    void *impl;               /* the strategy's own (zero1: its reduced
+                                 gradient shard) */
+    dml_sync_pre_reduce_fn pre_reduce; /* NULL: none this step */
+    void *pre_reduce_ctx;
+    double comm_s;            /* this step's exposed sync time, s */
+    dml_sync_bytes sent;      /* this step's bytes sent */
+};
+
+extern const dml_sync_strategy dml_sync_allreduce;
+extern const dml_sync_strategy dml_sync_zero1;
+
+/* The strategy of a plan on dp replicas: zero1 for ZeRO >= 1 with dp > 1,
+ * else allreduce (executor/input.c refuses what neither runs). */
+const dml_sync_strategy *dml_sync_strategy_for(const dml_parallel_config *par,
+                                               int dp);
+
+/* Cut st's flat buffers into buckets of bucket_bytes (> 0) and set the
+ * strategy up for the group dp_comm (no communication: a rank that fails
+ * here cannot leave the others waiting). next_same_node: the next rank of
+ * dp_comm shares this rank's node (dml_groups.dp_next_same_node). *out
+ * NULL on failure. */
+dml_status dml_sync_open(const dml_sync_strategy *strategy, dml_stage *st,
+                         MPI_Comm dp_comm, bool next_same_node,
+                         size_t bucket_bytes, dml_sync **out,
+                         dml_error *err);
+void dml_sync_close(dml_sync *s);
+
+/* A new step: no bucket started, no time or bytes counted; pre_reduce
+ * (may be NULL) sees each bucket before it is reduced. */
+void dml_sync_begin_step(dml_sync *s, dml_sync_pre_reduce_fn pre_reduce,
+                         void *ctx);
+
+/* Layer local_layer of the stage has its final gradient (a
+ * dml_stage_layer_done for the step's last micro-batch; ctx is the
+ * dml_sync). Starts every bucket at or above it. With one replica this
+ * and dml_sync_reduce_finish do nothing. */
+void dml_sync_grad_ready(void *ctx, int local_layer);
+
+/* Let MPI move the reductions in flight (Open MPI progresses non-blocking
+ * collectives only inside MPI calls). */
+void dml_sync_progress(dml_sync *s);
+
+/* Start what has not started and wait for all of it. */
+void dml_sync_reduce_finish(dml_sync *s);
+
+/* The strategy's step_finish, timed into comm_s. */
+void dml_sync_step_finish(dml_sync *s);
+
+/* Values of state the strategy keeps for a checkpoint (0: none). */
+size_t dml_sync_state_values(const dml_sync *s);
+void dml_sync_state_save(const dml_sync *s, float *out);
+void dml_sync_state_restore(dml_sync *s, const float *in);
+
+/* For the strategies' files: count what one collective op on a buffer of
+ * `bytes` (nccl-tests size) sends from this rank, on the ring. */
+void dml__sync_sent(dml_sync *s, dml_coll_op op, double bytes);
+
+#endif
