@@ -21,6 +21,13 @@
  * data order, initialisation and reductions are chosen so that every layout
  * computes the same model (executor/README.md, "The result does not
  * depend on the layout").
+ *
+ * The parts, each a file with its own struct (executor/README.md): input
+ * (validation), groups (MPI), stage (layers), pipeline (schedule), sync/
+ * (the gradient exchange strategies), update (optimizer), noise (the
+ * gradient noise scale), run_record (history and database), ckpt_job
+ * (checkpoints). A run's life as a state diagram, with the function
+ * behind each transition and its invariants: run_state.h.
  */
 #ifndef DML_EXECUTOR_EXEC_H
 #define DML_EXECUTOR_EXEC_H
