@@ -15,8 +15,6 @@ static const char *const recompute_names[] = {"none", "selective", "full",
                                               NULL};
 static const char *const schedule_names[] = {"1f1b", "gpipe", "interleaved",
                                              NULL};
-static const char *const compression_names[] = {"none", "fp16", "topk", NULL};
-static const char *const sync_names[] = {"sync", "async", NULL};
 static const char *const optimizer_names[] = {"sgd", "adamw", "lamb", "lars",
                                               NULL};
 static const char *const decay_names[] = {"cosine", "linear", "constant",
@@ -39,9 +37,6 @@ static const char *name_of(const char *const table[], size_t size, int v)
     }
 DML__NAME_FN(dml_recompute_name, dml_recompute, recompute_names)
 DML__NAME_FN(dml_pp_schedule_name, dml_pp_schedule, schedule_names)
-DML__NAME_FN(dml_grad_compression_name, dml_grad_compression,
-             compression_names)
-DML__NAME_FN(dml_sync_mode_name, dml_sync_mode, sync_names)
 DML__NAME_FN(dml_optimizer_name, dml_optimizer, optimizer_names)
 DML__NAME_FN(dml_lr_decay_name, dml_lr_decay, decay_names)
 DML__NAME_FN(dml_attention_name, dml_attention_impl, attention_names)
@@ -56,24 +51,6 @@ static bool parse_name(const char *const table[], const char *name, int *out)
             return true;
         }
     return false;
-}
-
-dml_sync_spec dml_plan_sync_spec(const dml_parallel_config *p)
-{
-    dml_sync_spec s;
-    dml_sync_spec_init(&s);
-    if (p->grad_compression == DML_COMPRESS_FP16)
-        s.kind = DML_SYNC_FP16;
-    else if (p->grad_compression == DML_COMPRESS_TOPK) {
-        s.kind = DML_SYNC_TOPK;
-        s.param = p->topk_ratio;
-    }
-    if (p->sync == DML_SYNC_ASYNC) {
-        /* one step stale */
-        s.kind = DML_SYNC_SSP;
-        s.param = 1;
-    }
-    return s;
 }
 
 bool dml_attention_parse(const char *name, dml_attention_impl *out)
@@ -102,9 +79,7 @@ void dml_parallel_config_init(dml_parallel_config *p)
     p->microbatches = 1;
     p->recompute = DML_RECOMPUTE_NONE;
     p->schedule = DML_PP_1F1B;
-    p->grad_compression = DML_COMPRESS_NONE;
-    p->topk_ratio = 0.01;
-    p->sync = DML_SYNC_SYNC;
+    dml_sync_spec_init(&p->sync);
     p->threads_per_rank = 1;
     p->attention = DML_ATTN_MATERIALIZED;
     p->framework = DML_FRAMEWORK_MEGATRON;
@@ -225,8 +200,9 @@ static dml_status consistent(const dml_plan *p, dml_error *err)
     } else if (c->v != 1) {
         DML__BAD("parallel.v", "v > 1 needs the interleaved schedule");
     }
-    if (!(c->topk_ratio > 0 && c->topk_ratio <= 1))
-        DML__BAD("parallel.topk_ratio", "must be in (0, 1]");
+    dml_error se;
+    if (dml_sync_spec_check(&c->sync, c->zero, c->dp, &se) != DML_OK)
+        DML__BAD("parallel.sync", "%s", se.msg);
     if (m->type == DML_MODEL_TRANSFORMER) {
         if (m->heads % c->tp != 0)
             DML__BAD("parallel.tp", "tp %d does not divide heads %lld", c->tp,
@@ -358,6 +334,45 @@ static dml_status get_enum(const dml_json_obj *o, const char *key,
     return dml_json_get_enum(o, key, required, names, out, err);
 }
 
+/* parallel.sync as knob text ("topk:0.01"), and the fields plan files
+ * of schema 1 wrote before it: "sync": "sync" (allreduce) or "async" (a
+ * one-step-stale reduction, ssp:1), with "grad_compression": "fp16" or
+ * "topk" and "topk_ratio". */
+static dml_status parse_sync(const dml_json_obj *o, dml_sync_spec *out,
+                             dml_error *err)
+{
+    static const char *const compressions[] = {"none", "fp16", "topk", NULL};
+    const char *text = NULL;
+    DML_CHECK(dml_json_get_str(o, "sync", false, &text, err));
+    char path[DML_JSON_PATH_MAX], why[160];
+    dml_sync_spec_init(out);
+    if (text && strcmp(text, "async") == 0) {
+        out->kind = DML_SYNC_SSP;
+        out->param = 1;
+    } else if (text && strcmp(text, "sync") != 0 &&
+               !dml_sync_spec_parse(text, out, why, sizeof why)) {
+        dml_json_path_key(path, sizeof path, o->path, "sync");
+        return dml_json_doc_error(o->doc, err, path, false, "%s", why);
+    }
+    int comp = 0;
+    DML_CHECK(dml_json_get_enum(o, "grad_compression", false, compressions,
+                                &comp, err));
+    double ratio = 0.01;
+    DML_CHECK(dml_json_get_f64(o, "topk_ratio", false, 1e-6, 1, &ratio, err));
+    if (comp == 0)
+        return DML_OK;
+    if (out->kind != DML_SYNC_ALLREDUCE) {
+        dml_json_path_key(path, sizeof path, o->path, "grad_compression");
+        return dml_json_doc_error(o->doc, err, path, false,
+                                  "does not combine with sync \"%s\" (give "
+                                  "the strategy as sync alone)",
+                                  text);
+    }
+    out->kind = comp == 1 ? DML_SYNC_FP16 : DML_SYNC_TOPK;
+    out->param = comp == 1 ? 0 : ratio;
+    return DML_OK;
+}
+
 static dml_status parse_parallel(const dml_json_obj *o, dml_parallel_config *c,
                                  dml_error *err)
 {
@@ -382,15 +397,7 @@ static dml_status parse_parallel(const dml_json_obj *o, dml_parallel_config *c,
     v = (int)c->schedule;
     DML_CHECK(get_enum(o, "schedule", false, schedule_names, &v, err));
     c->schedule = (dml_pp_schedule)v;
-    v = (int)c->grad_compression;
-    DML_CHECK(get_enum(o, "grad_compression", false, compression_names, &v,
-                       err));
-    c->grad_compression = (dml_grad_compression)v;
-    DML_CHECK(dml_json_get_f64(o, "topk_ratio", false, 1e-9, 1,
-                               &c->topk_ratio, err));
-    v = (int)c->sync;
-    DML_CHECK(get_enum(o, "sync", false, sync_names, &v, err));
-    c->sync = (dml_sync_mode)v;
+    DML_CHECK(parse_sync(o, &c->sync, err));
     DML_CHECK(get_int(o, "threads_per_rank", false, 1, 4096,
                       &c->threads_per_rank, err));
     v = (int)c->attention;
@@ -671,18 +678,15 @@ json_t *dml_plan_to_json(const dml_plan *p)
     if (cluster && p->cluster_fingerprint[0])
         bad |= json_object_set_new(cluster, "fingerprint",
                                    json_string(p->cluster_fingerprint));
+    char sync[48];
     json_t *par = json_pack(
-        "{s:i, s:i, s:i, s:i, s:I, s:I, s:i, s:s, s:b, s:s, s:s, s:s, s:i}",
+        "{s:i, s:i, s:i, s:i, s:I, s:I, s:i, s:s, s:b, s:s, s:s, s:i}",
         "dp", c->dp, "tp", c->tp, "pp", c->pp, "v", c->v, "mbs",
         (json_int_t)c->mbs, "microbatches", (json_int_t)c->microbatches,
         "zero", c->zero, "recompute", dml_recompute_name(c->recompute), "sp",
-        (int)c->sp, "schedule", dml_pp_schedule_name(c->schedule),
-        "grad_compression", dml_grad_compression_name(c->grad_compression),
-        "sync", dml_sync_mode_name(c->sync), "threads_per_rank",
+        (int)c->sp, "schedule", dml_pp_schedule_name(c->schedule), "sync",
+        dml_sync_spec_format(&c->sync, sync, sizeof sync), "threads_per_rank",
         c->threads_per_rank);
-    if (par && c->grad_compression == DML_COMPRESS_TOPK)
-        bad |= json_object_set_new(par, "topk_ratio",
-                                   json_real(c->topk_ratio));
     if (par && p->model.type == DML_MODEL_TRANSFORMER)
         bad |= json_object_set_new(
             par, "attention", json_string(dml_attention_name(c->attention)));

@@ -4,7 +4,7 @@
  * A plan is the model spec, the cluster it was made for (name, fingerprint,
  * the number of devices = MPI ranks it runs on), the parallel configuration
  * (dp x tp x pp ranks, virtual stages, micro-batching, ZeRO, recompute,
- * sequence parallel, pipeline schedule, gradient compression, sync mode,
+ * sequence parallel, pipeline schedule, data-parallel strategy,
  * threads per rank), the placement (rank order tp fastest, then pp, then
  * dp; stage -> layer ranges), the batch and learning-rate schedule, and the
  * cost model's prediction. The struct mirrors the plan file of
@@ -43,17 +43,6 @@ typedef enum dml_pp_schedule {
     DML_PP_INTERLEAVED = 2, /* 1F1B with v model chunks per device */
 } dml_pp_schedule;
 
-typedef enum dml_grad_compression {
-    DML_COMPRESS_NONE = 0,
-    DML_COMPRESS_FP16 = 1, /* gradients sent as fp16 */
-    DML_COMPRESS_TOPK = 2, /* only the topk_ratio largest entries sent */
-} dml_grad_compression;
-
-typedef enum dml_sync_mode {
-    DML_SYNC_SYNC = 0,  /* gradients reduced every step */
-    DML_SYNC_ASYNC = 1, /* stale (one-step delayed) gradient reduction */
-} dml_sync_mode;
-
 /* The training runtime a plan is priced for and exported to: what it
  * can run and how it moves data differ (costmodel/framework.h). */
 typedef enum dml_framework {
@@ -87,10 +76,8 @@ typedef struct dml_parallel_config {
     dml_recompute recompute; /* activation recomputation */
     bool sp;                 /* sequence parallel (needs tp > 1) */
     dml_pp_schedule schedule;            /* pipeline schedule */
-    dml_grad_compression grad_compression; /* dp gradient compression */
-    double topk_ratio;       /* fraction of entries kept by topk, (0, 1];
-                                0.01 by default */
-    dml_sync_mode sync;      /* sync or async dp updates */
+    dml_sync_spec sync;      /* how the dp replicas exchange gradients
+                                (sync_spec.h); allreduce by default */
     int threads_per_rank;    /* BLAS/compute threads per rank (CPU) */
     dml_attention_impl attention; /* attention kernel (transformers) */
     dml_framework framework; /* runtime that executes the plan */
@@ -212,17 +199,12 @@ int64_t dml_plan_global_batch_at(const dml_plan *plan, int64_t step);
 
 const char *dml_recompute_name(dml_recompute r);
 const char *dml_pp_schedule_name(dml_pp_schedule s);
-const char *dml_grad_compression_name(dml_grad_compression c);
 const char *dml_attention_name(dml_attention_impl a);
 const char *dml_framework_name(dml_framework f);
 /* Parse a name of the tables above; false when it is none of them. */
 bool dml_attention_parse(const char *name, dml_attention_impl *out);
 bool dml_framework_parse(const char *name, dml_framework *out);
-const char *dml_sync_mode_name(dml_sync_mode s);
 
-/* The data-parallel strategy a configuration asks for
- * (costmodel/sync_spec.h). */
-dml_sync_spec dml_plan_sync_spec(const dml_parallel_config *p);
 const char *dml_optimizer_name(dml_optimizer o);
 const char *dml_lr_decay_name(dml_lr_decay d);
 

@@ -341,8 +341,6 @@ static void step_setup(const dml_costmodel_ctx *ctx,
     /* Gradient bytes on the wire per element. */
     st->wire = o->grad_reduce_bytes > 0 ? o->grad_reduce_bytes
                                         : ctx->state.grad;
-    if (par->grad_compression == DML_COMPRESS_FP16 && st->wire > 2)
-        st->wire = 2;
     st->act_layer = 0;
     st->act_layer_full = 0;
     if (st->transformer) {
@@ -355,7 +353,7 @@ static void step_setup(const dml_costmodel_ctx *ctx,
     }
     st->opt_bytes_per_param = optimizer_bytes_per_param(ctx);
     dml_framework_traits_of(par->framework, par, m, &st->fw);
-    st->sync = dml_plan_sync_spec(par);
+    st->sync = par->sync;
 }
 
 /* ---- pipeline p2p, optimizer, tied embeddings ---------------------------- */

@@ -13,6 +13,7 @@
 #include "common/json.h"
 #include "executor/data.h"
 #include "executor/groups.h"
+#include "executor/sync/sync.h"
 #include "executor/heartbeat.h"
 #include "executor/optim.h"
 
@@ -142,15 +143,14 @@ static dml_status check_runnable(const dml_plan *p, const char *path,
                              "dml-exec keeps all activations; recompute=%s "
                              "is not supported",
                              dml_recompute_name(c->recompute));
-    if (c->grad_compression != DML_COMPRESS_NONE)
-        return dml_error_set(err, DML_EINPUT, path, 0, 0,
-                             "parallel.grad_compression",
-                             "dml-exec does not compress gradients (%s)",
-                             dml_grad_compression_name(c->grad_compression));
-    if (c->sync != DML_SYNC_SYNC)
+    if (!dml_sync_strategy_for(c, c->dp)) {
+        char text[48];
         return dml_error_set(err, DML_EINPUT, path, 0, 0, "parallel.sync",
-                             "dml-exec runs synchronous data parallelism "
-                             "only");
+                             "dml-exec has no executor for sync=%s yet "
+                             "(it runs allreduce)",
+                             dml_sync_spec_format(&c->sync, text,
+                                                  sizeof text));
+    }
     if (c->mbs > (1 << 20) || c->microbatches > (1 << 20))
         return dml_error_set(err, DML_EINPUT, path, 0, 0, "parallel.mbs",
                              "micro-batch size and count must be at most "

@@ -50,7 +50,7 @@ static bool same_plan(const dml_calib_run *a, const char *a_model,
         x->mbs != y->mbs || x->microbatches != y->microbatches ||
         x->zero != y->zero || x->recompute != y->recompute ||
         x->sp != y->sp || x->schedule != y->schedule ||
-        x->grad_compression != y->grad_compression || x->sync != y->sync ||
+        !dml_sync_spec_equal(&x->sync, &y->sync) ||
         x->threads_per_rank != y->threads_per_rank ||
         x->attention != y->attention || x->framework != y->framework ||
         a->stage_count != b->stage_count)

@@ -11,7 +11,7 @@
 
 static const char *const knob_names[DML_KNOB_COUNT] = {
     "dp", "tp", "pp", "v", "mbs", "zero", "recompute", "sp", "schedule",
-    "attn", "threads"};
+    "attn", "threads", "sync"};
 
 const char *dml_knob_name(dml_knob k)
 {
@@ -82,10 +82,10 @@ static dml_status parse_item(const char *item, const char *option,
     if (!name_index(key, (const char *const[]){"dp", "tp", "pp", "v", "mbs",
                                                "zero", "recompute", "sp",
                                                "schedule", "attn", "threads",
-                                               NULL},
+                                               "sync", NULL},
                     &k))
         BAD("unknown knob \"%s\" (dp, tp, pp, v, mbs, zero, recompute, sp, "
-            "schedule, attn, threads)", key);
+            "schedule, attn, threads, sync)", key);
     if (dml_planner_config_has(c, (dml_knob)k))
         BAD("%s is given twice", key);
     if (!val[0])
@@ -150,6 +150,12 @@ static dml_status parse_item(const char *item, const char *option,
         if (!dml_attention_parse(val, &p->attention))
             BAD("attn must be flash or materialized");
         break;
+    case DML_KNOB_SYNC: {
+        char why[160];
+        if (!dml_sync_spec_parse(val, &p->sync, why, sizeof why))
+            BAD("sync: %s", why);
+        break;
+    }
     default:
         BAD("unknown knob");
     }
@@ -226,6 +232,11 @@ static void add_knob(char *buf, size_t size, const dml_parallel_config *p,
     case DML_KNOB_THREADS:
         add_int(buf, size, "threads", p->threads_per_rank);
         break;
+    case DML_KNOB_SYNC: {
+        char t[48];
+        add(buf, size, "sync", dml_sync_spec_format(&p->sync, t, sizeof t));
+        break;
+    }
     default: break;
     }
 }
@@ -239,6 +250,10 @@ char *dml_planner_config_format(const dml_parallel_config *p,
         if (k == DML_KNOB_THREADS && p->threads_per_rank == 1)
             continue;
         if (k == DML_KNOB_ATTN && type != DML_MODEL_TRANSFORMER)
+            continue;
+        /* the default strategy goes unsaid, so configurations written
+         * before the knob keep their text */
+        if (k == DML_KNOB_SYNC && p->sync.kind == DML_SYNC_ALLREDUCE)
             continue;
         add_knob(buf, size, p, (dml_knob)k);
     }

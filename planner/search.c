@@ -46,8 +46,8 @@ bool dml_candidate_same_plan(const dml_candidate *a, const dml_candidate *b)
            x->mbs == y->mbs && x->microbatches == y->microbatches &&
            x->zero == y->zero && x->recompute == y->recompute &&
            x->sp == y->sp && x->schedule == y->schedule &&
-           x->grad_compression == y->grad_compression &&
-           x->sync == y->sync && x->threads_per_rank == y->threads_per_rank &&
+           dml_sync_spec_equal(&x->sync, &y->sync) &&
+           x->threads_per_rank == y->threads_per_rank &&
            x->attention == y->attention && x->framework == y->framework;
 }
 

@@ -15,6 +15,8 @@
 const dml_sync_strategy *dml_sync_strategy_for(const dml_parallel_config *par,
                                                int dp)
 {
+    if (par->sync.kind != DML_SYNC_ALLREDUCE)
+        return NULL;
     if (par->zero >= 1 && dp > 1)
         return &dml_sync_zero1;
     return &dml_sync_allreduce;

@@ -64,8 +64,9 @@
  * one `const dml_sync_strategy dml_sync_NAME` descriptor (declared below);
  * add it to executor/CMakeLists.txt; return it from dml_sync_strategy_for
  * (sync.c) for the plans that ask for it, the plan knob that selects it
- * (parallel.sync, parallel.grad_compression, parallel.zero) read in
- * costmodel/plan.c, and stop executor/input.c refusing that knob. Write its
+ * (parallel.sync, whose values costmodel/sync_spec.h names, and
+ * parallel.zero); executor/input.c refuses a plan whose strategy has no
+ * file here. Write its
  * pricer, costmodel/sync_NAME.c, under the same name (costmodel/sync.h,
  * "How to add a strategy"). Add its layouts to
  * tests/integration/executor/exec_equivalence.sh (a strategy that changes
@@ -158,8 +159,9 @@ struct dml_sync {
 extern const dml_sync_strategy dml_sync_allreduce;
 extern const dml_sync_strategy dml_sync_zero1;
 
-/* The strategy of a plan on dp replicas: zero1 for ZeRO >= 1 with dp > 1,
- * else allreduce (executor/input.c refuses what neither runs). */
+/* The strategy of a plan on dp replicas (its parallel.sync): zero1 for
+ * ZeRO >= 1 with dp > 1, else allreduce; NULL for a strategy this
+ * executor has no file for (executor/input.c refuses the plan then). */
 const dml_sync_strategy *dml_sync_strategy_for(const dml_parallel_config *par,
                                                int dp);
 

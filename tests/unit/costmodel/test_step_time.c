@@ -113,7 +113,8 @@ static void breakdown_adds_up(void **state)
             for (int sync = 0; sync < 2; sync++) {
                 par.zero = zero;
                 par.recompute = (dml_recompute)rc;
-                par.sync = (dml_sync_mode)sync;
+                par.sync.kind = sync ? DML_SYNC_SSP : DML_SYNC_ALLREDUCE;
+                par.sync.param = sync;
                 par.sp = rc == 1;
                 dml_prediction p = run(e, &par, NULL);
                 check_sums(e, &par, &p);
@@ -204,7 +205,7 @@ static void data_parallel_sync_options(void **state)
     assert_true(base.time.dp_comm_s > 0);
     /* fp16 on the wire halves the fp32 gradient reduction's bytes; the
      * casts cost memory traffic, so the time is between half and all */
-    par.grad_compression = DML_COMPRESS_FP16;
+    par.sync.kind = DML_SYNC_FP16;
     dml_costmodel_detail d16;
     run(e, &par, &d16);
     assert_true(REL(d16.dp_bytes_intra + d16.dp_bytes_inter,
@@ -212,15 +213,17 @@ static void data_parallel_sync_options(void **state)
     assert_true(d16.dp_comm_s > d.dp_comm_s / 2);
     assert_true(d16.dp_comm_s < 0.75 * d.dp_comm_s);
     /* top-k sends 1% of the entries (with indices) */
-    par.grad_compression = DML_COMPRESS_TOPK;
+    par.sync.kind = DML_SYNC_TOPK;
+    par.sync.param = 0.01;
     dml_costmodel_detail dk;
     run(e, &par, &dk);
     assert_true(dk.dp_comm_s < d16.dp_comm_s);
-    /* async hides the reduction behind the next step; with one short
-     * micro-batch the synchronous reduction is mostly exposed */
+    /* stale-synchronous hides the reduction behind the next steps; with
+     * one short micro-batch the synchronous reduction is mostly exposed */
     par = cfg(32, 4, 1, 1, 1);
     dml_prediction sy = run(e, &par, NULL);
-    par.sync = DML_SYNC_ASYNC;
+    par.sync.kind = DML_SYNC_SSP;
+    par.sync.param = 2;
     dml_prediction as = run(e, &par, NULL);
     assert_true(as.time.dp_comm_s < sy.time.dp_comm_s);
     assert_true(as.step_s < sy.step_s);
