@@ -292,25 +292,25 @@ static void step_run(dml_exec *x, int64_t step, dml_batch *b,
     x->pipe.tm.gemm.record_shapes = step == x->first_step + 1;
     double t0 = dml_clock_now_s();
     *b = next_batch(x, step);
-    double lr = dml_optim_lr_at(&x->in.plan.sched, step);
-    memset(x->st.grads, 0, x->st.nflat * sizeof(float));
     dml_noise_begin_step(&x->noise, b->global_batch, b->microbatches);
     dml_sync_begin_step(x->sync,
                         x->noise.measure ? dml_noise_pre_reduce : NULL,
                         &x->noise);
 
-    dml_pipeline_run(&x->pipe, b);      /* forward and backward */
-    dml_sync_reduce_finish(x->sync);    /* the gradient exchange */
+    memset(x->st.grads, 0, x->st.nflat * sizeof(float));  /* zero grad */
+    dml_pipeline_run(&x->pipe, b);       /* forward, backward */
+    dml_sync_reduce_finish(x->sync);     /* the gradient exchange */
     dml_pipeline_drain(&x->pipe);
+    double t1 = dml_clock_now_s();
+    dml_update_step(&x->up, step, dml_optim_lr_at(&x->in.plan.sched, step));
+    double optimizer_s = dml_clock_now_s() - t1;
+    dml_sync_step_finish(x->sync);       /* ZeRO-1: gather the parameters */
+    x->samples_seen += b->global_batch;
+
+    /* ---- diagnostics: nothing below changes the model ---- */
     dml_noise_shares(&x->noise, &x->up, x->sync->replicas,
                      &sum->noise_small, &sum->noise_big);
-    double t1 = dml_clock_now_s();
-    dml_update_step(&x->up, step, lr);  /* the optimizer */
-    double optimizer_s = dml_clock_now_s() - t1;
-    dml_sync_step_finish(x->sync);      /* ZeRO-1: gather the parameters */
-    x->samples_seen += b->global_batch;
     double step_s = dml_clock_now_s() - t0;
-
     step_stats(x, optimizer_s, sum);
     dml_step_stats mine = *sum;
     MPI_Allreduce(MPI_IN_PLACE, sum, DML_STEP_STATS_COUNT, MPI_DOUBLE,

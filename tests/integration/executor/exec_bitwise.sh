@@ -116,7 +116,8 @@ compare() {
     else
         echo "DIFF $name"
         cmp "base/$name.bin" "new/$name.bin" || true
-        diff <(series "base/$name.out") <(series "new/$name.out") | head -5
+        { diff <(series "base/$name.out") <(series "new/$name.out") || true; } |
+            head -5
         failures=$((failures + 1))
     fi
 }
@@ -190,7 +191,7 @@ ckpt() { # NAME NP PLAN-ARGS...
              "files, weights, resumed weights and series)"
     else
         echo "DIFF $name"
-        diff -r base/"$name.ck" new/"$name.ck" | head -5 || true
+        { diff -r base/"$name.ck" new/"$name.ck" || true; } | head -5
         failures=$((failures + 1))
     fi
 }
