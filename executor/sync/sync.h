@@ -12,9 +12,13 @@
  * the strategy here counts what it really sent (dml_sync.sent, below), so
  * the two can be compared run by run.
  *
- *   executor (here)      cost model (costmodel/)    plan knob
- *   "allreduce"          dml_sync_dense, zero = 0   parallel.zero 0
- *   "zero1"              dml_sync_dense, zero = 1   parallel.zero 1, dp > 1
+ *   executor (here)   cost model (costmodel/)    plan knobs
+ *   "allreduce"       dml_sync_dense, zero = 0   sync=allreduce, zero=0
+ *   "zero1"           dml_sync_dense, zero = 1   sync=allreduce, zero=1,
+ *                                                dp > 1
+ *   (none yet)        sync_hierarchical.c, sync_half.c, sync_topk.c,
+ *                     sync_powersgd.c, sync_local.c, sync_ssp.c: priced,
+ *                     refused by dml-exec until their file here exists
  *
  * (The cost model's dense pricer prices ZeRO 0-3 in one function; the
  * executor runs ZeRO 0 and 1, each its own file, because what a rank
@@ -58,7 +62,11 @@
  * on the link to it: inside the node when that rank shares this one's
  * node (MPI_Comm_split_type with MPI_COMM_TYPE_SHARED), between nodes
  * when not. (Open MPI's libnbc is told to use the ring for
- * MPI_Iallreduce: dml_exec_mpi_preinit.)
+ * MPI_Iallreduce: dml_exec_mpi_preinit.) Averaged over the group this is
+ * the pricer's dml_sync_cost.bytes_intra and bytes_inter (with g ranks of
+ * the group to a node, one ring hop in g crosses nodes); the executor's
+ * buffer is padded to a multiple of dp values, the pricer counts the
+ * parameters alone.
  *
  * How to add a strategy: write executor/sync/NAME.c with its functions and
  * one `const dml_sync_strategy dml_sync_NAME` descriptor (declared below);
