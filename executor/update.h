@@ -17,6 +17,7 @@
 #define DML_EXECUTOR_UPDATE_H
 
 #include <mpi.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
