@@ -53,7 +53,136 @@ static bool solve(double *a, double *b, int k)
     return true;
 }
 
-/* Fit on the rows where use[i] (NULL = all). */
+/* The weighted least-squares problem in normal form: minimise
+ * x'Gx - 2c'x + yy. */
+typedef struct normal_eq {
+    int k;                                         /* parts */
+    double G[DML_FIT_MAX_PARTS * DML_FIT_MAX_PARTS]; /* k x k */
+    double c[DML_FIT_MAX_PARTS];
+    double yy;
+    int used;                                      /* rows in it */
+} normal_eq;
+
+/* G, c and yy of the rows where use[i] (NULL = all), with a vanishing
+ * ridge towards 1 so that parts no row exercises stay at 1. */
+static dml_status normal_equations(const double *parts, const double *y,
+                                   int n, int k, bool relative,
+                                   const bool *use, normal_eq *q,
+                                   dml_error *err)
+{
+    memset(q, 0, sizeof *q);
+    q->k = k;
+    for (int i = 0; i < n; i++) {
+        if (use && !use[i])
+            continue;
+        if (!(y[i] > 0) || !isfinite(y[i]))
+            return dml_error_msg(err, DML_EINPUT,
+                                 "measured time %d is not positive", i);
+        double w = relative ? 1.0 / (y[i] * y[i]) : 1.0;
+        const double *p = parts + (size_t)i * k;
+        for (int a = 0; a < k; a++) {
+            for (int b = 0; b < k; b++)
+                q->G[a * k + b] += w * p[a] * p[b];
+            q->c[a] += w * p[a] * y[i];
+        }
+        q->yy += w * y[i] * y[i];
+        q->used++;
+    }
+    if (q->used < 1)
+        return dml_error_msg(err, DML_EINPUT, "fit has no runs");
+    double tr = 0;
+    for (int a = 0; a < k; a++)
+        tr += q->G[a * k + a];
+    /* per column, relative to its own scale, so it biases nothing that
+     * the data determine */
+    for (int a = 0; a < k; a++) {
+        double lambda = q->G[a * k + a] > 0
+                            ? 1e-10 * q->G[a * k + a]
+                            : 1e-12 * (tr > 0 ? tr / k : 1.0);
+        q->G[a * k + a] += lambda;
+        q->c[a] += lambda * 1.0;
+        q->yy += lambda;
+    }
+    return DML_OK;
+}
+
+/* The minimiser with the parts in state[] free (0), at their lower (1) or
+ * upper (2) bound, into xv; false when that active set has no solution
+ * inside the bounds. */
+static bool solve_active_set(const normal_eq *q, const int *state,
+                             const double *lo, const double *hi, double *xv)
+{
+    int k = q->k, nf = 0, fidx[DML_FIT_MAX_PARTS];
+    for (int j = 0; j < k; j++) {
+        if (state[j] == 1)
+            xv[j] = lo[j];
+        else if (state[j] == 2)
+            xv[j] = hi[j];
+        else
+            fidx[nf++] = j;
+    }
+    if (nf == 0)
+        return true;
+    double A[DML_FIT_MAX_PARTS * DML_FIT_MAX_PARTS], B[DML_FIT_MAX_PARTS];
+    for (int a = 0; a < nf; a++) {
+        int ia = fidx[a];
+        B[a] = q->c[ia];
+        for (int j = 0; j < k; j++)
+            if (state[j] != 0)
+                B[a] -= q->G[ia * k + j] * xv[j];
+        for (int b = 0; b < nf; b++)
+            A[a * nf + b] = q->G[ia * k + fidx[b]];
+    }
+    if (!solve(A, B, nf))
+        return false;
+    for (int a = 0; a < nf; a++) {
+        double v = B[a];
+        double tol = 1e-12 * (1.0 + fabs(v));
+        if (v < lo[fidx[a]] - tol || v > hi[fidx[a]] + tol)
+            return false;
+        xv[fidx[a]] = v < lo[fidx[a]]   ? lo[fidx[a]]
+                      : v > hi[fidx[a]] ? hi[fidx[a]]
+                                        : v;
+    }
+    return true;
+}
+
+/* x'Gx - 2c'x + yy */
+static double objective(const normal_eq *q, const double *x)
+{
+    int k = q->k;
+    double f = q->yy;
+    for (int a = 0; a < k; a++) {
+        f -= 2.0 * q->c[a] * x[a];
+        for (int b = 0; b < k; b++)
+            f += x[a] * q->G[a * k + b] * x[b];
+    }
+    return f;
+}
+
+/* Root-mean-square residual of x on the rows used (relative or not). */
+static double rms_residual(const double *parts, const double *y, int n,
+                           int k, bool relative, const bool *use, int used,
+                           const double *x)
+{
+    double s = 0;
+    for (int i = 0; i < n; i++) {
+        if (use && !use[i])
+            continue;
+        const double *p = parts + (size_t)i * k;
+        double pred = 0;
+        for (int j = 0; j < k; j++)
+            pred += x[j] * p[j];
+        double r = pred - y[i];
+        if (relative)
+            r /= y[i];
+        s += r * r;
+    }
+    return sqrt(s / used);
+}
+
+/* Fit on the rows where use[i] (NULL = all): the best of every
+ * assignment of free / at-lower / at-upper to the k parts. */
 static dml_status fit_rows(const double *parts, const double *y, int n, int k,
                            const double *lo, const double *hi, bool relative,
                            const bool *use, double *x, double *rms,
@@ -66,105 +195,26 @@ static dml_status fit_rows(const double *parts, const double *y, int n, int k,
     for (int j = 0; j < k; j++)
         if (!(lo[j] <= hi[j]) || !isfinite(lo[j]) || !isfinite(hi[j]))
             return dml_error_msg(err, DML_EINPUT, "bad bounds for part %d", j);
-    /* Normal equations G x = c of the weighted problem. */
-    double G[DML_FIT_MAX_PARTS * DML_FIT_MAX_PARTS] = {0};
-    double c[DML_FIT_MAX_PARTS] = {0};
-    double yy = 0;
-    int used = 0;
-    for (int i = 0; i < n; i++) {
-        if (use && !use[i])
-            continue;
-        if (!(y[i] > 0) || !isfinite(y[i]))
-            return dml_error_msg(err, DML_EINPUT,
-                                 "measured time %d is not positive", i);
-        double w = relative ? 1.0 / (y[i] * y[i]) : 1.0;
-        const double *p = parts + (size_t)i * k;
-        for (int a = 0; a < k; a++) {
-            for (int b = 0; b < k; b++)
-                G[a * k + b] += w * p[a] * p[b];
-            c[a] += w * p[a] * y[i];
-        }
-        yy += w * y[i] * y[i];
-        used++;
-    }
-    if (used < 1)
-        return dml_error_msg(err, DML_EINPUT, "fit has no runs");
-    /* A vanishing ridge towards 1 keeps unexercised parts at 1. */
-    double tr = 0;
-    for (int a = 0; a < k; a++)
-        tr += G[a * k + a];
-    /* per column, relative to its own scale, so it biases nothing that
-     * the data determine */
-    for (int a = 0; a < k; a++) {
-        double lambda = G[a * k + a] > 0 ? 1e-10 * G[a * k + a]
-                                         : 1e-12 * (tr > 0 ? tr / k : 1.0);
-        G[a * k + a] += lambda;
-        c[a] += lambda * 1.0;
-        yy += lambda;
-    }
-
-    /* Every assignment of free / at-lower / at-upper. */
+    normal_eq q;
+    DML_CHECK(normal_equations(parts, y, n, k, relative, use, &q, err));
     int combos = 1;
     for (int j = 0; j < k; j++)
         combos *= 3;
     double best = INFINITY, bx[DML_FIT_MAX_PARTS];
     for (int code = 0; code < combos; code++) {
-        int state[DML_FIT_MAX_PARTS];
-        int cc = code, nf = 0, fidx[DML_FIT_MAX_PARTS];
-        double xv[DML_FIT_MAX_PARTS];
+        int state[DML_FIT_MAX_PARTS], cc = code;
         bool skip = false;
         for (int j = 0; j < k; j++) {
             state[j] = cc % 3;
             cc /= 3;
-            if (state[j] != 0 && lo[j] == hi[j] && state[j] == 2)
-                skip = true; /* same point twice */
-            if (state[j] == 0 && lo[j] == hi[j])
-                skip = true; /* a fixed part is never free */
-            if (state[j] == 1)
-                xv[j] = lo[j];
-            else if (state[j] == 2)
-                xv[j] = hi[j];
-            else
-                fidx[nf++] = j;
+            /* a fixed part is never free, nor at its one point twice */
+            if (lo[j] == hi[j] && state[j] != 1)
+                skip = true;
         }
-        if (skip)
+        double xv[DML_FIT_MAX_PARTS];
+        if (skip || !solve_active_set(&q, state, lo, hi, xv))
             continue;
-        if (nf > 0) {
-            double A[DML_FIT_MAX_PARTS * DML_FIT_MAX_PARTS];
-            double B[DML_FIT_MAX_PARTS];
-            for (int a = 0; a < nf; a++) {
-                int ia = fidx[a];
-                B[a] = c[ia];
-                for (int j = 0; j < k; j++)
-                    if (state[j] != 0)
-                        B[a] -= G[ia * k + j] * xv[j];
-                for (int b = 0; b < nf; b++)
-                    A[a * nf + b] = G[ia * k + fidx[b]];
-            }
-            if (!solve(A, B, nf))
-                continue;
-            bool ok = true;
-            for (int a = 0; a < nf; a++) {
-                double v = B[a];
-                double tol = 1e-12 * (1.0 + fabs(v));
-                if (v < lo[fidx[a]] - tol || v > hi[fidx[a]] + tol) {
-                    ok = false;
-                    break;
-                }
-                xv[fidx[a]] = v < lo[fidx[a]]   ? lo[fidx[a]]
-                              : v > hi[fidx[a]] ? hi[fidx[a]]
-                                                : v;
-            }
-            if (!ok)
-                continue;
-        }
-        /* objective x'Gx - 2c'x + yy */
-        double f = yy;
-        for (int a = 0; a < k; a++) {
-            f -= 2.0 * c[a] * xv[a];
-            for (int b = 0; b < k; b++)
-                f += xv[a] * G[a * k + b] * xv[b];
-        }
+        double f = objective(&q, xv);
         if (f < best) {
             best = f;
             memcpy(bx, xv, sizeof(double) * (size_t)k);
@@ -173,22 +223,8 @@ static dml_status fit_rows(const double *parts, const double *y, int n, int k,
     if (!isfinite(best))
         return dml_error_msg(err, DML_ERUNTIME, "fit found no solution");
     memcpy(x, bx, sizeof(double) * (size_t)k);
-    if (rms) {
-        double s = 0;
-        for (int i = 0; i < n; i++) {
-            if (use && !use[i])
-                continue;
-            const double *p = parts + (size_t)i * k;
-            double pred = 0;
-            for (int j = 0; j < k; j++)
-                pred += x[j] * p[j];
-            double r = pred - y[i];
-            if (relative)
-                r /= y[i];
-            s += r * r;
-        }
-        *rms = sqrt(s / used);
-    }
+    if (rms)
+        *rms = rms_residual(parts, y, n, k, relative, use, q.used, x);
     return DML_OK;
 }
 

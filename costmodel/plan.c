@@ -134,21 +134,27 @@ dml_status dml_plan_split_stages(dml_plan *plan, dml_error *err)
 /*
  * Cross-field rules. On failure err names the field path to blame (in file
  * terms, no file) and says why; the caller attaches a position when it has
- * a document.
+ * a document. One function per part of the plan, in file order.
  */
-static dml_status consistent(const dml_plan *p, dml_error *err)
-{
 #define DML__BAD(f, ...)                                                      \
     return dml_error_set(err, DML_EINPUT, NULL, 0, 0, f, __VA_ARGS__)
-    const dml_parallel_config *c = &p->par;
-    const dml_model_spec *m = &p->model;
-    const dml_train_schedule *s = &p->sched;
+
+static dml_status consistent_cluster(const dml_plan *p, dml_error *err)
+{
     char why[DML_ERROR_MSG_MAX];
     if (!dml_name_valid(p->cluster_name, why, sizeof why))
         DML__BAD("cluster.name", "%s", why);
     if (p->cluster_fingerprint[0] &&
         !dml_fingerprint_valid(p->cluster_fingerprint, why, sizeof why))
         DML__BAD("cluster.fingerprint", "%s", why);
+    return DML_OK;
+}
+
+/* Degrees in range, the world, and the knobs that depend on each other. */
+static dml_status consistent_parallel(const dml_plan *p, dml_error *err)
+{
+    const dml_parallel_config *c = &p->par;
+    const dml_model_spec *m = &p->model;
     struct {
         const char *f;
         int64_t v, lo, hi;
@@ -203,6 +209,14 @@ static dml_status consistent(const dml_plan *p, dml_error *err)
     dml_error se;
     if (dml_sync_spec_check(&c->sync, c->zero, c->dp, &se) != DML_OK)
         DML__BAD("parallel.sync", "%s", se.msg);
+    return DML_OK;
+}
+
+/* tp divides the widths it splits. */
+static dml_status consistent_widths(const dml_plan *p, dml_error *err)
+{
+    const dml_parallel_config *c = &p->par;
+    const dml_model_spec *m = &p->model;
     if (m->type == DML_MODEL_TRANSFORMER) {
         if (m->heads % c->tp != 0)
             DML__BAD("parallel.tp", "tp %d does not divide heads %lld", c->tp,
@@ -222,6 +236,14 @@ static dml_status consistent(const dml_plan *p, dml_error *err)
                 DML__BAD("parallel.tp", "tp %d does not divide hidden "
                          "width %lld", c->tp, (long long)m->hidden_sizes[i]);
     }
+    return DML_OK;
+}
+
+/* pp x v stages cover the layers contiguously. */
+static dml_status consistent_stages(const dml_plan *p, dml_error *err)
+{
+    const dml_parallel_config *c = &p->par;
+    const dml_model_spec *m = &p->model;
     int64_t nst = (int64_t)c->pp * c->v;
     if (nst > DML_PLAN_STAGES_MAX)
         DML__BAD("parallel", "pp x v = %lld stages, at most %d",
@@ -249,6 +271,14 @@ static dml_status consistent(const dml_plan *p, dml_error *err)
     if (next != m->layers)
         DML__BAD("placement.stages", "stages cover %lld layers, the model "
                  "has %lld", (long long)next, (long long)m->layers);
+    return DML_OK;
+}
+
+/* The batch, the learning-rate schedule and the ramp. */
+static dml_status consistent_schedule(const dml_plan *p, dml_error *err)
+{
+    const dml_parallel_config *c = &p->par;
+    const dml_train_schedule *s = &p->sched;
     /* Each factor is in range, but their product need not fit in 64 bits
      * (1e6 x 1e9 x 1e9); one that does not cannot equal any batch. */
     int64_t batch = 0;
@@ -306,7 +336,17 @@ static dml_status consistent(const dml_plan *p, dml_error *err)
                      "count to be a multiple of pp");
     }
     return DML_OK;
+}
+
 #undef DML__BAD
+
+static dml_status consistent(const dml_plan *p, dml_error *err)
+{
+    DML_CHECK(consistent_cluster(p, err));
+    DML_CHECK(consistent_parallel(p, err));
+    DML_CHECK(consistent_widths(p, err));
+    DML_CHECK(consistent_stages(p, err));
+    return consistent_schedule(p, err);
 }
 
 dml_status dml_plan_validate(const dml_plan *plan, dml_error *err)
