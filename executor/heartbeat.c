@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/file.h"
 
 #define STATE_OFF 9
@@ -367,7 +368,7 @@ dml_status dml_heartbeat_scan(const char *root, dml_heartbeat_report *rep,
     if (!rank_files_open(root, &it))
         return DML_OK;
     int cap = 0;
-    time_t newest = 0;
+    double newest = 0; /* s since the epoch, to the nanosecond */
     dml_status s = DML_OK;
     while (s == DML_OK && rank_files_next(&it)) {
         /* Through common/file, so that a FIFO named like a rank file is
@@ -383,8 +384,12 @@ dml_status dml_heartbeat_scan(const char *root, dml_heartbeat_report *rep,
         lk.l_whence = SEEK_SET;
         bool alive = fcntl(fd, F_GETLK, &lk) == 0 && lk.l_type != F_UNLCK;
         struct stat st;
-        if (fstat(fd, &st) == 0 && st.st_mtime > newest)
-            newest = st.st_mtime;
+        if (fstat(fd, &st) == 0) {
+            double t = (double)st.st_mtim.tv_sec +
+                       1e-9 * (double)st.st_mtim.tv_nsec;
+            if (t > newest)
+                newest = t;
+        }
         close(fd);
         if (n <= 0)
             continue;
@@ -417,10 +422,10 @@ dml_status dml_heartbeat_scan(const char *root, dml_heartbeat_report *rep,
     }
     if (rep->count > 1)
         qsort(rep->ranks, (size_t)rep->count, sizeof *rep->ranks, cmp_rank);
-    struct tm tm;
-    if (newest > 0 && gmtime_r(&newest, &tm))
-        strftime(rep->last_seen_at, sizeof rep->last_seen_at,
-                 "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* in the form of every time dml stores (common/clock.h) */
+    if (newest > 0)
+        dml_clock_iso8601_at(newest, rep->last_seen_at,
+                             sizeof rep->last_seen_at);
     return DML_OK;
 }
 

@@ -1,6 +1,7 @@
 /*
  * test_common.c: status table, error formatting, JSON positions, units,
- * atomic files, the RNG and the plain progress lines.
+ * atomic files, the RNG, the plain progress lines and the times dml
+ * stores.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <math.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/error.h"
 #include "common/file.h"
 #include "common/json.h"
@@ -307,6 +309,32 @@ static void atomic_write_parts_in_order(void **state)
     rmdir(dir);
 }
 
+/* ISO 8601 UTC with milliseconds, never rounded into the next second
+ * (issue 12: whole seconds made every run's duration 0 or 1 s). */
+static void times_are_iso8601_with_milliseconds(void **state)
+{
+    (void)state;
+    char t[DML_CLOCK_ISO8601_LEN];
+    /* 2026-12-06T12:48:16Z is 1796561296 s after the epoch */
+    assert_string_equal(dml_clock_iso8601_at(1796561296.123, t, sizeof t),
+                        "2026-12-06T12:48:16.123Z");
+    assert_string_equal(dml_clock_iso8601_at(1796561296.0, t, sizeof t),
+                        "2026-12-06T12:48:16.000Z");
+    assert_string_equal(dml_clock_iso8601_at(1796561296.9999, t, sizeof t),
+                        "2026-12-06T12:48:16.999Z");
+    assert_string_equal(dml_clock_iso8601_at(NAN, t, sizeof t), "");
+    assert_string_equal(dml_clock_iso8601_at(-1, t, sizeof t), "");
+    /* now: the same form, within a second of the wall clock */
+    double before = floor(dml_clock_wall_s());
+    dml_clock_iso8601(t, sizeof t);
+    assert_int_equal(strlen(t), DML_CLOCK_ISO8601_LEN - 1);
+    assert_int_equal(t[19], '.');
+    assert_int_equal(t[23], 'Z');
+    char whole[DML_CLOCK_ISO8601_LEN];
+    dml_clock_iso8601_at(before, whole, sizeof whole);
+    assert_true(strncmp(whole, t, 19) <= 0);
+}
+
 static void rng_is_deterministic_and_uniform(void **state)
 {
     (void)state;
@@ -472,6 +500,7 @@ int main(void)
         cmocka_unit_test(atomic_write_replaces_whole_file),
         cmocka_unit_test(atomic_write_parts_in_order),
         cmocka_unit_test(rng_is_deterministic_and_uniform),
+        cmocka_unit_test(times_are_iso8601_with_milliseconds),
         cmocka_unit_test(progress_line_names_phase_elapsed_and_what_is_left),
         cmocka_unit_test(progress_prints_plain_lines_where_not_a_terminal),
     };
