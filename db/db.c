@@ -217,6 +217,13 @@ dml_status dml__db_open_at(const char *path, bool create, int target_version,
     }
     sqlite3_extended_result_codes(db->conn, 1);
     sqlite3_busy_timeout(db->conn, DML_DB_BUSY_TIMEOUT_MS);
+    /* before the migrations, the fifth of which calls it */
+    rc = dml__plan_hash_register(db->conn);
+    if (rc != SQLITE_OK) {
+        s = dml__db_fail(db, rc, "opening", err);
+        dml_db_close(db);
+        return s;
+    }
 
     int version = 0;
     s = probe_file(db, &version, err);

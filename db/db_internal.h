@@ -80,8 +80,14 @@ dml_status dml__db_refuse_unwritable(dml_db *db, dml_error *err);
  * non-empty -wal file is thereby not read). */
 dml_status dml__db_reopen_immutable(dml_db *db, dml_error *err);
 
-/* The time now as the schema stores times (ISO 8601 UTC), in SQL. */
-#define DML__SQL_NOW "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')"
+/* The time now as the schema stores times (ISO 8601 UTC with
+ * milliseconds, "2026-12-06T12:48:16.123Z"), in SQL: a parameter that
+ * stmt.c binds to dml_clock_iso8601 (common/clock.h) before each
+ * execution of a statement that has it, so that the times db/ writes
+ * itself and the times the tools pass in come from one helper in one
+ * form. (SQLite's strftime('%f') would give milliseconds too, from
+ * another clock reading and another formatter.) */
+#define DML__SQL_NOW ":now"
 
 /* ---- write scopes: a transaction, or a savepoint inside the caller's ---- */
 
@@ -103,6 +109,7 @@ typedef struct dml__q {
     const char *what; /* for error messages */
     int rc;           /* first bind failure, SQLITE_OK if none */
     const char *bad;  /* parameter name of that failure */
+    int now;          /* index of DML__SQL_NOW's parameter, 0 if none */
 } dml__q;
 
 dml_status dml__q_prepare(dml__q *q, dml_db *db, const char *sql,
@@ -169,5 +176,32 @@ extern const dml__row_def dml__calibration_row;
 
 /* FNV-1a 64-bit of text as 16 hex digits (a fingerprint, not security). */
 void dml__db_hash_hex(const char *text, char out[17]);
+
+/* ---- a plan's content (plan_store.c; schema.c's migration 5) ---- */
+
+/*
+ * The text that says what a plans row (or any row source x with the same
+ * column names) holds apart from its id, its time, its model, cluster and
+ * calibration (which the UNIQUE index plans_by_content keys separately):
+ * its configuration, prediction and plan file, the file without its
+ * db_plan_id (which names the row, not the plan) and minified by SQLite's
+ * JSON functions (so that --out's indented copy of a file reads the same
+ * as the compact text dml-plan records). As a JSON array, so that no two
+ * different rows give the same text. Migration 5 hashed the rows already
+ * there with it: a change to it is a new migration that hashes them again.
+ */
+#define DML__PLAN_KEY(x)                                                      \
+    "json_array(" x ".dp, " x ".tp, " x ".pp, " x ".v, " x ".mbs, "          \
+    x ".microbatches, " x ".global_batch, " x ".zero, " x ".recompute, "    \
+    x ".sp, " x ".schedule, " x ".threads_per_rank, " x ".framework, "      \
+    x ".attention, " x ".sync, " x ".predicted_step_s, "                    \
+    x ".predicted_mem_bytes, " x ".predicted_tokens_per_s, " x ".mfu, "     \
+    "CASE WHEN json_valid(" x ".plan_json) THEN json_remove(" x              \
+    ".plan_json, '$.db_plan_id') ELSE " x ".plan_json END)"
+
+/* Register dml_plan_hash(text) on conn: dml__db_hash_hex of its argument
+ * (NULL for NULL), the plan_hash of DML__PLAN_KEY's text. SQLITE_OK or an
+ * SQLite error code. */
+int dml__plan_hash_register(sqlite3 *conn);
 
 #endif

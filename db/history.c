@@ -32,8 +32,8 @@ static dml_status list_rows(dml_db *db, const char *sql, const char *what,
 static const dml__field probe_fields[] = {
     F(id), F(started_at), F(finished_at), F(hostname), F(ranks),
     F(nodes), F(quick), F(status), F(dml_version), F(triad_Bps),
-    F(dgemm_flops), F(sgemm_flops), F(p2p_latency_s), F(p2p_bw_Bps),
-    F(n_measurements)};
+    F(dgemm_flops_per_s), F(sgemm_flops_per_s), F(p2p_latency_s),
+    F(p2p_bw_Bps), F(n_measurements)};
 #undef F
 static const dml__row_def probe_row =
     DML__ROW_DEF(dml_db_probe_row, probe_fields);
@@ -46,8 +46,8 @@ dml_status dml_db_list_probe_runs(dml_db *db, int limit,
     dml_status s = list_rows(
         db,
         "SELECT probe_run_id, started_at, finished_at, hostname, ranks,\n"
-        "  nodes, quick, status, dml_version, triad_Bps, dgemm_flops,\n"
-        "  sgemm_flops, p2p_latency_s, p2p_bw_Bps, n_measurements\n"
+        "  nodes, quick, status, dml_version, triad_Bps, dgemm_flops_per_s,\n"
+        "  sgemm_flops_per_s, p2p_latency_s, p2p_bw_Bps, n_measurements\n"
         "FROM v_probe_summary ORDER BY probe_run_id DESC LIMIT :limit",
         "listing probe runs", limit, &probe_row, &buf, n, err);
     *rows = buf;
@@ -61,6 +61,7 @@ static const dml__field plan_fields[] = {
     F(calibration_id),
     F(n_runs),
     F(best_measured_step_s),
+    F(config_text),
     DML__CONFIG_FIELDS(dml_db_plan_row, config)};
 #undef F
 static const dml__row_def plan_row =
@@ -72,17 +73,12 @@ dml_status dml_db_list_plans(dml_db *db, int limit, dml_db_plan_row **rows,
     void *buf = NULL;
     dml_status s = list_rows(
         db,
-        "SELECT p.id, p.created_at, mo.name, c.name, p.predicted_step_s,\n"
-        "  p.predicted_mem_bytes, p.predicted_tokens_per_s, p.mfu,\n"
-        "  p.calibration_id,\n"
-        "  (SELECT count(*) FROM runs r WHERE r.plan_id = p.id),\n"
-        "  (SELECT min(r.measured_step_s) FROM runs r\n"
-        "     WHERE r.plan_id = p.id AND r.status = 'ok'),\n"
+        "SELECT p.plan_id, p.created_at, p.model, p.cluster,\n"
+        "  p.predicted_step_s, p.predicted_mem_bytes,\n"
+        "  p.predicted_tokens_per_s, p.mfu, p.calibration_id, p.runs,\n"
+        "  p.best_measured_step_s, p.config,\n"
         "  " DML__CONFIG_COLUMNS "\n"
-        "FROM plans p\n"
-        "  JOIN models mo ON mo.id = p.model_id\n"
-        "  JOIN clusters c ON c.id = p.cluster_id\n"
-        "ORDER BY p.id DESC LIMIT :limit",
+        "FROM v_plans p ORDER BY p.plan_id DESC LIMIT :limit",
         "listing plans", limit, &plan_row, &buf, n, err);
     *rows = buf;
     return s;
@@ -94,6 +90,8 @@ static const dml__field run_fields[] = {
     F(steps), F(started_at), F(finished_at), F(duration_s),
     F(predicted_step_s), F(measured_step_s), F(error_pct),
     F(final_loss), F(test_accuracy), F(peak_rss_bytes), F(error),
+    F(config_text), F(measured_samples_per_s), F(measured_tokens_per_s),
+    F(dp_bytes_intra_per_step), F(dp_bytes_inter_per_step),
     DML__CONFIG_FIELDS(dml_db_run_row, config)};
 #undef F
 static const dml__row_def run_row = DML__ROW_DEF(dml_db_run_row, run_fields);
@@ -108,6 +106,8 @@ dml_status dml_db_list_runs(dml_db *db, int limit, dml_db_run_row **rows,
         "  p.steps, p.started_at, p.finished_at, p.duration_s,\n"
         "  p.predicted_step_s, p.measured_step_s, p.error_pct,\n"
         "  p.final_loss, p.test_accuracy, p.peak_rss_bytes, p.error,\n"
+        "  p.config, p.measured_samples_per_s, p.measured_tokens_per_s,\n"
+        "  p.dp_bytes_intra_per_step, p.dp_bytes_inter_per_step,\n"
         "  " DML__CONFIG_COLUMNS "\n"
         "FROM v_runs p ORDER BY p.run_id DESC LIMIT :limit",
         "listing runs", limit, &run_row, &buf, n, err);

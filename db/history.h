@@ -5,9 +5,9 @@
  * Each list function returns the newest rows first, at most limit of them
  * (limit <= 0: all), as one malloc'd array the caller releases with free()
  * (calibrations: dml_db_calibrations_free, as each holds its JSON). The
- * numbers come from the views of schema version 2 (v_probe_summary,
- * v_runs), so the tool shows what `sqlite3 dml.db` shows. Absent values
- * are NAN.
+ * numbers come from the views (v_probe_summary, v_plans, v_runs:
+ * schema.md), so the tool shows what `sqlite3 dml.db` shows, the
+ * configuration in --config syntax included. Absent values are NAN.
  */
 #ifndef DML_DB_HISTORY_H
 #define DML_DB_HISTORY_H
@@ -31,8 +31,8 @@ typedef struct dml_db_probe_row {
     char status[16];                    /* "ok", "partial", "failed" */
     char dml_version[32];               /* version that probed */
     double triad_Bps;                   /* best STREAM triad, bytes/s */
-    double dgemm_flops;                 /* best DGEMM, FLOP/s */
-    double sgemm_flops;                 /* best SGEMM, FLOP/s */
+    double dgemm_flops_per_s;           /* best DGEMM, FLOP/s */
+    double sgemm_flops_per_s;           /* best SGEMM, FLOP/s */
     double p2p_latency_s;               /* smallest point-to-point latency, s */
     double p2p_bw_Bps;                  /* best point-to-point bandwidth, B/s */
     int64_t n_measurements;             /* measurement rows */
@@ -44,6 +44,8 @@ typedef struct dml_db_plan_row {
     char model[128];                    /* models.name */
     char cluster[128];                  /* clusters.name */
     dml_db_plan_config config;          /* parallel configuration */
+    char config_text[DML_DB_CONFIG_MAX]; /* the same in --config syntax
+                                           (v_plans.config) */
     double predicted_step_s;            /* s */
     double predicted_mem_bytes;         /* per device, bytes */
     double predicted_tokens_per_s;      /* tokens (samples) per s */
@@ -59,6 +61,8 @@ typedef struct dml_db_run_row {
     char model[128];                    /* models.name */
     char cluster[128];                  /* clusters.name */
     dml_db_plan_config config;          /* configuration run */
+    char config_text[DML_DB_CONFIG_MAX]; /* the same in --config syntax
+                                           (v_runs.config) */
     char status[16];                    /* "running", "ok", "failed",
                                            "interrupted" */
     int ranks;                          /* MPI ranks */
@@ -73,6 +77,14 @@ typedef struct dml_db_run_row {
     double test_accuracy;               /* fraction 0-1 */
     double peak_rss_bytes;              /* bytes */
     char error[256];                    /* failure reason, "" if none */
+    double measured_samples_per_s;      /* global batch / measured step,
+                                           samples/s */
+    double measured_tokens_per_s;       /* the same in tokens/s (samples
+                                           for an MLP) */
+    double dp_bytes_intra_per_step;     /* bytes a replica's data-parallel
+                                           exchange sent per step inside
+                                           its node (run_store.h) */
+    double dp_bytes_inter_per_step;     /* and to other nodes, bytes */
 } dml_db_run_row;
 
 dml_status dml_db_list_probe_runs(dml_db *db, int limit,

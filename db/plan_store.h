@@ -5,7 +5,8 @@
  * calibration can filter and group by dp, tp, pp, ... in SQL), the
  * prediction, the calibration it was predicted with, and the whole plan
  * file as JSON. It refers to a model and a cluster row (spec_store.h),
- * which must be recorded first.
+ * which must be recorded first. A plan is recorded once: recording it
+ * again gives the id of its row.
  */
 #ifndef DML_DB_PLAN_STORE_H
 #define DML_DB_PLAN_STORE_H
@@ -14,6 +15,10 @@
 #include <stdint.h>
 
 #include "db/db.h"
+
+/* Bytes of a configuration in --config syntax, the NUL included (the
+ * views' config column: "dp=16,tp=8,pp=8,v=3,mbs=1,zero=1,...") */
+#define DML_DB_CONFIG_MAX 192
 
 /* The parallel configuration of a plan (docs/formats.md, "parallel"). */
 typedef struct dml_db_plan_config {
@@ -33,6 +38,10 @@ typedef struct dml_db_plan_config {
                               megatron) */
     char attention[16];    /* "materialized", "flash" ("" records
                               materialized, as an MLP's) */
+    char sync[48];         /* data-parallel strategy as the sync knob
+                              writes it: "allreduce", "fp16", "topk:0.01"
+                              (costmodel/sync_spec.h; "" records
+                              allreduce) */
 } dml_db_plan_config;
 
 typedef struct dml_db_plan {
@@ -48,8 +57,15 @@ typedef struct dml_db_plan {
     const char *plan_json;         /* the plan file (borrowed), NULL if none */
 } dml_db_plan;
 
-/* Insert a plan; *plan_id gets its id. Unknown predictions may be NAN
- * (stored as NULL). */
+/*
+ * Record a plan; *plan_id gets its row's id. A plan recorded before (the
+ * same model and cluster rows, the same calibration and the same content:
+ * configuration, prediction and plan file, the file's db_plan_id aside)
+ * is that row, not a new one, so that --export, --why-not and a plan run
+ * again do not add copies; the UNIQUE index plans_by_content keeps it so
+ * between processes writing at once. Unknown predictions may be NAN
+ * (stored as NULL).
+ */
 dml_status dml_db_record_plan(dml_db *db, const dml_db_plan *plan,
                               int64_t *plan_id, dml_error *err);
 

@@ -74,7 +74,7 @@ typedef struct dml__row_def {
 #define DML__CONFIG_COLUMNS                                                   \
     "p.dp, p.tp, p.pp, p.v, p.mbs, p.microbatches, p.global_batch, "        \
     "p.zero, p.recompute, p.sp, p.schedule, p.threads_per_rank, "           \
-    "p.framework, p.attention"
+    "p.framework, p.attention, p.sync"
 #define DML__CONFIG_FIELDS(type, m)                                           \
     DML__FIELD(type, m.dp), DML__FIELD(type, m.tp), DML__FIELD(type, m.pp),   \
         DML__FIELD(type, m.v), DML__FIELD(type, m.mbs),                       \
@@ -82,7 +82,7 @@ typedef struct dml__row_def {
         DML__FIELD(type, m.zero), DML__FIELD(type, m.recompute),              \
         DML__FIELD(type, m.sp), DML__FIELD(type, m.schedule),                 \
         DML__FIELD(type, m.threads_per_rank), DML__FIELD(type, m.framework),  \
-        DML__FIELD(type, m.attention)
+        DML__FIELD(type, m.attention), DML__FIELD(type, m.sync)
 
 /* Zero *row, then read the current row of st into it. A failed copy of a
  * malloc'd string gives DML_ENOMEM ("<what>: out of memory") with the

@@ -61,6 +61,26 @@ dml_status dml_db_run_finish(dml_db *db, int64_t run_id,
     return s;
 }
 
+dml_status dml_db_run_dp_bytes(dml_db *db, int64_t run_id, double intra,
+                               double inter, dml_error *err)
+{
+    dml__q q;
+    DML_CHECK(dml__q_prepare(
+        &q, db,
+        "UPDATE runs SET dp_bytes_intra_per_step = :intra,\n"
+        "  dp_bytes_inter_per_step = :inter\n"
+        "WHERE id = :id",
+        "recording bytes per step", err));
+    dml__q_f64(&q, ":intra", intra);
+    dml__q_f64(&q, ":inter", inter);
+    dml__q_i64(&q, ":id", run_id);
+    dml_status s = dml__q_once(&q, err);
+    if (s == DML_OK && sqlite3_changes(db->conn) == 0)
+        s = dml_error_msg(err, DML_ENOTFOUND, "no run with id %lld",
+                          (long long)run_id);
+    return s;
+}
+
 static void bind_step(dml__q *q, int64_t run_id, const void *row)
 {
     const dml_db_step *p = row;

@@ -88,6 +88,16 @@ dml_status dml_db_run_begin(dml_db *db, const dml_db_run_start *start,
 dml_status dml_db_run_finish(dml_db *db, int64_t run_id,
                              const dml_db_run_result *result, dml_error *err);
 
+/*
+ * Record what a run's data-parallel exchange sent per step, bytes: what
+ * one replica sent to replicas on its own node (intra) and on other nodes
+ * (inter), as the cost model's detail.dp_bytes_intra and dp_bytes_inter
+ * predict them (the busiest pipeline stage's). NAN leaves a figure
+ * unknown (NULL). DML_ENOTFOUND for an unknown run_id.
+ */
+dml_status dml_db_run_dp_bytes(dml_db *db, int64_t run_id, double intra,
+                               double inter, dml_error *err);
+
 /* Record n steps of a run in one transaction. A step recorded again (after
  * a restart from a checkpoint) replaces the earlier record. */
 dml_status dml_db_record_steps(dml_db *db, int64_t run_id,

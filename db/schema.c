@@ -379,8 +379,309 @@ static const char migration_4[] =
 #undef M2_V_RUNS_FROM
 #undef M2_RUN_ERROR_COLUMNS
 
+/* ---- 5: issue 12's database items, and the sync knob of issues 14-15 ----
+ *
+ * What it adds, and why each piece is written as it is:
+ *
+ * - plans.sync, the data-parallel strategy as the sync knob writes it
+ *   (costmodel/sync_spec.h: allreduce, hierarchical, fp16, topk:0.01, ...).
+ *   A plan recorded before has it in its plan file, under the names plan
+ *   files used before the knob ("grad_compression": "fp16" or "topk" with
+ *   "topk_ratio", "sync": "async"), which the UPDATE reads as
+ *   costmodel/plan.c's parse_sync does; a plan without a readable file
+ *   ran with allreduce, the default.
+ * - plans.plan_hash and a UNIQUE index: a plan recorded again (same model
+ *   row, cluster row, calibration and content) is the row already there
+ *   (plan_store.c). The hash is DML__PLAN_KEY's text hashed by
+ *   dml_plan_hash(), a function db.c registers on every connection (not
+ *   one the sqlite3 shell has, which is why no view or index calls it).
+ *   Rows recorded before that are the same plan keep their ids and their
+ *   runs; the oldest of each such group gets the hash, so that it is the
+ *   row the next recording of that plan finds.
+ * - runs.dp_bytes_intra_per_step and dp_bytes_inter_per_step: what the
+ *   run's data-parallel exchange sent per step (NULL before, and for a
+ *   run that did not count it).
+ * - The views again, every old column kept where it was (scripts read
+ *   them by name and by position), with these changes and additions:
+ *   v_tuning_history's config in --config syntax (M5_CONFIG) and its
+ *   global batch, steps, throughput and sync; v_runs' sync, config,
+ *   throughput and bytes per step; v_probe_summary's dgemm_flops_per_s
+ *   and sgemm_flops_per_s (the old dgemm_flops and sgemm_flops hold
+ *   FLOP/s too and stay, deprecated, for scripts that read them); and
+ *   two new views, v_plans and v_strategy_comparison.
+ */
+
+/* A configuration as `--config` spells it, built from the columns of a
+ * plans row p and its models row mo: exactly what
+ * dml_planner_config_format (planner/config.c) writes for the plan (the
+ * knobs in its order; attn for a transformer only; threads when not 1;
+ * sync when not allreduce). tests/unit/planner/test_db_config.c checks
+ * the two agree on every row. */
+#define M5_CONFIG \
+    "'dp=' || p.dp || ',tp=' || p.tp || ',pp=' || p.pp || ',v=' || p.v ||\n" \
+    "  ',mbs=' || p.mbs || ',zero=' || p.zero ||\n" \
+    "  ',recompute=' || p.recompute || ',sp=' || p.sp ||\n" \
+    "  ',schedule=' || p.schedule ||\n" \
+    "  CASE WHEN mo.type = 'transformer' THEN ',attn=' || p.attention\n" \
+    "    ELSE '' END ||\n" \
+    "  CASE WHEN p.threads_per_rank <> 1\n" \
+    "    THEN ',threads=' || p.threads_per_rank ELSE '' END ||\n" \
+    "  CASE WHEN p.sync <> 'allreduce' THEN ',sync=' || p.sync ELSE '' END"
+
+/* Measured throughput of a run r of plan p of model mo: the plan's
+ * global batch over the run's measured median step time, in samples/s,
+ * and in tokens/s (samples times the sequence length of a transformer;
+ * an MLP's sample is its token, as the cost model's tokens_per_s has
+ * it). */
+#define M5_SAMPLES_PER_S \
+    "CASE WHEN r.measured_step_s > 0\n" \
+    "    THEN p.global_batch / r.measured_step_s END"
+#define M5_TOKENS_PER_S \
+    "CASE WHEN r.measured_step_s > 0\n" \
+    "    THEN p.global_batch / r.measured_step_s *\n" \
+    "      CASE WHEN mo.type <> 'transformer' THEN 1\n" \
+    "        WHEN json_valid(mo.spec_json)\n" \
+    "        THEN json_extract(mo.spec_json, '$.seq_len') END END"
+
+/* The run error columns, as migration 2 defined them (M2_RUN_ERROR_COLUMNS
+ * is that migration's, frozen with it). */
+#define M5_RUN_ERROR_COLUMNS \
+    "  coalesce(r.predicted_step_s, p.predicted_step_s) AS predicted_step_s,\n" \
+    "  r.measured_step_s AS measured_step_s,\n" \
+    "  CASE WHEN r.measured_step_s > 0 THEN\n" \
+    "    100.0 * (coalesce(r.predicted_step_s, p.predicted_step_s)\n" \
+    "             - r.measured_step_s) / r.measured_step_s\n" \
+    "  END AS error_pct,\n"
+
+/* Each view's medians group by these (a model by its spec's row, a
+ * cluster by name and hardware fingerprint: dml-plan and dml-exec record
+ * the same cluster in rows of their own). */
+#define M5_STRATEGY_GROUP "model_id, cluster, cluster_fingerprint, sync"
+
+static const char migration_5[] =
+    "ALTER TABLE plans ADD COLUMN sync TEXT NOT NULL DEFAULT 'allreduce'\n"
+    "  CHECK (sync <> '');\n"
+    "UPDATE plans SET sync = CASE\n"
+    "    WHEN json_extract(plan_json, '$.parallel.grad_compression') = 'fp16'\n"
+    "      THEN 'fp16'\n"
+    "    WHEN json_extract(plan_json, '$.parallel.grad_compression') = 'topk'\n"
+    "      THEN 'topk:' || printf('%.15g', coalesce(\n"
+    "        json_extract(plan_json, '$.parallel.topk_ratio'), 0.01))\n"
+    "    WHEN json_extract(plan_json, '$.parallel.sync') = 'async'\n"
+    "      THEN 'ssp:1'\n"
+    "    WHEN json_type(plan_json, '$.parallel.sync') = 'text'\n"
+    "      AND json_extract(plan_json, '$.parallel.sync') NOT IN ('', 'sync')\n"
+    "      THEN json_extract(plan_json, '$.parallel.sync')\n"
+    "    ELSE 'allreduce' END\n"
+    "  WHERE json_valid(plan_json);\n"
+    "ALTER TABLE plans ADD COLUMN plan_hash TEXT;\n"
+    "UPDATE plans SET plan_hash = dml_plan_hash(" DML__PLAN_KEY("plans") ")\n"
+    "  WHERE id IN (SELECT min(id) FROM plans\n"
+    "    GROUP BY model_id, cluster_id, coalesce(calibration_id, 0),\n"
+    "      " DML__PLAN_KEY("plans") ");\n"
+    /* NULLs are distinct in a UNIQUE index: a plan without calibration is
+     * keyed by 0, which no calibration row has. */
+    "CREATE UNIQUE INDEX plans_by_content ON plans(model_id, cluster_id,\n"
+    "  coalesce(calibration_id, 0), plan_hash) WHERE plan_hash IS NOT NULL;\n"
+    "ALTER TABLE runs ADD COLUMN dp_bytes_intra_per_step REAL\n"
+    "  CHECK (dp_bytes_intra_per_step >= 0);\n"
+    "ALTER TABLE runs ADD COLUMN dp_bytes_inter_per_step REAL\n"
+    "  CHECK (dp_bytes_inter_per_step >= 0);\n"
+    "DROP VIEW v_probe_summary;\n"
+    "DROP VIEW v_tuning_history;\n"
+    "DROP VIEW v_runs;\n"
+    /* Migration 2's columns, then the same two figures named with their
+     * unit (FLOP/s). */
+    "CREATE VIEW v_probe_summary AS\n"
+    "SELECT s.*, s.dgemm_flops AS dgemm_flops_per_s,\n"
+    "  s.sgemm_flops AS sgemm_flops_per_s\n"
+    "FROM (SELECT pr.id AS probe_run_id,\n"
+    "  h.hostname AS hostname,\n"
+    "  pr.started_at AS started_at,\n"
+    "  pr.finished_at AS finished_at,\n"
+    "  pr.ranks AS ranks,\n"
+    "  pr.nodes AS nodes,\n"
+    "  pr.quick AS quick,\n"
+    "  pr.status AS status,\n"
+    "  pr.dml_version AS dml_version,\n"
+    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n"
+    "     AND m.kind = 'membw' AND m.op = 'triad') AS triad_Bps,\n"
+    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n"
+    "     AND m.kind = 'gemm' AND m.op = 'dgemm') AS dgemm_flops,\n"
+    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n"
+    "     AND m.kind = 'gemm' AND m.op = 'sgemm') AS sgemm_flops,\n"
+    "  (SELECT min(m.time_s) FROM measurements m WHERE m.probe_run_id = pr.id\n"
+    "     AND m.kind = 'p2p' AND m.op = 'latency' AND m.time_s > 0)\n"
+    "     AS p2p_latency_s,\n"
+    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n"
+    "     AND m.kind = 'p2p' AND m.op = 'bandwidth') AS p2p_bw_Bps,\n"
+    "  (SELECT count(*) FROM measurements m WHERE m.probe_run_id = pr.id)\n"
+    "     AS n_measurements\n"
+    "FROM probe_runs pr LEFT JOIN hosts h ON h.id = pr.host_id) s;\n"
+    /* Every plan with its configuration in --config syntax, its
+     * prediction and how its runs went (dml-history --plans reads it). */
+    "CREATE VIEW v_plans AS\n"
+    "SELECT p.id AS plan_id,\n"
+    "  p.created_at AS created_at,\n"
+    "  mo.name AS model,\n"
+    "  mo.type AS model_type,\n"
+    "  c.name AS cluster,\n"
+    "  c.fingerprint AS cluster_fingerprint,\n"
+    "  " M5_CONFIG " AS config,\n"
+    "  p.dp AS dp, p.tp AS tp, p.pp AS pp, p.v AS v, p.mbs AS mbs,\n"
+    "  p.microbatches AS microbatches, p.global_batch AS global_batch,\n"
+    "  p.zero AS zero, p.recompute AS recompute, p.sp AS sp,\n"
+    "  p.schedule AS schedule, p.threads_per_rank AS threads_per_rank,\n"
+    "  p.framework AS framework, p.attention AS attention, p.sync AS sync,\n"
+    "  p.predicted_step_s AS predicted_step_s,\n"
+    "  p.predicted_mem_bytes AS predicted_mem_bytes,\n"
+    "  p.predicted_tokens_per_s AS predicted_tokens_per_s,\n"
+    "  p.mfu AS mfu,\n"
+    "  p.calibration_id AS calibration_id,\n"
+    "  (SELECT count(*) FROM runs r WHERE r.plan_id = p.id) AS runs,\n"
+    "  (SELECT min(r.measured_step_s) FROM runs r\n"
+    "     WHERE r.plan_id = p.id AND r.status = 'ok')\n"
+    "     AS best_measured_step_s\n"
+    "FROM plans p\n"
+    "  JOIN models mo ON mo.id = p.model_id\n"
+    "  JOIN clusters c ON c.id = p.cluster_id;\n"
+    /* Migration 4's columns in its order, config now in --config syntax,
+     * then the throughput and the strategy. */
+    "CREATE VIEW v_tuning_history AS\n"
+    "SELECT p.id AS plan_id,\n"
+    "  r.id AS run_id,\n"
+    "  p.created_at AS planned_at,\n"
+    "  mo.name AS model,\n"
+    "  c.name AS cluster,\n"
+    "  c.fingerprint AS cluster_fingerprint,\n"
+    "  " M5_CONFIG " AS config,\n"
+    "  p.calibration_id AS calibration_id,\n"
+    M5_RUN_ERROR_COLUMNS
+    "  r.status AS status,\n"
+    "  r.started_at AS run_started_at,\n"
+    "  p.framework AS framework,\n"
+    "  p.attention AS attention,\n"
+    "  p.global_batch AS global_batch,\n"
+    "  r.steps AS steps,\n"
+    "  " M5_SAMPLES_PER_S " AS measured_samples_per_s,\n"
+    "  " M5_TOKENS_PER_S " AS measured_tokens_per_s,\n"
+    "  p.sync AS sync\n"
+    "FROM plans p\n"
+    "  JOIN models mo ON mo.id = p.model_id\n"
+    "  JOIN clusters c ON c.id = p.cluster_id\n"
+    "  LEFT JOIN runs r ON r.plan_id = p.id;\n"
+    "CREATE VIEW v_runs AS\n"
+    "SELECT r.id AS run_id,\n"
+    "  r.plan_id AS plan_id,\n"
+    "  mo.name AS model,\n"
+    "  c.name AS cluster,\n"
+    "  p.dp AS dp, p.tp AS tp, p.pp AS pp, p.v AS v, p.mbs AS mbs,\n"
+    "  p.microbatches AS microbatches, p.global_batch AS global_batch,\n"
+    "  p.zero AS zero, p.recompute AS recompute, p.sp AS sp,\n"
+    "  p.schedule AS schedule, p.threads_per_rank AS threads_per_rank,\n"
+    "  r.status AS status,\n"
+    "  r.ranks AS ranks,\n"
+    "  r.steps AS steps,\n"
+    "  r.started_at AS started_at,\n"
+    "  r.finished_at AS finished_at,\n"
+    /* Times carry milliseconds from version 5 on (whole seconds before);
+     * julianday() adds about a millisecond of rounding, which round()
+     * takes off. */
+    "  round((julianday(r.finished_at) - julianday(r.started_at)) * 86400.0,\n"
+    "        3) AS duration_s,\n"
+    M5_RUN_ERROR_COLUMNS
+    "  r.final_loss AS final_loss,\n"
+    "  r.test_accuracy AS test_accuracy,\n"
+    "  r.peak_rss_bytes AS peak_rss_bytes,\n"
+    "  r.error AS error,\n"
+    "  p.framework AS framework,\n"
+    "  p.attention AS attention,\n"
+    "  p.sync AS sync,\n"
+    "  " M5_CONFIG " AS config,\n"
+    "  " M5_SAMPLES_PER_S " AS measured_samples_per_s,\n"
+    "  " M5_TOKENS_PER_S " AS measured_tokens_per_s,\n"
+    "  r.dp_bytes_intra_per_step AS dp_bytes_intra_per_step,\n"
+    "  r.dp_bytes_inter_per_step AS dp_bytes_inter_per_step\n"
+    "FROM runs r\n"
+    "  JOIN plans p ON p.id = r.plan_id\n"
+    "  JOIN models mo ON mo.id = p.model_id\n"
+    "  JOIN clusters c ON c.id = p.cluster_id;\n"
+    /* One row per model, cluster and strategy, over the runs that ended
+     * 'ok': how many, and the median of each figure over those that have
+     * it. SQLite has no median(): each figure's values are ranked within
+     * their group (one ranking for all figures, as rows of (figure,
+     * value)), and the median is the middle value, or the mean of the two
+     * middle ones, (n + 1) / 2 and (n + 2) / 2 in integer division. */
+    "CREATE VIEW v_strategy_comparison AS\n"
+    "WITH ok AS (\n"
+    "  SELECT p.model_id AS model_id, mo.name AS model, c.name AS cluster,\n"
+    "    c.fingerprint AS cluster_fingerprint, p.sync AS sync,\n"
+    "    r.measured_step_s AS measured_step_s,\n"
+    "    coalesce(r.predicted_step_s, p.predicted_step_s)\n"
+    "      AS predicted_step_s,\n"
+    "    r.final_loss AS final_loss, r.test_accuracy AS test_accuracy,\n"
+    "    r.dp_bytes_intra_per_step AS dp_bytes_intra_per_step,\n"
+    "    r.dp_bytes_inter_per_step AS dp_bytes_inter_per_step\n"
+    "  FROM runs r\n"
+    "    JOIN plans p ON p.id = r.plan_id\n"
+    "    JOIN models mo ON mo.id = p.model_id\n"
+    "    JOIN clusters c ON c.id = p.cluster_id\n"
+    "  WHERE r.status = 'ok'),\n"
+    "figures(" M5_STRATEGY_GROUP ", figure, x) AS (\n"
+    "  SELECT " M5_STRATEGY_GROUP ", 'measured', measured_step_s FROM ok\n"
+    "  UNION ALL SELECT " M5_STRATEGY_GROUP ", 'predicted',\n"
+    "    predicted_step_s FROM ok\n"
+    "  UNION ALL SELECT " M5_STRATEGY_GROUP ", 'loss', final_loss FROM ok\n"
+    "  UNION ALL SELECT " M5_STRATEGY_GROUP ", 'accuracy', test_accuracy\n"
+    "    FROM ok\n"
+    "  UNION ALL SELECT " M5_STRATEGY_GROUP ", 'intra',\n"
+    "    dp_bytes_intra_per_step FROM ok\n"
+    "  UNION ALL SELECT " M5_STRATEGY_GROUP ", 'inter',\n"
+    "    dp_bytes_inter_per_step FROM ok),\n"
+    "ranked AS (\n"
+    "  SELECT " M5_STRATEGY_GROUP ", figure, x,\n"
+    "    row_number() OVER (PARTITION BY " M5_STRATEGY_GROUP ", figure\n"
+    "      ORDER BY x) AS i,\n"
+    "    count(*) OVER (PARTITION BY " M5_STRATEGY_GROUP ", figure) AS n\n"
+    "  FROM figures WHERE x IS NOT NULL),\n"
+    "medians AS (\n"
+    "  SELECT " M5_STRATEGY_GROUP ", figure, avg(x) AS median\n"
+    "  FROM ranked WHERE i IN ((n + 1) / 2, (n + 2) / 2)\n"
+    "  GROUP BY " M5_STRATEGY_GROUP ", figure),\n"
+    "groups AS (\n"
+    "  SELECT " M5_STRATEGY_GROUP ", min(model) AS model, count(*) AS runs\n"
+    "  FROM ok GROUP BY " M5_STRATEGY_GROUP ")\n"
+    "SELECT g.model AS model,\n"
+    "  g.cluster AS cluster,\n"
+    "  g.cluster_fingerprint AS cluster_fingerprint,\n"
+    "  g.sync AS sync,\n"
+    "  g.runs AS runs,\n"
+    "  max(CASE WHEN m.figure = 'measured' THEN m.median END)\n"
+    "    AS median_measured_step_s,\n"
+    "  max(CASE WHEN m.figure = 'predicted' THEN m.median END)\n"
+    "    AS median_predicted_step_s,\n"
+    "  max(CASE WHEN m.figure = 'loss' THEN m.median END)\n"
+    "    AS median_final_loss,\n"
+    "  max(CASE WHEN m.figure = 'accuracy' THEN m.median END)\n"
+    "    AS median_test_accuracy,\n"
+    "  max(CASE WHEN m.figure = 'intra' THEN m.median END)\n"
+    "    AS median_dp_bytes_intra_per_step,\n"
+    "  max(CASE WHEN m.figure = 'inter' THEN m.median END)\n"
+    "    AS median_dp_bytes_inter_per_step,\n"
+    "  g.model_id AS model_id\n"
+    "FROM groups g\n"
+    "  LEFT JOIN medians m USING (" M5_STRATEGY_GROUP ")\n"
+    "GROUP BY g.model_id, g.cluster, g.cluster_fingerprint, g.sync;\n";
+
+#undef M5_CONFIG
+#undef M5_SAMPLES_PER_S
+#undef M5_TOKENS_PER_S
+#undef M5_RUN_ERROR_COLUMNS
+#undef M5_STRATEGY_GROUP
+
 static const char *const migrations[] = {migration_1, migration_2,
-                                           migration_3, migration_4};
+                                           migration_3, migration_4,
+                                           migration_5};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
                    DML_DB_SCHEMA_VERSION,

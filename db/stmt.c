@@ -14,6 +14,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/clock.h"
+
+/* DML__SQL_NOW: the time of this execution of the statement. */
+static void bind_now(dml__q *q)
+{
+    if (q->now == 0)
+        return;
+    char now[DML_CLOCK_ISO8601_LEN];
+    dml_clock_iso8601(now, sizeof now);
+    int rc = sqlite3_bind_text(q->st, q->now, now, -1, SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK && q->rc == SQLITE_OK) {
+        q->rc = rc;
+        q->bad = DML__SQL_NOW;
+    }
+}
+
 dml_status dml__q_prepare(dml__q *q, dml_db *db, const char *sql,
                           const char *what, dml_error *err)
 {
@@ -22,9 +38,12 @@ dml_status dml__q_prepare(dml__q *q, dml_db *db, const char *sql,
     q->what = what;
     q->rc = SQLITE_OK;
     q->bad = NULL;
+    q->now = 0;
     int rc = sqlite3_prepare_v2(db->conn, sql, -1, &q->st, NULL);
     if (rc != SQLITE_OK)
         return dml__db_fail(db, rc, what, err);
+    q->now = sqlite3_bind_parameter_index(q->st, DML__SQL_NOW);
+    bind_now(q);
     return DML_OK;
 }
 
@@ -115,6 +134,7 @@ static dml_status bind_failed(dml__q *q, dml_error *err)
     sqlite3_clear_bindings(q->st);
     q->rc = SQLITE_OK;
     q->bad = NULL;
+    bind_now(q);
     if (rc == SQLITE_NOMEM)
         return dml_error_msg(err, DML_ENOMEM, "%s: out of memory", q->what);
     return dml_error_set(err, DML_EDB, q->db->path, 0, 0, NULL,
@@ -126,6 +146,7 @@ static void reuse(dml__q *q)
 {
     sqlite3_reset(q->st);
     sqlite3_clear_bindings(q->st);
+    bind_now(q);
 }
 
 dml_status dml__q_exec(dml__q *q, dml_error *err)

@@ -14,13 +14,15 @@ static void text(dml_csv *c, const char *s)
     dml_csv_text(c, safe);
 }
 
-/* The configuration columns both plans and runs have, in one order. */
+/* The configuration columns both plans and runs have, in one order:
+ * the knobs, then the whole in --config syntax (the views' config). */
 #define CONFIG_HEADER                                                         \
     "dp", "tp", "pp", "v", "mbs", "microbatches", "zero", "recompute", "sp", \
         "schedule", "threads_per_rank", "framework", "attention",            \
-        "global_batch"
+        "global_batch", "sync", "config"
 
-static void config(dml_csv *c, const dml_db_plan_config *k)
+static void config(dml_csv *c, const dml_db_plan_config *k,
+                   const char *spelled)
 {
     dml_csv_i64(c, k->dp);
     dml_csv_i64(c, k->tp);
@@ -36,6 +38,8 @@ static void config(dml_csv *c, const dml_db_plan_config *k)
     text(c, k->framework);
     text(c, k->attention);
     dml_csv_i64(c, k->global_batch);
+    text(c, k->sync);
+    text(c, spelled);
 }
 
 void dml_history_csv_probes(FILE *out, const dml_db_probe_row *rows, size_t n)
@@ -59,8 +63,8 @@ void dml_history_csv_probes(FILE *out, const dml_db_probe_row *rows, size_t n)
         dml_csv_i64(&c, p->quick);
         text(&c, p->status);
         dml_csv_num(&c, p->triad_Bps);
-        dml_csv_num(&c, p->dgemm_flops);
-        dml_csv_num(&c, p->sgemm_flops);
+        dml_csv_num(&c, p->dgemm_flops_per_s);
+        dml_csv_num(&c, p->sgemm_flops_per_s);
         dml_csv_num(&c, p->p2p_latency_s);
         dml_csv_num(&c, p->p2p_bw_Bps);
         dml_csv_i64(&c, p->n_measurements);
@@ -84,7 +88,7 @@ void dml_history_csv_plans(FILE *out, const dml_db_plan_row *rows, size_t n)
         text(&c, p->created_at);
         text(&c, p->model);
         text(&c, p->cluster);
-        config(&c, &p->config);
+        config(&c, &p->config, p->config_text);
         dml_csv_num(&c, p->predicted_step_s);
         dml_csv_num(&c, p->predicted_mem_bytes);
         dml_csv_num(&c, p->predicted_tokens_per_s);
@@ -117,7 +121,7 @@ void dml_history_csv_runs(FILE *out, const dml_db_run_row *rows, size_t n)
         text(&c, r->finished_at);
         text(&c, r->model);
         text(&c, r->cluster);
-        config(&c, &r->config);
+        config(&c, &r->config, r->config_text);
         text(&c, r->status);
         dml_csv_i64(&c, r->ranks);
         dml_csv_i64(&c, r->steps);

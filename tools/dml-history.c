@@ -218,7 +218,9 @@ static void free_history(history *h)
 
 /* ---- human tables ---- */
 
-#define CELL 64
+/* A cell holds a configuration in --config syntax (DML_DB_CONFIG_MAX)
+ * whole. */
+#define CELL DML_DB_CONFIG_MAX
 #define MAX_COLS 16
 
 /* A table is filled cell by cell, then printed with each column as wide as
@@ -341,15 +343,6 @@ static char *flops_unit(double v, char *buf, size_t size)
     return dml_units_flops(v, buf, size);
 }
 
-static void config_text(const dml_db_plan_config *c, char *cell)
-{
-    if (!cell)
-        return;
-    snprintf(cell, CELL, "dp%d tp%d pp%d v%d mbs%d mb%d z%d %s%s",
-             c->dp, c->tp, c->pp, c->v, c->mbs, c->microbatches, c->zero,
-             c->recompute, c->sp ? " sp" : "");
-}
-
 static bool print_probes(const history *h, FILE *out)
 {
     static const char *const head[] = {
@@ -365,8 +358,8 @@ static bool print_probes(const history *h, FILE *out)
         put_i64(table_cell(&t, i, 3), p->ranks);
         put_str(table_cell(&t, i, 4), p->quick ? "yes" : "no");
         put_unit(table_cell(&t, i, 5), p->triad_Bps, dml_units_bandwidth);
-        put_unit(table_cell(&t, i, 6), p->dgemm_flops, flops_unit);
-        put_unit(table_cell(&t, i, 7), p->sgemm_flops, flops_unit);
+        put_unit(table_cell(&t, i, 6), p->dgemm_flops_per_s, flops_unit);
+        put_unit(table_cell(&t, i, 7), p->sgemm_flops_per_s, flops_unit);
         put_unit(table_cell(&t, i, 8), p->p2p_latency_s, dml_units_seconds);
         put_unit(table_cell(&t, i, 9), p->p2p_bw_Bps, dml_units_bandwidth);
         put_i64(table_cell(&t, i, 10), p->n_measurements);
@@ -382,31 +375,32 @@ static bool print_plans(const history *h, FILE *out)
 {
     static const char *const head[] = {
         "id", "created (UTC)", "model", "cluster", "config", "framework",
-        "attention", "global batch", "predicted step", "memory/device", "MFU",
-        "calibration", "runs", "best measured"};
+        "attention", "sync", "global batch", "predicted step",
+        "memory/device", "MFU", "calibration", "runs", "best measured"};
     table t;
-    table_init(&t, "rlllrllrrrrrrr", head);
+    table_init(&t, "rllllllrrrrrrrr", head);
     for (size_t i = 0; i < h->n_plans; i++) {
         const dml_db_plan_row *p = &h->plans[i];
         put_i64(table_cell(&t, i, 0), p->id);
         put_str(table_cell(&t, i, 1), p->created_at);
         put_str(table_cell(&t, i, 2), p->model);
         put_str(table_cell(&t, i, 3), p->cluster);
-        config_text(&p->config, table_cell(&t, i, 4));
+        put_str(table_cell(&t, i, 4), p->config_text);
         put_str(table_cell(&t, i, 5), p->config.framework);
         put_str(table_cell(&t, i, 6), p->config.attention);
-        put_i64(table_cell(&t, i, 7), p->config.global_batch);
-        put_unit(table_cell(&t, i, 8), p->predicted_step_s,
+        put_str(table_cell(&t, i, 7), p->config.sync);
+        put_i64(table_cell(&t, i, 8), p->config.global_batch);
+        put_unit(table_cell(&t, i, 9), p->predicted_step_s,
                  dml_units_seconds);
-        put_unit(table_cell(&t, i, 9), p->predicted_mem_bytes,
+        put_unit(table_cell(&t, i, 10), p->predicted_mem_bytes,
                  dml_units_bytes);
-        put_fmt(table_cell(&t, i, 10), "%.1f %%", p->mfu * 100.0);
+        put_fmt(table_cell(&t, i, 11), "%.1f %%", p->mfu * 100.0);
         if (p->calibration_id > 0)
-            put_i64(table_cell(&t, i, 11), p->calibration_id);
+            put_i64(table_cell(&t, i, 12), p->calibration_id);
         else
-            put_str(table_cell(&t, i, 11), "-");
-        put_i64(table_cell(&t, i, 12), p->n_runs);
-        put_unit(table_cell(&t, i, 13), p->best_measured_step_s,
+            put_str(table_cell(&t, i, 12), "-");
+        put_i64(table_cell(&t, i, 13), p->n_runs);
+        put_unit(table_cell(&t, i, 14), p->best_measured_step_s,
                  dml_units_seconds);
     }
     bool ok = !t.oom;
@@ -420,29 +414,30 @@ static bool print_runs(const history *h, FILE *out)
 {
     static const char *const head[] = {
         "id", "plan", "started (UTC)", "model", "config", "framework",
-        "attention", "status", "ranks", "steps", "predicted step",
+        "attention", "sync", "status", "ranks", "steps", "predicted step",
         "measured step", "error", "accuracy", "duration"};
     table t;
-    table_init(&t, "rrlllllrrrrrrrr", head);
+    table_init(&t, "rrllllllrrrrrrrr", head);
     for (size_t i = 0; i < h->n_runs; i++) {
         const dml_db_run_row *r = &h->runs[i];
         put_i64(table_cell(&t, i, 0), r->id);
         put_i64(table_cell(&t, i, 1), r->plan_id);
         put_str(table_cell(&t, i, 2), r->started_at);
         put_str(table_cell(&t, i, 3), r->model);
-        config_text(&r->config, table_cell(&t, i, 4));
+        put_str(table_cell(&t, i, 4), r->config_text);
         put_str(table_cell(&t, i, 5), r->config.framework);
         put_str(table_cell(&t, i, 6), r->config.attention);
-        put_str(table_cell(&t, i, 7), r->status);
-        put_i64(table_cell(&t, i, 8), r->ranks);
-        put_i64(table_cell(&t, i, 9), r->steps);
-        put_unit(table_cell(&t, i, 10), r->predicted_step_s,
+        put_str(table_cell(&t, i, 7), r->config.sync);
+        put_str(table_cell(&t, i, 8), r->status);
+        put_i64(table_cell(&t, i, 9), r->ranks);
+        put_i64(table_cell(&t, i, 10), r->steps);
+        put_unit(table_cell(&t, i, 11), r->predicted_step_s,
                  dml_units_seconds);
-        put_unit(table_cell(&t, i, 11), r->measured_step_s,
+        put_unit(table_cell(&t, i, 12), r->measured_step_s,
                  dml_units_seconds);
-        put_fmt(table_cell(&t, i, 12), "%+.1f %%", r->error_pct);
-        put_fmt(table_cell(&t, i, 13), "%.2f %%", r->test_accuracy * 100.0);
-        put_unit(table_cell(&t, i, 14), r->duration_s, dml_units_seconds);
+        put_fmt(table_cell(&t, i, 13), "%+.1f %%", r->error_pct);
+        put_fmt(table_cell(&t, i, 14), "%.2f %%", r->test_accuracy * 100.0);
+        put_unit(table_cell(&t, i, 15), r->duration_s, dml_units_seconds);
     }
     bool ok = !t.oom;
     if (ok)
@@ -525,14 +520,14 @@ static json_t *jstr(const char *s)
 static json_t *jconfig(const dml_db_plan_config *c)
 {
     return json_pack("{s:i, s:i, s:i, s:i, s:i, s:i, s:I, s:i, s:s, s:b, "
-                     "s:s, s:i, s:s, s:s}",
+                     "s:s, s:i, s:s, s:s, s:s}",
                      "dp", c->dp, "tp", c->tp, "pp", c->pp, "v", c->v,
                      "mbs", c->mbs, "microbatches", c->microbatches,
                      "global_batch", (json_int_t)c->global_batch, "zero",
                      c->zero, "recompute", c->recompute, "sp", (int)c->sp,
                      "schedule", c->schedule, "threads_per_rank",
                      c->threads_per_rank, "framework", c->framework,
-                     "attention", c->attention);
+                     "attention", c->attention, "sync", c->sync);
 }
 
 static json_t *json_probes(const history *h)
@@ -540,21 +535,27 @@ static json_t *json_probes(const history *h)
     json_t *a = json_array();
     for (size_t i = 0; a && i < h->n_probes; i++) {
         const dml_db_probe_row *p = &h->probes[i];
-        json_array_append_new(
-            a, json_pack("{s:I, s:o, s:o, s:o, s:i, s:i, s:b, s:o, s:o, s:o, "
-                         "s:o, s:o, s:o, s:o, s:I}",
-                         "id", (json_int_t)p->id, "started_at",
-                         jstr(p->started_at), "finished_at",
-                         jstr(p->finished_at), "hostname", jstr(p->hostname),
-                         "ranks", p->ranks, "nodes", p->nodes, "quick",
-                         (int)p->quick, "status", jstr(p->status),
-                         "dml_version", jstr(p->dml_version), "triad_Bps",
-                         jnum(p->triad_Bps), "dgemm_flops",
-                         jnum(p->dgemm_flops), "sgemm_flops",
-                         jnum(p->sgemm_flops), "p2p_latency_s",
-                         jnum(p->p2p_latency_s), "p2p_bw_Bps",
-                         jnum(p->p2p_bw_Bps), "measurements",
-                         (json_int_t)p->n_measurements));
+        /* dgemm_flops and sgemm_flops: the names of version 1 of this
+         * document, kept beside the ones that say the unit */
+        json_t *o = json_pack(
+            "{s:I, s:o, s:o, s:o, s:i, s:i, s:b, s:o, s:o, s:o, "
+            "s:o, s:o, s:o, s:o, s:I}",
+            "id", (json_int_t)p->id, "started_at", jstr(p->started_at),
+            "finished_at", jstr(p->finished_at), "hostname", jstr(p->hostname),
+            "ranks", p->ranks, "nodes", p->nodes, "quick", (int)p->quick,
+            "status", jstr(p->status), "dml_version", jstr(p->dml_version),
+            "triad_Bps", jnum(p->triad_Bps), "dgemm_flops",
+            jnum(p->dgemm_flops_per_s), "sgemm_flops",
+            jnum(p->sgemm_flops_per_s), "p2p_latency_s",
+            jnum(p->p2p_latency_s), "p2p_bw_Bps", jnum(p->p2p_bw_Bps),
+            "measurements", (json_int_t)p->n_measurements);
+        if (o) {
+            json_object_set_new(o, "dgemm_flops_per_s",
+                                jnum(p->dgemm_flops_per_s));
+            json_object_set_new(o, "sgemm_flops_per_s",
+                                jnum(p->sgemm_flops_per_s));
+        }
+        json_array_append_new(a, o);
     }
     return a;
 }
@@ -564,24 +565,22 @@ static json_t *json_plans(const history *h)
     json_t *a = json_array();
     for (size_t i = 0; a && i < h->n_plans; i++) {
         const dml_db_plan_row *p = &h->plans[i];
-        json_array_append_new(
-            a, json_pack("{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-                         "s:I, s:o}",
-                         "id", (json_int_t)p->id, "created_at",
-                         jstr(p->created_at), "model", jstr(p->model),
-                         "cluster", jstr(p->cluster), "parallel",
-                         jconfig(&p->config), "predicted_step_s",
-                         jnum(p->predicted_step_s), "predicted_mem_bytes",
-                         jnum(p->predicted_mem_bytes),
-                         "predicted_tokens_per_s",
-                         jnum(p->predicted_tokens_per_s), "mfu", jnum(p->mfu),
-                         "calibration_id",
-                         p->calibration_id > 0
-                             ? json_integer(p->calibration_id)
-                             : json_null(),
-                         "runs", (json_int_t)p->n_runs,
-                         "best_measured_step_s",
-                         jnum(p->best_measured_step_s)));
+        json_t *o = json_pack(
+            "{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+            "s:I, s:o}",
+            "id", (json_int_t)p->id, "created_at", jstr(p->created_at),
+            "model", jstr(p->model), "cluster", jstr(p->cluster), "parallel",
+            jconfig(&p->config), "predicted_step_s", jnum(p->predicted_step_s),
+            "predicted_mem_bytes", jnum(p->predicted_mem_bytes),
+            "predicted_tokens_per_s", jnum(p->predicted_tokens_per_s), "mfu",
+            jnum(p->mfu), "calibration_id",
+            p->calibration_id > 0 ? json_integer(p->calibration_id)
+                                  : json_null(),
+            "runs", (json_int_t)p->n_runs, "best_measured_step_s",
+            jnum(p->best_measured_step_s));
+        if (o)
+            json_object_set_new(o, "config", jstr(p->config_text));
+        json_array_append_new(a, o);
     }
     return a;
 }
@@ -591,23 +590,31 @@ static json_t *json_runs(const history *h)
     json_t *a = json_array();
     for (size_t i = 0; a && i < h->n_runs; i++) {
         const dml_db_run_row *r = &h->runs[i];
-        json_array_append_new(
-            a, json_pack("{s:I, s:I, s:o, s:o, s:o, s:o, s:i, s:I, s:o, s:o, "
-                         "s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-                         "id", (json_int_t)r->id, "plan_id",
-                         (json_int_t)r->plan_id, "model", jstr(r->model),
-                         "cluster", jstr(r->cluster), "parallel",
-                         jconfig(&r->config), "status", jstr(r->status),
-                         "ranks", r->ranks, "steps", (json_int_t)r->steps,
-                         "started_at", jstr(r->started_at), "finished_at",
-                         jstr(r->finished_at), "duration_s",
-                         jnum(r->duration_s), "predicted_step_s",
-                         jnum(r->predicted_step_s), "measured_step_s",
-                         jnum(r->measured_step_s), "error_pct",
-                         jnum(r->error_pct), "final_loss",
-                         jnum(r->final_loss), "test_accuracy",
-                         jnum(r->test_accuracy), "peak_rss_bytes",
-                         jnum(r->peak_rss_bytes), "error", jstr(r->error)));
+        json_t *o = json_pack(
+            "{s:I, s:I, s:o, s:o, s:o, s:o, s:i, s:I, s:o, s:o, "
+            "s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+            "id", (json_int_t)r->id, "plan_id", (json_int_t)r->plan_id,
+            "model", jstr(r->model), "cluster", jstr(r->cluster), "parallel",
+            jconfig(&r->config), "status", jstr(r->status), "ranks", r->ranks,
+            "steps", (json_int_t)r->steps, "started_at", jstr(r->started_at),
+            "finished_at", jstr(r->finished_at), "duration_s",
+            jnum(r->duration_s), "predicted_step_s", jnum(r->predicted_step_s),
+            "measured_step_s", jnum(r->measured_step_s), "error_pct",
+            jnum(r->error_pct), "final_loss", jnum(r->final_loss),
+            "test_accuracy", jnum(r->test_accuracy), "peak_rss_bytes",
+            jnum(r->peak_rss_bytes), "error", jstr(r->error));
+        if (o) {
+            json_object_set_new(o, "config", jstr(r->config_text));
+            json_object_set_new(o, "measured_samples_per_s",
+                                jnum(r->measured_samples_per_s));
+            json_object_set_new(o, "measured_tokens_per_s",
+                                jnum(r->measured_tokens_per_s));
+            json_object_set_new(o, "dp_bytes_intra_per_step",
+                                jnum(r->dp_bytes_intra_per_step));
+            json_object_set_new(o, "dp_bytes_inter_per_step",
+                                jnum(r->dp_bytes_inter_per_step));
+        }
+        json_array_append_new(a, o);
     }
     return a;
 }

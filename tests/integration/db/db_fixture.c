@@ -8,7 +8,9 @@
  *
  * The numbers are chosen so the test can check them in the output:
  * best triad 18 GB/s, best DGEMM 45 GFLOP/s, p2p latency 1.5 us; a plan
- * predicting 12 ms measured at 10 ms (error +20 %).
+ * predicting 12 ms measured at 10 ms (error +20 %), its run sending
+ * 4 MB per step inside its node; a second plan (calibrated) with fp16
+ * gradients whose run failed.
  */
 #include <math.h>
 #include <stdio.h>
@@ -89,6 +91,9 @@ static dml_status fill(dml_db *db, dml_error *err)
             .predicted_mem_bytes = 1.2e7, .predicted_tokens_per_s = NAN,
             .mfu = 0.3, .calibration_id = i == 0 ? 0 : cal_id,
             .plan_json = "{}"};
+        /* the second plan compresses its gradients to 16 bits */
+        if (i == 1)
+            snprintf(plan.config.sync, sizeof plan.config.sync, "fp16");
         int64_t plan_id = 0;
         DML_CHECK(dml_db_record_plan(db, &plan, &plan_id, err));
         dml_db_run_start st = {.plan_id = plan_id,
@@ -110,6 +115,10 @@ static dml_status fill(dml_db *db, dml_error *err)
             r.error = "rank 1 exited";
         }
         DML_CHECK(dml_db_run_finish(db, run_id, &r, err));
+        /* the first run counted what its exchange sent: 4 MB per step,
+         * all inside the node */
+        if (i == 0)
+            DML_CHECK(dml_db_run_dp_bytes(db, run_id, 4e6, 0, err));
     }
     return DML_OK;
 }

@@ -110,6 +110,22 @@ assert math.isclose(runs[1]["error_pct"], 20.0, rel_tol=1e-9), runs[1]
 assert runs[1]["parallel"]["dp"] == 2, runs[1]
 assert math.isclose(runs[1]["duration_s"], 60.0, abs_tol=1e-6), runs[1]
 assert len(d["plans"]) == 2 and d["plans"][0]["calibration_id"] == 1
+# One spelling of a configuration, the one --config accepts; the
+# strategy as the sync knob writes it (issue 12).
+plans = d["plans"]
+assert plans[1]["config"] == "dp=2,tp=1,pp=1,v=1,mbs=32,zero=0,recompute=none,sp=0,schedule=1f1b", plans[1]
+assert plans[0]["config"] == plans[1]["config"] + ",sync=fp16", plans[0]
+assert plans[0]["parallel"]["sync"] == "fp16" and plans[1]["parallel"]["sync"] == "allreduce"
+assert runs[1]["config"] == plans[1]["config"] and runs[0]["config"] == plans[0]["config"]
+assert runs[1]["parallel"]["sync"] == "allreduce" and runs[0]["parallel"]["sync"] == "fp16"
+# Throughput: 256 samples per 10 ms; the bytes its exchange sent.
+assert math.isclose(runs[1]["measured_samples_per_s"], 25600, rel_tol=1e-12), runs[1]
+assert math.isclose(runs[1]["measured_tokens_per_s"], 25600, rel_tol=1e-12), runs[1]
+assert runs[1]["dp_bytes_intra_per_step"] == 4e6 and runs[1]["dp_bytes_inter_per_step"] == 0, runs[1]
+assert runs[0]["measured_samples_per_s"] is None and runs[0]["dp_bytes_intra_per_step"] is None, runs[0]
+# FLOP/s under a name that says so, and under the old one.
+assert p[0]["dgemm_flops_per_s"] == p[0]["dgemm_flops"] == 45e9, p[0]
+assert p[0]["sgemm_flops_per_s"] == p[0]["sgemm_flops"] == 90e9, p[0]
 cal = d["calibrations"]
 assert len(cal) == 1 and cal[0]["params"] == {"gemm": 0.9}, cal
 assert cal[0]["loo_mape_before_pct"] is None, cal
@@ -131,9 +147,29 @@ grep -q '18.0 GB/s' out || fail "triad not shown in GB/s: $(cat out)"
 grep -q '45.0 GFLOP/s' out || fail "dgemm not shown in GFLOP/s"
 grep -q '1.50 us' out || fail "latency not shown in us"
 grep -q '+20.0 %' out || fail "prediction error not shown"
+grep -q ' dp=2,tp=1,pp=1,v=1,mbs=32,zero=0,recompute=none,sp=0,schedule=1f1b,sync=fp16 ' out ||
+    fail "the configuration is not in --config syntax: $(cat out)"
+grep -A1 '^Plans' out | grep -Eq ' config +framework +attention +sync +global batch ' ||
+    fail "the plans table has no sync column: $(cat out)"
+grep -A1 '^Runs' out | grep -Eq ' config +framework +attention +sync +status ' ||
+    fail "the runs table has no sync column: $(cat out)"
+grep -Eq ' megatron +materialized +fp16 ' out || fail "the strategy is not shown"
 grep -q '^Probe runs' out && grep -q '^Plans' out && grep -q '^Runs' out ||
     fail "a section is missing"
 DML_DB="$T/missing.db" run_expect 0 --db filled.db --probes
+
+# CSV: the strategy and the --config text beside the knobs, as --json has
+# them.
+run_expect 0 --db filled.db --runs --csv
+cp out runs.csv
+run_expect 0 --db filled.db --runs --json
+python3 - runs.csv out <<'EOF'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1], newline="")))
+runs = json.load(open(sys.argv[2]))["runs"]
+assert [r["sync"] for r in rows] == ["fp16", "allreduce"], rows
+assert [r["config"] for r in rows] == [r["config"] for r in runs], rows
+EOF
 
 # --- writers at once on a fresh file (as ranks and tools do): the
 # migrations run once and every record lands, none lost to "locked" ---
@@ -144,8 +180,20 @@ run_expect 0 --db race.db --json --probes --runs --limit 0
 python3 - out <<'EOF2'
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["db_schema_version"] == 4, d
+assert d["db_schema_version"] == 5, d
 assert len(d["probe_runs"]) == 6 and len(d["runs"]) == 12, d
+EOF2
+# ...and a plan every writer recorded is one row: the uncalibrated plan
+# once, the calibrated one once per writer (each fitted its own
+# calibration): 1 + 6 (issue 12: no duplicate plans).
+run_expect 0 --db race.db --json --plans --limit 0
+python3 - out <<'EOF2'
+import json, sys
+d = json.load(open(sys.argv[1]))
+plans = d["plans"]
+assert len(plans) == 7, len(plans)
+assert sum(1 for p in plans if p["calibration_id"] is None) == 1, plans
+assert sum(p["runs"] for p in plans) == 12, plans
 EOF2
 
 # --- a newer schema is refused and left alone ---
@@ -155,7 +203,7 @@ c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version=9")
 c.commit(); c.close()' future.db
 cp future.db future.orig
 run_expect 2 --db future.db
-one_line "future.db: database schema version 9 is newer than this dml (supports up to 4); upgrade dml$"
+one_line "future.db: database schema version 9 is newer than this dml (supports up to 5); upgrade dml$"
 cmp -s future.db future.orig || fail "newer database was modified"
 
 echo "dml-history: all checks passed"
