@@ -103,6 +103,12 @@ char *dml_planner_config_diff(const dml_parallel_config *a,
         append_names(buf, size, "attention",
                      dml_attention_name(a->attention),
                      dml_attention_name(b->attention));
+    if (!dml_sync_spec_equal(&a->sync, &b->sync)) {
+        char x[48], y[48];
+        append_names(buf, size, "sync",
+                     dml_sync_spec_format(&a->sync, x, sizeof x),
+                     dml_sync_spec_format(&b->sync, y, sizeof y));
+    }
     if (a->schedule != b->schedule && a->v == b->v)
         append_names(buf, size, "schedule", dml_pp_schedule_name(a->schedule),
                      dml_pp_schedule_name(b->schedule));

@@ -209,11 +209,15 @@ static void print_table(FILE *out, const dml_planner *p)
 {
     bool cpu = p->splits[0].threads_per_rank > 1 || p->split_count > 1;
     bool transformer = p->model.type == DML_MODEL_TRANSFORMER;
-    fprintf(out, " #    dp  tp  pp   v  mbs    mb ZeRO recompute sp %s%s"
+    /* the strategy's column where a plan does not use the flat allreduce */
+    bool sync = false;
+    for (int i = 0; i < p->count; i++)
+        sync = sync || p->plans[i].plan.par.sync.kind != DML_SYNC_ALLREDUCE;
+    fprintf(out, " #    dp  tp  pp   v  mbs    mb ZeRO recompute sp %s%s%s"
             "  batch       step   %s/s  TFLOP/s   MFU  memory/device     "
             "bubble  exp.comm\n",
-            transformer ? "attn  " : "", cpu ? "threads " : "",
-            transformer ? "tokens" : "sampl.");
+            sync ? "sync         " : "", transformer ? "attn  " : "",
+            cpu ? "threads " : "", transformer ? "tokens" : "sampl.");
     for (int i = 0; i < p->count; i++) {
         const dml_planned *pl = &p->plans[i];
         const dml_parallel_config *c = &pl->plan.par;
@@ -224,6 +228,11 @@ static void print_table(FILE *out, const dml_planner *p)
                 c->dp, c->tp, c->pp, c->v, (long long)c->mbs,
                 (long long)c->microbatches, c->zero,
                 dml_recompute_name(c->recompute), c->sp ? 1 : 0);
+        if (sync) {
+            char t[48];
+            fprintf(out, "%-12s ",
+                    dml_sync_spec_format(&c->sync, t, sizeof t));
+        }
         if (transformer)
             fprintf(out, "%-5s ", attention_cell(c));
         if (cpu)
@@ -353,7 +362,16 @@ static void print_explain(FILE *out, const dml_planner *p)
     if (c->tp > 1)
         fprintf(out, "TP %s over %d ranks %s; ", dml_coll_algo_name(d->tp_algo),
                 c->tp, c->tp <= dpn ? "inside a node" : "across nodes");
-    if (c->dp > 1)
+    if (c->dp > 1 && c->sync.kind != DML_SYNC_ALLREDUCE) {
+        char t[48];
+        fprintf(out, "DP sync=%s over %d ranks (%s raw, %s exposed; "
+                "%s to the node, %s to other nodes per replica)",
+                dml_sync_spec_format(&c->sync, t, sizeof t), c->dp,
+                dml_units_seconds(d->dp_comm_s, b1, sizeof b1),
+                dml_units_seconds(d->dp_exposed_s, b2, sizeof b2),
+                dml_units_bytes(d->dp_bytes_intra, b3, sizeof b3),
+                dml_units_bytes(d->dp_bytes_inter, b4, sizeof b4));
+    } else if (c->dp > 1)
         fprintf(out, "DP %s %s over %d ranks (%s raw, %s exposed)",
                 c->zero ? "reduce-scatter + all-gather" : "allreduce",
                 dml_coll_algo_name(d->dp_algo), c->dp,
@@ -473,6 +491,11 @@ static json_t *parallel_json(const dml_parallel_config *c,
     if (j && type == DML_MODEL_TRANSFORMER)
         json_object_set_new(j, "attention",
                             json_string(dml_attention_name(c->attention)));
+    char sync[48];
+    if (j)
+        json_object_set_new(j, "sync",
+                            json_string(dml_sync_spec_format(
+                                &c->sync, sync, sizeof sync)));
     return j;
 }
 

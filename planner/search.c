@@ -342,11 +342,32 @@ static void walk_mbs(walk *w, int64_t global_batch)
     }
 }
 
-/* sp, ZeRO and the attention kernel for one (B, dp, tp, pp, v). */
+/* The data-parallel strategies to try for w->cand's dp, tp, pp: the fixed
+ * one; else the flat ring, and node by node where that differs from it
+ * (space.h, dml_planner_sync_spans_nodes). */
+static int sync_choices(const walk *w, dml_sync_spec *out)
+{
+    const dml_search_request *q = w->req;
+    const dml_parallel_config *p = &w->cand.par;
+    if (fixed(w, DML_KNOB_SYNC)) {
+        out[0] = q->fixed.par.sync;
+        return 1;
+    }
+    dml_sync_spec_init(&out[0]);
+    if (!dml_planner_sync_spans_nodes(&q->space, p->dp, p->tp, p->pp))
+        return 1;
+    out[1] = (dml_sync_spec){.kind = DML_SYNC_HIERARCHICAL, .param = 0};
+    return 2;
+}
+
+/* sp, ZeRO, the data-parallel strategy and the attention kernel for one
+ * (B, dp, tp, pp, v). */
 static void walk_options(walk *w, int64_t global_batch)
 {
     const dml_search_request *q = w->req;
     dml_parallel_config *p = &w->cand.par;
+    dml_sync_spec syncs[2];
+    int nsync = sync_choices(w, syncs);
     bool tf = q->space.model->type == DML_MODEL_TRANSFORMER;
     int sp_lo = 0, sp_hi = tf && p->tp > 1 ? 1 : 0;
     if (fixed(w, DML_KNOB_SP))
@@ -364,16 +385,28 @@ static void walk_options(walk *w, int64_t global_batch)
                 reject_framework(w);
                 continue;
             }
-            for (int a = 0; a < w->attn_count; a++) {
-                p->attention = w->attn[a];
-                p->recompute = DML_RECOMPUTE_NONE;
-                dml_reject rr = dml_planner_check_options(
-                    &q->space, p, w->msg, sizeof w->msg);
-                if (rr) {
-                    reject(w, rr);
+            for (int y = 0; y < nsync; y++) {
+                p->sync = syncs[y];
+                /* a fixed strategy refuses ZeRO stages (a rejection); a
+                 * searched one is only proposed where it runs */
+                dml_reject sr = dml_planner_check_sync(&q->space, p, w->msg,
+                                                       sizeof w->msg);
+                if (sr) {
+                    if (fixed(w, DML_KNOB_SYNC))
+                        reject(w, sr);
                     continue;
                 }
-                walk_mbs(w, global_batch);
+                for (int a = 0; a < w->attn_count; a++) {
+                    p->attention = w->attn[a];
+                    p->recompute = DML_RECOMPUTE_NONE;
+                    dml_reject rr = dml_planner_check_options(
+                        &q->space, p, w->msg, sizeof w->msg);
+                    if (rr) {
+                        reject(w, rr);
+                        continue;
+                    }
+                    walk_mbs(w, global_batch);
+                }
             }
         }
     }

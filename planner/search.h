@@ -3,13 +3,17 @@
  * devices, price each with the cost model, keep the best K.
  *
  * The space is dp x tp x pp x v x mbs x ZeRO stage x recompute x sequence
- * parallel x attention kernel (with the pipeline schedule that v implies:
+ * parallel x data-parallel strategy x attention kernel (with the pipeline
+ * schedule that v implies:
  * 1f1b for v = 1, interleaved for v > 1; gpipe only when fixed), gradient
  * accumulation making up the global batch; knobs fixed by the caller are
  * not searched. The attention kernel is searched only for a transformer
  * whose spec names none (a spec that names one fixes it, an MLP has
  * none); under flash, recompute=selective is not proposed (it would price
- * as recompute=none, space.h). Every candidate is for the space's
+ * as recompute=none, space.h). The strategy (sync) is the flat allreduce,
+ * and also hierarchical where the DP group spans nodes with more than one
+ * replica on each (anywhere else the two are the same ring), unless the
+ * caller fixes it. Every candidate is for the space's
  * framework, and what that runtime cannot run is rejected ("framework").
  * Rules (space.h) cut branches before anything is priced; the cost model
  * is prepared once and priced with dml_costmodel_step_time, which does not

@@ -174,6 +174,28 @@ dml_reject dml_planner_check_options(const dml_planner_space *s,
     return DML_REJECT_NONE;
 }
 
+dml_reject dml_planner_check_sync(const dml_planner_space *s,
+                                  const dml_parallel_config *p, char *msg,
+                                  size_t size)
+{
+    (void)s;
+    dml_error e;
+    if (dml_sync_spec_check(&p->sync, p->zero, p->dp, &e) == DML_OK)
+        return DML_REJECT_NONE;
+    return say(DML_REJECT_ZERO, msg, size, "%s", e.msg);
+}
+
+bool dml_planner_sync_spans_nodes(const dml_planner_space *s, int dp, int tp,
+                                  int pp)
+{
+    int dpn = s->devices_per_node > 0 ? s->devices_per_node : 1;
+    int tpp = tp * pp;
+    int per_node = tpp >= dpn ? 1 : dpn / tpp;
+    if (per_node > dp)
+        per_node = dp;
+    return per_node > 1 && dp > per_node;
+}
+
 dml_reject dml_planner_check_batch(const dml_planner_space *s,
                                    const dml_parallel_config *p,
                                    int64_t global_batch, char *msg,
@@ -216,6 +238,8 @@ dml_reject dml_planner_check(const dml_planner_space *s,
         r = dml_planner_check_framework(s, p, msg, size);
     if (r == DML_REJECT_NONE)
         r = dml_planner_check_options(s, p, msg, size);
+    if (r == DML_REJECT_NONE)
+        r = dml_planner_check_sync(s, p, msg, size);
     if (r == DML_REJECT_NONE)
         r = dml_planner_check_batch(s, p, global_batch, msg, size);
     return r;
@@ -335,6 +359,11 @@ dml_reject dml_planner_check_fixed(const dml_planner_space *s,
     }
     dml_reject r = dml_planner_check_options(s, &q, msg, size);
     if (r)
+        return r;
+    /* a strategy against a fixed ZeRO stage (an unfixed one: the search
+     * keeps to the stages the strategy runs with) */
+    if (dml_planner_config_has(c, DML_KNOB_SYNC) &&
+        (r = dml_planner_check_sync(s, &q, msg, size)))
         return r;
     if (global_batch > 0) {
         int64_t unit = (int64_t)(dp ? dp : 1) * (has_mbs ? p->mbs : 1);

@@ -17,6 +17,7 @@
  * - an MLP plan stays runnable by dml-exec (ZeRO 0-1, no recompute, no
  *   sequence parallelism, no interleaving);
  * - flash attention is for transformers (an MLP has no attention);
+ * - the data-parallel strategy (sync) runs with the ZeRO stage;
  * - the runtime the plans are for can run it (costmodel/framework.h:
  *   DeepSpeed has neither the interleaved nor the GPipe schedule, and no
  *   ZeRO-2/3 with pipeline parallelism);
@@ -92,6 +93,22 @@ dml_reject dml_planner_check_framework(const dml_planner_space *s,
 dml_reject dml_planner_check_options(const dml_planner_space *s,
                                      const dml_parallel_config *p, char *msg,
                                      size_t size);
+
+/* The data-parallel strategy against the ZeRO stage (costmodel/
+ * sync_spec.h: only the dense strategies keep ZeRO's shards consistent):
+ * DML_REJECT_ZERO with the strategy's own line. */
+dml_reject dml_planner_check_sync(const dml_planner_space *s,
+                                  const dml_parallel_config *p, char *msg,
+                                  size_t size);
+
+/* Whether sync=hierarchical differs from the flat ring for dp x tp x pp
+ * on s: the DP group spans nodes and has more than one replica on each
+ * (placed as the cost model places ranks: TP groups fill a node first,
+ * then pipeline stages). Otherwise node by node is the flat ring (all on
+ * one node, or one replica to a node), and the search does not propose
+ * it. */
+bool dml_planner_sync_spans_nodes(const dml_planner_space *s, int dp, int tp,
+                                  int pp);
 
 /* Global batch against dp, mbs, microbatches and the schedule. */
 dml_reject dml_planner_check_batch(const dml_planner_space *s,

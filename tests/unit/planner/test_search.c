@@ -2,8 +2,8 @@
  * test_search.c: the search and what is built on it: pruning that loses
  * no plan, the top-K order, fixed knobs, rejection reasons, the planner's
  * input errors, CPU ranks x threads, the automatic batch, --why-not, the
- * attention kernel and the runtime as search dimensions, --top all, and
- * where a --config ranks.
+ * attention kernel, the runtime and the data-parallel strategy as search
+ * dimensions, --top all, and where a --config ranks.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -172,7 +172,7 @@ static void fixed_knobs_are_kept(void **state)
     /* Every knob fixed: one configuration priced ("what if"). */
     r = request("gpt3-1.3b", "dgx-a100-80g", 2, 64,
                 "dp=4,tp=2,pp=2,v=3,mbs=2,zero=1,recompute=selective,sp=1,"
-                "attn=materialized");
+                "attn=materialized,sync=allreduce");
     p = run(&r);
     assert_int_equal(p->result.candidates, 1);
     assert_int_equal(p->count, 1);
@@ -564,6 +564,94 @@ static void framework_restricts_the_search(void **state)
     dml_planner_free(p);
 }
 
+/* Plans of p using each strategy: [0] allreduce, [1] hierarchical. */
+static void count_syncs(const dml_planner *p, int *n)
+{
+    n[0] = n[1] = 0;
+    for (int i = 0; i < p->count; i++) {
+        dml_sync_kind k = p->plans[i].plan.par.sync.kind;
+        assert_true(k == DML_SYNC_ALLREDUCE || k == DML_SYNC_HIERARCHICAL);
+        n[k == DML_SYNC_HIERARCHICAL]++;
+    }
+}
+
+static void sync_searched_where_it_differs(void **state)
+{
+    (void)state;
+    /* tp=2, pp=2 on 2 DGX nodes of 8: dp = 4, two replicas to a node on
+     * two nodes, so node by node differs from the flat ring: both are
+     * searched, each hierarchical plan beside its flat twin, differently
+     * priced (issue 14) */
+    dml_planner_request r =
+        request("gpt3-1.3b", "dgx-a100-80g", 2, 64, "tp=2,pp=2");
+    r.top_k = DML_PLANNER_TOP_MAX;
+    dml_planner *p = run(&r);
+    int n[2];
+    count_syncs(p, n);
+    assert_true(n[1] > 0);
+    for (int i = 0; i < p->count; i++) {
+        const dml_planned *h = &p->plans[i];
+        if (h->plan.par.sync.kind != DML_SYNC_HIERARCHICAL)
+            continue;
+        bool twin = false;
+        for (int j = 0; j < p->count && !twin; j++) {
+            dml_candidate c = p->plans[j].cand;
+            if (c.par.sync.kind != DML_SYNC_ALLREDUCE)
+                continue;
+            c.par.sync.kind = DML_SYNC_HIERARCHICAL;
+            if (dml_candidate_same_plan(&c, &h->cand)) {
+                twin = true;
+                /* less across the nodes (the time may all hide behind
+                 * the backward pass) */
+                assert_true(h->detail.dp_bytes_inter <
+                            p->plans[j].detail.dp_bytes_inter);
+            }
+        }
+        assert_true(twin);
+        /* the ZeRO stages it runs with only */
+        assert_true(h->plan.par.zero <= 1);
+    }
+    dml_planner_free(p);
+    /* tp=8: one replica to a node, node by node is the flat ring; one
+     * node: all replicas on it. Neither proposes it. */
+    r = request("gpt3-1.3b", "dgx-a100-80g", 2, 64, "tp=8");
+    r.top_k = DML_PLANNER_TOP_MAX;
+    p = run(&r);
+    count_syncs(p, n);
+    assert_true(n[0] > 0 && n[1] == 0);
+    dml_planner_free(p);
+    r = request("gpt3-1.3b", "dgx-a100-80g", 1, 64, NULL);
+    r.top_k = DML_PLANNER_TOP_MAX;
+    p = run(&r);
+    count_syncs(p, n);
+    assert_true(n[0] > 0 && n[1] == 0);
+    dml_planner_free(p);
+    /* fixed, it is kept, even where it is the ring */
+    r = request("gpt3-1.3b", "dgx-a100-80g", 1, 64, "sync=hierarchical");
+    r.top_k = DML_PLANNER_TOP_MAX;
+    p = run(&r);
+    count_syncs(p, n);
+    assert_true(n[0] == 0 && n[1] > 0);
+    dml_planner_free(p);
+    /* ...and refused with a ZeRO stage it cannot keep consistent */
+    r = request("gpt3-1.3b", "dgx-a100-80g", 2, 64, "sync=hierarchical,zero=2");
+    expect_new_error(&r, DML_EINPUT, "sync=hierarchical runs with ZeRO 0 or 1");
+    /* --why-not sync=hierarchical names the strategy against the winner */
+    r = request("gpt3-1.3b", "dgx-a100-80g", 2, 64, NULL);
+    p = run(&r);
+    dml_planner_config c;
+    dml_error err;
+    assert_int_equal(dml_planner_config_parse("tp=2,pp=2,sync=hierarchical",
+                                              "--why-not", &c, &err),
+                     DML_OK);
+    dml_why_not w;
+    assert_int_equal(dml_planner_why_not(p, &c, &w, &err), DML_OK);
+    assert_int_equal(w.verdict, DML_REJECT_NONE);
+    assert_int_equal(w.best.par.sync.kind, DML_SYNC_HIERARCHICAL);
+    assert_non_null(strstr(w.text, "sync=hierarchical"));
+    dml_planner_free(p);
+}
+
 static void top_all_keeps_every_feasible_plan(void **state)
 {
     (void)state;
@@ -668,6 +756,7 @@ int main(void)
         cmocka_unit_test(why_not_answers),
         cmocka_unit_test(attention_searched_or_fixed),
         cmocka_unit_test(framework_restricts_the_search),
+        cmocka_unit_test(sync_searched_where_it_differs),
         cmocka_unit_test(top_all_keeps_every_feasible_plan),
         cmocka_unit_test(config_rank_matches_top_all),
     };
