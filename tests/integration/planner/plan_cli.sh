@@ -94,8 +94,10 @@ for s in ' #    dp  tp  pp   v  mbs' 'Schedule of #1: global batch 1536' \
 done
 rows=$(grep -cE '^ [1-5] ' human.out)
 [ "$rows" -eq 5 ] || fail "5 table rows, found $rows"
+# The same five plans, planned again (with --explain and --why-not), are
+# the rows already there (issue 12: no copies).
 n=$(sqlite3 "$db" 'SELECT count(*) FROM plans')
-[ "$n" -eq 10 ] || fail "10 plans recorded after two runs, found $n"
+[ "$n" -eq 5 ] || fail "5 plans recorded after two runs of the same plans, found $n"
 
 # Exports of the winner.
 plan --model gpt3-175b --cluster dgx-a100-80g --nodes 128 \
