@@ -267,6 +267,8 @@ static void note_rank_times(dml_exec *x, int64_t step, double step_s,
                              mine->tp_comm_s + mine->pp_comm_s +
                                  mine->dp_comm_s,
                              mine->idle_s);
+    dml_run_record_dp_bytes(&x->rec, x->sync->sent.intra_node,
+                            x->sync->sent.inter_node);
     if (step == x->first_step)
         return;
     const dml_gemm_timer *t = &x->pipe.tm.gemm;

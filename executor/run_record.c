@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -26,6 +25,7 @@ void dml_run_record_init(dml_run_record *r, int rank, int world_size)
     memset(r, 0, sizeof *r);
     r->rank = rank;
     r->world_size = world_size;
+    r->dp_bytes_intra = r->dp_bytes_inter = NAN;
 }
 
 /* The history's arrays, for allocating and freeing them alike. */
@@ -300,6 +300,14 @@ static dml_status plan_row(dml_run_record *r, const dml_input *in,
     snprintf(dp.config.schedule, sizeof dp.config.schedule, "%s",
              dml_pp_schedule_name(p->par.schedule));
     dp.config.threads_per_rank = p->par.threads_per_rank;
+    /* what the plan file says, not the columns' defaults: the runtime it
+     * was priced for, its kernel and its strategy, as dml-plan records
+     * them (planner/record.c) */
+    snprintf(dp.config.framework, sizeof dp.config.framework, "%s",
+             dml_framework_name(p->par.framework));
+    snprintf(dp.config.attention, sizeof dp.config.attention, "%s",
+             dml_attention_name(p->par.attention));
+    dml_sync_spec_format(&p->par.sync, dp.config.sync, sizeof dp.config.sync);
     dp.predicted_step_s = p->pred.present ? p->pred.step_s : NAN;
     dp.predicted_mem_bytes =
         p->pred.present ? p->pred.mem_bytes_per_device : NAN;
@@ -349,11 +357,7 @@ static dml_status run_rows(dml_run_record *r, const dml_input *in,
 static dml_status db_begin(dml_run_record *r, const dml_input *in,
                            const char *hosts, dml_error *err)
 {
-    time_t now = time(NULL);
-    struct tm tm;
-    if (gmtime_r(&now, &tm))
-        strftime(r->started_at, sizeof r->started_at, "%Y-%m-%dT%H:%M:%SZ",
-                 &tm);
+    dml_clock_iso8601(r->started_at, sizeof r->started_at);
     json_t *mj = dml_model_spec_to_json(&in->plan.model);
     char *mtext = mj ? json_dumps(mj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     json_decref(mj);
@@ -379,6 +383,7 @@ dml_status dml_run_record_begin(dml_run_record *r, const dml_input *in,
                                 const char *checkpoint_dir, MPI_Comm world,
                                 dml_error *err)
 {
+    r->dp_groups = in->plan.par.tp * in->plan.par.pp;
     char *hosts = hosts_json(world, r->rank, r->world_size);
     dml_status s = DML_OK;
     if (r->rank == 0) {
@@ -493,22 +498,58 @@ static double peak_rss_bytes(void)
     return (double)ru.ru_maxrss * 1024.0; /* Linux reports kilobytes */
 }
 
+void dml_run_record_dp_bytes(dml_run_record *r, double intra_node,
+                             double inter_node)
+{
+    r->dp_sent_intra += intra_node;
+    r->dp_sent_inter += inter_node;
+    r->dp_sent_steps++;
+}
+
+/* What each rank sends per rank_timings: its four medians, its peak
+ * memory and its two counts of bytes sent. */
+#define RANK_VALUES 7
+
+/* A replica's bytes per step, of the gathered values (rank 0): the mean
+ * over each data-parallel group's ranks, of the group that sent most. */
+static void replica_bytes(dml_run_record *r, const double *all)
+{
+    int groups = r->dp_groups > 0 ? r->dp_groups : 1;
+    double most = -1;
+    for (int g = 0; g < groups; g++) {
+        double intra = 0, inter = 0;
+        int n = 0;
+        for (int k = g; k < r->world_size; k += groups) {
+            intra += all[RANK_VALUES * k + 5];
+            inter += all[RANK_VALUES * k + 6];
+            n++;
+        }
+        if (n == 0 || !isfinite(intra) || !isfinite(inter) ||
+            (intra + inter) / n <= most)
+            continue;
+        most = (intra + inter) / n;
+        r->dp_bytes_intra = intra / n;
+        r->dp_bytes_inter = inter / n;
+    }
+}
+
 /* The gathered timings of every rank as rows (rank 0); the largest peak. */
 static double rank_rows(dml_run_record *r, const double *all,
                         const char *hosts, double peak)
 {
     dml_db_rank_timing *t = calloc((size_t)r->world_size, sizeof *t);
     for (int k = 0; t && k < r->world_size; k++) {
+        const double *v = all + (size_t)RANK_VALUES * (size_t)k;
         t[k].rank = k;
         snprintf(t[k].host, sizeof t[k].host, "%s",
                  hosts + (size_t)k * MPI_MAX_PROCESSOR_NAME);
-        t[k].step_median_s = all[5 * k];
-        t[k].compute_s = all[5 * k + 1];
-        t[k].comm_s = all[5 * k + 2];
-        t[k].idle_s = all[5 * k + 3];
-        t[k].peak_rss_bytes = all[5 * k + 4];
-        if (all[5 * k + 4] > peak)
-            peak = all[5 * k + 4];
+        t[k].step_median_s = v[0];
+        t[k].compute_s = v[1];
+        t[k].comm_s = v[2];
+        t[k].idle_s = v[3];
+        t[k].peak_rss_bytes = v[4];
+        if (v[4] > peak)
+            peak = v[4];
     }
     if (t && row_begin(r)) {
         dml_error err;
@@ -526,23 +567,31 @@ double dml_run_record_rank_timings(dml_run_record *r, int64_t nrun,
 {
     /* Medians after the first step of this invocation (the warm-up). */
     size_t skip = nrun > 1 ? 1 : 0, n = (size_t)nrun - skip;
-    double mine[5] = {dml_run_record_median(r->r_step + skip, n),
-                      dml_run_record_median(r->r_compute + skip, n),
-                      dml_run_record_median(r->r_comm + skip, n),
-                      dml_run_record_median(r->r_idle + skip, n),
-                      peak_rss_bytes()};
+    /* mean per step; without a step counted, unknown rather than zero */
+    double counted = r->dp_sent_steps > 0 ? (double)r->dp_sent_steps : NAN;
+    double mine[RANK_VALUES] = {dml_run_record_median(r->r_step + skip, n),
+                                dml_run_record_median(r->r_compute + skip, n),
+                                dml_run_record_median(r->r_comm + skip, n),
+                                dml_run_record_median(r->r_idle + skip, n),
+                                peak_rss_bytes(),
+                                r->dp_sent_intra / counted,
+                                r->dp_sent_inter / counted};
     char host[MPI_MAX_PROCESSOR_NAME] = "";
     int len = 0;
     MPI_Get_processor_name(host, &len);
     bool root = r->rank == 0;
-    double *all = root ? calloc((size_t)r->world_size * 5, sizeof(double))
+    double *all = root ? calloc((size_t)r->world_size * RANK_VALUES,
+                                sizeof(double))
                        : NULL;
     char *hosts = root ? calloc((size_t)r->world_size, MPI_MAX_PROCESSOR_NAME)
                        : NULL;
-    MPI_Gather(mine, 5, MPI_DOUBLE, all, 5, MPI_DOUBLE, 0, world);
+    MPI_Gather(mine, RANK_VALUES, MPI_DOUBLE, all, RANK_VALUES, MPI_DOUBLE, 0,
+               world);
     MPI_Gather(host, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, hosts,
                MPI_MAX_PROCESSOR_NAME, MPI_CHAR, 0, world);
     double peak = mine[4];
+    if (root && all)
+        replica_bytes(r, all);
     if (root && all && hosts)
         peak = rank_rows(r, all, hosts, peak);
     free(all);
@@ -576,6 +625,14 @@ bool dml_run_record_end(dml_run_record *r, const dml_run_outcome *o,
                 : incomplete ? dml_record_describe(&r->rec, msg, sizeof msg)
                              : NULL;
     dml_error e;
+    dml_error_clear(&e);
+    /* bytes per step first: a row that cannot take them is no reason
+     * to leave the run unfinished */
+    if ((isfinite(r->dp_bytes_intra) || isfinite(r->dp_bytes_inter)) &&
+        row_begin(r))
+        row_end(r, dml_db_run_dp_bytes(r->db, r->run_id, r->dp_bytes_intra,
+                                       r->dp_bytes_inter, &e),
+                &e);
     dml_error_clear(&e);
     dml_status f = dml_db_run_finish(r->db, r->run_id, &res, &e);
     row_end(r, f, &e);

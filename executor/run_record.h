@@ -74,6 +74,18 @@ typedef struct dml_run_record {
     int64_t steps_done;       /* steps completed so far (set by the
                                  loop): where an outage's end is named */
     char started_at[DML_HEARTBEAT_TIME_MAX]; /* the run's start, UTC */
+    double dp_sent_intra;     /* this rank's bytes sent by the steps'
+                                 data-parallel exchanges inside its node,
+                                 summed over dp_sent_steps, bytes */
+    double dp_sent_inter;     /* and to other nodes, bytes */
+    int64_t dp_sent_steps;    /* steps those sums are over */
+    int dp_groups;            /* data-parallel groups, tp x pp (rank r
+                                 is in group r mod dp_groups); set by
+                                 dml_run_record_begin */
+    double dp_bytes_intra;    /* rank 0: per step, one replica of the
+                                 busiest group, for the runs row (NAN:
+                                 unknown) */
+    double dp_bytes_inter;
 } dml_run_record;
 
 /* Empty: no history, no database (set db, rank 0, to record; it is
@@ -125,9 +137,22 @@ void dml_run_record_checkpoint(dml_run_record *r, const char *root,
                                int64_t step, double bytes,
                                const char *manifest_sha);
 
+/* Every rank, each step: what its data-parallel exchange sent in the
+ * step, bytes, inside its node and to other nodes (executor/sync/sync.h,
+ * dml_sync.sent); the run records the mean per step (a strategy such as
+ * local SGD sends on some steps only). */
+void dml_run_record_dp_bytes(dml_run_record *r, double intra_node,
+                             double inter_node);
+
 /* Collective: each rank's medians over the nrun steps of this invocation
- * (after the first, the warm-up) and peak memory, recorded; returns the
- * largest peak RSS (rank 0; this rank's elsewhere). */
+ * (after the first, the warm-up) and peak memory, recorded; and the bytes
+ * a replica's data-parallel exchange sent per step, kept for the run's
+ * end, as the cost model prices them (detail.dp_bytes_intra/inter): each
+ * rank's mean per step, averaged over the ranks of its data-parallel
+ * group (a ring's hops between nodes fall on some ranks of the group and
+ * not on others; the pricer counts one replica's share), of the group
+ * that sent the most (the busiest pipeline stage). Returns the largest
+ * peak RSS (rank 0; this rank's elsewhere). */
 double dml_run_record_rank_timings(dml_run_record *r, int64_t nrun,
                                    MPI_Comm world);
 
