@@ -60,12 +60,6 @@ static void record_search(dml_db *db, size_t i)
     dml_planner *p = NULL;
     if (dml_planner_new(&r, &p, &err) || dml_planner_run(p, &err))
         fail_msg("search %zu (%s): %s", i, searches[i].model, err.msg);
-    /* The search does not propose strategies yet (planner/space.c keeps
-     * each plan's default): give the plans the one asked for, as they
-     * will have it, so that the text of each strategy is checked. */
-    if (dml_planner_config_has(&r.config, DML_KNOB_SYNC))
-        for (int k = 0; k < p->count; k++)
-            p->plans[k].plan.par.sync = r.config.par.sync;
     if (dml_planner_record(db, p, &err))
         fail_msg("recording search %zu: %s", i, err.msg);
     dml_planner_free(p);
