@@ -22,6 +22,7 @@ void dml_model_spec_init(dml_model_spec *m, dml_model_type type)
         m->norm = DML_NORM_LAYERNORM;
         m->position = DML_POS_LEARNED;
         m->causal = true;
+        m->dropout = DML_MODEL_DROPOUT_DEFAULT;
     } else {
         m->dtype = DML_DTYPE_FP32;
         m->activation = DML_ACT_RELU;
@@ -96,6 +97,14 @@ static dml_status consistent(const dml_model_spec *m, dml_error *err)
     if (m->activation != DML_ACT_GELU && m->activation != DML_ACT_SWIGLU &&
         m->activation != DML_ACT_RELU)
         DML__BAD("activation", "a transformer takes gelu, swiglu or relu");
+    if (m->position != DML_POS_ROTARY && m->rope_theta != 0)
+        DML__BAD("rope_theta", "is for position_embedding rotary");
+    if (!(m->rope_theta >= 0 && m->rope_theta <= DML_MODEL_MAX_ROPE_THETA) ||
+        (m->rope_theta > 0 && m->rope_theta < 1))
+        DML__BAD("rope_theta", "%g is out of range [1, %g]", m->rope_theta,
+                 DML_MODEL_MAX_ROPE_THETA);
+    if (!(m->dropout >= 0 && m->dropout < 1))
+        DML__BAD("dropout", "%g is out of range [0, 1)", m->dropout);
     if (m->moe_experts < 0 || m->moe_experts > DML_MODEL_MAX_EXPERTS)
         DML__BAD("moe.experts", "%lld is out of range [1, %d]",
                  (long long)m->moe_experts, DML_MODEL_MAX_EXPERTS);
@@ -119,7 +128,7 @@ static const char *const transformer_keys[] = {
     "ffn_hidden",     "seq_len",    "vocab",          "activation",
     "tied_embeddings", "bias",      "norm",           "position_embedding",
     "dtype",          "moe",        "attention",      "causal",
-    NULL};
+    "rope_theta",     "dropout",    NULL};
 static const char *const mlp_keys[] = {
     "schema_version", "type",   "name",  "description", "input",
     "hidden",         "output", "dtype", "activation",  NULL};
@@ -163,6 +172,14 @@ static dml_status parse_transformer(const dml_json_obj *o, dml_model_spec *m,
     DML_CHECK(dml_json_get_enum(o, "position_embedding", false, pos_names, &v,
                                 err));
     m->position = (dml_position)v;
+    /* Read whatever the position: the rules below refuse a base given
+     * for positions that have none. */
+    DML_CHECK(dml_json_get_f64(o, "rope_theta", false, 1,
+                               DML_MODEL_MAX_ROPE_THETA, &m->rope_theta,
+                               err));
+    if (m->position == DML_POS_ROTARY && m->rope_theta == 0)
+        m->rope_theta = DML_MODEL_ROPE_THETA_DEFAULT;
+    DML_CHECK(dml_json_get_f64(o, "dropout", false, 0, 1, &m->dropout, err));
     v = -1;
     DML_CHECK(dml_json_get_enum(o, "attention", false, attention_names, &v,
                                 err));
@@ -319,6 +336,11 @@ json_t *dml_model_spec_to_json(const dml_model_spec *m)
                 j, "attention", json_string(attention_names[m->attention]));
         bad |= json_object_set_new(j, "position_embedding",
                                    json_string(pos_names[m->position]));
+        if (m->dropout != DML_MODEL_DROPOUT_DEFAULT)
+            bad |= json_object_set_new(j, "dropout", json_real(m->dropout));
+        if (m->position == DML_POS_ROTARY && m->rope_theta > 0)
+            bad |= json_object_set_new(j, "rope_theta",
+                                       json_real(m->rope_theta));
         if (m->moe_experts > 0) {
             json_t *moe = json_pack("{s:I, s:I}", "experts",
                                     (json_int_t)m->moe_experts, "top_k",

@@ -39,6 +39,9 @@
 #define DML_MODEL_MAX_VOCAB 100000000     /* vocabulary entries */
 #define DML_MODEL_MAX_EXPERTS 100000      /* MoE experts */
 #define DML_MODEL_MAX_WIDTH 100000000     /* MLP input/hidden/output width */
+#define DML_MODEL_MAX_ROPE_THETA 1e12     /* RoPE base */
+#define DML_MODEL_ROPE_THETA_DEFAULT 10000.0 /* Su et al. 2021 (RoFormer) */
+#define DML_MODEL_DROPOUT_DEFAULT 0.1      /* GPT-2, BERT, Megatron-LM */
 
 typedef enum dml_model_type {
     DML_MODEL_TRANSFORMER = 0,
@@ -90,6 +93,14 @@ typedef struct dml_model_spec {
     bool bias;               /* linear layers carry biases (GPT: yes) */
     dml_norm norm;           /* layernorm (default) or rmsnorm */
     dml_position position;   /* learned (default), rotary or none */
+    double rope_theta;       /* RoPE base theta (rotary only; 0 otherwise):
+                                10000 by default (Su et al. 2021), 500000
+                                for Llama 3; it changes no cost, but a run
+                                of the model needs it (exports) */
+    double dropout;          /* dropout probability of attention and hidden
+                                states, 0 to <1: 0.1 by default (GPT-2,
+                                BERT, Megatron-LM), 0 for Llama; priced
+                                as if on (the masks' memory), exported */
     bool causal;             /* decoder: each token attends to those before
                                  it (true); an encoder attends to all */
     bool attention_set;      /* the spec names its attention kernel (else

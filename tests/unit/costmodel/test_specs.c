@@ -201,6 +201,50 @@ static void model_round_trips_through_json(void **state)
     assert_true(err.line > 0);
 }
 
+/* What a run of the model needs beyond its cost (issue 12's exports): the
+ * RoPE base (Llama 3's config.json rope_theta 500000, Llama 2's 10000,
+ * 10000 by default for a rotary spec that names none; none without
+ * rotary positions) and the dropout (0.1 by default, 0 for Llama). */
+static void model_rope_theta_and_dropout(void **state)
+{
+    (void)state;
+    dml_model_spec m;
+    dml_error err;
+    struct {
+        const char *name;
+        double theta, dropout;
+    } presets[] = {{"llama3-405b", 500000, 0}, {"llama3-8b", 500000, 0},
+                   {"llama2-70b", 10000, 0}, {"gpt3-175b", 0, 0.1},
+                   {"bert-large", 0, 0.1}};
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        assert_int_equal(dml_model_spec_load(presets[i].name, data_dir(), &m,
+                                             &err),
+                         DML_OK);
+        if (m.rope_theta != presets[i].theta ||
+            m.dropout != presets[i].dropout)
+            fail_msg("%s: rope_theta %g dropout %g", presets[i].name,
+                     m.rope_theta, m.dropout);
+    }
+    json_t *j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:s}", "type",
+                          "transformer", "name", "x", "layers", 2, "hidden",
+                          64, "heads", 4, "seq_len", 16, "vocab", 100,
+                          "position_embedding", "rotary");
+    assert_int_equal(dml_model_spec_from_json(j, "tree", &m, &err), DML_OK);
+    assert_true(m.rope_theta == 10000 && m.dropout == 0.1);
+    json_object_set_new(j, "position_embedding", json_string("learned"));
+    json_object_set_new(j, "rope_theta", json_real(500000));
+    assert_int_equal(dml_model_spec_from_json(j, "tree", &m, &err),
+                     DML_EINPUT);
+    assert_string_equal(err.field, "rope_theta");
+    assert_non_null(strstr(err.msg, "rotary"));
+    json_object_del(j, "rope_theta");
+    json_object_set_new(j, "dropout", json_real(1.0));
+    assert_int_equal(dml_model_spec_from_json(j, "tree", &m, &err),
+                     DML_EINPUT);
+    assert_string_equal(err.field, "dropout");
+    json_decref(j);
+}
+
 /* The three cluster presets load and carry the dev_set.md figures. */
 static void cluster_presets_load(void **state)
 {
@@ -486,6 +530,7 @@ int main(void)
         cmocka_unit_test(model_defaults_and_unknown_preset),
         cmocka_unit_test(bad_model_specs_are_refused_with_positions),
         cmocka_unit_test(model_round_trips_through_json),
+        cmocka_unit_test(model_rope_theta_and_dropout),
         cmocka_unit_test(cluster_presets_load),
         cmocka_unit_test(cluster_scaling_round_trip_and_fingerprint),
         cmocka_unit_test(bad_cluster_specs_are_refused_with_positions),
