@@ -66,6 +66,8 @@ struct dml_exec {
     double median_step_s;      /* after the first step (rank 0), s */
     dml_gemm_timer gemm_prof;  /* GEMMs of the steps after the first */
     int64_t gemm_steps;        /* steps in gemm_prof */
+    dml_sync_bytes dp_job;     /* DP exchange's bytes per step, all ranks */
+    dml_sync_bytes dp_rank;    /* and their mean per rank */
 };
 
 void dml_exec_options_init(dml_exec_options *o)
@@ -139,7 +141,7 @@ static dml_status setup(dml_exec *x, dml_error *err)
                              (size_t)g->dp_size, err));
     DML_CHECK(load_data(x, err));
     DML_CHECK(dml_sync_open(dml_sync_strategy_for(&p->par, g->dp_size),
-                            &x->st, g->dp, g->dp_next_same_node,
+                            &x->st, g->dp, &g->dp_nodes,
                             x->opt.bucket_bytes ? x->opt.bucket_bytes
                                                 : DML_EXEC_BUCKET_BYTES,
                             &x->sync, err));
@@ -470,6 +472,7 @@ static dml_status run_end(dml_exec *x, dml_status s, bool interrupted,
         evaluate(x);
     if (s == DML_OK && x->opt.save_weights)
         s = save_weights(x, err);
+    dml_sync_run_bytes(x->sync, x->g.world, &x->dp_job, &x->dp_rank);
     double peak = dml_run_record_rank_timings(&x->rec, x->nrun, x->g.world);
     bool recorded = true;
     if (x->g.rank == 0) {
@@ -584,6 +587,14 @@ json_t *dml_exec_summary(const dml_exec *x)
 #undef NUM
     if (j)
         json_object_set_new(j, "seed", json_integer((json_int_t)x->opt.seed));
+    if (j)
+        json_object_set_new(
+            j, "bytes_per_step",
+            json_pack("{s:f, s:f, s:{s:f, s:f}}", "intra_node",
+                      x->dp_job.intra_node, "inter_node",
+                      x->dp_job.inter_node, "per_rank", "intra_node",
+                      x->dp_rank.intra_node, "inter_node",
+                      x->dp_rank.inter_node));
     return j;
 }
 

@@ -11,28 +11,42 @@ void dml_groups_init(dml_groups *g, MPI_Comm world)
     MPI_Comm_rank(world, &g->rank);
     MPI_Comm_size(world, &g->world_size);
     g->tp = g->pp = g->dp = MPI_COMM_NULL;
+    g->dp_nodes = (dml_dp_nodes){.node = MPI_COMM_NULL,
+                                 .node_late = MPI_COMM_NULL,
+                                 .cross = MPI_COMM_NULL,
+                                 .per_node_min = 1,
+                                 .per_node_max = 1,
+                                 .next_same_node = true};
     g->tp_size = g->pp_size = g->dp_size = 1;
     g->tp_i = g->pp_i = g->dp_i = 0;
 }
 
-/* Does the next rank of comm (rank i + 1, wrapping) share this rank's
- * node? Each node is named by the index in comm of its lowest member. */
-static bool next_on_same_node(MPI_Comm comm)
+/* The DP group node by node (groups.h). Each node is named by the index
+ * in comm of its lowest member; the next rank of comm (i + 1, wrapping)
+ * shares this rank's node when its name is the same. */
+static void dp_nodes_split(MPI_Comm comm, dml_dp_nodes *n)
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    MPI_Comm node;
     MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL,
-                        &node);
+                        &n->node);
+    MPI_Comm_dup(n->node, &n->node_late);
+    int local, here;
+    MPI_Comm_rank(n->node, &local);
+    MPI_Comm_size(n->node, &here);
+    MPI_Comm_split(comm, local, rank, &n->cross);
+    int least[2] = {here, -here}; /* fewest and most, in one reduction */
+    MPI_Allreduce(MPI_IN_PLACE, least, 2, MPI_INT, MPI_MIN, comm);
+    n->per_node_min = least[0];
+    n->per_node_max = -least[1];
     int leader = rank;
-    MPI_Bcast(&leader, 1, MPI_INT, 0, node);
-    MPI_Comm_free(&node);
+    MPI_Bcast(&leader, 1, MPI_INT, 0, n->node);
     int next = leader;
     /* Send my node to the previous rank, receive the next rank's. */
     MPI_Sendrecv(&leader, 1, MPI_INT, (rank + size - 1) % size, 0, &next, 1,
                  MPI_INT, (rank + 1) % size, 0, comm, MPI_STATUS_IGNORE);
-    return next == leader;
+    n->next_same_node = next == leader;
 }
 
 dml_status dml_groups_split(dml_groups *g, const dml_plan *p, dml_error *err)
@@ -46,7 +60,7 @@ dml_status dml_groups_split(dml_groups *g, const dml_plan *p, dml_error *err)
     MPI_Comm_split(g->world, g->dp_i * g->pp_size + g->pp_i, g->tp_i, &g->tp);
     MPI_Comm_split(g->world, g->dp_i * g->tp_size + g->tp_i, g->pp_i, &g->pp);
     MPI_Comm_split(g->world, g->pp_i * g->tp_size + g->tp_i, g->dp_i, &g->dp);
-    g->dp_next_same_node = next_on_same_node(g->dp);
+    dp_nodes_split(g->dp, &g->dp_nodes);
     /* TP exchanges activations every layer pair: it should stay on a node
      * (consecutive ranks are, when mpirun fills nodes in order). */
     MPI_Comm node;
@@ -70,6 +84,11 @@ void dml_groups_free(dml_groups *g)
         MPI_Comm_free(&g->pp);
     if (g->dp != MPI_COMM_NULL)
         MPI_Comm_free(&g->dp);
+    MPI_Comm *own[] = {&g->dp_nodes.node, &g->dp_nodes.node_late,
+                       &g->dp_nodes.cross};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (*own[i] != MPI_COMM_NULL)
+            MPI_Comm_free(own[i]);
 }
 
 dml_status dml_groups_agree(MPI_Comm comm, dml_status s, dml_error *err)

@@ -199,6 +199,16 @@ static void print_summary(const json_t *j)
     if (json_is_integer(run))
         printf("database run       %lld\n",
                (long long)json_integer_value(run));
+    const json_t *bytes = json_object_get(j, "bytes_per_step");
+    if (json_is_object(bytes))
+        printf("DP bytes per step  %s inside nodes, %s between nodes "
+               "(all ranks)\n",
+               dml_units_bytes(
+                   json_real_value(json_object_get(bytes, "intra_node")), a,
+                   sizeof a),
+               dml_units_bytes(
+                   json_real_value(json_object_get(bytes, "inter_node")), b,
+                   sizeof b));
 }
 
 /* Under mpirun before MPI_Init: is this rank 0 (or no launcher)? */

@@ -6,6 +6,7 @@
  */
 #include "executor/sync/sync.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,11 +16,17 @@
 const dml_sync_strategy *dml_sync_strategy_for(const dml_parallel_config *par,
                                                int dp)
 {
-    if (par->sync.kind != DML_SYNC_ALLREDUCE)
-        return NULL;
-    if (par->zero >= 1 && dp > 1)
-        return &dml_sync_zero1;
-    return &dml_sync_allreduce;
+    bool sharded = par->zero >= 1 && dp > 1;
+    switch (par->sync.kind) {
+    case DML_SYNC_ALLREDUCE:
+        return sharded ? &dml_sync_zero1 : &dml_sync_allreduce;
+    case DML_SYNC_HIERARCHICAL:
+        if (dp < 2) /* one replica: nothing to exchange either way */
+            return &dml_sync_allreduce;
+        return sharded ? &dml_sync_hier_zero1
+                       : &dml_sync_hier;
+    default: return NULL;
+    }
 }
 
 /* Buckets over the flat gradient buffer, listed by increasing offset.
@@ -41,7 +48,9 @@ static dml_status make_buckets(dml_sync *s, size_t bytes, dml_error *err)
     size_t cap = (size_t)st->nlayers + st->nflat / be + 2;
     s->buckets = calloc(cap, sizeof *s->buckets);
     s->req = calloc(cap, sizeof *s->req);
-    if (!s->buckets || !s->req)
+    s->order = calloc(cap, sizeof *s->order);
+    s->completed = calloc(cap, sizeof *s->completed);
+    if (!s->buckets || !s->req || !s->order || !s->completed)
         return dml_error_msg(err, DML_ENOMEM, "out of memory");
     size_t n = 0, hi = st->nflat, acc_lo = hi;
     for (int l = st->nlayers - 1; l >= 0; l--) {
@@ -76,7 +85,7 @@ static dml_status make_buckets(dml_sync *s, size_t bytes, dml_error *err)
 }
 
 dml_status dml_sync_open(const dml_sync_strategy *strategy, dml_stage *st,
-                         MPI_Comm dp_comm, bool next_same_node,
+                         MPI_Comm dp_comm, const dml_dp_nodes *nodes,
                          size_t bucket_bytes, dml_sync **out,
                          dml_error *err)
 {
@@ -89,7 +98,7 @@ dml_status dml_sync_open(const dml_sync_strategy *strategy, dml_stage *st,
     s->dp_comm = dp_comm;
     MPI_Comm_size(dp_comm, &s->dp);
     MPI_Comm_rank(dp_comm, &s->dp_i);
-    s->next_same_node = next_same_node;
+    s->nodes = *nodes;
     dml_status r = make_buckets(s, bucket_bytes, err);
     if (r == DML_OK)
         r = strategy->setup(s, err);
@@ -109,14 +118,21 @@ void dml_sync_close(dml_sync *s)
     free(s->owned);
     free(s->buckets);
     free(s->req);
+    free(s->order);
+    free(s->completed);
     free(s);
 }
 
 void dml_sync_begin_step(dml_sync *s, dml_sync_pre_reduce_fn pre_reduce,
                          void *ctx)
 {
-    for (int k = 0; k < s->nbuckets; k++)
+    for (int k = 0; k < s->nbuckets; k++) {
         s->buckets[k].launched = false;
+        s->buckets[k].phase = 0;
+        s->buckets[k].done = false;
+    }
+    s->nstarted = 0;
+    s->steps_run++;
     s->final_lo = s->st->nflat;
     s->pre_reduce = pre_reduce;
     s->pre_reduce_ctx = ctx;
@@ -133,7 +149,35 @@ static void launch(dml_sync *s, int k)
     b->launched = true;
     if (s->pre_reduce)
         s->pre_reduce(s->pre_reduce_ctx, s->st->grads, b->lo, b->hi);
+    s->order[s->nstarted++] = k;
+    b->phase = 1;
     s->strategy->start(s, k);
+}
+
+/* Strategies with `next`: start the next collective of every bucket whose
+ * last one completed (its request is MPI_REQUEST_NULL), in the order the
+ * buckets were started, and never before the bucket started ahead of it
+ * has started its own (sync.h): so every rank starts the collectives of
+ * each communicator in one order. Returns whether every started bucket
+ * is done. */
+static bool advance(dml_sync *s)
+{
+    bool all = true;
+    int ahead = -1; /* phase of the bucket started before; -1: none */
+    for (int i = 0; i < s->nstarted; i++) {
+        int k = s->order[i];
+        dml_sync_bucket *b = &s->buckets[k];
+        if (!b->done && s->req[k] == MPI_REQUEST_NULL &&
+            (ahead < 0 || ahead > b->phase)) {
+            if (s->strategy->next(s, k))
+                b->phase++;
+            else
+                b->done = true;
+        }
+        all = all && b->done;
+        ahead = b->done ? INT_MAX : b->phase;
+    }
+    return all;
 }
 
 void dml_sync_grad_ready(void *ctx, int local_layer)
@@ -157,7 +201,15 @@ void dml_sync_progress(dml_sync *s)
         return;
     double t0 = dml_clock_now_s();
     int flag;
-    MPI_Testall(s->nbuckets, s->req, &flag, MPI_STATUSES_IGNORE);
+    if (s->strategy->next) {
+        /* Testsome frees the completed requests (Testall frees none
+         * unless all are) */
+        MPI_Testsome(s->nbuckets, s->req, &flag, s->completed,
+                     MPI_STATUSES_IGNORE);
+        advance(s);
+    } else {
+        MPI_Testall(s->nbuckets, s->req, &flag, MPI_STATUSES_IGNORE);
+    }
     s->comm_s += dml_clock_now_s() - t0;
 }
 
@@ -168,7 +220,14 @@ void dml_sync_reduce_finish(dml_sync *s)
     double t0 = dml_clock_now_s();
     for (int k = s->nbuckets - 1; k >= 0; k--)
         launch(s, k);
-    MPI_Waitall(s->nbuckets, s->req, MPI_STATUSES_IGNORE);
+    if (s->strategy->next) {
+        /* wait for one, start what follows it, until all are done */
+        int k;
+        while (!advance(s))
+            MPI_Waitany(s->nbuckets, s->req, &k, MPI_STATUS_IGNORE);
+    } else {
+        MPI_Waitall(s->nbuckets, s->req, MPI_STATUSES_IGNORE);
+    }
     s->comm_s += dml_clock_now_s() - t0;
 }
 
@@ -200,9 +259,31 @@ void dml_sync_state_restore(dml_sync *s, const float *in)
 
 void dml__sync_sent(dml_sync *s, dml_coll_op op, double bytes)
 {
-    double b = bytes * dml_collective_busbw_factor(op, s->dp);
-    if (s->next_same_node)
-        s->sent.intra_node += b;
-    else
+    dml__sync_sent_on(s, op, bytes, s->dp, !s->nodes.next_same_node);
+}
+
+void dml__sync_sent_on(dml_sync *s, dml_coll_op op, double bytes, int ranks,
+                       bool inter)
+{
+    double b = bytes * dml_collective_busbw_factor(op, ranks);
+    if (inter) {
         s->sent.inter_node += b;
+        s->sent_run.inter_node += b;
+    } else {
+        s->sent.intra_node += b;
+        s->sent_run.intra_node += b;
+    }
+}
+
+void dml_sync_run_bytes(const dml_sync *s, MPI_Comm world,
+                        dml_sync_bytes *job, dml_sync_bytes *per_rank)
+{
+    double steps = s->steps_run > 0 ? (double)s->steps_run : 1.0;
+    double v[2] = {s->sent_run.intra_node / steps,
+                   s->sent_run.inter_node / steps};
+    int n;
+    MPI_Comm_size(world, &n);
+    MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_DOUBLE, MPI_SUM, world);
+    *job = (dml_sync_bytes){v[0], v[1]};
+    *per_rank = (dml_sync_bytes){v[0] / n, v[1] / n};
 }

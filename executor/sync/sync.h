@@ -16,7 +16,9 @@
  *   "allreduce"       dml_sync_dense, zero = 0   sync=allreduce, zero=0
  *   "zero1"           dml_sync_dense, zero = 1   sync=allreduce, zero=1,
  *                                                dp > 1
- *   (none yet)        sync_hierarchical.c, sync_half.c, sync_topk.c,
+ *   "hierarchical"    dml_sync_hierarchical      sync=hierarchical,
+ *   "hierarchical-zero1"                         zero=0 or 1
+ *   (none yet)        sync_half.c, sync_topk.c,
  *                     sync_powersgd.c, sync_local.c, sync_ssp.c: priced,
  *                     refused by dml-exec until their file here exists
  *
@@ -52,6 +54,18 @@
  * buffer is cut into, their requests, letting MPI progress between layers,
  * the time the step waits (comm_s), and the count of bytes sent.
  *
+ * A strategy that needs several collectives in a row on each bucket (node
+ * by node: reduce-scatter, then allreduce, then all-gather) gives a `next`
+ * function: when bucket k's collective completes, the engine calls it to
+ * start the next one into s->req[k]. MPI needs every rank to start the
+ * collectives of one communicator in the same order, and ranks see
+ * completions in different orders, so the engine calls `next` for the
+ * buckets in the order they were started: a bucket's n-th collective
+ * starts only after the n-th of every bucket started before it. (A
+ * strategy whose later collectives share a communicator with the first
+ * ones would still interleave them by timing: it uses a second handle on
+ * those ranks, dml_dp_nodes.node_late.)
+ *
  * Bytes sent are counted by the strategy as it starts each collective
  * (dml__sync_sent): the buffer's bytes times the cost model's bus
  * bandwidth factor of the collective (dml_collective_busbw_factor:
@@ -66,10 +80,16 @@
  * the pricer's dml_sync_cost.bytes_intra and bytes_inter (with g ranks of
  * the group to a node, one ring hop in g crosses nodes); the executor's
  * buffer is padded to a multiple of dp values, the pricer counts the
- * parameters alone.
+ * parameters alone. A strategy that runs its collectives on a
+ * communicator of one level (the ranks of its node, or one rank per node)
+ * counts them on that level (dml__sync_sent_on).
  *
  * How to add a strategy: write executor/sync/NAME.c with its functions and
- * one `const dml_sync_strategy dml_sync_NAME` descriptor (declared below);
+ * one `const dml_sync_strategy` descriptor (declared below) named
+ * dml_sync_NAME, or a shorter name where the cost model's pricer already
+ * holds that one (dml_sync_hier: the pricers are dml_sync_hierarchical,
+ * _half, _topk, _powersgd, _local, _ssp, and two static libraries
+ * defining one name link without a word, the first found serving both);
  * add it to executor/CMakeLists.txt; return it from dml_sync_strategy_for
  * (sync.c) for the plans that ask for it, the plan knob that selects it
  * (parallel.sync, whose values costmodel/sync_spec.h names, and
@@ -88,10 +108,12 @@
 #include <mpi.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/error.h"
 #include "costmodel/cluster_spec.h"
 #include "costmodel/plan.h"
+#include "executor/groups.h"
 #include "executor/stage.h"
 
 typedef struct dml_sync dml_sync;
@@ -103,6 +125,8 @@ typedef struct dml_sync_bucket {
     size_t shard_off;    /* offset of this rank's shard in the compact
                             shard arrays (gradient shard, optimizer state) */
     bool launched;       /* its collective has been started this step */
+    int phase;           /* collectives started on it this step (`next`) */
+    bool done;           /* its last collective has completed (`next`) */
 } dml_sync_bucket;
 
 /* A range of the flat parameter buffer this rank updates, and where the
@@ -126,6 +150,10 @@ typedef struct dml_sync_strategy {
     /* Start the reduction of bucket k (non-blocking, request s->req[k]);
      * the engine calls it for each bucket once per step, from the last. */
     void (*start)(dml_sync *s, int k);
+    /* Bucket k's collective number b->phase has completed: start the
+     * next into s->req[k] and return true, or return false when the
+     * bucket is reduced. NULL: one collective per bucket. */
+    bool (*next)(dml_sync *s, int k);
     /* After the optimizer; NULL: nothing to do. */
     void (*step_finish)(dml_sync *s);
     /* Values of state to checkpoint (floats); NULL: none. */
@@ -146,10 +174,14 @@ struct dml_sync {
     dml_stage *st;            /* the rank's flat buffers (borrowed) */
     MPI_Comm dp_comm;         /* data-parallel group (borrowed) */
     int dp, dp_i;             /* its size and this rank's place */
-    bool next_same_node;      /* the ring successor shares this node */
+    dml_dp_nodes nodes;       /* dp_comm node by node (communicators
+                                 borrowed) */
     dml_sync_bucket *buckets; /* [nbuckets] by increasing offset */
     int nbuckets;
     MPI_Request *req;         /* [nbuckets] */
+    int *order;               /* [nbuckets] buckets in the order started */
+    int nstarted;             /* entries of order this step */
+    int *completed;           /* [nbuckets] MPI_Testsome's indices */
     size_t final_lo;          /* gradients at offsets >= this are final */
     dml_sync_owned *owned;    /* [nowned] what this rank updates */
     int nowned;
@@ -162,24 +194,30 @@ struct dml_sync {
     void *pre_reduce_ctx;
     double comm_s;            /* this step's exposed sync time, s */
     dml_sync_bytes sent;      /* this step's bytes sent */
+    dml_sync_bytes sent_run;  /* bytes sent by the steps since open */
+    int64_t steps_run;        /* steps begun since open */
 };
 
 extern const dml_sync_strategy dml_sync_allreduce;
 extern const dml_sync_strategy dml_sync_zero1;
+extern const dml_sync_strategy dml_sync_hier;
+extern const dml_sync_strategy dml_sync_hier_zero1;
 
 /* The strategy of a plan on dp replicas (its parallel.sync): zero1 for
- * ZeRO >= 1 with dp > 1, else allreduce; NULL for a strategy this
- * executor has no file for (executor/input.c refuses the plan then). */
+ * ZeRO >= 1 with dp > 1, else allreduce; hierarchical_zero1 or
+ * hierarchical alike for sync=hierarchical (allreduce, which does
+ * nothing, with one replica); NULL for a strategy this executor has no
+ * file for (executor/input.c refuses the plan then). */
 const dml_sync_strategy *dml_sync_strategy_for(const dml_parallel_config *par,
                                                int dp);
 
 /* Cut st's flat buffers into buckets of bucket_bytes (> 0) and set the
  * strategy up for the group dp_comm (no communication: a rank that fails
- * here cannot leave the others waiting). next_same_node: the next rank of
- * dp_comm shares this rank's node (dml_groups.dp_next_same_node). *out
- * NULL on failure. */
+ * here cannot leave the others waiting). nodes: dp_comm node by node
+ * (dml_groups.dp_nodes; a test may fake the nodes), copied, its
+ * communicators borrowed. *out NULL on failure. */
 dml_status dml_sync_open(const dml_sync_strategy *strategy, dml_stage *st,
-                         MPI_Comm dp_comm, bool next_same_node,
+                         MPI_Comm dp_comm, const dml_dp_nodes *nodes,
                          size_t bucket_bytes, dml_sync **out,
                          dml_error *err);
 void dml_sync_close(dml_sync *s);
@@ -210,8 +248,20 @@ size_t dml_sync_state_values(const dml_sync *s);
 void dml_sync_state_save(const dml_sync *s, float *out);
 void dml_sync_state_restore(dml_sync *s, const float *in);
 
+/* Collective over world, each rank with its own dml_sync: the bytes sent
+ * per step (mean over the steps begun since open), by link level, summed
+ * over world's ranks (*job) and their mean per rank (*per_rank, the
+ * pricer's bytes per replica). Zeros before a step. */
+void dml_sync_run_bytes(const dml_sync *s, MPI_Comm world,
+                        dml_sync_bytes *job, dml_sync_bytes *per_rank);
+
 /* For the strategies' files: count what one collective op on a buffer of
  * `bytes` (nccl-tests size) sends from this rank, on the ring. */
 void dml__sync_sent(dml_sync *s, dml_coll_op op, double bytes);
+
+/* The same for a collective among `ranks` ranks that all share a node
+ * (inter false) or are all on different nodes (inter true). */
+void dml__sync_sent_on(dml_sync *s, dml_coll_op op, double bytes, int ranks,
+                       bool inter);
 
 #endif

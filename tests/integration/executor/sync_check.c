@@ -1,32 +1,50 @@
 /*
  * sync_check: every gradient-exchange strategy of executor/sync/, checked
- * on real MPI ranks the way nccl-tests checks a collective (issue 13):
+ * on real MPI ranks the way nccl-tests checks a collective (issues 13, 14):
  *
  *   mpirun -np N sync_check
  *
- * For each strategy and bucket size, every rank fills its gradient with
- * values that sum exactly in fp32 ((rank + 1) x a small integer / 4), the
- * buckets are started layer by layer from the last, as backward does, and
- * after reduce_finish:
+ * The ranks are put on fake nodes of g consecutive ranks (every g that
+ * divides N: all on one node, one to a node, and between), so the
+ * strategies that go node by node run both of their levels on one
+ * machine. For each strategy, layout and bucket size, every rank fills its
+ * gradient with values that sum exactly in fp32 ((rank + 1) x a small
+ * integer / 4), the buckets are started layer by layer from the last, as
+ * backward does, and after reduce_finish:
  *   - each owned range holds the sum over the ranks (every value checked,
  *     wrong ones counted);
  *   - the owned ranges of the data-parallel group cover every value
  *     exactly `replicas` times (allreduce: every rank owns everything;
  *     zero1: each value is one rank's), and nstate is their size;
  *   - after step_finish every rank holds the parameters the owners wrote;
- *   - the bytes counted are the cost model's: the gradient bytes times the
- *     bus bandwidth factor 2 (n-1)/n (allreduce; reduce-scatter plus
- *     all-gather, (n-1)/n each, for zero1), on the link the caller named.
- * Prints one line per case with its #wrong; exit 1 when any is not 0.
+ *   - the bytes each rank counted are the collectives' bus bandwidth
+ *     factors times their buffers, on the link each one took (a flat
+ *     ring: the link to the next rank; hierarchical: inside the node for
+ *     the reduce-scatter and all-gather, across for the shard's
+ *     allreduce);
+ *   - averaged over the ranks, they are the bytes the strategy's pricer
+ *     says a replica sends to its node and to others (dml_sync_cost via
+ *     the cost model's detail.dp_bytes_intra/inter), for the same model
+ *     on a cluster of N/g nodes of g ranks (the executor pads its buffer
+ *     to a multiple of N values; the pricer counts the parameters).
+ * Nodes of unequal size make sync=hierarchical refuse in one line on every
+ * rank. Prints one line per case with its #wrong; exit 1 when any is not
+ * 0.
  */
+#include <jansson.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "costmodel/presets.h"
+#include "costmodel/step_time.h"
 #include "executor/stage.h"
 #include "executor/sync/sync.h"
+
+/* The equivalence tests' MLP: 32 -> 16 -> 16 -> 4, one stage. */
+static const int64_t widths[] = {32, 16, 16, 4};
 
 /* A gradient value that sums exactly: (rank + 1) * (1 + i % 7) / 4. */
 static float grad_value(int rank, size_t i)
@@ -40,25 +58,143 @@ static float param_value(size_t i)
     return (float)(i % 1000) * 0.5f;
 }
 
-/* One case; returns the values found wrong (summed over the ranks). */
-static long check(const dml_sync_strategy *strategy, dml_stage *st,
-                  size_t bucket_bytes, bool same_node)
+/* Fake nodes: ranks r and r' share one when r / g == r' / g, or, with
+ * uneven, ranks 0 .. n-2 share node 0 and the last is alone. */
+static void fake_nodes(int g, bool uneven, dml_dp_nodes *out)
 {
     int rank, n;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &n);
+    int node = uneven ? rank == n - 1 : rank / g;
+    MPI_Comm_split(MPI_COMM_WORLD, node, rank, &out->node);
+    MPI_Comm_dup(out->node, &out->node_late);
+    int local, here;
+    MPI_Comm_rank(out->node, &local);
+    MPI_Comm_size(out->node, &here);
+    MPI_Comm_split(MPI_COMM_WORLD, local, rank, &out->cross);
+    out->per_node_min = uneven ? 1 : g;
+    out->per_node_max = uneven ? n - 1 : g;
+    int next = (rank + 1) % n;
+    out->next_same_node =
+        uneven ? (next == n - 1) == (rank == n - 1) : next / g == node;
+}
+
+static void fake_nodes_free(dml_dp_nodes *n)
+{
+    MPI_Comm_free(&n->node);
+    MPI_Comm_free(&n->node_late);
+    MPI_Comm_free(&n->cross);
+}
+
+/* The pricer's bytes per replica for the strategy on n ranks, g to a
+ * node: intra and inter, bytes. */
+static void priced_bytes(const dml_sync_strategy *strategy, int n, int g,
+                         double *intra, double *inter)
+{
+    *intra = *inter = 0;
+    if (n < 2)
+        return;
+    dml_error err;
+    json_t *mj = json_pack("{s:s, s:s, s:i, s:[i, i], s:i, s:s}", "type",
+                           "mlp", "name", "mlp-tiny", "input", 32, "hidden",
+                           16, 16, "output", 4, "dtype", "fp32");
+    static dml_model_spec model;
+    static dml_cluster_spec cluster;
+    static dml_costmodel_ctx ctx;
+    const char *dd = dml_costmodel_data_dir(NULL);
+    if (dml_model_spec_from_json(mj, "mlp-tiny", &model, &err) != DML_OK ||
+        dml_cluster_spec_load("cpu-node", dd, &cluster, &err) != DML_OK) {
+        fprintf(stderr, "pricer inputs: %s\n", err.msg);
+        MPI_Abort(MPI_COMM_WORLD, 2);
+    }
+    json_decref(mj);
+    cluster.groups[0].devices_per_node = g;
+    dml_parallel_config par;
+    dml_parallel_config_init(&par);
+    par.dp = n;
+    par.mbs = 1;
+    par.microbatches = 1;
+    par.zero = strategy == &dml_sync_zero1 ||
+               strategy == &dml_sync_hier_zero1;
+    par.sync.kind = strategy == &dml_sync_hier ||
+                            strategy == &dml_sync_hier_zero1
+                        ? DML_SYNC_HIERARCHICAL
+                        : DML_SYNC_ALLREDUCE;
+    dml_prediction pred;
+    dml_costmodel_detail d;
+    if (dml_cluster_spec_scale_nodes(&cluster, n / g, &err) != DML_OK ||
+        dml_costmodel_prepare(&model, &cluster, NULL, &ctx, &err) != DML_OK ||
+        dml_costmodel_step_time(&ctx, &par, NULL, 0, &pred, &d, &err) !=
+            DML_OK) {
+        fprintf(stderr, "pricer: %s\n", err.msg);
+        MPI_Abort(MPI_COMM_WORLD, 2);
+    }
+    /* the pricer counts the parameters; the executor its padded buffer */
+    double pad = 1.0;
+    size_t params = 0;
+    for (int l = 0; l < 3; l++)
+        params += (size_t)(widths[l] * widths[l + 1] + widths[l + 1]);
+    pad = (double)((params + (size_t)n - 1) / (size_t)n * (size_t)n) /
+          (double)params;
+    *intra = d.dp_bytes_intra * pad;
+    *inter = d.dp_bytes_inter * pad;
+}
+
+/* What this rank's collectives send, by level, under the ring's bus
+ * bandwidth factors (sync.h). */
+static void counted_bytes(const dml_sync_strategy *strategy, size_t nflat,
+                          int n, int g, bool next_same, double *intra,
+                          double *inter)
+{
+    double b = (double)nflat * 4.0;
+    *intra = *inter = 0;
+    if (n < 2)
+        return;
+    if (strategy == &dml_sync_hier ||
+        strategy == &dml_sync_hier_zero1) {
+        int nodes = n / g;
+        /* reduce-scatter + all-gather inside, the shard's allreduce (or
+         * reduce-scatter + all-gather) across */
+        *intra = 2.0 * (g - 1) / g * b;
+        *inter = 2.0 * (nodes - 1) / nodes * b / g;
+        return;
+    }
+    double all = 2.0 * (n - 1) / n * b;
+    if (next_same)
+        *intra = all;
+    else
+        *inter = all;
+}
+
+static bool near(double got, double want)
+{
+    return fabs(got - want) <= 1e-9 * (fabs(want) + 1.0);
+}
+
+/* One case; returns the values found wrong (summed over the ranks). */
+static long check(const dml_sync_strategy *strategy, dml_stage *st,
+                  size_t bucket_bytes, int g)
+{
+    int rank, n;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &n);
+    dml_dp_nodes nodes;
+    fake_nodes(g, false, &nodes);
     dml_sync *s = NULL;
     dml_error err;
-    if (dml_sync_open(strategy, st, MPI_COMM_WORLD, same_node, bucket_bytes,
+    if (dml_sync_open(strategy, st, MPI_COMM_WORLD, &nodes, bucket_bytes,
                       &s, &err) != DML_OK) {
-        fprintf(stderr, "rank %d: dml_sync_open failed\n", rank);
+        fprintf(stderr, "rank %d: dml_sync_open failed: %s\n", rank,
+                err.msg);
         MPI_Abort(MPI_COMM_WORLD, 2);
     }
     for (size_t i = 0; i < st->nflat; i++)
         st->grads[i] = grad_value(rank, i);
     dml_sync_begin_step(s, NULL, NULL);
-    for (int l = st->nlayers - 1; l >= 0; l--)
+    for (int l = st->nlayers - 1; l >= 0; l--) {
         dml_sync_grad_ready(s, l);
+        dml_sync_progress(s);
+    }
     dml_sync_reduce_finish(s);
 
     long wrong = 0;
@@ -88,18 +224,56 @@ static long check(const dml_sync_strategy *strategy, dml_stage *st,
     for (size_t i = 0; i < st->nflat; i++)
         wrong += st->params[i] != param_value(i);
 
-    double want = n > 1 ? 2.0 * (n - 1) / n * (double)st->nflat * 4.0 : 0.0;
-    double got = same_node ? s->sent.intra_node : s->sent.inter_node;
-    double other = same_node ? s->sent.inter_node : s->sent.intra_node;
-    wrong += fabs(got - want) > 1e-9 * (want + 1.0) || other != 0.0;
+    /* this rank's bytes, by level */
+    double want_in, want_out;
+    counted_bytes(strategy, st->nflat, n, g, nodes.next_same_node, &want_in,
+                  &want_out);
+    wrong += !near(s->sent.intra_node, want_in) +
+             !near(s->sent.inter_node, want_out);
+    /* the group's average against the pricer */
+    double mean[2] = {s->sent.intra_node / n, s->sent.inter_node / n};
+    MPI_Allreduce(MPI_IN_PLACE, mean, 2, MPI_DOUBLE, MPI_SUM,
+                  MPI_COMM_WORLD);
+    double priced_in, priced_out;
+    priced_bytes(strategy, n, g, &priced_in, &priced_out);
+    wrong += !near(mean[0], priced_in) + !near(mean[1], priced_out);
+
     long total = 0;
     MPI_Allreduce(&wrong, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
     if (rank == 0)
-        printf("%-10s %4d ranks %8zu-byte buckets %3d buckets %10.0f "
-               "bytes sent/rank (%s) #wrong %ld\n",
-               strategy->name, n, bucket_bytes, s->nbuckets, got,
-               same_node ? "intra-node" : "inter-node", total);
+        printf("%-18s %d ranks, %d to a node, %8zu-byte buckets %3d "
+               "buckets: bytes/replica intra %8.0f inter %8.0f (priced "
+               "%8.0f %8.0f) #wrong %ld\n",
+               strategy->name, n, g, bucket_bytes, s->nbuckets, mean[0],
+               mean[1], priced_in, priced_out, total);
     dml_sync_close(s);
+    fake_nodes_free(&nodes);
+    return total;
+}
+
+/* Nodes of 1 and n-1 ranks: hierarchical refuses, on every rank alike. */
+static long check_uneven(dml_stage *st)
+{
+    int rank, n;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &n);
+    dml_dp_nodes nodes;
+    fake_nodes(1, true, &nodes);
+    dml_sync *s = NULL;
+    dml_error err;
+    dml_status r = dml_sync_open(&dml_sync_hier, st, MPI_COMM_WORLD,
+                                 &nodes, 1u << 20, &s, &err);
+    long wrong = r == DML_OK || s != NULL ||
+                 !strstr(err.msg, "as many data-parallel ranks on every "
+                                  "node");
+    long total = 0;
+    MPI_Allreduce(&wrong, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+    if (rank == 0)
+        printf("%-18s %d ranks on nodes of %d and 1: refused (%s) "
+               "#wrong %ld\n",
+               "hierarchical", n, n - 1, r == DML_OK ? "no!" : err.msg,
+               total);
+    fake_nodes_free(&nodes);
     return total;
 }
 
@@ -108,8 +282,6 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     int n;
     MPI_Comm_size(MPI_COMM_WORLD, &n);
-    /* The equivalence tests' MLP: 32 -> 16 -> 16 -> 4, one stage. */
-    static const int64_t widths[] = {32, 16, 16, 4};
     dml_stage_model m = {.layers = 3, .widths = widths,
                          .hidden_act = DML_ACT_KIND_RELU};
     dml_stage st;
@@ -119,15 +291,25 @@ int main(int argc, char **argv)
         fprintf(stderr, "dml_stage_init failed\n");
         MPI_Abort(MPI_COMM_WORLD, 2);
     }
-    const dml_sync_strategy *all[] = {&dml_sync_allreduce, &dml_sync_zero1};
+    const dml_sync_strategy *all[] = {&dml_sync_allreduce, &dml_sync_zero1,
+                                      &dml_sync_hier,
+                                      &dml_sync_hier_zero1};
     const size_t buckets[] = {64, 200, 1u << 20};
     long wrong = 0;
-    for (size_t a = 0; a < 2; a++) {
-        if (all[a] == &dml_sync_zero1 && n < 2)
-            continue; /* ZeRO-1 runs with dp > 1 only */
-        for (size_t b = 0; b < 3; b++)
-            wrong += check(all[a], &st, buckets[b], b != 1);
+    for (size_t a = 0; a < sizeof all / sizeof all[0]; a++) {
+        /* sharded and node-by-node strategies run with dp > 1 only
+         * (dml_sync_strategy_for) */
+        if (all[a] != &dml_sync_allreduce && n < 2)
+            continue;
+        for (int g = 1; g <= n; g++) {
+            if (n % g)
+                continue;
+            for (size_t b = 0; b < 3; b++)
+                wrong += check(all[a], &st, buckets[b], g);
+        }
     }
+    if (n >= 3)
+        wrong += check_uneven(&st);
     dml_stage_free(&st);
     MPI_Finalize();
     return wrong == 0 ? 0 : 1;
