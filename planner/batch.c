@@ -76,6 +76,9 @@ dml_status dml_planner_check_steps(const dml_model_spec *m,
                              "%lld, more than a plan holds (%g)",
                              in->tokens, total_steps,
                              (long long)global_batch, DML_PLANNER_STEPS_MAX);
+    /* The steps of the ramp's tokens at the full batch: the fewest it can
+     * take (its own smaller batches take more, up to about twice as many;
+     * dml_planner_schedule caps them at what a plan holds). */
     double ramp = in->ramp_tokens > 0 && global_batch > 0
                       ? ceil(in->ramp_tokens /
                              tokens_per_step(m, global_batch))
@@ -87,6 +90,44 @@ dml_status dml_planner_check_steps(const dml_model_spec *m,
                              in->ramp_tokens, ramp, (long long)global_batch,
                              DML_PLANNER_STEPS_MAX);
     return DML_OK;
+}
+
+/* Tokens the ramp r[0..n) consumes: each entry's batch over its steps. */
+static double ramp_tokens_of(const dml_model_spec *m, const dml_batch_ramp *r,
+                             int n)
+{
+    double samples = 0;
+    int64_t prev = 0;
+    for (int i = 0; i < n; i++) {
+        samples += (double)r[i].global_batch * (double)(r[i].until_step - prev);
+        prev = r[i].until_step;
+    }
+    return samples * dml_planner_sample_tokens(m);
+}
+
+/*
+ * The ramp from unit to global_batch whose steps consume `tokens` (the
+ * --batch-ramp length counts the tokens the ramp trains on, not steps at
+ * the full batch: those would cover about half of it). The levels are
+ * fixed fractions of the way, so the steps scale with the tokens: start
+ * from the steps at the full batch and rescale by what a ramp of that
+ * length consumed, a few times for the rounding. Returns the entries.
+ */
+static int ramp_for_tokens(const dml_model_spec *m, double tokens,
+                           int64_t unit, int64_t global_batch,
+                           dml_batch_ramp *out)
+{
+    double steps = ceil(tokens / tokens_per_step(m, global_batch));
+    int n = 0;
+    for (int round = 0; round < 4; round++) {
+        n = dml_schedule_make_ramp(unit, global_batch, plan_steps(steps),
+                                   unit, 8, out, DML_PLAN_RAMP_MAX);
+        double got = ramp_tokens_of(m, out, n);
+        if (n == 0 || !(got > 0) || fabs(got - tokens) <= 1e-6 * tokens)
+            break;
+        steps = ceil(steps * tokens / got);
+    }
+    return n;
 }
 
 /* The default reference (lr at batch) for a model and optimizer. */
@@ -207,6 +248,13 @@ void dml_planner_schedule(const dml_model_spec *m, const dml_batch_inputs *in,
                      ? DML_DECAY_LINEAR
                      : DML_DECAY_COSINE;
     out->decay_steps = steps > warm ? plan_steps(steps - warm) : 0;
+    /* No length, no horizon to decay over: the rate stays at its peak
+     * after warmup (as dml-exec and the exports run it), and the plan
+     * says so rather than naming a decay it does not do. */
+    if (out->decay_steps == 0) {
+        out->decay = DML_DECAY_CONSTANT;
+        out->min_lr = out->peak_lr;
+    }
     if (adam_like(opt)) {
         out->beta1 = 0.9;
         out->beta2 = tf ? 0.95 : 0.999; /* GPT-3 used 0.95 */
@@ -217,17 +265,15 @@ void dml_planner_schedule(const dml_model_spec *m, const dml_batch_inputs *in,
         out->weight_decay = 1e-4; /* Goyal et al. 2017 */
     }
     /* Ramp (GPT-3 grew its batch over the first 4-12 B tokens): from one
-     * micro-batch per replica to the full batch in 8 equal steps. */
+     * micro-batch per replica to the full batch in 8 equal steps, over
+     * the steps in which the ramp's own (smaller) batches consume
+     * --batch-ramp tokens. */
     if (in->ramp_tokens > 0 && par) {
         int64_t unit = (int64_t)par->dp * par->mbs;
         if (par->schedule == DML_PP_INTERLEAVED)
             unit *= par->pp;
-        int64_t ramp_steps = plan_steps(
-            ceil(in->ramp_tokens / tokens_per_step(m, global_batch)));
-        out->ramp_count = dml_schedule_make_ramp(unit, global_batch,
-                                                 ramp_steps, unit, 8,
-                                                 out->ramp,
-                                                 DML_PLAN_RAMP_MAX);
+        out->ramp_count = ramp_for_tokens(m, in->ramp_tokens, unit,
+                                          global_batch, out->ramp);
     }
     if (advice)
         *advice = a;

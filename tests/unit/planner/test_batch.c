@@ -82,6 +82,10 @@ static void gpt3_175b_schedule(void **state)
     dml_planner_schedule(&m, &in, &par, 1536, 0, &s, &a);
     assert_int_equal(s.warmup_steps, 120);
     assert_int_equal(s.decay_steps, 0);
+    /* and the plan says the rate stays at its peak (issue 12: it named a
+     * cosine decay and a floor it never reached) */
+    assert_int_equal(s.decay, DML_DECAY_CONSTANT);
+    assert_true(s.min_lr == s.peak_lr);
 }
 
 static void scaling_rules_and_advice(void **state)
@@ -159,8 +163,20 @@ static void batch_ramp_is_valid(void **state)
             assert_true(s.ramp[i].global_batch > s.ramp[i - 1].global_batch);
         }
     }
-    /* 4e9 tokens at 512 x 2048 per step: 3815 steps of ramp */
-    assert_int_equal(s.ramp[s.ramp_count - 1].until_step, 3815);
+    /* The ramp trains on the 4e9 tokens it was given (issue 12: it took
+     * the steps of 4e9 tokens at the full batch, 3815, and its smaller
+     * batches covered 2e9), to within one step of the full batch. */
+    double samples = 0;
+    int64_t prev = 0;
+    for (int i = 0; i < s.ramp_count; i++) {
+        samples += (double)s.ramp[i].global_batch *
+                   (double)(s.ramp[i].until_step - prev);
+        prev = s.ramp[i].until_step;
+    }
+    double tokens = samples * 2048;
+    if (fabs(tokens - 4e9) > 512.0 * 2048)
+        fail_msg("the ramp trains on %.4g tokens, not 4e9", tokens);
+    assert_true(s.ramp[s.ramp_count - 1].until_step > 3815);
     assert_int_equal(s.ramp[0].global_batch, unit);
 }
 
