@@ -39,7 +39,9 @@ static const char usage_text[] =
     "                [--top K|all] [--config KNOBS] [--why-not KNOBS]\n"
     "                [--framework megatron|deepspeed] [--explain]\n"
     "                [--json] [--out plan.json] [--export KIND]\n"
-    "                [--export-out FILE] [--db PATH] [--tokens T]\n"
+    "                [--export-out FILE] [--code-dir D] [--slurm-time T]\n"
+    "                [--slurm-partition P] [--slurm-account A]\n"
+    "                [--db PATH] [--tokens T]\n"
     "                [--optimizer adam|adamw|sgd|lamb|lars]\n"
     "                [--base-lr LR --base-batch B] [--noise-scale B]\n"
     "                [--batch-ramp T] [--allow-cross-node-tp]\n"
@@ -67,7 +69,8 @@ static const char usage_text[] =
     "  --config KNOBS     fix knobs, search the rest: dp=,tp=,pp=,v=,mbs=,\n"
     "                     zero=0-3,recompute=none|selective|full,sp=0|1,\n"
     "                     schedule=1f1b|gpipe|interleaved,\n"
-    "                     attn=flash|materialized,threads= (CPU); also says\n"
+    "                     attn=flash|materialized,threads= (CPU),\n"
+    "                     sync=allreduce|hierarchical|fp16|...; also says\n"
     "                     where its best plan ranks among all feasible plans\n"
     "  --framework F      megatron (default) or deepspeed: the runtime the\n"
     "                     plans are priced for, proposing only what it runs\n"
@@ -78,7 +81,16 @@ static const char usage_text[] =
     "  --json             one JSON document on stdout instead of tables\n"
     "  --out FILE         write the winner as a plan file for dml-exec\n"
     "  --export KIND      megatron, deepspeed, slurm or torchrun for the\n"
-    "                     winner, on stdout (or --export-out FILE)\n"
+    "                     winner, on stdout (or --export-out FILE); a winner\n"
+    "                     the target cannot run is never exported: the best\n"
+    "                     plan it runs is, with a note on stderr, or exit 2\n"
+    "  --code-dir D       the Megatron-LM checkout the Slurm script and the\n"
+    "                     torchrun line cd into (default: $MEGATRON_LM, else\n"
+    "                     the folder sbatch or torchrun is started in)\n"
+    "  --slurm-time T     sbatch --time, e.g. 2-00:00:00 (default: the\n"
+    "                     predicted time to train and a fifth, with --tokens)\n"
+    "  --slurm-partition P, --slurm-account A   sbatch --partition and\n"
+    "                     --account (default: commented placeholders)\n"
     "  --db PATH          database (default: $DML_DB, else ./dml.db)\n"
     "  --tokens T         training length in tokens (samples for an mlp),\n"
     "                     e.g. 300e9 or 2T, up to 1e18 and 1e12 steps; with\n"
@@ -123,6 +135,7 @@ typedef struct options {
     bool have_export;
     dml_export_kind export_kind;
     const char *export_out;   /* --export-out */
+    dml_export_options export_opt; /* --code-dir, --slurm-* */
     const char *why_not;      /* --why-not text */
     bool have_framework;      /* --framework given */
     long tune_k;              /* --tune K, 0 = no tuning */
@@ -182,7 +195,8 @@ enum { OPT_MODEL = DML_CLI_OPT_FIRST, OPT_CLUSTER, OPT_NODES, OPT_DEVICES,
        OPT_OPT, OPT_BASE_LR, OPT_BASE_BATCH, OPT_NOISE, OPT_RAMP, OPT_XNODE,
        OPT_LIST_MODELS, OPT_LIST_CLUSTERS, OPT_TUNE, OPT_TUNE_STEPS,
        OPT_TUNE_DATA, OPT_RANKS, OPT_NO_CALIB, OPT_KEEP_TRIALS,
-       OPT_FRAMEWORK };
+       OPT_FRAMEWORK, OPT_CODE_DIR, OPT_SLURM_TIME, OPT_SLURM_PARTITION,
+       OPT_SLURM_ACCOUNT };
 
 static const struct option longopts[] = {
     {"model", required_argument, NULL, OPT_MODEL},
@@ -200,6 +214,10 @@ static const struct option longopts[] = {
     {"out", required_argument, NULL, OPT_OUT},
     {"export", required_argument, NULL, OPT_EXPORT},
     {"export-out", required_argument, NULL, OPT_EXPORT_OUT},
+    {"code-dir", required_argument, NULL, OPT_CODE_DIR},
+    {"slurm-time", required_argument, NULL, OPT_SLURM_TIME},
+    {"slurm-partition", required_argument, NULL, OPT_SLURM_PARTITION},
+    {"slurm-account", required_argument, NULL, OPT_SLURM_ACCOUNT},
     {"db", required_argument, NULL, OPT_DB},
     {"tokens", required_argument, NULL, OPT_TOKENS},
     {"optimizer", required_argument, NULL, OPT_OPT},
@@ -325,6 +343,10 @@ static dml_status on_option(void *ctx, int id, const char *arg,
                               &o->req.devices, err));
         break;
     case OPT_NO_CALIB: o->no_calibration = true; break;
+    case OPT_CODE_DIR: o->export_opt.code_dir = arg; break;
+    case OPT_SLURM_TIME: o->export_opt.slurm_time = arg; break;
+    case OPT_SLURM_PARTITION: o->export_opt.slurm_partition = arg; break;
+    case OPT_SLURM_ACCOUNT: o->export_opt.slurm_account = arg; break;
     case OPT_LIST_MODELS: o->list_models = true; break;
     case OPT_LIST_CLUSTERS: o->list_clusters = true; break;
     }
@@ -354,6 +376,19 @@ static dml_status parse_options(int argc, char **argv, options *o,
                              "samples, or auto)");
     if (o->export_out && !o->have_export)
         return dml_error_msg(err, DML_EUSAGE, "--export-out needs --export");
+    /* The launch options go into a Slurm script or a torchrun line. */
+    const dml_export_options *eo = &o->export_opt;
+    bool launch = o->have_export && (o->export_kind == DML_EXPORT_SLURM ||
+                                     o->export_kind == DML_EXPORT_TORCHRUN);
+    if (eo->code_dir && !launch)
+        return dml_error_msg(err, DML_EUSAGE,
+                             "--code-dir needs --export slurm or torchrun");
+    if ((eo->slurm_time || eo->slurm_partition || eo->slurm_account) &&
+        !(o->have_export && o->export_kind == DML_EXPORT_SLURM))
+        return dml_error_msg(err, DML_EUSAGE,
+                             "--slurm-time, --slurm-partition and "
+                             "--slurm-account need --export slurm");
+    DML_CHECK(dml_export_options_check(eo, err));
     if (o->have_export && !o->export_out && o->json)
         return dml_error_msg(err, DML_EUSAGE,
                              "--json and --export both write to standard "
@@ -487,12 +522,26 @@ static dml_status finish(const options *o, dml_planner *p,
     /* Nothing measured: the report says why, and no file is written (an
      * unmeasured plan under --out would pass for a tuned one). */
     bool none_measured = tuned && !tune.have_winner;
-    if (o->out && !none_measured)
+    /* The plan the target runs: the winner, or the best of the others
+     * with a note saying why, or none (exit 2) -- checked before any
+     * file is written. */
+    const dml_planned *exported = win;
+    if (o->have_export && !none_measured) {
+        bool fallback = false;
+        char passed_over[1024];
+        s = dml_export_pick(o->export_kind, p, win, &exported, &fallback,
+                            passed_over, sizeof passed_over, err);
+        if (s == DML_OK && fallback)
+            dml_log_warn("%s", passed_over);
+    }
+    if (s == DML_OK && o->out && !none_measured)
         s = dml_planner_write_plan_file(o->out, &win->plan, err);
     char *export_text = NULL;
+    dml_export_options eo = o->export_opt;
+    eo.plan_file = o->out;
     if (s == DML_OK && o->have_export && !none_measured)
-        s = dml_planner_export(o->export_kind, p, win, o->out, &export_text,
-                               err);
+        s = dml_planner_export_with(o->export_kind, p, exported, &eo,
+                                    &export_text, err);
     if (s == DML_OK && export_text && o->export_out)
         s = dml_file_write_atomic(o->export_out, export_text,
                                   strlen(export_text), err);
@@ -644,6 +693,15 @@ int main(int argc, char **argv)
         s = dml_file_check_writable(o.export_out, &err);
     if (s == DML_OK)
         s = dml_planner_run(p, &err);
+    /* An export no plan of the search can be: refused before anything
+     * is recorded (finish picks the plan again, after tuning). */
+    if (s == DML_OK && o.have_export && o.tune_k == 0) {
+        const dml_planned *pick = NULL;
+        bool fallback = false;
+        char passed_over[8];
+        s = dml_export_pick(o.export_kind, p, &p->plans[0], &pick, &fallback,
+                            passed_over, sizeof passed_over, &err);
+    }
     dml_why_not why;
     if (s == DML_OK && o.why_not)
         s = dml_planner_why_not(p, &o.why_not_cfg, &why, &err);
