@@ -9,7 +9,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 # DML_EXPORT_CASES=DIR keeps the cases there (for a look at them)
 cases=${DML_EXPORT_CASES:-$scratch/cases}
-n=$(make_cases "$cases")
+CODE=$scratch/megatron-lm  # where the launches must start (a stand-in)
+mkdir -p "$CODE"
+n=$(CODE=$CODE make_cases "$cases")
 [ "$n" -ge 100 ] || fail "only $n exports made"
 python3 "$here/check_numbers.py" "$cases" "$DML_SOURCE_DIR/data" \
     "$CODE" || fail "an export's numbers are wrong"
