@@ -269,11 +269,19 @@ static void print_schedule(FILE *out, const dml_planner *p)
     if (p->model.type == DML_MODEL_TRANSFORMER)
         fprintf(out, " (%s tokens)", params_text((double)s->global_batch * per,
                                                  b1, sizeof b1));
-    fprintf(out, ", %s, peak LR %.3g (%s rule from %s), min %.3g; warmup "
-            "%lld steps, %s decay", dml_optimizer_name(s->optimizer),
-            s->peak_lr, a->rule, a->base_source, s->min_lr,
-            (long long)s->warmup_steps, dml_lr_decay_name(s->decay));
-    if (s->decay_steps > 0)
+    bool held = s->decay == DML_DECAY_CONSTANT || s->decay_steps <= 0;
+    fprintf(out, ", %s, peak LR %.3g (%s rule from %s)",
+            dml_optimizer_name(s->optimizer), s->peak_lr, a->rule,
+            a->base_source);
+    /* Without a length the rate is held after warmup (batch.c): say so
+     * rather than name a decay and a floor it never reaches. */
+    if (held)
+        fprintf(out, "; warmup %lld steps, then held (no training length: "
+                "--tokens T for a decay)", (long long)s->warmup_steps);
+    else
+        fprintf(out, ", min %.3g; warmup %lld steps, %s decay", s->min_lr,
+                (long long)s->warmup_steps, dml_lr_decay_name(s->decay));
+    if (!held && s->decay_steps > 0)
         fprintf(out, " over %s steps", grouped((double)s->decay_steps, b1,
                                                sizeof b1));
     if (s->ramp_count > 0)
