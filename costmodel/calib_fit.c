@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/stats.h"
 #include "costmodel/fit.h"
 
 /* A factor whose part is below this fraction of every run's time is not
@@ -298,11 +299,6 @@ static double mape(const double *pred, const dml_calib_run *runs, int n)
     return n > 0 ? 100.0 * s / n : NAN;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Median of the measured times of the runs of group g. */
 static double group_median(const dml_calib_run *runs, int n, int g, double *tmp)
@@ -311,7 +307,7 @@ static double group_median(const dml_calib_run *runs, int n, int g, double *tmp)
     for (int i = 0; i < n; i++)
         if (runs[i].group == g)
             tmp[m++] = runs[i].measured_s;
-    qsort(tmp, (size_t)m, sizeof *tmp, cmp_double);
+    qsort(tmp, (size_t)m, sizeof *tmp, dml_stats_cmp_double);
     return m % 2 ? tmp[m / 2] : 0.5 * (tmp[m / 2 - 1] + tmp[m / 2]);
 }
 
@@ -469,7 +465,7 @@ static dml_status fit_plans(fit_work *w, dml_calib_run *runs, int nr,
         w->rel[i] = loo > 0 ? fabs(runs[i].measured_s - loo) / loo
                             : INFINITY;
     }
-    qsort(w->rel, (size_t)nr, sizeof *w->rel, cmp_double);
+    qsort(w->rel, (size_t)nr, sizeof *w->rel, dml_stats_cmp_double);
     int idx = (int)ceil(0.9 * nr) - 1;
     out->interval_pct = 100.0 * w->rel[idx < 0 ? 0 : idx];
     return DML_OK;
@@ -495,7 +491,7 @@ dml_status dml_calib_fit(dml_calib_run *runs, int nr, double prior,
     int n = group_plans(runs, nr, &w);
     for (int i = 0; i < n; i++)
         w.rel[i] = w.plans[i].measured_s;
-    qsort(w.rel, (size_t)n, sizeof *w.rel, cmp_double);
+    qsort(w.rel, (size_t)n, sizeof *w.rel, dml_stats_cmp_double);
     double ymed = w.rel[n / 2]; /* a typical step, s */
     out->n_plans = n;
     w.fp.runs = w.plans;

@@ -8,6 +8,8 @@
 
 #include "db_internal.h"
 
+#include "common/stats.h"
+
 dml_status dml_db_latest_probed_cluster(dml_db *db, char **spec_json,
                                         int64_t *cluster_id, dml_error *err)
 {
@@ -37,12 +39,6 @@ dml_status dml_db_latest_probed_cluster(dml_db *db, char **spec_json,
     }
     dml__q_finish(&q);
     return s;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 dml_status dml_db_latest_noise_scale(dml_db *db, const char *model_name,
@@ -89,9 +85,7 @@ dml_status dml_db_latest_noise_scale(dml_db *db, const char *model_name,
                           "no gradient noise scale measured for model '%s' "
                           "in %s", model_name, dml_db_path(db));
     if (s == DML_OK) {
-        qsort(vals, n, sizeof *vals, cmp_double);
-        *noise_scale = n % 2 ? vals[n / 2]
-                             : 0.5 * (vals[n / 2 - 1] + vals[n / 2]);
+        *noise_scale = dml_stats_median_inplace(vals, n);
         if (run_id)
             *run_id = run;
         if (estimates)

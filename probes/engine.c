@@ -6,11 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "common/stats.h"
 
 void dml_probe_stats_from(double *samples, int n, dml_probe_stats *out)
 {
@@ -18,15 +14,14 @@ void dml_probe_stats_from(double *samples, int n, dml_probe_stats *out)
     out->min_s = out->median_s = out->mean_s = out->max_s = 0;
     if (n <= 0)
         return;
-    qsort(samples, (size_t)n, sizeof *samples, cmp_double);
+    dml_stats_sort(samples, (size_t)n);
     double sum = 0;
     for (int i = 0; i < n; i++)
         sum += samples[i];
     out->min_s = samples[0];
     out->max_s = samples[n - 1];
     out->mean_s = sum / n;
-    out->median_s = (n % 2) ? samples[n / 2]
-                            : 0.5 * (samples[n / 2 - 1] + samples[n / 2]);
+    out->median_s = dml_stats_median_sorted(samples, (size_t)n);
 }
 
 dml_status dml_probe_run(const dml_probe_budget *b, dml_probe_fn fn,

@@ -29,19 +29,13 @@
 #include "common/clock.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "common/units.h"
 #include "executor/exec.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y ? 1 : 0;
-}
-
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    return dml_stats_median_inplace(v, (size_t)n);
 }
 
 static dml_exec *open_run(const char *plan, long steps, const char *db,

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/stats.h"
 #include "common/clock.h"
 #include "planner/planner.h"
 
@@ -24,12 +25,6 @@ typedef struct bench_case {
     int64_t nodes;
     int64_t global_batch;
 } bench_case;
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 int main(int argc, char **argv)
 {
@@ -88,8 +83,8 @@ int main(int argc, char **argv)
             dml_planner_free(p);
         }
         if (rc == 0) {
-            qsort(search, (size_t)repeat, sizeof *search, cmp_double);
-            qsort(wall, (size_t)repeat, sizeof *wall, cmp_double);
+            dml_stats_sort(search, (size_t)repeat);
+            dml_stats_sort(wall, (size_t)repeat);
             double med = search[repeat / 2];
             printf("%-58s %10lld %9lld %9lld %9.4fs %9.4fs %12.0f %9.4fs\n",
                    b->label, (long long)priced, (long long)pruned,
