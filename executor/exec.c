@@ -141,7 +141,8 @@ static dml_status setup(dml_exec *x, dml_error *err)
                              (size_t)g->dp_size, err));
     DML_CHECK(load_data(x, err));
     DML_CHECK(dml_sync_open(dml_sync_strategy_for(&p->par, g->dp_size),
-                            &x->st, g->dp, &g->dp_nodes,
+                            &p->par.sync, x->opt.seed, &x->st, g->dp,
+                            &g->dp_nodes,
                             x->opt.bucket_bytes ? x->opt.bucket_bytes
                                                 : DML_EXEC_BUCKET_BYTES,
                             &x->sync, err));

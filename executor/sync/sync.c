@@ -84,16 +84,22 @@ static dml_status make_buckets(dml_sync *s, size_t bytes, dml_error *err)
     return DML_OK;
 }
 
-dml_status dml_sync_open(const dml_sync_strategy *strategy, dml_stage *st,
-                         MPI_Comm dp_comm, const dml_dp_nodes *nodes,
-                         size_t bucket_bytes, dml_sync **out,
-                         dml_error *err)
+dml_status dml_sync_open(const dml_sync_strategy *strategy,
+                         const dml_sync_spec *spec, uint64_t seed,
+                         dml_stage *st, MPI_Comm dp_comm,
+                         const dml_dp_nodes *nodes, size_t bucket_bytes,
+                         dml_sync **out, dml_error *err)
 {
     *out = NULL;
     dml_sync *s = calloc(1, sizeof *s);
     if (!s)
         return dml_error_msg(err, DML_ENOMEM, "out of memory");
     s->strategy = strategy;
+    if (spec)
+        s->spec = *spec;
+    else
+        dml_sync_spec_init(&s->spec);
+    s->seed = seed;
     s->st = st;
     s->dp_comm = dp_comm;
     MPI_Comm_size(dp_comm, &s->dp);

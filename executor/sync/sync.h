@@ -190,6 +190,10 @@ struct dml_sync {
                                  dp (allreduce) or 1 (sharded, zero1) */
     void *impl;               /* the strategy's own (zero1: its reduced
                                  gradient shard) */
+    dml_sync_spec spec;       /* the plan's sync knob; its number is
+                                 top-k's fraction K, PowerSGD's rank R
+                                 (costmodel/sync_spec.h) */
+    uint64_t seed;            /* the run's seed (PowerSGD's first Q) */
     dml_sync_pre_reduce_fn pre_reduce; /* NULL: none this step */
     void *pre_reduce_ctx;
     double comm_s;            /* this step's exposed sync time, s */
@@ -213,13 +217,16 @@ const dml_sync_strategy *dml_sync_strategy_for(const dml_parallel_config *par,
 
 /* Cut st's flat buffers into buckets of bucket_bytes (> 0) and set the
  * strategy up for the group dp_comm (no communication: a rank that fails
- * here cannot leave the others waiting). nodes: dp_comm node by node
- * (dml_groups.dp_nodes; a test may fake the nodes), copied, its
- * communicators borrowed. *out NULL on failure. */
-dml_status dml_sync_open(const dml_sync_strategy *strategy, dml_stage *st,
-                         MPI_Comm dp_comm, const dml_dp_nodes *nodes,
-                         size_t bucket_bytes, dml_sync **out,
-                         dml_error *err);
+ * here cannot leave the others waiting). spec: the plan's sync knob (its
+ * number parametrises top-k and PowerSGD; NULL: allreduce), seed: the
+ * run's. nodes: dp_comm node by node (dml_groups.dp_nodes; a test may
+ * fake the nodes), copied, its communicators borrowed. *out NULL on
+ * failure. */
+dml_status dml_sync_open(const dml_sync_strategy *strategy,
+                         const dml_sync_spec *spec, uint64_t seed,
+                         dml_stage *st, MPI_Comm dp_comm,
+                         const dml_dp_nodes *nodes, size_t bucket_bytes,
+                         dml_sync **out, dml_error *err);
 void dml_sync_close(dml_sync *s);
 
 /* A new step: no bucket started, no time or bytes counted; pre_reduce
@@ -263,5 +270,15 @@ void dml__sync_sent(dml_sync *s, dml_coll_op op, double bytes);
  * (inter false) or are all on different nodes (inter true). */
 void dml__sync_sent_on(dml_sync *s, dml_coll_op op, double bytes, int ranks,
                        bool inter);
+
+/* For the sharded strategies' files (zero1.c, half.c): own this rank's
+ * 1/dp of every bucket (s->owned, nowned, nstate, replicas 1), its reduced
+ * gradient at shard + the bucket's shard_off. */
+dml_status dml__sync_own_shards(dml_sync *s, const float *shard,
+                                dml_error *err);
+
+/* After the update of the owned shards: every rank's parameters from
+ * their owners (one all-gather per bucket, waited for). */
+void dml__sync_gather_shards(dml_sync *s);
 
 #endif

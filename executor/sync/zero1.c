@@ -18,17 +18,15 @@
 
 #include <stdlib.h>
 
-/* One owned range per bucket: this rank's 1/dp of it. */
-static dml_status zero1_setup(dml_sync *s, dml_error *err)
+/* This rank's 1/dp of every bucket (sync.h); also half.c's. */
+dml_status dml__sync_own_shards(dml_sync *s, const float *shard,
+                                dml_error *err)
 {
     s->nstate = s->st->nflat / (size_t)s->dp;
-    float *shard = calloc(s->nstate ? s->nstate : 1, sizeof(float));
     s->owned = calloc((size_t)(s->nbuckets ? s->nbuckets : 1),
                       sizeof *s->owned);
-    s->impl = shard;
-    if (!shard || !s->owned)
-        return dml_error_msg(err, DML_ENOMEM, "out of memory for the "
-                             "ZeRO-1 gradient shard");
+    if (!s->owned)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
     for (int k = 0; k < s->nbuckets; k++) {
         const dml_sync_bucket *b = &s->buckets[k];
         size_t own = b->lo + (size_t)s->dp_i * b->chunk;
@@ -42,6 +40,18 @@ static dml_status zero1_setup(dml_sync *s, dml_error *err)
     return DML_OK;
 }
 
+/* One owned range per bucket: this rank's 1/dp of it. */
+static dml_status zero1_setup(dml_sync *s, dml_error *err)
+{
+    size_t n = s->st->nflat / (size_t)s->dp;
+    float *shard = calloc(n ? n : 1, sizeof(float));
+    s->impl = shard;
+    if (!shard)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory for the "
+                             "ZeRO-1 gradient shard");
+    return dml__sync_own_shards(s, shard, err);
+}
+
 static void zero1_start(dml_sync *s, int k)
 {
     const dml_sync_bucket *b = &s->buckets[k];
@@ -53,8 +63,9 @@ static void zero1_start(dml_sync *s, int k)
                    (double)(b->hi - b->lo) * sizeof(float));
 }
 
-/* Every rank updated its shard of every bucket: gather the parameters. */
-static void zero1_gather(dml_sync *s)
+/* Every rank updated its shard of every bucket: gather the parameters
+ * (sync.h; also half.c's). */
+void dml__sync_gather_shards(dml_sync *s)
 {
     for (int k = 0; k < s->nbuckets; k++) {
         const dml_sync_bucket *b = &s->buckets[k];
@@ -77,6 +88,6 @@ const dml_sync_strategy dml_sync_zero1 = {
     .name = "zero1",
     .setup = zero1_setup,
     .start = zero1_start,
-    .step_finish = zero1_gather,
+    .step_finish = dml__sync_gather_shards,
     .teardown = zero1_teardown,
 };

@@ -182,8 +182,8 @@ static long check(const dml_sync_strategy *strategy, dml_stage *st,
     fake_nodes(g, false, &nodes);
     dml_sync *s = NULL;
     dml_error err;
-    if (dml_sync_open(strategy, st, MPI_COMM_WORLD, &nodes, bucket_bytes,
-                      &s, &err) != DML_OK) {
+    if (dml_sync_open(strategy, NULL, 1, st, MPI_COMM_WORLD, &nodes,
+                      bucket_bytes, &s, &err) != DML_OK) {
         fprintf(stderr, "rank %d: dml_sync_open failed: %s\n", rank,
                 err.msg);
         MPI_Abort(MPI_COMM_WORLD, 2);
@@ -261,8 +261,8 @@ static long check_uneven(dml_stage *st)
     fake_nodes(1, true, &nodes);
     dml_sync *s = NULL;
     dml_error err;
-    dml_status r = dml_sync_open(&dml_sync_hier, st, MPI_COMM_WORLD,
-                                 &nodes, 1u << 20, &s, &err);
+    dml_status r = dml_sync_open(&dml_sync_hier, NULL, 1, st,
+                                 MPI_COMM_WORLD, &nodes, 1u << 20, &s, &err);
     long wrong = r == DML_OK || s != NULL ||
                  !strstr(err.msg, "as many data-parallel ranks on every "
                                   "node");
