@@ -17,14 +17,35 @@ const dml_sync_strategy *dml_sync_strategy_for(const dml_parallel_config *par,
                                                int dp)
 {
     bool sharded = par->zero >= 1 && dp > 1;
+    /* one replica: nothing to exchange, so nothing is sent in 16 bits
+     * or compressed either (the engine exchanges nothing for dp < 2) */
+    bool one = dp < 2;
     switch (par->sync.kind) {
     case DML_SYNC_ALLREDUCE:
         return sharded ? &dml_sync_zero1 : &dml_sync_allreduce;
     case DML_SYNC_HIERARCHICAL:
-        if (dp < 2) /* one replica: nothing to exchange either way */
+        if (one)
             return &dml_sync_allreduce;
         return sharded ? &dml_sync_hier_zero1
                        : &dml_sync_hier;
+    case DML_SYNC_FP16:
+        return one       ? &dml_sync_allreduce
+               : sharded ? &dml_sync_fp16_zero1
+                         : &dml_sync_fp16;
+    case DML_SYNC_BF16:
+        return one       ? &dml_sync_allreduce
+               : sharded ? &dml_sync_bf16_zero1
+                         : &dml_sync_bf16;
+    /* top-k and PowerSGD keep a whole replica's optimizer state: the
+     * plan refuses ZeRO for them (dml_sync_spec_check) */
+    case DML_SYNC_TOPK:
+        return one ? &dml_sync_allreduce : sharded ? NULL : &dml_sync_topk_ef;
+    case DML_SYNC_TOPK_NOEF:
+        return one       ? &dml_sync_allreduce
+               : sharded ? NULL
+                         : &dml_sync_topk_noef;
+    case DML_SYNC_POWERSGD:
+        return one ? &dml_sync_allreduce : sharded ? NULL : &dml_sync_psgd;
     default: return NULL;
     }
 }

@@ -18,9 +18,13 @@
  *                                                dp > 1
  *   "hierarchical"    dml_sync_hierarchical      sync=hierarchical,
  *   "hierarchical-zero1"                         zero=0 or 1
- *   (none yet)        sync_half.c, sync_topk.c,
- *                     sync_powersgd.c, sync_local.c, sync_ssp.c: priced,
- *                     refused by dml-exec until their file here exists
+ *   "fp16", "bf16"    dml_sync_half              sync=fp16 or bf16,
+ *   "fp16-zero1", "bf16-zero1"                   zero=0 or 1
+ *   "topk"            dml_sync_topk              sync=topk:K, zero=0
+ *   "topk-noef"       dml_sync_topk              sync=topk-noef:K, zero=0
+ *   "powersgd"        dml_sync_powersgd          sync=powersgd:R, zero=0
+ *   (none yet)        sync_local.c, sync_ssp.c: priced, refused by
+ *                     dml-exec until their file here exists
  *
  * (The cost model's dense pricer prices ZeRO 0-3 in one function; the
  * executor runs ZeRO 0 and 1, each its own file, because what a rank
@@ -206,6 +210,13 @@ extern const dml_sync_strategy dml_sync_allreduce;
 extern const dml_sync_strategy dml_sync_zero1;
 extern const dml_sync_strategy dml_sync_hier;
 extern const dml_sync_strategy dml_sync_hier_zero1;
+extern const dml_sync_strategy dml_sync_fp16;       /* half.c */
+extern const dml_sync_strategy dml_sync_bf16;
+extern const dml_sync_strategy dml_sync_fp16_zero1;
+extern const dml_sync_strategy dml_sync_bf16_zero1;
+extern const dml_sync_strategy dml_sync_topk_ef;    /* topk.c */
+extern const dml_sync_strategy dml_sync_topk_noef;
+extern const dml_sync_strategy dml_sync_psgd;       /* powersgd.c */
 
 /* The strategy of a plan on dp replicas (its parallel.sync): zero1 for
  * ZeRO >= 1 with dp > 1, else allreduce; hierarchical_zero1 or
