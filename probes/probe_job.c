@@ -15,6 +15,7 @@
 #include "common/units.h"
 #include "common/version.h"
 #include "probes/busbw.h"
+#include "probes/link_share.h"
 #include "probes/nccl_collectives.h"
 
 /* ---- running --------------------------------------------------------------- */
@@ -143,6 +144,11 @@ static dml_status run_comm_probes(const dml_probe_job_options *opt,
         opt->quick ? dml_p2p_options_quick() : dml_p2p_options_default();
     po.progress = pr;
     DML_CHECK(dml_p2p_measure_levels(lv, &po, job->p2p, &job->p2p_count, err));
+    /* a node's ranks sharing its links: 4 MiB (16 MiB) a pair, best of 2
+     * (3) */
+    DML_CHECK(dml_link_share_measure(lv, (opt->quick ? 4.0 : 16.0) * 1048576,
+                                     opt->quick ? 2 : 3,
+                                     &job->inter_share_Bps, err));
     dml_coll_options co =
         opt->quick ? dml_coll_options_quick() : dml_coll_options_default();
     co.progress = pr;
@@ -368,10 +374,12 @@ static json_t *p2p_json(const dml_probe_job *job)
                               fit_json(&r->fit, r->fit_status), "points",
                               pts));
     }
-    return json_pack("{s:o, s:o, s:s, s:o}", "latency_s",
+    return json_pack("{s:o, s:o, s:s, s:o, s:o}", "latency_s",
                      num(head->latency_s), "bandwidth_Bps",
                      num(head->bandwidth_Bps), "level", head->level, "levels",
-                     levels);
+                     levels, "inter_node_per_device_Bps",
+                     job->inter_share_Bps > 0 ? json_real(job->inter_share_Bps)
+                                              : json_null());
 }
 
 /* Per collective a list of points, each naming its level; the fits beside. */
@@ -524,6 +532,24 @@ static void stable_fingerprint(const dml_probe_job *job, char *out,
     snprintf(out, size, "%016llx", (unsigned long long)h);
 }
 
+/*
+ * A device's (one core's) GEMM rate when every core of the node computes
+ * at once, as mem_bw_Bps below is its share of the all-core STREAM: the
+ * all-core peak per core, never above one core alone (0: not measured,
+ * one core's). Where the cores run at their single-core rate this is that
+ * rate; where they do not (all-core clocks, a shared memory bus, or
+ * nodes that share one machine's cores: containers, scripts/emu-cluster,
+ * whose nodes run their node probes at the same time, as their ranks
+ * will compute) it is what each rank of a full node gets (issue 14).
+ */
+static double core_share(double one_core, double all_cores, int cores)
+{
+    if (!(all_cores > 0))
+        return one_core;
+    double per_core = all_cores / cores;
+    return per_core < one_core ? per_core : one_core;
+}
+
 static void fill_cpu_group(const dml_probe_job *job, const dml_probe_host *h,
                            dml_node_group *g)
 {
@@ -538,8 +564,10 @@ static void fill_cpu_group(const dml_probe_job *job, const dml_probe_host *h,
     snprintf(d->model, sizeof d->model, "%s",
              h->cpu_model[0] ? h->cpu_model : "cpu");
     d->cores = 1;
-    d->peak_flops[DML_DTYPE_FP64] = h->dgemm_1t_flops;
-    d->peak_flops[DML_DTYPE_FP32] = h->sgemm_1t_flops;
+    d->peak_flops[DML_DTYPE_FP64] =
+        core_share(h->dgemm_1t_flops, h->dgemm_all_flops, cores);
+    d->peak_flops[DML_DTYPE_FP32] =
+        core_share(h->sgemm_1t_flops, h->sgemm_all_flops, cores);
     d->mem_bytes = h->mem_available_bytes / cores;
     /* Each rank's share when every core streams at once. */
     d->mem_bw_Bps = h->triad_all_Bps / cores;
@@ -574,6 +602,11 @@ static void fill_links(const dml_probe_job *job, dml_node_group *g)
         g->links[lvl].latency_s = r->latency_s;
         g->links[lvl].bw_Bps = r->bandwidth_Bps;
         g->links[lvl].efficiency = 1.0; /* measured, so achievable */
+        /* per device (docs/formats.md): what each rank gets when all of a
+         * node's ranks cross at once, where they share the node's links */
+        if (lvl == DML_LINK_INTER && job->inter_share_Bps > 0 &&
+            job->inter_share_Bps < r->bandwidth_Bps)
+            g->links[lvl].bw_Bps = job->inter_share_Bps;
     }
     for (size_t i = 0; i < job->coll_count; i++) {
         const dml_coll_result *r = &job->coll[i];
@@ -691,6 +724,11 @@ void dml_probe_job_print(const dml_probe_job *job, FILE *out)
         dml_p2p_write_table(out, r, DML_P2P_TABLE_LATENCY, NULL);
         dml_p2p_write_table(out, r, DML_P2P_TABLE_BANDWIDTH, NULL);
     }
+    if (job->inter_share_Bps > 0)
+        fprintf(out, "\nBetween nodes with every rank of a node sending at "
+                     "once: %s per rank (the cluster spec's per-device "
+                     "inter_node bandwidth where it is below the pair's)\n",
+                dml_units_bandwidth(job->inter_share_Bps, b, sizeof b));
     fprintf(out, "\nCollectives (MPI), alpha-beta fits (busbw from the "
                  "largest sizes)\n");
     fprintf(out, "  %-14s %-11s %6s %12s %14s %9s %9s\n", "op", "level",

@@ -76,6 +76,9 @@ typedef struct dml_probe_job {
     dml_probe_host *hosts;     /* every node's headline, node order */
     size_t p2p_count;          /* levels measured */
     dml_p2p_result p2p[DML_COMM_LEVEL_COUNT]; /* per level */
+    double inter_share_Bps;    /* inter-node bandwidth per device with
+                                  every place of a node sending at once
+                                  (link_share.h), B/s; 0: not measured */
     size_t coll_count;         /* op x level results */
     dml_coll_result coll[DML_PROBE_MAX_COLL]; /* MPI collectives */
     size_t nccl_count;         /* NCCL results, 0 without GPUs */
