@@ -159,9 +159,17 @@ static double measured(const dml_coll_group *grp, dml_coll_op op,
     const dml_coll_fit *f = &grp->fits[op][level];
     if (!f->present || !(f->busbw_Bps > 0))
         return DML__NEVER;
+    /* The inter-node fit was measured by one rank per node alone; a group
+     * whose g ranks per node share the node's links with the node's other
+     * ranks (g groups at once, as node-by-node reductions run) gets no
+     * more than their per-device bandwidth (issue 14). */
+    double busbw = f->busbw_Bps;
+    double cap = spans ? grp->ranks_per_node * bw(&grp->inter) : busbw;
+    if (cap < busbw)
+        busbw = cap;
     return f->alpha_s * (spans ? grp->latency_scale_inter
                                : grp->latency_scale_intra) +
-           bytes * dml_collective_busbw_factor(op, grp->ranks) / f->busbw_Bps;
+           bytes * dml_collective_busbw_factor(op, grp->ranks) / busbw;
 }
 
 double dml_collective_time_algo(const dml_coll_group *in, dml_coll_op op,
