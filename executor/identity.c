@@ -151,6 +151,12 @@ dml_status dml_identity_make(const dml_plan *p, const char *data,
     add(&t, "parallel.mbs", "%lld", (long long)c->mbs);
     add(&t, "parallel.microbatches", "%lld", (long long)c->microbatches);
     add(&t, "parallel.schedule", "%s", dml_pp_schedule_name(c->schedule));
+    /* the data-parallel strategy changes the weights (16-bit sums, top-k,
+     * PowerSGD) and what a checkpoint holds (a residual, Q); allreduce
+     * has no line, as in the identities written before strategies */
+    if (c->sync.kind != DML_SYNC_ALLREDUCE)
+        add(&t, "parallel.sync", "%s",
+            dml_sync_spec_format(&c->sync, buf, sizeof buf));
     size_t len = 0;
     buf[0] = '\0';
     for (int i = 0; i < p->stage_count && len < sizeof buf; i++)

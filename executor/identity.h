@@ -14,6 +14,11 @@
  *   parallel.dp .tp .pp .zero    the layout (also checked on its own)
  *   parallel.mbs .microbatches   the micro-batch split
  *   parallel.schedule            "1f1b" or "gpipe"
+ *   parallel.sync                the data-parallel strategy as the knob
+ *                                writes it ("topk:0.01"), when it is not
+ *                                allreduce (a text without the line, as
+ *                                every one before strategies, means
+ *                                allreduce)
  *   placement.stages             "0-1,2-2": each stage's layers
  *   schedule.global_batch        samples per step
  *   schedule.batch_ramp          "until:batch,..." or "none"
