@@ -27,6 +27,12 @@
  *     the cost model's detail.dp_bytes_intra/inter), for the same model
  *     on a cluster of N/g nodes of g ranks (the executor pads its buffer
  *     to a multiple of N values; the pricer counts the parameters).
+ * The compressed strategies (issue 15) run here too: fp16/bf16 (with and
+ * without ZeRO-1) and top-k with K = 1 must give the exact sums (the
+ * values are exact in 16 bits); top-k with K = 0.25 and PowerSGD of rank
+ * 2 are checked for ownership and bytes (sync_compress_check checks their
+ * values): 2 bytes a value, (n-1) k (4 + 4), and R (rows + cols) per
+ * matrix plus the biases, against their pricers.
  * Nodes of unequal size make sync=hierarchical refuse in one line on every
  * rank. Prints one line per case with its #wrong; exit 1 when any is not
  * 0.
@@ -56,6 +62,24 @@ static float grad_value(int rank, size_t i)
 static float param_value(size_t i)
 {
     return (float)(i % 1000) * 0.5f;
+}
+
+/* A strategy with the knob that selects it (top-k's fraction, PowerSGD's
+ * rank). exact: every owned value is the exact sum over the ranks (the
+ * test's values are exact in 16 bits too, and top-k with K = 1 sends
+ * everything); else the sums are sync_compress_check's, and this checks
+ * ownership, the gather and the bytes. */
+typedef struct sync_case {
+    const dml_sync_strategy *strategy;
+    dml_sync_kind kind;
+    double param;
+    bool exact;
+} sync_case;
+
+static bool sharded(const dml_sync_strategy *s)
+{
+    return s == &dml_sync_zero1 || s == &dml_sync_hier_zero1 ||
+           s == &dml_sync_fp16_zero1 || s == &dml_sync_bf16_zero1;
 }
 
 /* Fake nodes: ranks r and r' share one when r / g == r' / g, or, with
@@ -88,8 +112,8 @@ static void fake_nodes_free(dml_dp_nodes *n)
 
 /* The pricer's bytes per replica for the strategy on n ranks, g to a
  * node: intra and inter, bytes. */
-static void priced_bytes(const dml_sync_strategy *strategy, int n, int g,
-                         double *intra, double *inter)
+static void priced_bytes(const sync_case *c, int n, int g, double *intra,
+                         double *inter)
 {
     *intra = *inter = 0;
     if (n < 2)
@@ -114,12 +138,8 @@ static void priced_bytes(const dml_sync_strategy *strategy, int n, int g,
     par.dp = n;
     par.mbs = 1;
     par.microbatches = 1;
-    par.zero = strategy == &dml_sync_zero1 ||
-               strategy == &dml_sync_hier_zero1;
-    par.sync.kind = strategy == &dml_sync_hier ||
-                            strategy == &dml_sync_hier_zero1
-                        ? DML_SYNC_HIERARCHICAL
-                        : DML_SYNC_ALLREDUCE;
+    par.zero = sharded(c->strategy);
+    par.sync = (dml_sync_spec){.kind = c->kind, .param = c->param};
     dml_prediction pred;
     dml_costmodel_detail d;
     if (dml_cluster_spec_scale_nodes(&cluster, n / g, &err) != DML_OK ||
@@ -129,24 +149,28 @@ static void priced_bytes(const dml_sync_strategy *strategy, int n, int g,
         fprintf(stderr, "pricer: %s\n", err.msg);
         MPI_Abort(MPI_COMM_WORLD, 2);
     }
-    /* the pricer counts the parameters; the executor its padded buffer */
+    /* the pricer counts the parameters; the executor its padded buffer,
+     * but for top-k and PowerSGD, which send entries of parameters */
     double pad = 1.0;
     size_t params = 0;
     for (int l = 0; l < 3; l++)
         params += (size_t)(widths[l] * widths[l + 1] + widths[l + 1]);
-    pad = (double)((params + (size_t)n - 1) / (size_t)n * (size_t)n) /
-          (double)params;
+    if (c->kind != DML_SYNC_TOPK && c->kind != DML_SYNC_TOPK_NOEF &&
+        c->kind != DML_SYNC_POWERSGD)
+        pad = (double)((params + (size_t)n - 1) / (size_t)n * (size_t)n) /
+              (double)params;
     *intra = d.dp_bytes_intra * pad;
     *inter = d.dp_bytes_inter * pad;
 }
 
 /* What this rank's collectives send, by level, under the ring's bus
  * bandwidth factors (sync.h). */
-static void counted_bytes(const dml_sync_strategy *strategy, size_t nflat,
-                          int n, int g, bool next_same, double *intra,
+static void counted_bytes(const sync_case *c, const dml_stage *st, int n,
+                          int g, bool next_same, double *intra,
                           double *inter)
 {
-    double b = (double)nflat * 4.0;
+    const dml_sync_strategy *strategy = c->strategy;
+    double b = (double)st->nflat * 4.0;
     *intra = *inter = 0;
     if (n < 2)
         return;
@@ -159,7 +183,21 @@ static void counted_bytes(const dml_sync_strategy *strategy, size_t nflat,
         *inter = 2.0 * (nodes - 1) / nodes * b / g;
         return;
     }
-    double all = 2.0 * (n - 1) / n * b;
+    double ring = (double)(n - 1) / n, all = 2.0 * ring * b;
+    if (c->kind == DML_SYNC_FP16 || c->kind == DML_SYNC_BF16)
+        /* 2 bytes a value reduced; ZeRO-1's gather of fp32 parameters */
+        all = sharded(strategy) ? ring * b / 2 + ring * b : all / 2;
+    if (c->kind == DML_SYNC_TOPK || c->kind == DML_SYNC_TOPK_NOEF)
+        /* (n - 1) k entries of a 4-byte index and a 4-byte value */
+        all = (n - 1) * ceil(c->param * (double)st->nparams) * 8.0;
+    if (c->kind == DML_SYNC_POWERSGD) {
+        /* R (rows + cols) per matrix and the biases, allreduced */
+        double v = 0;
+        for (int l = 0; l < st->nlayers; l++)
+            v += c->param * (st->layers[l].in + st->layers[l].out) +
+                 st->layers[l].out;
+        all = 2.0 * ring * v * 4.0;
+    }
     if (next_same)
         *intra = all;
     else
@@ -172,9 +210,11 @@ static bool near(double got, double want)
 }
 
 /* One case; returns the values found wrong (summed over the ranks). */
-static long check(const dml_sync_strategy *strategy, dml_stage *st,
-                  size_t bucket_bytes, int g)
+static long check(const sync_case *c, dml_stage *st, size_t bucket_bytes,
+                  int g)
 {
+    const dml_sync_strategy *strategy = c->strategy;
+    dml_sync_spec spec = {.kind = c->kind, .param = c->param};
     int rank, n;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &n);
@@ -182,14 +222,16 @@ static long check(const dml_sync_strategy *strategy, dml_stage *st,
     fake_nodes(g, false, &nodes);
     dml_sync *s = NULL;
     dml_error err;
-    if (dml_sync_open(strategy, NULL, 1, st, MPI_COMM_WORLD, &nodes,
+    if (dml_sync_open(strategy, &spec, 1, st, MPI_COMM_WORLD, &nodes,
                       bucket_bytes, &s, &err) != DML_OK) {
         fprintf(stderr, "rank %d: dml_sync_open failed: %s\n", rank,
                 err.msg);
         MPI_Abort(MPI_COMM_WORLD, 2);
     }
+    /* the padding's gradient is zero, as in training (no layer writes
+     * it; top-k and PowerSGD send parameters only) */
     for (size_t i = 0; i < st->nflat; i++)
-        st->grads[i] = grad_value(rank, i);
+        st->grads[i] = i < st->nparams ? grad_value(rank, i) : 0.0f;
     dml_sync_begin_step(s, NULL, NULL);
     for (int l = st->nlayers - 1; l >= 0; l--) {
         dml_sync_grad_ready(s, l);
@@ -207,8 +249,9 @@ static long check(const dml_sync_strategy *strategy, dml_stage *st,
         const dml_sync_owned *o = &s->owned[k];
         owned += o->hi - o->lo;
         for (size_t i = o->lo; i < o->hi; i++) {
-            float want = tri * (float)(1 + i % 7) * 0.25f;
-            wrong += o->grad[i - o->lo] != want;
+            float want = i < st->nparams ? tri * (float)(1 + i % 7) * 0.25f
+                                         : 0.0f;
+            wrong += c->exact && o->grad[i - o->lo] != want;
             covered[i]++;
             st->params[i] = param_value(i);
         }
@@ -226,8 +269,7 @@ static long check(const dml_sync_strategy *strategy, dml_stage *st,
 
     /* this rank's bytes, by level */
     double want_in, want_out;
-    counted_bytes(strategy, st->nflat, n, g, nodes.next_same_node, &want_in,
-                  &want_out);
+    counted_bytes(c, st, n, g, nodes.next_same_node, &want_in, &want_out);
     wrong += !near(s->sent.intra_node, want_in) +
              !near(s->sent.inter_node, want_out);
     /* the group's average against the pricer */
@@ -235,17 +277,22 @@ static long check(const dml_sync_strategy *strategy, dml_stage *st,
     MPI_Allreduce(MPI_IN_PLACE, mean, 2, MPI_DOUBLE, MPI_SUM,
                   MPI_COMM_WORLD);
     double priced_in, priced_out;
-    priced_bytes(strategy, n, g, &priced_in, &priced_out);
+    priced_bytes(c, n, g, &priced_in, &priced_out);
     wrong += !near(mean[0], priced_in) + !near(mean[1], priced_out);
 
     long total = 0;
     MPI_Allreduce(&wrong, &total, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+    char name[48];
+    if (dml_sync_kind_has_param(c->kind))
+        snprintf(name, sizeof name, "%s:%g", strategy->name, c->param);
+    else
+        snprintf(name, sizeof name, "%s", strategy->name);
     if (rank == 0)
         printf("%-18s %d ranks, %d to a node, %8zu-byte buckets %3d "
                "buckets: bytes/replica intra %8.0f inter %8.0f (priced "
                "%8.0f %8.0f) #wrong %ld\n",
-               strategy->name, n, g, bucket_bytes, s->nbuckets, mean[0],
-               mean[1], priced_in, priced_out, total);
+               name, n, g, bucket_bytes, s->nbuckets, mean[0], mean[1],
+               priced_in, priced_out, total);
     dml_sync_close(s);
     fake_nodes_free(&nodes);
     return total;
@@ -291,21 +338,32 @@ int main(int argc, char **argv)
         fprintf(stderr, "dml_stage_init failed\n");
         MPI_Abort(MPI_COMM_WORLD, 2);
     }
-    const dml_sync_strategy *all[] = {&dml_sync_allreduce, &dml_sync_zero1,
-                                      &dml_sync_hier,
-                                      &dml_sync_hier_zero1};
+    const sync_case all[] = {
+        {&dml_sync_allreduce, DML_SYNC_ALLREDUCE, 0, true},
+        {&dml_sync_zero1, DML_SYNC_ALLREDUCE, 0, true},
+        {&dml_sync_hier, DML_SYNC_HIERARCHICAL, 0, true},
+        {&dml_sync_hier_zero1, DML_SYNC_HIERARCHICAL, 0, true},
+        {&dml_sync_fp16, DML_SYNC_FP16, 0, true},
+        {&dml_sync_bf16, DML_SYNC_BF16, 0, true},
+        {&dml_sync_fp16_zero1, DML_SYNC_FP16, 0, true},
+        {&dml_sync_bf16_zero1, DML_SYNC_BF16, 0, true},
+        {&dml_sync_topk_ef, DML_SYNC_TOPK, 1, true},
+        {&dml_sync_topk_ef, DML_SYNC_TOPK, 0.25, false},
+        {&dml_sync_topk_noef, DML_SYNC_TOPK_NOEF, 0.25, false},
+        {&dml_sync_psgd, DML_SYNC_POWERSGD, 2, false},
+    };
     const size_t buckets[] = {64, 200, 1u << 20};
     long wrong = 0;
     for (size_t a = 0; a < sizeof all / sizeof all[0]; a++) {
-        /* sharded and node-by-node strategies run with dp > 1 only
-         * (dml_sync_strategy_for) */
-        if (all[a] != &dml_sync_allreduce && n < 2)
+        /* sharded, node-by-node and compressed strategies run with
+         * dp > 1 only (dml_sync_strategy_for) */
+        if (all[a].strategy != &dml_sync_allreduce && n < 2)
             continue;
         for (int g = 1; g <= n; g++) {
             if (n % g)
                 continue;
             for (size_t b = 0; b < 3; b++)
-                wrong += check(all[a], &st, buckets[b], g);
+                wrong += check(&all[a], &st, buckets[b], g);
         }
     }
     if (n >= 3)
