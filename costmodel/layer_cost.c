@@ -13,7 +13,9 @@
  *   backward: norms 6E·Th, dropout-adds (6E+2)·Th, softmax 3E·A,
  *             dropout (2E+1)·A, activation 3E·Tf (gelu) or 5E·Tf (swiglu).
  * With E = 2 that is 22·Th + 9·A + 4·Tf forward, as in Korthikanti et al.
- * 2022's accounting of the same tensors.
+ * 2022's accounting of the same tensors. A model without dropout (Llama)
+ * has neither the masks nor the attention dropout: the adds move 6E·Th,
+ * the scores only the softmax's.
  */
 #include <math.h>
 #include <string.h>
@@ -105,11 +107,13 @@ void dml__transformer_layer(const dml__step *st, dml__layer_cost *lc,
                ((double)m->heads / t +
                 dml_flops_kv_heads_per_rank(m, par->tp)) *
                (h / (double)m->heads);
-    double scores_f = (4.0 * e + 1.0) * att;
-    lc->mem_f = dml__mem_time(ctx, (10.0 * e + 2.0) * th + scores_f +
-                               (glu ? 3.0 : 2.0) * e * tf_ + rope);
-    lc->mem_b = dml__mem_time(ctx, (12.0 * e + 2.0) * th + (5.0 * e + 1.0) * att +
-                               (glu ? 5.0 : 3.0) * e * tf_ + rope);
+    double mask = m->dropout > 0 ? 1.0 : 0.0;
+    double scores_f = (2.0 * e + mask * (2.0 * e + 1.0)) * att;
+    double scores_b = (3.0 * e + mask * (2.0 * e + 1.0)) * att;
+    lc->mem_f = dml__mem_time(ctx, (10.0 * e + 2.0 * mask) * th + scores_f +
+                                       (glu ? 3.0 : 2.0) * e * tf_ + rope);
+    lc->mem_b = dml__mem_time(ctx, (12.0 * e + 2.0 * mask) * th + scores_b +
+                                       (glu ? 5.0 : 3.0) * e * tf_ + rope);
 
     if (par->tp > 1) {
         double a = tokens * h * e;
@@ -205,8 +209,9 @@ double dml__embed_time(const dml__step *st)
     double th_full = tokens * (double)m->hidden;
     double th = th_full / (par->sp ? t : 1.0);
     /* lookup (+ positions), dropout; backward: dropout, fp32 scatter-add */
-    double fwd = dml__mem_time(ctx, 3.0 * e * th_full + (2.0 * e + 1.0) * th);
-    double bwd = dml__mem_time(ctx, (2.0 * e + 1.0) * th + (e + 8.0) * th_full / t);
+    double drop = m->dropout > 0 ? (2.0 * e + 1.0) * th : 0;
+    double fwd = dml__mem_time(ctx, 3.0 * e * th_full + drop);
+    double bwd = dml__mem_time(ctx, drop + (e + 8.0) * th_full / t);
     double comm = 0;
     if (par->tp > 1) {
         double a = th_full * e;

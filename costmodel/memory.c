@@ -62,9 +62,11 @@ double dml_memory_layer_activations(const dml_model_spec *m, int layer,
     double outside_split = sp ? t : 1.0;
     if (recompute == DML_RECOMPUTE_FULL)
         return sbh * e / outside_split;
-    /* Norm inputs and outputs (4 tensors) and two 1-byte dropout masks:
-     * replicated on every TP rank unless sequence parallel. */
-    double outside = sbh * (4.0 * e + 2.0) / outside_split;
+    /* Norm inputs and outputs (4 tensors) and two 1-byte dropout masks
+     * (a model without dropout keeps none): replicated on every TP rank
+     * unless sequence parallel. */
+    double mask = m->dropout > 0 ? 1.0 : 0.0;
+    double outside = sbh * (4.0 * e + 2.0 * mask) / outside_split;
     /* Q, K, V (K and V at the kv width), the projection input. */
     double r = (double)m->kv_heads / (double)m->heads;
     double kv_split = dml_flops_kv_heads_per_rank(m, tp) * t /
@@ -79,13 +81,14 @@ double dml_memory_layer_activations(const dml_model_spec *m, int layer,
                  t;
     if (m->moe_experts > 0)
         ffn += s * samples * (double)m->moe_experts * 4.0 / outside_split;
-    /* Scores: softmax output (e), dropout mask (1), dropout output (e). */
+    /* Scores: softmax output (e), dropout mask (1), dropout output (e);
+     * without dropout the softmax output alone. */
     double a = (double)m->heads;
     double scores = 0;
     if (attn == DML_ATTN_FLASH)
         scores = a * s * samples * 4.0 / t; /* fp32 log-sum-exp per row */
     else if (recompute != DML_RECOMPUTE_SELECTIVE)
-        scores = a * s * s * samples * (2.0 * e + 1.0) / t;
+        scores = a * s * s * samples * (mask > 0 ? 2.0 * e + 1.0 : e) / t;
     return outside + attn_in + ffn + scores;
 }
 
@@ -115,8 +118,8 @@ double dml_memory_embedding_activations(const dml_model_spec *m,
         return 0;
     double e = dml_dtype_bytes(m->dtype);
     double sbh = (double)m->seq_len * samples * (double)m->hidden;
-    /* embedding output and its dropout mask */
-    return sbh * (e + 1.0) / (sp ? tp : 1);
+    /* embedding output and its dropout mask (if the model drops out) */
+    return sbh * (e + (m->dropout > 0 ? 1.0 : 0.0)) / (sp ? tp : 1);
 }
 
 double dml_memory_logits_activations(const dml_model_spec *m, double samples,

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "costmodel/flops.h"
+#include "costmodel/memory.h"
 #include "costmodel/presets.h"
 #include "costmodel/step_time.h"
 #include "tests/support/test_support.h"
@@ -237,6 +238,48 @@ static void data_parallel_sync_options(void **state)
     run(e, &par, &dx);
     /* tp 8: the two dp ranks are on two nodes (half the params each) */
     assert_true(dx.dp_comm_s > dn.dp_comm_s / 2);
+    teardown(e);
+}
+
+/* A model without dropout (Llama) keeps no dropout masks and runs no
+ * attention dropout: per layer and micro-batch (materialized attention,
+ * no recomputation, no SP) 2 sbh / 1 byte masks and a s^2 (e + 1) of the
+ * scores fewer bytes stored, and fewer memory-bound bytes moved; any
+ * dropout rate above 0 costs the same. */
+static void dropout_free_models_keep_no_masks(void **state)
+{
+    (void)state;
+    env *e = setup("gpt3-1.3b", "dgx-a100-80g", 1, NULL);
+    dml_model_spec m0 = e->model, m2 = e->model;
+    m0.dropout = 0;
+    m2.dropout = 0.2;
+    double b = 4, s = (double)m0.seq_len, h = (double)m0.hidden;
+    double a = (double)m0.heads;
+    double with = dml_memory_layer_activations(&e->model, 0, b, 1, false,
+                                               DML_RECOMPUTE_NONE,
+                                               DML_ATTN_MATERIALIZED);
+    double without = dml_memory_layer_activations(&m0, 0, b, 1, false,
+                                                  DML_RECOMPUTE_NONE,
+                                                  DML_ATTN_MATERIALIZED);
+    assert_true(REL(with - without, 2 * s * b * h + a * s * s * b * 3) <
+                1e-12);
+    assert_true(dml_memory_layer_activations(&m2, 0, b, 1, false,
+                                             DML_RECOMPUTE_NONE,
+                                             DML_ATTN_MATERIALIZED) == with);
+    dml_costmodel_ctx *c0 = malloc(sizeof *c0);
+    dml_error err;
+    assert_int_equal(dml_costmodel_prepare(&m0, e->cluster, NULL, c0, &err),
+                     DML_OK);
+    dml_parallel_config par = cfg(8, 1, 1, 4, 8);
+    dml_costmodel_detail d, d0;
+    run(e, &par, &d);
+    dml_prediction p0;
+    assert_int_equal(
+        dml_costmodel_step_time(c0, &par, NULL, 0, &p0, &d0, &err), DML_OK);
+    assert_true(d0.layer_membound_fwd_s < d.layer_membound_fwd_s);
+    assert_true(d0.layer_membound_bwd_s < d.layer_membound_bwd_s);
+    assert_true(d0.layer_gemm_fwd_s == d.layer_gemm_fwd_s);
+    free(c0);
     teardown(e);
 }
 
@@ -637,6 +680,7 @@ int main(void)
         cmocka_unit_test(data_parallel_sync_options),
         cmocka_unit_test(zero3_gathers_every_layer_every_microbatch),
         cmocka_unit_test(fp16_is_priced_as_bf16),
+        cmocka_unit_test(dropout_free_models_keep_no_masks),
         cmocka_unit_test(faster_hardware_is_faster),
         cmocka_unit_test(mixture_of_experts),
         cmocka_unit_test(heterogeneous_cluster_uses_slowest),
