@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Error feedback matters (issue 15), on real data: Fashion-MNIST, the
+# mlp-fmnist preset (784 -> 256 -> 256 -> 10) on 4 ranks, 150 steps of 128
+# samples under plain SGD (rate 0.1, no momentum), sending 0.1 % of each
+# rank's gradient: sync=topk:0.001 (error feedback) must end measurably
+# above sync=topk-noef:0.001, at least 3 points of test accuracy (measured
+# 0.79 against 0.68; the dense run reaches 0.78). Without error feedback
+# the 99.9 % not sent is lost every step; with it, each entry is sent once
+# its residual has grown among the largest (Stich et al. 2018). Under
+# momentum or Adam the residual's late bursts are amplified, and plain
+# error feedback does worse than none (momentum correction, Lin et al.
+# 2018, is not implemented): this test fixes the optimizer where the
+# method is sound.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+data=/usr/share/datasets/fashion-mnist
+[ -f $data/train-images-idx3-ubyte.gz ] || { echo "skip: no $data"; exit 77; }
+enter_work
+
+# plan SYNC: the 4-rank plan with that strategy
+plan() {
+    cat >"$1.json" <<JSON
+{
+  "schema_version": 1,
+  "kind": "plan",
+  "model": {"type": "mlp", "name": "mlp-fmnist", "input": 784,
+            "hidden": [256, 256], "output": 10, "activation": "relu",
+            "dtype": "fp32"},
+  "cluster": {"name": "test-localhost", "devices": 4},
+  "parallel": {"dp": 4, "tp": 1, "pp": 1, "mbs": 32, "microbatches": 1,
+               "zero": 0, "schedule": "1f1b", "threads_per_rank": 1,
+               "sync": "$2"},
+  "placement": {"order": "tp-pp-dp",
+                "stages": [{"stage": 0, "first_layer": 0, "last_layer": 2}]},
+  "schedule": {"global_batch": 128, "optimizer": "sgd", "peak_lr": 0.1,
+               "min_lr": 0.1, "warmup_steps": 10, "decay": "constant",
+               "decay_steps": 0, "weight_decay": 0.0, "momentum": 0.0}
+}
+JSON
+}
+
+accuracy() {
+    sed -n 's/.*"test_accuracy": \([0-9.e-]*\).*/\1/p' "$1"
+}
+
+plan ef topk:0.001
+plan noef topk-noef:0.001
+for p in ef noef; do
+    run_exec 4 --plan $p.json --data $data --steps 150 --shuffle epoch \
+        --seed 1 --db "$work/dml.db" --json >$p.out
+done
+ef=$(accuracy ef.out)
+noef=$(accuracy noef.out)
+echo "Fashion-MNIST, 150 steps: topk:0.001 $ef, topk-noef:0.001 $noef"
+awk -v a="$ef" -v b="$noef" 'BEGIN { exit !(a >= b + 0.03) }' ||
+    { echo "FAIL: error feedback $ef is not 3 points above none, $noef"; exit 1; }
