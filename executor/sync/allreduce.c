@@ -12,8 +12,9 @@
 
 #include <stdlib.h>
 
-/* This rank updates everything, reading the reduced gradient in place. */
-static dml_status allreduce_setup(dml_sync *s, dml_error *err)
+/* This rank updates everything, reading the reduced gradient in place
+ * (sync.h; also the setup of the compressed strategies). */
+dml_status dml__sync_own_all(dml_sync *s, dml_error *err)
 {
     s->owned = malloc(sizeof *s->owned);
     if (!s->owned)
@@ -37,6 +38,6 @@ static void allreduce_start(dml_sync *s, int k)
 
 const dml_sync_strategy dml_sync_allreduce = {
     .name = "allreduce",
-    .setup = allreduce_setup,
+    .setup = dml__sync_own_all,
     .start = allreduce_start,
 };

@@ -170,15 +170,7 @@ static dml_status half_common(dml_sync *s, bool zero1, dml_error *err)
 static dml_status half_setup(dml_sync *s, dml_error *err)
 {
     DML_CHECK(half_common(s, false, err));
-    s->owned = malloc(sizeof *s->owned);
-    if (!s->owned)
-        return dml_error_msg(err, DML_ENOMEM, "out of memory");
-    s->owned[0] = (dml_sync_owned){
-        .lo = 0, .hi = s->st->nflat, .grad = s->st->grads, .state_off = 0};
-    s->nowned = 1;
-    s->nstate = s->st->nflat;
-    s->replicas = s->dp;
-    return DML_OK;
+    return dml__sync_own_all(s, err);
 }
 
 static dml_status half_zero1_setup(dml_sync *s, dml_error *err)

@@ -149,18 +149,11 @@ static dml_status psgd_setup(dml_sync *s, dml_error *err)
     g->q_own = calloc(g->nq ? g->nq : 1, sizeof(float));
     g->p = calloc(g->np ? g->np : 1, sizeof(float));
     g->work = malloc(widest * sizeof(double));
-    s->owned = malloc(sizeof *s->owned);
-    if (!g->residual || !g->q || !g->q_own || !g->p || !g->work ||
-        !s->owned)
+    if (!g->residual || !g->q || !g->q_own || !g->p || !g->work)
         return dml_error_msg(err, DML_ENOMEM, "out of memory for PowerSGD");
     init_q(s, g);
     /* every replica updates everything from P Q^T */
-    s->owned[0] = (dml_sync_owned){
-        .lo = 0, .hi = s->st->nflat, .grad = s->st->grads, .state_off = 0};
-    s->nowned = 1;
-    s->nstate = s->st->nflat;
-    s->replicas = s->dp;
-    return DML_OK;
+    return dml__sync_own_all(s, err);
 }
 
 /* Bucket 0 starts last, when backward is over: M = grad + E, P = M Q

@@ -282,6 +282,11 @@ void dml__sync_sent(dml_sync *s, dml_coll_op op, double bytes);
 void dml__sync_sent_on(dml_sync *s, dml_coll_op op, double bytes, int ranks,
                        bool inter);
 
+/* For the strategies' files (allreduce.c, half.c, topk.c, powersgd.c):
+ * this rank updates every value (s->owned the whole buffer, nstate
+ * nflat, replicas dp), reading the reduced gradient in place. */
+dml_status dml__sync_own_all(dml_sync *s, dml_error *err);
+
 /* For the sharded strategies' files (zero1.c, half.c): own this rank's
  * 1/dp of every bucket (s->owned, nowned, nstate, replicas 1), its reduced
  * gradient at shard + the bucket's shard_off. */

@@ -140,17 +140,11 @@ static dml_status topk_setup(dml_sync *s, dml_error *err)
     t->sel = malloc(kk * sizeof *t->sel);
     t->send = malloc(kk * entry_bytes(t));
     t->recv = malloc((size_t)s->dp * kk * entry_bytes(t));
-    s->owned = malloc(sizeof *s->owned);
     if (!t->acc || (t->ef && !t->residual) || !t->vals || !t->keys ||
-        !t->sel || !t->send || !t->recv || !s->owned)
+        !t->sel || !t->send || !t->recv)
         return dml_error_msg(err, DML_ENOMEM, "out of memory for top-k");
     /* every replica updates everything from the summed entries */
-    s->owned[0] = (dml_sync_owned){
-        .lo = 0, .hi = s->st->nflat, .grad = s->st->grads, .state_off = 0};
-    s->nowned = 1;
-    s->nstate = s->st->nflat;
-    s->replicas = s->dp;
-    return DML_OK;
+    return dml__sync_own_all(s, err);
 }
 
 static void put_index(const topk *t, size_t j, uint64_t i)
