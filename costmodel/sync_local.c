@@ -8,7 +8,10 @@
  * and it is not hidden: the averaging starts after the H-th step's
  * update and the next step needs its result. What local SGD costs in
  * convergence (more steps to a target) is not a time of the step: the
- * planner takes it from measured runs (planner/convergence).
+ * planner takes it from measured runs (planner/convergence). Post-local
+ * SGD (local:H:W) is priced as its local phase: its W synchronous steps
+ * first cost a dense allreduce each, which a plan's steady state does
+ * not show.
  */
 #include "costmodel/sync.h"
 

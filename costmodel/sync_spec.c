@@ -44,6 +44,7 @@ void dml_sync_spec_init(dml_sync_spec *s)
 {
     s->kind = DML_SYNC_ALLREDUCE;
     s->param = 0;
+    s->warmup = 0;
 }
 
 const char *dml_sync_kind_name(dml_sync_kind k)
@@ -59,12 +60,28 @@ bool dml_sync_kind_has_param(dml_sync_kind k)
 char *dml_sync_spec_format(const dml_sync_spec *s, char *buf,
                                size_t size)
 {
-    if (dml_sync_kind_has_param(s->kind))
+    if (s->kind == DML_SYNC_LOCAL && s->warmup > 0)
+        snprintf(buf, size, "%s:%.15g:%.15g", dml_sync_kind_name(s->kind),
+                 s->param, s->warmup);
+    else if (dml_sync_kind_has_param(s->kind))
         snprintf(buf, size, "%s:%.15g", dml_sync_kind_name(s->kind),
                  s->param);
     else
         snprintf(buf, size, "%s", dml_sync_kind_name(s->kind));
     return buf;
+}
+
+/* W of local:H:W: a whole number of steps, 0 to 1e9. */
+static bool parse_warmup(const char *num, double *out)
+{
+    char *end = NULL;
+    errno = 0;
+    double w = *num ? strtod(num, &end) : NAN;
+    if (!*num || errno || !end || *end || !isfinite(w) || w < 0 ||
+        w > 1e9 || w != floor(w))
+        return false;
+    *out = w;
+    return true;
 }
 
 bool dml_sync_spec_parse(const char *text, dml_sync_spec *out,
@@ -83,6 +100,7 @@ bool dml_sync_spec_parse(const char *text, dml_sync_spec *out,
             }
             out->kind = (dml_sync_kind)k;
             out->param = 0;
+            out->warmup = 0;
             return true;
         }
         const char *num = colon ? colon + 1 : "";
@@ -90,15 +108,25 @@ bool dml_sync_spec_parse(const char *text, dml_sync_spec *out,
         errno = 0;
         double v = *num ? strtod(num, &end) : NAN;
         bool whole = isfinite(v) && v == floor(v);
-        if (!*num || errno || !end || *end || !isfinite(v) ||
+        /* local:H:W, post-local SGD: a second number, the warm-up */
+        bool second = k == DML_SYNC_LOCAL && end && *end == ':';
+        if (!*num || errno || !end || (*end && !second) || !isfinite(v) ||
             v < kinds[k].lo || v > kinds[k].hi ||
             (kinds[k].integer && !whole)) {
             snprintf(why, size, "%s needs %s after ':' (%s)", kinds[k].name,
                      kinds[k].what, kinds[k].example);
             return false;
         }
+        double w = 0;
+        if (second && !parse_warmup(end + 1, &w)) {
+            snprintf(why, size, "local:H:W needs the synchronous warm-up "
+                     "steps W, a whole number from 0, after the second ':' "
+                     "(local:16:200)");
+            return false;
+        }
         out->kind = (dml_sync_kind)k;
         out->param = v;
+        out->warmup = w;
         return true;
     }
     snprintf(why, size,
@@ -110,7 +138,8 @@ bool dml_sync_spec_parse(const char *text, dml_sync_spec *out,
 bool dml_sync_spec_equal(const dml_sync_spec *a,
                              const dml_sync_spec *b)
 {
-    return a->kind == b->kind && a->param == b->param;
+    return a->kind == b->kind && a->param == b->param &&
+           a->warmup == b->warmup;
 }
 
 dml_status dml_sync_spec_check(const dml_sync_spec *s, int zero,

@@ -17,7 +17,9 @@
  *   powersgd:R      PowerSGD of rank R (Vogels et al. 2019) with error
  *                   feedback and a warm-started Q
  *   local:H         local SGD: H steps apart, the replicas average their
- *                   weights
+ *                   weights; local:H:W post-local SGD (Lin et al. 2020):
+ *                   the first W steps synchronous (dense allreduce of
+ *                   the gradients), local from step W on
  *   ssp:S           stale-synchronous parallel (Ho et al. 2013): a replica
  *                   waits only when it is more than S steps ahead; ssp:0 is
  *                   synchronous SGD
@@ -52,6 +54,9 @@ typedef struct dml_sync_spec {
     dml_sync_kind kind; /* see above */
     double param;       /* topk: fraction kept; powersgd: rank; local: H
                            steps; ssp: staleness bound; 0 for the rest */
+    double warmup;      /* local: synchronous steps before the first
+                           local one (local:H:W), 0: none; 0 for the
+                           rest */
 } dml_sync_spec;
 
 /* allreduce, no parameter. */
@@ -63,7 +68,7 @@ const char *dml_sync_kind_name(dml_sync_kind k);
 /* Does the kind take a number ("topk:0.01")? */
 bool dml_sync_kind_has_param(dml_sync_kind k);
 
-/* The knob text: "allreduce", "topk:0.01", "local:16". */
+/* The knob text: "allreduce", "topk:0.01", "local:16", "local:16:200". */
 char *dml_sync_spec_format(const dml_sync_spec *s, char *buf,
                                size_t size);
 

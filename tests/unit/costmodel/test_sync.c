@@ -27,7 +27,8 @@ static void knob_text_round_trips_and_errors_say_why(void **state)
     (void)state;
     static const char *const good[] = {
         "allreduce", "hierarchical", "fp16",  "bf16",   "topk:0.01",
-        "topk-noef:0.05", "powersgd:2", "local:16", "ssp:0", "ssp:2"};
+        "topk-noef:0.05", "powersgd:2", "local:16", "local:16:200", "ssp:0",
+        "ssp:2"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         dml_sync_spec s;
         char why[160], back[48];
@@ -47,6 +48,11 @@ static void knob_text_round_trips_and_errors_say_why(void **state)
         {"allreduce:2", "allreduce takes no number"},
         {"gossip", "not a strategy"},
         {"fp16:", "fp16 takes no number"},
+        /* post-local SGD's warm-up: a whole number of steps */
+        {"local:16:", "synchronous warm-up steps W"},
+        {"local:16:-1", "synchronous warm-up steps W"},
+        {"local:16:2.5", "synchronous warm-up steps W"},
+        {"ssp:2:3", "ssp needs"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         dml_sync_spec s;
@@ -55,8 +61,15 @@ static void knob_text_round_trips_and_errors_say_why(void **state)
         if (!strstr(why, bad[i].why))
             fail_msg("%s: %s", bad[i].text, why);
     }
+    /* local:H:W keeps W apart from H: another strategy than local:H */
+    dml_sync_spec a, b;
+    char why[160];
+    assert_true(dml_sync_spec_parse("local:16:200", &a, why, sizeof why));
+    assert_true(dml_sync_spec_parse("local:16", &b, why, sizeof why));
+    assert_true(a.param == 16 && a.warmup == 200 && b.warmup == 0);
+    assert_false(dml_sync_spec_equal(&a, &b));
     /* which ZeRO stages each can run with */
-    dml_sync_spec s = {DML_SYNC_TOPK, 0.01};
+    dml_sync_spec s = {.kind = DML_SYNC_TOPK, .param = 0.01};
     dml_error err;
     assert_int_equal(dml_sync_spec_check(&s, 0, 4, &err), DML_OK);
     assert_int_equal(dml_sync_spec_check(&s, 1, 4, &err), DML_EUSAGE);
