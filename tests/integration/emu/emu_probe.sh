@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # dml-probe --quick across 2 emulated nodes x 2 ranks at 100 Mbit/s: 2
 # nodes by hostname, both link levels, an inter-node alpha-beta fit and
-# headline bandwidth within 10 % of the shaped rate, traffic on the shaped
-# links, and a cluster spec that dml-plan plans with.
+# headline bandwidth within 10 % of the shaped rate, a cluster spec whose
+# inter-node bandwidth is each rank's share when both ranks of a node send
+# at once (half the link, within 20 %), traffic on the shaped links, and a
+# spec that dml-plan plans with.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 [[ -n ${MPIEXEC:-} ]] || skip "no MPIEXEC"
@@ -38,7 +40,13 @@ g = c["node_groups"]
 assert sum(x["nodes"] for x in g) == 2, "the cluster spec has 2 nodes"
 links = g[0]["links"]
 assert "intra_node" in links and "inter_node" in links, "the spec has both link levels"
-near(links["inter_node"]["bw_Bps"], "cluster spec inter_node bw_Bps")
+# Two ranks a node share one link: the spec holds what each gets at once,
+# the same figure the report gives as the per-device share.
+share = d["p2p"]["inter_node_per_device_Bps"]
+spec_bw = links["inter_node"]["bw_Bps"]
+print(f"cluster spec inter_node bw_Bps: {spec_bw / 1e6:.2f} MB/s ({spec_bw / rate:.1%} of 100 Mbit/s), per-device share {share / 1e6:.2f} MB/s")
+assert abs(spec_bw - share) <= 1e-6 * share, f"the spec's inter-node bandwidth {spec_bw} is the per-device share {share}"
+assert 0.4 * rate <= spec_bw <= 0.6 * rate, f"two ranks sharing a 100 Mbit/s link get about half each: {spec_bw:.4g} B/s"
 # The probe's messages crossed the links: megabytes each way.
 for n in s["nodes"]:
     assert n["sent_bytes"] > 10e6 and n["received_bytes"] > 10e6, f"node {n['node']} link carried the probe: {n}"
