@@ -56,7 +56,7 @@ typedef struct dml_coll_options {
     dml_progress *progress;  /* phase and step per op and size, or NULL */
 } dml_coll_options;
 
-/* dml-probe --quick: 1 KiB .. 4 MiB every 4x. */
+/* dml-probe --quick: 1 KiB .. 16 MiB every 4x. */
 dml_coll_options dml_coll_options_quick(void);
 /* Default: 1 KiB .. 64 MiB at every power of two. */
 dml_coll_options dml_coll_options_default(void);

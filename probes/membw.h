@@ -48,6 +48,9 @@ typedef struct dml_membw_config {
     bool bind;       /* bind thread i to core i (live topology only) */
     bool quick;      /* with elems 0: the smaller quick-mode size cap */
     dml_probe_budget budget; /* repetitions per kernel */
+    dml_probe_budget triad_budget; /* repetitions of triad, the kernel the
+                        cluster spec keeps: in quick mode more of them than
+                        of the others, whose figures are only reported */
 } dml_membw_config;
 
 typedef struct dml_membw_kernel_result {

@@ -385,8 +385,10 @@ dml_status dml_nccl_measure_levels(const dml_comm_levels *lv,
             continue;
         char phase[48];
         snprintf(phase, sizeof phase, "NCCL %s", name);
-        dml_progress_phase(o->progress, phase,
-                           (long)(npts * (size_t)__builtin_popcount(ops)));
+        size_t nops = 0;
+        for (int op = 0; op < DML_COLL_OP_COUNT; op++)
+            nops += (ops >> op) & 1u;
+        dml_progress_phase(o->progress, phase, (long)(npts * nops));
         DML_CHECK(measure_level(c, name, o, sizes, npts, ops, first, err));
     }
     return DML_OK;

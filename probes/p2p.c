@@ -4,6 +4,7 @@
 #include "p2p.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,14 @@ enum { TAG_LAT = 101, TAG_BW = 102, TAG_ACK = 103, TAG_CTL = 104 };
 dml_p2p_options dml_p2p_options_quick(void)
 {
     dml_probe_budget b = dml_probe_budget_quick();
+    /* Room for the headline sizes' samples of 2 ms each. */
+    b.max_reps = 200;
     return (dml_p2p_options){
         .sweep = {.min_bytes = 1, .max_bytes = 2 << 20, .stride_log2 = 3},
         .budget = b,
         .time_per_size_s = 0.05,
+        .headline_time_s = 0.25,
+        .settle_s = 0.1,
         .rep_time_s = 0.002,
         .window = 64,
         .window_max_bytes = 16 << 20,
@@ -39,6 +44,8 @@ dml_p2p_options dml_p2p_options_default(void)
         .sweep = {.min_bytes = 1, .max_bytes = 4 << 20, .stride_log2 = 1},
         .budget = b,
         .time_per_size_s = 0.2,
+        .headline_time_s = 0.2,
+        .settle_s = 0.1,
         .rep_time_s = 0.005,
         .window = 64,
         .window_max_bytes = 16 << 20,
@@ -72,7 +79,8 @@ static dml_status check_options(const dml_p2p_options *o, double *sizes,
         return dml_error_msg(err, DML_EINPUT,
                              "p2p: repetitions must satisfy 1 <= min_reps "
                              "<= max_reps and warmup >= 0");
-    if (!(o->time_per_size_s > 0) || !(o->rep_time_s > 0) || o->window < 1 ||
+    if (!(o->time_per_size_s > 0) || !(o->rep_time_s > 0) ||
+        !(o->headline_time_s >= 0) || !(o->settle_s >= 0) || o->window < 1 ||
         !(o->window_max_bytes >= 1))
         return dml_error_msg(err, DML_EINPUT,
                              "p2p: times, window and window_max_bytes must "
@@ -137,11 +145,12 @@ static int windows(MPI_Comm comm, int peer, int sender, char *sbuf,
 
 /* How many iterations per repetition and how many repetitions, from the
  * time of one iteration: decided by the initiator, sent to the peer. */
-static void plan_reps(const dml_p2p_options *o, double t_iter, int plan[2])
+static void plan_reps(const dml_p2p_options *o, double t_iter,
+                      double budget_s, int plan[2])
 {
     double it = t_iter > 0 ? o->rep_time_s / t_iter : MAX_ITERS;
     plan[0] = it < 1 ? 1 : it > MAX_ITERS ? MAX_ITERS : (int)it;
-    double reps = o->time_per_size_s / (plan[0] * fmax(t_iter, 1e-9));
+    double reps = budget_s / (plan[0] * fmax(t_iter, 1e-9));
     plan[1] = reps < o->budget.min_reps   ? o->budget.min_reps
               : reps > o->budget.max_reps ? o->budget.max_reps
                                           : (int)reps;
@@ -157,8 +166,34 @@ typedef struct p2p_run {
     double *samples; /* max_reps */
 } p2p_run;
 
+/* Ping-pong small messages for settle_s before anything is timed, in
+ * batches after each of which the initiator says whether to go on. */
+static dml_status settle(p2p_run *p, double settle_s, dml_error *err)
+{
+    double t0 = MPI_Wtime();
+    int more = settle_s > 0;
+    while (more) {
+        DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, p->initiator,
+                                          p->rbuf, 1, 256),
+                                 "p2p settling", err));
+        if (p->initiator) {
+            more = MPI_Wtime() - t0 < settle_s;
+            DML_CHECK(dml_comm_check(MPI_Send(&more, 1, MPI_INT, p->peer,
+                                              TAG_CTL, p->comm),
+                                     "p2p settling", err));
+        } else {
+            DML_CHECK(dml_comm_check(MPI_Recv(&more, 1, MPI_INT, p->peer,
+                                              TAG_CTL, p->comm,
+                                              MPI_STATUS_IGNORE),
+                                     "p2p settling", err));
+        }
+    }
+    return DML_OK;
+}
+
 static dml_status latency_at(p2p_run *p, const dml_p2p_options *o, int bytes,
-                             dml_p2p_point *pt, dml_error *err)
+                             double budget_s, dml_p2p_point *pt,
+                             dml_error *err)
 {
     int warm = o->budget.warmup > 0 ? o->budget.warmup : 1;
     DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, p->initiator,
@@ -171,7 +206,7 @@ static dml_status latency_at(p2p_run *p, const dml_p2p_options *o, int bytes,
         DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, 1, p->rbuf,
                                           bytes, 4),
                                  "p2p latency estimate", err));
-        plan_reps(o, (MPI_Wtime() - t0) / 4, plan);
+        plan_reps(o, (MPI_Wtime() - t0) / 4, budget_s, plan);
         DML_CHECK(dml_comm_check(MPI_Send(plan, 2, MPI_INT, p->peer, TAG_CTL,
                                           p->comm),
                                  "p2p plan", err));
@@ -201,7 +236,8 @@ static dml_status latency_at(p2p_run *p, const dml_p2p_options *o, int bytes,
 }
 
 static dml_status bandwidth_at(p2p_run *p, const dml_p2p_options *o,
-                               int bytes, dml_p2p_point *pt, dml_error *err)
+                               int bytes, double budget_s, dml_p2p_point *pt,
+                               dml_error *err)
 {
     int window = window_for(o, bytes);
     int warm = o->budget.warmup > 0 ? o->budget.warmup : 1;
@@ -214,7 +250,7 @@ static dml_status bandwidth_at(p2p_run *p, const dml_p2p_options *o,
                                      p->rbuf, bytes, window, 1, p->req),
                              "p2p bandwidth estimate", err));
     if (p->initiator) {
-        plan_reps(o, MPI_Wtime() - t0, plan);
+        plan_reps(o, MPI_Wtime() - t0, budget_s, plan);
         DML_CHECK(dml_comm_check(MPI_Send(plan, 2, MPI_INT, p->peer, TAG_CTL,
                                           p->comm),
                                  "p2p plan", err));
@@ -341,6 +377,8 @@ dml_status dml_p2p_measure(MPI_Comm comm, int peer_a, int peer_b,
     char phase[48];
     snprintf(phase, sizeof phase, "point-to-point %s", out->level);
     dml_progress_phase(o->progress, phase, (long)n);
+    if (s == DML_OK && me)
+        s = settle(&p, o->settle_s, err);
     for (size_t i = 0; s == DML_OK && me && i < n; i++) {
         dml_p2p_point *pt = &out->points[i];
         char what[32];
@@ -348,9 +386,14 @@ dml_status dml_p2p_measure(MPI_Comm comm, int peer_a, int peer_b,
                            dml_units_bytes_binary(sizes[i], what,
                                                   sizeof what));
         pt->bytes = sizes[i];
-        s = latency_at(&p, o, (int)sizes[i], pt, err);
+        bool largest = i == n - 1;
+        double head = fmax(o->time_per_size_s, o->headline_time_s);
+        s = latency_at(&p, o, (int)sizes[i],
+                       sizes[i] <= 8 || largest ? head : o->time_per_size_s,
+                       pt, err);
         if (s == DML_OK)
-            s = bandwidth_at(&p, o, (int)sizes[i], pt, err);
+            s = bandwidth_at(&p, o, (int)sizes[i],
+                             largest ? head : o->time_per_size_s, pt, err);
         dml_progress_advance(o->progress);
         if (s == DML_OK && me == 1)
             dml_log_debug("p2p %s: %g B: latency %.3g s, bandwidth %.3g B/s",

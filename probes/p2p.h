@@ -12,6 +12,9 @@
  * batch size and the repetitions are chosen on the sender from a timed
  * warm-up and sent to the receiver, so the pair always agrees), and an
  * alpha-beta fit of the latencies gives the link's latency and bandwidth.
+ * Before the first size the peers ping-pong for a while untimed (a rank
+ * that slept through the node probes is slow to answer at first), and the
+ * sizes the headlines come from are sampled longer than the others.
  *
  * Every rank of the communicator calls the measuring functions; only the
  * two peers exchange messages; the result is valid on the first peer
@@ -39,6 +42,15 @@ typedef struct dml_p2p_options {
                                 max_reps bound the repetitions per size;
                                 max_time_s is not used (see time_per_size_s) */
     double time_per_size_s;  /* timed work aimed at per size and test, s */
+    double headline_time_s;  /* the same for the sizes the headlines and
+                                the cluster spec come from (latency at
+                                <= 8 B and at the largest size, bandwidth
+                                at the largest), when longer, s: a short
+                                sample of a noisy VM misses its fast
+                                spells, which a longer one (HPCC's) finds */
+    double settle_s;         /* both peers ping-pong this long before the
+                                first size: a rank that slept while the
+                                node probes ran answers slowly at first, s */
     double rep_time_s;       /* duration aimed at for one repetition, s */
     int window;              /* sends in flight per window (osu_bw: 64) */
     double window_max_bytes; /* cap on window × size: the receiver needs
