@@ -9,6 +9,8 @@
  */
 #include "db/run_store.h"
 
+#include <math.h>
+
 #include "db_internal.h"
 
 dml_status dml_db_run_begin(dml_db *db, const dml_db_run_start *start,
@@ -100,19 +102,40 @@ static void bind_step(dml__q *q, int64_t run_id, const void *row)
     dml__q_f64(q, ":noise", p->noise_scale);
 }
 
+static void bind_step_v6(dml__q *q, int64_t run_id, const void *row)
+{
+    const dml_db_step *p = row;
+    bind_step(q, run_id, row);
+    dml__q_f64(q, ":stale", p->staleness);
+    dml__q_f64(q, ":acc", p->test_accuracy);
+}
+
+/* The columns of schema 6 are named only when a step of the batch has a
+ * value for one, so that a batch without (every strategy but ssp, no
+ * evaluation) is the statement schemas 1-5 took. */
 dml_status dml_db_record_steps(dml_db *db, int64_t run_id,
                                const dml_db_step *steps, size_t n,
                                dml_error *err)
 {
+    bool v6 = false;
+    for (size_t i = 0; i < n && !v6; i++)
+        v6 = isfinite(steps[i].staleness) || isfinite(steps[i].test_accuracy);
     return dml__q_batch(
         db,
-        "INSERT OR REPLACE INTO steps (run_id, step, loss, lr, global_batch,\n"
-        "  step_s, compute_s, tp_comm_s, pp_comm_s, dp_comm_s,\n"
-        "  pipeline_idle_s, optimizer_s, samples_per_s, noise_scale)\n"
-        "VALUES (:run, :step, :loss, :lr, :gb, :step_s, :compute, :tp, :pp,\n"
-        "  :dp, :idle, :opt, :sps, :noise)",
-        "recording steps", run_id, steps, n, sizeof *steps, bind_step, NULL,
-        err);
+        v6 ? "INSERT OR REPLACE INTO steps (run_id, step, loss, lr,\n"
+             "  global_batch, step_s, compute_s, tp_comm_s, pp_comm_s,\n"
+             "  dp_comm_s, pipeline_idle_s, optimizer_s, samples_per_s,\n"
+             "  noise_scale, staleness, test_accuracy)\n"
+             "VALUES (:run, :step, :loss, :lr, :gb, :step_s, :compute, :tp,\n"
+             "  :pp, :dp, :idle, :opt, :sps, :noise, :stale, :acc)"
+           : "INSERT OR REPLACE INTO steps (run_id, step, loss, lr,\n"
+             "  global_batch, step_s, compute_s, tp_comm_s, pp_comm_s,\n"
+             "  dp_comm_s, pipeline_idle_s, optimizer_s, samples_per_s,\n"
+             "  noise_scale)\n"
+             "VALUES (:run, :step, :loss, :lr, :gb, :step_s, :compute, :tp,\n"
+             "  :pp, :dp, :idle, :opt, :sps, :noise)",
+        "recording steps", run_id, steps, n, sizeof *steps,
+        v6 ? bind_step_v6 : bind_step, NULL, err);
 }
 
 static void bind_rank_timing(dml__q *q, int64_t run_id, const void *row)

@@ -58,6 +58,11 @@ typedef struct dml_db_step {
     double samples_per_s;   /* global_batch / step_s */
     double noise_scale;     /* gradient noise scale B_simple, samples; NAN
                                when not measured at this step */
+    double staleness;       /* largest staleness of the step's gradients
+                               over the replicas (ssp:S), steps; NAN:
+                               the strategy has none (schema 6) */
+    double test_accuracy;   /* test-set accuracy after the step, 0-1; NAN
+                               when not evaluated then (schema 6) */
 } dml_db_step;
 
 typedef struct dml_db_rank_timing {

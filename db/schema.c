@@ -679,9 +679,140 @@ static const char migration_5[] =
 #undef M5_RUN_ERROR_COLUMNS
 #undef M5_STRATEGY_GROUP
 
+/*
+ * 6 (issue 15): what strategies that change the mathematics are compared
+ * by. steps.staleness: the largest staleness of the step's gradients over
+ * the replicas (sync=ssp:S: how many of the other replicas' steps the
+ * weights a gradient was computed on lacked, 0..S); steps.test_accuracy:
+ * the test-set accuracy after the step (dml-exec --eval-every); the view
+ * v_accuracy_curve (each evaluated step of each run with its training
+ * time so far: steps and time to a target accuracy); and
+ * v_strategy_comparison made again with migration 5's columns in their
+ * order, then the median over the runs of each run's mean step time
+ * (local SGD's step is cheap 15 times in 16 and dear once: its median
+ * says little), the largest staleness, and the median over the runs of
+ * the best test accuracy an evaluation saw.
+ */
+#define M6_STRATEGY_GROUP "model_id, cluster, cluster_fingerprint, sync"
+static const char migration_6[] =
+    "ALTER TABLE steps ADD COLUMN staleness REAL CHECK (staleness >= 0);\n"
+    "ALTER TABLE steps ADD COLUMN test_accuracy REAL\n"
+    "  CHECK (test_accuracy >= 0 AND test_accuracy <= 1);\n"
+    "DROP VIEW v_strategy_comparison;\n"
+    /* train_time_s: the run's step times summed up to the step (the
+     * evaluations' own time is not in it) */
+    "CREATE VIEW v_accuracy_curve AS\n"
+    "WITH timed AS (\n"
+    "  SELECT s.run_id AS run_id, s.step AS step, s.loss AS loss,\n"
+    "    s.test_accuracy AS test_accuracy,\n"
+    "    sum(s.step_s) OVER (PARTITION BY s.run_id ORDER BY s.step)\n"
+    "      AS train_time_s\n"
+    "  FROM steps s)\n"
+    "SELECT t.run_id AS run_id,\n"
+    "  r.plan_id AS plan_id,\n"
+    "  mo.name AS model,\n"
+    "  c.name AS cluster,\n"
+    "  c.fingerprint AS cluster_fingerprint,\n"
+    "  p.sync AS sync,\n"
+    "  p.global_batch AS global_batch,\n"
+    "  r.status AS status,\n"
+    "  t.step + 1 AS steps,\n"
+    "  t.train_time_s AS train_time_s,\n"
+    "  t.loss AS loss,\n"
+    "  t.test_accuracy AS test_accuracy\n"
+    "FROM timed t\n"
+    "  JOIN runs r ON r.id = t.run_id\n"
+    "  JOIN plans p ON p.id = r.plan_id\n"
+    "  JOIN models mo ON mo.id = p.model_id\n"
+    "  JOIN clusters c ON c.id = p.cluster_id\n"
+    "WHERE t.test_accuracy IS NOT NULL;\n"
+    /* As migration 5's, with three more figures (see above): a run's mean
+     * step leaves out its first step, the warm-up, as measured_step_s
+     * does when there are more. */
+    "CREATE VIEW v_strategy_comparison AS\n"
+    "WITH ok AS (\n"
+    "  SELECT p.model_id AS model_id, mo.name AS model, c.name AS cluster,\n"
+    "    c.fingerprint AS cluster_fingerprint, p.sync AS sync,\n"
+    "    r.measured_step_s AS measured_step_s,\n"
+    "    coalesce(r.predicted_step_s, p.predicted_step_s)\n"
+    "      AS predicted_step_s,\n"
+    "    r.final_loss AS final_loss, r.test_accuracy AS test_accuracy,\n"
+    "    r.dp_bytes_intra_per_step AS dp_bytes_intra_per_step,\n"
+    "    r.dp_bytes_inter_per_step AS dp_bytes_inter_per_step,\n"
+    "    (SELECT CASE WHEN count(*) > 1\n"
+    "        THEN (sum(s.step_s) - (SELECT s0.step_s FROM steps s0\n"
+    "          WHERE s0.run_id = r.id ORDER BY s0.step LIMIT 1))\n"
+    "          / (count(*) - 1)\n"
+    "        ELSE avg(s.step_s) END\n"
+    "      FROM steps s WHERE s.run_id = r.id) AS mean_step_s,\n"
+    "    (SELECT max(s.staleness) FROM steps s WHERE s.run_id = r.id)\n"
+    "      AS max_staleness,\n"
+    "    (SELECT max(s.test_accuracy) FROM steps s WHERE s.run_id = r.id)\n"
+    "      AS best_test_accuracy\n"
+    "  FROM runs r\n"
+    "    JOIN plans p ON p.id = r.plan_id\n"
+    "    JOIN models mo ON mo.id = p.model_id\n"
+    "    JOIN clusters c ON c.id = p.cluster_id\n"
+    "  WHERE r.status = 'ok'),\n"
+    "figures(" M6_STRATEGY_GROUP ", figure, x) AS (\n"
+    "  SELECT " M6_STRATEGY_GROUP ", 'measured', measured_step_s FROM ok\n"
+    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'predicted',\n"
+    "    predicted_step_s FROM ok\n"
+    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'loss', final_loss FROM ok\n"
+    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'accuracy', test_accuracy\n"
+    "    FROM ok\n"
+    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'intra',\n"
+    "    dp_bytes_intra_per_step FROM ok\n"
+    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'inter',\n"
+    "    dp_bytes_inter_per_step FROM ok\n"
+    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'mean', mean_step_s FROM ok\n"
+    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'best',\n"
+    "    best_test_accuracy FROM ok),\n"
+    "ranked AS (\n"
+    "  SELECT " M6_STRATEGY_GROUP ", figure, x,\n"
+    "    row_number() OVER (PARTITION BY " M6_STRATEGY_GROUP ", figure\n"
+    "      ORDER BY x) AS i,\n"
+    "    count(*) OVER (PARTITION BY " M6_STRATEGY_GROUP ", figure) AS n\n"
+    "  FROM figures WHERE x IS NOT NULL),\n"
+    "medians AS (\n"
+    "  SELECT " M6_STRATEGY_GROUP ", figure, avg(x) AS median\n"
+    "  FROM ranked WHERE i IN ((n + 1) / 2, (n + 2) / 2)\n"
+    "  GROUP BY " M6_STRATEGY_GROUP ", figure),\n"
+    "groups AS (\n"
+    "  SELECT " M6_STRATEGY_GROUP ", min(model) AS model, count(*) AS runs,\n"
+    "    max(max_staleness) AS max_staleness\n"
+    "  FROM ok GROUP BY " M6_STRATEGY_GROUP ")\n"
+    "SELECT g.model AS model,\n"
+    "  g.cluster AS cluster,\n"
+    "  g.cluster_fingerprint AS cluster_fingerprint,\n"
+    "  g.sync AS sync,\n"
+    "  g.runs AS runs,\n"
+    "  max(CASE WHEN m.figure = 'measured' THEN m.median END)\n"
+    "    AS median_measured_step_s,\n"
+    "  max(CASE WHEN m.figure = 'predicted' THEN m.median END)\n"
+    "    AS median_predicted_step_s,\n"
+    "  max(CASE WHEN m.figure = 'loss' THEN m.median END)\n"
+    "    AS median_final_loss,\n"
+    "  max(CASE WHEN m.figure = 'accuracy' THEN m.median END)\n"
+    "    AS median_test_accuracy,\n"
+    "  max(CASE WHEN m.figure = 'intra' THEN m.median END)\n"
+    "    AS median_dp_bytes_intra_per_step,\n"
+    "  max(CASE WHEN m.figure = 'inter' THEN m.median END)\n"
+    "    AS median_dp_bytes_inter_per_step,\n"
+    "  g.model_id AS model_id,\n"
+    "  max(CASE WHEN m.figure = 'mean' THEN m.median END)\n"
+    "    AS median_mean_step_s,\n"
+    "  g.max_staleness AS max_staleness,\n"
+    "  max(CASE WHEN m.figure = 'best' THEN m.median END)\n"
+    "    AS median_best_test_accuracy\n"
+    "FROM groups g\n"
+    "  LEFT JOIN medians m USING (" M6_STRATEGY_GROUP ")\n"
+    "GROUP BY g.model_id, g.cluster, g.cluster_fingerprint, g.sync;\n";
+#undef M6_STRATEGY_GROUP
+
 static const char *const migrations[] = {migration_1, migration_2,
                                            migration_3, migration_4,
-                                           migration_5};
+                                           migration_5, migration_6};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
                    DML_DB_SCHEMA_VERSION,

@@ -36,6 +36,7 @@
 #include "executor/pipeline.h"
 #include "executor/run_record.h"
 #include "executor/stage.h"
+#include "executor/step_lag.h"
 #include "executor/sync/sync.h"
 #include "executor/update.h"
 #include "executor/weights.h"
@@ -49,6 +50,9 @@ struct dml_exec {
     dml_dataset train, test;   /* this stage's part of the data */
     dml_data_order order;      /* the order of the training stream */
     dml_sync *sync;            /* gradient exchange (sync/sync.h) */
+    dml_step_lag lag;          /* the steps' sums over the ranks, read
+                                  as late as the exchange lets the ranks
+                                  run apart (step_lag.h) */
     dml_update up;             /* optimizer state (update.h) */
     dml_noise noise;           /* gradient noise scale (noise.h) */
     dml_pipeline pipe;         /* the schedule (pipeline.h) */
@@ -68,6 +72,11 @@ struct dml_exec {
     int64_t gemm_steps;        /* steps in gemm_prof */
     dml_sync_bytes dp_job;     /* DP exchange's bytes per step, all ranks */
     dml_sync_bytes dp_rank;    /* and their mean per rank */
+    int64_t eval_step;         /* step of the newest --eval-every
+                                  evaluation, -1: none */
+    double eval_accuracy;      /* its test accuracy, 0-1 */
+    double max_staleness;      /* largest staleness of any step's
+                                  gradients (ssp:S), steps; -1: none */
 };
 
 void dml_exec_options_init(dml_exec_options *o)
@@ -146,6 +155,7 @@ static dml_status setup(dml_exec *x, dml_error *err)
                             x->opt.bucket_bytes ? x->opt.bucket_bytes
                                                 : DML_EXEC_BUCKET_BYTES,
                             &x->sync, err));
+    DML_CHECK(dml_step_lag_init(&x->lag, x->sync->lag, g->world, err));
     DML_CHECK(dml_update_init(&x->up, &p->sched, &x->st, x->sync, g->tp,
                               err));
     DML_CHECK(dml_noise_init(&x->noise, &x->st, g->dp_size,
@@ -179,6 +189,8 @@ dml_status dml_exec_open(const dml_exec_options *o, MPI_Comm world,
     dml_run_record_init(&x->rec, x->g.rank, x->g.world_size);
     x->test_accuracy = NAN;
     x->median_step_s = NAN;
+    x->eval_step = -1;
+    x->max_staleness = -1;
     /* Past a file size limit (ulimit -f) a write should fail with EFBIG,
      * which the checkpoint and weight writers report, rather than the
      * process dying of SIGXFSZ with the job half written. */
@@ -215,6 +227,7 @@ void dml_exec_close(dml_exec *x)
     dml_pipeline_free(&x->pipe);
     dml_noise_free(&x->noise);
     dml_update_free(&x->up);
+    dml_step_lag_free(&x->lag);
     dml_sync_close(x->sync);
     dml_stage_free(&x->st);
     dml_dataset_free(&x->train);
@@ -285,14 +298,28 @@ static void note_rank_times(dml_exec *x, int64_t step, double step_s,
     }
 }
 
-/* One step. *sum gets the statistics summed over all ranks, *step_max the
- * slowest rank's step time and *stop the SIGTERM or SIGINT any rank has
- * received (0: none), the last two from one reduction, so every rank
- * agrees at this step boundary whether to stop and none is left in a
- * collective waiting for a rank that has left (executor/README.md,
- * "Stopping"). */
-static void step_run(dml_exec *x, int64_t step, dml_batch *b,
-                     dml_step_stats *sum, double *step_max, int *stop)
+/* The optimizer applies what the exchange hands it (sync.h,
+ * next_update): the step's own reduced gradient, or (ssp:S) each earlier
+ * step's whose sum has arrived, with that step's count and rate. drain:
+ * everything in flight, so that the replicas hold one model. */
+static void apply_updates(dml_exec *x, int64_t step, bool drain)
+{
+    int64_t u;
+    while (dml_sync_next_update(x->sync, step, drain, &u))
+        dml_update_step(&x->up, u, dml_optim_lr_at(&x->in.plan.sched, u));
+}
+
+/* One step; its statistics start their reduction over all ranks
+ * (step_lag.h: summed at once, or read `lag` steps later, so that a
+ * stale-synchronous exchange does not make every rank wait for the
+ * slowest at every step; the signal any rank has received rides on the
+ * same reduction, so every rank learns it at the same step and none is
+ * left in a collective waiting for a rank that has left: executor/
+ * README.md, "Stopping"). point: a checkpoint, evaluation or the last
+ * step follows, where the exchange drains (and, after the last step,
+ * finishes: local SGD's last average), inside the step's time. */
+static void step_run(dml_exec *x, int64_t step, dml_batch *b, bool point,
+                     bool last)
 {
     x->pipe.tm.gemm.record_shapes = step == x->first_step + 1;
     double t0 = dml_clock_now_s();
@@ -306,24 +333,28 @@ static void step_run(dml_exec *x, int64_t step, dml_batch *b,
     dml_pipeline_run(&x->pipe, b);       /* forward, backward */
     dml_sync_reduce_finish(x->sync);     /* the gradient exchange */
     dml_pipeline_drain(&x->pipe);
-    double t1 = dml_clock_now_s();
-    dml_update_step(&x->up, step, dml_optim_lr_at(&x->in.plan.sched, step));
-    double optimizer_s = dml_clock_now_s() - t1;
+    double t1 = dml_clock_now_s(), c1 = x->sync->comm_s;
+    apply_updates(x, step, point);       /* the optimizer */
+    double optimizer_s = dml_clock_now_s() - t1 - (x->sync->comm_s - c1);
     dml_sync_step_finish(x->sync);       /* ZeRO-1: gather the parameters */
+    if (last)
+        dml_sync_finish(x->sync);        /* local SGD: the last average */
     x->samples_seen += b->global_batch;
 
     /* ---- diagnostics: nothing below changes the model ---- */
+    if (!x->sync->grad_summed) /* no replica saw the summed gradient */
+        x->noise.measure = false;
+    dml_step_stats mine;
     dml_noise_shares(&x->noise, &x->up, x->sync->replicas,
-                     &sum->noise_small, &sum->noise_big);
+                     &mine.noise_small, &mine.noise_big);
     double step_s = dml_clock_now_s() - t0;
-    step_stats(x, optimizer_s, sum);
-    dml_step_stats mine = *sum;
-    MPI_Allreduce(MPI_IN_PLACE, sum, DML_STEP_STATS_COUNT, MPI_DOUBLE,
-                  MPI_SUM, x->g.world);
-    double mx[2] = {step_s, (double)dml_interrupt_signal()};
-    MPI_Allreduce(MPI_IN_PLACE, mx, 2, MPI_DOUBLE, MPI_MAX, x->g.world);
-    *step_max = mx[0];
-    *stop = (int)mx[1];
+    step_stats(x, optimizer_s, &mine);
+    double mx[DML_STEP_MAX_COUNT] = {
+        [DML_STEP_MAX_S] = step_s,
+        [DML_STEP_MAX_SIGNAL] = (double)dml_interrupt_signal(),
+        [DML_STEP_MAX_STALENESS] =
+            isfinite(x->sync->staleness) ? x->sync->staleness : -1.0};
+    dml_step_lag_push(&x->lag, step, b->global_batch, &mine, mx);
     note_rank_times(x, step, step_s, &mine);
 }
 
@@ -337,8 +368,59 @@ typedef struct train_end {
                                   else failed): recorded as interrupted */
 } train_end;
 
-/* The steps of this invocation: each run, recorded and checked, and
- * checkpointed when due (and at a stop, so nothing is lost). */
+/* Test-set accuracy of the replicas as they are (collective). */
+static double evaluate_now(dml_exec *x);
+
+/* A step whose sums over the ranks have arrived: into the history and
+ * the database (rank 0), its signal noted, its numbers checked; true
+ * when they stop the run (the first failure is kept in end). */
+static bool finish_step(dml_exec *x, const dml_step_lag_entry *e,
+                        train_end *end, int *stop, dml_progress *prog)
+{
+    int64_t i = e->step - x->first_step;
+    double loss = e->sum.loss_sum / (double)e->global_batch;
+    if (i == 0)
+        x->first_loss = loss;
+    double stale = e->max[DML_STEP_MAX_STALENESS];
+    if (stale > x->max_staleness)
+        x->max_staleness = stale;
+    if (x->g.rank == 0) {
+        dml_run_record_step(
+            &x->rec, i, e->step, loss,
+            dml_optim_lr_at(&x->in.plan.sched, e->step), e->global_batch,
+            &e->sum, e->max[DML_STEP_MAX_S],
+            dml_noise_scale(&x->noise, e->sum.noise_small,
+                            e->sum.noise_big),
+            stale >= 0 ? stale : NAN,
+            e->step == x->eval_step ? x->eval_accuracy : NAN);
+        dml_progress_step(prog, (long)(i + 1), NULL);
+    }
+    if (!*stop)
+        *stop = (int)e->max[DML_STEP_MAX_SIGNAL];
+    if (end->failure[0])
+        return true;
+    return dml_guard_step_failed(e->step, loss, e->sum.nonfinite,
+                                 x->first_loss, end->failure,
+                                 sizeof end->failure, &end->failure_kind);
+}
+
+/* Every step whose sums are due (all: every step in flight); true when
+ * the numbers of one of them stop the run. */
+static bool finish_due(dml_exec *x, int64_t step, bool all, train_end *end,
+                       int *stop, dml_progress *prog)
+{
+    bool failed = false;
+    dml_step_lag_entry e;
+    while (dml_step_lag_pop(&x->lag, step, all, &e))
+        failed = finish_step(x, &e, end, stop, prog) || failed;
+    return failed;
+}
+
+/* The steps of this invocation: each run, recorded and checked (as soon
+ * as its sums over the ranks arrive: step_lag.h), evaluated and
+ * checkpointed when due (and at a stop, so nothing is lost). A
+ * checkpoint, an evaluation and the last step are collective points,
+ * where the exchange drains and every step's sums are read. */
 static dml_status train(dml_exec *x, train_end *end, dml_error *err)
 {
     dml_status s = DML_OK;
@@ -346,33 +428,33 @@ static dml_status train(dml_exec *x, train_end *end, dml_error *err)
     dml_progress_begin(&prog, "training",
                        (long)(x->steps_total - x->first_step),
                        x->g.rank == 0 && !x->opt.quiet_progress);
+    int64_t every = x->opt.checkpoint_every, evals = x->opt.eval_every;
     for (int64_t step = x->first_step; step < x->steps_total; step++) {
         dml_batch b;
-        dml_step_stats sum;
-        double step_max;
         int stop = 0;
+        bool last = step + 1 == x->steps_total;
+        bool ckpt_due = every > 0 && (step + 1) % every == 0;
+        bool eval_due = evals > 0 && (step + 1) % evals == 0;
+        bool point = last || ckpt_due || eval_due;
         dml_heartbeat_step(x->hb, step, "running");
-        step_run(x, step, &b, &sum, &step_max, &stop);
+        step_run(x, step, &b, point, last);
         x->nrun++;
         x->rec.steps_done = x->first_step + x->nrun;
-        double loss = sum.loss_sum / (double)b.global_batch;
-        if (x->nrun == 1)
-            x->first_loss = loss;
-        if (x->g.rank == 0) {
-            dml_run_record_step(
-                &x->rec, x->nrun - 1, step, loss,
-                dml_optim_lr_at(&x->in.plan.sched, step), b.global_batch,
-                &sum, step_max,
-                dml_noise_scale(&x->noise, sum.noise_small, sum.noise_big));
-            dml_progress_step(&prog, (long)x->nrun, NULL);
+        if (eval_due) {
+            x->eval_accuracy = evaluate_now(x);
+            x->eval_step = step;
         }
-        if (dml_guard_step_failed(step, loss, sum.nonfinite, x->first_loss,
-                                  end->failure, sizeof end->failure,
-                                  &end->failure_kind))
+        bool failed = finish_due(x, step, point, end, &stop, &prog);
+        if ((stop || failed) && !point && x->lag.count > 0) {
+            /* every rank learnt it from the same step's sums: stop here
+             * together, with one model and every step read */
+            apply_updates(x, step, true);
+            failed = finish_due(x, step, true, end, &stop, &prog) || failed;
+        }
+        if (failed)
             break;
         x->stop_signal = stop;
-        bool due = x->opt.checkpoint_every > 0 &&
-                   (stop || (step + 1) % x->opt.checkpoint_every == 0);
+        bool due = every > 0 && (stop || ckpt_due);
         if (due && x->ckpt.last != step + 1) {
             /* the checkpoint's steps are in the record first */
             dml_run_record_flush(&x->rec, false);
@@ -425,15 +507,23 @@ static dml_status steps_outcome(dml_exec *x, dml_status s, train_end *end,
 
 /* ---- after the steps ------------------------------------------------------------ */
 
-/* Test-set accuracy over every DP replica's chunks (collective). */
-static void evaluate(dml_exec *x)
+/* Test-set accuracy over every DP replica's chunks (collective): the
+ * replicas hold one model, except local SGD's between its averages,
+ * where each is evaluated on its own chunks. */
+static double evaluate_now(dml_exec *x)
 {
     long correct = dml_pipeline_evaluate(&x->pipe, &x->test, x->g.dp_size,
                                          x->g.dp_i);
     long total = 0;
     MPI_Allreduce(&correct, &total, 1, MPI_LONG, MPI_SUM, x->g.world);
-    x->test_accuracy =
-        x->test.n > 0 ? (double)total / (double)x->test.n : NAN;
+    return x->test.n > 0 ? (double)total / (double)x->test.n : NAN;
+}
+
+static void evaluate(dml_exec *x)
+{
+    x->test_accuracy = x->eval_step == x->first_step + x->nrun - 1
+                           ? x->eval_accuracy /* evaluated after the last */
+                           : evaluate_now(x);
 }
 
 /* Rebuild the whole model on rank 0 (collective): replica 0 contributes
@@ -549,6 +639,20 @@ int dml_exec_stop_signal(const dml_exec *x)
 
 /* ---- results ------------------------------------------------------------------------ */
 
+/* --eval-every's points: [{"steps": S, "test_accuracy": A}, ...], S the
+ * number of steps done (a step's index + 1). */
+static json_t *accuracy_curve(const dml_exec *x)
+{
+    json_t *a = json_array();
+    for (int64_t i = 0; i < x->nrun; i++)
+        if (isfinite(x->rec.accuracy[i]))
+            json_array_append_new(
+                a, json_pack("{s:I, s:f}", "steps",
+                             (json_int_t)(x->first_step + i + 1),
+                             "test_accuracy", x->rec.accuracy[i]));
+    return a;
+}
+
 json_t *dml_exec_summary(const dml_exec *x)
 {
     if (x->g.rank != 0)
@@ -588,6 +692,13 @@ json_t *dml_exec_summary(const dml_exec *x)
 #undef NUM
     if (j)
         json_object_set_new(j, "seed", json_integer((json_int_t)x->opt.seed));
+    if (j)
+        json_object_set_new(j, "accuracy", accuracy_curve(x));
+    if (j)
+        json_object_set_new(j, "max_staleness",
+                            x->max_staleness >= 0
+                                ? json_integer((json_int_t)x->max_staleness)
+                                : json_null());
     if (j)
         json_object_set_new(
             j, "bytes_per_step",

@@ -61,6 +61,9 @@ typedef struct dml_exec_options {
     const char *init_weights;    /* weight file to start from, or NULL */
     const char *save_weights;    /* weight file to write at the end */
     size_t bucket_bytes;         /* DP bucket size, bytes; 0: default */
+    int64_t eval_every;          /* test accuracy after every K-th step
+                                    (recorded with the step), 0: only at
+                                    the end */
     bool quiet_progress;         /* no per-step lines on stdout */
 } dml_exec_options;
 

@@ -151,6 +151,14 @@ static dml_status check_runnable(const dml_plan *p, const char *path,
                              dml_sync_spec_format(&c->sync, text,
                                                   sizeof text));
     }
+    /* ssp.c: each TP rank would apply its own number of clocks a step */
+    if (c->sync.kind == DML_SYNC_SSP && c->tp > 1 && c->dp > 1)
+        return dml_error_set(err, DML_EINPUT, path, 0, 0, "parallel.sync",
+                             "sync=ssp:%g runs with tp=1: the tensor-"
+                             "parallel ranks of a stage would apply "
+                             "different numbers of stale steps (use "
+                             "sync=local:H, or pp for model parallelism)",
+                             c->sync.param);
     if (c->mbs > (1 << 20) || c->microbatches > (1 << 20))
         return dml_error_set(err, DML_EINPUT, path, 0, 0, "parallel.mbs",
                              "micro-batch size and count must be at most "

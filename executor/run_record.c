@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "common/stats.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "db/plan_store.h"
@@ -29,7 +30,7 @@ void dml_run_record_init(dml_run_record *r, int rank, int world_size)
 }
 
 /* The history's arrays, for allocating and freeing them alike. */
-#define HISTORY_ARRAYS 8
+#define HISTORY_ARRAYS 10
 static void history(dml_run_record *r, double **a[HISTORY_ARRAYS])
 {
     a[0] = &r->loss;
@@ -40,6 +41,8 @@ static void history(dml_run_record *r, double **a[HISTORY_ARRAYS])
     a[5] = &r->r_compute;
     a[6] = &r->r_comm;
     a[7] = &r->r_idle;
+    a[8] = &r->accuracy;
+    a[9] = &r->staleness;
 }
 
 dml_status dml_run_record_history(dml_run_record *r, int64_t steps,
@@ -440,12 +443,15 @@ void dml_run_record_rank_step(dml_run_record *r, int64_t i, double step_s,
 void dml_run_record_step(dml_run_record *r, int64_t i, int64_t step,
                          double loss, double lr, int64_t global_batch,
                          const dml_step_stats *sum, double step_max_s,
-                         double noise_scale)
+                         double noise_scale, double staleness,
+                         double test_accuracy)
 {
     r->loss[i] = loss;
     r->lr[i] = lr;
     r->step_s[i] = step_max_s;
     r->noise[i] = noise_scale;
+    r->staleness[i] = staleness;
+    r->accuracy[i] = test_accuracy;
     if (!r->rec_open)
         return;
     double nr = (double)r->world_size;
@@ -463,6 +469,8 @@ void dml_run_record_step(dml_run_record *r, int64_t i, int64_t step,
         .optimizer_s = sum->optimizer_s / nr,
         .samples_per_s = (double)global_batch / step_max_s,
         .noise_scale = noise_scale,
+        .staleness = staleness,
+        .test_accuracy = test_accuracy,
     };
     if (dml_record_add(&r->rec, &d, dml_clock_now_s()))
         dml_run_record_flush(r, false);
@@ -569,10 +577,10 @@ double dml_run_record_rank_timings(dml_run_record *r, int64_t nrun,
     size_t skip = nrun > 1 ? 1 : 0, n = (size_t)nrun - skip;
     /* mean per step; without a step counted, unknown rather than zero */
     double counted = r->dp_sent_steps > 0 ? (double)r->dp_sent_steps : NAN;
-    double mine[RANK_VALUES] = {dml_run_record_median(r->r_step + skip, n),
-                                dml_run_record_median(r->r_compute + skip, n),
-                                dml_run_record_median(r->r_comm + skip, n),
-                                dml_run_record_median(r->r_idle + skip, n),
+    double mine[RANK_VALUES] = {dml_stats_median(r->r_step + skip, n),
+                                dml_stats_median(r->r_compute + skip, n),
+                                dml_stats_median(r->r_comm + skip, n),
+                                dml_stats_median(r->r_idle + skip, n),
                                 peak_rss_bytes(),
                                 r->dp_sent_intra / counted,
                                 r->dp_sent_inter / counted};

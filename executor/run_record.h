@@ -65,6 +65,11 @@ typedef struct dml_run_record {
     double *loss, *lr;        /* [cap] per step run: loss, rate */
     double *step_s;           /* [cap] the slowest rank's step, s */
     double *noise;            /* [cap] B_simple (NAN: not measured) */
+    double *accuracy;         /* [cap] test accuracy after the step, 0-1
+                                 (NAN: not evaluated, --eval-every) */
+    double *staleness;        /* [cap] largest staleness of the step's
+                                 gradients over the replicas, steps (NAN:
+                                 the strategy has none) */
     double *r_step, *r_compute, *r_comm, *r_idle; /* [cap] this rank's
                                  step, compute, communication, idle, s */
     dml_db *db;               /* rank 0: the database (owned) */
@@ -116,12 +121,14 @@ void dml_run_record_rank_step(dml_run_record *r, int64_t i, double step_s,
                               double idle_s);
 
 /* Step i of this invocation (model step `step`) with its reduced stats,
- * into the history and the buffer; writes the buffer when a batch is
- * due. */
+ * the staleness of its gradients (NAN: none) and the test accuracy after
+ * it (NAN: not evaluated), into the history and the buffer; writes the
+ * buffer when a batch is due. */
 void dml_run_record_step(dml_run_record *r, int64_t i, int64_t step,
                          double loss, double lr, int64_t global_batch,
                          const dml_step_stats *sum, double step_max_s,
-                         double noise_scale);
+                         double noise_scale, double staleness,
+                         double test_accuracy);
 
 /* Write the kept steps: when a batch is due, or forced (at a checkpoint
  * and at the end, where a database that is failing is tried once more). */

@@ -326,6 +326,41 @@ static dml_status check_inputs(dml_planner *p, dml_error *err)
     return DML_OK;
 }
 
+/*
+ * With a target (--target-accuracy, --target-loss): the history of this
+ * model at this batch (convergence.h), the strategies the search tries
+ * and each one's convergence factor, and the one warning line when the
+ * history does not say what a searched strategy costs. Steps to a target
+ * are measured at one global batch, so the batch must be fixed.
+ */
+static dml_status prepare_convergence(dml_planner *p, dml_error *err)
+{
+    const dml_planner_request *r = &p->req;
+    p->conv_warning[0] = '\0';
+    if (r->target.kind == DML_TARGET_NONE)
+        return DML_OK;
+    if (p->auto_batch)
+        return dml_error_msg(err, DML_EUSAGE,
+                             "--target-%s needs a fixed --global-batch: "
+                             "steps to a target are measured at one batch",
+                             r->target.kind == DML_TARGET_LOSS ? "loss"
+                                                               : "accuracy");
+    DML_CHECK(dml_convergence_load(r->db_path, p->model.name,
+                                   r->global_batch, &r->target, &p->conv,
+                                   err));
+    p->nsyncs = dml_convergence_strategies(&p->conv, p->syncs,
+                                           DML_SEARCH_SYNC_MAX);
+    for (int i = 0; i < p->nsyncs; i++)
+        p->sync_factor[i] = dml_convergence_factor(&p->conv, &p->syncs[i]);
+    bool fixed = dml_planner_config_has(&r->config, DML_KNOB_SYNC);
+    if (!dml_convergence_warning(&p->conv, p->model.name, r->global_batch,
+                                 fixed ? &r->config.par.sync : p->syncs,
+                                 fixed ? 1 : p->nsyncs, p->conv_warning,
+                                 sizeof p->conv_warning))
+        p->conv_warning[0] = '\0';
+    return DML_OK;
+}
+
 dml_status dml_planner_new(const dml_planner_request *req, dml_planner **out,
                            dml_error *err)
 {
@@ -369,6 +404,8 @@ dml_status dml_planner_new(const dml_planner_request *req, dml_planner **out,
     }
     if (s == DML_OK)
         s = check_inputs(p, err);
+    if (s == DML_OK)
+        s = prepare_convergence(p, err);
     if (s == DML_OK)
         s = make_splits(p, err);
     if (s == DML_OK) {
@@ -421,6 +458,16 @@ static dml_status search_all(const dml_planner *p,
                       : 1.0;
         q.split = i;
         q.prune = true;
+        if (p->req.target.kind != DML_TARGET_NONE) {
+            /* rank by time to the target: every strategy, each with the
+             * steps it costs (prepare_convergence) */
+            q.syncs = p->syncs;
+            q.sync_factor = p->sync_factor;
+            q.nsyncs = p->nsyncs;
+            if (dml_planner_config_has(c, DML_KNOB_SYNC))
+                q.fixed_factor = dml_convergence_factor(&p->conv,
+                                                        &c->par.sync);
+        }
         DML_CHECK(dml_planner_search(&q, r, err));
     }
     dml_search_result_finish(r);
@@ -598,6 +645,36 @@ dml_status dml_planner_run(dml_planner *p, dml_error *err)
     p->count = p->result.count;
     if (p->req.config.fixed)
         DML_CHECK(rank_config(p, err));
+    return DML_OK;
+}
+
+double dml_planner_steps_to_target(const dml_planner *p,
+                                   const dml_candidate *c,
+                                   dml_convergence_source *src)
+{
+    if (p->req.target.kind == DML_TARGET_NONE) {
+        if (src)
+            *src = DML_CONV_UNKNOWN;
+        return NAN;
+    }
+    return dml_convergence_steps(&p->conv, &c->par.sync, src);
+}
+
+dml_status dml_planner_dense_twin(const dml_planner *p,
+                                  const dml_candidate *c, dml_prediction *pred,
+                                  dml_costmodel_detail *detail,
+                                  dml_error *err)
+{
+    if (dml_convergence_same_math(&c->par.sync) || c->split < 0 ||
+        c->split >= p->split_count)
+        return dml_error_msg(err, DML_ENOTFOUND, "no dense twin");
+    dml_parallel_config par = c->par;
+    dml_sync_spec_init(&par.sync);
+    DML_CHECK(dml_costmodel_step_time(&p->splits[c->split].ctx, &par, NULL,
+                                      0, pred, detail, err));
+    if (pred->mem_bytes_per_device > p->splits[c->split].ctx.mem_bytes)
+        return dml_error_msg(err, DML_ENOTFOUND, "the dense twin does not "
+                             "fit");
     return DML_OK;
 }
 

@@ -29,6 +29,7 @@
 #include "costmodel/step_time.h"
 #include "planner/batch.h"
 #include "planner/config.h"
+#include "planner/convergence.h"
 #include "planner/search.h"
 #include "planner/space.h"
 
@@ -62,6 +63,10 @@ typedef struct dml_planner_request {
                                    as written */
     int64_t calibration_id;     /* calibrations row of calib, recorded with
                                    the plans; 0 = none */
+    dml_target target;          /* --target-accuracy / --target-loss: rank
+                                   by predicted time to it, the strategy
+                                   searched (convergence.h); kind NONE:
+                                   by step time */
 } dml_planner_request;
 
 /* Defaults: top 5, adamw, megatron, nothing fixed, everything else
@@ -131,6 +136,12 @@ typedef struct dml_planner {
     int count;                  /* plans made */
     dml_planned *plans;         /* best first, count of them */
     dml_config_rank config_rank; /* with --config: where plans[0] ranks */
+    dml_convergence conv;       /* with a target: steps to it, measured */
+    int nsyncs;                 /* with a target: strategies searched */
+    dml_sync_spec syncs[DML_SEARCH_SYNC_MAX]; /* allreduce first */
+    double sync_factor[DML_SEARCH_SYNC_MAX];  /* their steps to the
+                                   target over dense's */
+    char conv_warning[768];     /* the one line the tool warns, "" none */
 } dml_planner;
 
 /* Read and check the inputs; *out is NULL on failure. */
@@ -151,7 +162,10 @@ dml_status dml_planner_apply_calibration(dml_planner *p,
                                          dml_error *err);
 
 /* Search and make the plans; DML_EINFEASIBLE when none fits. With fixed
- * knobs (--config), also config_rank (one more search, without them). */
+ * knobs (--config), also config_rank (one more search, without them).
+ * With a target, every plan's score is its step time times its
+ * strategy's steps to the target over dense's: the ranking of predicted
+ * time to the target (convergence.h). */
 dml_status dml_planner_run(dml_planner *p, dml_error *err);
 
 void dml_planner_free(dml_planner *p);
@@ -169,6 +183,20 @@ dml_status dml_planner_repredict(const dml_planner *p, const dml_planned *in,
                                  dml_error *err);
 
 dml_planner_space dml_planner_space_of(const dml_planner *p, int split);
+
+/* With a target: the predicted steps to it of plan c's strategy (NAN:
+ * unknown) and where they come from. */
+double dml_planner_steps_to_target(const dml_planner *p,
+                                   const dml_candidate *c,
+                                   dml_convergence_source *src);
+
+/* c's configuration with sync=allreduce, priced on c's split (the plan a
+ * compressed, local or stale strategy is compared with); DML_ENOTFOUND
+ * when c is dense already or allreduce does not fit (ZeRO-3 excepted). */
+dml_status dml_planner_dense_twin(const dml_planner *p,
+                                  const dml_candidate *c, dml_prediction *pred,
+                                  dml_costmodel_detail *detail,
+                                  dml_error *err);
 
 /* plan as a plan file at path (indented JSON, written atomically): what
  * dml-plan --out and the --tune trials hand to dml-exec. */

@@ -12,6 +12,7 @@
 #include "costmodel/flops.h"
 #include "costmodel/presets.h"
 #include "planner/explain.h"
+#include "planner/report_target.h"
 
 /* Text from specs, databases and the command line (names, device models,
  * paths) as it may reach a terminal: control characters escaped. */
@@ -400,6 +401,9 @@ static void print_explain(FILE *out, const dml_planner *p)
             dml_units_bytes(q->mem_bytes_per_device, b6, sizeof b6),
             dml_units_bytes(p->splits[w->cand.split].ctx.mem_bytes, b7,
                             sizeof b7));
+    char strategy[640];
+    if (dml_planner_strategy_sentence(p, w, strategy, sizeof strategy)[0])
+        fprintf(out, "  strategy: %s\n", strategy);
     fprintf(out, "  work per step: %.4g model FLOPs (MFU %.1f%%), %.4g "
             "executed with recomputation (%.1f TFLOP/s per device)\n",
             d->model_flops, 100.0 * q->mfu, d->executed_flops,
@@ -445,6 +449,7 @@ void dml_planner_print(FILE *out, const dml_planner *p,
         return;
     print_header(out, p);
     print_table(out, p);
+    dml_planner_print_target(out, p);
     print_ties(out, p, x ? x->interval_pct : 0);
     print_schedule(out, p);
     char why[1024];
@@ -653,6 +658,9 @@ json_t *dml_planner_to_json(const dml_planner *p, const dml_report_extras *x)
         if (e && pl->plan.db_plan_id > 0)
             json_object_set_new(e, "db_plan_id",
                                 json_integer((json_int_t)pl->plan.db_plan_id));
+        json_t *tt = dml_planner_plan_target_json(p, pl);
+        if (e && tt)
+            json_object_set_new(e, "time_to_target", tt);
         if (!e || json_array_append_new(plans, e)) {
             json_decref(plans);
             json_decref(doc);
@@ -690,6 +698,9 @@ json_t *dml_planner_to_json(const dml_planner *p, const dml_report_extras *x)
     }
     if (p->config_rank.known)
         json_object_set_new(doc, "config_rank", config_rank_json(p));
+    json_t *target = dml_planner_target_json(p);
+    if (target)
+        json_object_set_new(doc, "target", target);
     if (x && x->plan_file)
         json_object_set_new(doc, "plan_file", json_string(x->plan_file));
     if (x && x->db_path)

@@ -182,6 +182,7 @@ typedef struct walk {
     int64_t mbs_key;              /* batch per replica of mbs_list */
     int mbs_count;                /* its divisors in mbs_list */
     int64_t mbs_list[DIVISORS_MAX];
+    double factor;                /* the strategy's convergence factor */
 } walk;
 
 static void reject(walk *w, dml_reject why)
@@ -223,11 +224,11 @@ static bool price(walk *w, int64_t global_batch)
         return false;
     }
     r->candidates++;
-    c->score_s = c->pred.step_s;
+    c->score_s = c->pred.step_s * w->factor;
     if (q->global_batch <= 0) {
         double s_min = q->s_min > 0 ? q->s_min : 1.0;
         c->score_s = s_min * (1.0 + q->noise_scale / (double)global_batch) *
-                     c->pred.step_s;
+                     c->pred.step_s * w->factor;
     }
     double need = c->pred.mem_bytes_per_device;
     double cap = q->space.mem_capacity_bytes;
@@ -342,22 +343,40 @@ static void walk_mbs(walk *w, int64_t global_batch)
     }
 }
 
-/* The data-parallel strategies to try for w->cand's dp, tp, pp: the fixed
- * one; else the flat ring, and node by node where that differs from it
- * (space.h, dml_planner_sync_spans_nodes). */
-static int sync_choices(const walk *w, dml_sync_spec *out)
+/* The data-parallel strategies to try for w->cand's dp, tp, pp, with
+ * their convergence factors: the fixed one; else the flat ring, node by
+ * node where that differs from it (space.h,
+ * dml_planner_sync_spans_nodes), and the request's other strategies
+ * where there is more than one replica. */
+static int sync_choices(const walk *w, dml_sync_spec *out, double *factor)
 {
     const dml_search_request *q = w->req;
     const dml_parallel_config *p = &w->cand.par;
     if (fixed(w, DML_KNOB_SYNC)) {
         out[0] = q->fixed.par.sync;
+        factor[0] = q->fixed_factor > 0 ? q->fixed_factor : 1.0;
         return 1;
     }
-    dml_sync_spec_init(&out[0]);
-    if (!dml_planner_sync_spans_nodes(&q->space, p->dp, p->tp, p->pp))
-        return 1;
-    out[1] = (dml_sync_spec){.kind = DML_SYNC_HIERARCHICAL, .param = 0};
-    return 2;
+    bool spans = dml_planner_sync_spans_nodes(&q->space, p->dp, p->tp,
+                                              p->pp);
+    if (!q->syncs) {
+        dml_sync_spec_init(&out[0]);
+        factor[0] = factor[1] = 1.0;
+        if (!spans)
+            return 1;
+        out[1] = (dml_sync_spec){.kind = DML_SYNC_HIERARCHICAL, .param = 0};
+        return 2;
+    }
+    int n = 0;
+    for (int i = 0; i < q->nsyncs && n < DML_SEARCH_SYNC_MAX; i++) {
+        dml_sync_kind k = q->syncs[i].kind;
+        /* one replica: every strategy is the flat ring's nothing */
+        if ((k == DML_SYNC_HIERARCHICAL && !spans) || (i > 0 && p->dp < 2))
+            continue;
+        out[n] = q->syncs[i];
+        factor[n++] = q->sync_factor ? q->sync_factor[i] : 1.0;
+    }
+    return n;
 }
 
 /* sp, ZeRO, the data-parallel strategy and the attention kernel for one
@@ -366,8 +385,9 @@ static void walk_options(walk *w, int64_t global_batch)
 {
     const dml_search_request *q = w->req;
     dml_parallel_config *p = &w->cand.par;
-    dml_sync_spec syncs[2];
-    int nsync = sync_choices(w, syncs);
+    dml_sync_spec syncs[DML_SEARCH_SYNC_MAX];
+    double factors[DML_SEARCH_SYNC_MAX];
+    int nsync = sync_choices(w, syncs, factors);
     bool tf = q->space.model->type == DML_MODEL_TRANSFORMER;
     int sp_lo = 0, sp_hi = tf && p->tp > 1 ? 1 : 0;
     if (fixed(w, DML_KNOB_SP))
@@ -387,6 +407,7 @@ static void walk_options(walk *w, int64_t global_batch)
             }
             for (int y = 0; y < nsync; y++) {
                 p->sync = syncs[y];
+                w->factor = factors[y];
                 /* a fixed strategy refuses ZeRO stages (a rejection); a
                  * searched one is only proposed where it runs */
                 dml_reject sr = dml_planner_check_sync(&q->space, p, w->msg,
@@ -569,6 +590,7 @@ dml_status dml_planner_search(const dml_search_request *req,
     dml_parallel_config_init(&w.cand.par);
     w.cand.par.threads_per_rank = req->fixed.par.threads_per_rank;
     w.cand.par.framework = req->space.framework;
+    w.factor = 1.0;
     attention_choices(&w);
     if (req->global_batch > 0) {
         walk_batch(&w, req->global_batch);

@@ -13,7 +13,11 @@
  * as recompute=none, space.h). The strategy (sync) is the flat allreduce,
  * and also hierarchical where the DP group spans nodes with more than one
  * replica on each (anywhere else the two are the same ring), unless the
- * caller fixes it. Every candidate is for the space's
+ * caller fixes it; a request with a strategy menu (a target to rank by,
+ * convergence.h) tries each strategy of it where dp > 1, and multiplies
+ * each candidate's score by its strategy's steps to the target over
+ * dense's (sync_factor: time to the target, up to dense's steps, which
+ * every candidate shares). Every candidate is for the space's
  * framework, and what that runtime cannot run is rejected ("framework").
  * Rules (space.h) cut branches before anything is priced; the cost model
  * is prepared once and priced with dml_costmodel_step_time, which does not
@@ -50,6 +54,7 @@
 #define DML_PLANNER_TOP_MAX 10000 /* most plans a search keeps (and
                                      dml-plan makes, ~20 kB each) */
 #define DML_PLANNER_MSG_MAX 256  /* one rejection message */
+#define DML_SEARCH_SYNC_MAX 40   /* strategies a search tries */
 
 typedef struct dml_candidate {
     dml_parallel_config par;   /* configuration, microbatches included */
@@ -72,6 +77,14 @@ typedef struct dml_search_request {
     double s_min;                  /* S_min, steps (automatic; <= 0: 1) */
     int split;                     /* copied into every candidate */
     bool prune;                    /* dominance pruning (see above) */
+    const dml_sync_spec *syncs;    /* strategies to try where sync is not
+                                      fixed, allreduce first (NULL: the
+                                      flat ring, and hierarchical where
+                                      it differs) */
+    const double *sync_factor;     /* [nsyncs] each one's steps to the
+                                      target over dense's (NULL: 1) */
+    int nsyncs;                    /* entries, <= DML_SEARCH_SYNC_MAX */
+    double fixed_factor;           /* a fixed sync's factor (0: 1) */
 } dml_search_request;
 
 /*

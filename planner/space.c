@@ -178,11 +178,16 @@ dml_reject dml_planner_check_sync(const dml_planner_space *s,
                                   const dml_parallel_config *p, char *msg,
                                   size_t size)
 {
-    (void)s;
     dml_error e;
-    if (dml_sync_spec_check(&p->sync, p->zero, p->dp, &e) == DML_OK)
-        return DML_REJECT_NONE;
-    return say(DML_REJECT_ZERO, msg, size, "%s", e.msg);
+    if (dml_sync_spec_check(&p->sync, p->zero, p->dp, &e) != DML_OK)
+        return say(DML_REJECT_ZERO, msg, size, "%s", e.msg);
+    /* executor/sync/ssp.c: every rank of a stage applies its own number
+     * of stale steps, which the TP ranks of one stage must not */
+    if (s->executor_only && p->sync.kind == DML_SYNC_SSP && p->tp > 1 &&
+        p->dp > 1)
+        return say(DML_REJECT_EXECUTOR, msg, size,
+                   "dml-exec runs sync=ssp:S with tp=1 only");
+    return DML_REJECT_NONE;
 }
 
 bool dml_planner_sync_spans_nodes(const dml_planner_space *s, int dp, int tp,

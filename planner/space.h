@@ -96,7 +96,8 @@ dml_reject dml_planner_check_options(const dml_planner_space *s,
 
 /* The data-parallel strategy against the ZeRO stage (costmodel/
  * sync_spec.h: only the dense strategies keep ZeRO's shards consistent):
- * DML_REJECT_ZERO with the strategy's own line. */
+ * DML_REJECT_ZERO with the strategy's own line; for dml-exec
+ * (executor_only) sync=ssp:S with tp > 1, DML_REJECT_EXECUTOR. */
 dml_reject dml_planner_check_sync(const dml_planner_space *s,
                                   const dml_parallel_config *p, char *msg,
                                   size_t size);

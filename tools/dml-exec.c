@@ -32,7 +32,7 @@ static const char usage_text[] =
     "         [--data DIR|synthetic] [--seed S] [--shuffle none|epoch]\n"
     "         [--threads T] [--checkpoint-dir DIR --checkpoint-every K]\n"
     "         [--resume] [--init-weights FILE] [--save-weights FILE]\n"
-    "         [--bucket-bytes B] [--json]\n"
+    "         [--bucket-bytes B] [--eval-every K] [--json]\n"
     "\n"
     "Train the plan's MLP on Fashion-MNIST (or synthetic data) with the\n"
     "plan's data, tensor and pipeline parallelism, and record every step in\n"
@@ -57,6 +57,8 @@ static const char usage_text[] =
     "  --init-weights FILE  start from a weight file (executor/WEIGHTS.md)\n"
     "  --save-weights FILE  write the trained weights there\n"
     "  --bucket-bytes B     data-parallel gradient bucket size (default 1M)\n"
+    "  --eval-every K       test accuracy after every K-th step too, recorded\n"
+    "                       with the step (steps to a target accuracy)\n"
     "  --json               one JSON document on stdout (rank 0)\n"
     "  --help, --version\n"
     "\n"
@@ -76,7 +78,7 @@ typedef struct options {
 
 enum { OPT_PLAN = DML_CLI_OPT_FIRST, OPT_STEPS, OPT_DB, OPT_DATA, OPT_SEED,
        OPT_SHUFFLE, OPT_THREADS, OPT_CKDIR, OPT_CKEVERY, OPT_RESUME, OPT_INIT,
-       OPT_SAVE, OPT_BUCKET, OPT_JSON };
+       OPT_SAVE, OPT_BUCKET, OPT_EVAL, OPT_JSON };
 
 static const struct option longopts[] = {
     {"plan", required_argument, NULL, OPT_PLAN},
@@ -92,6 +94,7 @@ static const struct option longopts[] = {
     {"init-weights", required_argument, NULL, OPT_INIT},
     {"save-weights", required_argument, NULL, OPT_SAVE},
     {"bucket-bytes", required_argument, NULL, OPT_BUCKET},
+    {"eval-every", required_argument, NULL, OPT_EVAL},
     {"json", no_argument, NULL, OPT_JSON},
     DML_CLI_OPTIONS_END,
 };
@@ -147,6 +150,12 @@ static dml_status on_option(void *ctx, int id, const char *arg,
                                  "is not a size from 4 B to 10 GB", arg);
         o->exec.bucket_bytes = (size_t)d;
         break;
+    case OPT_EVAL:
+        if (!dml_units_parse_long(arg, 1, 1000000000L, &v))
+            return dml_error_msg(err, DML_EUSAGE, "--eval-every: '%s' is "
+                                 "not a whole number from 1", arg);
+        o->exec.eval_every = v;
+        break;
     case OPT_JSON: o->json = true; break;
     }
     return DML_OK;
@@ -165,6 +174,25 @@ static dml_status parse_options(int argc, char **argv, options *o,
                              "(see --help)");
     o->exec.quiet_progress = o->json;
     return DML_OK;
+}
+
+/* --eval-every's test accuracies, on one line (about 10 of them). */
+static void print_accuracy_curve(const json_t *curve)
+{
+    size_t n = json_array_size(curve);
+    if (n == 0)
+        return;
+    size_t every = n > 10 ? (n + 9) / 10 : 1;
+    printf("accuracy by step  ");
+    for (size_t i = 0; i < n; i++) {
+        const json_t *p = json_array_get(curve, i);
+        if (i % every == 0 || i + 1 == n)
+            printf(" %lld: %.2f %%",
+                   (long long)json_integer_value(json_object_get(p, "steps")),
+                   100.0 * json_real_value(
+                               json_object_get(p, "test_accuracy")));
+    }
+    printf("\n");
 }
 
 /* The human summary: a loss table thinned to about 20 rows, then totals. */
@@ -196,6 +224,11 @@ static void print_summary(const json_t *j)
         printf("test accuracy      %.2f %%\n", 100.0 * json_real_value(acc));
     else
         printf("test accuracy      -\n");
+    print_accuracy_curve(json_object_get(j, "accuracy"));
+    const json_t *stale = json_object_get(j, "max_staleness");
+    if (json_is_integer(stale))
+        printf("largest staleness  %lld steps\n",
+               (long long)json_integer_value(stale));
     if (json_is_integer(run))
         printf("database run       %lld\n",
                (long long)json_integer_value(run));

@@ -45,6 +45,7 @@ static const char usage_text[] =
     "                [--optimizer adam|adamw|sgd|lamb|lars]\n"
     "                [--base-lr LR --base-batch B] [--noise-scale B]\n"
     "                [--batch-ramp T] [--allow-cross-node-tp]\n"
+    "                [--target-accuracy A | --target-loss L]\n"
     "       dml-plan --list-models | --list-clusters [--json]\n"
     "\n"
     "Search data, tensor and pipeline parallelism (with interleaving),\n"
@@ -106,6 +107,13 @@ static const char usage_text[] =
     "  --batch-ramp T     ramp the batch up over the first T tokens (up to\n"
     "                     1e18 and 1e12 steps)\n"
     "  --allow-cross-node-tp  let tensor-parallel groups span nodes\n"
+    "  --target-accuracy A  rank by predicted time to test accuracy A (0.84\n"
+    "                     or 84%%): step time x steps to A, the steps each\n"
+    "                     data-parallel strategy (sync=) needs taken from\n"
+    "                     this model's runs at this --global-batch in the\n"
+    "                     database (dml-exec --eval-every); every strategy\n"
+    "                     is searched unless --config fixes sync=\n"
+    "  --target-loss L    the same with a training loss of at most L\n"
     "  --tune K           run the top K plans (and the best of each other\n"
     "                     layout family) with mpirun dml-exec, rank them by\n"
     "                     measured step time, write the measured winner as\n"
@@ -171,6 +179,29 @@ static dml_status parse_real(const char *opt, const char *text, double min,
     return dml_cli_parse_number(DML_CLI_BARE, opt, text, min, max, out, err);
 }
 
+/* --target-accuracy: a fraction (0.84) or a percentage (84%). */
+static dml_status parse_target_accuracy(const char *text,
+                                        dml_planner_request *r,
+                                        dml_error *err)
+{
+    if (r->target.kind == DML_TARGET_LOSS)
+        return dml_error_msg(err, DML_EUSAGE, "--target-accuracy and "
+                             "--target-loss: one target at a time");
+    char num[64];
+    size_t n = strlen(text);
+    bool pct = n > 0 && n < sizeof num && text[n - 1] == '%';
+    snprintf(num, sizeof num, "%.*s", (int)(pct ? n - 1 : n), text);
+    double v = 0;
+    if (dml_cli_parse_number(DML_CLI_BARE, "--target-accuracy", num, 1e-9,
+                             pct ? 100 : 1, &v, err) != DML_OK)
+        return dml_error_msg(err, DML_EUSAGE, "--target-accuracy: '%s' is "
+                             "not a fraction in (0, 1] (0.84) or a "
+                             "percentage (84%%)", text);
+    r->target.kind = DML_TARGET_ACCURACY;
+    r->target.value = pct ? v / 100 : v;
+    return DML_OK;
+}
+
 static dml_status parse_optimizer(const char *text, dml_optimizer *out,
                                   dml_error *err)
 {
@@ -196,7 +227,7 @@ enum { OPT_MODEL = DML_CLI_OPT_FIRST, OPT_CLUSTER, OPT_NODES, OPT_DEVICES,
        OPT_LIST_MODELS, OPT_LIST_CLUSTERS, OPT_TUNE, OPT_TUNE_STEPS,
        OPT_TUNE_DATA, OPT_RANKS, OPT_NO_CALIB, OPT_KEEP_TRIALS,
        OPT_FRAMEWORK, OPT_CODE_DIR, OPT_SLURM_TIME, OPT_SLURM_PARTITION,
-       OPT_SLURM_ACCOUNT };
+       OPT_SLURM_ACCOUNT, OPT_TARGET_ACC, OPT_TARGET_LOSS };
 
 static const struct option longopts[] = {
     {"model", required_argument, NULL, OPT_MODEL},
@@ -226,6 +257,8 @@ static const struct option longopts[] = {
     {"noise-scale", required_argument, NULL, OPT_NOISE},
     {"batch-ramp", required_argument, NULL, OPT_RAMP},
     {"allow-cross-node-tp", no_argument, NULL, OPT_XNODE},
+    {"target-accuracy", required_argument, NULL, OPT_TARGET_ACC},
+    {"target-loss", required_argument, NULL, OPT_TARGET_LOSS},
     {"tune", required_argument, NULL, OPT_TUNE},
     {"tune-steps", required_argument, NULL, OPT_TUNE_STEPS},
     {"tune-data", required_argument, NULL, OPT_TUNE_DATA},
@@ -325,6 +358,14 @@ static dml_status on_option(void *ctx, int id, const char *arg,
                              &o->req.ramp_tokens, err));
         break;
     case OPT_XNODE: o->req.allow_cross_node_tp = true; break;
+    case OPT_TARGET_ACC: return parse_target_accuracy(arg, &o->req, err);
+    case OPT_TARGET_LOSS:
+        if (o->req.target.kind == DML_TARGET_ACCURACY)
+            return dml_error_msg(err, DML_EUSAGE, "--target-loss and "
+                                 "--target-accuracy: one target at a time");
+        o->req.target.kind = DML_TARGET_LOSS;
+        return parse_real("--target-loss", arg, 1e-9, 1e9,
+                          &o->req.target.value, err);
     case OPT_TUNE:
         return dml_cli_parse_long(o->cli.style, "--tune", arg, 1,
                                   DML_TUNE_MAX_TRIALS / 2, &o->tune_k, err);
@@ -680,6 +721,9 @@ int main(int argc, char **argv)
                                 : DML_PLANNER_TOP_MAX);
     dml_planner *p = NULL;
     dml_status s = dml_planner_new(&o.req, &p, &err);
+    /* the history does not say what (some) strategies cost: one line */
+    if (s == DML_OK && p->conv_warning[0])
+        dml_log_warn("%s", p->conv_warning);
     dml_calibration_applied cal;
     memset(&cal, 0, sizeof cal);
     bool cal_found = false;

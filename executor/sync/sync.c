@@ -7,6 +7,7 @@
 #include "executor/sync/sync.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,12 @@ const dml_sync_strategy *dml_sync_strategy_for(const dml_parallel_config *par,
                          : &dml_sync_topk_noef;
     case DML_SYNC_POWERSGD:
         return one ? &dml_sync_allreduce : sharded ? NULL : &dml_sync_psgd;
+    /* local SGD and SSP keep a whole replica's optimizer state (zero=0,
+     * dml_sync_spec_check); ssp.c needs tp = 1 (executor/input.c) */
+    case DML_SYNC_LOCAL:
+        return one ? &dml_sync_allreduce : sharded ? NULL : &dml_sync_localsgd;
+    case DML_SYNC_SSP:
+        return one ? &dml_sync_allreduce : sharded ? NULL : &dml_sync_stale;
     default: return NULL;
     }
 }
@@ -165,6 +172,9 @@ void dml_sync_begin_step(dml_sync *s, dml_sync_pre_reduce_fn pre_reduce,
     s->pre_reduce_ctx = ctx;
     s->comm_s = 0.0;
     s->sent = (dml_sync_bytes){0.0, 0.0};
+    s->grad_summed = true;
+    s->staleness = NAN;
+    s->updated = false;
 }
 
 /* Start bucket k's reduction, once per step. */
@@ -228,7 +238,9 @@ void dml_sync_progress(dml_sync *s)
         return;
     double t0 = dml_clock_now_s();
     int flag;
-    if (s->strategy->next) {
+    if (s->strategy->progress) {
+        s->strategy->progress(s);
+    } else if (s->strategy->next) {
         /* Testsome frees the completed requests (Testall frees none
          * unless all are) */
         MPI_Testsome(s->nbuckets, s->req, &flag, s->completed,
@@ -264,6 +276,31 @@ void dml_sync_step_finish(dml_sync *s)
         return;
     double t0 = dml_clock_now_s();
     s->strategy->step_finish(s);
+    s->comm_s += dml_clock_now_s() - t0;
+}
+
+bool dml_sync_next_update(dml_sync *s, int64_t step, bool drain,
+                          int64_t *update_step)
+{
+    if (!s->strategy->next_update || s->dp < 2) {
+        if (s->updated)
+            return false;
+        s->updated = true;
+        *update_step = step;
+        return true;
+    }
+    double t0 = dml_clock_now_s();
+    bool more = s->strategy->next_update(s, drain, update_step);
+    s->comm_s += dml_clock_now_s() - t0;
+    return more;
+}
+
+void dml_sync_finish(dml_sync *s)
+{
+    if (!s->strategy->finish || s->dp < 2)
+        return;
+    double t0 = dml_clock_now_s();
+    s->strategy->finish(s);
     s->comm_s += dml_clock_now_s() - t0;
 }
 

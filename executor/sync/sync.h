@@ -23,8 +23,10 @@
  *   "topk"            dml_sync_topk              sync=topk:K, zero=0
  *   "topk-noef"       dml_sync_topk              sync=topk-noef:K, zero=0
  *   "powersgd"        dml_sync_powersgd          sync=powersgd:R, zero=0
- *   (none yet)        sync_local.c, sync_ssp.c: priced, refused by
- *                     dml-exec until their file here exists
+ *   "local"           dml_sync_local             sync=local:H or
+ *                                                local:H:W, zero=0
+ *   "ssp"             dml_sync_ssp               sync=ssp:S, zero=0,
+ *                                                tp=1
  *
  * (The cost model's dense pricer prices ZeRO 0-3 in one function; the
  * executor runs ZeRO 0 and 1, each its own file, because what a rank
@@ -44,9 +46,21 @@
  *                  wait; the reduced gradient of every owned range is
  *                  then where the optimizer reads it;
  *                  (the optimizer updates the owned ranges: update.h)
+ *     next_update  after reduce_finish, once or more: the reduced
+ *                  gradient the optimizer applies next, at s->owned, and
+ *                  the step whose gradient it is (NULL: one a step, the
+ *                  step's own; ssp.c applies each step's exchange when it
+ *                  has arrived, none, one or several a step, and waits
+ *                  only for the one S steps old; with `drain` it waits
+ *                  for every exchange it started);
  *     step_finish  after the update: bring every rank's parameters up to
- *                  date (ZeRO-1's all-gather of the shards; later, local
- *                  SGD's periodic average or a gossip exchange);
+ *                  date (ZeRO-1's all-gather of the shards, local SGD's
+ *                  periodic average);
+ *   progress       between layers (NULL: the engine tests s->req): let
+ *                  MPI move what the strategy keeps in flight beyond the
+ *                  step (ssp.c's older steps);
+ *   finish         once, after the last step, before evaluation and the
+ *                  weight file (local SGD's last average); NULL: nothing;
  *   state          what the strategy keeps between steps that a resumed
  *                  run needs (top-k's residuals, a staleness clock): the
  *                  number of values, saved after the optimizer state in
@@ -166,6 +180,12 @@ typedef struct dml_sync_strategy {
     void (*state_restore)(dml_sync *s, const float *in);
     /* Free what setup made; NULL: nothing. */
     void (*teardown)(dml_sync *s);
+    /* The next reduced gradient to apply (see above); NULL: the step's. */
+    bool (*next_update)(dml_sync *s, bool drain, int64_t *step);
+    /* Between layers; NULL: the engine tests s->req. */
+    void (*progress)(dml_sync *s);
+    /* After the last step (collective over dp_comm); NULL: nothing. */
+    void (*finish)(dml_sync *s);
 } dml_sync_strategy;
 
 /* Before a bucket's gradients are reduced in place: lets the gradient
@@ -204,6 +224,18 @@ struct dml_sync {
     dml_sync_bytes sent;      /* this step's bytes sent */
     dml_sync_bytes sent_run;  /* bytes sent by the steps since open */
     int64_t steps_run;        /* steps begun since open */
+    int lag;                  /* steps a rank may run ahead of the
+                                 slowest (ssp:S: S; else 0): the steps'
+                                 statistics are summed that late */
+    bool grad_summed;         /* this step's update reads the sum of
+                                 this step's gradients over the replicas
+                                 (false: local SGD's local steps, ssp:S
+                                 with S > 0; the noise scale needs it) */
+    double staleness;         /* steps of other replicas' gradients the
+                                 weights this step read lacked (ssp:S,
+                                 0..S); NAN: the strategy has none */
+    bool updated;             /* the step's one update was handed out
+                                 (strategies without next_update) */
 };
 
 extern const dml_sync_strategy dml_sync_allreduce;
@@ -217,6 +249,8 @@ extern const dml_sync_strategy dml_sync_bf16_zero1;
 extern const dml_sync_strategy dml_sync_topk_ef;    /* topk.c */
 extern const dml_sync_strategy dml_sync_topk_noef;
 extern const dml_sync_strategy dml_sync_psgd;       /* powersgd.c */
+extern const dml_sync_strategy dml_sync_localsgd;   /* local.c */
+extern const dml_sync_strategy dml_sync_stale;      /* ssp.c */
 
 /* The strategy of a plan on dp replicas (its parallel.sync): zero1 for
  * ZeRO >= 1 with dp > 1, else allreduce; hierarchical_zero1 or
@@ -260,6 +294,20 @@ void dml_sync_reduce_finish(dml_sync *s);
 
 /* The strategy's step_finish, timed into comm_s. */
 void dml_sync_step_finish(dml_sync *s);
+
+/* After dml_sync_reduce_finish of step `step`: true while there is a
+ * reduced gradient for the optimizer to apply now, at s->owned, and
+ * *update_step the step it belongs to (the optimizer's step count and
+ * rate); call until false. Without the strategy's next_update: once, the
+ * step's own. drain: wait for every exchange in flight (a collective
+ * point: checkpoint, evaluation, the end), so that the replicas then hold
+ * one model. Waiting is timed into comm_s. */
+bool dml_sync_next_update(dml_sync *s, int64_t step, bool drain,
+                          int64_t *update_step);
+
+/* After the last step: the strategy's finish (collective over the
+ * data-parallel group), timed into comm_s. */
+void dml_sync_finish(dml_sync *s);
 
 /* Values of state the strategy keeps for a checkpoint (0: none). */
 size_t dml_sync_state_values(const dml_sync *s);

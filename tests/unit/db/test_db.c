@@ -229,7 +229,7 @@ static void fresh_database_is_latest_with_every_table_and_view(void **state)
     fixture *f = *state;
     dml_db *db = open_ok(f->path);
     assert_int_equal(dml_db_schema_version(db), DML_DB_SCHEMA_VERSION);
-    assert_int_equal(DML_DB_SCHEMA_VERSION, 5);
+    assert_int_equal(DML_DB_SCHEMA_VERSION, 6);
     static const char *const tables[] = {
         "hosts", "probe_runs", "measurements", "clusters", "models", "plans",
         "runs", "steps", "rank_timings", "checkpoints", "events",
@@ -245,7 +245,8 @@ static void fresh_database_is_latest_with_every_table_and_view(void **state)
     }
     static const char *const views[] = {"v_probe_summary", "v_tuning_history",
                                         "v_runs", "v_plans",
-                                        "v_strategy_comparison"};
+                                        "v_strategy_comparison",
+                                        "v_accuracy_curve"};
     for (size_t i = 0; i < sizeof views / sizeof views[0]; i++) {
         char sql[256];
         snprintf(sql, sizeof sql,
@@ -378,7 +379,8 @@ static void upgrade_from_version_2_keeps_runs_and_children(void **state)
                                  .tp_comm_s = NAN, .pp_comm_s = NAN,
                                  .dp_comm_s = NAN, .pipeline_idle_s = NAN,
                                  .optimizer_s = NAN, .samples_per_s = NAN,
-                                 .noise_scale = NAN};
+                                 .noise_scale = NAN, .staleness = NAN,
+                                 .test_accuracy = NAN};
     assert_int_equal(dml_db_record_steps(db, run, steps, 3, &err), DML_OK);
     assert_int_equal(dml_db_record_event(db, run, "fault", 1, 2, "x", &err),
                      DML_OK);
@@ -549,7 +551,7 @@ static void newer_schema_is_refused_and_left_alone(void **state)
     char line[1024], want[1024];
     snprintf(want, sizeof want,
              "%s: database schema version 7 is newer than this dml "
-             "(supports up to 5); upgrade dml",
+             "(supports up to 6); upgrade dml",
              f->path);
     assert_string_equal(dml_error_format(&err, line, sizeof line), want);
     /* ESCHEMA is bad input to a tool: exit status 2. */
@@ -865,7 +867,8 @@ static void runs_steps_and_prediction_error(void **state)
                                  .tp_comm_s = 0, .pp_comm_s = 0,
                                  .dp_comm_s = 0.001, .pipeline_idle_s = 0,
                                  .optimizer_s = 0.001,
-                                 .samples_per_s = 25600, .noise_scale = NAN};
+                                 .samples_per_s = 25600, .noise_scale = NAN,
+                                 .staleness = NAN, .test_accuracy = NAN};
     }
     assert_int_equal(dml_db_record_steps(db, run1, steps, 10, &err), DML_OK);
     steps[5].loss = 9.5;

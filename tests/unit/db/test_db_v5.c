@@ -218,7 +218,7 @@ static void upgrade_from_version_4_keeps_rows_and_adds_columns(void **state)
     dml_db_close(db);
 
     db = open_ok(f->path);
-    assert_int_equal(dml_db_schema_version(db), 5);
+    assert_int_equal(dml_db_schema_version(db), DML_DB_SCHEMA_VERSION);
     assert_int_equal(q_i64(db, "SELECT count(*) FROM plans"), n_plans);
     assert_int_equal(q_i64(db, "SELECT count(*) FROM runs"), 2);
     assert_int_equal(q_i64(db, "SELECT count(*) FROM measurements"), 2);
