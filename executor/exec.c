@@ -22,6 +22,7 @@
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "common/progress.h"
+#include "common/stats.h"
 #include "costmodel/plan.h"
 #include "db/db.h"
 #include "executor/ckpt_job.h"
@@ -568,8 +569,8 @@ static dml_status run_end(dml_exec *x, dml_status s, bool interrupted,
     bool recorded = true;
     if (x->g.rank == 0) {
         size_t skip = x->nrun > 1 ? 1 : 0;
-        x->median_step_s = dml_run_record_median(x->rec.step_s + skip,
-                                                 (size_t)x->nrun - skip);
+        x->median_step_s = dml_stats_median(x->rec.step_s + skip,
+                                            (size_t)x->nrun - skip);
         dml_run_outcome o = {
             .status = s,
             .interrupted = interrupted,
@@ -743,7 +744,7 @@ dml_status dml_exec_bench_dp_sync(dml_exec *x, int reps, double *median_s,
         dml_sync_step_finish(x->sync);
         t[r] = dml_clock_now_s() - t0;
     }
-    *median_s = dml_run_record_median(t, (size_t)reps);
+    *median_s = dml_stats_median(t, (size_t)reps);
     *bytes = (double)x->st.nflat * sizeof(float);
     free(t);
     return DML_OK;

@@ -478,26 +478,6 @@ void dml_run_record_step(dml_run_record *r, int64_t i, int64_t step,
 
 /* ---- the run's end -------------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y ? 1 : 0;
-}
-
-double dml_run_record_median(const double *v, size_t n)
-{
-    if (n == 0)
-        return NAN;
-    double *c = malloc(n * sizeof *c);
-    if (!c)
-        return NAN;
-    memcpy(c, v, n * sizeof *c);
-    qsort(c, n, sizeof *c, cmp_double);
-    double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
-    free(c);
-    return m;
-}
-
 static double peak_rss_bytes(void)
 {
     struct rusage ru;

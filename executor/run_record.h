@@ -173,7 +173,4 @@ bool dml_run_record_end(dml_run_record *r, const dml_run_outcome *o,
 /* Is something missing from the database (record.h)? Rank 0. */
 bool dml_run_record_incomplete(const dml_run_record *r);
 
-/* Median of v[0..n) (NAN when n is 0). */
-double dml_run_record_median(const double *v, size_t n);
-
 #endif
