@@ -85,6 +85,19 @@ void dml_parallel_config_init(dml_parallel_config *p)
     p->framework = DML_FRAMEWORK_MEGATRON;
 }
 
+bool dml_parallel_config_equal(const dml_parallel_config *a,
+                               const dml_parallel_config *b)
+{
+    return a->dp == b->dp && a->tp == b->tp && a->pp == b->pp &&
+           a->v == b->v && a->mbs == b->mbs &&
+           a->microbatches == b->microbatches && a->zero == b->zero &&
+           a->recompute == b->recompute && a->sp == b->sp &&
+           a->schedule == b->schedule &&
+           dml_sync_spec_equal(&a->sync, &b->sync) &&
+           a->threads_per_rank == b->threads_per_rank &&
+           a->attention == b->attention && a->framework == b->framework;
+}
+
 void dml_train_schedule_init(dml_train_schedule *s)
 {
     memset(s, 0, sizeof *s);

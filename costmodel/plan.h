@@ -160,6 +160,15 @@ typedef struct dml_plan {
 /* Defaults: dp=tp=pp=v=1, mbs=1, microbatches=1, 1f1b, no recompute, sync,
  * 1 thread; adamw, lr 1e-3, cosine; stages empty; model zeroed. */
 void dml_parallel_config_init(dml_parallel_config *p);
+
+/*
+ * Do a and b configure the same run? Every knob of the configuration,
+ * the strategy included (dml_sync_spec_equal). The one plan-identity rule:
+ * the search keeps one candidate per configuration and batch, calibration
+ * groups the runs of one plan (with the model and the stages) by it.
+ */
+bool dml_parallel_config_equal(const dml_parallel_config *a,
+                               const dml_parallel_config *b);
 void dml_train_schedule_init(dml_train_schedule *s);
 void dml_plan_init(dml_plan *plan);
 

@@ -43,16 +43,9 @@ typedef char model_name[DML_MODEL_NAME_MAX];
 static bool same_plan(const dml_calib_run *a, const char *a_model,
                       const dml_calib_run *b, const char *b_model)
 {
-    const dml_parallel_config *x = &a->par, *y = &b->par;
     if (strcmp(a_model, b_model) != 0 ||
-        a->ctx->model.layers != b->ctx->model.layers || x->dp != y->dp ||
-        x->tp != y->tp || x->pp != y->pp || x->v != y->v ||
-        x->mbs != y->mbs || x->microbatches != y->microbatches ||
-        x->zero != y->zero || x->recompute != y->recompute ||
-        x->sp != y->sp || x->schedule != y->schedule ||
-        !dml_sync_spec_equal(&x->sync, &y->sync) ||
-        x->threads_per_rank != y->threads_per_rank ||
-        x->attention != y->attention || x->framework != y->framework ||
+        a->ctx->model.layers != b->ctx->model.layers ||
+        !dml_parallel_config_equal(&a->par, &b->par) ||
         a->stage_count != b->stage_count)
         return false;
     for (int i = 0; i < a->stage_count; i++)
@@ -271,6 +264,7 @@ static bool add_run(dml_db *db, const char *fingerprint,
     pt->run_id = m->run_id;
     pt->plan_id = m->plan_id;
     pt->config = m->config;
+    pt->plan_group = r->group;
     pt->ranks = m->ranks;
     pt->measured_s = m->measured_step_s;
     pt->uncalibrated_s = p.step_s;

@@ -80,6 +80,9 @@ typedef struct dml_calibration_point {
     int64_t run_id;            /* runs.id */
     int64_t plan_id;           /* plans.id */
     dml_db_plan_config config; /* its parallel configuration */
+    int plan_group;            /* index of the first point of the same plan
+                                  (model, configuration, stages): the runs
+                                  of one plan share it */
     int ranks;                 /* MPI ranks */
     double measured_s;         /* measured median step time, s */
     double uncalibrated_s;     /* cost model with factors 1, s */

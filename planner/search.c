@@ -40,15 +40,8 @@ bool dml_candidate_better(const dml_candidate *a, const dml_candidate *b)
 
 bool dml_candidate_same_plan(const dml_candidate *a, const dml_candidate *b)
 {
-    const dml_parallel_config *x = &a->par, *y = &b->par;
-    return a->global_batch == b->global_batch && x->dp == y->dp &&
-           x->tp == y->tp && x->pp == y->pp && x->v == y->v &&
-           x->mbs == y->mbs && x->microbatches == y->microbatches &&
-           x->zero == y->zero && x->recompute == y->recompute &&
-           x->sp == y->sp && x->schedule == y->schedule &&
-           dml_sync_spec_equal(&x->sync, &y->sync) &&
-           x->threads_per_rank == y->threads_per_rank &&
-           x->attention == y->attention && x->framework == y->framework;
+    return a->global_batch == b->global_batch &&
+           dml_parallel_config_equal(&a->par, &b->par);
 }
 
 /* top[0..count) is a heap with the worst kept plan at the root. */

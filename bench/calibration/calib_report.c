@@ -65,24 +65,14 @@ static dml_status predict_files(const dml_cluster_spec *c, char **files,
     return s;
 }
 
-/* A distinct configuration: the mean over its runs. */
+/* A distinct plan (calibration's plan_group): the mean over its runs. */
 typedef struct config_row {
+    int plan_group;
     dml_db_plan_config c;
     int ranks;
     int runs;
     double measured_s, uncal_s, cal_s, loo_s;
 } config_row;
-
-static bool same_config(const dml_db_plan_config *a,
-                        const dml_db_plan_config *b)
-{
-    return a->dp == b->dp && a->tp == b->tp && a->pp == b->pp &&
-           a->mbs == b->mbs && a->microbatches == b->microbatches &&
-           a->zero == b->zero && a->threads_per_rank == b->threads_per_rank &&
-           strcmp(a->schedule, b->schedule) == 0 &&
-           strcmp(a->framework, b->framework) == 0 &&
-           strcmp(a->attention, b->attention) == 0;
-}
 
 static void config_text(const dml_db_plan_config *c, char *buf, size_t n)
 {
@@ -192,9 +182,10 @@ int main(int argc, char **argv)
     for (size_t i = 0; rows && i < r.n_points; i++) {
         const dml_calibration_point *p = &r.points[i];
         size_t j = 0;
-        while (j < nrows && !same_config(&rows[j].c, &p->config))
+        while (j < nrows && rows[j].plan_group != p->plan_group)
             j++;
         if (j == nrows) {
+            rows[j].plan_group = p->plan_group;
             rows[j].c = p->config;
             rows[j].ranks = p->ranks;
             nrows++;
