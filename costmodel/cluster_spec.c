@@ -12,17 +12,9 @@
 #include "common/name.h"
 #include "costmodel/presets.h"
 
-static const char *const coll_names[] = {"allreduce", "allgather",
-                                         "reducescatter", "alltoall",
-                                         "broadcast", NULL};
 static const char *const level_names[] = {"intra_node", "inter_node", NULL};
 static const char *const device_types[] = {"gpu", "cpu", NULL};
 static const char *const sources[] = {"preset", "dml-probe", "user", NULL};
-
-const char *dml_coll_op_name(dml_coll_op op)
-{
-    return (int)op >= 0 && op < DML_COLL_OP_COUNT ? coll_names[op] : "unknown";
-}
 
 const char *dml_link_level_name(dml_link_level l)
 {
@@ -349,6 +341,9 @@ static dml_status parse_group(const dml_json_obj *o, dml_node_group *g,
     dml_json_obj coll;
     DML_CHECK(dml_json_get_obj(o, "collectives", false, &coll, &have, err));
     if (have) {
+        const char *coll_names[DML_COLL_OP_COUNT + 1] = {NULL};
+        for (int op = 0; op < DML_COLL_OP_COUNT; op++)
+            coll_names[op] = dml_coll_op_name((dml_coll_op)op);
         DML_CHECK(dml_json_check_keys(&coll, coll_names, err));
         for (int op = 0; op < DML_COLL_OP_COUNT; op++) {
             dml_json_obj co;
@@ -618,10 +613,11 @@ json_t *dml_cluster_spec_to_json(const dml_cluster_spec *c)
                     continue;
                 if (!coll)
                     coll = json_object();
-                json_t *oj = json_object_get(coll, coll_names[op]);
+                const char *name = dml_coll_op_name((dml_coll_op)op);
+                json_t *oj = json_object_get(coll, name);
                 if (!oj) {
                     oj = json_object();
-                    bad |= json_object_set_new(coll, coll_names[op], oj);
+                    bad |= json_object_set_new(coll, name, oj);
                 }
                 bad |= json_object_set_new(
                     oj, level_names[l],

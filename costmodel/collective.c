@@ -4,8 +4,41 @@
 #include "collective.h"
 
 #include <math.h>
+#include <string.h>
 
 #define DML__NEVER 1e300
+
+#define N DML_COLL_N
+static const dml_coll_kind kinds[DML_COLL_OP_COUNT] = {
+    [DML_COLL_ALLREDUCE] = {"allreduce", 2, true, false, 1, 1, true},
+    [DML_COLL_ALLGATHER] = {"allgather", 1, true, true, 1, N, false},
+    [DML_COLL_REDUCESCATTER] = {"reducescatter", 1, true, true, N, 1, true},
+    [DML_COLL_ALLTOALL] = {"alltoall", 1, false, true, N, N, false},
+    [DML_COLL_BROADCAST] = {"broadcast", 0, true, false, 1, 0, false},
+};
+#undef N
+
+const dml_coll_kind *dml_coll_kind_of(dml_coll_op op)
+{
+    return (int)op >= 0 && op < DML_COLL_OP_COUNT ? &kinds[op] : NULL;
+}
+
+const char *dml_coll_op_name(dml_coll_op op)
+{
+    const dml_coll_kind *k = dml_coll_kind_of(op);
+    return k ? k->name : "unknown";
+}
+
+bool dml_coll_op_parse(const char *name, dml_coll_op *op)
+{
+    for (int i = 0; name && i < DML_COLL_OP_COUNT; i++) {
+        if (strcmp(name, kinds[i].name) == 0) {
+            *op = (dml_coll_op)i;
+            return true;
+        }
+    }
+    return false;
+}
 
 const char *dml_coll_algo_name(dml_coll_algo a)
 {
@@ -48,17 +81,11 @@ void dml_coll_group_init(dml_coll_group *grp, const dml_node_group *g,
 
 double dml_collective_busbw_factor(dml_coll_op op, int n)
 {
-    if (n <= 1)
+    const dml_coll_kind *k = dml_coll_kind_of(op);
+    if (!k || n < 1)
         return 0;
-    switch (op) {
-    case DML_COLL_ALLREDUCE: return 2.0 * (n - 1) / n;
-    case DML_COLL_ALLGATHER:
-    case DML_COLL_REDUCESCATTER:
-    case DML_COLL_ALLTOALL: return (double)(n - 1) / n;
-    case DML_COLL_BROADCAST:
-    case DML_COLL_OP_COUNT: break;
-    }
-    return 1.0;
+    /* passes·(n-1)/n in that order: the same bits as 2.0·(n-1)/n */
+    return k->passes ? (double)k->passes * (n - 1) / n : 1.0;
 }
 
 static double bw(const dml_link_spec *l) { return l->bw_Bps * l->efficiency; }
@@ -88,18 +115,12 @@ static double ring(dml_coll_op op, double bytes, int n, double b, double a)
 {
     if (n <= 1)
         return 0;
-    switch (op) {
-    case DML_COLL_ALLREDUCE:
-        return 2.0 * (n - 1) * a + 2.0 * (n - 1) / n * bytes / b;
-    case DML_COLL_ALLGATHER:
-    case DML_COLL_REDUCESCATTER:
-        return (n - 1) * a + (double)(n - 1) / n * bytes / b;
-    case DML_COLL_BROADCAST:
-        /* pipelined chain */
-        return (n - 1) * a + bytes / b;
-    default:
+    const dml_coll_kind *k = dml_coll_kind_of(op);
+    if (!k || !k->ring)
         return DML__NEVER;
-    }
+    /* a broadcast is a pipelined chain: n-1 steps, the size once */
+    int steps = (k->passes ? k->passes : 1) * (n - 1);
+    return steps * a + dml_collective_busbw_factor(op, n) * bytes / b;
 }
 
 static double tree(const dml_coll_group *grp, dml_coll_op op, double bytes)

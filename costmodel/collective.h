@@ -28,7 +28,40 @@
 #ifndef DML_COSTMODEL_COLLECTIVE_H
 #define DML_COSTMODEL_COLLECTIVE_H
 
+#include <stdbool.h>
+
 #include "costmodel/cluster_spec.h"
+
+/*
+ * The collective kinds, one row each (index: dml_coll_op), read by the
+ * probes (sizes, bus bandwidth, buffers, the data check), the cost model
+ * (ring times, bytes on the wire) and the executor's byte counts, instead
+ * of a switch over the kinds in each of them. Sizes follow nccl-tests:
+ * allreduce and broadcast the buffer, allgather the gathered output,
+ * reducescatter the input, alltoall the bytes each rank holds.
+ */
+#define DML_COLL_N (-1) /* a buffer of n per-rank blocks, n the ranks */
+
+typedef struct dml_coll_kind {
+    const char *name; /* in cluster specs, probe reports and the database */
+    int passes;       /* ring passes over the size: each rank moves
+                         passes (n-1)/n of it in passes (n-1) steps, and
+                         busbw = algbw passes (n-1)/n (nccl-tests); 0: a
+                         pipelined chain that moves it once in n-1 steps,
+                         busbw = algbw (broadcast) */
+    bool ring;        /* a ring algorithm exists (not alltoall) */
+    bool blocks;      /* the size is n blocks of one count per rank */
+    int send;         /* send buffer in per-rank counts: 1 or DML_COLL_N */
+    int recv;         /* receive buffer likewise; 0: none, the result is
+                         in the send buffer (broadcast, root 0) */
+    bool reduces;     /* sums over the ranks */
+} dml_coll_kind;
+
+/* The row of op; NULL when op is not a kind. */
+const dml_coll_kind *dml_coll_kind_of(dml_coll_op op);
+
+/* The inverse of dml_coll_op_name; false for any other text. */
+bool dml_coll_op_parse(const char *name, dml_coll_op *op);
 
 typedef enum dml_coll_algo {
     DML_ALGO_NONE = 0, /* one rank: nothing to do */
@@ -73,8 +106,10 @@ double dml_collective_time_algo(const dml_coll_group *grp, dml_coll_op op,
 /* One message of `bytes` over link: latency + bytes / (bw x efficiency). */
 double dml_p2p_time(const dml_link_spec *link, double bytes);
 
-/* nccl-tests bus bandwidth factor of op for n ranks: 2(n-1)/n for
- * allreduce, (n-1)/n for allgather/reducescatter/alltoall, 1 broadcast. */
+/* nccl-tests bus bandwidth factor of op for n ranks (doc/PERFORMANCE.md,
+ * the table's passes): 2(n-1)/n for allreduce, (n-1)/n for allgather,
+ * reducescatter and alltoall, 1 for broadcast; 0 when n < 1 or op is not
+ * a kind. */
 double dml_collective_busbw_factor(dml_coll_op op, int n);
 
 const char *dml_coll_algo_name(dml_coll_algo a);

@@ -26,12 +26,9 @@ void dml__ring_bytes(dml_coll_op op, double bytes, int n, int g,
 {
     if (n <= 1 || bytes <= 0)
         return;
-    /* what one replica sends: (n-1)/n of the size per ring pass, two
-     * passes for an allreduce */
-    double passes = op == DML_COLL_ALLREDUCE ? 2.0 : 1.0;
-    double sent = passes * (double)(n - 1) / n * bytes;
-    if (op == DML_COLL_BROADCAST)
-        sent = bytes;
+    /* what one replica sends: (n-1)/n of the size per ring pass (the
+     * kind's bus bandwidth factor) */
+    double sent = dml_collective_busbw_factor(op, n) * bytes;
     if (g < 1)
         g = 1;
     if (g > n)

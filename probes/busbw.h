@@ -20,19 +20,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* dml_coll_op and dml_coll_op_name() ("allreduce", ...) are the cost
- * model's, so measured fits land in the cluster spec under the same names. */
-#include "costmodel/cluster_spec.h"
-
-/* The inverse of dml_coll_op_name; false for any other text. */
-bool dml_coll_op_parse(const char *name, dml_coll_op *op);
-
-/*
- * busbw / algbw for op on n ranks (nccl-tests doc/PERFORMANCE.md):
- * allreduce 2(n-1)/n; reducescatter, allgather, alltoall (n-1)/n;
- * broadcast 1. 0 when n < 1 or op is unknown.
- */
-double dml_busbw_factor(dml_coll_op op, int n);
+/* The kinds (dml_coll_op, their names, dml_coll_op_parse and the bus
+ * bandwidth factor dml_collective_busbw_factor) are the cost model's
+ * table, so measured fits land in the cluster spec under the same names
+ * and are priced with the same factors. */
+#include "costmodel/collective.h"
 
 /*
  * The element count that a requested size becomes for op on n ranks with
@@ -47,7 +39,8 @@ double dml_busbw_factor(dml_coll_op op, int n);
 bool dml_coll_count(dml_coll_op op, double bytes, int n, size_t elem_bytes,
                     size_t *count, size_t *per_rank, double *actual_bytes);
 
-/* algbw = bytes / time_s, busbw = algbw × dml_busbw_factor(op, n), B/s;
+/* algbw = bytes / time_s, busbw = algbw ×
+ * dml_collective_busbw_factor(op, n), B/s;
  * both 0 when time_s is not positive. */
 void dml_coll_bandwidth(dml_coll_op op, int n, double bytes, double time_s,
                         double *algbw_Bps, double *busbw_Bps);

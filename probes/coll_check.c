@@ -17,28 +17,11 @@ void dml_coll_check_lengths(dml_coll_op op, int n, size_t per_rank,
                             size_t *send_elems, size_t *recv_elems)
 {
     size_t all = (size_t)(n > 0 ? n : 1) * per_rank;
-    switch (op) {
-    case DML_COLL_ALLGATHER:
-        *send_elems = per_rank;
-        *recv_elems = all;
-        break;
-    case DML_COLL_REDUCESCATTER:
-        *send_elems = all;
-        *recv_elems = per_rank;
-        break;
-    case DML_COLL_ALLTOALL:
-        *send_elems = all;
-        *recv_elems = all;
-        break;
-    case DML_COLL_BROADCAST:
-        *send_elems = per_rank;
-        *recv_elems = 0;
-        break;
-    default: /* allreduce */
-        *send_elems = per_rank;
-        *recv_elems = per_rank;
-        break;
-    }
+    const dml_coll_kind *k = dml_coll_kind_of(op);
+    if (!k) /* as allreduce */
+        k = dml_coll_kind_of(DML_COLL_ALLREDUCE);
+    *send_elems = k->send == DML_COLL_N ? all : per_rank * (size_t)k->send;
+    *recv_elems = k->recv == DML_COLL_N ? all : per_rank * (size_t)k->recv;
 }
 
 void dml_coll_check_fill(dml_coll_op op, int rank, int n, size_t per_rank,
@@ -89,7 +72,7 @@ size_t dml_coll_check_count(dml_coll_op op, int rank, int n, size_t per_rank,
     dml_coll_check_lengths(op, n, per_rank, &ns, &nr);
     const float *result = op == DML_COLL_BROADCAST ? send : recv;
     size_t len = op == DML_COLL_BROADCAST ? ns : nr;
-    bool reduce = op == DML_COLL_ALLREDUCE || op == DML_COLL_REDUCESCATTER;
+    bool reduce = dml_coll_kind_of(op) && dml_coll_kind_of(op)->reduces;
     /* A sum over the ranks depends on the element only through the
      * pattern's period: one table instead of n values per element. */
     float sums[DML_COLL_CHECK_PERIOD];

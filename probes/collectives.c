@@ -274,7 +274,8 @@ void dml_coll_result_fit(dml_coll_result *r)
     dml_error ferr;
     r->fit_status = dml_alphabeta_fit(x, t, r->npoints, &r->fit, &ferr);
     if (r->fit_status == DML_OK) {
-        dml_alphabeta_set_busbw(&r->fit, dml_busbw_factor(r->op, r->ranks));
+        dml_alphabeta_set_busbw(&r->fit,
+                                dml_collective_busbw_factor(r->op, r->ranks));
         if (dml_alphabeta_residual_large(&r->fit))
             dml_log_warn("%s %s %s: the alpha-beta fit misses the measured "
                          "times by %.0f%% RMS (over %.0f%%): its prices for "
@@ -480,8 +481,7 @@ size_t dml_coll_format_table(const dml_coll_result *r, char *buf,
     size_t len = 0;
     if (buf && size)
         buf[0] = '\0';
-    bool reduces = r->op == DML_COLL_ALLREDUCE ||
-                   r->op == DML_COLL_REDUCESCATTER;
+    bool reduces = dml_coll_kind_of(r->op) && dml_coll_kind_of(r->op)->reduces;
     dml__table_appendf(buf, size, &len,
                        "# %s %s, %s, %d ranks: nccl-tests conventions, "
                        "average and best of repetitions\n",

@@ -68,9 +68,10 @@ typedef struct dml_coll_point {
     double time_median_s; /* median repetition, s */
     double time_mean_s;   /* average repetition (nccl-tests' time), s */
     double algbw_Bps;     /* bytes / time_s, B/s */
-    double busbw_Bps;     /* algbw × dml_busbw_factor(op, ranks), B/s */
+    double busbw_Bps;     /* algbw × dml_collective_busbw_factor(op,
+                             ranks), B/s */
     double algbw_mean_Bps; /* bytes / time_mean_s, B/s */
-    double busbw_mean_Bps; /* algbw_mean × dml_busbw_factor, B/s */
+    double busbw_mean_Bps; /* algbw_mean × dml_collective_busbw_factor, B/s */
     int reps;             /* repetitions timed */
     long long wrong;      /* elements of the result found wrong, summed
                              over the ranks (nccl-tests #wrong); -1 when
@@ -85,7 +86,7 @@ typedef struct dml_coll_result {
     size_t npoints;       /* sizes measured */
     dml_coll_point points[DML_COMM_MAX_POINTS]; /* ascending sizes */
     dml_alphabeta fit;    /* best time = alpha + bytes·beta; busbw_Bps set
-                             to dml_busbw_factor / beta */
+                             to dml_collective_busbw_factor / beta */
     dml_status fit_status; /* DML_OK, or why `fit` is empty */
 } dml_coll_result;
 

@@ -146,7 +146,7 @@ static void check_coll(const dml_coll_result *r, const char *kind,
                    r->points[r->npoints - 1].time_s * step > o->max_op_s;
     CHECK(r->npoints == n || stopped, "%s %s %s has %zu sizes, want %zu",
           kind, name, level, r->npoints, n);
-    double f = dml_busbw_factor(op, ranks);
+    double f = dml_collective_busbw_factor(op, ranks);
     for (size_t i = 0; i < r->npoints && i < n; i++) {
         const dml_coll_point *p = &r->points[i];
         CHECK(pos(p->time_s) && p->time_median_s >= p->time_s,

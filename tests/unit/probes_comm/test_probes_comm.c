@@ -42,19 +42,20 @@
  * (n-1)/n; broadcast 1. */
 static void busbw_factors_follow_nccl_tests(void **state)
 {
+    double (*f)(dml_coll_op, int) = dml_collective_busbw_factor;
     (void)state;
-    assert_close(dml_busbw_factor(DML_COLL_ALLREDUCE, 8), 1.75, 1e-15);
-    assert_close(dml_busbw_factor(DML_COLL_ALLREDUCE, 2), 1.0, 1e-15);
-    assert_close(dml_busbw_factor(DML_COLL_ALLREDUCE, 4), 1.5, 1e-15);
-    assert_close(dml_busbw_factor(DML_COLL_ALLGATHER, 8), 0.875, 1e-15);
-    assert_close(dml_busbw_factor(DML_COLL_REDUCESCATTER, 4), 0.75, 1e-15);
-    assert_close(dml_busbw_factor(DML_COLL_ALLTOALL, 2), 0.5, 1e-15);
-    assert_close(dml_busbw_factor(DML_COLL_BROADCAST, 8), 1.0, 1e-15);
+    assert_close(f(DML_COLL_ALLREDUCE, 8), 1.75, 1e-15);
+    assert_close(f(DML_COLL_ALLREDUCE, 2), 1.0, 1e-15);
+    assert_close(f(DML_COLL_ALLREDUCE, 4), 1.5, 1e-15);
+    assert_close(f(DML_COLL_ALLGATHER, 8), 0.875, 1e-15);
+    assert_close(f(DML_COLL_REDUCESCATTER, 4), 0.75, 1e-15);
+    assert_close(f(DML_COLL_ALLTOALL, 2), 0.5, 1e-15);
+    assert_close(f(DML_COLL_BROADCAST, 8), 1.0, 1e-15);
     /* One rank moves nothing over a link. */
-    assert_true(dml_busbw_factor(DML_COLL_ALLREDUCE, 1) == 0);
-    assert_true(dml_busbw_factor(DML_COLL_ALLGATHER, 1) == 0);
-    assert_true(dml_busbw_factor(DML_COLL_ALLREDUCE, 0) == 0);
-    assert_true(dml_busbw_factor(DML_COLL_OP_COUNT, 8) == 0);
+    assert_true(f(DML_COLL_ALLREDUCE, 1) == 0);
+    assert_true(f(DML_COLL_ALLGATHER, 1) == 0);
+    assert_true(f(DML_COLL_ALLREDUCE, 0) == 0);
+    assert_true(f(DML_COLL_OP_COUNT, 8) == 0);
 }
 
 static void op_names_round_trip(void **state)
@@ -148,7 +149,8 @@ static void fit_recovers_exact_alpha_beta(void **state)
     assert_true(ab.max_rel_residual < 1e-9);
     assert_int_equal(ab.points, n);
     assert_true(ab.busbw_Bps == 0);
-    dml_alphabeta_set_busbw(&ab, dml_busbw_factor(DML_COLL_ALLREDUCE, 8));
+    dml_alphabeta_set_busbw(&ab,
+                            dml_collective_busbw_factor(DML_COLL_ALLREDUCE, 8));
     assert_close(ab.busbw_Bps, 1.75 * 12.5e9, 1e-9);
     assert_close(dml_alphabeta_time(&ab, 1e6), alpha + beta * 1e6, 1e-9);
 
