@@ -85,15 +85,7 @@ static dml_status hier_setup(dml_sync *s, dml_error *err)
 {
     hier *h;
     DML_CHECK(hier_common(s, &h, err));
-    s->owned = malloc(sizeof *s->owned);
-    if (!s->owned)
-        return dml_error_msg(err, DML_ENOMEM, "out of memory");
-    s->owned[0] = (dml_sync_owned){
-        .lo = 0, .hi = s->st->nflat, .grad = s->st->grads, .state_off = 0};
-    s->nowned = 1;
-    s->nstate = s->st->nflat;
-    s->replicas = s->dp;
-    return DML_OK;
+    return dml__sync_own_all(s, err);
 }
 
 /* 1. the node's reduce-scatter of bucket k */

@@ -56,20 +56,14 @@ typedef struct local_sgd {
 static dml_status local_setup(dml_sync *s, dml_error *err)
 {
     local_sgd *l = calloc(1, sizeof *l);
-    s->owned = malloc(sizeof *s->owned);
     s->impl = l;
-    if (!l || !s->owned)
+    if (!l)
         return dml_error_msg(err, DML_ENOMEM, "out of memory");
     l->h = s->spec.param >= 1 ? (int64_t)s->spec.param : 1;
     l->warmup = s->spec.warmup > 0 ? (int64_t)s->spec.warmup : 0;
     l->averaged = true;
     /* every replica updates all of its own parameters */
-    s->owned[0] = (dml_sync_owned){
-        .lo = 0, .hi = s->st->nflat, .grad = s->st->grads, .state_off = 0};
-    s->nowned = 1;
-    s->nstate = s->st->nflat;
-    s->replicas = s->dp;
-    return DML_OK;
+    return dml__sync_own_all(s, err);
 }
 
 /* A synchronous (warm-up) step reduces; a local one scales its own
