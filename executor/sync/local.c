@@ -126,19 +126,10 @@ static void local_finish(dml_sync *s)
     l->averaged = true;
 }
 
-static size_t local_state_values(const dml_sync *s)
-{
-    (void)s;
-    return 2;
-}
-
-#define LOCAL_SPLIT 16777216.0 /* 2^24: each half exact in a float */
-
 static void local_state_save(const dml_sync *s, float *out)
 {
     const local_sgd *l = s->impl;
-    out[0] = (float)(l->done / (int64_t)LOCAL_SPLIT);
-    out[1] = (float)(l->done % (int64_t)LOCAL_SPLIT);
+    dml__sync_count_save(l->done, out);
 }
 
 /* A checkpoint is written after a step: the replicas averaged there or
@@ -146,15 +137,9 @@ static void local_state_save(const dml_sync *s, float *out)
 static void local_state_restore(dml_sync *s, const float *in)
 {
     local_sgd *l = s->impl;
-    l->done = (int64_t)in[0] * (int64_t)LOCAL_SPLIT + (int64_t)in[1];
+    l->done = dml__sync_count_restore(in);
     int64_t t = l->done - 1;
     l->averaged = t < l->warmup || (t + 1 - l->warmup) % l->h == 0;
-}
-
-static void local_teardown(dml_sync *s)
-{
-    free(s->impl);
-    s->impl = NULL;
 }
 
 const dml_sync_strategy dml_sync_localsgd = {
@@ -162,9 +147,9 @@ const dml_sync_strategy dml_sync_localsgd = {
     .setup = local_setup,
     .start = local_start,
     .step_finish = local_step_finish,
-    .state_values = local_state_values,
+    .state_values = dml__sync_count_values,
     .state_save = local_state_save,
     .state_restore = local_state_restore,
-    .teardown = local_teardown,
+    .teardown = dml__sync_free_impl,
     .finish = local_finish,
 };

@@ -207,27 +207,18 @@ static void ssp_progress(dml_sync *s)
     }
 }
 
-static size_t ssp_state_values(const dml_sync *s)
-{
-    (void)s;
-    return 2;
-}
-
-#define SSP_SPLIT 16777216.0 /* 2^24: each half exact in a float */
-
 /* Written at a drained step boundary: every clock before `clock` is
  * applied, none is in flight. */
 static void ssp_state_save(const dml_sync *s, float *out)
 {
     const ssp *p = s->impl;
-    out[0] = (float)(p->clock / (int64_t)SSP_SPLIT);
-    out[1] = (float)(p->clock % (int64_t)SSP_SPLIT);
+    dml__sync_count_save(p->clock, out);
 }
 
 static void ssp_state_restore(dml_sync *s, const float *in)
 {
     ssp *p = s->impl;
-    p->clock = (int64_t)in[0] * (int64_t)SSP_SPLIT + (int64_t)in[1];
+    p->clock = dml__sync_count_restore(in);
     p->applied = p->read = p->clock - 1;
     for (int i = 0; i < p->nslots; i++)
         p->slots[i].clock = -1;
@@ -259,7 +250,7 @@ const dml_sync_strategy dml_sync_stale = {
     .setup = ssp_setup,
     .start = ssp_start,
     .step_finish = ssp_step_finish,
-    .state_values = ssp_state_values,
+    .state_values = dml__sync_count_values,
     .state_save = ssp_state_save,
     .state_restore = ssp_state_restore,
     .teardown = ssp_teardown,

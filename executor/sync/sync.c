@@ -321,6 +321,31 @@ void dml_sync_state_restore(dml_sync *s, const float *in)
         s->strategy->state_restore(s, in);
 }
 
+#define COUNT_SPLIT 16777216.0 /* 2^24: each half exact in a float */
+
+size_t dml__sync_count_values(const dml_sync *s)
+{
+    (void)s;
+    return 2;
+}
+
+void dml__sync_count_save(int64_t count, float *out)
+{
+    out[0] = (float)(count / (int64_t)COUNT_SPLIT);
+    out[1] = (float)(count % (int64_t)COUNT_SPLIT);
+}
+
+int64_t dml__sync_count_restore(const float *in)
+{
+    return (int64_t)in[0] * (int64_t)COUNT_SPLIT + (int64_t)in[1];
+}
+
+void dml__sync_free_impl(dml_sync *s)
+{
+    free(s->impl);
+    s->impl = NULL;
+}
+
 void dml__sync_sent(dml_sync *s, dml_coll_op op, double bytes)
 {
     dml__sync_sent_on(s, op, bytes, s->dp, !s->nodes.next_same_node);

@@ -330,6 +330,17 @@ void dml__sync_sent(dml_sync *s, dml_coll_op op, double bytes);
 void dml__sync_sent_on(dml_sync *s, dml_coll_op op, double bytes, int ranks,
                        bool inter);
 
+/* For the strategies whose checkpointed state is a step count (local.c,
+ * ssp.c): state_values, the count in two floats (each half below 2^24,
+ * so exact), and the count read back. */
+size_t dml__sync_count_values(const dml_sync *s);
+void dml__sync_count_save(int64_t count, float *out);
+int64_t dml__sync_count_restore(const float *in);
+
+/* The teardown of a strategy whose state (s->impl) is one malloc'd
+ * block. */
+void dml__sync_free_impl(dml_sync *s);
+
 /* For the strategies' files (allreduce.c, half.c, topk.c, powersgd.c):
  * this rank updates every value (s->owned the whole buffer, nstate
  * nflat, replicas dp), reading the reduced gradient in place. */

@@ -78,16 +78,10 @@ void dml__sync_gather_shards(dml_sync *s)
     MPI_Waitall(s->nbuckets, s->req, MPI_STATUSES_IGNORE);
 }
 
-static void zero1_teardown(dml_sync *s)
-{
-    free(s->impl);
-    s->impl = NULL;
-}
-
 const dml_sync_strategy dml_sync_zero1 = {
     .name = "zero1",
     .setup = zero1_setup,
     .start = zero1_start,
     .step_finish = dml__sync_gather_shards,
-    .teardown = zero1_teardown,
+    .teardown = dml__sync_free_impl,
 };
