@@ -14,6 +14,27 @@
  */
 #include "db_internal.h"
 
+/* The columns of runs around its status CHECK, which migration 3
+ * widens by rebuilding the table with the same text otherwise. */
+#define M1_RUNS_HEAD \
+    "  id INTEGER PRIMARY KEY,\n" \
+    "  plan_id INTEGER NOT NULL REFERENCES plans(id),\n" \
+    "  started_at TEXT NOT NULL,\n" \
+    "  finished_at TEXT,\n" \
+    "  status TEXT NOT NULL DEFAULT 'running'\n"
+#define M1_RUNS_TAIL \
+    "  ranks INTEGER NOT NULL CHECK (ranks >= 1),\n" \
+    "  layout TEXT,\n" \
+    "  hosts TEXT,\n" \
+    "  steps INTEGER NOT NULL DEFAULT 0 CHECK (steps >= 0),\n" \
+    "  predicted_step_s REAL,\n" \
+    "  measured_step_s REAL,\n" \
+    "  peak_rss_bytes REAL,\n" \
+    "  final_loss REAL,\n" \
+    "  test_accuracy REAL,\n" \
+    "  error TEXT\n" \
+    ");\n"
+
 /* 1: every table. */
 static const char migration_1[] =
     "CREATE TABLE hosts (\n"
@@ -126,23 +147,9 @@ static const char migration_1[] =
     ");\n"
     "CREATE INDEX plans_by_model_cluster ON plans(model_id, cluster_id);\n"
     "CREATE TABLE runs (\n"
-    "  id INTEGER PRIMARY KEY,\n"
-    "  plan_id INTEGER NOT NULL REFERENCES plans(id),\n"
-    "  started_at TEXT NOT NULL,\n"
-    "  finished_at TEXT,\n"
-    "  status TEXT NOT NULL DEFAULT 'running'\n"
+    M1_RUNS_HEAD
     "    CHECK (status IN ('running', 'ok', 'failed')),\n"
-    "  ranks INTEGER NOT NULL CHECK (ranks >= 1),\n"
-    "  layout TEXT,\n"
-    "  hosts TEXT,\n"
-    "  steps INTEGER NOT NULL DEFAULT 0 CHECK (steps >= 0),\n"
-    "  predicted_step_s REAL,\n"
-    "  measured_step_s REAL,\n"
-    "  peak_rss_bytes REAL,\n"
-    "  final_loss REAL,\n"
-    "  test_accuracy REAL,\n"
-    "  error TEXT\n"
-    ");\n"
+    M1_RUNS_TAIL
     "CREATE INDEX runs_by_plan ON runs(plan_id);\n"
     "CREATE TABLE steps (\n"
     "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
@@ -199,7 +206,8 @@ static const char migration_1[] =
  * error, as both views of migration 2 give them, so the two cannot
  * disagree on what error_pct means. The prediction is the run's own when
  * it has one, as the executor may re-predict with a newer calibration.
- * Text of migration 2, frozen with it: a later view defines its own. */
+ * Text of migration 2, frozen with it, which migration 5's views repeat;
+ * a later migration that changes it defines its own. */
 #define M2_RUN_ERROR_COLUMNS                                                  \
     "  coalesce(r.predicted_step_s, p.predicted_step_s) AS predicted_step_s,\n" \
     "  r.measured_step_s AS measured_step_s,\n"                               \
@@ -278,34 +286,39 @@ static const char migration_1[] =
     "  JOIN models mo ON mo.id = p.model_id\n" \
     "  JOIN clusters c ON c.id = p.cluster_id;\n"
 
+/* The probe summary of migration 2 (without the statement's end), which
+ * migration 5 wraps: the same text in both, as the databases hold it. */
+#define M2_PROBE_SUMMARY \
+    "SELECT pr.id AS probe_run_id,\n" \
+    "  h.hostname AS hostname,\n" \
+    "  pr.started_at AS started_at,\n" \
+    "  pr.finished_at AS finished_at,\n" \
+    "  pr.ranks AS ranks,\n" \
+    "  pr.nodes AS nodes,\n" \
+    "  pr.quick AS quick,\n" \
+    "  pr.status AS status,\n" \
+    "  pr.dml_version AS dml_version,\n" \
+    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n" \
+    "     AND m.kind = 'membw' AND m.op = 'triad') AS triad_Bps,\n" \
+    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n" \
+    "     AND m.kind = 'gemm' AND m.op = 'dgemm') AS dgemm_flops,\n" \
+    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n" \
+    "     AND m.kind = 'gemm' AND m.op = 'sgemm') AS sgemm_flops,\n" \
+    "  (SELECT min(m.time_s) FROM measurements m WHERE m.probe_run_id = pr.id\n" \
+    "     AND m.kind = 'p2p' AND m.op = 'latency' AND m.time_s > 0)\n" \
+    "     AS p2p_latency_s,\n" \
+    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n" \
+    "     AND m.kind = 'p2p' AND m.op = 'bandwidth') AS p2p_bw_Bps,\n" \
+    "  (SELECT count(*) FROM measurements m WHERE m.probe_run_id = pr.id)\n" \
+    "     AS n_measurements\n" \
+    "FROM probe_runs pr LEFT JOIN hosts h ON h.id = pr.host_id"
+
 static const char migration_2[] =
     /* One row per probe run with the headline figures of its measurements:
      * the best of each, since the minimum time (maximum rate) is what the
      * hardware can do and the rest is noise from a shared machine. */
     "CREATE VIEW v_probe_summary AS\n"
-    "SELECT pr.id AS probe_run_id,\n"
-    "  h.hostname AS hostname,\n"
-    "  pr.started_at AS started_at,\n"
-    "  pr.finished_at AS finished_at,\n"
-    "  pr.ranks AS ranks,\n"
-    "  pr.nodes AS nodes,\n"
-    "  pr.quick AS quick,\n"
-    "  pr.status AS status,\n"
-    "  pr.dml_version AS dml_version,\n"
-    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n"
-    "     AND m.kind = 'membw' AND m.op = 'triad') AS triad_Bps,\n"
-    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n"
-    "     AND m.kind = 'gemm' AND m.op = 'dgemm') AS dgemm_flops,\n"
-    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n"
-    "     AND m.kind = 'gemm' AND m.op = 'sgemm') AS sgemm_flops,\n"
-    "  (SELECT min(m.time_s) FROM measurements m WHERE m.probe_run_id = pr.id\n"
-    "     AND m.kind = 'p2p' AND m.op = 'latency' AND m.time_s > 0)\n"
-    "     AS p2p_latency_s,\n"
-    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n"
-    "     AND m.kind = 'p2p' AND m.op = 'bandwidth') AS p2p_bw_Bps,\n"
-    "  (SELECT count(*) FROM measurements m WHERE m.probe_run_id = pr.id)\n"
-    "     AS n_measurements\n"
-    "FROM probe_runs pr LEFT JOIN hosts h ON h.id = pr.host_id;\n"
+    M2_PROBE_SUMMARY ";\n"
     M2_V_TUNING_HISTORY
     M2_V_RUNS;
 
@@ -321,23 +334,9 @@ static const char migration_3[] =
     "DROP VIEW v_tuning_history;\n"
     "DROP VIEW v_runs;\n"
     "CREATE TABLE runs_new (\n"
-    "  id INTEGER PRIMARY KEY,\n"
-    "  plan_id INTEGER NOT NULL REFERENCES plans(id),\n"
-    "  started_at TEXT NOT NULL,\n"
-    "  finished_at TEXT,\n"
-    "  status TEXT NOT NULL DEFAULT 'running'\n"
+    M1_RUNS_HEAD
     "    CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),\n"
-    "  ranks INTEGER NOT NULL CHECK (ranks >= 1),\n"
-    "  layout TEXT,\n"
-    "  hosts TEXT,\n"
-    "  steps INTEGER NOT NULL DEFAULT 0 CHECK (steps >= 0),\n"
-    "  predicted_step_s REAL,\n"
-    "  measured_step_s REAL,\n"
-    "  peak_rss_bytes REAL,\n"
-    "  final_loss REAL,\n"
-    "  test_accuracy REAL,\n"
-    "  error TEXT\n"
-    ");\n"
+    M1_RUNS_TAIL
     "INSERT INTO runs_new SELECT * FROM runs;\n"
     "DROP TABLE runs;\n"
     "ALTER TABLE runs_new RENAME TO runs;\n"
@@ -371,13 +370,14 @@ static const char migration_4[] =
     "  p.attention AS attention\n"
     M2_V_RUNS_FROM;
 
+#undef M1_RUNS_HEAD
+#undef M1_RUNS_TAIL
 #undef M2_V_TUNING_HISTORY
 #undef M2_V_RUNS
 #undef M2_V_TUNING_HISTORY_AS
 #undef M2_V_TUNING_HISTORY_FROM
 #undef M2_V_RUNS_AS
 #undef M2_V_RUNS_FROM
-#undef M2_RUN_ERROR_COLUMNS
 
 /* ---- 5: issue 12's database items, and the sync knob of issues 14-15 ----
  *
@@ -443,20 +443,73 @@ static const char migration_4[] =
     "        WHEN json_valid(mo.spec_json)\n" \
     "        THEN json_extract(mo.spec_json, '$.seq_len') END END"
 
-/* The run error columns, as migration 2 defined them (M2_RUN_ERROR_COLUMNS
- * is that migration's, frozen with it). */
-#define M5_RUN_ERROR_COLUMNS \
-    "  coalesce(r.predicted_step_s, p.predicted_step_s) AS predicted_step_s,\n" \
-    "  r.measured_step_s AS measured_step_s,\n" \
-    "  CASE WHEN r.measured_step_s > 0 THEN\n" \
-    "    100.0 * (coalesce(r.predicted_step_s, p.predicted_step_s)\n" \
-    "             - r.measured_step_s) / r.measured_step_s\n" \
-    "  END AS error_pct,\n"
-
 /* Each view's medians group by these (a model by its spec's row, a
  * cluster by name and hardware fingerprint: dml-plan and dml-exec record
  * the same cluster in rows of their own). */
-#define M5_STRATEGY_GROUP "model_id, cluster, cluster_fingerprint, sync"
+#define SC_GROUP "model_id, cluster, cluster_fingerprint, sync"
+
+/* v_strategy_comparison, which migration 6 makes again with more
+ * figures: the pieces both spell alike, so that the two texts cannot
+ * drift apart where they agree (a database holds each as written). */
+#define SC_OK_COLUMNS \
+    "CREATE VIEW v_strategy_comparison AS\n" \
+    "WITH ok AS (\n" \
+    "  SELECT p.model_id AS model_id, mo.name AS model, c.name AS cluster,\n" \
+    "    c.fingerprint AS cluster_fingerprint, p.sync AS sync,\n" \
+    "    r.measured_step_s AS measured_step_s,\n" \
+    "    coalesce(r.predicted_step_s, p.predicted_step_s)\n" \
+    "      AS predicted_step_s,\n" \
+    "    r.final_loss AS final_loss, r.test_accuracy AS test_accuracy,\n" \
+    "    r.dp_bytes_intra_per_step AS dp_bytes_intra_per_step,\n"
+#define SC_OK_FIGURES \
+    "  FROM runs r\n" \
+    "    JOIN plans p ON p.id = r.plan_id\n" \
+    "    JOIN models mo ON mo.id = p.model_id\n" \
+    "    JOIN clusters c ON c.id = p.cluster_id\n" \
+    "  WHERE r.status = 'ok'),\n" \
+    "figures(" SC_GROUP ", figure, x) AS (\n" \
+    "  SELECT " SC_GROUP ", 'measured', measured_step_s FROM ok\n" \
+    "  UNION ALL SELECT " SC_GROUP ", 'predicted',\n" \
+    "    predicted_step_s FROM ok\n" \
+    "  UNION ALL SELECT " SC_GROUP ", 'loss', final_loss FROM ok\n" \
+    "  UNION ALL SELECT " SC_GROUP ", 'accuracy', test_accuracy\n" \
+    "    FROM ok\n" \
+    "  UNION ALL SELECT " SC_GROUP ", 'intra',\n" \
+    "    dp_bytes_intra_per_step FROM ok\n" \
+    "  UNION ALL SELECT " SC_GROUP ", 'inter',\n"
+#define SC_MEDIANS \
+    "ranked AS (\n" \
+    "  SELECT " SC_GROUP ", figure, x,\n" \
+    "    row_number() OVER (PARTITION BY " SC_GROUP ", figure\n" \
+    "      ORDER BY x) AS i,\n" \
+    "    count(*) OVER (PARTITION BY " SC_GROUP ", figure) AS n\n" \
+    "  FROM figures WHERE x IS NOT NULL),\n" \
+    "medians AS (\n" \
+    "  SELECT " SC_GROUP ", figure, avg(x) AS median\n" \
+    "  FROM ranked WHERE i IN ((n + 1) / 2, (n + 2) / 2)\n" \
+    "  GROUP BY " SC_GROUP ", figure),\n" \
+    "groups AS (\n"
+#define SC_SELECT \
+    "SELECT g.model AS model,\n" \
+    "  g.cluster AS cluster,\n" \
+    "  g.cluster_fingerprint AS cluster_fingerprint,\n" \
+    "  g.sync AS sync,\n" \
+    "  g.runs AS runs,\n" \
+    "  max(CASE WHEN m.figure = 'measured' THEN m.median END)\n" \
+    "    AS median_measured_step_s,\n" \
+    "  max(CASE WHEN m.figure = 'predicted' THEN m.median END)\n" \
+    "    AS median_predicted_step_s,\n" \
+    "  max(CASE WHEN m.figure = 'loss' THEN m.median END)\n" \
+    "    AS median_final_loss,\n" \
+    "  max(CASE WHEN m.figure = 'accuracy' THEN m.median END)\n" \
+    "    AS median_test_accuracy,\n" \
+    "  max(CASE WHEN m.figure = 'intra' THEN m.median END)\n" \
+    "    AS median_dp_bytes_intra_per_step,\n" \
+    "  max(CASE WHEN m.figure = 'inter' THEN m.median END)\n" \
+    "    AS median_dp_bytes_inter_per_step,\n"
+#define SC_END \
+    "FROM groups g\n" \
+    "  LEFT JOIN medians m USING (" SC_GROUP ")\n"
 
 static const char migration_5[] =
     "ALTER TABLE plans ADD COLUMN sync TEXT NOT NULL DEFAULT 'allreduce'\n"
@@ -495,29 +548,7 @@ static const char migration_5[] =
     "CREATE VIEW v_probe_summary AS\n"
     "SELECT s.*, s.dgemm_flops AS dgemm_flops_per_s,\n"
     "  s.sgemm_flops AS sgemm_flops_per_s\n"
-    "FROM (SELECT pr.id AS probe_run_id,\n"
-    "  h.hostname AS hostname,\n"
-    "  pr.started_at AS started_at,\n"
-    "  pr.finished_at AS finished_at,\n"
-    "  pr.ranks AS ranks,\n"
-    "  pr.nodes AS nodes,\n"
-    "  pr.quick AS quick,\n"
-    "  pr.status AS status,\n"
-    "  pr.dml_version AS dml_version,\n"
-    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n"
-    "     AND m.kind = 'membw' AND m.op = 'triad') AS triad_Bps,\n"
-    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n"
-    "     AND m.kind = 'gemm' AND m.op = 'dgemm') AS dgemm_flops,\n"
-    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n"
-    "     AND m.kind = 'gemm' AND m.op = 'sgemm') AS sgemm_flops,\n"
-    "  (SELECT min(m.time_s) FROM measurements m WHERE m.probe_run_id = pr.id\n"
-    "     AND m.kind = 'p2p' AND m.op = 'latency' AND m.time_s > 0)\n"
-    "     AS p2p_latency_s,\n"
-    "  (SELECT max(m.value) FROM measurements m WHERE m.probe_run_id = pr.id\n"
-    "     AND m.kind = 'p2p' AND m.op = 'bandwidth') AS p2p_bw_Bps,\n"
-    "  (SELECT count(*) FROM measurements m WHERE m.probe_run_id = pr.id)\n"
-    "     AS n_measurements\n"
-    "FROM probe_runs pr LEFT JOIN hosts h ON h.id = pr.host_id) s;\n"
+    "FROM (" M2_PROBE_SUMMARY ") s;\n"
     /* Every plan with its configuration in --config syntax, its
      * prediction and how its runs went (dml-history --plans reads it). */
     "CREATE VIEW v_plans AS\n"
@@ -556,7 +587,7 @@ static const char migration_5[] =
     "  c.fingerprint AS cluster_fingerprint,\n"
     "  " M5_CONFIG " AS config,\n"
     "  p.calibration_id AS calibration_id,\n"
-    M5_RUN_ERROR_COLUMNS
+    M2_RUN_ERROR_COLUMNS
     "  r.status AS status,\n"
     "  r.started_at AS run_started_at,\n"
     "  p.framework AS framework,\n"
@@ -589,7 +620,7 @@ static const char migration_5[] =
      * takes off. */
     "  round((julianday(r.finished_at) - julianday(r.started_at)) * 86400.0,\n"
     "        3) AS duration_s,\n"
-    M5_RUN_ERROR_COLUMNS
+    M2_RUN_ERROR_COLUMNS
     "  r.final_loss AS final_loss,\n"
     "  r.test_accuracy AS test_accuracy,\n"
     "  r.peak_rss_bytes AS peak_rss_bytes,\n"
@@ -612,72 +643,22 @@ static const char migration_5[] =
      * their group (one ranking for all figures, as rows of (figure,
      * value)), and the median is the middle value, or the mean of the two
      * middle ones, (n + 1) / 2 and (n + 2) / 2 in integer division. */
-    "CREATE VIEW v_strategy_comparison AS\n"
-    "WITH ok AS (\n"
-    "  SELECT p.model_id AS model_id, mo.name AS model, c.name AS cluster,\n"
-    "    c.fingerprint AS cluster_fingerprint, p.sync AS sync,\n"
-    "    r.measured_step_s AS measured_step_s,\n"
-    "    coalesce(r.predicted_step_s, p.predicted_step_s)\n"
-    "      AS predicted_step_s,\n"
-    "    r.final_loss AS final_loss, r.test_accuracy AS test_accuracy,\n"
-    "    r.dp_bytes_intra_per_step AS dp_bytes_intra_per_step,\n"
+    SC_OK_COLUMNS
     "    r.dp_bytes_inter_per_step AS dp_bytes_inter_per_step\n"
-    "  FROM runs r\n"
-    "    JOIN plans p ON p.id = r.plan_id\n"
-    "    JOIN models mo ON mo.id = p.model_id\n"
-    "    JOIN clusters c ON c.id = p.cluster_id\n"
-    "  WHERE r.status = 'ok'),\n"
-    "figures(" M5_STRATEGY_GROUP ", figure, x) AS (\n"
-    "  SELECT " M5_STRATEGY_GROUP ", 'measured', measured_step_s FROM ok\n"
-    "  UNION ALL SELECT " M5_STRATEGY_GROUP ", 'predicted',\n"
-    "    predicted_step_s FROM ok\n"
-    "  UNION ALL SELECT " M5_STRATEGY_GROUP ", 'loss', final_loss FROM ok\n"
-    "  UNION ALL SELECT " M5_STRATEGY_GROUP ", 'accuracy', test_accuracy\n"
-    "    FROM ok\n"
-    "  UNION ALL SELECT " M5_STRATEGY_GROUP ", 'intra',\n"
-    "    dp_bytes_intra_per_step FROM ok\n"
-    "  UNION ALL SELECT " M5_STRATEGY_GROUP ", 'inter',\n"
+    SC_OK_FIGURES
     "    dp_bytes_inter_per_step FROM ok),\n"
-    "ranked AS (\n"
-    "  SELECT " M5_STRATEGY_GROUP ", figure, x,\n"
-    "    row_number() OVER (PARTITION BY " M5_STRATEGY_GROUP ", figure\n"
-    "      ORDER BY x) AS i,\n"
-    "    count(*) OVER (PARTITION BY " M5_STRATEGY_GROUP ", figure) AS n\n"
-    "  FROM figures WHERE x IS NOT NULL),\n"
-    "medians AS (\n"
-    "  SELECT " M5_STRATEGY_GROUP ", figure, avg(x) AS median\n"
-    "  FROM ranked WHERE i IN ((n + 1) / 2, (n + 2) / 2)\n"
-    "  GROUP BY " M5_STRATEGY_GROUP ", figure),\n"
-    "groups AS (\n"
-    "  SELECT " M5_STRATEGY_GROUP ", min(model) AS model, count(*) AS runs\n"
-    "  FROM ok GROUP BY " M5_STRATEGY_GROUP ")\n"
-    "SELECT g.model AS model,\n"
-    "  g.cluster AS cluster,\n"
-    "  g.cluster_fingerprint AS cluster_fingerprint,\n"
-    "  g.sync AS sync,\n"
-    "  g.runs AS runs,\n"
-    "  max(CASE WHEN m.figure = 'measured' THEN m.median END)\n"
-    "    AS median_measured_step_s,\n"
-    "  max(CASE WHEN m.figure = 'predicted' THEN m.median END)\n"
-    "    AS median_predicted_step_s,\n"
-    "  max(CASE WHEN m.figure = 'loss' THEN m.median END)\n"
-    "    AS median_final_loss,\n"
-    "  max(CASE WHEN m.figure = 'accuracy' THEN m.median END)\n"
-    "    AS median_test_accuracy,\n"
-    "  max(CASE WHEN m.figure = 'intra' THEN m.median END)\n"
-    "    AS median_dp_bytes_intra_per_step,\n"
-    "  max(CASE WHEN m.figure = 'inter' THEN m.median END)\n"
-    "    AS median_dp_bytes_inter_per_step,\n"
+    SC_MEDIANS
+    "  SELECT " SC_GROUP ", min(model) AS model, count(*) AS runs\n"
+    "  FROM ok GROUP BY " SC_GROUP ")\n"
+    SC_SELECT
     "  g.model_id AS model_id\n"
-    "FROM groups g\n"
-    "  LEFT JOIN medians m USING (" M5_STRATEGY_GROUP ")\n"
+    SC_END
     "GROUP BY g.model_id, g.cluster, g.cluster_fingerprint, g.sync;\n";
 
 #undef M5_CONFIG
 #undef M5_SAMPLES_PER_S
 #undef M5_TOKENS_PER_S
-#undef M5_RUN_ERROR_COLUMNS
-#undef M5_STRATEGY_GROUP
+#undef M2_RUN_ERROR_COLUMNS
 
 /*
  * 6 (issue 15): what strategies that change the mathematics are compared
@@ -693,7 +674,6 @@ static const char migration_5[] =
  * says little), the largest staleness, and the median over the runs of
  * the best test accuracy an evaluation saw.
  */
-#define M6_STRATEGY_GROUP "model_id, cluster, cluster_fingerprint, sync"
 static const char migration_6[] =
     "ALTER TABLE steps ADD COLUMN staleness REAL CHECK (staleness >= 0);\n"
     "ALTER TABLE steps ADD COLUMN test_accuracy REAL\n"
@@ -729,15 +709,7 @@ static const char migration_6[] =
     /* As migration 5's, with three more figures (see above): a run's mean
      * step leaves out its first step, the warm-up, as measured_step_s
      * does when there are more. */
-    "CREATE VIEW v_strategy_comparison AS\n"
-    "WITH ok AS (\n"
-    "  SELECT p.model_id AS model_id, mo.name AS model, c.name AS cluster,\n"
-    "    c.fingerprint AS cluster_fingerprint, p.sync AS sync,\n"
-    "    r.measured_step_s AS measured_step_s,\n"
-    "    coalesce(r.predicted_step_s, p.predicted_step_s)\n"
-    "      AS predicted_step_s,\n"
-    "    r.final_loss AS final_loss, r.test_accuracy AS test_accuracy,\n"
-    "    r.dp_bytes_intra_per_step AS dp_bytes_intra_per_step,\n"
+    SC_OK_COLUMNS
     "    r.dp_bytes_inter_per_step AS dp_bytes_inter_per_step,\n"
     "    (SELECT CASE WHEN count(*) > 1\n"
     "        THEN (sum(s.step_s) - (SELECT s0.step_s FROM steps s0\n"
@@ -749,66 +721,30 @@ static const char migration_6[] =
     "      AS max_staleness,\n"
     "    (SELECT max(s.test_accuracy) FROM steps s WHERE s.run_id = r.id)\n"
     "      AS best_test_accuracy\n"
-    "  FROM runs r\n"
-    "    JOIN plans p ON p.id = r.plan_id\n"
-    "    JOIN models mo ON mo.id = p.model_id\n"
-    "    JOIN clusters c ON c.id = p.cluster_id\n"
-    "  WHERE r.status = 'ok'),\n"
-    "figures(" M6_STRATEGY_GROUP ", figure, x) AS (\n"
-    "  SELECT " M6_STRATEGY_GROUP ", 'measured', measured_step_s FROM ok\n"
-    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'predicted',\n"
-    "    predicted_step_s FROM ok\n"
-    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'loss', final_loss FROM ok\n"
-    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'accuracy', test_accuracy\n"
-    "    FROM ok\n"
-    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'intra',\n"
-    "    dp_bytes_intra_per_step FROM ok\n"
-    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'inter',\n"
+    SC_OK_FIGURES
     "    dp_bytes_inter_per_step FROM ok\n"
-    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'mean', mean_step_s FROM ok\n"
-    "  UNION ALL SELECT " M6_STRATEGY_GROUP ", 'best',\n"
+    "  UNION ALL SELECT " SC_GROUP ", 'mean', mean_step_s FROM ok\n"
+    "  UNION ALL SELECT " SC_GROUP ", 'best',\n"
     "    best_test_accuracy FROM ok),\n"
-    "ranked AS (\n"
-    "  SELECT " M6_STRATEGY_GROUP ", figure, x,\n"
-    "    row_number() OVER (PARTITION BY " M6_STRATEGY_GROUP ", figure\n"
-    "      ORDER BY x) AS i,\n"
-    "    count(*) OVER (PARTITION BY " M6_STRATEGY_GROUP ", figure) AS n\n"
-    "  FROM figures WHERE x IS NOT NULL),\n"
-    "medians AS (\n"
-    "  SELECT " M6_STRATEGY_GROUP ", figure, avg(x) AS median\n"
-    "  FROM ranked WHERE i IN ((n + 1) / 2, (n + 2) / 2)\n"
-    "  GROUP BY " M6_STRATEGY_GROUP ", figure),\n"
-    "groups AS (\n"
-    "  SELECT " M6_STRATEGY_GROUP ", min(model) AS model, count(*) AS runs,\n"
+    SC_MEDIANS
+    "  SELECT " SC_GROUP ", min(model) AS model, count(*) AS runs,\n"
     "    max(max_staleness) AS max_staleness\n"
-    "  FROM ok GROUP BY " M6_STRATEGY_GROUP ")\n"
-    "SELECT g.model AS model,\n"
-    "  g.cluster AS cluster,\n"
-    "  g.cluster_fingerprint AS cluster_fingerprint,\n"
-    "  g.sync AS sync,\n"
-    "  g.runs AS runs,\n"
-    "  max(CASE WHEN m.figure = 'measured' THEN m.median END)\n"
-    "    AS median_measured_step_s,\n"
-    "  max(CASE WHEN m.figure = 'predicted' THEN m.median END)\n"
-    "    AS median_predicted_step_s,\n"
-    "  max(CASE WHEN m.figure = 'loss' THEN m.median END)\n"
-    "    AS median_final_loss,\n"
-    "  max(CASE WHEN m.figure = 'accuracy' THEN m.median END)\n"
-    "    AS median_test_accuracy,\n"
-    "  max(CASE WHEN m.figure = 'intra' THEN m.median END)\n"
-    "    AS median_dp_bytes_intra_per_step,\n"
-    "  max(CASE WHEN m.figure = 'inter' THEN m.median END)\n"
-    "    AS median_dp_bytes_inter_per_step,\n"
+    "  FROM ok GROUP BY " SC_GROUP ")\n"
+    SC_SELECT
     "  g.model_id AS model_id,\n"
     "  max(CASE WHEN m.figure = 'mean' THEN m.median END)\n"
     "    AS median_mean_step_s,\n"
     "  g.max_staleness AS max_staleness,\n"
     "  max(CASE WHEN m.figure = 'best' THEN m.median END)\n"
     "    AS median_best_test_accuracy\n"
-    "FROM groups g\n"
-    "  LEFT JOIN medians m USING (" M6_STRATEGY_GROUP ")\n"
+    SC_END
     "GROUP BY g.model_id, g.cluster, g.cluster_fingerprint, g.sync;\n";
-#undef M6_STRATEGY_GROUP
+#undef SC_GROUP
+#undef SC_OK_COLUMNS
+#undef SC_OK_FIGURES
+#undef SC_MEDIANS
+#undef SC_SELECT
+#undef SC_END
 
 static const char *const migrations[] = {migration_1, migration_2,
                                            migration_3, migration_4,
