@@ -92,6 +92,29 @@ static json_t *meta_json(const dml_ckpt_meta *m, const char *kind)
                      m->identity);
 }
 
+/* A shard's map (ckpt.h) as its header writes it. */
+static json_t *map_json(const dml_ckpt_map *map)
+{
+    json_t *owned = json_array();
+    for (int i = 0; i < map->nowned; i++)
+        json_array_append_new(
+            owned, json_pack("{s:I, s:I, s:I}", "lo",
+                             (json_int_t)map->owned[i].lo, "hi",
+                             (json_int_t)map->owned[i].hi, "state_off",
+                             (json_int_t)map->owned[i].state_off));
+    return json_pack("{s:i, s:i, s:i, s:i, s:o, s:I}", "first_layer",
+                     map->first_layer, "last_layer", map->last_layer,
+                     "tp_index", map->tp_index, "state_slots",
+                     map->state_slots, "owned", owned, "sync_state",
+                     (json_int_t)map->sync_values);
+}
+
+void dml_ckpt_map_free(dml_ckpt_map *m)
+{
+    free(m->owned);
+    memset(m, 0, sizeof *m);
+}
+
 /* Which shard test_hook_stall is called for. */
 typedef struct stall_at {
     const dml_ckpt_meta *m; /* the checkpoint being written */
@@ -139,6 +162,8 @@ dml_status dml_ckpt_write_shard(const char *root, const dml_ckpt_meta *m,
         json_object_set_new(h, "rank", json_integer(rank));
         json_object_set_new(h, "params", json_integer((json_int_t)nparams));
         json_object_set_new(h, "state", json_integer((json_int_t)nstate));
+        if (m->map)
+            json_object_set_new(h, "map", map_json(m->map));
     }
     char *text = h ? json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(h);
@@ -308,11 +333,18 @@ static dml_status check_identity(const dml_json_doc *doc, const char *sha,
                          sha, expect->identity, what[0] ? ": " : "", what);
 }
 
-/* Read the meta fields of a manifest or shard header and compare them with
- * expect; the first difference is the error. */
-static dml_status check_meta(const dml_json_doc *doc, const char *kind,
-                             const dml_ckpt_meta *expect, dml_ckpt_meta *got,
-                             dml_error *err)
+/* A file of a dml-exec from before a field existed: "written by an older
+ * dml-exec, without <what>". */
+static dml_status older_writer(const dml_json_doc *doc, const char *what,
+                               dml_error *err)
+{
+    return dml_error_set(err, DML_EINPUT, dml_json_doc_name(doc), 0, 0, NULL,
+                         "written by an older dml-exec, without %s", what);
+}
+
+/* Read the meta fields of a manifest or shard header into got. */
+static dml_status parse_meta(const dml_json_doc *doc, const char *kind,
+                             dml_ckpt_meta *got, dml_error *err)
 {
     dml_json_obj o;
     dml_json_obj_root(doc, &o);
@@ -344,11 +376,9 @@ static dml_status check_meta(const dml_json_doc *doc, const char *kind,
     const char *ident = NULL;
     DML_CHECK(dml_json_get_str(&o, "identity", false, &ident, err));
     if (!ident)
-        return dml_error_set(err, DML_EINPUT, dml_json_doc_name(doc), 0, 0,
-                             NULL,
-                             "written by an older dml-exec, without the "
-                             "run's identity: which plan and data it "
-                             "belongs to cannot be told, so it is not used");
+        return older_writer(doc, "the run's identity: which plan and data it "
+                                 "belongs to cannot be told, so it is not "
+                                 "used", err);
     if (!is_sha256_hex(ident))
         return dml_json_doc_error(doc, err, "identity", false,
                                   "expected 64 lower-case hexadecimal digits");
@@ -364,6 +394,16 @@ static dml_status check_meta(const dml_json_doc *doc, const char *kind,
     snprintf(got->identity, sizeof got->identity, "%s", ident);
     got->shuffle = shuffle;
     got->samples_seen = seen;
+    return DML_OK;
+}
+
+/* Read the meta fields of a manifest or shard header and compare them with
+ * expect; the first difference is the error. */
+static dml_status check_meta(const dml_json_doc *doc, const char *kind,
+                             const dml_ckpt_meta *expect, dml_ckpt_meta *got,
+                             dml_error *err)
+{
+    DML_CHECK(parse_meta(doc, kind, got, err));
     if (got->world != expect->world || got->dp != expect->dp ||
         got->tp != expect->tp || got->pp != expect->pp ||
         got->zero != expect->zero)
@@ -384,7 +424,160 @@ static dml_status check_meta(const dml_json_doc *doc, const char *kind,
                              "run uses seed %" PRIu64 " shuffle %s",
                              got->seed, got->shuffle ? "epoch" : "none",
                              expect->seed, expect->shuffle ? "epoch" : "none");
-    return check_identity(doc, ident, expect, err);
+    return check_identity(doc, got->identity, expect, err);
+}
+
+/* A shard file read and checked against its manifest and expect. */
+typedef struct shard_file {
+    char path[1200];
+    char *data;            /* the whole file */
+    const char *body;      /* its values, after the header line */
+    dml_json_doc *hdr;     /* the header line */
+    dml_ckpt_meta meta;    /* the header's fields */
+    int64_t np, ns;        /* parameters and state values it holds */
+} shard_file;
+
+static void shard_file_free(shard_file *f)
+{
+    dml_json_doc_free(f->hdr);
+    free(f->data);
+    f->hdr = NULL;
+    f->data = NULL;
+}
+
+/* The manifest of checkpoint step (its path into mpath[1200]). */
+static dml_status load_manifest(const char *root, int64_t step, char *mpath,
+                                dml_json_doc **man, dml_error *err)
+{
+    manifest_path(root, step, mpath, 1200);
+    if (!dml_file_exists(mpath))
+        return dml_error_set(err, DML_EINPUT, mpath, 0, 0, NULL,
+                             "missing: the checkpoint is partial");
+    return dml_json_doc_load_file(mpath, man, err);
+}
+
+/* The manifest's entry for `rank`: the shard's SHA-256 and size. */
+static dml_status manifest_entry(const dml_json_doc *man, int world, int rank,
+                                 const char **sha, int64_t *bytes,
+                                 dml_error *err)
+{
+    dml_json_obj root_o, sh;
+    json_t *arr;
+    size_t n;
+    dml_json_obj_root(man, &root_o);
+    DML_CHECK(dml_json_get_array(&root_o, "shards", true, &arr, &n, NULL,
+                                 err));
+    if (n != (size_t)world)
+        return dml_json_doc_error(man, err, "shards", false,
+                                  "%zu shards for %d ranks", n, world);
+    DML_CHECK(dml_json_array_obj(&root_o, "shards", arr, (size_t)rank, &sh,
+                                 err));
+    DML_CHECK(dml_json_get_str(&sh, "sha256", true, sha, err));
+    return dml_json_get_i64(&sh, "bytes", true, 0, INT64_MAX, bytes, err);
+}
+
+/*
+ * Read shard `rank` of checkpoint step: the manifest must exist and match
+ * expect, the shard its size and SHA-256, the header expect and the file's
+ * rank and step, and hold want_np + want_ns values (SIZE_MAX: as many as
+ * its header says).
+ */
+static dml_status load_shard(const char *root, int64_t step, int rank,
+                             const dml_ckpt_meta *expect, size_t want_np,
+                             size_t want_ns, shard_file *f, dml_error *err)
+{
+    memset(f, 0, sizeof *f);
+    char mpath[1200];
+    shard_path(root, step, rank, f->path, sizeof f->path);
+    dml_json_doc *man = NULL;
+    DML_CHECK(load_manifest(root, step, mpath, &man, err));
+    dml_ckpt_meta mm;
+    const char *want_sha = NULL;
+    int64_t want_bytes = 0;
+    size_t len = 0;
+    dml_status s = check_meta(man, "dml-checkpoint", expect, &mm, err);
+    if (s == DML_OK && mm.step != step)
+        s = dml_error_set(err, DML_EINPUT, mpath, 0, 0, NULL,
+                          "says step %lld, its directory says %lld",
+                          (long long)mm.step, (long long)step);
+    if (s == DML_OK)
+        s = manifest_entry(man, mm.world, rank, &want_sha, &want_bytes, err);
+    if (s == DML_OK)
+        s = dml_file_read_all(f->path, (size_t)want_bytes + 1, &f->data, &len,
+                              err);
+    if (s == DML_OK && len != (size_t)want_bytes)
+        s = dml_error_set(err, DML_EINPUT, f->path, 0, 0, NULL,
+                          "%zu bytes, the manifest says %lld", len,
+                          (long long)want_bytes);
+    if (s == DML_OK) {
+        char sha[65];
+        dml_sha256_hex(f->data, len, sha);
+        if (strcmp(sha, want_sha) != 0)
+            s = dml_error_set(err, DML_EINPUT, f->path, 0, 0, NULL,
+                              "SHA-256 %.12s... differs from the manifest's "
+                              "%.12s...: corrupt shard",
+                              sha, want_sha);
+    }
+    dml_json_doc_free(man);
+    const char *nl = s == DML_OK ? memchr(f->data, '\n', len) : NULL;
+    if (s == DML_OK && !nl)
+        s = dml_error_set(err, DML_EINPUT, f->path, 0, 0, NULL,
+                          "no header line");
+    if (s == DML_OK)
+        s = dml_json_doc_load_text(f->path, f->data, (size_t)(nl - f->data),
+                                   &f->hdr, err);
+    if (s == DML_OK)
+        s = check_meta(f->hdr, "dml-checkpoint-shard", expect, &f->meta, err);
+    int64_t r = 0;
+    dml_json_obj o;
+    if (s == DML_OK) {
+        dml_json_obj_root(f->hdr, &o);
+        s = dml_json_get_i64(&o, "rank", true, 0, INT32_MAX, &r, err);
+    }
+    if (s == DML_OK)
+        s = dml_json_get_i64(&o, "params", true, 0, INT64_MAX, &f->np, err);
+    if (s == DML_OK)
+        s = dml_json_get_i64(&o, "state", true, 0, INT64_MAX, &f->ns, err);
+    if (s == DML_OK) {
+        f->body = nl + 1;
+        size_t body = len - (size_t)(f->body - f->data);
+        size_t np = want_np == SIZE_MAX ? (size_t)f->np : want_np;
+        size_t ns = want_ns == SIZE_MAX ? (size_t)f->ns : want_ns;
+        if (r != rank || (size_t)f->np != np || (size_t)f->ns != ns ||
+            body / sizeof(float) != np + ns || body % sizeof(float) != 0 ||
+            f->meta.step != step)
+            s = dml_error_set(err, DML_EINPUT, f->path, 0, 0, NULL,
+                              "shard of rank %lld step %lld with %lld+%lld "
+                              "values, expected rank %d step %lld with "
+                              "%zu+%zu",
+                              (long long)r, (long long)f->meta.step,
+                              (long long)f->np, (long long)f->ns, rank,
+                              (long long)step, np, ns);
+    }
+    if (s != DML_OK)
+        shard_file_free(f);
+    return s;
+}
+
+/* A checksum proves the bytes are the ones written, not that they are
+ * numbers: a NaN would train on silently. */
+static dml_status check_finite(const shard_file *f, const float *params,
+                               size_t nparams, const float *state,
+                               size_t nstate, dml_error *err)
+{
+    size_t body = (size_t)(f->body - f->data);
+    size_t i = dml_guard_first_nonfinite(params, nparams);
+    size_t j = i < nparams ? nstate : dml_guard_first_nonfinite(state, nstate);
+    if (i >= nparams && j >= nstate)
+        return DML_OK;
+    bool p = i < nparams;
+    float v = p ? params[i] : state[j];
+    return dml_error_set(err, DML_EINPUT, f->path, 0, 0, NULL,
+                         "%s value %zu of %zu (byte offset %zu) is %s",
+                         p ? "parameter" : "optimizer state", p ? i : j,
+                         p ? nparams : nstate,
+                         body + (p ? i : nparams + j) * sizeof(float),
+                         v != v ? "NaN" : v > 0 ? "+inf" : "-inf");
 }
 
 dml_status dml_ckpt_read_shard(const char *root, int64_t step, int rank,
@@ -392,118 +585,153 @@ dml_status dml_ckpt_read_shard(const char *root, int64_t step, int rank,
                                size_t nparams, float *state, size_t nstate,
                                dml_ckpt_meta *got, dml_error *err)
 {
-    char mpath[1200], spath[1200];
-    manifest_path(root, step, mpath, sizeof mpath);
-    shard_path(root, step, rank, spath, sizeof spath);
-    if (!dml_file_exists(mpath))
-        return dml_error_set(err, DML_EINPUT, mpath, 0, 0, NULL,
-                             "missing: the checkpoint is partial");
-    dml_json_doc *man = NULL, *hdr = NULL;
-    char *data = NULL;
-    size_t len = 0;
-    dml_status s = dml_json_doc_load_file(mpath, &man, err);
-    if (s != DML_OK)
-        return s;
-    dml_ckpt_meta mm, sm;
-    const char *want_sha = NULL;
-    int64_t want_bytes = 0;
-    s = check_meta(man, "dml-checkpoint", expect, &mm, err);
-    if (s == DML_OK && mm.step != step)
-        s = dml_error_set(err, DML_EINPUT, mpath, 0, 0, NULL,
-                          "says step %lld, its directory says %lld",
-                          (long long)mm.step, (long long)step);
-    if (s == DML_OK) {
-        dml_json_obj root_o, sh;
-        json_t *arr;
-        size_t n;
-        dml_json_obj_root(man, &root_o);
-        s = dml_json_get_array(&root_o, "shards", true, &arr, &n, NULL, err);
-        if (s == DML_OK && n != (size_t)mm.world)
-            s = dml_json_doc_error(man, err, "shards", false,
-                                   "%zu shards for %d ranks", n, mm.world);
-        if (s == DML_OK)
-            s = dml_json_array_obj(&root_o, "shards", arr, (size_t)rank, &sh,
-                                   err);
-        if (s == DML_OK)
-            s = dml_json_get_str(&sh, "sha256", true, &want_sha, err);
-        if (s == DML_OK)
-            s = dml_json_get_i64(&sh, "bytes", true, 0, INT64_MAX,
-                                 &want_bytes, err);
-    }
+    shard_file f;
+    DML_CHECK(load_shard(root, step, rank, expect, nparams, nstate, &f, err));
+    if (nparams)
+        memcpy(params, f.body, nparams * sizeof(float));
+    if (nstate)
+        memcpy(state, f.body + nparams * sizeof(float), nstate * sizeof(float));
+    dml_status s = check_finite(&f, params, nparams, state, nstate, err);
     if (s == DML_OK)
-        s = dml_file_read_all(spath, (size_t)want_bytes + 1, &data, &len, err);
-    if (s == DML_OK && len != (size_t)want_bytes)
-        s = dml_error_set(err, DML_EINPUT, spath, 0, 0, NULL,
-                          "%zu bytes, the manifest says %lld", len,
-                          (long long)want_bytes);
-    if (s == DML_OK) {
-        char sha[65];
-        dml_sha256_hex(data, len, sha);
-        if (strcmp(sha, want_sha) != 0)
-            s = dml_error_set(err, DML_EINPUT, spath, 0, 0, NULL,
-                              "SHA-256 %.12s... differs from the manifest's "
-                              "%.12s...: corrupt shard",
-                              sha, want_sha);
-    }
-    char *nl = s == DML_OK ? memchr(data, '\n', len) : NULL;
-    if (s == DML_OK && !nl)
-        s = dml_error_set(err, DML_EINPUT, spath, 0, 0, NULL,
-                          "no header line");
+        *got = f.meta;
+    shard_file_free(&f);
+    return s;
+}
+
+dml_status dml_ckpt_read_manifest(const char *root, int64_t step,
+                                  dml_ckpt_meta *got, char **identity_text,
+                                  dml_error *err)
+{
+    *identity_text = NULL;
+    char mpath[1200];
+    dml_json_doc *man = NULL;
+    DML_CHECK(load_manifest(root, step, mpath, &man, err));
+    dml_json_obj o;
+    dml_json_obj_root(man, &o);
+    const char *text = NULL;
+    dml_status s = parse_meta(man, "dml-checkpoint", got, err);
     if (s == DML_OK)
-        s = dml_json_doc_load_text(spath, data, (size_t)(nl - data), &hdr,
-                                   err);
-    if (s == DML_OK)
-        s = check_meta(hdr, "dml-checkpoint-shard", expect, &sm, err);
+        s = dml_json_get_str(&o, "identity_text", true, &text, err);
+    char sha[65];
     if (s == DML_OK) {
-        dml_json_obj o;
-        int64_t r, np, ns;
-        dml_json_obj_root(hdr, &o);
-        if ((s = dml_json_get_i64(&o, "rank", true, 0, INT32_MAX, &r, err)) ==
-                DML_OK &&
-            (s = dml_json_get_i64(&o, "params", true, 0, INT64_MAX, &np,
-                                  err)) == DML_OK &&
-            (s = dml_json_get_i64(&o, "state", true, 0, INT64_MAX, &ns,
-                                  err)) == DML_OK) {
-            size_t body = len - (size_t)(nl + 1 - data);
-            if (r != rank || (size_t)np != nparams || (size_t)ns != nstate ||
-                body != (nparams + nstate) * sizeof(float) ||
-                sm.step != step)
-                s = dml_error_set(err, DML_EINPUT, spath, 0, 0, NULL,
-                                  "shard of rank %lld step %lld with %lld+%lld "
-                                  "values, expected rank %d step %lld with "
-                                  "%zu+%zu",
-                                  (long long)r, (long long)sm.step,
-                                  (long long)np, (long long)ns, rank,
-                                  (long long)step, nparams, nstate);
-        }
+        dml_sha256_hex(text, strlen(text), sha);
+        if (strcmp(sha, got->identity) != 0)
+            s = dml_json_doc_error(man, err, "identity_text", false,
+                                   "its SHA-256 %.12s... is not the "
+                                   "identity %.12s...",
+                                   sha, got->identity);
     }
-    if (s == DML_OK) {
-        if (nparams)
-            memcpy(params, nl + 1, nparams * sizeof(float));
-        if (nstate)
-            memcpy(state, nl + 1 + nparams * sizeof(float),
-                   nstate * sizeof(float));
-        /* A checksum proves the bytes are the ones written, not that they
-         * are numbers: a NaN would train on silently. */
-        size_t body = (size_t)(nl + 1 - data);
-        size_t i = dml_guard_first_nonfinite(params, nparams);
-        size_t j = i < nparams ? nstate : dml_guard_first_nonfinite(state,
-                                                                    nstate);
-        if (i < nparams || j < nstate) {
-            bool p = i < nparams;
-            float v = p ? params[i] : state[j];
-            s = dml_error_set(err, DML_EINPUT, spath, 0, 0, NULL,
-                              "%s value %zu of %zu (byte offset %zu) is %s",
-                              p ? "parameter" : "optimizer state",
-                              p ? i : j, p ? nparams : nstate,
-                              body + (p ? i : nparams + j) * sizeof(float),
-                              v != v ? "NaN" : v > 0 ? "+inf" : "-inf");
-        }
-        if (s == DML_OK)
-            *got = sm;
-    }
-    dml_json_doc_free(hdr);
+    if (s == DML_OK && !(*identity_text = strdup(text)))
+        s = dml_error_msg(err, DML_ENOMEM, "out of memory");
     dml_json_doc_free(man);
-    free(data);
+    return s;
+}
+
+/* The map of a shard header whose values are np + ns (ckpt.h): ranges
+ * inside the parameters, in order, their state inside the state. */
+static dml_status parse_map(const dml_json_doc *hdr, int64_t np, int64_t ns,
+                            dml_ckpt_map *map, dml_error *err)
+{
+    dml_json_obj o, mo;
+    bool present = false;
+    json_t *arr;
+    size_t n;
+    int64_t v[4];
+    memset(map, 0, sizeof *map);
+    dml_json_obj_root(hdr, &o);
+    DML_CHECK(dml_json_get_obj(&o, "map", false, &mo, &present, err));
+    if (!present)
+        return older_writer(hdr, "the map of its values: it resumes only on "
+                                 "its own layout", err);
+    DML_CHECK(dml_json_get_i64(&mo, "first_layer", true, 0, 1 << 20, &v[0],
+                               err));
+    DML_CHECK(dml_json_get_i64(&mo, "last_layer", true, v[0], 1 << 20, &v[1],
+                               err));
+    DML_CHECK(dml_json_get_i64(&mo, "tp_index", true, 0, 1 << 20, &v[2], err));
+    DML_CHECK(dml_json_get_i64(&mo, "state_slots", true, 0, 2, &v[3], err));
+    map->first_layer = (int)v[0];
+    map->last_layer = (int)v[1];
+    map->tp_index = (int)v[2];
+    map->state_slots = (int)v[3];
+    DML_CHECK(dml_json_get_i64(&mo, "sync_state", true, 0, ns, &v[0], err));
+    map->sync_values = (uint64_t)v[0];
+    DML_CHECK(dml_json_get_array(&mo, "owned", true, &arr, &n, NULL, err));
+    map->owned = calloc(n ? n : 1, sizeof *map->owned);
+    if (!map->owned)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    map->nowned = (int)n;
+    dml_status s = DML_OK;
+    int64_t end = 0;
+    for (size_t i = 0; i < n && s == DML_OK; i++) {
+        dml_json_obj r;
+        dml_ckpt_range *g = &map->owned[i];
+        s = dml_json_array_obj(&mo, "owned", arr, i, &r, err);
+        if (s == DML_OK)
+            s = dml_json_get_i64(&r, "lo", true, end, np, &v[0], err);
+        if (s == DML_OK)
+            s = dml_json_get_i64(&r, "hi", true, v[0], np, &v[1], err);
+        if (s == DML_OK)
+            s = dml_json_get_i64(&r, "state_off", true, 0, ns, &v[2], err);
+        if (s != DML_OK)
+            break;
+        *g = (dml_ckpt_range){(uint64_t)v[0], (uint64_t)v[1],
+                              (uint64_t)v[2]};
+        end = v[1];
+        map->owned_values += g->hi - g->lo;
+    }
+    uint64_t opt = (uint64_t)map->state_slots * map->owned_values;
+    for (int i = 0; i < map->nowned && s == DML_OK; i++)
+        if (map->owned[i].state_off + (map->owned[i].hi - map->owned[i].lo) >
+            map->owned_values)
+            s = dml_json_doc_error(hdr, err, "map.owned", false,
+                                   "range %d's state lies past the %llu "
+                                   "values of a slot",
+                                   i, (unsigned long long)map->owned_values);
+    if (s == DML_OK && opt + map->sync_values != (uint64_t)ns)
+        s = dml_json_doc_error(hdr, err, "map", false,
+                               "%d x %llu optimizer and %llu exchange state "
+                               "values, the shard holds %lld",
+                               map->state_slots,
+                               (unsigned long long)map->owned_values,
+                               (unsigned long long)map->sync_values,
+                               (long long)ns);
+    if (s != DML_OK)
+        dml_ckpt_map_free(map);
+    return s;
+}
+
+dml_status dml_ckpt_read_shard_any(const char *root, int64_t step, int rank,
+                                   const dml_ckpt_meta *expect,
+                                   float **params, size_t *nparams,
+                                   float **state, size_t *nstate,
+                                   dml_ckpt_map *map, dml_error *err)
+{
+    *params = *state = NULL;
+    memset(map, 0, sizeof *map);
+    shard_file f;
+    DML_CHECK(load_shard(root, step, rank, expect, SIZE_MAX, SIZE_MAX, &f,
+                         err));
+    dml_status s = parse_map(f.hdr, f.np, f.ns, map, err);
+    *nparams = (size_t)f.np;
+    *nstate = (size_t)f.ns;
+    if (s == DML_OK) {
+        *params = malloc(*nparams ? *nparams * sizeof(float) : 1);
+        *state = malloc(*nstate ? *nstate * sizeof(float) : 1);
+        if (!*params || !*state)
+            s = dml_error_msg(err, DML_ENOMEM, "out of memory");
+    }
+    if (s == DML_OK) {
+        memcpy(*params, f.body, *nparams * sizeof(float));
+        memcpy(*state, f.body + *nparams * sizeof(float),
+               *nstate * sizeof(float));
+        s = check_finite(&f, *params, *nparams, *state, *nstate, err);
+    }
+    if (s != DML_OK) {
+        free(*params);
+        free(*state);
+        *params = *state = NULL;
+        dml_ckpt_map_free(map);
+    }
+    shard_file_free(&f);
     return s;
 }

@@ -23,6 +23,13 @@
  * shard of them), the step count, and the position in the training stream.
  * The only randomness during training is the shuffle permutation, a pure
  * function of (seed, epoch), so seed and stream position are its state.
+ *
+ * A shard's header also carries its map (dml_ckpt_map): the layers of its
+ * pipeline stage, its place in the TP group, and the ranges of the flat
+ * parameter buffer whose optimizer state it holds (all of them, or its
+ * ZeRO-1 shard). With the model that is enough to put every value of the
+ * shard at its place in the full tensors, so a run of any layout can read
+ * a checkpoint of any other (ckpt_relayout.h).
  */
 #ifndef DML_EXECUTOR_CKPT_H
 #define DML_EXECUTOR_CKPT_H
@@ -32,6 +39,27 @@
 #include <stdint.h>
 
 #include "common/error.h"
+
+/* Range [lo, hi) of a shard's flat parameters whose optimizer state the
+ * shard holds, from state_off on in each state slot. */
+typedef struct dml_ckpt_range {
+    uint64_t lo, hi;       /* offsets in the flat parameter buffer, values */
+    uint64_t state_off;    /* offset of lo's state in a slot, values */
+} dml_ckpt_range;
+
+/* Where a shard's values lie in the model (see above). */
+typedef struct dml_ckpt_map {
+    int first_layer, last_layer; /* the stage's model layers, inclusive */
+    int tp_index;          /* place in the TP group (of meta.tp) */
+    int state_slots;       /* optimizer state values per owned parameter */
+    int nowned;            /* ranges owned */
+    dml_ckpt_range *owned; /* [nowned]; read: malloc'd (dml_ckpt_map_free) */
+    uint64_t owned_values; /* sum of hi - lo: the values of one slot */
+    uint64_t sync_values;  /* the exchange's own state, after the
+                              state_slots x owned_values of the optimizer */
+} dml_ckpt_map;
+
+void dml_ckpt_map_free(dml_ckpt_map *m);
 
 typedef struct dml_ckpt_meta {
     int64_t step;          /* optimizer steps completed */
@@ -46,6 +74,8 @@ typedef struct dml_ckpt_meta {
     const char *identity_text; /* its text (identity.h; borrowed), written
                                   into the manifest and used to name what
                                   differs; may be NULL */
+    const dml_ckpt_map *map;   /* written into a shard's header (borrowed);
+                                  NULL: none */
 } dml_ckpt_meta;
 
 /* ROOT/step-%08lld into out. */
@@ -94,5 +124,29 @@ dml_status dml_ckpt_read_shard(const char *root, int64_t step, int rank,
                                const dml_ckpt_meta *expect, float *params,
                                size_t nparams, float *state, size_t nstate,
                                dml_ckpt_meta *got, dml_error *err);
+
+/*
+ * The manifest of checkpoint step, whatever its layout: *got its fields
+ * and *identity_text (malloc'd) the identity's text, whose SHA-256 must be
+ * the identity it names. DML_EINPUT with the reason otherwise (a missing
+ * manifest: "the checkpoint is partial").
+ */
+dml_status dml_ckpt_read_manifest(const char *root, int64_t step,
+                                  dml_ckpt_meta *got, char **identity_text,
+                                  dml_error *err);
+
+/*
+ * Shard `rank` of checkpoint step written by a layout other than this
+ * run's: checked as dml_ckpt_read_shard checks a shard against expect
+ * (whose layout and identity are the checkpoint's own, from its
+ * manifest), its value counts taken from its header, which must carry its
+ * map (a shard written before maps existed is refused: it can only be
+ * resumed on its own layout). *params, *state and map->owned malloc'd.
+ */
+dml_status dml_ckpt_read_shard_any(const char *root, int64_t step, int rank,
+                                   const dml_ckpt_meta *expect,
+                                   float **params, size_t *nparams,
+                                   float **state, size_t *nstate,
+                                   dml_ckpt_map *map, dml_error *err);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "executor/ckpt_relayout.h"
 #include "executor/optim.h"
 
 /* Skipped checkpoints reported one by one on --resume; the rest are
@@ -17,12 +18,14 @@
 void dml_ckpt_job_init(dml_ckpt_job *j, const char *root,
                        const dml_groups *g, const dml_plan *p,
                        const dml_identity *identity, uint64_t seed,
-                       bool shuffle, dml_stage *st, dml_update *up,
-                       dml_sync *sync, dml_run_record *rec)
+                       bool shuffle, const dml_stage_model *model,
+                       dml_stage *st, dml_update *up, dml_sync *sync,
+                       dml_run_record *rec)
 {
     memset(j, 0, sizeof *j);
     j->root = root;
     j->g = g;
+    j->model = model;
     j->st = st;
     j->up = up;
     j->sync = sync;
@@ -67,21 +70,49 @@ static const float *state_to_write(const dml_ckpt_job *j, float **owned)
     return all;
 }
 
+/* This rank's map (ckpt.h): where its values lie in the model, so that
+ * another layout can read them. map->owned malloc'd (NULL: no memory). */
+static void make_map(const dml_ckpt_job *j, dml_ckpt_map *map)
+{
+    const dml_sync *sync = j->sync;
+    memset(map, 0, sizeof *map);
+    map->first_layer = j->st->first_layer;
+    map->last_layer = j->st->last_layer;
+    map->tp_index = j->st->tp_index;
+    map->state_slots = j->up->state_slots;
+    map->owned_values = j->up->nstate;
+    map->sync_values = dml_sync_state_values(sync);
+    map->owned = calloc(sync->nowned ? (size_t)sync->nowned : 1,
+                        sizeof *map->owned);
+    if (!map->owned)
+        return;
+    map->nowned = sync->nowned;
+    for (int i = 0; i < sync->nowned; i++)
+        map->owned[i] = (dml_ckpt_range){sync->owned[i].lo, sync->owned[i].hi,
+                                         sync->owned[i].state_off};
+}
+
 /* Shards, then the manifest (rank 0) from the gathered checksums. */
-static dml_status write_all(dml_ckpt_job *j, const dml_ckpt_meta *m,
+static dml_status write_all(dml_ckpt_job *j, const dml_ckpt_meta *meta,
                             char msha[65], uint64_t *total, dml_error *err)
 {
     const dml_groups *g = j->g;
     char sha[65] = "";
     uint64_t bytes = 0;
-    float *owned;
-    const float *state = state_to_write(j, &owned);
+    float *owned = NULL;
+    dml_ckpt_map map;
+    make_map(j, &map);
+    dml_ckpt_meta mine = *meta;
+    mine.map = &map;
+    const dml_ckpt_meta *m = &mine;
+    const float *state = map.owned ? state_to_write(j, &owned) : NULL;
     dml_status s =
         state ? dml_ckpt_write_shard(j->root, m, g->rank, j->st->params,
                                      j->st->nflat, state, state_values(j),
                                      sha, &bytes, err)
               : dml_error_msg(err, DML_ENOMEM, "out of memory");
     free(owned);
+    dml_ckpt_map_free(&map);
     DML_CHECK(dml_groups_agree(g->world, s, err));
     char(*shas)[65] = g->rank == 0 ? calloc((size_t)g->world_size, 65) : NULL;
     uint64_t *all = g->rank == 0 ? calloc((size_t)g->world_size, 8) : NULL;
@@ -189,18 +220,43 @@ static void name_step(char *list, size_t size, int count, int64_t step)
         snprintf(list + len, size - len, ", ...");
 }
 
+/* Read checkpoint `step` on this rank: shard for shard when this layout
+ * wrote it, else re-sharded from every shard (ckpt_relayout.h); *from
+ * gets the layout that wrote it. */
+static dml_status read_one(dml_ckpt_job *j, int64_t step,
+                           const dml_ckpt_meta *want, float *p, float *st,
+                           size_t nstate, dml_ckpt_meta *got,
+                           dml_ckpt_meta *from, dml_error *e)
+{
+    char *text = NULL;
+    bool other = dml_ckpt_read_manifest(j->root, step, from, &text, e) ==
+                     DML_OK &&
+                 !dml_ckpt_same_layout(from, want);
+    dml_error_clear(e);
+    dml_status r;
+    if (other) {
+        r = dml_ckpt_relayout_read(j, step, from, text, p, st, e);
+        *got = *from;
+    } else {
+        r = dml_ckpt_read_shard(j->root, step, j->g->rank, want, p,
+                                j->st->nflat, st, nstate, got, e);
+        *from = *got;
+    }
+    free(text);
+    return r;
+}
+
 /* Try checkpoint `step` on every rank, into p and st; true when every
- * rank took it (then *got is its header). The lowest rank that refused
- * it reports why, for the first few. */
+ * rank took it (then *got is its header, *from its layout). The lowest
+ * rank that refused it reports why, for the first few. */
 static bool try_one(dml_ckpt_job *j, int64_t step, const dml_ckpt_meta *want,
                     float *p, float *st, size_t nstate, dml_ckpt_meta *got,
-                    resume_tally *t)
+                    dml_ckpt_meta *from, resume_tally *t)
 {
     const dml_groups *g = j->g;
     dml_error e;
     dml_error_clear(&e);
-    dml_status r = dml_ckpt_read_shard(j->root, step, g->rank, want, p,
-                                       j->st->nflat, st, nstate, got, &e);
+    dml_status r = read_one(j, step, want, p, st, nstate, got, from, &e);
     /* The lowest rank that refuses it, or world_size: one reduction says
      * both whether every rank took it and who reports why. */
     int mine = r == DML_OK ? g->world_size : g->rank, first = 0;
@@ -219,7 +275,8 @@ static bool try_one(dml_ckpt_job *j, int64_t step, const dml_ckpt_meta *want,
 
 /* Rank 0: the lines and events of a resume. */
 static void report(dml_ckpt_job *j, const resume_tally *t,
-                   int64_t steps_total, bool found, int64_t step)
+                   int64_t steps_total, bool found, int64_t step,
+                   const dml_ckpt_meta *from)
 {
     char msg[512];
     if (t->skipped > RESUME_REPORT_MAX)
@@ -245,7 +302,15 @@ static void report(dml_ckpt_job *j, const resume_tally *t,
                  t->skipped && t->past ? "; " : "", b);
         dml_run_record_event(j->rec, "checkpoint", -1, msg);
     }
-    if (found) {
+    if (found && !dml_ckpt_same_layout(from, &j->meta)) {
+        snprintf(msg, sizeof msg, "resumed from checkpoint step %lld "
+                 "written by dp=%d tp=%d pp=%d zero=%d, re-sharded onto "
+                 "dp=%d tp=%d pp=%d zero=%d (sample %lld on)",
+                 (long long)step, from->dp, from->tp, from->pp, from->zero,
+                 j->meta.dp, j->meta.tp, j->meta.pp, j->meta.zero,
+                 (long long)from->samples_seen);
+        dml_log_info("%s", msg);
+    } else if (found) {
         snprintf(msg, sizeof msg, "resumed from checkpoint step %lld",
                  (long long)step);
         dml_log_info("%s", msg);
@@ -294,16 +359,18 @@ dml_status dml_ckpt_job_resume(dml_ckpt_job *j, int64_t steps_total,
         free(steps);
         return s;
     }
-    dml_ckpt_meta got;
+    dml_ckpt_meta got, from;
     resume_tally t;
     memset(&t, 0, sizeof t);
+    memset(&from, 0, sizeof from);
     bool found = false;
     for (unsigned long i = 0; i < n && !found; i++) {
         if (steps[i] > steps_total) {
             name_step(t.past_list, sizeof t.past_list, ++t.past, steps[i]);
             continue;
         }
-        found = try_one(j, steps[i], &j->meta, p, st, nstate, &got, &t);
+        found = try_one(j, steps[i], &j->meta, p, st, nstate, &got, &from,
+                        &t);
     }
     if (found) {
         take(j, p, st);
@@ -315,6 +382,6 @@ dml_status dml_ckpt_job_resume(dml_ckpt_job *j, int64_t steps_total,
     free(st);
     free(steps);
     if (j->g->rank == 0)
-        report(j, &t, steps_total, found, found ? got.step : *step);
+        report(j, &t, steps_total, found, found ? got.step : *step, &from);
     return DML_OK;
 }

@@ -36,6 +36,9 @@ typedef struct dml_ckpt_job {
     dml_ckpt_meta meta;       /* what every checkpoint of this run says
                                  (step and position set per write) */
     dml_stage *st;            /* parameters (borrowed) */
+    const dml_stage_model *model; /* the whole model's widths (borrowed):
+                                     re-sharding another layout's
+                                     checkpoint (ckpt_relayout.h) */
     dml_update *up;           /* optimizer state (borrowed) */
     dml_sync *sync;           /* the exchange's state (borrowed) */
     dml_run_record *rec;      /* events and checkpoint rows (borrowed) */
@@ -47,8 +50,9 @@ typedef struct dml_ckpt_job {
 void dml_ckpt_job_init(dml_ckpt_job *j, const char *root,
                        const dml_groups *g, const dml_plan *p,
                        const dml_identity *identity, uint64_t seed,
-                       bool shuffle, dml_stage *st, dml_update *up,
-                       dml_sync *sync, dml_run_record *rec);
+                       bool shuffle, const dml_stage_model *model,
+                       dml_stage *st, dml_update *up, dml_sync *sync,
+                       dml_run_record *rec);
 
 /* Collective: checkpoint `step` (steps completed) at stream position
  * samples_seen. DML_EIO (or DML_ENOMEM) naming it on failure. */
@@ -56,7 +60,8 @@ dml_status dml_ckpt_job_write(dml_ckpt_job *j, int64_t step,
                               int64_t samples_seen, dml_error *err);
 
 /* Collective: load the newest checkpoint at most steps_total that every
- * rank verifies; *step and *samples_seen get its step and position (left
+ * rank verifies, written by this layout or, re-sharded, by another one of
+ * the same training (ckpt_relayout.h); *step and *samples_seen get its step and position (left
  * as they are when there is none: the run starts afresh, with a warning).
  * An error only when the checkpoints cannot be listed or memory runs
  * out. */

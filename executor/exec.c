@@ -173,8 +173,8 @@ static dml_status setup(dml_exec *x, dml_error *err)
         x->steps_total = 100;
     DML_CHECK(dml_run_record_history(&x->rec, x->steps_total, err));
     dml_ckpt_job_init(&x->ckpt, x->opt.checkpoint_dir, g, p, x->in.identity,
-                      x->opt.seed, x->opt.shuffle, &x->st, &x->up, x->sync,
-                      &x->rec);
+                      x->opt.seed, x->opt.shuffle, &x->in.model, &x->st,
+                      &x->up, x->sync, &x->rec);
     return init_weights(x, err);
 }
 

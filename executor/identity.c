@@ -241,17 +241,35 @@ static const char *find_line(const char *lines, const char *key, size_t klen,
     return NULL;
 }
 
+/* The layout's fields: how the work is split, not what is computed
+ * (executor/README.md, "The result does not depend on the layout"). The
+ * data-parallel strategy (parallel.sync) is not among them: some change
+ * the mathematics. */
+static bool is_layout_key(const char *key, size_t klen)
+{
+    static const char *const layout[] = {
+        "parallel.dp",  "parallel.tp",           "parallel.pp",
+        "parallel.zero", "parallel.mbs",         "parallel.microbatches",
+        "parallel.schedule", "placement.stages", NULL};
+    for (int i = 0; layout[i]; i++)
+        if (strlen(layout[i]) == klen && memcmp(layout[i], key, klen) == 0)
+            return true;
+    return false;
+}
+
 /* The first line of a whose key b lacks or gives another value ("=" in
  * key included, so a key is never a prefix of another), or that b lacks
  * (a line without '='), said as "key is A there, B here". */
 static bool first_diff(const char *a, const char *b, bool a_is_there,
-                       char *out, size_t size)
+                       bool skip_layout, char *out, size_t size)
 {
     const char *l;
     size_t n, m;
     for (const char *q = a; (l = next_line(&q, &n)) != NULL;) {
         const char *eq = memchr(l, '=', n);
         size_t klen = eq ? (size_t)(eq - l) : n;
+        if (skip_layout && is_layout_key(l, klen))
+            continue;
         const char *r = find_line(b, l, klen, !eq, &m);
         if (r && m == n && memcmp(l, r, n) == 0)
             continue;
@@ -275,7 +293,15 @@ static bool first_diff(const char *a, const char *b, bool a_is_there,
 
 bool dml_identity_diff(const char *a, const char *b, char *out, size_t size)
 {
-    if (first_diff(a, b, true, out, size))
+    if (first_diff(a, b, true, false, out, size))
         return true;
-    return first_diff(b, a, false, out, size);
+    return first_diff(b, a, false, false, out, size);
+}
+
+bool dml_identity_diff_training(const char *a, const char *b, char *out,
+                                size_t size)
+{
+    if (first_diff(a, b, true, true, out, size))
+        return true;
+    return first_diff(b, a, false, true, out, size);
 }

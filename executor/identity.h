@@ -81,4 +81,11 @@ dml_status dml_identity_make(const dml_plan *p, const char *data,
 bool dml_identity_diff(const char *a, const char *b, char *out,
                        size_t size);
 
+/* The same, leaving out the layout's fields (parallel.dp, .tp, .pp,
+ * .zero, .mbs, .microbatches, .schedule and placement.stages): false when
+ * a and b are the same training on two layouts, which a checkpoint of one
+ * resumes on the other (ckpt_relayout.h). */
+bool dml_identity_diff_training(const char *a, const char *b, char *out,
+                                size_t size);
+
 #endif

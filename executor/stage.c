@@ -143,6 +143,11 @@ static size_t full_offset(const dml_stage_model *m, int l, bool bias)
     return bias ? n + (size_t)m->widths[l + 1] * m->widths[l] : n;
 }
 
+size_t dml_stage_model_values(const dml_stage_model *m)
+{
+    return full_offset(m, m->layers, false);
+}
+
 /* Does the full-matrix element (o, c) of layer L live on this rank, and
  * where in the local W? */
 static bool local_index(const dml_stage_layer *L, int o, int c, size_t *at)
@@ -177,8 +182,8 @@ static bool local_bias(const dml_stage_layer *L, int o, size_t *at)
     return true;
 }
 
-void dml_stage_load_full(dml_stage *st, const dml_stage_model *m,
-                         const float *full)
+void dml_stage_full_to_flat(const dml_stage *st, const dml_stage_model *m,
+                            const float *full, float *flat)
 {
     for (int i = 0; i < st->nlayers; i++) {
         const dml_stage_layer *L = &st->layers[i];
@@ -188,15 +193,24 @@ void dml_stage_load_full(dml_stage *st, const dml_stage_model *m,
         for (int o = 0; o < L->out; o++)
             for (int c = 0; c < L->in; c++)
                 if (local_index(L, o, c, &at))
-                    st->params[L->w_off + at] = W[(size_t)o * L->in + c];
+                    flat[L->w_off + at] = W[(size_t)o * L->in + c];
         for (int o = 0; o < L->out; o++)
             if (local_bias(L, o, &at))
-                st->params[L->b_off + at] = B[o];
+                flat[L->b_off + at] = B[o];
     }
 }
 
-void dml_stage_store_full(const dml_stage *st, const dml_stage_model *m,
-                          float *full, bool write_replicated)
+void dml_stage_load_full(dml_stage *st, const dml_stage_model *m,
+                         const float *full)
+{
+    dml_stage_full_to_flat(st, m, full, st->params);
+}
+
+/* Flat values at offsets lo..hi-1 into their places in full; replicated
+ * tensors only when write_replicated. */
+static void put_full(const dml_stage *st, const dml_stage_model *m,
+                     const float *flat, size_t lo, size_t hi,
+                     bool write_replicated, float *full)
 {
     for (int i = 0; i < st->nlayers; i++) {
         const dml_stage_layer *L = &st->layers[i];
@@ -206,13 +220,28 @@ void dml_stage_store_full(const dml_stage *st, const dml_stage_model *m,
         if (write_replicated || !st->tensors[L->w_tensor].tp_replicated)
             for (int o = 0; o < L->out; o++)
                 for (int c = 0; c < L->in; c++)
-                    if (local_index(L, o, c, &at))
-                        W[(size_t)o * L->in + c] = st->params[L->w_off + at];
+                    if (local_index(L, o, c, &at) && L->w_off + at >= lo &&
+                        L->w_off + at < hi)
+                        W[(size_t)o * L->in + c] = flat[L->w_off + at];
         if (write_replicated || !st->tensors[L->b_tensor].tp_replicated)
             for (int o = 0; o < L->out; o++)
-                if (local_bias(L, o, &at))
-                    B[o] = st->params[L->b_off + at];
+                if (local_bias(L, o, &at) && L->b_off + at >= lo &&
+                    L->b_off + at < hi)
+                    B[o] = flat[L->b_off + at];
     }
+}
+
+void dml_stage_store_full(const dml_stage *st, const dml_stage_model *m,
+                          float *full, bool write_replicated)
+{
+    put_full(st, m, st->params, 0, st->nflat, write_replicated, full);
+}
+
+void dml_stage_flat_to_full(const dml_stage *st, const dml_stage_model *m,
+                            const float *flat, size_t lo, size_t hi,
+                            float *full)
+{
+    put_full(st, m, flat, lo, hi, true, full);
 }
 
 void dml_stage_init_weights(dml_stage *st, uint64_t seed)

@@ -95,6 +95,10 @@ typedef struct dml_stage_model {
     dml_act_kind hidden_act;     /* after every layer but the last */
 } dml_stage_model;
 
+/* Values of the whole model in weight-file order (weights.h): the sum
+ * over layers of out*in + out. */
+size_t dml_stage_model_values(const dml_stage_model *m);
+
 /*
  * Lay out the stage holding layers first..last for TP rank tp_index of tp.
  * pad_multiple: nflat is rounded up to a multiple of it (the DP bucketing
@@ -122,6 +126,20 @@ void dml_stage_load_full(dml_stage *st, const dml_stage_model *m,
  * the TP group rebuilds the model exactly once. */
 void dml_stage_store_full(const dml_stage *st, const dml_stage_model *m,
                           float *full, bool write_replicated);
+
+/* The same for any flat buffer laid out like this rank's parameters (an
+ * optimizer state slot): full-model values in weight-file order into
+ * flat, this rank's shard of them. */
+void dml_stage_full_to_flat(const dml_stage *st, const dml_stage_model *m,
+                            const float *full, float *flat);
+
+/* The values of flat (laid out like this rank's parameters) at offsets
+ * lo..hi-1 into their places in a full-model array, replicated tensors
+ * included; the rest of full is left as it is. Re-sharding a checkpoint
+ * of another layout (ckpt_relayout.h) gathers every shard this way. */
+void dml_stage_flat_to_full(const dml_stage *st, const dml_stage_model *m,
+                            const float *flat, size_t lo, size_t hi,
+                            float *full);
 
 /*
  * Deterministic initialisation that does not depend on the layout: the

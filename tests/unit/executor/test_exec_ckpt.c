@@ -4,7 +4,10 @@
  * partial and foreign checkpoints refused with a reason: another layout,
  * seed, plan identity, an old manifest without one, a seed that is not a
  * number, values that are not finite), and the weight file (round trip,
- * header, refusals, non-finite values named by position).
+ * header, refusals, non-finite values named by position). The shard map
+ * (issue 17): written and read back by a reader of any layout, its
+ * ranges checked against the shard's values, a shard without one named;
+ * two identities that differ in the layout alone are the same training.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -20,6 +23,7 @@
 #include <unistd.h>
 
 #include "executor/ckpt.h"
+#include "executor/identity.h"
 #include "executor/sha256.h"
 #include "executor/weights.h"
 
@@ -290,6 +294,112 @@ static void checkpoint_of_another_plan_or_bad_values(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A shard's map comes back as written; the manifest gives the layout and
+ * identity text to a reader of another layout; a map that does not fit
+ * the shard's values, or none, is refused with the reason. */
+static void shard_map_read_by_any_layout(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/dml-ckpt-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    float p[2][5], s[2][6];
+    fill_values(p, s);
+    dml_error err;
+    dml_ckpt_range r0[] = {{0, 2, 0}, {4, 5, 2}};
+    dml_ckpt_map map = {.first_layer = 1, .last_layer = 2, .tp_index = 0,
+                        .state_slots = 2, .nowned = 2, .owned = r0,
+                        .owned_values = 3, .sync_values = 0};
+    dml_ckpt_meta m = meta(30);
+    m.map = &map;
+    char sha[2][65], msha[65];
+    uint64_t bytes[2], total;
+    assert_int_equal(dml_ckpt_prepare(root, 30, &err), DML_OK);
+    for (int r = 0; r < 2; r++)
+        assert_int_equal(dml_ckpt_write_shard(root, &m, r, p[r], 5, s[r], 6,
+                                              sha[r], &bytes[r], &err),
+                         DML_OK);
+    assert_int_equal(dml_ckpt_write_manifest(root, &m,
+                                             (const char(*)[65])sha, bytes,
+                                             msha, &total, &err),
+                     DML_OK);
+    dml_ckpt_meta old;
+    char *text = NULL;
+    assert_int_equal(dml_ckpt_read_manifest(root, 30, &old, &text, &err),
+                     DML_OK);
+    assert_int_equal(old.dp, 2);
+    assert_int_equal(old.samples_seen, 1234);
+    assert_string_equal(text, m.identity_text);
+    free(text);
+    float *gp, *gs;
+    size_t np, ns;
+    dml_ckpt_map got;
+    assert_int_equal(dml_ckpt_read_shard_any(root, 30, 1, &old, &gp, &np, &gs,
+                                             &ns, &got, &err),
+                     DML_OK);
+    assert_int_equal(np, 5);
+    assert_int_equal(ns, 6);
+    assert_memory_equal(gp, p[1], sizeof p[1]);
+    assert_memory_equal(gs, s[1], sizeof s[1]);
+    assert_int_equal(got.first_layer, 1);
+    assert_int_equal(got.last_layer, 2);
+    assert_int_equal(got.state_slots, 2);
+    assert_int_equal(got.nowned, 2);
+    assert_int_equal(got.owned[1].lo, 4);
+    assert_int_equal(got.owned[1].state_off, 2);
+    assert_int_equal(got.owned_values, 3);
+    free(gp);
+    free(gs);
+    dml_ckpt_map_free(&got);
+
+    /* 2 slots x 4 values owned is not the 6 state values of the shard. */
+    dml_ckpt_range r1[] = {{0, 4, 0}};
+    dml_ckpt_map bad = map;
+    bad.nowned = 1;
+    bad.owned = r1;
+    m.map = &bad;
+    assert_int_equal(dml_ckpt_write_shard(root, &m, 1, p[1], 5, s[1], 6,
+                                          sha[1], &bytes[1], &err),
+                     DML_OK);
+    assert_int_equal(dml_ckpt_write_manifest(root, &m,
+                                             (const char(*)[65])sha, bytes,
+                                             msha, &total, &err),
+                     DML_OK);
+    assert_int_equal(dml_ckpt_read_shard_any(root, 30, 1, &old, &gp, &np, &gs,
+                                             &ns, &got, &err),
+                     DML_EINPUT);
+    assert_non_null(strstr(err.msg, "exchange state values, the shard holds 6"));
+    /* A shard of an older writer, without a map. */
+    m.map = NULL;
+    assert_int_equal(dml_ckpt_write_shard(root, &m, 1, p[1], 5, s[1], 6,
+                                          sha[1], &bytes[1], &err),
+                     DML_OK);
+    assert_int_equal(dml_ckpt_write_manifest(root, &m,
+                                             (const char(*)[65])sha, bytes,
+                                             msha, &total, &err),
+                     DML_OK);
+    assert_int_equal(dml_ckpt_read_shard_any(root, 30, 1, &old, &gp, &np, &gs,
+                                             &ns, &got, &err),
+                     DML_EINPUT);
+    assert_non_null(strstr(err.msg, "without the map of its values"));
+    assert_null(gp);
+
+    /* The same training on two layouts; another global batch is not. */
+    const char *a = "dml-exec identity 1\nparallel.dp=4\nparallel.mbs=4\n"
+                    "placement.stages=0-1,2-2\nschedule.global_batch=48\n";
+    const char *b = "dml-exec identity 1\nparallel.dp=3\nparallel.mbs=8\n"
+                    "placement.stages=0-2\nschedule.global_batch=48\n";
+    const char *c = "dml-exec identity 1\nparallel.dp=3\nparallel.mbs=8\n"
+                    "placement.stages=0-2\nschedule.global_batch=36\n";
+    char why[200];
+    assert_true(dml_identity_diff(a, b, why, sizeof why));
+    assert_false(dml_identity_diff_training(a, b, why, sizeof why));
+    assert_true(dml_identity_diff_training(a, c, why, sizeof why));
+    assert_string_equal(why, "schedule.global_batch is 48 there, 36 here");
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void weight_file_round_trip_and_refusals(void **state)
 {
     (void)state;
@@ -364,6 +474,7 @@ int main(void)
         cmocka_unit_test(sha256_matches_fips_vectors),
         cmocka_unit_test(checkpoint_round_trip_and_refusals),
         cmocka_unit_test(checkpoint_of_another_plan_or_bad_values),
+        cmocka_unit_test(shard_map_read_by_any_layout),
         cmocka_unit_test(weight_file_round_trip_and_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
