@@ -83,6 +83,27 @@ static dml_ckpt_meta meta(int64_t step)
     return m;
 }
 
+/* Shards from rank `from` on (the others kept: sha and bytes hold them),
+ * then the manifest of all. */
+static void write_shards(const char *root, const dml_ckpt_meta *m, int from,
+                         float p[2][5], float s[2][6], char sha[2][65],
+                         uint64_t bytes[2])
+{
+    dml_error err;
+    char msha[65];
+    uint64_t total;
+    for (int r = from; r < 2; r++)
+        assert_int_equal(dml_ckpt_write_shard(root, m, r, p[r], 5, s[r], 6,
+                                              sha[r], &bytes[r], &err),
+                         DML_OK);
+    assert_int_equal(dml_ckpt_write_manifest(root, m,
+                                             (const char(*)[65])sha, bytes,
+                                             msha, &total, &err),
+                     DML_OK);
+    assert_int_equal(strlen(msha), 64);
+    assert_true(total > bytes[0] + bytes[1]);
+}
+
 /* Write a complete two-rank checkpoint of step under root. */
 static void write_ckpt(const char *root, int64_t step, float p[2][5],
                        float s[2][6])
@@ -90,19 +111,10 @@ static void write_ckpt(const char *root, int64_t step, float p[2][5],
     dml_error err;
     dml_ckpt_meta m = meta(step);
     char sha[2][65];
-    uint64_t bytes[2], total;
-    char msha[65];
+    uint64_t bytes[2];
     assert_int_equal(dml_ckpt_prepare(root, step, &err), DML_OK);
-    for (int r = 0; r < 2; r++)
-        assert_int_equal(dml_ckpt_write_shard(root, &m, r, p[r], 5, s[r], 6,
-                                              sha[r], &bytes[r], &err),
-                         DML_OK);
-    assert_int_equal(dml_ckpt_write_manifest(root, &m,
-                                             (const char(*)[65])sha, bytes,
-                                             msha, &total, &err),
-                     DML_OK);
-    assert_int_equal(strlen(msha), 64);
-    assert_true(total > bytes[0] + bytes[1]);
+    write_shards(root, &m, 0, p, s, sha, bytes);
+    assert_true(bytes[0] > 0 && bytes[1] > 0);
 }
 
 /* Each rank's parameters and state, distinct per rank and value. */
@@ -300,28 +312,21 @@ static void checkpoint_of_another_plan_or_bad_values(void **state)
 static void shard_map_read_by_any_layout(void **state)
 {
     (void)state;
-    char root[] = "/tmp/dml-ckpt-XXXXXX";
-    assert_non_null(mkdtemp(root));
+    dml_error err;
     float p[2][5], s[2][6];
     fill_values(p, s);
-    dml_error err;
+    char root[] = "/tmp/dml-ckpt-XXXXXX";
+    assert_non_null(mkdtemp(root));
     dml_ckpt_range r0[] = {{0, 2, 0}, {4, 5, 2}};
     dml_ckpt_map map = {.first_layer = 1, .last_layer = 2, .tp_index = 0,
                         .state_slots = 2, .nowned = 2, .owned = r0,
                         .owned_values = 3, .sync_values = 0};
     dml_ckpt_meta m = meta(30);
     m.map = &map;
-    char sha[2][65], msha[65];
-    uint64_t bytes[2], total;
+    char sha[2][65];
+    uint64_t bytes[2];
     assert_int_equal(dml_ckpt_prepare(root, 30, &err), DML_OK);
-    for (int r = 0; r < 2; r++)
-        assert_int_equal(dml_ckpt_write_shard(root, &m, r, p[r], 5, s[r], 6,
-                                              sha[r], &bytes[r], &err),
-                         DML_OK);
-    assert_int_equal(dml_ckpt_write_manifest(root, &m,
-                                             (const char(*)[65])sha, bytes,
-                                             msha, &total, &err),
-                     DML_OK);
+    write_shards(root, &m, 0, p, s, sha, bytes);
     dml_ckpt_meta old;
     char *text = NULL;
     assert_int_equal(dml_ckpt_read_manifest(root, 30, &old, &text, &err),
@@ -357,26 +362,14 @@ static void shard_map_read_by_any_layout(void **state)
     bad.nowned = 1;
     bad.owned = r1;
     m.map = &bad;
-    assert_int_equal(dml_ckpt_write_shard(root, &m, 1, p[1], 5, s[1], 6,
-                                          sha[1], &bytes[1], &err),
-                     DML_OK);
-    assert_int_equal(dml_ckpt_write_manifest(root, &m,
-                                             (const char(*)[65])sha, bytes,
-                                             msha, &total, &err),
-                     DML_OK);
+    write_shards(root, &m, 1, p, s, sha, bytes);
     assert_int_equal(dml_ckpt_read_shard_any(root, 30, 1, &old, &gp, &np, &gs,
                                              &ns, &got, &err),
                      DML_EINPUT);
     assert_non_null(strstr(err.msg, "exchange state values, the shard holds 6"));
     /* A shard of an older writer, without a map. */
     m.map = NULL;
-    assert_int_equal(dml_ckpt_write_shard(root, &m, 1, p[1], 5, s[1], 6,
-                                          sha[1], &bytes[1], &err),
-                     DML_OK);
-    assert_int_equal(dml_ckpt_write_manifest(root, &m,
-                                             (const char(*)[65])sha, bytes,
-                                             msha, &total, &err),
-                     DML_OK);
+    write_shards(root, &m, 1, p, s, sha, bytes);
     assert_int_equal(dml_ckpt_read_shard_any(root, 30, 1, &old, &gp, &np, &gs,
                                              &ns, &got, &err),
                      DML_EINPUT);
