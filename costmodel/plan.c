@@ -121,6 +121,26 @@ void dml_plan_init(dml_plan *plan)
     plan->devices = 1;
 }
 
+dml_stage_split dml_plan_stage_split(int64_t layers, int pp, int v)
+{
+    int64_t n = (int64_t)pp * v;
+    if (v <= 1 || layers % n == 0)
+        return DML_SPLIT_EVEN;
+    if ((layers + 2) % n == 0 && (layers + 2) / n >= 2)
+        return DML_SPLIT_EMBED_LOSS;
+    return DML_SPLIT_NONE;
+}
+
+int64_t dml_plan_chunk_layers(int64_t layers, int pp, int v, int64_t i)
+{
+    int64_t n = (int64_t)pp * v;
+    if (dml_plan_stage_split(layers, pp, v) == DML_SPLIT_EMBED_LOSS) {
+        int64_t base = (layers + 2) / n;
+        return i == 0 || i == n - 1 ? base - 1 : base;
+    }
+    return layers / n + (i < layers % n ? 1 : 0);
+}
+
 dml_status dml_plan_split_stages(dml_plan *plan, dml_error *err)
 {
     int64_t n = (int64_t)plan->par.pp * plan->par.v;
@@ -133,9 +153,17 @@ dml_status dml_plan_split_stages(dml_plan *plan, dml_error *err)
         return dml_error_set(err, DML_EINPUT, NULL, 0, 0, "parallel",
                              "%lld layers cannot fill pp x v = %lld stages",
                              (long long)layers, (long long)n);
-    int64_t base = layers / n, extra = layers % n, next = 0;
+    if (dml_plan_stage_split(layers, plan->par.pp, plan->par.v) ==
+        DML_SPLIT_NONE)
+        return dml_error_set(err, DML_EINPUT, NULL, 0, 0, "parallel.v",
+                             "%lld layers cannot be interleaved over pp x v "
+                             "= %lld chunks: neither they nor they + 2 "
+                             "divide evenly",
+                             (long long)layers, (long long)n);
+    int64_t next = 0;
     for (int64_t i = 0; i < n; i++) {
-        int64_t len = base + (i < extra ? 1 : 0);
+        int64_t len =
+            dml_plan_chunk_layers(layers, plan->par.pp, plan->par.v, i);
         plan->stages[i].first_layer = next;
         plan->stages[i].last_layer = next + len - 1;
         next += len;

@@ -173,9 +173,37 @@ void dml_train_schedule_init(dml_train_schedule *s);
 void dml_plan_init(dml_plan *plan);
 
 /*
- * Fill plan->stages with pp x v contiguous ranges over the model's layers,
- * as even as possible (earlier stages get the extra layers). Needs
- * layers >= pp x v (DML_EINPUT otherwise).
+ * How pp x v model chunks share the layers when nobody says otherwise:
+ *   DML_SPLIT_EVEN         as even as possible, earlier chunks taking the
+ *                          extra layers (any layers >= pp x v)
+ *   DML_SPLIT_EMBED_LOSS   interleaved (v > 1) only, when layers + 2
+ *                          divide evenly over the chunks: the embedding
+ *                          and the loss count as a layer each, so the
+ *                          first and last chunks hold one layer fewer
+ *                          (Llama 3 405B's 126 layers on pp 16; Megatron-
+ *                          LM's --account-for-embedding-in-pipeline-split
+ *                          and --account-for-loss-in-pipeline-split), at
+ *                          least one layer each
+ *   DML_SPLIT_NONE         interleaving whose layers fit neither: Megatron-
+ *                          LM's interleaved schedule builds equal chunks
+ */
+typedef enum dml_stage_split {
+    DML_SPLIT_NONE = 0,
+    DML_SPLIT_EVEN,
+    DML_SPLIT_EMBED_LOSS,
+} dml_stage_split;
+
+dml_stage_split dml_plan_stage_split(int64_t layers, int pp, int v);
+
+/* Layers of model chunk i (0 <= i < pp x v) under dml_plan_stage_split;
+ * chunk i runs on pipeline rank i % pp. The one rule the cost model, the
+ * plan file and the executor follow. */
+int64_t dml_plan_chunk_layers(int64_t layers, int pp, int v, int64_t i);
+
+/*
+ * Fill plan->stages with pp x v contiguous ranges over the model's layers
+ * (dml_plan_chunk_layers). Needs layers >= pp x v and an interleaved
+ * split that exists (DML_EINPUT otherwise).
  */
 dml_status dml_plan_split_stages(dml_plan *plan, dml_error *err);
 

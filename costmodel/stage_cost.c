@@ -23,9 +23,8 @@ static int64_t rank_layers(const dml__step *st, int r)
             n += st->stages[i].last_layer - st->stages[i].first_layer + 1;
         return n;
     }
-    int64_t base = m->layers / nst, extra = m->layers % nst;
     for (int i = r; i < nst; i += p)
-        n += base + (i < extra ? 1 : 0);
+        n += dml_plan_chunk_layers(m->layers, p, st->v, i);
     return n;
 }
 
@@ -41,11 +40,11 @@ static void mlp_rank_range(const dml__step *st, int r, int64_t *first,
         *last = st->stages[r].last_layer;
         return;
     }
-    int64_t base = m->layers / p, extra = m->layers % p, next = 0;
+    int64_t next = 0;
     for (int i = 0; i < r; i++)
-        next += base + (i < extra ? 1 : 0);
+        next += dml_plan_chunk_layers(m->layers, p, 1, i);
     *first = next;
-    *last = next + base + (r < extra ? 1 : 0) - 1;
+    *last = next + dml_plan_chunk_layers(m->layers, p, 1, r) - 1;
 }
 
 static void transformer_stage(const dml__step *st, const dml__layer_cost *lc,

@@ -134,14 +134,22 @@ bool dml__export_megatron_split(const dml_model_spec *m,
 {
     memset(out, 0, sizeof *out);
     int64_t L = m->layers, pp = c->pp;
+    /* Interleaved: Megatron-LM's chunks are equal, or equal with the
+     * embedding and the loss counted as a layer each, as dml's are
+     * (dml_plan_chunk_layers). */
+    if (c->v > 1 && pp > 1) {
+        dml_stage_split how = dml_plan_stage_split(L, c->pp, c->v);
+        if (how == DML_SPLIT_NONE)
+            return false;
+        out->account = how == DML_SPLIT_EMBED_LOSS;
+        out->middle = out->account ? (L + 2) / pp : L / pp;
+        out->first = out->last = out->middle - (out->account ? 1 : 0);
+        return true;
+    }
     if (pp <= 1 || L % pp == 0) {
         out->first = out->middle = out->last = pp > 0 ? L / pp : L;
         return true;
     }
-    /* Megatron-LM wants --num-virtual-stages-per-pipeline-rank with an
-     * uneven interleaved pipeline; dml's stages there are not its. */
-    if (c->v > 1)
-        return false;
     out->uneven = true;
     int64_t most = (L + pp - 1) / pp; /* the plan's fullest stage */
     if (pp == 2) {
@@ -265,11 +273,12 @@ static bool megatron_refuses(const dml_planner *p, const dml_planned *pl,
                  "learned positions, GeLU and LayerNorm only");
         return true;
     }
-    if (c->v > 1 && m->layers % ((int64_t)c->pp * c->v)) {
+    if (c->v > 1 &&
+        dml_plan_stage_split(m->layers, c->pp, c->v) == DML_SPLIT_NONE) {
         snprintf(reason, size,
                  "%lld layers over %d x %d interleaved stages is uneven; "
-                 "Megatron-LM's --num-layers-per-virtual-pipeline-stage "
-                 "needs them even: a v that divides the layers per stage",
+                 "Megatron-LM's interleaved chunks are equal (with the "
+                 "embedding and the loss counted as a layer each or not)",
                  (long long)m->layers, c->pp, c->v);
         return true;
     }

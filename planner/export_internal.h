@@ -57,6 +57,10 @@ const char *dml__export_megatron_script(const dml_model_spec *m);
  * stages their own counts and split the rest evenly. */
 typedef struct dml__export_split {
     bool uneven;        /* layers % pp != 0: first/last are given */
+    bool account;       /* interleaved with the embedding and the loss
+                           counted as a layer each (DML_SPLIT_EMBED_LOSS):
+                           --account-for-embedding/loss-in-pipeline-split
+                           and --num-virtual-stages-per-pipeline-rank */
     int64_t first;      /* layers of the first stage */
     int64_t middle;     /* layers of each of the pp - 2 others */
     int64_t last;       /* layers of the last stage */
@@ -64,8 +68,8 @@ typedef struct dml__export_split {
 
 /* A split of the plan's layers over its pp stages that Megatron-LM can
  * express and whose fullest stage holds no more layers than the plan's
- * (the pipeline runs at the pace of that stage); false when none exists
- * or when an interleaved plan is uneven. */
+ * (the pipeline runs at the pace of that stage); an interleaved plan's
+ * chunks as dml_plan_chunk_layers makes them; false when none exists. */
 bool dml__export_megatron_split(const dml_model_spec *m,
                                 const dml_parallel_config *c,
                                 dml__export_split *out);

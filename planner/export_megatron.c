@@ -191,7 +191,12 @@ dml_status dml__export_megatron_args(FILE *f, const dml_planner *p,
     fprintf(f, "MEGATRON_ARGS=(\n");
     fprintf(f, "    --tensor-model-parallel-size %d\n", c->tp);
     fprintf(f, "    --pipeline-model-parallel-size %d\n", c->pp);
-    if (c->v > 1)
+    if (split.account)
+        fprintf(f, "    --num-virtual-stages-per-pipeline-rank %d\n"
+                   "    --account-for-embedding-in-pipeline-split\n"
+                   "    --account-for-loss-in-pipeline-split\n",
+                c->v);
+    else if (c->v > 1)
         fprintf(f, "    --num-layers-per-virtual-pipeline-stage %lld\n",
                 (long long)(m->layers / ((int64_t)c->pp * c->v)));
     if (split.uneven) {

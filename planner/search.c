@@ -444,12 +444,17 @@ static void walk_pipeline(walk *w, int64_t global_batch)
     } else {
         if (!(fix_s && fs == DML_PP_INTERLEAVED))
             vs[nv++] = 1;
-        /* interleaving: chunks that split the layers evenly */
-        if (layers % p->pp == 0) {
+        /* interleaving: chunks that split the layers evenly, else the
+         * layers with the embedding and the loss as one each
+         * (dml_plan_stage_split) */
+        int64_t even = layers % p->pp == 0 ? layers : layers + 2;
+        if (even % p->pp == 0) {
             int64_t d[DIVISORS_MAX];
-            int nd = divisors(layers / p->pp, d, DIVISORS_MAX);
+            int nd = divisors(even / p->pp, d, DIVISORS_MAX);
             for (int i = 0; i < nd; i++)
-                if (d[i] > 1)
+                if (d[i] > 1 && dml_plan_stage_split(layers, p->pp,
+                                                     (int)d[i]) !=
+                                    DML_SPLIT_NONE)
                     vs[nv++] = d[i];
         }
     }

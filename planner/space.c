@@ -107,10 +107,12 @@ dml_reject dml_planner_check_pipeline(const dml_planner_space *s, int pp,
             return say(DML_REJECT_V, msg, size,
                        "v = %d needs the interleaved schedule, not %s", v,
                        dml_pp_schedule_name(schedule));
-        if (m->layers % ((int64_t)pp * v))
+        if (dml_plan_stage_split(m->layers, pp, v) == DML_SPLIT_NONE)
             return say(DML_REJECT_V, msg, size,
                        "interleaving needs the %lld layers to divide evenly "
-                       "over pp x v = %d x %d = %lld model chunks",
+                       "over pp x v = %d x %d = %lld model chunks, or the "
+                       "layers + 2 with the embedding and the loss counted "
+                       "as a layer each",
                        (long long)m->layers, pp, v, (long long)pp * v);
     }
     return DML_REJECT_NONE;

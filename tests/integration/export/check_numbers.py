@@ -109,10 +109,19 @@ def megatron_numbers(case):
     L = spec["layers"]
     first = f.get("--decoder-first-pipeline-num-layers")
     last = f.get("--decoder-last-pipeline-num-layers")
-    if v > 1:
+    account = "--account-for-embedding-in-pipeline-split" in f
+    if v > 1 and account:
+        # the embedding and the loss a layer each: L + 2 over the chunks
+        n = int(one_value(case, f, "--num-virtual-stages-per-pipeline-rank"))
+        check(case, n == v and "--account-for-loss-in-pipeline-split" in f
+              and (L + 2) % (pp * v) == 0 and
+              "--num-layers-per-virtual-pipeline-stage" not in f,
+              "v %d with the embedding and the loss counted: %d + 2 layers "
+              "over pp x v" % (n, L))
+    elif v > 1:
         n = int(one_value(case, f, "--num-layers-per-virtual-pipeline-stage"))
         check(case, n * pp * v == L, "layers per virtual stage x pp x v")
-    if L % pp:
+    if L % pp and not account:
         if check(case, first and last, "an uneven pipeline's first/last"):
             fi, la = int(first[0]), int(last[0])
             rest = L - fi - la

@@ -47,6 +47,7 @@ zero2pp gpt3-13b 8 1024 --config tp=2,pp=2,v=1,zero=2
 zero3 llama3-70b 16 512 --config zero=3,pp=1
 bf16 gpt3-6.7b 8 1024 --config zero=1,sync=bf16 --tokens 300e9
 interleaved gpt3-175b 128 1536 --config tp=8,pp=8,v=3,sp=1 --tokens 300e9
+interleaved405 llama3-405b 128 2048 --config tp=8,pp=16,v=4 --tokens 15e12
 TABLE
 }
 
@@ -142,6 +143,7 @@ make_cases() {
             "$DML_BIN/dml-plan" --model "$model" --cluster "$cluster" \
                 --nodes "$nodes" --global-batch "$batch" --top 20 --json \
                 --db "$db" --export "$kind" --export-out "$c/export" \
+                --out "$c/plan.json" \
                 "${extra[@]}" "$@" >"$c/report.json" 2>"$c/err" || rc=$?
             echo "$rc" >"$c/rc"
             # 2: the target cannot run this (the checks say whether that

@@ -10,7 +10,9 @@ plan's devices and the GPU generation of the cluster preset (8: A100,
   - megatron.training.arguments.parse_args and validate_args accept it
     (the defaults the script passes: the GPT or BERT tokenizer);
   - core_transformer_config_from_args builds the TransformerConfig (its
-    own checks of heads, groups, layers over stages);
+    own checks of heads, groups, layers over stages), and every pipeline
+    rank builds the layers the plan file's stages give it (Megatron-LM's
+    get_num_layers_to_build for each virtual stage);
   - the data-parallel size and the padded vocabulary are the plan's;
   - Megatron-LM's micro-batch calculator gives the plan's batch (and its
     ramp) at the samples the plan consumes, with its divisibility check;
@@ -19,6 +21,7 @@ plan's devices and the GPU generation of the cluster preset (8: A100,
 Exit 77 when the checkout or torch is missing (the caller's skip).
 """
 import io
+import json
 import math
 import os
 import sys
@@ -33,6 +36,8 @@ try:
     from megatron.core import num_microbatches_calculator as nmc
     from megatron.training import global_vars
     from megatron.training.training import get_optimizer_param_scheduler
+    from megatron.core.transformer.transformer_block import \
+        get_num_layers_to_build
 except Exception as e:  # the framework is not here: skip
     print("megatron_check: skipped: cannot import Megatron-LM from %s: %s"
           % (megatron_lm, e))
@@ -66,6 +71,36 @@ def lr_close(case, step, got):
     return abs(got - want) <= 1.01 * slack + 1e-12
 
 
+def check_stages(case, cfg):
+    """Each pipeline rank's layers, Megatron-LM's against the plan file's
+    stages (chunk i on rank i % pp), when the file holds the exported
+    plan's layout."""
+    path = os.path.join(case.folder, "plan.json")
+    if not os.path.isfile(path):
+        return
+    plan = json.load(open(path))
+    pp, v = case.par["pp"], case.par.get("v", 1)
+    if (plan["parallel"]["pp"], plan["parallel"].get("v", 1)) != (pp, v):
+        return
+    stages = plan["placement"]["stages"]
+    want = [0] * pp
+    for i, st in enumerate(stages):
+        want[i % pp] += st["last_layer"] - st["first_layer"] + 1
+    got = [sum(get_num_layers_to_build(cfg, vp_stage=(vs if v > 1 else None),
+                                       pp_rank=r) for vs in range(v))
+           for r in range(pp)]
+    if v == 1 and sum(want) % pp:
+        # an uneven pipeline: Megatron-LM's first and last stages are
+        # given their own counts (--decoder-first/last-pipeline-num-
+        # layers), the rest even; its fullest stage is the plan's
+        check(case, sum(got) == sum(want) and max(got) == max(want),
+              "layers per pipeline rank %s: the fullest is not the plan's "
+              "%s" % (got, want))
+    else:
+        check(case, got == want, "layers per pipeline rank %s, the plan's "
+              "%s" % (got, want))
+
+
 def one(case):
     script, argv, env, cwd = case.megatron_call()
     check(case, os.path.isfile(os.path.join(megatron_lm, script)),
@@ -91,11 +126,12 @@ def one(case):
             # of the arguments: fused RoPE needs Transformer Engine, which
             # a GPU machine has and this one does not.
             args.apply_rope_fusion = False
-            A.core_transformer_config_from_args(args)
+            cfg = A.core_transformer_config_from_args(args)
     except BaseException as e:  # argparse exits, asserts, ValueErrors
         check(case, False, "Megatron-LM refuses it: %s: %s"
               % (type(e).__name__, e))
         return
+    check_stages(case, cfg)
     tp = par["tp"]
     check(case, args.data_parallel_size == par["dp"],
           "data-parallel size %d" % args.data_parallel_size)

@@ -146,6 +146,7 @@ def flags(args):
 # table): (plan id, kind) -> a phrase of the one-line refusal.
 REFUSED = {
     ("interleaved", "deepspeed"): "no interleaved schedule",
+    ("interleaved405", "deepspeed"): "no interleaved schedule",
     ("zero2pp", "deepspeed"): "ZeRO-0 or 1",
     ("ramp", "deepspeed"): "no batch ramp",
 }

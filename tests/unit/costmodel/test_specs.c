@@ -469,6 +469,55 @@ static void plan_with_tp_pp_coords_and_split(void **state)
     free(p);
 }
 
+/* Llama 3 405B's 126 layers on pp 16 (Dubey et al. 2024, 3.3.2: one layer
+ * fewer on the first and the last stage): 128 chunk places with v = 4, the
+ * embedding and the loss taking one each; a split neither even nor that
+ * is refused; v = 1 keeps the extra layers on the first stages. */
+static void interleaved_chunks_count_embedding_and_loss(void **state)
+{
+    (void)state;
+    assert_int_equal(dml_plan_stage_split(126, 16, 4), DML_SPLIT_EMBED_LOSS);
+    assert_int_equal(dml_plan_stage_split(126, 16, 8), DML_SPLIT_NONE);
+    assert_int_equal(dml_plan_stage_split(126, 16, 1), DML_SPLIT_EVEN);
+    assert_int_equal(dml_plan_stage_split(96, 8, 3), DML_SPLIT_EVEN);
+    assert_int_equal(dml_plan_stage_split(96, 8, 5), DML_SPLIT_NONE);
+    int64_t sum = 0, rank0 = 0, rank15 = 0, rank7 = 0;
+    for (int64_t i = 0; i < 64; i++) {
+        int64_t n = dml_plan_chunk_layers(126, 16, 4, i);
+        assert_int_equal(n, i == 0 || i == 63 ? 1 : 2);
+        sum += n;
+        rank0 += i % 16 == 0 ? n : 0;
+        rank7 += i % 16 == 7 ? n : 0;
+        rank15 += i % 16 == 15 ? n : 0;
+    }
+    assert_int_equal(sum, 126);
+    assert_int_equal(rank0, 7); /* and the embedding */
+    assert_int_equal(rank7, 8);
+    assert_int_equal(rank15, 7); /* and the head and loss */
+    assert_int_equal(dml_plan_chunk_layers(126, 16, 1, 0), 8);
+    assert_int_equal(dml_plan_chunk_layers(126, 16, 1, 15), 7);
+
+    dml_plan *p = malloc(sizeof *p);
+    assert_non_null(p);
+    dml_error err;
+    dml_plan_init(p);
+    assert_int_equal(dml_model_spec_load("llama3-405b", data_dir(), &p->model,
+                                         &err),
+                     DML_OK);
+    p->par.pp = 16;
+    p->par.v = 4;
+    assert_int_equal(dml_plan_split_stages(p, &err), DML_OK);
+    assert_int_equal(p->stage_count, 64);
+    assert_int_equal(p->stages[0].last_layer, 0);
+    assert_int_equal(p->stages[1].first_layer, 1);
+    assert_int_equal(p->stages[63].first_layer, 125);
+    assert_int_equal(p->stages[63].last_layer, 125);
+    p->par.v = 5; /* 80 chunks: neither 126 nor 128 divides */
+    assert_int_equal(dml_plan_split_stages(p, &err), DML_EINPUT);
+    assert_string_equal(err.field, "parallel.v");
+    free(p);
+}
+
 static void bad_plans_are_refused_with_positions(void **state)
 {
     (void)state;
@@ -536,6 +585,7 @@ int main(void)
         cmocka_unit_test(bad_cluster_specs_are_refused_with_positions),
         cmocka_unit_test(plan_reads_validates_and_round_trips),
         cmocka_unit_test(plan_with_tp_pp_coords_and_split),
+        cmocka_unit_test(interleaved_chunks_count_embedding_and_loss),
         cmocka_unit_test(bad_plans_are_refused_with_positions),
         cmocka_unit_test(cpu_device_cut_into_ranks),
     };
