@@ -315,6 +315,52 @@ static dml_status consistent_stages(const dml_plan *p, dml_error *err)
     return DML_OK;
 }
 
+/* The data-parallel shares: runs of replicas covering dp, the step's
+ * micro-batches all given out, and only where they can be run. */
+static dml_status consistent_shares(const dml_plan *p, dml_error *err)
+{
+    const dml_parallel_config *c = &p->par;
+    if (p->share_count == 0)
+        return DML_OK;
+    if (p->share_count < 0 || p->share_count > DML_PLAN_SHARES_MAX)
+        DML__BAD("placement.dp_shares", "1 to %d runs, found %d",
+                 DML_PLAN_SHARES_MAX, p->share_count);
+    int64_t replicas = 0, mbs = 0;
+    bool uneven = false;
+    for (int i = 0; i < p->share_count; i++) {
+        const dml_dp_share *s = &p->shares[i];
+        char f[64];
+        snprintf(f, sizeof f, "placement.dp_shares[%d]", i);
+        if (s->replicas < 1 || s->replicas > DML_PLAN_MAX_DEGREE ||
+            s->microbatches < 1 || s->microbatches > 1000000000)
+            DML__BAD(f, "replicas and microbatches must be positive");
+        replicas += s->replicas;
+        mbs += s->replicas * s->microbatches;
+        uneven |= s->microbatches != c->microbatches;
+    }
+    if (replicas != c->dp)
+        DML__BAD("placement.dp_shares", "runs of %lld replicas, dp is %d",
+                 (long long)replicas, c->dp);
+    if (mbs != (int64_t)c->dp * c->microbatches)
+        DML__BAD("placement.dp_shares",
+                 "%lld micro-batches a step, dp x microbatches = %lld",
+                 (long long)mbs, (long long)c->dp * c->microbatches);
+    if (!uneven)
+        return DML_OK;
+    if (c->balance == DML_BALANCE_EQUAL)
+        DML__BAD("placement.dp_shares",
+                 "uneven shares need balance static or dynamic");
+    if (c->schedule == DML_PP_INTERLEAVED)
+        DML__BAD("placement.dp_shares", "uneven shares do not combine with "
+                 "the interleaved schedule (micro-batches a multiple of pp "
+                 "on every replica)");
+    if (c->sync.kind == DML_SYNC_LOCAL)
+        DML__BAD("placement.dp_shares", "uneven shares need a strategy that "
+                 "sums gradients (local SGD averages the replicas' weights "
+                 "as equals)");
+    return DML_OK;
+}
+
 /* The batch, the learning-rate schedule and the ramp. */
 static dml_status consistent_schedule(const dml_plan *p, dml_error *err)
 {
@@ -387,6 +433,7 @@ static dml_status consistent(const dml_plan *p, dml_error *err)
     DML_CHECK(consistent_parallel(p, err));
     DML_CHECK(consistent_widths(p, err));
     DML_CHECK(consistent_stages(p, err));
+    DML_CHECK(consistent_shares(p, err));
     return consistent_schedule(p, err);
 }
 
@@ -461,7 +508,7 @@ static dml_status parse_parallel(const dml_json_obj *o, dml_parallel_config *c,
         "dp",       "tp",   "pp",       "v",    "mbs",
         "microbatches", "zero", "recompute", "sp", "schedule",
         "grad_compression", "topk_ratio", "sync", "threads_per_rank",
-        "attention", "framework", NULL};
+        "attention", "framework", "balance", NULL};
     DML_CHECK(dml_json_check_keys(o, keys, err));
     DML_CHECK(get_int(o, "dp", true, 1, DML_PLAN_MAX_DEGREE, &c->dp, err));
     DML_CHECK(get_int(o, "tp", true, 1, DML_PLAN_MAX_DEGREE, &c->tp, err));
@@ -487,13 +534,49 @@ static dml_status parse_parallel(const dml_json_obj *o, dml_parallel_config *c,
     v = (int)c->framework;
     DML_CHECK(get_enum(o, "framework", false, framework_names, &v, err));
     c->framework = (dml_framework)v;
+    static const char *const balance_names[] = {"equal", "static", "dynamic",
+                                                NULL};
+    v = (int)c->balance;
+    DML_CHECK(get_enum(o, "balance", false, balance_names, &v, err));
+    c->balance = (dml_balance)v;
+    return DML_OK;
+}
+
+static dml_status parse_shares(const dml_json_obj *o, dml_plan *p,
+                               dml_error *err)
+{
+    json_t *arr = NULL;
+    size_t n = 0;
+    bool have = false;
+    DML_CHECK(dml_json_get_array(o, "dp_shares", false, &arr, &n, &have, err));
+    if (!have)
+        return DML_OK;
+    if (n < 1 || n > DML_PLAN_SHARES_MAX) {
+        char path[DML_JSON_PATH_MAX];
+        dml_json_path_key(path, sizeof path, o->path, "dp_shares");
+        return dml_json_doc_error(o->doc, err, path, false,
+                                  "needs 1 to %d runs, found %zu",
+                                  DML_PLAN_SHARES_MAX, n);
+    }
+    static const char *const keys[] = {"replicas", "microbatches", NULL};
+    for (size_t i = 0; i < n; i++) {
+        dml_json_obj s;
+        DML_CHECK(dml_json_array_obj(o, "dp_shares", arr, i, &s, err));
+        DML_CHECK(dml_json_check_keys(&s, keys, err));
+        DML_CHECK(dml_json_get_i64(&s, "replicas", true, 1,
+                                   DML_PLAN_MAX_DEGREE,
+                                   &p->shares[i].replicas, err));
+        DML_CHECK(dml_json_get_i64(&s, "microbatches", true, 1, 1000000000,
+                                   &p->shares[i].microbatches, err));
+    }
+    p->share_count = (int)n;
     return DML_OK;
 }
 
 static dml_status parse_placement(const dml_json_obj *o, dml_plan *p,
                                   dml_error *err)
 {
-    static const char *const keys[] = {"order", "stages", NULL};
+    static const char *const keys[] = {"order", "stages", "dp_shares", NULL};
     static const char *const orders[] = {"tp-pp-dp", NULL};
     DML_CHECK(dml_json_check_keys(o, keys, err));
     int order = 0;
@@ -525,7 +608,7 @@ static dml_status parse_placement(const dml_json_obj *o, dml_plan *p,
                                    &p->stages[i].last_layer, err));
     }
     p->stage_count = (int)n;
-    return DML_OK;
+    return parse_shares(o, p, err);
 }
 
 static dml_status parse_schedule(const dml_json_obj *o, dml_train_schedule *s,
@@ -774,8 +857,21 @@ json_t *dml_plan_to_json(const dml_plan *p)
     if (par)
         bad |= json_object_set_new(
             par, "framework", json_string(dml_framework_name(c->framework)));
+    if (par && c->balance != DML_BALANCE_EQUAL)
+        bad |= json_object_set_new(par, "balance",
+                                   json_string(dml_balance_name(c->balance)));
     json_t *placement = json_pack("{s:s, s:o}", "order", "tp-pp-dp",
                                   "stages", stages);
+    if (placement && p->share_count > 0) {
+        json_t *sh = json_array();
+        for (int i = 0; sh && i < p->share_count; i++)
+            bad |= json_array_append_new(
+                sh, json_pack("{s:I, s:I}", "replicas",
+                              (json_int_t)p->shares[i].replicas,
+                              "microbatches",
+                              (json_int_t)p->shares[i].microbatches));
+        bad |= !sh || json_object_set_new(placement, "dp_shares", sh);
+    }
     json_t *sched = json_pack(
         "{s:I, s:s, s:f, s:f, s:I, s:s, s:I, s:f, s:f, s:f, s:f, s:f, s:o}",
         "global_batch", (json_int_t)s->global_batch, "optimizer",
@@ -860,4 +956,31 @@ int64_t dml_plan_global_batch_at(const dml_plan *plan, int64_t step)
         if (step < plan->sched.ramp[i].until_step)
             return plan->sched.ramp[i].global_batch;
     return plan->sched.global_batch;
+}
+
+bool dml_plan_replica_microbatches(const dml_plan *plan, int64_t step,
+                                   int64_t *m)
+{
+    const dml_parallel_config *c = &plan->par;
+    int64_t total = dml_plan_global_batch_at(plan, step) / c->mbs;
+    if (plan->share_count == 0) {
+        for (int i = 0; i < c->dp; i++)
+            m[i] = total / c->dp;
+        return true;
+    }
+    int64_t i = 0;
+    for (int r = 0; r < plan->share_count; r++)
+        for (int64_t k = 0; k < plan->shares[r].replicas; k++)
+            m[i++] = plan->shares[r].microbatches;
+    if (total == (int64_t)c->dp * c->microbatches)
+        return true;
+    /* a step of the batch ramp: the shares as weights */
+    double *weight = malloc((size_t)c->dp * sizeof *weight);
+    if (!weight)
+        return false;
+    for (i = 0; i < c->dp; i++)
+        weight[i] = (double)m[i];
+    dml_balance_apportion(total, weight, c->dp, 1, m);
+    free(weight);
+    return true;
 }

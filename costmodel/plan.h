@@ -22,6 +22,7 @@
 
 #include "common/error.h"
 #include "common/json.h"
+#include "costmodel/balance.h"
 #include "costmodel/cluster_spec.h"
 #include "costmodel/model_spec.h"
 #include "costmodel/sync_spec.h"
@@ -81,6 +82,8 @@ typedef struct dml_parallel_config {
     int threads_per_rank;    /* BLAS/compute threads per rank (CPU) */
     dml_attention_impl attention; /* attention kernel (transformers) */
     dml_framework framework; /* runtime that executes the plan */
+    dml_balance balance;     /* how work is split over devices of unequal
+                                speed (balance.h); equal by default */
 } dml_parallel_config;
 
 typedef struct dml_stage_range {
@@ -151,6 +154,14 @@ typedef struct dml_plan {
     int stage_count;                       /* pp x v */
     dml_stage_range stages[DML_PLAN_STAGES_MAX]; /* virtual stage i runs on
                                               pipeline rank i % pp */
+    int share_count;                       /* runs in shares[]; 0: every
+                                              replica runs
+                                              par.microbatches */
+    dml_dp_share shares[DML_PLAN_SHARES_MAX]; /* placement.dp_shares: the
+                                              replicas' micro-batches per
+                                              step in replica order
+                                              (balance.h), summing to
+                                              dp x microbatches */
     dml_train_schedule sched;              /* batch and learning rate */
     dml_prediction pred;                   /* what the cost model expects */
     int64_t db_plan_id;                    /* plans.id of the row dml-plan
@@ -233,6 +244,19 @@ int dml_plan_stage_of_layer(const dml_plan *plan, int64_t layer);
 
 /* Global batch at step (0-based), following the ramp. */
 int64_t dml_plan_global_batch_at(const dml_plan *plan, int64_t step);
+
+/*
+ * Micro-batches each of the dp replicas runs at step (m[dp], caller's):
+ * the plan's dp_shares at the full batch; under a batch ramp the step's
+ * micro-batches apportioned in proportion to the shares (largest
+ * remainder, at least one each); without shares the even split. Replica
+ * i's samples follow those of replicas 0..i-1 in the step's stream, so
+ * the step sees the same samples whatever the shares.
+ */
+bool dml_plan_replica_microbatches(const dml_plan *plan, int64_t step,
+                                   int64_t *m); /* false: no memory */
+
+
 
 const char *dml_recompute_name(dml_recompute r);
 const char *dml_pp_schedule_name(dml_pp_schedule s);

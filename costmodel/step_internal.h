@@ -86,6 +86,19 @@ typedef struct dml__stage {
 
 /* ---- step_time.c ---- */
 
+/* Point ctx's per-group fields (peak, bandwidth, links, GEMM curve, devices
+ * per node) at group, computing in dtype t. */
+void dml__ctx_set_group(dml_costmodel_ctx *ctx, int group, dml_dtype t);
+/* The dtype group's devices compute the model's dtype in. */
+bool dml__group_dtype(const dml_costmodel_ctx *ctx, int group, dml_dtype *t);
+/* What a step of par derives before any rank is priced. */
+void dml__step_setup(const dml_costmodel_ctx *ctx,
+                     const dml_parallel_config *par,
+                     const dml_stage_range *stages, int stage_count,
+                     dml__step *st);
+/* Pipeline transfers of one device per micro-batch. */
+double dml__p2p_time(const dml__step *st);
+
 /* A collective group on the context's slowest links with its calibrated
  * scales: ranks members, ranks_per_node of them on each node. */
 void dml__comm_group(const dml_costmodel_ctx *ctx, int ranks,
@@ -131,5 +144,15 @@ void dml__stage_cost(const dml__step *st, const dml__layer_cost *lc,
 /* Model states, activations and buffers of pipeline rank r. */
 void dml__stage_memory(const dml__step *st, const dml__stage *s,
                        dml_mem_breakdown *out);
+
+/* ---- hetero.c ---- */
+
+/* step_time on a cluster of unequal groups; bal (may be NULL) gets the
+ * balanced split. */
+dml_status dml__step_hetero(const dml_costmodel_ctx *ctx,
+                            const dml_parallel_config *par,
+                            const dml_stage_range *stages, int stage_count,
+                            dml_prediction *out, dml_costmodel_detail *detail,
+                            dml_costmodel_balance *bal, dml_error *err);
 
 #endif

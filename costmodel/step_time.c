@@ -120,24 +120,19 @@ dml_status dml_costmodel_prepare(const dml_model_spec *model,
         if (d->mem_bytes < ctx->mem_bytes)
             ctx->mem_bytes = d->mem_bytes;
     }
-    const dml_node_group *g = &cluster->groups[ctx->group];
-    const dml_device_spec *d = &g->device;
-    ctx->peak_flops = d->peak_flops[ctx->compute_dtype];
-    ctx->membound_Bps = d->mem_bw_Bps * d->membound_efficiency;
-    ctx->elem_bytes = dml_dtype_bytes(model->dtype);
-    ctx->devices_per_node = g->devices_per_node;
-    ctx->devices = dml_cluster_spec_devices(cluster);
-    dml_coll_group tmp;
-    dml_coll_group_init(&tmp, g, 2, 1);
-    ctx->intra = tmp.intra;
-    ctx->inter = tmp.inter;
+    dml__ctx_set_group(ctx, ctx->group, ctx->compute_dtype);
+    /* groups of unequal speed: step_time prices each rank on its own
+     * group's devices (hetero.c) */
     for (int i = 0; i < cluster->group_count; i++) {
-        const dml_link_spec *l = &cluster->groups[i].links[DML_LINK_INTER];
-        if (l->present && l->bw_Bps * l->efficiency <
-                              ctx->inter.bw_Bps * ctx->inter.efficiency)
-            ctx->inter = *l;
+        const dml_device_spec *o = &cluster->groups[i].device;
+        dml_dtype t = ctx->compute_dtype;
+        pick_dtype(o, model->dtype, &t);
+        if (o->peak_flops[t] != ctx->peak_flops ||
+            o->mem_bw_Bps * o->membound_efficiency != ctx->membound_Bps ||
+            o->cores != cluster->groups[ctx->group].device.cores)
+            ctx->hetero = true;
     }
-    dml_gemm_curve_init(&ctx->curve, d, ctx->compute_dtype);
+    const dml_device_spec *d = &cluster->groups[ctx->group].device;
     dml_memory_state_bytes(model->dtype, ctx->opt.optimizer,
                            ctx->opt.grad_bytes, &ctx->state);
     if (ctx->opt.workspace_bytes < 0)
@@ -155,6 +150,36 @@ dml_status dml_costmodel_prepare(const dml_model_spec *model,
                            ctx->embed_params;
     }
     return DML_OK;
+}
+
+void dml__ctx_set_group(dml_costmodel_ctx *ctx, int group, dml_dtype t)
+{
+    const dml_node_group *g = &ctx->cluster.groups[group];
+    const dml_device_spec *d = &g->device;
+    ctx->group = group;
+    ctx->compute_dtype = t;
+    ctx->peak_flops = d->peak_flops[t];
+    ctx->membound_Bps = d->mem_bw_Bps * d->membound_efficiency;
+    ctx->elem_bytes = dml_dtype_bytes(ctx->model.dtype);
+    ctx->devices_per_node = g->devices_per_node;
+    ctx->devices = dml_cluster_spec_devices(&ctx->cluster);
+    dml_coll_group tmp;
+    dml_coll_group_init(&tmp, g, 2, 1);
+    ctx->intra = tmp.intra;
+    ctx->inter = tmp.inter;
+    for (int i = 0; i < ctx->cluster.group_count; i++) {
+        const dml_link_spec *l = &ctx->cluster.groups[i].links[DML_LINK_INTER];
+        if (l->present && l->bw_Bps * l->efficiency <
+                              ctx->inter.bw_Bps * ctx->inter.efficiency)
+            ctx->inter = *l;
+    }
+    dml_gemm_curve_init(&ctx->curve, d, t);
+}
+
+bool dml__group_dtype(const dml_costmodel_ctx *ctx, int group, dml_dtype *t)
+{
+    return pick_dtype(&ctx->cluster.groups[group].device, ctx->model.dtype,
+                      t);
 }
 
 void dml_costmodel_set_calib(dml_costmodel_ctx *ctx,
@@ -300,7 +325,7 @@ static double optimizer_bytes_per_param(const dml_costmodel_ctx *ctx)
     return b;
 }
 
-static void step_setup(const dml_costmodel_ctx *ctx,
+void dml__step_setup(const dml_costmodel_ctx *ctx,
                        const dml_parallel_config *par,
                        const dml_stage_range *stages, int stage_count,
                        dml__step *st)
@@ -359,7 +384,7 @@ static void step_setup(const dml_costmodel_ctx *ctx,
 /* ---- pipeline p2p, optimizer, tied embeddings ---------------------------- */
 
 /* Pipeline transfers of one device per micro-batch. */
-static double p2p_time(const dml__step *st)
+double dml__p2p_time(const dml__step *st)
 {
     const dml_costmodel_ctx *ctx = st->ctx;
     const dml_costmodel_options *o = &ctx->opt;
@@ -520,8 +545,11 @@ dml_status dml_costmodel_step_time(const dml_costmodel_ctx *ctx,
                                    dml_error *err)
 {
     DML_CHECK(dml__step_check(ctx, par, stage_count, stages != NULL, err));
+    if (ctx->hetero)
+        return dml__step_hetero(ctx, par, stages, stage_count, out, detail,
+                                NULL, err);
     dml__step st;
-    step_setup(ctx, par, stages, stage_count, &st);
+    dml__step_setup(ctx, par, stages, stage_count, &st);
 
     /* One layer (every transformer layer is the same), the embedding, the
      * head and the pipeline sends, per micro-batch. */
@@ -532,7 +560,7 @@ dml_status dml_costmodel_step_time(const dml_costmodel_ctx *ctx,
         dml__transformer_layer(&st, &lc, &tp_algo);
     double t_embed = dml__embed_time(&st);
     double t_head = dml__head_time(&st);
-    double t_p2p = p2p_time(&st);
+    double t_p2p = dml__p2p_time(&st);
 
     /* Each pipeline rank: its time, memory, DP sync and optimizer. */
     const dml_sync_pricer *sync = dml_sync_pricer_for(&st.sync);

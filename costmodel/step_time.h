@@ -23,8 +23,15 @@
  * dml_costmodel_step_time is allocation-free and takes about a microsecond,
  * so a planner can call it for every candidate.
  *
- * Heterogeneous clusters are priced pessimistically: the slowest group's
- * devices and links, the smallest device memory.
+ * Heterogeneous clusters (node groups of unequal device speed) are
+ * priced rank by rank (hetero.c): ranks fill the nodes in the order of
+ * the groups, each pipeline rank is priced on its own group's devices,
+ * and a step runs at the pace of its slowest replica. Under
+ * balance=equal every replica runs the same micro-batches on the even
+ * layer split; under static (and dynamic) the replicas' micro-batch
+ * shares and, where a pipeline spans groups, its stage boundaries are
+ * balanced (balance.h). Links are the slowest of any group and memory the
+ * smallest, as for one group.
  */
 #ifndef DML_COSTMODEL_STEP_TIME_H
 #define DML_COSTMODEL_STEP_TIME_H
@@ -87,6 +94,8 @@ typedef struct dml_costmodel_ctx {
     dml_cluster_spec cluster;      /* copy */
     dml_costmodel_options opt;     /* copy */
     int group;                     /* node group that sets compute speed */
+    bool hetero;                   /* the groups' devices differ in speed:
+                                      ranks are priced group by group */
     dml_dtype compute_dtype;       /* dtype whose peak is used */
     double peak_flops;             /* FLOP/s per device at compute_dtype */
     double membound_Bps;           /* mem_bw x membound_efficiency, B/s */
@@ -145,6 +154,33 @@ typedef struct dml_costmodel_detail {
     bool fits;                   /* mem_bytes_per_device <= device memory */
 } dml_costmodel_detail;
 
+/* What balancing does for one configuration on a heterogeneous cluster:
+ * the step under each split and each group's speed, for explanations. */
+typedef struct dml_balance_summary {
+    bool hetero;              /* the configuration's ranks sit on devices
+                                 of unequal speed */
+    double equal_step_s;      /* a step with even shares and boundaries, s */
+    double balanced_step_s;   /* with the balanced ones, s */
+    int group_count;          /* the cluster's groups */
+    bool group_used[DML_CLUSTER_GROUPS_MAX];  /* some rank is on it */
+    double group_mb_s[DML_CLUSTER_GROUPS_MAX]; /* a replica wholly on the
+                                 group: its slowest stage per
+                                 micro-batch, s (0: not priced) */
+    int64_t group_first_node[DML_CLUSTER_GROUPS_MAX]; /* its first node */
+    int64_t group_nodes[DML_CLUSTER_GROUPS_MAX]; /* its nodes */
+} dml_balance_summary;
+
+/* The balanced split itself (dml_costmodel_balance_of). */
+typedef struct dml_costmodel_balance {
+    dml_balance_summary sum;  /* steps and speeds */
+    int share_count;          /* runs in shares (0: even shares) */
+    dml_dp_share shares[DML_PLAN_SHARES_MAX]; /* balanced micro-batches
+                                 per replica, in replica order */
+    bool stages_balanced;     /* stages differ from the even split */
+    int stage_count;          /* pp (entries in stages) */
+    dml_stage_range stages[DML_PLAN_STAGES_MAX]; /* balanced boundaries */
+} dml_costmodel_balance;
+
 /* Defaults as documented above. */
 void dml_costmodel_options_init(dml_costmodel_options *opt);
 void dml_costmodel_calib_init(dml_costmodel_calib *calib);
@@ -177,6 +213,19 @@ dml_status dml_costmodel_step_time(const dml_costmodel_ctx *ctx,
                                    int stage_count, dml_prediction *out,
                                    dml_costmodel_detail *detail,
                                    dml_error *err);
+
+/*
+ * The balanced split of configuration par (stages as for step_time, NULL
+ * for the even split; given stages are kept): shares and boundaries, and
+ * the step under the even split and under the balanced one. On a
+ * homogeneous cluster hetero is false and both steps are step_time's.
+ */
+dml_status dml_costmodel_balance_of(const dml_costmodel_ctx *ctx,
+                                    const dml_parallel_config *par,
+                                    const dml_stage_range *stages,
+                                    int stage_count,
+                                    dml_costmodel_balance *out,
+                                    dml_error *err);
 
 /* The same for a plan (its parallel config, stages and optimizer); fills
  * plan->pred. */

@@ -23,13 +23,15 @@
     "WITH n(model_id, cluster_id, calibration_id, dp, tp, pp, v, mbs,\n"    \
     "  microbatches, global_batch, zero, recompute, sp, schedule,\n"        \
     "  threads_per_rank, framework, attention, sync, predicted_step_s,\n"   \
-    "  predicted_mem_bytes, predicted_tokens_per_s, mfu, plan_json) AS (\n" \
+    "  predicted_mem_bytes, predicted_tokens_per_s, mfu, plan_json,\n"     \
+    "  balance) AS (\n"                                                     \
     "  VALUES (:model, :cluster, :calib, :dp, :tp, :pp, :v, :mbs, :mb,\n"   \
     "    :gb, :zero, coalesce(:recompute, 'none'), :sp,\n"                  \
     "    coalesce(:schedule, '1f1b'), :threads,\n"                          \
     "    coalesce(:framework, 'megatron'),\n"                               \
     "    coalesce(:attention, 'materialized'),\n"                           \
-    "    coalesce(:sync, 'allreduce'), :step, :mem, :tps, :mfu, :json))\n"
+    "    coalesce(:sync, 'allreduce'), :step, :mem, :tps, :mfu, :json,\n"   \
+    "    coalesce(:balance, 'equal')))\n"
 
 static void bind_plan(dml__q *q, const dml_db_plan *plan)
 {
@@ -57,6 +59,7 @@ static void bind_plan(dml__q *q, const dml_db_plan *plan)
     dml__q_f64(q, ":tps", plan->predicted_tokens_per_s);
     dml__q_f64(q, ":mfu", plan->mfu);
     dml__q_opt(q, ":json", plan->plan_json);
+    dml__q_opt(q, ":balance", c->balance);
 }
 
 /* The id of the row that holds this very plan, 0 if none. */
@@ -95,12 +98,12 @@ static dml_status insert_plan(dml_db *db, const dml_db_plan *plan,
         "  mbs, microbatches, global_batch, zero, recompute, sp, schedule,\n"
         "  threads_per_rank, framework, attention, sync, predicted_step_s,\n"
         "  predicted_mem_bytes, predicted_tokens_per_s, mfu, calibration_id,\n"
-        "  plan_json, plan_hash)\n"
+        "  plan_json, plan_hash, balance)\n"
         "SELECT " DML__SQL_NOW ", model_id, cluster_id, dp, tp, pp, v, mbs,\n"
         "  microbatches, global_batch, zero, recompute, sp, schedule,\n"
         "  threads_per_rank, framework, attention, sync, predicted_step_s,\n"
         "  predicted_mem_bytes, predicted_tokens_per_s, mfu, calibration_id,\n"
-        "  plan_json, dml_plan_hash(" DML__PLAN_KEY("n") ")\n"
+        "  plan_json, dml_plan_hash(" DML__PLAN_KEY("n") "), balance\n"
         "FROM n\n"
         "RETURNING id",
         "recording plan", err));

@@ -42,6 +42,8 @@ typedef struct dml_db_plan_config {
                               writes it: "allreduce", "fp16", "topk:0.01"
                               (costmodel/sync_spec.h; "" records
                               allreduce) */
+    char balance[16];      /* "equal", "static", "dynamic" ("" records
+                              equal; costmodel/balance.h) */
 } dml_db_plan_config;
 
 typedef struct dml_db_plan {

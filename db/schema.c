@@ -746,9 +746,18 @@ static const char migration_6[] =
 #undef SC_SELECT
 #undef SC_END
 
+/* Migration 7 (issue 16): how a plan splits the work over devices of
+ * unequal speed, as the balance knob writes it; the shares and stage
+ * boundaries themselves are in plan_json's placement. Plans recorded
+ * before the knob split evenly. */
+static const char migration_7[] =
+    "ALTER TABLE plans ADD COLUMN balance TEXT NOT NULL DEFAULT 'equal'\n"
+    "  CHECK (balance IN ('equal', 'static', 'dynamic'));\n";
+
 static const char *const migrations[] = {migration_1, migration_2,
                                            migration_3, migration_4,
-                                           migration_5, migration_6};
+                                           migration_5, migration_6,
+                                           migration_7};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
                    DML_DB_SCHEMA_VERSION,

@@ -311,6 +311,8 @@ static dml_status plan_row(dml_run_record *r, const dml_input *in,
     snprintf(dp.config.attention, sizeof dp.config.attention, "%s",
              dml_attention_name(p->par.attention));
     dml_sync_spec_format(&p->par.sync, dp.config.sync, sizeof dp.config.sync);
+    snprintf(dp.config.balance, sizeof dp.config.balance, "%s",
+             dml_balance_name(p->par.balance));
     dp.predicted_step_s = p->pred.present ? p->pred.step_s : NAN;
     dp.predicted_mem_bytes =
         p->pred.present ? p->pred.mem_bytes_per_device : NAN;

@@ -11,7 +11,7 @@
 
 static const char *const knob_names[DML_KNOB_COUNT] = {
     "dp", "tp", "pp", "v", "mbs", "zero", "recompute", "sp", "schedule",
-    "attn", "threads", "sync"};
+    "attn", "threads", "sync", "balance"};
 
 const char *dml_knob_name(dml_knob k)
 {
@@ -82,10 +82,10 @@ static dml_status parse_item(const char *item, const char *option,
     if (!name_index(key, (const char *const[]){"dp", "tp", "pp", "v", "mbs",
                                                "zero", "recompute", "sp",
                                                "schedule", "attn", "threads",
-                                               "sync", NULL},
+                                               "sync", "balance", NULL},
                     &k))
         BAD("unknown knob \"%s\" (dp, tp, pp, v, mbs, zero, recompute, sp, "
-            "schedule, attn, threads, sync)", key);
+            "schedule, attn, threads, sync, balance)", key);
     if (dml_planner_config_has(c, (dml_knob)k))
         BAD("%s is given twice", key);
     if (!val[0])
@@ -156,6 +156,10 @@ static dml_status parse_item(const char *item, const char *option,
             BAD("sync: %s", why);
         break;
     }
+    case DML_KNOB_BALANCE:
+        if (!dml_balance_parse(val, &p->balance))
+            BAD("balance must be equal, static or dynamic");
+        break;
     default:
         BAD("unknown knob");
     }
@@ -237,6 +241,9 @@ static void add_knob(char *buf, size_t size, const dml_parallel_config *p,
         add(buf, size, "sync", dml_sync_spec_format(&p->sync, t, sizeof t));
         break;
     }
+    case DML_KNOB_BALANCE:
+        add(buf, size, "balance", dml_balance_name(p->balance));
+        break;
     default: break;
     }
 }
@@ -254,6 +261,8 @@ char *dml_planner_config_format(const dml_parallel_config *p,
         /* the default strategy goes unsaid, so configurations written
          * before the knob keep their text */
         if (k == DML_KNOB_SYNC && p->sync.kind == DML_SYNC_ALLREDUCE)
+            continue;
+        if (k == DML_KNOB_BALANCE && p->balance == DML_BALANCE_EQUAL)
             continue;
         add_knob(buf, size, p, (dml_knob)k);
     }

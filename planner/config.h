@@ -30,6 +30,7 @@ typedef enum dml_knob {
     DML_KNOB_ATTN,      /* attention kernel: flash or materialized */
     DML_KNOB_THREADS,
     DML_KNOB_SYNC,      /* data-parallel strategy (costmodel/sync_spec.h) */
+    DML_KNOB_BALANCE,   /* equal, static or dynamic (costmodel/balance.h) */
     DML_KNOB_COUNT
 } dml_knob;
 

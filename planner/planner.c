@@ -516,6 +516,34 @@ static dml_status infeasible(const dml_planner *p, const dml_search_result *r,
                          "no feasible plan: no configuration to try");
 }
 
+/* On a cluster of unequal groups: the even and balanced steps, and under
+ * balance=static or dynamic the balanced shares and boundaries into the
+ * plan (before it is priced, so that its prediction is theirs). */
+static dml_status balance_plan(const dml_costmodel_ctx *ctx, dml_plan *pl,
+                               dml_balance_summary *sum, dml_error *err)
+{
+    memset(sum, 0, sizeof *sum);
+    if (!ctx->hetero)
+        return DML_OK;
+    dml_costmodel_balance *b = malloc(sizeof *b);
+    if (!b)
+        return dml_error_msg(err, DML_ENOMEM, "out of memory");
+    dml_status st = dml_costmodel_balance_of(ctx, &pl->par, NULL, 0, b, err);
+    if (st == DML_OK) {
+        *sum = b->sum;
+        if (pl->par.balance != DML_BALANCE_EQUAL) {
+            if (b->stages_balanced && pl->par.v == 1)
+                memcpy(pl->stages, b->stages,
+                       (size_t)pl->par.pp * sizeof pl->stages[0]);
+            pl->share_count = b->share_count;
+            memcpy(pl->shares, b->shares,
+                   (size_t)b->share_count * sizeof pl->shares[0]);
+        }
+    }
+    free(b);
+    return st;
+}
+
 /* split: the candidate's split, or another with the same cluster cut and
  * a differently prepared cost model (dml_planner_repredict). */
 static dml_status make_plan_in(const dml_planner *p,
@@ -535,6 +563,7 @@ static dml_status make_plan_in(const dml_planner *p,
     pl->par = c->par;
     pl->devices = (int64_t)c->par.dp * c->par.tp * c->par.pp;
     DML_CHECK(dml_plan_split_stages(pl, err));
+    DML_CHECK(balance_plan(&s->ctx, pl, &out->balance, err));
     double steps = dml_planner_train_steps(&p->model, &p->batch_in,
                                            c->global_batch);
     DML_CHECK(dml_planner_check_steps(&p->model, &p->batch_in,

@@ -90,6 +90,8 @@ typedef struct dml_planned {
     dml_batch_advice advice;       /* where the schedule comes from */
     dml_train_estimate train;      /* time to train, checkpoints */
     int64_t nodes;                 /* nodes the plan occupies */
+    dml_balance_summary balance;   /* the even and balanced splits on a
+                                      cluster of unequal groups */
 } dml_planned;
 
 /*

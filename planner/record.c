@@ -98,6 +98,8 @@ static dml_status record_plan(dml_db *db, int64_t model_id,
     snprintf(c->attention, sizeof c->attention, "%s",
              dml_attention_name(plan->par.attention));
     dml_sync_spec_format(&plan->par.sync, c->sync, sizeof c->sync);
+    snprintf(c->balance, sizeof c->balance, "%s",
+             dml_balance_name(plan->par.balance));
     r.predicted_step_s = plan->pred.step_s;
     r.predicted_mem_bytes = plan->pred.mem_bytes_per_device;
     r.predicted_tokens_per_s = plan->pred.tokens_per_s;

@@ -12,6 +12,7 @@
 #include "costmodel/flops.h"
 #include "costmodel/presets.h"
 #include "planner/explain.h"
+#include "planner/report_balance.h"
 #include "planner/report_target.h"
 
 /* Text from specs, databases and the command line (names, device models,
@@ -401,6 +402,7 @@ static void print_explain(FILE *out, const dml_planner *p)
             dml_units_bytes(q->mem_bytes_per_device, b6, sizeof b6),
             dml_units_bytes(p->splits[w->cand.split].ctx.mem_bytes, b7,
                             sizeof b7));
+    dml_planner_print_balance(out, w);
     char strategy[640];
     if (dml_planner_strategy_sentence(p, w, strategy, sizeof strategy)[0])
         fprintf(out, "  strategy: %s\n", strategy);
@@ -509,6 +511,9 @@ static json_t *parallel_json(const dml_parallel_config *c,
         json_object_set_new(j, "sync",
                             json_string(dml_sync_spec_format(
                                 &c->sync, sync, sizeof sync)));
+    if (j)
+        json_object_set_new(j, "balance",
+                            json_string(dml_balance_name(c->balance)));
     return j;
 }
 
@@ -658,6 +663,9 @@ json_t *dml_planner_to_json(const dml_planner *p, const dml_report_extras *x)
         if (e && pl->plan.db_plan_id > 0)
             json_object_set_new(e, "db_plan_id",
                                 json_integer((json_int_t)pl->plan.db_plan_id));
+        json_t *bj = dml_planner_balance_json(pl);
+        if (e && bj)
+            json_object_set_new(e, "balance", bj);
         json_t *tt = dml_planner_plan_target_json(p, pl);
         if (e && tt)
             json_object_set_new(e, "time_to_target", tt);

@@ -201,7 +201,7 @@ static bool fixed(const walk *w, dml_knob k)
 }
 
 /* Price w->cand.par; true when it fits. */
-static bool price(walk *w, int64_t global_batch)
+static bool price_one(walk *w, int64_t global_batch)
 {
     const dml_search_request *q = w->req;
     dml_search_result *r = w->res;
@@ -242,6 +242,33 @@ static bool price(walk *w, int64_t global_batch)
         r->have_smallest = true;
     }
     return false;
+}
+
+/* w->cand.par under its balance: the fixed one; else the even split,
+ * and on a cluster of unequal groups the balanced one too where it is
+ * faster (the same plan otherwise). True when one fits. */
+static bool price(walk *w, int64_t global_batch)
+{
+    const dml_search_request *q = w->req;
+    dml_parallel_config *p = &w->cand.par;
+    if (fixed(w, DML_KNOB_BALANCE)) {
+        p->balance = q->fixed.par.balance;
+        return price_one(w, global_batch);
+    }
+    p->balance = DML_BALANCE_EQUAL;
+    bool fits = price_one(w, global_batch);
+    if (!q->ctx->hetero)
+        return fits;
+    double equal_s = w->cand.pred.step_s;
+    dml_prediction bal;
+    dml_error err;
+    p->balance = DML_BALANCE_STATIC;
+    if (dml_costmodel_step_time(q->ctx, p, NULL, 0, &bal, NULL, &err) ==
+            DML_OK &&
+        bal.step_s < equal_s * (1 - 1e-9))
+        fits |= price_one(w, global_batch);
+    p->balance = DML_BALANCE_EQUAL;
+    return fits;
 }
 
 /* The micro-batch sizes and recompute choices of one (B, dp, tp, pp, v,

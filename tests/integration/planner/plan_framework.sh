@@ -123,7 +123,7 @@ grep -q -- '--top' err || fail "--top 0 names the option"
 
 # The database has the columns (schema 4, and 5 and 6 since) and dml-history
 # shows them.
-[ "$(sqlite3 "$db" 'PRAGMA user_version')" = 6 ] || fail "schema version 6"
+[ "$(sqlite3 "$db" 'PRAGMA user_version')" = 7 ] || fail "schema version 7"
 sqlite3 "$db" "SELECT count(*) FROM v_tuning_history WHERE framework = 'deepspeed' AND attention IN ('flash', 'materialized')" |
     grep -qx 10 || fail "v_tuning_history shows framework and attention"
 "$DML_BIN/dml-history" --db "$db" --plans --limit 0 >history.txt

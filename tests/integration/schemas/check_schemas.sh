@@ -62,6 +62,12 @@ run tune.json "$B/dml-plan" --model mlp-fmnist --cluster this \
 "$py" -c 'import json, sys; d = json.load(open(sys.argv[1])); assert d.get("tuning"), "--tune printed its trials"' tune.json \
     || fail "dml-plan --tune --json has no 'tuning'"
 docs+=(plan-file plan-file.json plan-file tuned.json)
+# a cluster of unequal node groups: balance, its shares in the plan file
+run balance.json "$B/dml-plan" --model mlp-fmnist \
+    --cluster "$DML_FIXTURES/specs/cluster-hetero-cpu.json" \
+    --global-batch 1024 --config dp=4,balance=static --explain --json \
+    --out balanced-plan.json
+docs+=(plan-file balanced-plan.json)
 
 kind=exec-run
 run exec.json "$MPIEXEC" -np 1 "$B/dml-exec" \
