@@ -95,7 +95,8 @@ bool dml_parallel_config_equal(const dml_parallel_config *a,
            a->schedule == b->schedule &&
            dml_sync_spec_equal(&a->sync, &b->sync) &&
            a->threads_per_rank == b->threads_per_rank &&
-           a->attention == b->attention && a->framework == b->framework;
+           a->attention == b->attention && a->framework == b->framework &&
+           a->balance == b->balance;
 }
 
 void dml_train_schedule_init(dml_train_schedule *s)
@@ -542,22 +543,36 @@ static dml_status parse_parallel(const dml_json_obj *o, dml_parallel_config *c,
     return DML_OK;
 }
 
+/* The array o[key] of 1 to max entries (`what` names them in the error). */
+static dml_status get_list(const dml_json_obj *o, const char *key,
+                           bool required, int max, const char *what,
+                           json_t **arr, size_t *n, bool *have,
+                           dml_error *err)
+{
+    bool here = false;
+    DML_CHECK(dml_json_get_array(o, key, required, arr, n, &here, err));
+    if (have)
+        *have = here;
+    if (here && (*n < 1 || *n > (size_t)max)) {
+        char path[DML_JSON_PATH_MAX];
+        dml_json_path_key(path, sizeof path, o->path, key);
+        return dml_json_doc_error(o->doc, err, path, false,
+                                  "needs 1 to %d %s, found %zu", max, what,
+                                  *n);
+    }
+    return DML_OK;
+}
+
 static dml_status parse_shares(const dml_json_obj *o, dml_plan *p,
                                dml_error *err)
 {
     json_t *arr = NULL;
     size_t n = 0;
     bool have = false;
-    DML_CHECK(dml_json_get_array(o, "dp_shares", false, &arr, &n, &have, err));
+    DML_CHECK(get_list(o, "dp_shares", false, DML_PLAN_SHARES_MAX, "runs",
+                       &arr, &n, &have, err));
     if (!have)
         return DML_OK;
-    if (n < 1 || n > DML_PLAN_SHARES_MAX) {
-        char path[DML_JSON_PATH_MAX];
-        dml_json_path_key(path, sizeof path, o->path, "dp_shares");
-        return dml_json_doc_error(o->doc, err, path, false,
-                                  "needs 1 to %d runs, found %zu",
-                                  DML_PLAN_SHARES_MAX, n);
-    }
     static const char *const keys[] = {"replicas", "microbatches", NULL};
     for (size_t i = 0; i < n; i++) {
         dml_json_obj s;
@@ -583,14 +598,8 @@ static dml_status parse_placement(const dml_json_obj *o, dml_plan *p,
     DML_CHECK(dml_json_get_enum(o, "order", false, orders, &order, err));
     json_t *arr = NULL;
     size_t n = 0;
-    DML_CHECK(dml_json_get_array(o, "stages", true, &arr, &n, NULL, err));
-    if (n < 1 || n > DML_PLAN_STAGES_MAX) {
-        char path[DML_JSON_PATH_MAX];
-        dml_json_path_key(path, sizeof path, o->path, "stages");
-        return dml_json_doc_error(o->doc, err, path, false,
-                                  "needs 1 to %d stages, found %zu",
-                                  DML_PLAN_STAGES_MAX, n);
-    }
+    DML_CHECK(get_list(o, "stages", true, DML_PLAN_STAGES_MAX, "stages", &arr,
+                       &n, NULL, err));
     static const char *const skeys[] = {"stage", "first_layer", "last_layer",
                                         NULL};
     for (size_t i = 0; i < n; i++) {

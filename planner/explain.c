@@ -112,6 +112,9 @@ char *dml_planner_config_diff(const dml_parallel_config *a,
     if (a->schedule != b->schedule && a->v == b->v)
         append_names(buf, size, "schedule", dml_pp_schedule_name(a->schedule),
                      dml_pp_schedule_name(b->schedule));
+    if (a->balance != b->balance)
+        append_names(buf, size, "balance", dml_balance_name(a->balance),
+                     dml_balance_name(b->balance));
     return buf;
 }
 
