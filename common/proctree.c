@@ -56,6 +56,12 @@ static bool read_stat(pid_t pid, proc_stat *out)
     return false;
 }
 
+char dml_proc_state(pid_t pid)
+{
+    proc_stat st;
+    return read_stat(pid, &st) ? st.state : 0;
+}
+
 void dml_proctree_init(dml_proctree *t)
 {
     t->n = 0;

@@ -46,4 +46,8 @@ int dml_proctree_signal(const dml_proctree *t, int sig);
 /* How many processes of t are alive. */
 int dml_proctree_alive(const dml_proctree *t);
 
+/* The state letter /proc/PID/stat gives pid ('R', 'S', 'Z' for a zombie,
+ * ...), or 0 when there is no such process (or it cannot be read). */
+char dml_proc_state(pid_t pid);
+
 #endif

@@ -170,16 +170,8 @@ static void exit_mode_silent_and_deferred(void **state)
 static bool gone(pid_t pid)
 {
     for (int i = 0; i < 100; i++) {
-        char path[64], buf[256] = "";
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            return true;
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *rp = strrchr(buf, ')');
-        if (rp && rp[2] == 'Z')
+        char st = dml_proc_state(pid);
+        if (st == 0 || st == 'Z')
             return true;
         usleep(20000);
     }

@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/interrupt.h"
+#include "common/proctree.h"
 #include "db/db.h"
 #include "db/plan_store.h"
 #include "db/run_store.h"
@@ -303,16 +304,8 @@ static bool alive(pid_t pid)
     for (int i = 0; i < 40; i++) {
         if (kill(pid, 0) != 0 && errno == ESRCH)
             return false;
-        char path[64], buf[256] = "";
-        snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            return false;
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        fclose(f);
-        buf[n] = '\0';
-        const char *close_paren = strrchr(buf, ')');
-        if (close_paren && (close_paren[2] == 'Z' || close_paren[2] == 'X'))
+        char st = dml_proc_state(pid);
+        if (st == 0 || st == 'Z' || st == 'X')
             return false;
         usleep(50000);
     }
