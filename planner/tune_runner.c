@@ -5,13 +5,10 @@
 #include "tune_runner.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,15 +17,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/clock.h"
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "common/progress.h"
-#include "common/proctree.h"
 #include "db/history.h"
 #include "db/run_store.h"
-
-extern char **environ;
 
 /* What a trial keeps of its child's output at most. */
 #define STDOUT_MAX (16u << 20)
@@ -36,8 +31,6 @@ extern char **environ;
 /* After SIGTERM the launcher gets this long to take its ranks down
  * (Open MPI's mpirun forwards the signal and waits for them). */
 #define TERM_GRACE_S 5.0
-/* After the child exits, output still in flight is read this long. */
-#define DRAIN_S 2.0
 
 void dml_tune_trial_spec_init(dml_tune_trial_spec *spec)
 {
@@ -60,27 +53,6 @@ const char *dml_tune_outcome_name(dml_tune_outcome o)
 }
 
 /* ---- finding the programs -------------------------------------------------------- */
-
-/* Is prog an executable file, directly or on $PATH? */
-static bool launcher_found(const char *prog)
-{
-    if (strchr(prog, '/'))
-        return access(prog, X_OK) == 0;
-    const char *path = getenv("PATH");
-    if (!path)
-        path = "/usr/bin:/bin";
-    char dir[4096];
-    while (*path) {
-        size_t n = strcspn(path, ":");
-        snprintf(dir, sizeof dir, "%.*s/%s", (int)n, n ? path : ".", prog);
-        if (access(dir, X_OK) == 0)
-            return true;
-        path += n;
-        if (*path == ':')
-            path++;
-    }
-    return false;
-}
 
 static bool executable(const char *path)
 {
@@ -302,48 +274,6 @@ dml_status dml_tune_parse_summary(const char *text,
 
 /* ---- running ------------------------------------------------------------------------ */
 
-typedef struct buffer {
-    char *data;
-    size_t len, cap, max;
-    bool truncated; /* kept the first max bytes (stdout) */
-    bool tail;      /* keep the last max bytes instead (stderr) */
-} buffer;
-
-static void buffer_add(buffer *b, const char *p, size_t n)
-{
-    if (b->tail && b->len + n > b->max) {
-        /* keep the newest bytes */
-        if (n >= b->max) {
-            p += n - b->max;
-            n = b->max;
-            b->len = 0;
-        } else {
-            size_t drop = b->len + n - b->max;
-            memmove(b->data, b->data + drop, b->len - drop);
-            b->len -= drop;
-        }
-    }
-    if (!b->tail && b->len + n > b->max) {
-        n = b->max - b->len;
-        b->truncated = true;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) {
-            b->truncated = true;
-            return;
-        }
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-}
-
 static bool has_word(const char *p, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -434,18 +364,6 @@ void dml_tune_reason_line(const char *text, char *out, size_t size)
         }
 }
 
-static void drain(int *fd, buffer *b)
-{
-    char chunk[65536];
-    ssize_t r = read(*fd, chunk, sizeof chunk);
-    if (r > 0) {
-        buffer_add(b, chunk, (size_t)r);
-    } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
 /* Newest runs.id in the database (0 when empty or unreadable). */
 static int64_t newest_run_id(dml_db *db)
 {
@@ -525,132 +443,6 @@ static void record_failure(const dml_tune_trial_spec *spec, int64_t before,
         dml_log_warn("recording failed trial: %s", e.msg);
 }
 
-/* ---- watching the trial's processes ------------------------------------------------ */
-
-/* Why a trial is being stopped. */
-typedef enum stop_reason { STOP_NONE, STOP_TIMEOUT, STOP_INTERRUPT } stop_reason;
-
-/*
- * The trial's processes as the poll loop sees them:
- *
- *   running  --timeout, or SIGINT/SIGTERM to us-->  terminating:
- *            SIGTERM to the launcher's process group (mpirun forwards it
- *            to the ranks, each in a group of its own, and waits for
- *            them; a rank given a second SIGTERM directly would die
- *            before recording its run, so we do not)
- *   terminating  --grace passed, or a second signal to us-->  killed:
- *            SIGKILL to the group and to every descendant listed
- *   launcher exited: done once the output is read and no descendant
- *            listed is alive; descendants that outlive the launcher
- *            (orphans, e.g. after a launcher crash) are terminated and
- *            killed the same way.
- *
- * Descendants are listed from /proc (common/proctree.h) every SCAN_S
- * while the launcher runs, so that they can still be found after it is
- * gone.
- */
-typedef struct trial_watch {
-    pid_t pid;          /* the launcher, leader of its process group */
-    dml_proctree tree;  /* its descendants seen so far */
-    stop_reason stop;   /* why we are stopping it, STOP_NONE if not */
-    bool exited;        /* launcher reaped */
-    int wstatus;        /* its wait status once reaped */
-    double grace;       /* SIGTERM to SIGKILL, s */
-    double scan_at;     /* next listing of descendants, s */
-    double term_at;     /* SIGTERM sent, s; -1 not yet */
-    double kill_at;     /* SIGKILL sent, s; -1 not yet */
-    double exit_at;     /* launcher reaped, s; -1 not yet */
-} trial_watch;
-
-#define SCAN_S 1.0
-
-static void watch_init(trial_watch *w, pid_t pid, double grace)
-{
-    memset(w, 0, sizeof *w);
-    w->pid = pid;
-    dml_proctree_init(&w->tree);
-    w->grace = grace;
-    w->scan_at = w->term_at = w->kill_at = w->exit_at = -1;
-}
-
-static void watch_terminate(trial_watch *w, double now)
-{
-    if (w->term_at >= 0)
-        return;
-    w->term_at = now;
-    if (!w->exited) {
-        dml_proctree_add_descendants(&w->tree, w->pid);
-        kill(-w->pid, SIGTERM);
-    } else {
-        dml_proctree_signal(&w->tree, SIGTERM); /* orphans */
-    }
-}
-
-static void watch_kill(trial_watch *w, double now)
-{
-    w->kill_at = now;
-    if (!w->exited) {
-        dml_proctree_add_descendants(&w->tree, w->pid);
-        kill(-w->pid, SIGKILL);
-    }
-    dml_proctree_signal(&w->tree, SIGKILL);
-}
-
-static void watch_stop(trial_watch *w, stop_reason why, double now)
-{
-    w->stop = why;
-    watch_terminate(w, now);
-}
-
-static void watch_step(trial_watch *w, double now)
-{
-    if (!w->exited && waitpid(w->pid, &w->wstatus, WNOHANG) == w->pid) {
-        w->exited = true;
-        w->exit_at = now;
-    }
-    if (!w->exited && now >= w->scan_at) {
-        dml_proctree_add_descendants(&w->tree, w->pid);
-        w->scan_at = now + (w->term_at >= 0 ? 0.2 : SCAN_S);
-    }
-    if (w->exited && w->term_at < 0 && w->tree.n > 0 &&
-        dml_proctree_alive(&w->tree) > 0)
-        watch_terminate(w, now);
-    /* A second SIGINT/SIGTERM to us: the user will not wait the grace. */
-    if (w->term_at >= 0 && w->kill_at < 0 &&
-        (now - w->term_at > w->grace || dml_interrupt_count() > 1))
-        watch_kill(w, now);
-}
-
-/* Is the trial over: launcher reaped, descendants gone, output read? */
-static bool watch_done(trial_watch *w, const int fds[2], double now)
-{
-    bool kill_done = w->kill_at >= 0 && now - w->kill_at > DRAIN_S;
-    if (!w->exited) {
-        if (!kill_done)
-            return false;
-        /* SIGKILL cannot be ignored: reap it, whatever holds pipes */
-        waitpid(w->pid, &w->wstatus, 0);
-        w->exited = true;
-        w->exit_at = now;
-    }
-    if (!kill_done && w->tree.n > 0 && dml_proctree_alive(&w->tree) > 0)
-        return false;
-    /* done, or descendants we do not know of hold the pipes open */
-    return (fds[0] < 0 && fds[1] < 0) || now - w->exit_at > DRAIN_S ||
-           kill_done;
-}
-
-/* The loop broke early (poll failed): leave nothing running. */
-static void watch_finish(trial_watch *w)
-{
-    if (w->exited)
-        return;
-    kill(-w->pid, SIGKILL);
-    dml_proctree_signal(&w->tree, SIGKILL);
-    waitpid(w->pid, &w->wstatus, 0);
-    w->exited = true;
-}
-
 static void result_init(dml_tune_trial_result *out)
 {
     memset(out, 0, sizeof *out);
@@ -665,131 +457,38 @@ dml_status dml_tune_trial_run(const dml_tune_trial_spec *spec,
     result_init(out);
     char **argv = NULL;
     DML_CHECK(dml_tune_trial_argv(spec, &argv, err));
-    int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-    if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) {
-        int e = errno;
-        for (int i = 0; i < 2; i++) {
-            if (out_pipe[i] >= 0)
-                close(out_pipe[i]);
-            if (err_pipe[i] >= 0)
-                close(err_pipe[i]);
-        }
-        dml_tune_argv_free(argv);
-        return dml_error_msg(err, DML_ERUNTIME, "pipe: %s", strerror(e));
-    }
-    fcntl(out_pipe[0], F_SETFD, FD_CLOEXEC);
-    fcntl(err_pipe[0], F_SETFD, FD_CLOEXEC);
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
-    posix_spawn_file_actions_addclose(&fa, out_pipe[1]);
-    posix_spawn_file_actions_addclose(&fa, err_pipe[1]);
-    /* its own process group, so a timeout reaches every process of it */
-    posix_spawnattr_setpgroup(&attr, 0);
-    sigset_t def;
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    sigaddset(&def, SIGTERM);
-    sigaddset(&def, SIGINT);
-    posix_spawnattr_setsigdefault(&attr, &def);
-    sigset_t none;
-    sigemptyset(&none);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-                                        POSIX_SPAWN_SETSIGDEF |
-                                        POSIX_SPAWN_SETSIGMASK);
-
     int64_t before = newest_run_id(spec->db);
-    double t0 = dml_clock_now_s();
-    pid_t pid = 0;
-    /* posix_spawnp may report a missing program only as the child's exit
-     * status 127 (POSIX allows it; valgrind does it): look first. */
-    int rc = launcher_found(argv[0]) ? posix_spawnp(&pid, argv[0], &fa,
-                                                    &attr, argv, environ)
-                                     : ENOENT;
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    close(out_pipe[1]);
-    close(err_pipe[1]);
-    if (rc != 0) {
-        close(out_pipe[0]);
-        close(err_pipe[0]);
-        dml_status s = dml_error_msg(err, rc == ENOENT ? DML_ENOTFOUND
-                                                       : DML_ERUNTIME,
-                                     "cannot start '%s': %s", argv[0],
-                                     strerror(rc));
-        dml_tune_argv_free(argv);
-        return s;
-    }
-    dml_log_debug("trial %s: started %s (pid %d)", spec->plan_path, argv[0],
-                  (int)pid);
+    dml_child_spec cs = {.argv = argv,
+                         .timeout_s = spec->timeout_s,
+                         .term_grace_s = spec->term_grace_s > 0
+                                             ? spec->term_grace_s
+                                             : TERM_GRACE_S,
+                         .stdout_max = STDOUT_MAX,
+                         .stderr_max = STDERR_MAX};
+    dml_child_result run;
+    dml_status s = dml_child_run(&cs, &run, err);
     dml_tune_argv_free(argv);
-
-    buffer sout = {.max = STDOUT_MAX}, serr = {.max = STDERR_MAX,
-                                               .tail = true};
-    int fds[2] = {out_pipe[0], err_pipe[0]};
-    trial_watch w;
-    watch_init(&w, pid, spec->term_grace_s > 0 ? spec->term_grace_s
-                                                : TERM_GRACE_S);
-    while (!watch_done(&w, fds, dml_clock_now_s())) {
-        double now = dml_clock_now_s();
-        if (w.stop == STOP_NONE && dml_interrupt_signal())
-            watch_stop(&w, STOP_INTERRUPT, now);
-        else if (w.stop == STOP_NONE && !w.exited && spec->timeout_s > 0 &&
-                 now - t0 > spec->timeout_s)
-            watch_stop(&w, STOP_TIMEOUT, now);
-        watch_step(&w, now);
-        struct pollfd p[2];
-        int np = 0;
-        for (int i = 0; i < 2; i++)
-            if (fds[i] >= 0) {
-                p[np].fd = fds[i];
-                p[np].events = POLLIN;
-                p[np].revents = 0;
-                np++;
-            }
-        if (np == 0) {
-            usleep(20000);
-            continue;
-        }
-        int pr = poll(p, (nfds_t)np, 100);
-        if (pr < 0 && errno != EINTR)
-            break;
-        for (int i = 0; pr > 0 && i < np; i++) {
-            if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
-                continue;
-            if (p[i].fd == fds[0])
-                drain(&fds[0], &sout);
-            else
-                drain(&fds[1], &serr);
-        }
-    }
-    for (int i = 0; i < 2; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-    watch_finish(&w);
-    int wstatus = w.wstatus;
-    out->wall_s = dml_clock_now_s() - t0;
-    if (serr.data) {
-        size_t len = serr.len;
+    if (s != DML_OK)
+        return s;
+    dml_log_debug("trial %s: ran for %.1f s", spec->plan_path, run.wall_s);
+    int wstatus = run.wstatus;
+    out->wall_s = run.wall_s;
+    if (run.err) {
+        size_t len = run.err_len;
         size_t keep = sizeof out->stderr_tail - 1;
-        const char *from = len > keep ? serr.data + len - keep : serr.data;
+        const char *from = len > keep ? run.err + len - keep : run.err;
         snprintf(out->stderr_tail, sizeof out->stderr_tail, "%s", from);
     }
     char line[400];
-    dml_tune_reason_line(serr.data, line, sizeof line);
+    dml_tune_reason_line(run.err, line, sizeof line);
 
-    if (w.stop == STOP_INTERRUPT) {
+    if (run.stop == DML_CHILD_INTERRUPTED) {
         out->outcome = DML_TUNE_INTERRUPTED;
         out->signal = dml_interrupt_signal();
         snprintf(out->reason, sizeof out->reason,
                  "interrupted by %s (trial stopped)",
                  dml_interrupt_name(out->signal));
-    } else if (w.stop == STOP_TIMEOUT) {
+    } else if (run.stop == DML_CHILD_TIMEOUT) {
         out->outcome = DML_TUNE_TIMEOUT;
         snprintf(out->reason, sizeof out->reason,
                  "timed out after %.0f s (process group killed)",
@@ -809,16 +508,15 @@ dml_status dml_tune_trial_run(const dml_tune_trial_spec *spec,
         out->exit_code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
         dml_error pe;
         dml_error_clear(&pe);
-        if (dml_tune_parse_summary(sout.data, out, &pe) == DML_OK) {
+        if (dml_tune_parse_summary(run.out, out, &pe) == DML_OK) {
             out->outcome = DML_TUNE_OK;
         } else {
             out->outcome = DML_TUNE_BAD_OUTPUT;
             snprintf(out->reason, sizeof out->reason, "%s%s", pe.msg,
-                     sout.truncated ? " (output truncated)" : "");
+                     run.out_truncated ? " (output truncated)" : "");
         }
     }
-    free(sout.data);
-    free(serr.data);
+    dml_child_result_free(&run);
     if (out->outcome != DML_TUNE_OK) {
         dml_log_debug("trial %s failed: %s", spec->plan_path, out->reason);
         record_failure(spec, before, out);

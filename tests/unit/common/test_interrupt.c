@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/child.h"
 #include "common/interrupt.h"
 #include "common/proctree.h"
 
@@ -230,6 +231,42 @@ static void lists_and_stops_a_launchers_descendants(void **state)
     prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+/* ---- child ---- */
+
+/* A child's output, its exit status and a missing program; a child that
+ * outlives its time limit stopped with its own child, and stderr kept by
+ * its tail. */
+static void child_runs_to_its_end_or_its_limit(void **state)
+{
+    (void)state;
+    char *ok[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
+    dml_child_spec cs = {.argv = ok, .term_grace_s = 1,
+                         .stdout_max = 1024, .stderr_max = 2};
+    dml_child_result r;
+    dml_error err;
+    assert_int_equal(dml_child_run(&cs, &r, &err), DML_OK);
+    assert_int_equal(r.stop, DML_CHILD_EXITED);
+    assert_true(WIFEXITED(r.wstatus) && WEXITSTATUS(r.wstatus) == 3);
+    assert_string_equal(r.out, "out\n");
+    assert_false(r.out_truncated);
+    assert_string_equal(r.err, "r\n"); /* the last 2 bytes of "err\n" */
+    assert_int_equal(r.err_len, 2);
+    dml_child_result_free(&r);
+
+    char *slow[] = {"sh", "-c", "sleep 30 & wait", NULL};
+    cs.argv = slow;
+    cs.timeout_s = 0.3;
+    assert_int_equal(dml_child_run(&cs, &r, &err), DML_OK);
+    assert_int_equal(r.stop, DML_CHILD_TIMEOUT);
+    assert_true(WIFSIGNALED(r.wstatus));
+    dml_child_result_free(&r);
+
+    char *none[] = {"/nonexistent/dml-no-such-program", NULL};
+    cs.argv = none;
+    assert_int_equal(dml_child_run(&cs, &r, &err), DML_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "cannot start"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +275,7 @@ int main(void)
         cmocka_unit_test(exit_mode_says_one_line_and_exits),
         cmocka_unit_test(exit_mode_silent_and_deferred),
         cmocka_unit_test(lists_and_stops_a_launchers_descendants),
+        cmocka_unit_test(child_runs_to_its_end_or_its_limit),
     };
     return cmocka_run_group_tests(tests, defaults, NULL);
 }
