@@ -20,6 +20,7 @@
 #include "db/spec_store.h"
 #include "executor/ckpt.h"
 #include "executor/groups.h"
+#include "rows/rows.h"
 
 void dml_run_record_init(dml_run_record *r, int rank, int world_size)
 {
@@ -289,30 +290,7 @@ static dml_status plan_row(dml_run_record *r, const dml_input *in,
     memset(&dp, 0, sizeof dp);
     dp.model_id = model_id;
     dp.cluster_id = cluster_id;
-    dp.config.dp = p->par.dp;
-    dp.config.tp = p->par.tp;
-    dp.config.pp = p->par.pp;
-    dp.config.v = p->par.v;
-    dp.config.mbs = (int)p->par.mbs;
-    dp.config.microbatches = (int)p->par.microbatches;
-    dp.config.global_batch = p->sched.global_batch;
-    dp.config.zero = p->par.zero;
-    snprintf(dp.config.recompute, sizeof dp.config.recompute, "%s",
-             dml_recompute_name(p->par.recompute));
-    dp.config.sp = p->par.sp;
-    snprintf(dp.config.schedule, sizeof dp.config.schedule, "%s",
-             dml_pp_schedule_name(p->par.schedule));
-    dp.config.threads_per_rank = p->par.threads_per_rank;
-    /* what the plan file says, not the columns' defaults: the runtime it
-     * was priced for, its kernel and its strategy, as dml-plan records
-     * them (planner/record.c) */
-    snprintf(dp.config.framework, sizeof dp.config.framework, "%s",
-             dml_framework_name(p->par.framework));
-    snprintf(dp.config.attention, sizeof dp.config.attention, "%s",
-             dml_attention_name(p->par.attention));
-    dml_sync_spec_format(&p->par.sync, dp.config.sync, sizeof dp.config.sync);
-    snprintf(dp.config.balance, sizeof dp.config.balance, "%s",
-             dml_balance_name(p->par.balance));
+    dml_rows_plan_config(p, &dp.config);
     dp.predicted_step_s = p->pred.present ? p->pred.step_s : NAN;
     dp.predicted_mem_bytes =
         p->pred.present ? p->pred.mem_bytes_per_device : NAN;
@@ -332,17 +310,10 @@ static dml_status run_rows(dml_run_record *r, const dml_input *in,
     const dml_plan *p = &in->plan;
     int64_t model_id = 0, cluster_id = 0, plan_id = 0;
     dml_db_model m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.name, sizeof m.name, "%s", p->model.name);
-    snprintf(m.type, sizeof m.type, "mlp");
-    m.spec_json = mtext;
+    dml_rows_model(&p->model, mtext, &m);
     DML_CHECK(dml_db_record_model(r->db, &m, &model_id, err));
     dml_db_cluster c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.name, sizeof c.name, "%s", p->cluster_name);
-    snprintf(c.fingerprint, sizeof c.fingerprint, "%s",
-             p->cluster_fingerprint);
-    snprintf(c.source, sizeof c.source, "user");
+    dml_rows_cluster(p->cluster_name, p->cluster_fingerprint, NULL, NULL, &c);
     DML_CHECK(dml_db_record_cluster(r->db, &c, 0, &cluster_id, err));
     plan_id = planned_row(r, in);
     if (plan_id == 0)

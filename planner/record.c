@@ -11,6 +11,7 @@
 
 #include "db/plan_store.h"
 #include "db/spec_store.h"
+#include "rows/rows.h"
 
 /* Specs compact and sorted: the text the executor records for the same
  * model, so both find one models row. */
@@ -40,11 +41,7 @@ static dml_status record_specs(dml_db *db, const dml_planner *p,
         s = dml_error_msg(err, DML_ENOMEM, "out of memory");
     if (s == DML_OK) {
         dml_db_model m;
-        memset(&m, 0, sizeof m);
-        snprintf(m.name, sizeof m.name, "%s", p->model.name);
-        snprintf(m.type, sizeof m.type, "%s",
-                 p->model.type == DML_MODEL_MLP ? "mlp" : "transformer");
-        m.spec_json = mtext;
+        dml_rows_model(&p->model, mtext, &m);
         s = dml_db_record_model(db, &m, model_id, err);
     }
     if (s == DML_OK && p->cluster_db_id > 0 && p->req.nodes <= 0) {
@@ -52,13 +49,8 @@ static dml_status record_specs(dml_db *db, const dml_planner *p,
         *cluster_id = p->cluster_db_id;
     } else if (s == DML_OK) {
         dml_db_cluster c;
-        memset(&c, 0, sizeof c);
-        snprintf(c.name, sizeof c.name, "%s", p->cluster.name);
-        snprintf(c.fingerprint, sizeof c.fingerprint, "%s",
-                 p->cluster.fingerprint);
-        snprintf(c.source, sizeof c.source, "%s",
-                 p->cluster.source[0] ? p->cluster.source : "user");
-        c.spec_json = ctext;
+        dml_rows_cluster(p->cluster.name, p->cluster.fingerprint,
+                         p->cluster.source, ctext, &c);
         s = dml_db_record_cluster(db, &c, 0, cluster_id, err);
     }
     free(mtext);
@@ -78,28 +70,7 @@ static dml_status record_plan(dml_db *db, int64_t model_id,
     memset(&r, 0, sizeof r);
     r.model_id = model_id;
     r.cluster_id = cluster_id;
-    dml_db_plan_config *c = &r.config;
-    c->dp = plan->par.dp;
-    c->tp = plan->par.tp;
-    c->pp = plan->par.pp;
-    c->v = plan->par.v;
-    c->mbs = (int)plan->par.mbs;
-    c->microbatches = (int)plan->par.microbatches;
-    c->global_batch = plan->sched.global_batch;
-    c->zero = plan->par.zero;
-    snprintf(c->recompute, sizeof c->recompute, "%s",
-             dml_recompute_name(plan->par.recompute));
-    c->sp = plan->par.sp;
-    snprintf(c->schedule, sizeof c->schedule, "%s",
-             dml_pp_schedule_name(plan->par.schedule));
-    c->threads_per_rank = plan->par.threads_per_rank;
-    snprintf(c->framework, sizeof c->framework, "%s",
-             dml_framework_name(plan->par.framework));
-    snprintf(c->attention, sizeof c->attention, "%s",
-             dml_attention_name(plan->par.attention));
-    dml_sync_spec_format(&plan->par.sync, c->sync, sizeof c->sync);
-    snprintf(c->balance, sizeof c->balance, "%s",
-             dml_balance_name(plan->par.balance));
+    dml_rows_plan_config(plan, &r.config);
     r.predicted_step_s = plan->pred.step_s;
     r.predicted_mem_bytes = plan->pred.mem_bytes_per_device;
     r.predicted_tokens_per_s = plan->pred.tokens_per_s;

@@ -32,6 +32,7 @@
 #include "db/run_store.h"
 #include "db/spec_store.h"
 #include "planner/calibrate.h"
+#include "rows/rows.h"
 #include "tests/support/test_support.h"
 
 #define REL(a, b) (fabs((a) - (b)) / fabs(b))
@@ -149,10 +150,7 @@ static void record_specs(fixture *f, bool with_spec, const char *name)
     char *mtext = json_dumps(mj, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(mj);
     dml_db_model m;
-    memset(&m, 0, sizeof m);
-    snprintf(m.name, sizeof m.name, "mlp-fmnist");
-    snprintf(m.type, sizeof m.type, "mlp");
-    m.spec_json = mtext;
+    dml_rows_model(&f->plan->model, mtext, &m);
     assert_int_equal(dml_db_record_model(f->db, &m, &f->model_id, &err),
                      DML_OK);
     free(mtext);
@@ -163,11 +161,7 @@ static void record_specs(fixture *f, bool with_spec, const char *name)
         json_decref(cj);
     }
     dml_db_cluster c;
-    memset(&c, 0, sizeof c);
-    snprintf(c.name, sizeof c.name, "%s", name);
-    snprintf(c.fingerprint, sizeof c.fingerprint, FP);
-    snprintf(c.source, sizeof c.source, "user");
-    c.spec_json = ctext;
+    dml_rows_cluster(name, FP, NULL, ctext, &c);
     assert_int_equal(dml_db_record_cluster(f->db, &c, 0, &f->cluster_id, &err),
                      DML_OK);
     free(ctext);
@@ -185,16 +179,7 @@ static int64_t record_run(fixture *f, double measured_s, double rss)
     memset(&dp, 0, sizeof dp);
     dp.model_id = f->model_id;
     dp.cluster_id = f->cluster_id;
-    dp.config.dp = p->par.dp;
-    dp.config.tp = p->par.tp;
-    dp.config.pp = p->par.pp;
-    dp.config.v = 1;
-    dp.config.mbs = (int)p->par.mbs;
-    dp.config.microbatches = (int)p->par.microbatches;
-    dp.config.global_batch = p->sched.global_batch;
-    snprintf(dp.config.recompute, sizeof dp.config.recompute, "none");
-    snprintf(dp.config.schedule, sizeof dp.config.schedule, "1f1b");
-    dp.config.threads_per_rank = p->par.threads_per_rank;
+    dml_rows_plan_config(p, &dp.config);
     dp.predicted_step_s = NAN;
     dp.predicted_mem_bytes = NAN;
     dp.predicted_tokens_per_s = NAN;
