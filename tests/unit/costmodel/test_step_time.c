@@ -667,8 +667,14 @@ static void fast_enough_for_search(void **state)
      * 50x slower, and only memory errors are judged there. */
     if (!getenv("DML_VALGRIND"))
         assert_true(dt / calls < 200e-6);
-    /* 1536 sequences of 2048 tokens on 1024 A100s: between 10 and 40 s */
-    assert_true(best > 10 && best < 40);
+    /* Korthikanti et al. 2022, Table 5 (dev_set.md): GPT-3 175B on 64
+     * A100s, batch 64, sequence parallelism and selective recompute, 13.75
+     * s an iteration at 51.4 % MFU, the best published for it. Here each
+     * GPU has 1536/1024 = 1.5 sequences where it had 1: at the same MFU
+     * 13.75 x 1.5 = 20.6 s. The best plan of the search is within 15 % of
+     * that (measured 19.8 s; at peak, 100 % MFU, it would be 10.6 s). */
+    double published = 13.75 * (1536.0 / 1024.0);
+    assert_true(fabs(best - published) <= 0.15 * published);
     teardown(e);
 }
 

@@ -42,6 +42,15 @@ static void check(const char *what, double published, double predicted,
     fflush(stdout); /* keep the table in order with cmocka's lines */
 }
 
+/* A row printed for the reader and not judged by itself (marked so): the
+ * case's assertions say what must hold of it. */
+static void show(const char *what, double published, double predicted)
+{
+    printf("  %-52s %12.4g %12.4g %+7.2f%%  (shown; bounds below)\n", what,
+           published, predicted, 100.0 * (predicted - published) / published);
+    fflush(stdout);
+}
+
 /* A GPT model as Megatron builds it (Korthikanti et al. 2022 setup). */
 static void gpt(dml_model_spec *m, const char *name, int64_t layers,
                 int64_t hidden, int64_t heads, int64_t seq, int64_t vocab)
@@ -326,11 +335,12 @@ static void gpt_neox_20b_sanity(void **state)
     double model = executed * det.model_flops / det.executed_flops;
     printf("  %-52s %12s %12s %8s\n", "GPT-NeoX-20B", "published",
            "predicted", "error");
-    check("TFLOP/s per GPU, model FLOPs (no recompute)", 117, model, 1e9);
-    check("TFLOP/s per GPU, executed FLOPs (with recompute)", 117, executed,
-          1e9);
+    show("TFLOP/s per GPU, model FLOPs (no recompute)", 117, model);
+    show("TFLOP/s per GPU, executed FLOPs (with recompute)", 117, executed);
+    /* the bracket: 117 is model FLOPs or executed FLOPs, within 15 % */
     assert_true(117 >= 0.85 * model);
     assert_true(117 <= 1.15 * executed);
+    assert_true(model < executed); /* full recompute adds a forward */
     assert_true(det.fits); /* it trained on 40 GB GPUs */
     free(c);
     assert_int_equal(failures, 0);
