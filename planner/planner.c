@@ -828,6 +828,28 @@ static void versus_winner(const dml_planner *p, dml_why_not *w)
                     (long long)win->global_batch);
         return;
     }
+    if (w->slower_fraction < 0 && p->req.target.kind == DML_TARGET_NONE &&
+        !dml_convergence_same_math(&w->best.par.sync)) {
+        /* faster than the winner, so outside the search: a strategy of
+         * other arithmetic, which a search without a target leaves out */
+        char sync[64];
+        dml_sync_spec_format(&w->best.par.sync, sync, sizeof sync);
+        append_text(w, "%s takes %.1f%% less time per step than the winner (%s), "
+                    "but sync=%s does not compute allreduce's sums: the "
+                    "steps it needs are measured, not priced, so the search "
+                    "tries it only with a target (--target-accuracy A or "
+                    "--target-loss L: ranked by time to it from the "
+                    "database's runs).",
+                    bcfg, -100.0 * w->slower_fraction, wcfg, sync);
+        return;
+    }
+    if (w->slower_fraction < 0) {
+        /* outside the search --config held the winner to */
+        append_text(w, "%s is %.1f%% faster than the winner (%s), which "
+                    "--config held to its knobs.", bcfg,
+                    -100.0 * w->slower_fraction, wcfg);
+        return;
+    }
     double d = 0;
     dml_part part = dml_planner_biggest_difference(&win->pred, &w->best.pred,
                                                    &d);

@@ -110,7 +110,7 @@ train() {
     --seed "$seed" --db "$db" --json >"$out/$tag.json" 2>"$out/$tag.err" ||
     { cat "$out/$tag.err" >&2; echo "dml-exec $tag failed" >&2; exit 1; }
   "$emu" stats --json >"$out/$tag.stats"
-  echo "  $tag: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(f"{d[\"median_step_s\"]*1e3:.1f} ms median step, accuracy {d[\"test_accuracy\"]:.4f}")' "$out/$tag.json") (load $(load))"
+  echo "  $tag: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.1f ms median step, accuracy %.4f" % (d["median_step_s"] * 1e3, d["test_accuracy"]))' "$out/$tag.json") (load $(load))"
 }
 
 for link in "${links[@]}"; do

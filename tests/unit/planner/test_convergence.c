@@ -256,12 +256,57 @@ static void history_decides_the_strategy(void **state)
     unlink(wal);
 }
 
+/* Without a target the search keeps to the strategies of allreduce's
+ * arithmetic (a cheaper step of another one says nothing of the time to
+ * train), and --why-not of one of the others says why it was not
+ * proposed, where it is faster per step than the winner. */
+static void without_target_dense_only_and_why_not_says_so(void **state)
+{
+    (void)state;
+    dml_planner_request r;
+    dml_error err;
+    assert_int_equal(dml_test_planner_request(&r, "mlp-fmnist", "cpu-node",
+                                              4, 256, "tp=1,pp=1", &err),
+                     DML_OK);
+    r.db_path = "/nonexistent-dir/none.db";
+    r.top_k = 50;
+    dml_planner *p = NULL;
+    assert_int_equal(dml_planner_new(&r, &p, &err), DML_OK);
+    assert_int_equal(dml_planner_run(p, &err), DML_OK);
+    assert_true(p->count > 1);
+    for (int i = 0; i < p->count; i++)
+        assert_true(dml_convergence_same_math(&p->plans[i].plan.par.sync));
+    dml_planner_config c;
+    assert_int_equal(dml_planner_config_parse("tp=1,pp=1,sync=local:16",
+                                              "--why-not", &c, &err),
+                     DML_OK);
+    dml_why_not w;
+    assert_int_equal(dml_planner_why_not(p, &c, &w, &err), DML_OK);
+    assert_int_equal(w.verdict, DML_REJECT_NONE);
+    assert_int_equal(w.best.par.sync.kind, DML_SYNC_LOCAL);
+    /* a sixteenth of the bytes over the node's link: faster per step */
+    assert_true(w.slower_fraction < 0);
+    assert_non_null(strstr(w.text, "less time per step than the winner"));
+    assert_non_null(strstr(w.text, "only with a target"));
+    assert_null(strstr(w.text, "slower"));
+    dml_planner_free(p);
+    /* with one, it is searched, and the answer compares times to it */
+    r.target = (dml_target){DML_TARGET_ACCURACY, 0.84};
+    assert_int_equal(dml_planner_new(&r, &p, &err), DML_OK);
+    assert_int_equal(dml_planner_run(p, &err), DML_OK);
+    assert_int_equal(dml_planner_why_not(p, &c, &w, &err), DML_OK);
+    assert_true(w.slower_fraction >= 0);
+    assert_null(strstr(w.text, "only with a target"));
+    dml_planner_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(steps_from_a_synthetic_history),
         cmocka_unit_test(no_history_warns_and_ranks_by_step_time),
         cmocka_unit_test(history_decides_the_strategy),
+        cmocka_unit_test(without_target_dense_only_and_why_not_says_so),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
