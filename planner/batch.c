@@ -263,6 +263,15 @@ void dml_planner_schedule(const dml_model_spec *m, const dml_batch_inputs *in,
     } else {
         out->momentum = 0.9;
         out->weight_decay = 1e-4; /* Goyal et al. 2017 */
+        /* A gradient S steps stale under heavy-ball momentum mu is stable
+         * on a quadratic of curvature h only for lr h below 0.052 at
+         * mu 0.9, S 2 (0.1 at S 1), against 3.8 synchronous, and momentum
+         * then buys no speed at that limit: lr h / (1 - mu) tops out at
+         * 0.52-0.62 whatever mu (bench/strategies/README.md). ssp:2 at
+         * mu 0.9 diverged within 30 steps of mlp-fmnist; plain SGD, as
+         * Ho et al. 2013 ran SSP, does not. */
+        if (par && par->sync.kind == DML_SYNC_SSP && par->sync.param > 0)
+            out->momentum = 0.0;
     }
     /* Ramp (GPT-3 grew its batch over the first 4-12 B tokens): from one
      * micro-batch per replica to the full batch in 8 equal steps, over

@@ -27,7 +27,8 @@
 # OUT (a new folder under /tmp), LOAD_MAX (3: before each run, wait up to
 # LOAD_WAIT s (600) for the 1-minute load average to fall below it; the
 # table says the load each run met), STRAGGLER (1: run the CPU-quota
-# case; 0: not).
+# case; 0: not; only: it alone), SLOW_MOMENTUM (0: the straggler case's
+# momentum, for both strategies).
 #
 # Prints one table: link x strategy, with the bytes a replica sent per
 # step between nodes (counted by dml-exec, and on the wire: the tc
@@ -78,19 +79,20 @@ wait_quiet() {
 }
 name() { echo "${1//:/_}"; }
 
-# plan LINK SYNC: the plan file of dp=4 with SYNC on LINK's probe, with
-# the common training schedule
+# plan LINK SYNC [MOMENTUM]: the plan file of dp=4 with SYNC on LINK's
+# probe, with the common training schedule (momentum 0.9 unless given)
 plan() {
-  local f="$out/plan-$1-$(name "$2").json"
+  local f="$out/plan-$1-$(name "$2")${3:+-m$3}.json"
   "$build/tools/dml-plan" --model "$model" --cluster "$out/cluster-$1.json" \
     --global-batch "$batch" --no-calibration --db "$db" --top 1 \
     --config "dp=4,tp=1,pp=1,mbs=$((batch / 4)),sync=$2" --out "$f" \
     >/dev/null
-  python3 - "$f" "$steps" <<'PY'
+  python3 - "$f" "$steps" "${3:-0.9}" <<'PY'
 import json, sys
-f, steps = sys.argv[1], int(sys.argv[2])
+f, steps, momentum = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 p = json.load(open(f))
-p["schedule"].update({"optimizer": "sgd", "momentum": 0.9, "peak_lr": 0.2,
+p["schedule"].update({"optimizer": "sgd", "momentum": momentum,
+                      "peak_lr": 0.2,
                       "min_lr": 0.002, "warmup_steps": 20,
                       "decay": "cosine", "decay_steps": steps - 20,
                       "weight_decay": 0.0001, "batch_ramp": []})
@@ -99,21 +101,33 @@ PY
   echo "$f"
 }
 
-# train TAG PLAN: dml-exec of PLAN across the nodes, counters around it
+# train TAG PLAN [DB]: dml-exec of PLAN across the nodes, counters
+# around it. A run that fails (a strategy whose loss diverges under the
+# common schedule) leaves TAG.failed with dml-exec's error line, and the
+# matrix goes on.
 train() {
-  local tag=$1 planf=$2
+  local tag=$1 planf=$2 rundb=${3:-$db}
   wait_quiet
   echo "$tag load $(load)" >>"$out/loads.txt"
   "$emu" stats --reset >/dev/null
-  timeout 7200 "$emu" mpirun -np 4 "$build/tools/dml-exec" --plan "$planf" \
-    --steps "$steps" --eval-every "$eval_every" --shuffle epoch \
-    --seed "$seed" --db "$db" --json >"$out/$tag.json" 2>"$out/$tag.err" ||
-    { cat "$out/$tag.err" >&2; echo "dml-exec $tag failed" >&2; exit 1; }
+  rm -f "$out/$tag.failed"
+  if ! timeout 7200 "$emu" mpirun -np 4 "$build/tools/dml-exec" \
+    --plan "$planf" --steps "$steps" --eval-every "$eval_every" \
+    --shuffle epoch --seed "$seed" --db "$rundb" --json \
+    >"$out/$tag.json" 2>"$out/$tag.err"; then
+    grep -m1 '^dml-exec: error' "$out/$tag.err" >"$out/$tag.failed" ||
+      echo "dml-exec failed" >"$out/$tag.failed"
+    echo "  $tag: $(cat "$out/$tag.failed") (load $(load))"
+    return 0
+  fi
   "$emu" stats --json >"$out/$tag.stats"
   echo "  $tag: $(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.1f ms median step, accuracy %.4f" % (d["median_step_s"] * 1e3, d["test_accuracy"]))' "$out/$tag.json") (load $(load))"
 }
 
-for link in "${links[@]}"; do
+# STRAGGLER=only: the straggler case alone (after a run of the links
+# into the same OUT)
+[[ ${STRAGGLER:-1} == only ]] && links_run=() || links_run=("${links[@]}")
+for link in "${links_run[@]}"; do
   echo "== $link: 4 nodes x 1 rank, $model, global batch $batch, $steps steps"
   "$emu" up --nodes 4 --ranks-per-node 1 --link "$link" >/dev/null
   wait_quiet
@@ -132,21 +146,29 @@ PY
   "$emu" down >/dev/null
 done
 
-if [[ ${STRAGGLER:-1} == 1 ]]; then
-  echo "== straggler: unshaped, node 3 at a third of a core"
+# The straggler case trains with plain SGD (SLOW_MOMENTUM, 0), as Ho et
+# al.'s SSP did: a gradient S steps stale under heavy-ball momentum mu
+# is stable only for lr x curvature below 0.052 (mu 0.9, S 2) against
+# 3.8 synchronous (w' = (1+mu) w - mu w_-1 - a w_-S on a quadratic;
+# bench/strategies/README.md), and ssp:2 diverges at this schedule's
+# peak LR. Its runs go to their own database (straggler.db): another
+# schedule's steps to the target are no history for the planner's.
+if [[ ${STRAGGLER:-1} != 0 ]]; then
+  echo "== straggler: unshaped, node 3 at a third of a core, momentum ${SLOW_MOMENTUM:-0}"
   "$emu" up --nodes 4 --ranks-per-node 1 --link none --cpu 3=0.33 >/dev/null
   [[ -f $out/cluster-none.json ]] || {
     "$emu" mpirun -np 4 "$build/tools/dml-probe" --quick --quiet --db "$db" \
       --out "$out/cluster-none.json" >/dev/null
   }
   for s in allreduce ssp:2; do
-    train "slow-$(name "$s")" "$(plan none "$s")"
+    train "slow-$(name "$s")" "$(plan none "$s" "${SLOW_MOMENTUM:-0}")" \
+      "$out/straggler.db"
   done
   "$emu" down >/dev/null
 fi
 
 # the planner's choice on each link, from the history now recorded
-for link in "${links[@]}"; do
+for link in "${links_run[@]}"; do
   "$build/tools/dml-plan" --model "$model" --cluster "$out/cluster-$link.json" \
     --global-batch "$batch" --no-calibration --db "$db" --top 3 \
     --config "dp=4,tp=1,pp=1,mbs=$((batch / 4))" \

@@ -35,10 +35,16 @@ def name(s):
     return s.replace(":", "_")
 
 
-def run_figures(tag):
-    """The figures of one run, or None when it did not run."""
+def failure(tag):
+    """dml-exec's error line where the run failed, else None."""
+    path = os.path.join(out, tag + ".failed")
+    return open(path).read().strip() if os.path.exists(path) else None
+
+
+def run_figures(tag, db=db):
+    """The figures of one run, or None when it did not run or failed."""
     path = os.path.join(out, tag + ".json")
-    if not os.path.exists(path):
+    if not os.path.exists(path) or failure(tag):
         return None
     d = json.load(open(path))
     st = json.load(open(os.path.join(out, tag + ".stats")))
@@ -78,6 +84,8 @@ for link in links:
     dense = run_figures(f"{link}-allreduce")
     for s in strategies:
         f = run_figures(f"{link}-{name(s)}")
+        if failure(f"{link}-{name(s)}"):
+            print(f"{link:8} {s:15} failed: {failure(f'{link}-{name(s)}')}")
         if not f:
             continue
         rows[(link, s)] = f
@@ -94,7 +102,13 @@ for link in links:
               f"{cell(diff, '%+8.2f')}")
     print()
 
-slow = {s: run_figures(f"slow-{name(s)}") for s in ("allreduce", "ssp:2")}
+slow_db = os.path.join(out, "straggler.db")
+slow_db = sqlite3.connect(slow_db) if os.path.exists(slow_db) else db
+slow = {s: run_figures(f"slow-{name(s)}", slow_db)
+        for s in ("allreduce", "ssp:2")}
+for s in slow:
+    if failure(f"slow-{name(s)}"):
+        print(f"straggler {s}: failed: {failure(f'slow-{name(s)}')}")
 if all(slow.values()):
     a, b = slow["allreduce"], slow["ssp:2"]
     print("straggler (unshaped, node 3 at 0.33 core): "

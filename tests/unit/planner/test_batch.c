@@ -134,6 +134,20 @@ static void scaling_rules_and_advice(void **state)
     dml_planner_schedule(&mlp, &in, NULL, 1000, 9000, &s, &a);
     assert_int_equal(s.warmup_steps, 500);
     assert_int_equal(s.decay_steps, 8500);
+    assert_true(s.momentum == 0.9);
+    /* Stale gradients: plain SGD (ssp:2 diverged at momentum 0.9); ssp:0
+     * is synchronous and keeps it */
+    dml_parallel_config par;
+    dml_parallel_config_init(&par);
+    par.dp = 4;
+    par.mbs = 250;
+    par.sync = (dml_sync_spec){.kind = DML_SYNC_SSP, .param = 2};
+    dml_planner_schedule(&mlp, &in, &par, 1000, 9000, &s, &a);
+    assert_true(s.momentum == 0.0);
+    close_to(s.peak_lr, 0.1 * 1000 / 256, 1e-12, "SSP's peak LR");
+    par.sync.param = 0;
+    dml_planner_schedule(&mlp, &in, &par, 1000, 9000, &s, &a);
+    assert_true(s.momentum == 0.9);
 }
 
 static void batch_ramp_is_valid(void **state)
