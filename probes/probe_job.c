@@ -550,8 +550,21 @@ static double core_share(double one_core, double all_cores, int cores)
     return per_core < one_core ? per_core : one_core;
 }
 
+/* A node's device as measured: fp64 and fp32 GEMM peak per core with every
+ * core busy, and each core's share of the all-core STREAM triad. */
+enum { SPEED_FP64, SPEED_FP32, SPEED_MEMBW, SPEEDS };
+
+static void host_speeds(const dml_probe_host *h, double s[SPEEDS])
+{
+    int cores = h->cores > 0 ? h->cores : 1;
+    s[SPEED_FP64] = core_share(h->dgemm_1t_flops, h->dgemm_all_flops, cores);
+    s[SPEED_FP32] = core_share(h->sgemm_1t_flops, h->sgemm_all_flops, cores);
+    s[SPEED_MEMBW] = h->triad_all_Bps / cores;
+}
+
+/* Group of node h's kind at speeds sp (host_speeds, or a group's mean). */
 static void fill_cpu_group(const dml_probe_job *job, const dml_probe_host *h,
-                           dml_node_group *g)
+                           const double sp[SPEEDS], dml_node_group *g)
 {
     dml_node_group_init(g);
     /* A host name (from hwloc or gethostname) need not be a name. */
@@ -564,13 +577,11 @@ static void fill_cpu_group(const dml_probe_job *job, const dml_probe_host *h,
     snprintf(d->model, sizeof d->model, "%s",
              h->cpu_model[0] ? h->cpu_model : "cpu");
     d->cores = 1;
-    d->peak_flops[DML_DTYPE_FP64] =
-        core_share(h->dgemm_1t_flops, h->dgemm_all_flops, cores);
-    d->peak_flops[DML_DTYPE_FP32] =
-        core_share(h->sgemm_1t_flops, h->sgemm_all_flops, cores);
+    d->peak_flops[DML_DTYPE_FP64] = sp[SPEED_FP64];
+    d->peak_flops[DML_DTYPE_FP32] = sp[SPEED_FP32];
     d->mem_bytes = h->mem_available_bytes / cores;
     /* Each rank's share when every core streams at once. */
-    d->mem_bw_Bps = h->triad_all_Bps / cores;
+    d->mem_bw_Bps = sp[SPEED_MEMBW];
     /* mem_bw_Bps is already what STREAM reached. */
     d->membound_efficiency = 1.0;
     const dml_gemm_result *gr = &job->node.gemm;
@@ -637,6 +648,49 @@ static void one_device_per_node(dml_node_group *g)
     d->mem_bw_Bps *= cores;
 }
 
+/* Figures within DML_PROBE_GROUP_TOLERANCE of each other (the larger at
+ * most 1 + tolerance times the smaller) are one speed. */
+static bool same_speed(const double a[SPEEDS], const double b[SPEEDS])
+{
+    for (int k = 0; k < SPEEDS; k++) {
+        double lo = fmin(a[k], b[k]), hi = fmax(a[k], b[k]);
+        if (hi > 0 && !(hi <= lo * (1 + DML_PROBE_GROUP_TOLERANCE)))
+            return false;
+    }
+    return true;
+}
+
+/* The job's nodes as groups: runs of consecutive nodes of one kind and
+ * speed (ranks fill the nodes in order, and the cost model places them
+ * group by group, so a group is a run). rep[k] is group k's first node,
+ * count[k] its nodes, mean[k] its mean speeds. Past
+ * DML_CLUSTER_GROUPS_MAX runs a node joins the last group. */
+static int group_hosts(const dml_probe_job *job, int *rep, int64_t *count,
+                       double mean[][SPEEDS])
+{
+    int n = 0;
+    double sum[DML_CLUSTER_GROUPS_MAX][SPEEDS];
+    for (int i = 0; i < job->host_count; i++) {
+        const dml_probe_host *h = &job->hosts[i];
+        double sp[SPEEDS];
+        host_speeds(h, sp);
+        bool joins = n > 0 && same_kind(&job->hosts[rep[n - 1]], h) &&
+                     same_speed(mean[n - 1], sp);
+        if (!joins && n < DML_CLUSTER_GROUPS_MAX) {
+            rep[n] = i;
+            count[n] = 0;
+            memset(sum[n], 0, sizeof sum[n]);
+            n++;
+        }
+        count[n - 1]++;
+        for (int k = 0; k < SPEEDS; k++) {
+            sum[n - 1][k] += sp[k];
+            mean[n - 1][k] = sum[n - 1][k] / (double)count[n - 1];
+        }
+    }
+    return n;
+}
+
 dml_status dml_probe_job_cluster_spec(const dml_probe_job *job,
                                       dml_cluster_spec *out, dml_error *err)
 {
@@ -652,32 +706,20 @@ dml_status dml_probe_job_cluster_spec(const dml_probe_job *job,
     snprintf(out->description, sizeof out->description,
              "measured by dml-probe %s%s on %s (%s)", DML_VERSION,
              job->quick ? " --quick" : "", job->started_at, job->layout);
-    for (int i = 0; i < job->host_count; i++) {
-        const dml_probe_host *h = &job->hosts[i];
-        dml_node_group *g = NULL;
-        for (int k = 0; k < out->group_count; k++)
-            if (same_kind(&job->hosts[0], h) &&
-                strcmp(out->groups[k].device.model,
-                       h->cpu_model[0] ? h->cpu_model : "cpu") == 0)
-                g = &out->groups[k];
-        if (g) {
-            g->nodes++;
-            continue;
-        }
-        if (out->group_count == DML_CLUSTER_GROUPS_MAX)
-            return dml_error_msg(err, DML_ERUNTIME,
-                                 "more than %d kinds of node in one job",
-                                 DML_CLUSTER_GROUPS_MAX);
-        g = &out->groups[out->group_count++];
-        fill_cpu_group(job, h, g);
+    int rep[DML_CLUSTER_GROUPS_MAX];
+    int64_t count[DML_CLUSTER_GROUPS_MAX];
+    double mean[DML_CLUSTER_GROUPS_MAX][SPEEDS];
+    out->group_count = group_hosts(job, rep, count, mean);
+    for (int k = 0; k < out->group_count; k++) {
+        dml_node_group *g = &out->groups[k];
+        fill_cpu_group(job, &job->hosts[rep[k]], mean[k], g);
+        g->nodes = count[k];
         fill_links(job, g);
         if (g->devices_per_node > 1 && !g->links[DML_LINK_INTRA].present)
             one_device_per_node(g);
+        if (job->nodes > 1)
+            snprintf(g->name, sizeof g->name, "group%d", k);
     }
-    if (job->nodes > 1)
-        for (int k = 0; k < out->group_count; k++)
-            snprintf(out->groups[k].name, sizeof out->groups[k].name,
-                     "group%d", k);
     stable_fingerprint(job, out->fingerprint, sizeof out->fingerprint);
     return dml_cluster_spec_validate(out, err);
 }

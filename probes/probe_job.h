@@ -101,9 +101,18 @@ void dml_probe_job_free(dml_probe_job *job);
 /* The --json document (schema_version 1); a new reference. */
 json_t *dml_probe_job_to_json(const dml_probe_job *job);
 
+/* Measured figures (per-core GEMM peak, per-core memory bandwidth) of
+ * nodes in one group differ by at most this fraction (issue 16). */
+#define DML_PROBE_GROUP_TOLERANCE 0.25
+
 /*
  * The hardware profile as a cluster spec (docs/formats.md): one node group
- * per kind of node found; on CPU nodes a device is one core (one MPI rank
+ * per kind of node found, in node order: consecutive nodes share a group
+ * when their CPU, core count and memory agree and their measured GEMM
+ * peaks and memory bandwidth are within DML_PROBE_GROUP_TOLERANCE of the
+ * group's mean (the group gets the mean); nodes that differ in either
+ * start a group of their own (up to DML_CLUSTER_GROUPS_MAX; later nodes
+ * join the last group). On CPU nodes a device is one core (one MPI rank
  * with one OpenBLAS thread), the planner groups them. DML_EINPUT when the
  * job was not measured.
  */

@@ -918,10 +918,70 @@ static void cluster_spec_links_come_from_large_messages(void **state)
                  0.02);
 }
 
+/* Nodes that measure differently (issue 16): the emulated cluster's CPU
+ * quotas 0.6, 0.6, 0.3, 0.15 of a core, with 10 % of noise between the
+ * two fast nodes, then a fast node again: a group per run of nodes of one
+ * speed, in node order, each at its nodes' mean; within the tolerance,
+ * one group. */
+static void cluster_spec_groups_nodes_by_speed(void **state)
+{
+    (void)state;
+    static dml_probe_job job;
+    memset(&job, 0, sizeof job);
+    job.measured = true;
+    job.ranks = 5;
+    job.nodes = 5;
+    const double quota[5] = {0.6, 0.66, 0.3, 0.15, 0.6};
+    dml_probe_host hosts[5];
+    for (int i = 0; i < 5; i++) {
+        hosts[i] = (dml_probe_host){
+            .ranks = 1, .packages = 1, .cores = 1, .pus = 1,
+            .mem_total_bytes = 24e9, .mem_available_bytes = 20e9,
+            .triad_1t_Bps = 15e9, .triad_all_Bps = 15e9 * quota[i],
+            .dgemm_1t_flops = 40e9 * quota[i],
+            .sgemm_1t_flops = 80e9 * quota[i]};
+        snprintf(hosts[i].hostname, sizeof hosts[i].hostname, "node%d", i);
+        snprintf(hosts[i].cpu_model, sizeof hosts[i].cpu_model, "AMD EPYC");
+    }
+    job.hosts = hosts;
+    job.host_count = 5;
+    job.p2p_count = 1; /* several nodes need a link between them */
+    snprintf(job.p2p[0].level, sizeof job.p2p[0].level, "inter_node");
+    job.p2p[0].latency_s = 50e-6;
+    job.p2p[0].bandwidth_Bps = 12.5e6;
+    dml_cluster_spec spec;
+    dml_error err;
+    assert_int_equal(dml_probe_job_cluster_spec(&job, &spec, &err), DML_OK);
+    assert_int_equal(spec.group_count, 4);
+    const int64_t nodes[4] = {2, 1, 1, 1};
+    const double fp32[4] = {80e9 * 0.63, 80e9 * 0.3, 80e9 * 0.15,
+                            80e9 * 0.6};
+    for (int k = 0; k < 4; k++) {
+        const dml_device_spec *d = &spec.groups[k].device;
+        assert_int_equal(spec.groups[k].nodes, nodes[k]);
+        assert_close(d->peak_flops[DML_DTYPE_FP32], fp32[k], 1e-12);
+        assert_close(d->peak_flops[DML_DTYPE_FP64], fp32[k] / 2, 1e-12);
+        assert_close(d->mem_bw_Bps, 15e9 * fp32[k] / 80e9, 1e-12);
+    }
+    /* The nodes alike within 25 %: one group at their mean. */
+    for (int i = 0; i < 5; i++) {
+        double q = i % 2 ? 0.55 : 0.65;
+        hosts[i].triad_all_Bps = 15e9 * q;
+        hosts[i].dgemm_1t_flops = 40e9 * q;
+        hosts[i].sgemm_1t_flops = 80e9 * q;
+    }
+    assert_int_equal(dml_probe_job_cluster_spec(&job, &spec, &err), DML_OK);
+    assert_int_equal(spec.group_count, 1);
+    assert_int_equal(spec.groups[0].nodes, 5);
+    assert_close(spec.groups[0].device.peak_flops[DML_DTYPE_FP32],
+                 80e9 * (3 * 0.65 + 2 * 0.55) / 5, 1e-12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(busbw_factors_follow_nccl_tests),
+        cmocka_unit_test(cluster_spec_groups_nodes_by_speed),
         cmocka_unit_test(op_names_round_trip),
         cmocka_unit_test(counts_follow_nccl_tests_size_convention),
         cmocka_unit_test(bandwidths_are_size_over_time_times_factor),
