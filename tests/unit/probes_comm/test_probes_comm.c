@@ -856,6 +856,15 @@ static void p2p_headline_bandwidth_is_the_largest_size(void **state)
     assert_true(r.latency_s == 0.25e-6);
 }
 
+/* An empty measured job of ranks over nodes, to fill by hand. */
+static void measured_job(dml_probe_job *job, int ranks, int nodes)
+{
+    memset(job, 0, sizeof *job);
+    job->measured = true;
+    job->ranks = ranks;
+    job->nodes = nodes;
+}
+
 /* A one-node job measured by hand: the cluster spec's intra-node link is
  * the p2p headline (largest message), its collectives the fits, whose
  * busbw comes from the large end of the sweep. */
@@ -863,10 +872,7 @@ static void cluster_spec_links_come_from_large_messages(void **state)
 {
     (void)state;
     static dml_probe_job job;
-    memset(&job, 0, sizeof job);
-    job.measured = true;
-    job.ranks = 2;
-    job.nodes = 1;
+    measured_job(&job, 2, 1);
     dml_probe_host host = {.ranks = 2, .packages = 1, .cores = 2, .pus = 2,
                            .mem_total_bytes = 24e9,
                            .mem_available_bytes = 20e9, .llc_bytes = 32e6,
@@ -927,10 +933,7 @@ static void cluster_spec_groups_nodes_by_speed(void **state)
 {
     (void)state;
     static dml_probe_job job;
-    memset(&job, 0, sizeof job);
-    job.measured = true;
-    job.ranks = 5;
-    job.nodes = 5;
+    measured_job(&job, 5, 5);
     const double quota[5] = {0.6, 0.66, 0.3, 0.15, 0.6};
     dml_probe_host hosts[5];
     for (int i = 0; i < 5; i++) {
