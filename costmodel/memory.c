@@ -13,7 +13,8 @@ static bool mixed(dml_dtype t)
 void dml_memory_state_bytes(dml_dtype dtype, dml_optimizer optimizer,
                             double grad_bytes, dml_state_bytes *out)
 {
-    bool adam = optimizer == DML_OPT_ADAMW || optimizer == DML_OPT_LAMB;
+    bool adam = optimizer == DML_OPT_ADAM || optimizer == DML_OPT_ADAMW ||
+                optimizer == DML_OPT_LAMB;
     out->param = dml_dtype_bytes(dtype);
     if (mixed(dtype)) {
         out->grad = grad_bytes > 0 ? grad_bytes : 4.0;

@@ -16,7 +16,7 @@ static const char *const recompute_names[] = {"none", "selective", "full",
 static const char *const schedule_names[] = {"1f1b", "gpipe", "interleaved",
                                              NULL};
 static const char *const optimizer_names[] = {"sgd", "adamw", "lamb", "lars",
-                                              NULL};
+                                              "adam", NULL};
 static const char *const decay_names[] = {"cosine", "linear", "constant",
                                           NULL};
 static const char *const attention_names[] = {"materialized", "flash", NULL};

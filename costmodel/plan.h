@@ -53,10 +53,11 @@ typedef enum dml_framework {
 } dml_framework;
 
 typedef enum dml_optimizer {
-    DML_OPT_SGD = 0, /* SGD with momentum */
-    DML_OPT_ADAMW = 1,
+    DML_OPT_SGD = 0,   /* SGD with momentum, L2 in the gradient */
+    DML_OPT_ADAMW = 1, /* Adam with decoupled weight decay */
     DML_OPT_LAMB = 2,
     DML_OPT_LARS = 3,
+    DML_OPT_ADAM = 4,  /* Adam with L2 in the gradient (coupled) */
 } dml_optimizer;
 
 typedef enum dml_lr_decay {

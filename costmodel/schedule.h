@@ -23,13 +23,13 @@
 #include "costmodel/plan.h"
 
 /* Peak LR for batch, from base_lr tuned at base_batch: linear for SGD and
- * LARS, square root for AdamW and LAMB. */
+ * LARS, square root for Adam, AdamW and LAMB. */
 double dml_schedule_scale_lr(dml_optimizer opt, double base_lr,
                              double base_batch, double batch);
 
 /* Learning rate at step (0-based): peak·(step+1)/warmup_steps during
  * warmup, then decay over decay_steps to min_lr and min_lr after (constant
- * decay stays at peak). */
+ * decay, or decay_steps 0, stays at peak). dml-exec trains with it. */
 double dml_schedule_lr_at(const dml_train_schedule *s, int64_t step);
 
 /* McCandlish et al. 2018 Appendix A: unbiased |G|^2 and tr(Sigma) from the

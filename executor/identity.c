@@ -185,6 +185,12 @@ dml_status dml_identity_make(const dml_plan *p, const char *data,
         add(&t, "schedule.beta2", "%s", num(s->beta2, v, sizeof v));
         add(&t, "schedule.eps", "%s", num(s->eps, v, sizeof v));
     }
+    /* Biases take no weight decay and no trust ratio since issue 12; a
+     * checkpoint from before, where that changed its weights, lacks the
+     * line and is not resumed by a run that would update differently. */
+    if (s->weight_decay != 0 || s->optimizer == DML_OPT_LAMB ||
+        s->optimizer == DML_OPT_LARS)
+        add(&t, "schedule.no_decay", "biases");
     add(&t, "schedule.peak_lr", "%s", num(s->peak_lr, v, sizeof v));
     add(&t, "schedule.min_lr", "%s", num(s->min_lr, v, sizeof v));
     add(&t, "schedule.warmup_steps", "%lld", (long long)s->warmup_steps);

@@ -24,8 +24,14 @@
  *   schedule.batch_ramp          "until:batch,..." or "none"
  *   schedule.optimizer           "adamw", then the hyper-parameters the
  *                                optimizer uses: weight_decay, and momentum
- *                                (sgd, lars) or beta1, beta2, eps (adamw,
- *                                lamb)
+ *                                (sgd, lars) or beta1, beta2, eps (adam,
+ *                                adamw, lamb)
+ *   schedule.no_decay            "biases": the tensors without weight
+ *                                decay or trust ratio (optim.h); written
+ *                                only where that matters (weight decay,
+ *                                LAMB, LARS), so the identities of other
+ *                                runs are those of before (a checkpoint
+ *                                written when biases decayed lacks it)
  *   schedule.peak_lr .min_lr .warmup_steps .decay .decay_steps
  *   data                         "synthetic <input>x<classes>", or
  *                                "sha256:<hex>" of the training images

@@ -5,9 +5,12 @@
 
 #include <math.h>
 
+#include "costmodel/schedule.h"
+
 int dml_optim_state_slots(dml_optimizer k)
 {
-    return k == DML_OPT_ADAMW || k == DML_OPT_LAMB ? 2 : 1;
+    return k == DML_OPT_ADAM || k == DML_OPT_ADAMW || k == DML_OPT_LAMB ? 2
+                                                                       : 1;
 }
 
 int dml_optim_needs_norms(dml_optimizer k)
@@ -46,6 +49,8 @@ void dml_optim_partial_norms(const dml_optim_hparams *h,
     const float wd = (float)h->weight_decay;
     for (size_t k = 0; k < nslices; k++) {
         const dml_optim_slice *sl = &s[k];
+        if (sl->no_decay)
+            continue; /* no trust ratio: its norms are not needed */
         double ww = 0.0, other = 0.0;
         for (size_t i = 0; i < sl->n; i++) {
             float w = sl->w[i], g = sl->g[i];
@@ -64,10 +69,16 @@ void dml_optim_partial_norms(const dml_optim_hparams *h,
     }
 }
 
+/* The weight decay a slice takes: none for a bias or norm parameter. */
+static double decay_of(const dml_optim_hparams *h, const dml_optim_slice *sl)
+{
+    return sl->no_decay ? 0.0 : h->weight_decay;
+}
+
 static void apply_sgd(const dml_optim_hparams *h, const dml_optim_slice *sl,
                       double lr)
 {
-    const float mu = (float)h->momentum, wd = (float)h->weight_decay;
+    const float mu = (float)h->momentum, wd = (float)decay_of(h, sl);
     const float a = (float)lr;
     for (size_t i = 0; i < sl->n; i++) {
         float g = sl->g[i] + wd * sl->w[i];
@@ -77,16 +88,21 @@ static void apply_sgd(const dml_optim_hparams *h, const dml_optim_slice *sl,
     }
 }
 
-static void apply_adamw(const dml_optim_hparams *h, const dml_optim_slice *sl,
-                        long t, double lr)
+/* Adam and AdamW: the L2 term in the gradient (coupled, Adam) or the
+ * weights shrunk before the step (decoupled, AdamW). */
+static void apply_adam(const dml_optim_hparams *h, const dml_optim_slice *sl,
+                       long t, double lr)
 {
     double c1, c2;
     adam_corrections(h, t, &c1, &c2);
     const float b1 = (float)h->beta1, b2 = (float)h->beta2;
     const float ob1 = (float)(1.0 - h->beta1), ob2 = (float)(1.0 - h->beta2);
-    const float a = (float)lr, decay = (float)(1.0 - lr * h->weight_decay);
+    bool coupled = h->kind == DML_OPT_ADAM;
+    double wd = decay_of(h, sl);
+    const float a = (float)lr, l2 = coupled ? (float)wd : 0.0f;
+    const float decay = coupled ? 1.0f : (float)(1.0 - lr * wd);
     for (size_t i = 0; i < sl->n; i++) {
-        float g = sl->g[i];
+        float g = coupled ? sl->g[i] + l2 * sl->w[i] : sl->g[i];
         float m = b1 * sl->m[i] + ob1 * g;
         float v = b2 * sl->v[i] + ob2 * g * g;
         sl->m[i] = m;
@@ -102,9 +118,9 @@ static void apply_lamb(const dml_optim_hparams *h, const dml_optim_slice *sl,
     adam_corrections(h, t, &c1, &c2);
     const float b1 = (float)h->beta1, b2 = (float)h->beta2;
     const float ob1 = (float)(1.0 - h->beta1), ob2 = (float)(1.0 - h->beta2);
-    const float wd = (float)h->weight_decay;
+    const float wd = (float)decay_of(h, sl);
     double wn = sqrt(sq[2 * sl->tensor]), un = sqrt(sq[2 * sl->tensor + 1]);
-    double ratio = wn > 0.0 && un > 0.0 ? wn / un : 1.0;
+    double ratio = !sl->no_decay && wn > 0.0 && un > 0.0 ? wn / un : 1.0;
     const float a = (float)(lr * ratio);
     for (size_t i = 0; i < sl->n; i++) {
         float w = sl->w[i], g = sl->g[i];
@@ -121,14 +137,15 @@ static void apply_lars(const dml_optim_hparams *h, const dml_optim_slice *sl,
                        double lr, const double *sq)
 {
     double wn = sqrt(sq[2 * sl->tensor]), gn = sqrt(sq[2 * sl->tensor + 1]);
-    double local = wn > 0.0 && gn > 0.0
-                       ? DML_OPTIM_LARS_ETA * wn / (gn + h->weight_decay * wn)
+    double wd = decay_of(h, sl);
+    double local = !sl->no_decay && wn > 0.0 && gn > 0.0
+                       ? DML_OPTIM_LARS_ETA * wn / (gn + wd * wn)
                        : 1.0;
-    const float mu = (float)h->momentum, wd = (float)h->weight_decay;
+    const float mu = (float)h->momentum;
     const float a = (float)(lr * local);
     for (size_t i = 0; i < sl->n; i++) {
         float w = sl->w[i];
-        float b = mu * sl->m[i] + a * (sl->g[i] + wd * w);
+        float b = mu * sl->m[i] + a * (sl->g[i] + (float)wd * w);
         sl->m[i] = b;
         sl->w[i] = w - b;
     }
@@ -140,7 +157,8 @@ void dml_optim_apply(const dml_optim_hparams *h, const dml_optim_slice *s,
     for (size_t k = 0; k < nslices; k++) {
         switch (h->kind) {
         case DML_OPT_SGD: apply_sgd(h, &s[k], lr); break;
-        case DML_OPT_ADAMW: apply_adamw(h, &s[k], t, lr); break;
+        case DML_OPT_ADAM:
+        case DML_OPT_ADAMW: apply_adam(h, &s[k], t, lr); break;
         case DML_OPT_LAMB: apply_lamb(h, &s[k], t, lr, sq); break;
         case DML_OPT_LARS: apply_lars(h, &s[k], lr, sq); break;
         }
@@ -149,17 +167,6 @@ void dml_optim_apply(const dml_optim_hparams *h, const dml_optim_slice *s,
 
 double dml_optim_lr_at(const dml_train_schedule *s, int64_t step)
 {
-    if (s->warmup_steps > 0 && step < s->warmup_steps)
-        return s->peak_lr * (double)(step + 1) / (double)s->warmup_steps;
-    if (s->decay == DML_DECAY_CONSTANT || s->decay_steps <= 0)
-        return s->peak_lr;
-    double p = (double)(step - s->warmup_steps) / (double)s->decay_steps;
-    if (p > 1.0)
-        p = 1.0;
-    if (p < 0.0)
-        p = 0.0;
-    if (s->decay == DML_DECAY_COSINE)
-        return s->min_lr +
-               (s->peak_lr - s->min_lr) * 0.5 * (1.0 + cos(M_PI * p));
-    return s->peak_lr - (s->peak_lr - s->min_lr) * p;
+    /* one schedule for the planner, the exports and the executor */
+    return dml_schedule_lr_at(s, step);
 }

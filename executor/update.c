@@ -23,7 +23,7 @@ static void make_slices(dml_update *u, dml_stage *st, const dml_sync *sync)
             size_t c = o->state_off + (a - o->lo);
             u->slices[u->nslices++] = (dml_optim_slice){
                 st->params + a, o->grad + (a - o->lo), m + c,
-                v ? v + c : NULL, e - a, t};
+                v ? v + c : NULL, e - a, t, T->bias};
         }
     }
 }

@@ -25,7 +25,7 @@ static const struct {
 
 static bool adam_like(dml_optimizer o)
 {
-    return o == DML_OPT_ADAMW || o == DML_OPT_LAMB;
+    return o == DML_OPT_ADAM || o == DML_OPT_ADAMW || o == DML_OPT_LAMB;
 }
 
 double dml_planner_sample_tokens(const dml_model_spec *m)
@@ -188,7 +188,8 @@ static void advise(const dml_model_spec *m, dml_optimizer opt,
         snprintf(a->why, sizeof a->why,
                  "transformers train with Adam-type optimizers; SGD-type "
                  "ones need far more tuning");
-    } else if (opt == DML_OPT_ADAMW && (tokens > 16e6 || b > 32768)) {
+    } else if ((opt == DML_OPT_ADAM || opt == DML_OPT_ADAMW) &&
+               (tokens > 16e6 || b > 32768)) {
         a->recommended = DML_OPT_LAMB;
         snprintf(a->why, sizeof a->why,
                  "a batch of %.3g %s is very large for Adam; LAMB keeps "
@@ -196,6 +197,12 @@ static void advise(const dml_model_spec *m, dml_optimizer opt,
                  "64k sequences)", m->type == DML_MODEL_TRANSFORMER
                                        ? tokens / 1e6 : b,
                  m->type == DML_MODEL_TRANSFORMER ? "M tokens" : "samples");
+    } else if (opt == DML_OPT_ADAM && m->type == DML_MODEL_TRANSFORMER) {
+        a->recommended = DML_OPT_ADAMW;
+        snprintf(a->why, sizeof a->why,
+                 "adam is Adam with L2 in the gradient, planned without "
+                 "weight decay; GPT-3 and Llama train with AdamW's "
+                 "decoupled decay of 0.1 (Loshchilov and Hutter 2019)");
     } else if (opt == DML_OPT_SGD && b > 8192) {
         a->recommended = DML_OPT_LARS;
         snprintf(a->why, sizeof a->why,
@@ -259,7 +266,11 @@ void dml_planner_schedule(const dml_model_spec *m, const dml_batch_inputs *in,
         out->beta1 = 0.9;
         out->beta2 = tf ? 0.95 : 0.999; /* GPT-3 used 0.95 */
         out->eps = 1e-8;
-        out->weight_decay = tf ? (opt == DML_OPT_LAMB ? 0.01 : 0.1) : 0.0;
+        /* adam's decay would be an L2 term that Adam's scaling weakens
+         * (Loshchilov and Hutter 2019): none, as torch.optim.Adam */
+        out->weight_decay = !tf || opt == DML_OPT_ADAM ? 0.0
+                            : opt == DML_OPT_LAMB      ? 0.01
+                                                       : 0.1;
     } else {
         out->momentum = 0.9;
         out->weight_decay = 1e-4; /* Goyal et al. 2017 */

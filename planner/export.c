@@ -245,6 +245,15 @@ static bool megatron_refuses(const dml_planner *p, const dml_planned *pl,
                  "only): --config schedule=1f1b");
         return true;
     }
+    if (s->optimizer == DML_OPT_ADAM && s->weight_decay != 0) {
+        snprintf(reason, size,
+                 "the plan's adam adds weight decay %g to the gradient (L2); "
+                 "Megatron-LM's --optimizer adam decouples it (AdamW, "
+                 "OptimizerConfig.decoupled_weight_decay has no flag): "
+                 "--optimizer adamw",
+                 s->weight_decay);
+        return true;
+    }
     if (s->optimizer == DML_OPT_LAMB || s->optimizer == DML_OPT_LARS) {
         snprintf(reason, size,
                  "Megatron-LM has no %s optimizer (its --optimizer: adam, "

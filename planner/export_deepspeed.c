@@ -21,9 +21,17 @@
 
 #include "planner/export_internal.h"
 
+/* DeepSpeed's "Adam" decouples the weight decay unless adam_w_mode is
+ * false (runtime/engine.py, ADAM_W_MODE_DEFAULT True): the plan's adam
+ * (L2 in the gradient) says so; its adamw is "AdamW". */
 static json_t *optimizer_json(const dml_train_schedule *s)
 {
     switch (s->optimizer) {
+    case DML_OPT_ADAM:
+        return json_pack("{s:s, s:{s:f, s:[f, f], s:f, s:f, s:b}}", "type",
+                         "Adam", "params", "lr", s->peak_lr, "betas",
+                         s->beta1, s->beta2, "eps", s->eps, "weight_decay",
+                         s->weight_decay, "adam_w_mode", 0);
     case DML_OPT_ADAMW:
     case DML_OPT_LAMB:
         return json_pack("{s:s, s:{s:f, s:[f, f], s:f, s:f}}", "type",

@@ -233,8 +233,11 @@ dml_status dml__export_megatron_args(FILE *f, const dml_planner *p,
     fprintf(f, "    --attention-backend %s\n",
             c->attention == DML_ATTN_FLASH ? "flash" : "unfused");
     model_args(f, m, c);
-    if (s->optimizer == DML_OPT_ADAMW) {
-        /* Megatron-LM's adam decouples the weight decay (AdamW) */
+    if (s->optimizer == DML_OPT_ADAMW || s->optimizer == DML_OPT_ADAM) {
+        /* Megatron-LM's adam decouples the weight decay (AdamW:
+         * OptimizerConfig.decoupled_weight_decay, no flag); a plan's adam
+         * comes here only without weight decay, where the two agree
+         * (export.c refuses it otherwise) */
         fprintf(f, "    --optimizer adam\n");
         fprintf(f, "    --adam-beta1 %g\n    --adam-beta2 %g\n"
                    "    --adam-eps %g\n", s->beta1, s->beta2, s->eps);

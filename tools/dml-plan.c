@@ -97,7 +97,10 @@ static const char usage_text[] =
     "                     e.g. 300e9 or 2T, up to 1e18 and 1e12 steps; with\n"
     "                     'auto' the tokens the target needs at small\n"
     "                     batches (McCandlish E_min)\n"
-    "  --optimizer O      adam|adamw (default), sgd, lamb or lars\n"
+    "  --optimizer O      adamw (default: Adam with decoupled weight decay),\n"
+    "                     adam (weight decay as L2 in the gradient; planned\n"
+    "                     without), sgd, lamb or lars (dml-exec(1) has each\n"
+    "                     rule)\n"
     "  --base-lr LR, --base-batch B   a learning rate (1e-12 to 1000)\n"
     "                     tuned at batch B (1 to 1e12), to scale (linear\n"
     "                     for sgd/lars, square root for adam/lamb);\n"
@@ -205,7 +208,9 @@ static dml_status parse_target_accuracy(const char *text,
 static dml_status parse_optimizer(const char *text, dml_optimizer *out,
                                   dml_error *err)
 {
-    if (strcmp(text, "adam") == 0 || strcmp(text, "adamw") == 0)
+    if (strcmp(text, "adam") == 0)
+        *out = DML_OPT_ADAM;
+    else if (strcmp(text, "adamw") == 0)
         *out = DML_OPT_ADAMW;
     else if (strcmp(text, "sgd") == 0)
         *out = DML_OPT_SGD;

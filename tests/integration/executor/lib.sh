@@ -13,9 +13,9 @@ enter_work() {
 #   (32 -> [16, 16] -> 4, synthetic data) with the given layout. STAGES is
 #   the JSON list of stage objects, e.g.
 #   '[{"first_layer":0,"last_layer":1},{"first_layer":2,"last_layer":2}]'.
-#   $PEAK_LR (default 0.01), $RAMP (a batch_ramp list, default []) and
-#   $SYNC (parallel.sync, default allreduce) are read from the
-#   environment.
+#   $PEAK_LR (default 0.01), $RAMP (a batch_ramp list, default []),
+#   $SYNC (parallel.sync, default allreduce) and $ACT (the activation,
+#   default the spec's, relu) are read from the environment.
 make_plan() {
     local file=$1 dp=$2 tp=$3 pp=$4 zero=$5 mbs=$6 mb=$7 sched=$8 opt=$9
     local stages=${10}
@@ -25,7 +25,8 @@ make_plan() {
   "schema_version": 1,
   "kind": "plan",
   "model": {"type": "mlp", "name": "mlp-tiny", "input": 32,
-            "hidden": [16, 16], "output": 4, "dtype": "fp32"},
+            "hidden": [16, 16], "output": 4, "dtype": "fp32"${ACT:+,
+            \"activation\": \"$ACT\"}},
   "cluster": {"name": "test-localhost", "devices": $((dp * tp * pp))},
   "parallel": {"dp": $dp, "tp": $tp, "pp": $pp, "mbs": $mbs,
                "microbatches": $mb, "zero": $zero, "schedule": "$sched",

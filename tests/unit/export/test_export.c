@@ -462,6 +462,81 @@ static void megatron_refusals(void **state)
     dml_planner_free(p);
 }
 
+/* A plan of optimizer opt for gpt3-125m on one DGX H100 node. */
+static dml_planner *plan_with(dml_optimizer opt, dml_framework fw)
+{
+    dml_planner_request r;
+    dml_error err;
+    dml_planner *p = NULL;
+    if (dml_test_planner_request(&r, "gpt3-125m", "dgx-h100", 1, 256, "tp=1",
+                                 &err))
+        fail_msg("%s", err.msg);
+    r.optimizer = opt;
+    r.framework = fw;
+    if (dml_planner_new(&r, &p, &err) || dml_planner_run(p, &err))
+        fail_msg("%s", err.msg);
+    return p;
+}
+
+/* adam is Adam with L2 in the gradient, adamw decoupled decay: one
+ * meaning each, in the plan and in every export. Megatron-LM's adam is
+ * AdamW (OptimizerConfig.decoupled_weight_decay, no flag); DeepSpeed's
+ * "Adam" is too unless adam_w_mode is false (runtime/engine.py). */
+static void adam_and_adamw(void **state)
+{
+    (void)state;
+    dml_planner *p = plan_with(DML_OPT_ADAMW, DML_FRAMEWORK_MEGATRON);
+    assert_int_equal(p->plans[0].plan.sched.optimizer, DML_OPT_ADAMW);
+    assert_true(p->plans[0].plan.sched.weight_decay == 0.1);
+    char *t = export_of(p, DML_EXPORT_MEGATRON, NULL);
+    has(t, "    --optimizer adam\n");
+    has(t, "    --weight-decay 0.1\n");
+    free(t);
+    dml_planner_free(p);
+
+    /* adam is planned without weight decay (L2 under Adam's scaling is
+     * weak and torch.optim.Adam has none), said in the advice; Megatron
+     * runs it as its adam with decay 0, the same rule then */
+    p = plan_with(DML_OPT_ADAM, DML_FRAMEWORK_MEGATRON);
+    assert_int_equal(p->plans[0].plan.sched.optimizer, DML_OPT_ADAM);
+    assert_true(p->plans[0].plan.sched.weight_decay == 0);
+    assert_int_equal(p->plans[0].advice.recommended, DML_OPT_ADAMW);
+    t = export_of(p, DML_EXPORT_MEGATRON, NULL);
+    has(t, "    --optimizer adam\n");
+    has(t, "    --weight-decay 0\n");
+    free(t);
+    /* with weight decay (a plan file edited by hand) Megatron-LM cannot
+     * run it: refused, not exported as AdamW */
+    p->plans[0].plan.sched.weight_decay = 0.01;
+    refused(p, DML_EXPORT_MEGATRON, "--optimizer adamw");
+    refused(p, DML_EXPORT_SLURM, "decouples it");
+    dml_planner_free(p);
+
+    const char *want[2] = {"AdamW", "Adam"};
+    dml_optimizer opts[2] = {DML_OPT_ADAMW, DML_OPT_ADAM};
+    for (int i = 0; i < 2; i++) {
+        p = plan_with(opts[i], DML_FRAMEWORK_DEEPSPEED);
+        p->plans[0].plan.sched.weight_decay = 0.05;
+        t = export_of(p, DML_EXPORT_DEEPSPEED, NULL);
+        json_t *j = json_loads(t, 0, NULL);
+        assert_non_null(j);
+        json_t *o = json_object_get(j, "optimizer");
+        assert_string_equal(json_string_value(json_object_get(o, "type")),
+                            want[i]);
+        json_t *par = json_object_get(o, "params");
+        assert_true(json_real_value(json_object_get(par, "weight_decay")) ==
+                    0.05);
+        json_t *mode = json_object_get(par, "adam_w_mode");
+        if (opts[i] == DML_OPT_ADAM)
+            assert_true(json_is_false(mode));
+        else
+            assert_null(mode);
+        json_decref(j);
+        free(t);
+        dml_planner_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +550,7 @@ int main(void)
         cmocka_unit_test(slurm_options),
         cmocka_unit_test(sync_strategies),
         cmocka_unit_test(megatron_refusals),
+        cmocka_unit_test(adam_and_adamw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
