@@ -522,7 +522,9 @@ static double evaluate_now(dml_exec *x)
 
 static void evaluate(dml_exec *x)
 {
-    x->test_accuracy = x->eval_step == x->first_step + x->nrun - 1
+    /* (--steps 0: no step, the initial weights are evaluated) */
+    x->test_accuracy = x->nrun > 0 &&
+                               x->eval_step == x->first_step + x->nrun - 1
                            ? x->eval_accuracy /* evaluated after the last */
                            : evaluate_now(x);
 }
