@@ -47,51 +47,57 @@ static void sgd_momentum_matches_hand_computation(void **state)
     assert_close(m, 1.134, 1e-6, "SGD step 2 momentum buffer");
 }
 
+/* Expected values of two steps of an Adam-type rule from w=1 with
+ * g = 0.5 then -0.25, lr 0.1, wd 0.01, betas (0.9, 0.999), eps 1e-8. */
+typedef struct adam_case {
+    dml_optimizer kind;
+    double w1, m1, v1; /* after step 1 */
+    double w2;         /* weight after step 2 */
+    const char *name;
+} adam_case;
+
+static void two_adam_steps(const adam_case *c)
+{
+    dml_optim_hparams h = hparams(c->kind, 0.01);
+    float w = 1.0f, g = 0.5f, m = 0.0f, v = 0.0f;
+    dml_optim_slice s = {&w, &g, &m, &v, 1, 0, false};
+    dml_optim_apply(&h, &s, 1, 1, 0.1, NULL);
+    print_message("%s\n", c->name);
+    assert_close(w, c->w1, 1e-6, "step 1 weight");
+    assert_close(m, c->m1, 1e-6, "step 1 first moment");
+    assert_close(v, c->v1, 1e-6, "step 1 second moment");
+    g = -0.25f;
+    dml_optim_apply(&h, &s, 1, 2, 0.1, NULL);
+    assert_close(w, c->w2, 1e-6, "step 2 weight");
+    assert_int_equal(dml_optim_state_slots(c->kind), 2);
+    assert_false(dml_optim_needs_norms(c->kind));
+}
+
 static void adamw_matches_hand_computation(void **state)
 {
     (void)state;
-    /* w=1, lr 0.1, wd 0.01, betas (0.9, 0.999), eps 1e-8.
-     * step 1, g=0.5: w = 0.999 (decay); m=0.05, v=0.00025, m^=0.5, v^=0.25,
+    /* step 1, g=0.5: w = 0.999 (decay); m=0.05, v=0.00025, m^=0.5, v^=0.25,
      *   w = 0.999 - 0.1 * 0.5/(0.5+1e-8) = 0.899000002.
      * step 2, g=-0.25: m = 0.02, v = 0.00031225, m^ = 0.02/0.19,
      *   v^ = 0.00031225/0.001999, w = 0.898101 - 0.1 m^/(sqrt(v^)+eps)
      *   = 0.8714672987. */
-    dml_optim_hparams h = hparams(DML_OPT_ADAMW, 0.01);
-    float w = 1.0f, g = 0.5f, m = 0.0f, v = 0.0f;
-    dml_optim_slice s = {&w, &g, &m, &v, 1, 0, false};
-    dml_optim_apply(&h, &s, 1, 1, 0.1, NULL);
-    assert_close(w, 0.899000002, 1e-6, "AdamW step 1 weight");
-    assert_close(m, 0.05, 1e-6, "AdamW step 1 first moment");
-    assert_close(v, 0.00025, 1e-6, "AdamW step 1 second moment");
-    g = -0.25f;
-    dml_optim_apply(&h, &s, 1, 2, 0.1, NULL);
-    assert_close(w, 0.8714672987, 1e-6, "AdamW step 2 weight");
+    adam_case c = {DML_OPT_ADAMW, 0.899000002, 0.05, 0.00025, 0.8714672987,
+                   "AdamW (decoupled weight decay)"};
+    two_adam_steps(&c);
 }
 
 static void adam_adds_weight_decay_to_the_gradient(void **state)
 {
     (void)state;
-    /* torch.optim.Adam with weight_decay: w=1, lr 0.1, wd 0.01, betas
-     * (0.9, 0.999), eps 1e-8.
+    /* torch.optim.Adam with weight_decay:
      * step 1, g=0.5: g' = 0.5 + 0.01*1 = 0.51, m = 0.051, v = 0.0002601,
      *   m^ = v^^(1/2) = 0.51, w = 1 - 0.1 * 0.51/(0.51+1e-8) = 0.900000002.
      * step 2, g=-0.25: g' = -0.25 + 0.01*0.900000002 = -0.241, m = 0.0218,
      *   v = 0.0003179209, w = 0.8712293476 (AdamW, decoupled, gives
      *   0.8714672987 from the same start: the two are not the same rule). */
-    dml_optim_hparams h = hparams(DML_OPT_ADAM, 0.01);
-    float w = 1.0f, g = 0.5f, m = 0.0f, v = 0.0f;
-    dml_optim_slice s = {&w, &g, &m, &v, 1, 0, false};
-    dml_optim_apply(&h, &s, 1, 1, 0.1, NULL);
-    assert_close(w, 0.9000000019607843, 1e-6, "Adam step 1 weight");
-    assert_close(m, 0.051, 1e-6, "Adam step 1 first moment of g + wd w");
-    assert_close(v, 0.0002601, 1e-6, "Adam step 1 second moment of g + wd w");
-    g = -0.25f;
-    dml_optim_apply(&h, &s, 1, 2, 0.1, NULL);
-    assert_close(w, 0.8712293476231743, 1e-6, "Adam step 2 weight");
-    assert_close(m, 0.0218, 1e-5, "Adam step 2 first moment");
-    assert_close(v, 0.0003179209, 1e-5, "Adam step 2 second moment");
-    assert_int_equal(dml_optim_state_slots(DML_OPT_ADAM), 2);
-    assert_false(dml_optim_needs_norms(DML_OPT_ADAM));
+    adam_case c = {DML_OPT_ADAM, 0.9000000019607843, 0.051, 0.0002601,
+                   0.8712293476231743, "Adam (L2 in the gradient)"};
+    two_adam_steps(&c);
 }
 
 /* A bias (no_decay) takes no weight decay under any rule and no trust
