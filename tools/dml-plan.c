@@ -408,6 +408,13 @@ static dml_status parse_options(int argc, char **argv, options *o,
     o->tune_steps = 30;
     DML_CHECK(dml_cli_parse(&o->cli, argc, argv, longopts, on_option, o,
                             err));
+    /* --json is one document; the two lists have a schema each */
+    if (o->list_models && o->list_clusters && o->json && !o->cli.help &&
+        !o->cli.version)
+        return dml_error_msg(err, DML_EUSAGE,
+                             "--list-models and --list-clusters with --json "
+                             "would be two documents: ask for one list at a "
+                             "time");
     if (o->cli.help || o->cli.version || o->list_models || o->list_clusters)
         return DML_OK;
     if (!o->req.model)

@@ -30,6 +30,13 @@ names = {m["name"]: m for m in d["models"]}
 # SC21 Eq. 2: about 175 B parameters
 assert 170e9 < names["gpt3-175b"]["params"] < 180e9, names["gpt3-175b"]
 ' || fail "--list-models --json"
+# issue 12: both lists with --json would be two documents: refused with
+# one line, exit 2; as text both come
+expect_exit 2 plan --list-models --list-clusters --json
+one_line "one list at a time"
+plan --list-models --list-clusters >both.out || fail "both lists, no --json"
+grep -q "^gpt3-175b " both.out && grep -q "^dgx-h100 " both.out ||
+    fail "both lists as text"
 
 # GPT-3 175B on 128 x 8 A100 80GB, 1536 sequences (Narayanan et al. SC21).
 plan --model gpt3-175b --cluster dgx-a100-80g --nodes 128 \
