@@ -5,39 +5,86 @@
 #include "db/cluster_query.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "db_internal.h"
 
 #include "common/stats.h"
 
-dml_status dml_db_latest_probed_cluster(dml_db *db, char **spec_json,
-                                        int64_t *cluster_id, dml_error *err)
+/* The origin of the row st stands on (columns of dml_db_this_cluster). */
+static void read_origin(sqlite3_stmt *st, dml_db_probe_origin *o)
+{
+    memset(o, 0, sizeof *o);
+    o->cluster_id = dml__col_i64(st, 0);
+    o->probe_run_id = dml__col_i64(st, 2);
+    dml__col_text(st, 3, o->finished_at, sizeof o->finished_at);
+    dml__col_text(st, 4, o->host, sizeof o->host);
+    o->ranks = (int)dml__col_i64(st, 5);
+    o->nodes = (int)dml__col_i64(st, 6);
+    o->quick = dml__col_i64(st, 7) != 0;
+    o->link_measurements = dml__col_i64(st, 8);
+}
+
+dml_status dml_db_this_cluster(dml_db *db, char **spec_json,
+                               dml_db_probe_origin *used,
+                               dml_db_probe_origin *passed_over,
+                               dml_error *err)
 {
     *spec_json = NULL;
+    memset(used, 0, sizeof *used);
+    memset(passed_over, 0, sizeof *passed_over);
     dml__q q;
+    /* Newest first; the loop stops at the first that measured links. */
     DML_CHECK(dml__q_prepare(
         &q, db,
-        "SELECT id, spec_json FROM clusters\n"
-        "WHERE source = 'dml-probe' AND spec_json IS NOT NULL\n"
-        "ORDER BY created_at DESC, id DESC LIMIT 1",
+        "SELECT c.id, c.spec_json, pr.id, pr.finished_at, h.hostname,\n"
+        "       pr.ranks, pr.nodes, pr.quick,\n"
+        "       (SELECT count(*) FROM measurements m\n"
+        "        WHERE m.probe_run_id = pr.id\n"
+        "          AND m.kind IN ('p2p', 'collective', 'nccl'))\n"
+        "FROM clusters c\n"
+        "LEFT JOIN probe_runs pr ON pr.id = c.probe_run_id\n"
+        "LEFT JOIN hosts h ON h.id = pr.host_id\n"
+        "WHERE c.source = 'dml-probe' AND c.spec_json IS NOT NULL\n"
+        "ORDER BY c.created_at DESC, c.id DESC",
         "reading the probed cluster", err));
-    bool row = false;
-    dml_status s = dml__q_step(&q, &row, err);
-    if (s == DML_OK && !row)
+    dml_status s = DML_OK;
+    bool any = false;
+    for (;;) {
+        bool row = false;
+        s = dml__q_step(&q, &row, err);
+        if (s != DML_OK || !row)
+            break;
+        dml_db_probe_origin o;
+        read_origin(q.st, &o);
+        if (!any || o.link_measurements > 0) {
+            free(*spec_json);
+            *spec_json = dml__col_text_dup(q.st, 1);
+            if (!*spec_json) {
+                s = dml_error_msg(err, DML_ENOMEM,
+                                  "reading the probed cluster: out of "
+                                  "memory");
+                break;
+            }
+            if (any)
+                *passed_over = *used; /* the newest, without links */
+            *used = o;
+        }
+        any = true;
+        if (o.link_measurements > 0)
+            break;
+    }
+    dml__q_finish(&q);
+    if (s == DML_OK && !any)
         s = dml_error_msg(err, DML_ENOTFOUND,
                           "no cluster measured by dml-probe in %s: run "
                           "`mpirun -np N dml-probe --db %s` on this machine "
                           "first, or name a cluster preset or spec file",
                           dml_db_path(db), dml_db_path(db));
-    if (s == DML_OK) {
-        if (cluster_id)
-            *cluster_id = dml__col_i64(q.st, 0);
-        *spec_json = dml__col_text_dup(q.st, 1);
-        if (!*spec_json)
-            s = dml_error_msg(err, DML_ENOMEM,
-                              "reading the probed cluster: out of memory");
+    if (s != DML_OK) {
+        free(*spec_json);
+        *spec_json = NULL;
     }
-    dml__q_finish(&q);
     return s;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "common/file.h"
+#include "common/log.h"
 #include "costmodel/flops.h"
 #include "common/units.h"
 #include "costmodel/presets.h"
@@ -50,17 +51,44 @@ static dml_status unknown_preset(const char *what, const char *name,
                          list[0] ? list : "none found");
 }
 
+const char *dml_planner_probe_text(const dml_db_probe_origin *o, char *buf,
+                                   size_t size)
+{
+    snprintf(buf, size, "probe run %lld (%d rank%s on %d node%s%s%s, %s)",
+             (long long)o->probe_run_id, o->ranks, o->ranks == 1 ? "" : "s",
+             o->nodes, o->nodes == 1 ? "" : "s", o->host[0] ? ", host " : "",
+             o->host, o->finished_at[0] ? o->finished_at : "time unknown");
+    return buf;
+}
+
+/* The spec of the probe --cluster this stands for (db/cluster_query.h),
+ * and a warning when it measured no links or a newer probe that measured
+ * none was passed over for it: which probe it is, the report says. */
 static dml_status load_this_cluster(dml_planner *p, dml_error *err)
 {
     dml_db *db = NULL;
     DML_CHECK(dml_db_open_existing(dml_db_default_path(p->req.db_path), &db,
                                    err));
     char *text = NULL;
-    dml_status s = dml_db_latest_probed_cluster(db, &text, &p->cluster_db_id,
-                                                err);
+    dml_status s = dml_db_this_cluster(db, &text, &p->this_probe,
+                                       &p->this_passed, err);
     dml_db_close(db);
     if (s != DML_OK)
         return s;
+    p->cluster_db_id = p->this_probe.cluster_id;
+    char a[160], b[160];
+    if (p->this_passed.probe_run_id > 0)
+        dml_log_warn("--cluster this: the newest probe, %s, measured no "
+                     "communication between ranks; planning with %s, the "
+                     "newest that did (probe under mpirun, a rank per "
+                     "device, to replace it)",
+                     dml_planner_probe_text(&p->this_passed, a, sizeof a),
+                     dml_planner_probe_text(&p->this_probe, b, sizeof b));
+    else if (p->this_probe.link_measurements == 0)
+        dml_log_warn("--cluster this: %s measured no communication between "
+                     "ranks; the links are the spec's assumptions, not "
+                     "measurements (probe under mpirun, a rank per device)",
+                     dml_planner_probe_text(&p->this_probe, a, sizeof a));
     json_error_t je;
     json_t *j = json_loads(text, 0, &je);
     free(text);

@@ -27,6 +27,7 @@
 
 #include "common/error.h"
 #include "costmodel/step_time.h"
+#include "db/cluster_query.h"
 #include "planner/batch.h"
 #include "planner/config.h"
 #include "planner/convergence.h"
@@ -125,6 +126,9 @@ typedef struct dml_planner {
     dml_model_spec model;       /* seq_len as planned */
     dml_cluster_spec cluster;   /* as loaded and scaled by --nodes */
     int64_t cluster_db_id;      /* "this": the clusters row read, else 0 */
+    dml_db_probe_origin this_probe;  /* "this": the probe behind it */
+    dml_db_probe_origin this_passed; /* "this": a newer probe without
+                                        links passed over (id 0: none) */
     double mem_capacity_bytes;  /* per device (of split 0) */
     int split_count;            /* ways of cutting devices */
     dml_planner_split *splits;  /* split_count of them */
@@ -145,6 +149,11 @@ typedef struct dml_planner {
                                    target over dense's */
     char conv_warning[768];     /* the one line the tool warns, "" none */
 } dml_planner;
+
+/* A probe run as the report and warnings name it: "probe run 3 (2 ranks
+ * on 1 node, host vm, 2026-12-06T15:04:35.491Z)". */
+const char *dml_planner_probe_text(const dml_db_probe_origin *o, char *buf,
+                                   size_t size);
 
 /* Read and check the inputs; *out is NULL on failure. */
 dml_status dml_planner_new(const dml_planner_request *req, dml_planner **out,

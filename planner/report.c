@@ -139,6 +139,46 @@ static const char *attention_cell(const dml_parallel_config *c)
     return c->attention == DML_ATTN_FLASH ? "flash" : "mat";
 }
 
+/* What --cluster this stood for: the probe run, and one passed over. */
+static void print_this_probe(FILE *out, const dml_planner *p)
+{
+    const dml_db_probe_origin *o = &p->this_probe;
+    if (o->cluster_id <= 0)
+        return;
+    char a[160], b[160];
+    fprintf(out, "Cluster this: %s%s, links %s",
+            dml_planner_probe_text(o, a, sizeof a),
+            o->quick ? ", --quick" : "",
+            o->link_measurements > 0 ? "measured"
+                                     : "not measured (one rank: assumed)");
+    if (p->this_passed.probe_run_id > 0)
+        fprintf(out, "; the newer %s measured no links and was passed over",
+                dml_planner_probe_text(&p->this_passed, b, sizeof b));
+    fprintf(out, ".\n");
+}
+
+/* One probe run (--cluster this) as JSON. */
+static json_t *probe_origin_json(const dml_db_probe_origin *o)
+{
+    return json_pack("{s:I, s:I, s:s, s:s, s:i, s:i, s:b, s:I}",
+                     "probe_run_id", (json_int_t)o->probe_run_id,
+                     "clusters_row", (json_int_t)o->cluster_id, "finished_at",
+                     o->finished_at, "host", o->host, "ranks", o->ranks,
+                     "nodes", o->nodes, "quick", o->quick,
+                     "link_measurements", (json_int_t)o->link_measurements);
+}
+
+static json_t *this_probe_json(const dml_planner *p)
+{
+    json_t *j = probe_origin_json(&p->this_probe);
+    if (j)
+        json_object_set_new(j, "passed_over",
+                            p->this_passed.probe_run_id > 0
+                                ? probe_origin_json(&p->this_passed)
+                                : json_null());
+    return j;
+}
+
 static void print_header(FILE *out, const dml_planner *p)
 {
     const dml_planner_split *s = &p->splits[p->plans[0].cand.split];
@@ -156,6 +196,7 @@ static void print_header(FILE *out, const dml_planner *p)
             safe(p->cluster.name, &t1), (long long)nodes, nodes == 1 ? "" : "s",
             p->cluster.groups[0].devices_per_node, safe(d->model, &t2),
             dml_units_bytes(s->ctx.mem_bytes, b1, sizeof b1));
+    print_this_probe(out, p);
     const dml_search_result *r = &p->result;
     char c1[32], c2[32], c3[32], c4[32];
     fprintf(out, "Searched %s configurations in %s (%s/s): %s fit, %s over "
@@ -646,6 +687,9 @@ json_t *dml_planner_to_json(const dml_planner *p, const dml_report_extras *x)
         "rejected", rejected ? rejected : json_object());
     if (!doc)
         return NULL;
+    if (p->this_probe.cluster_id > 0)
+        json_object_set_new(json_object_get(doc, "cluster"), "probe",
+                            this_probe_json(p));
     json_object_set_new(doc, "framework",
                         json_string(dml_framework_name(p->req.framework)));
     if (p->model.type == DML_MODEL_TRANSFORMER)

@@ -59,6 +59,8 @@ static const char usage_text[] =
     "  --model M          model preset (--list-models) or spec file\n"
     "  --cluster C        cluster preset (--list-clusters), spec file, or\n"
     "                     'this': the newest cluster dml-probe measured\n"
+    "                     with links between ranks (else the newest), the\n"
+    "                     probe run named in the report\n"
     "  --nodes N          scale the cluster to N nodes\n"
     "  --devices N        plan for N devices (CPU: N MPI ranks)\n"
     "  --global-batch B   samples (sequences) per step, or 'auto' to search\n"

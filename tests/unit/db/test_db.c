@@ -23,6 +23,7 @@
 
 #include "common/measurement.h"
 #include "db/calib_store.h"
+#include "db/cluster_query.h"
 #include "db/db.h"
 #include "db/db_internal.h"
 #include "db/history.h"
@@ -715,6 +716,83 @@ static void record_probe_writes_every_row_and_the_summary(void **state)
     dml_db_close(db);
 }
 
+/* Record sample_record as a probe of `ranks` ranks (1: without the p2p
+ * and collective rows, as dml-probe without mpirun) finishing at `at`,
+ * with a cluster spec of its own; its probe run id. */
+static int64_t record_probed(dml_db *db, int ranks, const char *at)
+{
+    dml_db_probe_record rec = sample_record();
+    rec.run.ranks = ranks;
+    if (ranks == 1)
+        rec.n_measurements = 6; /* membw and gemm only */
+    snprintf(rec.run.finished_at, sizeof rec.run.finished_at, "%s", at);
+    char json[96];
+    snprintf(json, sizeof json, "{\"name\": \"node-a\", \"at\": \"%s\"}",
+             at);
+    dml_db_cluster cl;
+    memset(&cl, 0, sizeof cl);
+    snprintf(cl.name, sizeof cl.name, "node-a");
+    snprintf(cl.fingerprint, sizeof cl.fingerprint, "f00d");
+    snprintf(cl.source, sizeof cl.source, "dml-probe");
+    cl.spec_json = json;
+    rec.cluster = &cl;
+    int64_t run = 0;
+    dml_error err;
+    assert_int_equal(dml_db_record_probe(db, &rec, &run, NULL, &err), DML_OK);
+    return run;
+}
+
+/* --cluster this (issue 12): the newest probe that measured links; a
+ * newer one that measured none is passed over and named, never taken
+ * silently; with no probe that measured links, the newest. */
+static void this_cluster_prefers_measured_links(void **state)
+{
+    fixture *f = *state;
+    dml_db *db = open_ok(f->path);
+    char *spec = NULL;
+    dml_db_probe_origin used, passed;
+    dml_error err;
+    assert_int_equal(dml_db_this_cluster(db, &spec, &used, &passed, &err),
+                     DML_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "run `mpirun -np N dml-probe"));
+
+    /* only a one-rank probe: it, saying it measured no links */
+    int64_t alone = record_probed(db, 1, "2026-03-01T10:00:00.000Z");
+    assert_int_equal(dml_db_this_cluster(db, &spec, &used, &passed, &err),
+                     DML_OK);
+    assert_int_equal(used.probe_run_id, alone);
+    assert_int_equal(used.link_measurements, 0);
+    assert_int_equal(passed.probe_run_id, 0);
+    free(spec);
+
+    /* a 2-rank probe that measured links, then a newer one-rank one */
+    int64_t linked = record_probed(db, 2, "2026-03-02T10:00:00.000Z");
+    int64_t newer = record_probed(db, 1, "2026-03-03T10:00:00.000Z");
+    assert_int_equal(dml_db_this_cluster(db, &spec, &used, &passed, &err),
+                     DML_OK);
+    assert_non_null(strstr(spec, "2026-03-02T10:00:00.000Z"));
+    assert_int_equal(used.probe_run_id, linked);
+    assert_int_equal(used.link_measurements, 4); /* 3 p2p, 1 collective */
+    assert_int_equal(used.ranks, 2);
+    assert_int_equal(used.nodes, 1);
+    assert_true(used.quick);
+    assert_string_equal(used.host, "node-a");
+    assert_string_equal(used.finished_at, "2026-03-02T10:00:00.000Z");
+    assert_int_equal(passed.probe_run_id, newer);
+    assert_int_equal(passed.ranks, 1);
+    assert_int_equal(passed.link_measurements, 0);
+    free(spec);
+
+    /* a newer probe with links replaces it, nothing passed over */
+    int64_t latest = record_probed(db, 2, "2026-03-04T10:00:00.000Z");
+    assert_int_equal(dml_db_this_cluster(db, &spec, &used, &passed, &err),
+                     DML_OK);
+    assert_int_equal(used.probe_run_id, latest);
+    assert_int_equal(passed.probe_run_id, 0);
+    free(spec);
+    dml_db_close(db);
+}
+
 static void failed_probe_record_leaves_no_rows(void **state)
 {
     fixture *f = *state;
@@ -1073,6 +1151,8 @@ int main(void)
             record_probe_writes_every_row_and_the_summary, make_dir,
             remove_dir),
         cmocka_unit_test_setup_teardown(failed_probe_record_leaves_no_rows,
+                                        make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(this_cluster_prefers_measured_links,
                                         make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(text_is_bound_not_spliced, make_dir,
                                         remove_dir),
