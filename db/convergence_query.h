@@ -1,7 +1,10 @@
 /*
  * convergence_query.h: the measured runs a plan's convergence cost is
  * taken from (planner/convergence.h): for one model and global batch,
- * every run that ended 'ok', with its strategy (plans.sync), its cluster,
+ * every run that ended 'ok' or was stopped by its loss (a 'diverged' or
+ * 'nan' event: it reached the target only if it did so before; a
+ * strategy that diverges at the schedule has no hidden cost), with its
+ * strategy (plans.sync), its cluster,
  * and the steps it trained, each with its loss, its step time and, where
  * dml-exec evaluated it (--eval-every), its test accuracy.
  *
@@ -30,8 +33,8 @@ typedef struct dml_db_curve_point {
 } dml_db_curve_point;
 
 /*
- * The steps of every 'ok' run of the model named `model` at global batch
- * global_batch, whatever the cluster, ordered by run and step. A run
+ * The steps of every 'ok' or diverged run of the model named `model` at
+ * global batch global_batch, whatever the cluster, ordered by run and step. A run
  * resumed from a checkpoint (its first step not 0) is left out: its
  * steps to a target would not count the steps before it.
  */

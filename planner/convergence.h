@@ -7,7 +7,9 @@
  * and may lengthen the training; only measurement says by how much).
  *
  * The history is this workload's: every run of the same model (by name)
- * at the same global batch that ended 'ok' from step 0, on any cluster
+ * at the same global batch that ran from step 0 and ended 'ok' or was
+ * stopped by a diverged or NaN loss (which then never reached the target
+ * unless it had before: ssp:2 under momentum 0.9), on any cluster
  * (steps to a target are a property of the mathematics, not of the
  * links; the runs' own clusters are not asked). A run reaches an
  * accuracy target at the first step evaluated (dml-exec --eval-every)

@@ -95,7 +95,7 @@ char *dml_planner_strategy_sentence(const dml_planner *p,
         n += snprintf(buf + n, size - (size_t)n,
                       ", %s %.0f %% %s steps to %s (%.0f vs %.0f, "
                       "measured): %.2g x %s time to it",
-                      pct >= 0 ? "costs" : "saves", fabs(pct),
+                      pct >= 0 ? "costs" : "needs", fabs(pct),
                       pct >= 0 ? "more" : "fewer", what, steps, dsteps,
                       time <= dtime ? dtime / time : time / dtime,
                       time <= dtime ? "less" : "more");

@@ -248,6 +248,30 @@ static void history_decides_the_strategy(void **state)
     assert_non_null(strstr(warning, "no measured runs of sync="));
     assert_non_null(strstr(warning, "local:16"));
     assert_null(strchr(warning, '\n'));
+    /* local:16's only run failed: stopped for a diverged loss it counts
+     * as never reaching the target, and the cheap step no longer wins;
+     * failed otherwise (a node lost) it says nothing */
+    write_history(path, syncs, same, 7);
+    sqlite3 *s = NULL;
+    assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(s,
+                     "UPDATE runs SET status = 'failed' WHERE id = 3;"
+                     "DELETE FROM steps WHERE run_id = 3 AND step >= 30;"
+                     "INSERT INTO events (run_id, at, kind, step, message) "
+                     "VALUES (3, 'now', 'diverged', 29, 'the loss "
+                     "diverged');",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    assert_int_not_equal(winner(path, warning, sizeof warning),
+                         DML_SYNC_LOCAL);
+    assert_string_equal(warning, "");
+    assert_int_equal(sqlite3_exec(s, "UPDATE events SET kind = 'node-lost';",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    winner(path, warning, sizeof warning);
+    assert_non_null(strstr(warning, "no measured runs of sync=local:16"));
+    sqlite3_close(s);
     unlink(path);
     char wal[64];
     snprintf(wal, sizeof wal, "%s-wal", path);
