@@ -28,7 +28,9 @@
 # LOAD_WAIT s (600) for the 1-minute load average to fall below it; the
 # table says the load each run met), STRAGGLER (1: run the CPU-quota
 # case; 0: not; only: it alone), SLOW_MOMENTUM (0: the straggler case's
-# momentum, for both strategies).
+# momentum, for both strategies), PROBE (new; reuse: keep OUT's
+# cluster-LINK.json from an earlier run, so that a link's strategies run
+# in two goes are priced on one probe).
 #
 # Prints one table: link x strategy, with the bytes a replica sent per
 # step between nodes (counted by dml-exec, and on the wire: the tc
@@ -131,15 +133,17 @@ for link in "${links_run[@]}"; do
   echo "== $link: 4 nodes x 1 rank, $model, global batch $batch, $steps steps"
   "$emu" up --nodes 4 --ranks-per-node 1 --link "$link" >/dev/null
   wait_quiet
-  "$emu" mpirun -np 4 "$build/tools/dml-probe" --quick --quiet --db "$db" \
-    --out "$out/cluster-$link.json" >/dev/null 2>"$out/probe-$link.err" ||
-    { cat "$out/probe-$link.err" >&2; exit 1; }
-  python3 - "$out/cluster-$link.json" "$link" <<'PY'
+  if [[ ${PROBE:-new} != reuse || ! -f $out/cluster-$link.json ]]; then
+    "$emu" mpirun -np 4 "$build/tools/dml-probe" --quick --quiet --db "$db" \
+      --out "$out/cluster-$link.json" >/dev/null 2>"$out/probe-$link.err" ||
+      { cat "$out/probe-$link.err" >&2; exit 1; }
+    python3 - "$out/cluster-$link.json" "$link" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["name"] = f"emu-4x1-{sys.argv[2]}"
 json.dump(c, open(sys.argv[1], "w"), indent=2)
 PY
+  fi
   for s in "${strategies[@]}"; do
     train "$link-$(name "$s")" "$(plan "$link" "$s")"
   done
