@@ -210,7 +210,7 @@ dml_status dml_child_run(const dml_child_spec *spec, dml_child_result *r,
     memset(r, 0, sizeof *r);
     char *const *argv = spec->argv;
     int out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-    if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) {
+    if (!spec->pass_output && (pipe(out_pipe) != 0 || pipe(err_pipe) != 0)) {
         int e = errno;
         for (int i = 0; i < 2; i++) {
             if (out_pipe[i] >= 0)
@@ -220,17 +220,19 @@ dml_status dml_child_run(const dml_child_spec *spec, dml_child_result *r,
         }
         return dml_error_msg(err, DML_ERUNTIME, "pipe: %s", strerror(e));
     }
-    fcntl(out_pipe[0], F_SETFD, FD_CLOEXEC);
-    fcntl(err_pipe[0], F_SETFD, FD_CLOEXEC);
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
     posix_spawn_file_actions_init(&fa);
     posix_spawnattr_init(&attr);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
-    posix_spawn_file_actions_addclose(&fa, out_pipe[1]);
-    posix_spawn_file_actions_addclose(&fa, err_pipe[1]);
+    if (!spec->pass_output) {
+        fcntl(out_pipe[0], F_SETFD, FD_CLOEXEC);
+        fcntl(err_pipe[0], F_SETFD, FD_CLOEXEC);
+        posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+        posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+        posix_spawn_file_actions_addclose(&fa, out_pipe[1]);
+        posix_spawn_file_actions_addclose(&fa, err_pipe[1]);
+    }
     /* its own process group, so a timeout reaches every process of it */
     posix_spawnattr_setpgroup(&attr, 0);
     sigset_t def;
@@ -255,11 +257,15 @@ dml_status dml_child_run(const dml_child_spec *spec, dml_child_result *r,
                                     : ENOENT;
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
-    close(out_pipe[1]);
-    close(err_pipe[1]);
+    if (!spec->pass_output) {
+        close(out_pipe[1]);
+        close(err_pipe[1]);
+    }
     if (rc != 0) {
-        close(out_pipe[0]);
-        close(err_pipe[0]);
+        if (!spec->pass_output) {
+            close(out_pipe[0]);
+            close(err_pipe[0]);
+        }
         return dml_error_msg(err, rc == ENOENT ? DML_ENOTFOUND : DML_ERUNTIME,
                              "cannot start '%s': %s", argv[0], strerror(rc));
     }
@@ -277,6 +283,9 @@ dml_status dml_child_run(const dml_child_spec *spec, dml_child_result *r,
         else if (w.stop == DML_CHILD_EXITED && !w.exited &&
                  spec->timeout_s > 0 && now - t0 > spec->timeout_s)
             watch_stop(&w, DML_CHILD_TIMEOUT, now);
+        else if (w.stop == DML_CHILD_EXITED && !w.exited && spec->tick &&
+                 spec->tick(spec->tick_ctx, now))
+            watch_stop(&w, DML_CHILD_STOPPED, now);
         watch_step(&w, now);
         struct pollfd p[2];
         int np = 0;

@@ -7,7 +7,8 @@
  * and stdout and stderr into pipes read while it runs (stdout keeps its
  * first bytes, stderr its last). Its life as the poll loop sees it:
  *
- *   running  --time limit, or SIGINT/SIGTERM to us-->  terminating:
+ *   running  --time limit, spec->tick, or SIGINT/SIGTERM to us-->
+ *            terminating:
  *            SIGTERM to the child's process group (mpirun forwards it
  *            to the ranks, each in a group of its own, and waits for
  *            them; a rank given a second SIGTERM directly would die
@@ -37,6 +38,14 @@ typedef struct dml_child_spec {
     double term_grace_s; /* SIGTERM to SIGKILL, s (> 0) */
     size_t stdout_max;   /* bytes of stdout kept (the first ones) */
     size_t stderr_max;   /* bytes of stderr kept (the last ones) */
+    bool pass_output;    /* stdout and stderr are ours, nothing captured
+                            (the *_max are then unused) */
+    /* Called at every turn of the poll loop while the child runs (at
+     * least ten times a second; NULL: never): true stops the child as a
+     * time limit does (DML_CHILD_STOPPED). dml-run watches heartbeat
+     * files this way. */
+    bool (*tick)(void *ctx, double now);
+    void *tick_ctx;
 } dml_child_spec;
 
 /* Why the child ended. */
@@ -44,6 +53,7 @@ typedef enum dml_child_stop {
     DML_CHILD_EXITED = 0,  /* by itself: see wstatus */
     DML_CHILD_TIMEOUT,     /* stopped at the time limit */
     DML_CHILD_INTERRUPTED, /* stopped because we were signalled */
+    DML_CHILD_STOPPED,     /* stopped because spec->tick said so */
 } dml_child_stop;
 
 typedef struct dml_child_result {

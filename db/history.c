@@ -115,6 +115,34 @@ dml_status dml_db_list_runs(dml_db *db, int limit, dml_db_run_row **rows,
     return s;
 }
 
+#define F(m) DML__FIELD(dml_db_job_row, m)
+static const dml__field job_fields[] = {
+    F(id), F(started_at), F(finished_at), F(status), F(ranks),
+    F(last_ranks), F(restarts), F(wall_s), F(compute_s), F(lost_s),
+    F(detect_s), F(restart_s), F(goodput), F(reason)};
+#undef F
+static const dml__row_def job_row = DML__ROW_DEF(dml_db_job_row, job_fields);
+
+dml_status dml_db_list_jobs(dml_db *db, int limit, dml_db_job_row **rows,
+                            size_t *n, dml_error *err)
+{
+    void *buf = NULL;
+    dml_status s = list_rows(
+        db,
+        "SELECT j.id, j.started_at, j.finished_at, j.status, j.ranks,\n"
+        "  (SELECT e.ranks FROM job_events e WHERE e.job_id = j.id\n"
+        "    AND e.kind = 'plan' ORDER BY e.id DESC LIMIT 1),\n"
+        "  j.restarts, j.wall_s, j.compute_s, j.lost_s, j.detect_s,\n"
+        "  j.restart_s,\n"
+        "  CASE WHEN j.wall_s > 0\n"
+        "    THEN (j.compute_s - coalesce(j.lost_s, 0)) / j.wall_s END,\n"
+        "  j.reason\n"
+        "FROM jobs j ORDER BY j.id DESC LIMIT :limit",
+        "listing jobs", limit, &job_row, &buf, n, err);
+    *rows = buf;
+    return s;
+}
+
 dml_status dml_db_list_calibrations(dml_db *db, int limit,
                                     dml_db_calibration **rows, size_t *n,
                                     dml_error *err)

@@ -87,6 +87,27 @@ typedef struct dml_db_run_row {
     double dp_bytes_inter_per_step;     /* and to other nodes, bytes */
 } dml_db_run_row;
 
+/* A job dml-run supervised (job_store.h), with its goodput. */
+typedef struct dml_db_job_row {
+    int64_t id;                         /* jobs.id */
+    char started_at[DML_DB_TIME_MAX];   /* ISO 8601 UTC */
+    char finished_at[DML_DB_TIME_MAX];  /* "" while running */
+    char status[16];                    /* running, ok, failed,
+                                           interrupted */
+    int ranks;                          /* ranks it started on */
+    int last_ranks;                     /* ranks of its last plan event
+                                           (0: none) */
+    int restarts;                       /* relaunches after failures */
+    double wall_s, compute_s, lost_s;   /* goodput figures, s (NAN) */
+    double detect_s, restart_s;
+    double goodput;                     /* (compute - lost) / wall, 0-1 */
+    char reason[512];                   /* why it ended */
+} dml_db_job_row;
+
+/* The newest `limit` jobs (0: all), newest first. */
+dml_status dml_db_list_jobs(dml_db *db, int limit, dml_db_job_row **rows,
+                            size_t *n, dml_error *err);
+
 dml_status dml_db_list_probe_runs(dml_db *db, int limit,
                                   dml_db_probe_row **rows, size_t *n,
                                   dml_error *err);

@@ -753,11 +753,50 @@ static const char migration_6[] =
 static const char migration_7[] =
     "ALTER TABLE plans ADD COLUMN balance TEXT NOT NULL DEFAULT 'equal'\n"
     "  CHECK (balance IN ('equal', 'static', 'dynamic'));\n";
+/*
+ * Migration 8 (issue 17): jobs that dml-run supervises. A job is one
+ * training that outlives its launches: each launch of dml-exec is a run
+ * of its own (runs), the job holds what the supervisor decided between
+ * them (job_events: failure seen, hosts alive, new plan, resume step, in
+ * that order for each failure) and its goodput: the time training, the
+ * time lost to failures (the work since the checkpoint each relaunch
+ * resumed from) and the time from a failure to its detection and from
+ * the detection to training again.
+ */
+static const char migration_8[] =
+    "CREATE TABLE jobs (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  started_at TEXT NOT NULL,\n"
+    "  finished_at TEXT,\n"
+    "  status TEXT NOT NULL\n"
+    "    CHECK (status IN ('running', 'ok', 'failed', 'interrupted')),\n"
+    "  command TEXT,\n"
+    "  checkpoint_dir TEXT,\n"
+    "  ranks INTEGER,\n"
+    "  restarts INTEGER NOT NULL DEFAULT 0,\n"
+    "  wall_s REAL,\n"
+    "  compute_s REAL,\n"
+    "  lost_s REAL,\n"
+    "  detect_s REAL,\n"
+    "  restart_s REAL,\n"
+    "  reason TEXT\n"
+    ");\n"
+    "CREATE TABLE job_events (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,\n"
+    "  at TEXT NOT NULL,\n"
+    "  kind TEXT NOT NULL CHECK (kind <> ''),\n"
+    "  step INTEGER,\n"
+    "  ranks INTEGER,\n"
+    "  seconds REAL,\n"
+    "  message TEXT\n"
+    ");\n"
+    "CREATE INDEX job_events_by_job ON job_events(job_id, id);\n";
 
 static const char *const migrations[] = {migration_1, migration_2,
                                            migration_3, migration_4,
                                            migration_5, migration_6,
-                                           migration_7};
+                                           migration_7, migration_8};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
                    DML_DB_SCHEMA_VERSION,

@@ -62,12 +62,18 @@ static bool executable(const char *path)
 static dml_status find_exec(const dml_tune_trial_spec *spec, char *out,
                             size_t size, dml_error *err)
 {
-    if (spec->exec_path) {
-        if (!executable(spec->exec_path))
+    return dml_tune_find_exec(spec->exec_path, out, size, err);
+}
+
+dml_status dml_tune_find_exec(const char *given, char *out, size_t size,
+                              dml_error *err)
+{
+    if (given) {
+        if (!executable(given))
             return dml_error_msg(err, DML_ENOTFOUND,
                                  "dml-exec '%s' is not an executable file",
-                                 spec->exec_path);
-        snprintf(out, size, "%s", spec->exec_path);
+                                 given);
+        snprintf(out, size, "%s", given);
         return DML_OK;
     }
     const char *env = getenv("DML_EXEC");

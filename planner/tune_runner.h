@@ -130,6 +130,11 @@ dml_status dml_tune_parse_summary(const char *text,
  */
 void dml_tune_reason_line(const char *text, char *out, size_t size);
 
+/* dml-exec's path into out: given (an executable file, else
+ * DML_ENOTFOUND), else found as the top of this file says. */
+dml_status dml_tune_find_exec(const char *given, char *out, size_t size,
+                              dml_error *err);
+
 /* The argv of a trial (NULL-terminated, each entry malloc'd; free with
  * dml_tune_argv_free); DML_ENOTFOUND when dml-exec cannot be found. */
 dml_status dml_tune_trial_argv(const dml_tune_trial_spec *spec,

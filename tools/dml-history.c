@@ -30,7 +30,8 @@
 
 static const char usage_text[] =
     "usage: dml-history [--db PATH] [--probes] [--plans] [--runs]\n"
-    "                   [--calibrations] [--limit N] [--json | --csv]\n"
+    "                   [--calibrations] [--jobs] [--limit N]\n"
+    "                   [--json | --csv]\n"
     "       dml-history [--db PATH] --plot KIND --out FILE [--limit N]\n"
     "                   [--run ID] [--probe ID]\n"
     "\n"
@@ -46,6 +47,10 @@ static const char usage_text[] =
     "  --plans          plans\n"
     "  --runs           runs\n"
     "  --calibrations   calibrations\n"
+    "  --jobs           jobs dml-run supervised, with their goodput: time\n"
+    "                   training, lost to failures (steps done again),\n"
+    "                   detecting failures and restarting (only when\n"
+    "                   asked for; not with --csv)\n"
     "  --limit N        newest N rows per section (default 20, 0 = all)\n"
     "  --json           one JSON document on stdout instead of tables\n"
     "  --csv            one section's rows as CSV (RFC 4180) on stdout,\n"
@@ -69,6 +74,7 @@ typedef struct options {
     dml_cli cli;         /* --help, --version */
     const char *db_path; /* --db, NULL if not given */
     bool probes, plans, runs, calibrations;
+    bool jobs;           /* --jobs */
     long limit;          /* rows per section, 0 = all */
     bool json;
     bool csv;            /* --csv */
@@ -88,11 +94,13 @@ typedef struct history {
     size_t n_runs;
     dml_db_calibration *calibrations;
     size_t n_calibrations;
+    dml_db_job_row *jobs;
+    size_t n_jobs;
 } history;
 
 enum { OPT_DB = DML_CLI_OPT_FIRST, OPT_PROBES, OPT_PLANS, OPT_RUNS,
        OPT_CALIB, OPT_LIMIT, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_OUT, OPT_RUN,
-       OPT_PROBE };
+       OPT_PROBE, OPT_JOBS };
 
 static const struct option longopts[] = {
     {"db", required_argument, NULL, OPT_DB},
@@ -100,6 +108,7 @@ static const struct option longopts[] = {
     {"plans", no_argument, NULL, OPT_PLANS},
     {"runs", no_argument, NULL, OPT_RUNS},
     {"calibrations", no_argument, NULL, OPT_CALIB},
+    {"jobs", no_argument, NULL, OPT_JOBS},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"json", no_argument, NULL, OPT_JSON},
     {"csv", no_argument, NULL, OPT_CSV},
@@ -120,6 +129,7 @@ static dml_status on_option(void *ctx, int id, const char *arg,
     case OPT_PLANS: o->plans = true; break;
     case OPT_RUNS: o->runs = true; break;
     case OPT_CALIB: o->calibrations = true; break;
+    case OPT_JOBS: o->jobs = true; break;
     case OPT_LIMIT:
         return dml_cli_parse_long(o->cli.style, "--limit", arg, 0,
                                   1000000000L, &o->limit, err);
@@ -150,6 +160,9 @@ static dml_status check_combinations(const options *o, int sections,
     if (o->json && o->csv)
         return dml_error_msg(err, DML_EUSAGE, "--json and --csv both "
                              "write standard output: choose one");
+    if (o->jobs && (o->csv || o->plot))
+        return dml_error_msg(err, DML_EUSAGE, "--jobs is a table or JSON: "
+                             "not with --csv or --plot");
     if (o->csv && sections != 1)
         return dml_error_msg(err, DML_EUSAGE, "--csv writes one table: "
                              "add one of --probes, --plans, --runs, "
@@ -186,7 +199,7 @@ static dml_status parse_options(int argc, char **argv, options *o,
     DML_CHECK(check_combinations(o, o->probes + o->plans + o->runs +
                                         o->calibrations,
                                  err));
-    if (!o->probes && !o->plans && !o->runs && !o->calibrations)
+    if (!o->probes && !o->plans && !o->runs && !o->calibrations && !o->jobs)
         o->probes = o->plans = o->runs = o->calibrations = true;
     return DML_OK;
 }
@@ -205,6 +218,8 @@ static dml_status load_history(dml_db *db, const options *o, history *h,
     if (o->calibrations)
         DML_CHECK(dml_db_list_calibrations(db, limit, &h->calibrations,
                                            &h->n_calibrations, err));
+    if (o->jobs)
+        DML_CHECK(dml_db_list_jobs(db, limit, &h->jobs, &h->n_jobs, err));
     return DML_OK;
 }
 
@@ -214,6 +229,7 @@ static void free_history(history *h)
     free(h->plans);
     free(h->runs);
     dml_db_calibrations_free(h->calibrations, h->n_calibrations);
+    free(h->jobs);
 }
 
 /* ---- human tables ---- */
@@ -472,6 +488,38 @@ static bool print_calibrations(const history *h, FILE *out)
     return ok;
 }
 
+static bool print_jobs(const history *h, FILE *out)
+{
+    static const char *const head[] = {
+        "id", "started (UTC)", "status", "ranks", "restarts", "now",
+        "wall", "training", "lost", "detecting", "restarting", "goodput",
+        "reason"};
+    table t;
+    table_init(&t, "rllrrrrrrrrrl", head);
+    for (size_t i = 0; i < h->n_jobs; i++) {
+        const dml_db_job_row *j = &h->jobs[i];
+        put_i64(table_cell(&t, i, 0), j->id);
+        put_str(table_cell(&t, i, 1), j->started_at);
+        put_str(table_cell(&t, i, 2), j->status);
+        put_i64(table_cell(&t, i, 3), j->ranks);
+        put_i64(table_cell(&t, i, 4), j->restarts);
+        put_i64(table_cell(&t, i, 5), j->last_ranks ? j->last_ranks
+                                                     : j->ranks);
+        put_unit(table_cell(&t, i, 6), j->wall_s, dml_units_seconds);
+        put_unit(table_cell(&t, i, 7), j->compute_s, dml_units_seconds);
+        put_unit(table_cell(&t, i, 8), j->lost_s, dml_units_seconds);
+        put_unit(table_cell(&t, i, 9), j->detect_s, dml_units_seconds);
+        put_unit(table_cell(&t, i, 10), j->restart_s, dml_units_seconds);
+        put_fmt(table_cell(&t, i, 11), "%.1f %%", j->goodput * 100.0);
+        put_str(table_cell(&t, i, 12), j->reason);
+    }
+    bool ok = !t.oom;
+    if (ok)
+        table_print(&t, "Jobs (dml-run)", out);
+    free(t.cells);
+    return ok;
+}
+
 static dml_status print_tables(const options *o, const history *h,
                                dml_error *err)
 {
@@ -484,6 +532,8 @@ static dml_status print_tables(const options *o, const history *h,
         ok = ok && print_runs(h, stdout);
     if (o->calibrations)
         ok = ok && print_calibrations(h, stdout);
+    if (o->jobs)
+        ok = ok && print_jobs(h, stdout);
     if (!ok)
         return dml_error_msg(err, DML_ENOMEM, "out of memory formatting");
     return DML_OK;
@@ -646,6 +696,27 @@ static json_t *json_calibrations(const history *h)
     return a;
 }
 
+static json_t *json_jobs(const history *h)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < h->n_jobs; i++) {
+        const dml_db_job_row *j = &h->jobs[i];
+        json_array_append_new(
+            a, json_pack("{s:I, s:o, s:o, s:o, s:i, s:i, s:i, s:o, s:o, "
+                         "s:o, s:o, s:o, s:o, s:o}",
+                         "id", (json_int_t)j->id, "started_at",
+                         jstr(j->started_at), "finished_at",
+                         jstr(j->finished_at), "status", jstr(j->status),
+                         "ranks", j->ranks, "last_ranks", j->last_ranks,
+                         "restarts", j->restarts, "wall_s", jnum(j->wall_s),
+                         "compute_s", jnum(j->compute_s), "lost_s",
+                         jnum(j->lost_s), "detect_s", jnum(j->detect_s),
+                         "restart_s", jnum(j->restart_s), "goodput",
+                         jnum(j->goodput), "reason", jstr(j->reason)));
+    }
+    return a;
+}
+
 static dml_status print_json(const options *o, const history *h, int schema,
                              dml_error *err)
 {
@@ -660,6 +731,8 @@ static dml_status print_json(const options *o, const history *h, int schema,
         json_object_set_new(root, "runs", json_runs(h));
     if (root && o->calibrations)
         json_object_set_new(root, "calibrations", json_calibrations(h));
+    if (root && o->jobs)
+        json_object_set_new(root, "jobs", json_jobs(h));
     if (!root)
         return dml_error_msg(err, DML_ENOMEM, "out of memory building JSON");
     /* ASCII only: text an older database holds may carry C1 controls,

@@ -180,7 +180,7 @@ run_expect 0 --db race.db --json --probes --runs --limit 0
 python3 - out <<'EOF2'
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["db_schema_version"] == 7, d
+assert d["db_schema_version"] == 8, d
 assert len(d["probe_runs"]) == 6 and len(d["runs"]) == 12, d
 EOF2
 # ...and a plan every writer recorded is one row: the uncalibrated plan
@@ -203,7 +203,7 @@ c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version=9")
 c.commit(); c.close()' future.db
 cp future.db future.orig
 run_expect 2 --db future.db
-one_line "future.db: database schema version 9 is newer than this dml (supports up to 7); upgrade dml$"
+one_line "future.db: database schema version 9 is newer than this dml (supports up to 8); upgrade dml$"
 cmp -s future.db future.orig || fail "newer database was modified"
 
 echo "dml-history: all checks passed"

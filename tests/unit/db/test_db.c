@@ -230,7 +230,7 @@ static void fresh_database_is_latest_with_every_table_and_view(void **state)
     fixture *f = *state;
     dml_db *db = open_ok(f->path);
     assert_int_equal(dml_db_schema_version(db), DML_DB_SCHEMA_VERSION);
-    assert_int_equal(DML_DB_SCHEMA_VERSION, 7);
+    assert_int_equal(DML_DB_SCHEMA_VERSION, 8);
     static const char *const tables[] = {
         "hosts", "probe_runs", "measurements", "clusters", "models", "plans",
         "runs", "steps", "rank_timings", "checkpoints", "events",
@@ -538,7 +538,7 @@ static void newer_schema_is_refused_and_left_alone(void **state)
     fixture *f = *state;
     dml_db *db = open_ok(f->path);
     /* What a future dml would leave: a higher user_version. */
-    assert_int_equal(sqlite3_exec(dml__db_handle(db), "PRAGMA user_version=8",
+    assert_int_equal(sqlite3_exec(dml__db_handle(db), "PRAGMA user_version=9",
                                   NULL, NULL, NULL),
                      SQLITE_OK);
     dml_db_close(db);
@@ -551,8 +551,8 @@ static void newer_schema_is_refused_and_left_alone(void **state)
     assert_null(db);
     char line[1024], want[1024];
     snprintf(want, sizeof want,
-             "%s: database schema version 8 is newer than this dml "
-             "(supports up to 7); upgrade dml",
+             "%s: database schema version 9 is newer than this dml "
+             "(supports up to 8); upgrade dml",
              f->path);
     assert_string_equal(dml_error_format(&err, line, sizeof line), want);
     /* ESCHEMA is bad input to a tool: exit status 2. */
