@@ -71,7 +71,7 @@ kinds=$(sqlite3 restart.db "select group_concat(kind, ' ') from (select kind fro
 [ "$(sqlite3 restart.db "select status || ' ' || restarts from jobs")" = "ok 1" ] ||
     fail "job: $(sqlite3 restart.db "select status, restarts from jobs")"
 sqlite3 restart.db "select message from job_events where kind = 'failure'" |
-    grep -q "rank 1 (pid .*) died during step" ||
+    grep -qE "rank 1 \(pid .*\) died (during step|while writing checkpoint step)" ||
     fail "failure: $(sqlite3 restart.db "select message from job_events where kind = 'failure'")"
 echo "ok   restarted after rank 1 was killed: weights bitwise those of the uninterrupted run"
 
