@@ -36,6 +36,7 @@
 #include "executor/optim.h"
 #include "executor/pipeline.h"
 #include "executor/run_record.h"
+#include "executor/shares.h"
 #include "executor/stage.h"
 #include "executor/step_lag.h"
 #include "executor/sync/sync.h"
@@ -56,6 +57,7 @@ struct dml_exec {
                                   run apart (step_lag.h) */
     dml_update up;             /* optimizer state (update.h) */
     dml_noise noise;           /* gradient noise scale (noise.h) */
+    dml_shares shares;         /* replicas' micro-batches (shares.h) */
     dml_pipeline pipe;         /* the schedule (pipeline.h) */
     dml_run_record rec;        /* history and database (run_record.h) */
     dml_ckpt_job ckpt;         /* checkpoints (ckpt_job.h) */
@@ -159,10 +161,14 @@ static dml_status setup(dml_exec *x, dml_error *err)
     DML_CHECK(dml_step_lag_init(&x->lag, x->sync->lag, g->world, err));
     DML_CHECK(dml_update_init(&x->up, &p->sched, &x->st, x->sync, g->tp,
                               err));
+    DML_CHECK(dml_shares_init(&x->shares, p, err));
     DML_CHECK(dml_noise_init(&x->noise, &x->st, g->dp_size,
-                             p->par.microbatches, err));
+                             x->shares.max_mb, err));
+    /* replicas of unequal batches are not the small batches B/dp the
+     * estimate compares */
+    x->noise.uneven = x->shares.uneven;
     DML_CHECK(dml_pipeline_init(&x->pipe, &x->st, g->pp, p->par.schedule,
-                                p->par.mbs, p->par.microbatches,
+                                p->par.mbs, x->shares.max_mb,
                                 DML_INPUT_EVAL_ROWS_MAX, x->sync, &x->noise,
                                 err));
     if (x->opt.steps >= 0)
@@ -227,6 +233,7 @@ void dml_exec_close(dml_exec *x)
     dml_heartbeat_close(x->hb, x->first_step + x->nrun, "failed");
     dml_pipeline_free(&x->pipe);
     dml_noise_free(&x->noise);
+    dml_shares_free(&x->shares);
     dml_update_free(&x->up);
     dml_step_lag_free(&x->lag);
     dml_sync_close(x->sync);
@@ -243,19 +250,20 @@ void dml_exec_close(dml_exec *x)
 
 /* ---- one step ---------------------------------------------------------------- */
 
-/* The step's batch: its size (the plan's batch ramp), micro-batch count,
- * and this DP rank's slice of the training stream. */
+/* The step's batch: its size (the plan's batch ramp), this replica's
+ * micro-batch count (its share, shares.h) and its slice of the training
+ * stream, after the slices of the replicas before it. */
 static dml_batch next_batch(dml_exec *x, int64_t step)
 {
     const dml_plan *p = &x->in.plan;
-    int64_t B = dml_plan_global_batch_at(p, step);
-    int64_t dp = x->g.dp_size;
+    int64_t before = 0;
+    int64_t m = dml_shares_at(&x->shares, p, step, x->g.dp_i, &before);
     return (dml_batch){
         .data = &x->train,
         .order = &x->order,
-        .first = x->samples_seen + (int64_t)x->g.dp_i * (B / dp),
-        .global_batch = B,
-        .microbatches = (int)(B / (dp * p->par.mbs)),
+        .first = x->samples_seen + before * p->par.mbs,
+        .global_batch = dml_plan_global_batch_at(p, step),
+        .microbatches = (int)m,
     };
 }
 

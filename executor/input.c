@@ -163,6 +163,12 @@ static dml_status check_runnable(const dml_plan *p, const char *path,
         return dml_error_set(err, DML_EINPUT, path, 0, 0, "parallel.mbs",
                              "micro-batch size and count must be at most "
                              "%d", 1 << 20);
+    for (int i = 0; i < p->share_count; i++)
+        if (p->shares[i].microbatches > (1 << 20))
+            return dml_error_set(err, DML_EINPUT, path, 0, 0,
+                                 "placement.dp_shares",
+                                 "a replica's micro-batches must be at most "
+                                 "%d", 1 << 20);
     return check_sizes(p, path, err);
 }
 

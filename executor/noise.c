@@ -54,7 +54,8 @@ void dml_noise_begin_step(dml_noise *n, int64_t batch, int m)
 {
     n->batch = batch;
     n->small_sq = 0.0;
-    n->measure = n->dp > 1 || (n->half && m >= 2 && m % 2 == 0);
+    n->measure = (n->dp > 1 && !n->uneven) ||
+                 (n->half && m >= 2 && m % 2 == 0);
 }
 
 void dml_noise_pre_reduce(void *ctx, const float *grads, size_t lo,

@@ -34,6 +34,9 @@ typedef struct dml_noise {
     double small_sq;      /* dp > 1: this replica's squared gradient norm
                              over the buckets reduced so far */
     int64_t batch;        /* this step's global batch B */
+    bool uneven;          /* the replicas' batches differ (dp_shares):
+                             theirs are not the small batches B/dp, and
+                             with dp > 1 nothing is measured */
 } dml_noise;
 
 /* With one replica and up to max_microbatches >= 2, the snapshot. */

@@ -14,24 +14,28 @@ enter_work() {
 #   the JSON list of stage objects, e.g.
 #   '[{"first_layer":0,"last_layer":1},{"first_layer":2,"last_layer":2}]'.
 #   $PEAK_LR (default 0.01), $RAMP (a batch_ramp list, default []),
-#   $SYNC (parallel.sync, default allreduce) and $ACT (the activation,
-#   default the spec's, relu) are read from the environment.
+#   $SYNC (parallel.sync, default allreduce), $ACT (the activation,
+#   default the spec's, relu), $BALANCE (parallel.balance, default
+#   equal), $SHARES (placement.dp_shares, default none) and $HIDDEN (the
+#   hidden widths, default [16, 16]) are read from the environment.
 make_plan() {
     local file=$1 dp=$2 tp=$3 pp=$4 zero=$5 mbs=$6 mb=$7 sched=$8 opt=$9
     local stages=${10}
-    local gb=$((dp * mbs * mb))
+    local gb=$((dp * mbs * mb)) shares=
+    [ -z "${SHARES:-}" ] || shares=", \"dp_shares\": $SHARES"
     cat >"$file" <<JSON
 {
   "schema_version": 1,
   "kind": "plan",
   "model": {"type": "mlp", "name": "mlp-tiny", "input": 32,
-            "hidden": [16, 16], "output": 4, "dtype": "fp32"${ACT:+,
+            "hidden": ${HIDDEN:-[16, 16]}, "output": 4, "dtype": "fp32"${ACT:+,
             \"activation\": \"$ACT\"}},
   "cluster": {"name": "test-localhost", "devices": $((dp * tp * pp))},
   "parallel": {"dp": $dp, "tp": $tp, "pp": $pp, "mbs": $mbs,
                "microbatches": $mb, "zero": $zero, "schedule": "$sched",
-               "threads_per_rank": 1, "sync": "${SYNC:-allreduce}"},
-  "placement": {"order": "tp-pp-dp", "stages": $stages},
+               "threads_per_rank": 1, "sync": "${SYNC:-allreduce}",
+               "balance": "${BALANCE:-equal}"},
+  "placement": {"order": "tp-pp-dp", "stages": $stages$shares},
   "schedule": {"global_batch": $gb, "optimizer": "$opt",
                "peak_lr": ${PEAK_LR:-0.01}, "min_lr": 0.001,
                "warmup_steps": 5, "decay": "cosine", "decay_steps": 100,
