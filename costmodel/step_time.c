@@ -506,7 +506,7 @@ static void price_rank(const dml__step *st, const dml__layer_cost *lc,
                             .layers = s.layers > 0 ? s.layers : 1,
                             .t_fwd = s.t_fwd, .t_bwd = s.t_bwd};
         dml_sync_cost c;
-        sync->price(st, &in, &c);
+        dml__sync_price(sync, st, &in, &c);
         if (c.raw_s > tot->dp_raw) {
             tot->dp_raw = c.raw_s;
             tot->dp_algo = c.algo;

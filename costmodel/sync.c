@@ -21,6 +21,29 @@ const dml_sync_pricer *dml_sync_pricer_for(const dml_sync_spec *s)
     return &dml_sync_dense;
 }
 
+void dml__sync_price(const dml_sync_pricer *p, const dml__step *st,
+                     const dml_sync_rank *rank, dml_sync_cost *out)
+{
+    if (p->price) {
+        p->price(st, rank, out);
+        return;
+    }
+    dml_sync_exchange ex;
+    p->exchange(st, rank, &ex);
+    dml__sync_once_per_step(st, rank, &ex, out);
+}
+
+void dml__sync_zero_gather(const dml__step *st, const dml_sync_rank *rank,
+                           dml_sync_exchange *out)
+{
+    double p_bytes = rank->params * st->ctx->state.param;
+    out->gather_s = dml_collective_time(&st->dpg, DML_COLL_ALLGATHER, p_bytes,
+                                        NULL);
+    dml__ring_bytes(DML_COLL_ALLGATHER, p_bytes, st->dpg.ranks,
+                    st->dpg.ranks_per_node, &out->bytes_intra,
+                    &out->bytes_inter);
+}
+
 void dml__ring_bytes(dml_coll_op op, double bytes, int n, int g,
                      double *intra, double *inter)
 {

@@ -89,7 +89,9 @@ typedef struct dml_sync_pricer {
     const char *name;              /* as the plan spells the strategy */
     dml_sync_exchange_fn exchange; /* one exchange; NULL for a strategy
                                       that only re-times another's */
-    dml_sync_price_fn price;       /* fills every field of out */
+    dml_sync_price_fn price;       /* fills every field of out; NULL: one
+                                      exchange a step, behind the last
+                                      backward (dml__sync_once_per_step) */
 } dml_sync_pricer;
 
 /* sync=allreduce: dense gradients (the plan's wire width), reduced by
@@ -116,6 +118,17 @@ extern const dml_sync_pricer dml_sync_ssp;
  * pricers' files. */
 void dml__sync_once_per_step(const dml__step *st, const dml_sync_rank *rank,
                              const dml_sync_exchange *ex, dml_sync_cost *out);
+
+/* Price one pipeline rank's synchronisation under pricer p (its price, or
+ * its exchange once per step). */
+void dml__sync_price(const dml_sync_pricer *p, const dml__step *st,
+                     const dml_sync_rank *rank, dml_sync_cost *out);
+
+/* For the pricers' files: the all-gather of the rank's updated parameters
+ * over the replicas that ZeRO's sharded states need, into out->gather_s
+ * and out's bytes. */
+void dml__sync_zero_gather(const dml__step *st, const dml_sync_rank *rank,
+                           dml_sync_exchange *out);
 
 /* The pricer of a strategy (costmodel/sync_spec.h). */
 const dml_sync_pricer *dml_sync_pricer_for(const dml_sync_spec *s);

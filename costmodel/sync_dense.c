@@ -34,7 +34,6 @@ static void dense_exchange(const dml__step *st, const dml_sync_rank *rank,
 {
     const dml_parallel_config *par = st->par;
     double g_bytes = rank->params * st->wire;
-    double p_bytes = rank->params * st->ctx->state.param;
     int n = st->dpg.ranks, g = st->dpg.ranks_per_node;
     out->algo = DML_ALGO_NONE;
     out->gather_s = 0;
@@ -44,12 +43,8 @@ static void dense_exchange(const dml__step *st, const dml_sync_rank *rank,
                          : DML_COLL_REDUCESCATTER;
     out->reduce_s = dml_collective_time(&st->dpg, op, g_bytes, &out->algo);
     dml__ring_bytes(op, g_bytes, n, g, &out->bytes_intra, &out->bytes_inter);
-    if (par->zero >= 1) {
-        out->gather_s = dml_collective_time(&st->dpg, DML_COLL_ALLGATHER,
-                                            p_bytes, NULL);
-        dml__ring_bytes(DML_COLL_ALLGATHER, p_bytes, n, g, &out->bytes_intra,
-                        &out->bytes_inter);
-    }
+    if (par->zero >= 1)
+        dml__sync_zero_gather(st, rank, out);
 }
 
 /* ZeRO-3, layer by layer (see above). The rank's parameters and compute

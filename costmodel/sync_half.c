@@ -24,21 +24,8 @@ static void half_exchange(const dml__step *st, const dml_sync_rank *rank,
     out->reduce_s = dml_collective_time(&st->dpg, op, g_bytes, &out->algo) +
                     dml__mem_time(st->ctx, 12.0 * rank->params);
     dml__ring_bytes(op, g_bytes, n, g, &out->bytes_intra, &out->bytes_inter);
-    if (zero) {
-        double p_bytes = rank->params * st->ctx->state.param;
-        out->gather_s = dml_collective_time(&st->dpg, DML_COLL_ALLGATHER,
-                                            p_bytes, NULL);
-        dml__ring_bytes(DML_COLL_ALLGATHER, p_bytes, n, g, &out->bytes_intra,
-                        &out->bytes_inter);
-    }
+    if (zero)
+        dml__sync_zero_gather(st, rank, out);
 }
 
-static void half_price(const dml__step *st, const dml_sync_rank *rank,
-                       dml_sync_cost *out)
-{
-    dml_sync_exchange ex;
-    half_exchange(st, rank, &ex);
-    dml__sync_once_per_step(st, rank, &ex, out);
-}
-
-const dml_sync_pricer dml_sync_half = {"fp16", half_exchange, half_price};
+const dml_sync_pricer dml_sync_half = {"fp16", half_exchange, NULL};

@@ -51,13 +51,5 @@ static void hier_exchange(const dml__step *st, const dml_sync_rank *rank,
                     &out->bytes_inter);
 }
 
-static void hier_price(const dml__step *st, const dml_sync_rank *rank,
-                       dml_sync_cost *out)
-{
-    dml_sync_exchange ex;
-    hier_exchange(st, rank, &ex);
-    dml__sync_once_per_step(st, rank, &ex, out);
-}
-
 const dml_sync_pricer dml_sync_hierarchical = {"hierarchical", hier_exchange,
-                                               hier_price};
+                                               NULL};

@@ -91,13 +91,5 @@ static void powersgd_exchange(const dml__step *st, const dml_sync_rank *rank,
     out->reduce_s += prod + gs + mem;
 }
 
-static void powersgd_price(const dml__step *st, const dml_sync_rank *rank,
-                           dml_sync_cost *out)
-{
-    dml_sync_exchange ex;
-    powersgd_exchange(st, rank, &ex);
-    dml__sync_once_per_step(st, rank, &ex, out);
-}
-
 const dml_sync_pricer dml_sync_powersgd = {"powersgd", powersgd_exchange,
-                                           powersgd_price};
+                                           NULL};

@@ -32,12 +32,4 @@ static void topk_exchange(const dml__step *st, const dml_sync_rank *rank,
                     &out->bytes_inter);
 }
 
-static void topk_price(const dml__step *st, const dml_sync_rank *rank,
-                       dml_sync_cost *out)
-{
-    dml_sync_exchange ex;
-    topk_exchange(st, rank, &ex);
-    dml__sync_once_per_step(st, rank, &ex, out);
-}
-
-const dml_sync_pricer dml_sync_topk = {"topk", topk_exchange, topk_price};
+const dml_sync_pricer dml_sync_topk = {"topk", topk_exchange, NULL};
