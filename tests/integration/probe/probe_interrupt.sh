@@ -8,14 +8,7 @@
 # ("dml-probe: progress: ...", issue 12) before that line: they are not
 # counted.
 source "$(dirname "$0")/lib.sh"
-cleanup() {
-    local p
-    for p in $(pgrep -f -- "$scratch" || true); do
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/../stray.sh"
 q() { sqlite3 "$1" "$2" 2>/dev/null || echo 0; }
 # stderr without the progress lines.
 said() { grep -v '^dml-probe: progress: ' "$1" || true; }

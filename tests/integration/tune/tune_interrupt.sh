@@ -18,14 +18,7 @@ cluster=$here/fixtures/vm-cluster.json
 scratch=$(mktemp -d /tmp/dml-tune-int-XXXXXX)
 # Whatever a failed case leaves running is found by the scratch path in
 # its argv and ended by process id.
-cleanup() {
-    local p
-    for p in $(pgrep -f -- "$scratch" || true); do
-        kill -KILL "$p" 2>/dev/null || true
-    done
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
+. "$here/../stray.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 export TMPDIR=$scratch/tmp
 mkdir -p "$TMPDIR"
