@@ -20,4 +20,26 @@ dml_status dml_test_planner_request(dml_planner_request *r, const char *model,
                                     int64_t batch, const char *config,
                                     dml_error *err);
 
+/* The planner of that request with tokens (0: none), runtime fw and at
+ * most top_k plans (0: the default), run: *out, or the status of the
+ * request, new or run with err. */
+dml_status dml_test_planner_run(const char *model, const char *cluster,
+                                int64_t nodes, int64_t batch,
+                                const char *config, double tokens,
+                                dml_framework fw, int top_k,
+                                dml_planner **out, dml_error *err);
+
+/* For cmocka tests (include cmocka.h first): text must hold, or must not
+ * hold, needle; the failure shows the text. */
+#define DML_TEST_HAS(text, needle)                                           \
+    do {                                                                      \
+        if (!strstr((text), (needle)))                                        \
+            fail_msg("expected \"%s\" in:\n%s", (needle), (text));           \
+    } while (0)
+#define DML_TEST_LACKS(text, needle)                                         \
+    do {                                                                      \
+        if (strstr((text), (needle)))                                         \
+            fail_msg("did not expect \"%s\" in:\n%s", (needle), (text));     \
+    } while (0)
+
 #endif

@@ -30,14 +30,10 @@ static dml_planner *plan_for(const char *model, const char *cluster,
                              int64_t nodes, int64_t batch, const char *config,
                              double tokens)
 {
-    dml_planner_request r;
-    dml_error err;
-    if (dml_test_planner_request(&r, model, cluster, nodes, batch, config,
-                                 &err))
-        fail_msg("%s", err.msg);
-    r.tokens = tokens;
     dml_planner *p = NULL;
-    if (dml_planner_new(&r, &p, &err) || dml_planner_run(p, &err))
+    dml_error err;
+    if (dml_test_planner_run(model, cluster, nodes, batch, config, tokens,
+                             DML_FRAMEWORK_MEGATRON, 0, &p, &err))
         fail_msg("%s", err.msg);
     return p;
 }
@@ -51,17 +47,8 @@ static char *export_text(const dml_planner *p, dml_export_kind k)
     return text;
 }
 
-static void has(const char *text, const char *needle)
-{
-    if (!strstr(text, needle))
-        fail_msg("expected \"%s\" in:\n%s", needle, text);
-}
-
-static void lacks(const char *text, const char *needle)
-{
-    if (strstr(text, needle))
-        fail_msg("did not expect \"%s\" in:\n%s", needle, text);
-}
+#define has DML_TEST_HAS
+#define lacks DML_TEST_LACKS
 
 /* The value after `flag ` on its line of text, which must be there. */
 static double flag_value(const char *text, const char *flag)
