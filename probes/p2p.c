@@ -20,29 +20,11 @@ enum { TAG_LAT = 101, TAG_BW = 102, TAG_ACK = 103, TAG_CTL = 104 };
  * vanish. */
 #define MAX_ITERS 10000
 
-dml_p2p_options dml_p2p_options_quick(void)
-{
-    dml_probe_budget b = dml_probe_budget_quick();
-    /* Room for the headline sizes' samples of 2 ms each. */
-    b.max_reps = 200;
-    return (dml_p2p_options){
-        .sweep = {.min_bytes = 1, .max_bytes = 2 << 20, .stride_log2 = 3},
-        .budget = b,
-        .time_per_size_s = 0.05,
-        .headline_time_s = 0.25,
-        .settle_s = 0.1,
-        .rep_time_s = 0.002,
-        .window = 64,
-        .window_max_bytes = 16 << 20,
-    };
-}
-
 dml_p2p_options dml_p2p_options_default(void)
 {
-    dml_probe_budget b = dml_probe_budget_default();
     return (dml_p2p_options){
         .sweep = {.min_bytes = 1, .max_bytes = 4 << 20, .stride_log2 = 1},
-        .budget = b,
+        .budget = dml_probe_budget_default(),
         .time_per_size_s = 0.2,
         .headline_time_s = 0.2,
         .settle_s = 0.1,
@@ -50,6 +32,22 @@ dml_p2p_options dml_p2p_options_default(void)
         .window = 64,
         .window_max_bytes = 16 << 20,
     };
+}
+
+/* The default's settling and windows, on a sparser and shorter sweep with
+ * less time a size and the headline sizes sampled longer. */
+dml_p2p_options dml_p2p_options_quick(void)
+{
+    dml_p2p_options o = dml_p2p_options_default();
+    o.sweep.max_bytes = 2 << 20;
+    o.sweep.stride_log2 = 3;
+    o.budget = dml_probe_budget_quick();
+    /* Room for the headline sizes' samples of 2 ms each. */
+    o.budget.max_reps = 200;
+    o.time_per_size_s = 0.05;
+    o.headline_time_s = 0.25;
+    o.rep_time_s = 0.002;
+    return o;
 }
 
 static int window_for(const dml_p2p_options *o, double bytes)
@@ -166,6 +164,23 @@ typedef struct p2p_run {
     double *samples; /* max_reps */
 } p2p_run;
 
+/* The batches of a size: the initiator sizes them from its estimate of
+ * one (plan_reps) and tells its peer, which takes them. */
+static dml_status share_plan(const p2p_run *p, const dml_p2p_options *o,
+                             double estimate_s, double budget_s, int plan[2],
+                             dml_error *err)
+{
+    if (p->initiator) {
+        plan_reps(o, estimate_s, budget_s, plan);
+        return dml_comm_check(MPI_Send(plan, 2, MPI_INT, p->peer, TAG_CTL,
+                                       p->comm),
+                              "p2p plan", err);
+    }
+    return dml_comm_check(MPI_Recv(plan, 2, MPI_INT, p->peer, TAG_CTL,
+                                   p->comm, MPI_STATUS_IGNORE),
+                          "p2p plan", err);
+}
+
 /* Ping-pong small messages for settle_s before anything is timed, in
  * batches after each of which the initiator says whether to go on. */
 static dml_status settle(p2p_run *p, double settle_s, dml_error *err)
@@ -200,30 +215,18 @@ static dml_status latency_at(p2p_run *p, const dml_p2p_options *o, int bytes,
                                       p->rbuf, bytes, warm),
                              "p2p latency warm-up", err));
     int plan[2];
-    if (p->initiator) {
-        /* Time a few round trips to size the batches. */
-        double t0 = MPI_Wtime();
-        DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, 1, p->rbuf,
-                                          bytes, 4),
-                                 "p2p latency estimate", err));
-        plan_reps(o, (MPI_Wtime() - t0) / 4, budget_s, plan);
-        DML_CHECK(dml_comm_check(MPI_Send(plan, 2, MPI_INT, p->peer, TAG_CTL,
-                                          p->comm),
-                                 "p2p plan", err));
-    } else {
-        DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, 0, p->rbuf,
-                                          bytes, 4),
-                                 "p2p latency estimate", err));
-        DML_CHECK(dml_comm_check(MPI_Recv(plan, 2, MPI_INT, p->peer, TAG_CTL,
-                                          p->comm, MPI_STATUS_IGNORE),
-                                 "p2p plan", err));
-    }
+    /* Time a few round trips to size the batches. */
+    double t0 = MPI_Wtime();
+    DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, p->initiator,
+                                      p->rbuf, bytes, 4),
+                             "p2p latency estimate", err));
+    DML_CHECK(share_plan(p, o, (MPI_Wtime() - t0) / 4, budget_s, plan, err));
     for (int r = 0; r < plan[1]; r++) {
-        double t0 = MPI_Wtime();
+        double t1 = MPI_Wtime();
         DML_CHECK(dml_comm_check(pingpong(p->comm, p->peer, p->initiator,
                                           p->rbuf, bytes, plan[0]),
                                  "p2p ping-pong", err));
-        p->samples[r] = (MPI_Wtime() - t0) / (2.0 * plan[0]);
+        p->samples[r] = (MPI_Wtime() - t1) / (2.0 * plan[0]);
     }
     dml_probe_stats st;
     dml_probe_stats_from(p->samples, plan[1], &st);
@@ -249,16 +252,7 @@ static dml_status bandwidth_at(p2p_run *p, const dml_p2p_options *o,
     DML_CHECK(dml_comm_check(windows(p->comm, p->peer, p->initiator, p->sbuf,
                                      p->rbuf, bytes, window, 1, p->req),
                              "p2p bandwidth estimate", err));
-    if (p->initiator) {
-        plan_reps(o, MPI_Wtime() - t0, budget_s, plan);
-        DML_CHECK(dml_comm_check(MPI_Send(plan, 2, MPI_INT, p->peer, TAG_CTL,
-                                          p->comm),
-                                 "p2p plan", err));
-    } else {
-        DML_CHECK(dml_comm_check(MPI_Recv(plan, 2, MPI_INT, p->peer, TAG_CTL,
-                                          p->comm, MPI_STATUS_IGNORE),
-                                 "p2p plan", err));
-    }
+    DML_CHECK(share_plan(p, o, MPI_Wtime() - t0, budget_s, plan, err));
     for (int r = 0; r < plan[1]; r++) {
         double t1 = MPI_Wtime();
         DML_CHECK(dml_comm_check(windows(p->comm, p->peer, p->initiator,
@@ -442,6 +436,17 @@ dml_status dml_p2p_measure_levels(const dml_comm_levels *lv,
     return DML_OK;
 }
 
+/* One measurement row's figure: op, best and median times, value, unit. */
+static void figure(dml_measurement *m, const char *op, double time_s,
+                   double time_median_s, double value, const char *unit)
+{
+    snprintf(m->op, sizeof m->op, "%s", op);
+    m->time_s = time_s;
+    m->time_median_s = time_median_s;
+    m->value = value;
+    snprintf(m->unit, sizeof m->unit, "%s", unit);
+}
+
 size_t dml_p2p_to_measurements(const dml_p2p_result *r,
                                dml_measurement *rows, size_t cap)
 {
@@ -459,22 +464,16 @@ size_t dml_p2p_to_measurements(const dml_p2p_result *r,
             m->threads = 1;
             m->bytes = pt->bytes;
             if (which == 0) {
-                snprintf(m->op, sizeof m->op, "latency");
-                m->time_s = pt->latency_s;
-                m->time_median_s = pt->latency_median_s;
-                m->value = pt->latency_s;
-                snprintf(m->unit, sizeof m->unit, "s");
+                figure(m, "latency", pt->latency_s, pt->latency_median_s,
+                       pt->latency_s, "s");
                 snprintf(m->detail, sizeof m->detail,
                          "ranks %d-%d of %d, %d round trips x %d reps, "
                          "mean_s=%.6g",
                          r->peer_a, r->peer_b, r->ranks, pt->latency_iters,
                          pt->latency_reps, pt->latency_mean_s);
             } else {
-                snprintf(m->op, sizeof m->op, "bandwidth");
-                m->time_s = pt->bw_time_s;
-                m->time_median_s = pt->bw_time_median_s;
-                m->value = pt->bandwidth_Bps;
-                snprintf(m->unit, sizeof m->unit, "B/s");
+                figure(m, "bandwidth", pt->bw_time_s, pt->bw_time_median_s,
+                       pt->bandwidth_Bps, "B/s");
                 snprintf(m->detail, sizeof m->detail,
                          "ranks %d-%d of %d, window %d, %d windows x %d "
                          "reps, mean_s=%.6g",
