@@ -26,6 +26,11 @@ base=$(cd "$1" && pwd)
 new=$(cd "$2" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../../../scripts/env.sh"
+. "$here/lib.sh"
+
+# plan FILE DP TP PP ZERO MBS MB SCHEDULE OPTIMIZER STAGES [ACT]: lib.sh's
+# plan, with the activation as an argument.
+plan() { ACT=${11:-} make_plan "${@:1:10}"; }
 MPIEXEC=${MPIEXEC:-mpirun}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -34,35 +39,6 @@ steps=${STEPS:-20}
 failures=0
 runs=0
 
-# plan FILE DP TP PP ZERO MBS MB SCHEDULE OPTIMIZER STAGES [ACT]
-plan() {
-    local file=$1 dp=$2 tp=$3 pp=$4 zero=$5 mbs=$6 mb=$7 sched=$8 opt=$9
-    local stages=${10} act=${11:-relu}
-    cat >"$file" <<JSON
-{
-  "schema_version": 1, "kind": "plan",
-  "model": {"type": "mlp", "name": "mlp-tiny", "input": 32,
-            "hidden": [16, 16], "output": 4, "activation": "$act",
-            "dtype": "fp32"},
-  "cluster": {"name": "test-localhost", "devices": $((dp * tp * pp))},
-  "parallel": {"dp": $dp, "tp": $tp, "pp": $pp, "mbs": $mbs,
-               "microbatches": $mb, "zero": $zero, "schedule": "$sched",
-               "threads_per_rank": 1},
-  "placement": {"order": "tp-pp-dp", "stages": $stages},
-  "schedule": {"global_batch": $((dp * mbs * mb)), "optimizer": "$opt",
-               "peak_lr": ${PEAK_LR:-0.01}, "min_lr": 0.001,
-               "warmup_steps": 5, "decay": "cosine", "decay_steps": 100,
-               "weight_decay": 0.01, "momentum": 0.9,
-               "batch_ramp": ${RAMP:-[]}},
-  "prediction": {"step_s": 0.002, "mem_bytes_per_device": 1e6}
-}
-JSON
-}
-
-S1='[{"first_layer":0,"last_layer":2}]'
-S2A='[{"first_layer":0,"last_layer":1},{"first_layer":2,"last_layer":2}]'
-S2B='[{"first_layer":0,"last_layer":0},{"first_layer":1,"last_layer":2}]'
-S3='[{"first_layer":0,"last_layer":0},{"first_layer":1,"last_layer":1},{"first_layer":2,"last_layer":2}]'
 
 # The losses and noise estimates of a --json summary, one per line, as
 # printed (jansson writes doubles with 17 significant digits).
@@ -126,34 +102,34 @@ for opt in sgd adamw lamb lars; do
     export PEAK_LR=0.01
     [ $opt = lars ] && PEAK_LR=2.0
     #   name             np seed shuffle bucket  dp tp pp z mbs mb sched
-    run 1-$opt           1  7    none    -       1  1  1  0 8   4  1f1b  $opt "$S1"
-    run dp2-$opt         2  7    epoch   -       2  1  1  0 8   2  1f1b  $opt "$S1"
-    run dp2z-$opt        2  7    none    200     2  1  1  1 8   2  1f1b  $opt "$S1"
-    run tp2-$opt         2  7    none    -       1  2  1  0 8   4  1f1b  $opt "$S1"
-    run pp2a-$opt        2  7    none    -       1  1  2  0 8   4  1f1b  $opt "$S2A"
-    run pp2bg-$opt       2  7    epoch   -       1  1  2  0 8   4  gpipe $opt "$S2B"
-    run dp2tp2z-$opt     4  7    none    200     2  2  1  1 8   2  1f1b  $opt "$S1"
-    run dp2pp2z-$opt     4  7    none    -       2  1  2  1 4   4  1f1b  $opt "$S2A"
-    run tp2pp2g-$opt     4  7    none    -       1  2  2  0 8   4  gpipe $opt "$S2B"
-    run dp4z-$opt        4  7    none    64      4  1  1  1 4   2  1f1b  $opt "$S1"
+    run 1-$opt           1  7    none    -       1  1  1  0 8   4  1f1b  $opt "$STAGES_1"
+    run dp2-$opt         2  7    epoch   -       2  1  1  0 8   2  1f1b  $opt "$STAGES_1"
+    run dp2z-$opt        2  7    none    200     2  1  1  1 8   2  1f1b  $opt "$STAGES_1"
+    run tp2-$opt         2  7    none    -       1  2  1  0 8   4  1f1b  $opt "$STAGES_1"
+    run pp2a-$opt        2  7    none    -       1  1  2  0 8   4  1f1b  $opt "$STAGES_2A"
+    run pp2bg-$opt       2  7    epoch   -       1  1  2  0 8   4  gpipe $opt "$STAGES_2B"
+    run dp2tp2z-$opt     4  7    none    200     2  2  1  1 8   2  1f1b  $opt "$STAGES_1"
+    run dp2pp2z-$opt     4  7    none    -       2  1  2  1 4   4  1f1b  $opt "$STAGES_2A"
+    run tp2pp2g-$opt     4  7    none    -       1  2  2  0 8   4  gpipe $opt "$STAGES_2B"
+    run dp4z-$opt        4  7    none    64      4  1  1  1 4   2  1f1b  $opt "$STAGES_1"
 done
 export PEAK_LR=0.01
-run dp2tp2-adamw-b       4  3    epoch   200     2  2  1  0 8   2  1f1b  adamw "$S1"
-run dp2pp2g-adamw        4  3    none    -       2  1  2  0 2   8  gpipe adamw "$S2B"
-run dp2pp2zg-adamw       4  3    none    64      2  1  2  1 2   8  gpipe adamw "$S2B"
-run dp4-adamw            4  3    none    200     4  1  1  0 4   2  1f1b  adamw "$S1"
-run tp4-adamw            4  3    none    -       1  4  1  0 8   4  1f1b  adamw "$S1"
-run pp3-adamw            3  3    none    -       1  1  3  0 4   4  1f1b  adamw "$S3"
-run pp3g-lamb            3  3    none    -       1  1  3  0 4   4  gpipe lamb  "$S3"
-run dp3z-adamw           3  3    none    -       3  1  1  1 4   2  1f1b  adamw "$S1"
-run dp3z-lamb-b          3  3    epoch   64      3  1  1  1 4   2  1f1b  lamb  "$S1"
-run dp2-m3-adamw         2  3    none    -       2  1  1  0 4   3  1f1b  adamw "$S1"
-run tp2-tanh-sgd         2  5    none    -       1  2  1  0 8   4  1f1b  sgd   "$S1" tanh
-run dp2z-gelu-lars       2  5    none    200     2  1  1  1 8   2  1f1b  lars  "$S1" gelu
+run dp2tp2-adamw-b       4  3    epoch   200     2  2  1  0 8   2  1f1b  adamw "$STAGES_1"
+run dp2pp2g-adamw        4  3    none    -       2  1  2  0 2   8  gpipe adamw "$STAGES_2B"
+run dp2pp2zg-adamw       4  3    none    64      2  1  2  1 2   8  gpipe adamw "$STAGES_2B"
+run dp4-adamw            4  3    none    200     4  1  1  0 4   2  1f1b  adamw "$STAGES_1"
+run tp4-adamw            4  3    none    -       1  4  1  0 8   4  1f1b  adamw "$STAGES_1"
+run pp3-adamw            3  3    none    -       1  1  3  0 4   4  1f1b  adamw "$STAGES_3"
+run pp3g-lamb            3  3    none    -       1  1  3  0 4   4  gpipe lamb  "$STAGES_3"
+run dp3z-adamw           3  3    none    -       3  1  1  1 4   2  1f1b  adamw "$STAGES_1"
+run dp3z-lamb-b          3  3    epoch   64      3  1  1  1 4   2  1f1b  lamb  "$STAGES_1"
+run dp2-m3-adamw         2  3    none    -       2  1  1  0 4   3  1f1b  adamw "$STAGES_1"
+run tp2-tanh-sgd         2  5    none    -       1  2  1  0 8   4  1f1b  sgd   "$STAGES_1" tanh
+run dp2z-gelu-lars       2  5    none    200     2  1  1  1 8   2  1f1b  lars  "$STAGES_1" gelu
 RAMP='[{"until_step": 8, "global_batch": 16}]' \
-run ramp-dp2pp2z         4  3    none    -       2  1  2  1 4   4  1f1b  adamw "$S2A"
+run ramp-dp2pp2z         4  3    none    -       2  1  2  1 4   4  1f1b  adamw "$STAGES_2A"
 RAMP='[{"until_step": 8, "global_batch": 16}]' \
-run ramp-tp2pp2g         4  3    none    -       1  2  2  0 8   4  gpipe adamw "$S2B"
+run ramp-tp2pp2g         4  3    none    -       1  2  2  0 8   4  gpipe adamw "$STAGES_2B"
 
 # Checkpoints and resume: the shards and manifests written on the way, and
 # the weights of a run resumed from its step-8 checkpoint after the
@@ -196,10 +172,10 @@ ckpt() { # NAME NP PLAN-ARGS...
     fi
 }
 #    name        np  dp tp pp z mbs mb sched opt  stages
-ckpt ck-dp2pp2z  4   2  1  2  1 4   4  1f1b  lamb "$S2A"
-ckpt ck-dp2tp2z  4   2  2  1  1 8   2  1f1b  lamb "$S1"
-ckpt ck-dp2      2   2  1  1  0 8   2  1f1b  adamw "$S1"
-ckpt ck-1        1   1  1  1  0 8   4  gpipe sgd  "$S1"
+ckpt ck-dp2pp2z  4   2  1  2  1 4   4  1f1b  lamb "$STAGES_2A"
+ckpt ck-dp2tp2z  4   2  2  1  1 8   2  1f1b  lamb "$STAGES_1"
+ckpt ck-dp2      2   2  1  1  0 8   2  1f1b  adamw "$STAGES_1"
+ckpt ck-1        1   1  1  1  0 8   4  gpipe sgd  "$STAGES_1"
 
 echo "$runs configurations, $failures differ"
 [ $failures -eq 0 ]

@@ -50,6 +50,7 @@ JSON
 STAGES_1='[{"first_layer":0,"last_layer":2}]'
 STAGES_2A='[{"first_layer":0,"last_layer":1},{"first_layer":2,"last_layer":2}]'
 STAGES_2B='[{"first_layer":0,"last_layer":0},{"first_layer":1,"last_layer":2}]'
+STAGES_3='[{"first_layer":0,"last_layer":0},{"first_layer":1,"last_layer":1},{"first_layer":2,"last_layer":2}]'
 
 # run_exec NP ARGS...: dml-exec under mpirun with NP ranks.
 run_exec() {
