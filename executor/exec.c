@@ -73,8 +73,6 @@ struct dml_exec {
     double median_step_s;      /* after the first step (rank 0), s */
     dml_gemm_timer gemm_prof;  /* GEMMs of the steps after the first */
     int64_t gemm_steps;        /* steps in gemm_prof */
-    dml_sync_bytes dp_job;     /* DP exchange's bytes per step, all ranks */
-    dml_sync_bytes dp_rank;    /* and their mean per rank */
     int64_t eval_step;         /* step of the newest --eval-every
                                   evaluation, -1: none */
     double eval_accuracy;      /* its test accuracy, 0-1 */
@@ -574,7 +572,6 @@ static dml_status run_end(dml_exec *x, dml_status s, bool interrupted,
         evaluate(x);
     if (s == DML_OK && x->opt.save_weights)
         s = save_weights(x, err);
-    dml_sync_run_bytes(x->sync, x->g.world, &x->dp_job, &x->dp_rank);
     double peak = dml_run_record_rank_timings(&x->rec, x->nrun, x->g.world);
     bool recorded = true;
     if (x->g.rank == 0) {
@@ -700,7 +697,6 @@ json_t *dml_exec_summary(const dml_exec *x)
         p->pred.present ? json_real(p->pred.step_s) : json_null(),
         "test_accuracy", NUM(x->test_accuracy), "run_id",
         x->rec.run_id > 0 ? json_integer(x->rec.run_id) : json_null());
-#undef NUM
     if (j)
         json_object_set_new(j, "seed", json_integer((json_int_t)x->opt.seed));
     if (j)
@@ -710,14 +706,18 @@ json_t *dml_exec_summary(const dml_exec *x)
                             x->max_staleness >= 0
                                 ? json_integer((json_int_t)x->max_staleness)
                                 : json_null());
+    /* one definition with the runs row (run_record.h): per_replica is
+     * runs.dp_bytes_*_per_step, the job's the same per-rank means summed */
+    const dml_run_record *r = &x->rec;
     if (j)
         json_object_set_new(
             j, "bytes_per_step",
-            json_pack("{s:f, s:f, s:{s:f, s:f}}", "intra_node",
-                      x->dp_job.intra_node, "inter_node",
-                      x->dp_job.inter_node, "per_rank", "intra_node",
-                      x->dp_rank.intra_node, "inter_node",
-                      x->dp_rank.inter_node));
+            json_pack("{s:o, s:o, s:{s:o, s:o}}", "intra_node",
+                      NUM(r->dp_job_intra), "inter_node",
+                      NUM(r->dp_job_inter), "per_replica", "intra_node",
+                      NUM(r->dp_bytes_intra), "inter_node",
+                      NUM(r->dp_bytes_inter)));
+#undef NUM
     return j;
 }
 

@@ -28,6 +28,7 @@ void dml_run_record_init(dml_run_record *r, int rank, int world_size)
     r->rank = rank;
     r->world_size = world_size;
     r->dp_bytes_intra = r->dp_bytes_inter = NAN;
+    r->dp_job_intra = r->dp_job_inter = NAN;
 }
 
 /* The history's arrays, for allocating and freeing them alike. */
@@ -472,11 +473,17 @@ void dml_run_record_dp_bytes(dml_run_record *r, double intra_node,
 #define RANK_VALUES 7
 
 /* A replica's bytes per step, of the gathered values (rank 0): the mean
- * over each data-parallel group's ranks, of the group that sent most. */
+ * over each data-parallel group's ranks, of the group that sent most;
+ * and the job's, their sum over every rank. */
 static void replica_bytes(dml_run_record *r, const double *all)
 {
     int groups = r->dp_groups > 0 ? r->dp_groups : 1;
     double most = -1;
+    r->dp_job_intra = r->dp_job_inter = 0;
+    for (int k = 0; k < r->world_size; k++) {
+        r->dp_job_intra += all[RANK_VALUES * k + 5];
+        r->dp_job_inter += all[RANK_VALUES * k + 6];
+    }
     for (int g = 0; g < groups; g++) {
         double intra = 0, inter = 0;
         int n = 0;

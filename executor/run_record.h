@@ -88,9 +88,14 @@ typedef struct dml_run_record {
                                  is in group r mod dp_groups); set by
                                  dml_run_record_begin */
     double dp_bytes_intra;    /* rank 0: per step, one replica of the
-                                 busiest group, for the runs row (NAN:
-                                 unknown) */
+                                 busiest group, for the runs row and
+                                 --json's bytes_per_step.per_replica
+                                 (NAN: unknown) */
     double dp_bytes_inter;
+    double dp_job_intra;      /* rank 0: per step, the sum over every
+                                 rank of the job (--json's
+                                 bytes_per_step), bytes (NAN: unknown) */
+    double dp_job_inter;
 } dml_run_record;
 
 /* Empty: no history, no database (set db, rank 0, to record; it is
@@ -154,12 +159,15 @@ void dml_run_record_dp_bytes(dml_run_record *r, double intra_node,
 /* Collective: each rank's medians over the nrun steps of this invocation
  * (after the first, the warm-up) and peak memory, recorded; and the bytes
  * a replica's data-parallel exchange sent per step, kept for the run's
- * end, as the cost model prices them (detail.dp_bytes_intra/inter): each
- * rank's mean per step, averaged over the ranks of its data-parallel
- * group (a ring's hops between nodes fall on some ranks of the group and
- * not on others; the pricer counts one replica's share), of the group
- * that sent the most (the busiest pipeline stage). Returns the largest
- * peak RSS (rank 0; this rank's elsewhere). */
+ * end (dp_bytes_*), the one definition of "bytes per step" (db/schema.md
+ * runs.dp_bytes_*_per_step, --json bytes_per_step.per_replica), as the
+ * cost model prices them (detail.dp_bytes_intra/inter): each rank's mean
+ * per step, averaged over the ranks of its data-parallel group (a ring's
+ * hops between nodes fall on some ranks of the group and not on others;
+ * the pricer counts one replica's share), of the group that sent the
+ * most (the busiest pipeline stage); and the same per-rank means summed
+ * over the whole job (dp_job_*: what the links carried). Returns the
+ * largest peak RSS (rank 0; this rank's elsewhere). */
 double dml_run_record_rank_timings(dml_run_record *r, int64_t nrun,
                                    MPI_Comm world);
 

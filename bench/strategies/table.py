@@ -60,7 +60,7 @@ def run_figures(tag, db=db):
         "WHERE run_id = ? AND test_accuracy >= ?",
         (d["run_id"], target)).fetchone()
     return {
-        "counted": d["bytes_per_step"]["per_rank"]["inter_node"],
+        "counted": d["bytes_per_step"]["per_replica"]["inter_node"],
         "wire": wire / n / nodes,
         "step": sum(times[1:]) / max(len(times) - 1, 1),
         "pred": d["predicted_step_s"],

@@ -166,7 +166,6 @@ void dml_sync_begin_step(dml_sync *s, dml_sync_pre_reduce_fn pre_reduce,
         s->buckets[k].done = false;
     }
     s->nstarted = 0;
-    s->steps_run++;
     s->final_lo = s->st->nflat;
     s->pre_reduce = pre_reduce;
     s->pre_reduce_ctx = ctx;
@@ -357,22 +356,7 @@ void dml__sync_sent_on(dml_sync *s, dml_coll_op op, double bytes, int ranks,
     double b = bytes * dml_collective_busbw_factor(op, ranks);
     if (inter) {
         s->sent.inter_node += b;
-        s->sent_run.inter_node += b;
     } else {
         s->sent.intra_node += b;
-        s->sent_run.intra_node += b;
     }
-}
-
-void dml_sync_run_bytes(const dml_sync *s, MPI_Comm world,
-                        dml_sync_bytes *job, dml_sync_bytes *per_rank)
-{
-    double steps = s->steps_run > 0 ? (double)s->steps_run : 1.0;
-    double v[2] = {s->sent_run.intra_node / steps,
-                   s->sent_run.inter_node / steps};
-    int n;
-    MPI_Comm_size(world, &n);
-    MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_DOUBLE, MPI_SUM, world);
-    *job = (dml_sync_bytes){v[0], v[1]};
-    *per_rank = (dml_sync_bytes){v[0] / n, v[1] / n};
 }

@@ -222,8 +222,6 @@ struct dml_sync {
     void *pre_reduce_ctx;
     double comm_s;            /* this step's exposed sync time, s */
     dml_sync_bytes sent;      /* this step's bytes sent */
-    dml_sync_bytes sent_run;  /* bytes sent by the steps since open */
-    int64_t steps_run;        /* steps begun since open */
     int lag;                  /* steps a rank may run ahead of the
                                  slowest (ssp:S: S; else 0): the steps'
                                  statistics are summed that late */
@@ -313,13 +311,6 @@ void dml_sync_finish(dml_sync *s);
 size_t dml_sync_state_values(const dml_sync *s);
 void dml_sync_state_save(const dml_sync *s, float *out);
 void dml_sync_state_restore(dml_sync *s, const float *in);
-
-/* Collective over world, each rank with its own dml_sync: the bytes sent
- * per step (mean over the steps begun since open), by link level, summed
- * over world's ranks (*job) and their mean per rank (*per_rank, the
- * pricer's bytes per replica). Zeros before a step. */
-void dml_sync_run_bytes(const dml_sync *s, MPI_Comm world,
-                        dml_sync_bytes *job, dml_sync_bytes *per_rank);
 
 /* For the strategies' files: count what one collective op on a buffer of
  * `bytes` (nccl-tests size) sends from this rank, on the ring. */

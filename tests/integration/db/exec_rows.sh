@@ -7,7 +7,10 @@
 # duration is not a whole number of seconds; and each run records the
 # bytes its data-parallel exchange sent per step (dp=2 on one node: the
 # gradient's bytes, all inside the node), which v_strategy_comparison
-# sums up. Label mpi: two ranks under mpirun.
+# sums up. With dp=2 x pp=2 (4 ranks) the --json bytes_per_step.per_replica
+# is the runs row's dp_bytes_*_per_step exactly (one definition: a replica
+# of the busiest stage, issue 12), and its job total the sum over the
+# ranks. Label mpi: two and four ranks under mpirun.
 set -euo pipefail
 T=$(mktemp -d /tmp/dml-db-exec-XXXXXX)
 trap 'rm -rf "$T"' EXIT
@@ -70,5 +73,38 @@ s = c.execute("SELECT sync, runs, median_dp_bytes_intra_per_step, "
               "median_dp_bytes_inter_per_step, median_measured_step_s > 0 "
               "FROM v_strategy_comparison").fetchall()
 assert s == [("allreduce", 2, 4.0 * params, 0.0, 1)], s
+PY
+
+# One definition of bytes per step: --json and the runs row agree, also
+# where the stages differ (stage 0 holds layers 0-1, 784-256-256, stage 1
+# layer 2, 256-10; each stage's pair of replicas allreduces its own).
+"$DML_BIN/dml-plan" --model mlp-fmnist --cluster cpu-node --devices 4 \
+    --global-batch 256 --config dp=2,pp=2,threads=1,zero=0 --out pp.json \
+    --db plan.db >pp-plan.out || { cat pp-plan.out; fail "dml-plan dp=2,pp=2"; }
+"$MPIEXEC" --oversubscribe -np 4 "$DML_BIN/dml-exec" --plan pp.json \
+    --steps 3 --data synthetic --db exec.db --json >pp.out 2>pp.err ||
+    { cat pp.err; fail "dml-exec dp=2 x pp=2"; }
+python3 - pp.json pp.out exec.db <<'PY' || fail "bytes per step: --json against the runs row"
+import json, sqlite3, sys
+plan = json.load(open(sys.argv[1]))
+run = json.load(open(sys.argv[2]))
+m = plan["model"]
+sizes = [m["input"]] + list(m["hidden"]) + [m["output"]]
+layer = [(a + 1) * b for a, b in zip(sizes, sizes[1:])]
+stage = [sum(layer[s["first_layer"]:s["last_layer"] + 1])
+         for s in plan["placement"]["stages"]]
+row = sqlite3.connect(sys.argv[3]).execute(
+    "SELECT dp_bytes_intra_per_step, dp_bytes_inter_per_step FROM runs "
+    "WHERE id = ?", (run["run_id"],)).fetchone()
+b = run["bytes_per_step"]
+rep = b["per_replica"]
+assert (rep["intra_node"], rep["inter_node"]) == row, (rep, row)
+# a replica of the busiest stage sends its stage's gradient once a step
+assert rep["intra_node"] == 4.0 * max(stage), (rep, stage)
+# the job: every rank's, 2 replicas of each stage
+assert b["intra_node"] == sum(2 * 4.0 * p for p in stage), (b, stage)
+assert b["inter_node"] == 0 and rep["inter_node"] == 0, b
+print(f"ok   bytes per step: per replica {rep['intra_node']:.0f} (the runs "
+      f"row), the job {b['intra_node']:.0f}")
 PY
 echo "exec_rows: ok"

@@ -97,8 +97,8 @@ for p in ("flat", "hier"):
           f"of payload ({payload / counted - 1:+.1%})")
     assert abs(payload / counted - 1) <= 0.05, \
         f"{p}: the links' payload is within 5 % of what dml-exec counted"
-    assert b["per_rank"]["inter_node"] * 4 == b["inter_node"], \
-        "per_rank is the job's figure over its 4 ranks"
+    assert b["per_replica"]["inter_node"] * 4 == b["inter_node"], \
+        "per_replica (one DP group) is the job's figure over its 4 ranks"
 r = inter["hier"] / inter["flat"]
 print(f"node by node / flat, bytes between nodes: {r:.3f} (2/3 expected)")
 assert abs(r - 2 / 3) < 0.01, "node by node sends 2/3 of the flat ring's"

@@ -24,10 +24,10 @@ fail() { echo "FAIL $*"; failures=$((failures + 1)); }
 common=(--data synthetic --seed 5 --shuffle epoch --db "$work/dml.db"
         --json)
 
-# per_rank_bytes OUT: bytes_per_step.per_rank.intra_node of a --json file
+# per_rank_bytes OUT: bytes_per_step.per_replica.intra_node of a --json file
 per_rank_bytes() {
     python3 -c 'import json,sys
-print(int(json.load(open(sys.argv[1]))["bytes_per_step"]["per_rank"]["intra_node"]))' "$1"
+print(int(json.load(open(sys.argv[1]))["bytes_per_step"]["per_replica"]["intra_node"]))' "$1"
 }
 
 # check NAME SYNC DP TP PP ZERO STAGES: determinism and resume.

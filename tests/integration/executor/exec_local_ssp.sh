@@ -74,8 +74,8 @@ SYNC=local:4 make_plan l4.json 4 1 1 0 4 2 1f1b sgd "$STAGES_1"
 SYNC=local:4:8 make_plan l48.json 4 1 1 0 4 2 1f1b sgd "$STAGES_1"
 if run l4 4 --plan l4.json "${steps[@]}" &&
     run l48 4 --plan l48.json "${steps[@]}"; then
-    dense=$(json ar-sgd.out 'd["bytes_per_step"]["per_rank"]["intra_node"]')
-    local4=$(json l4.out 'd["bytes_per_step"]["per_rank"]["intra_node"]')
+    dense=$(json ar-sgd.out 'd["bytes_per_step"]["per_replica"]["intra_node"]')
+    local4=$(json l4.out 'd["bytes_per_step"]["per_replica"]["intra_node"]')
     if python3 -c "import sys; d, l = map(float, sys.argv[1:]); sys.exit(0 if d > 0 and abs(l / d - 0.25) < 1e-9 else 1)" "$dense" "$local4"; then
         echo "ok   local:4 sends $local4 bytes a step, a quarter of $dense"
     else
