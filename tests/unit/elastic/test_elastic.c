@@ -1,0 +1,160 @@
+/*
+ * test_elastic.c: dml-run's hosts (elastic/hosts.h) and re-planning
+ * (elastic/replan.h): a hostfile read with its slots and comments, bad
+ * lines refused naming file and line, hosts lost and listed in order, the
+ * hostfile of a launch of fewer ranks; a 4-rank plan made again for 3 and
+ * 2 ranks keeps the model, the global batch and the schedule as they
+ * are, and its layout has as many ranks.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "costmodel/plan.h"
+#include "elastic/hosts.h"
+#include "elastic/replan.h"
+
+static void put(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void hostfiles_read_lost_and_written(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/dml-elastic-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], out[256];
+    snprintf(path, sizeof path, "%s/hosts", dir);
+    snprintf(out, sizeof out, "%s/launch", dir);
+    put(path, "# four nodes\nnode0 slots=2\n\n  node1   # one slot\nnode2 "
+              "slots=1\nnode3 slots=4\n");
+    dml_hosts h;
+    dml_error err;
+    assert_int_equal(dml_hosts_read(path, &h, &err), DML_OK);
+    assert_int_equal(h.n, 4);
+    assert_int_equal(dml_hosts_slots(&h), 8);
+    assert_true(dml_hosts_lose(&h, "node2"));
+    assert_false(dml_hosts_lose(&h, "node9"));
+    assert_int_equal(dml_hosts_slots(&h), 7);
+    char list[256];
+    dml_hosts_list(&h, false, list, sizeof list);
+    assert_string_equal(list, "node0, node1 and node3");
+    dml_hosts_list(&h, true, list, sizeof list);
+    assert_string_equal(list, "node2");
+    /* 5 ranks: node0's 2, node1's 1, 2 of node3's 4; node2 left out */
+    assert_int_equal(dml_hosts_write(out, &h, 5, &err), DML_OK);
+    assert_string_equal(slurp(out),
+                        "node0 slots=2\nnode1 slots=1\nnode3 slots=2\n");
+
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        {"node0\nnode1 slots=two\n", "hosts:2: expected \"HOST\" or "
+                                     "\"HOST slots=N\""},
+        {"node0 slots=0\n", "hosts:1: expected"},
+        {"node0\nnode0\n", "hosts:2: host node0 listed twice"},
+        {"# nothing\n\n", "hosts: no host"},
+        {"node0 slots=1 extra\n", "hosts:1: expected"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        put(path, bad[i].text);
+        dml_error_clear(&err);
+        assert_int_equal(dml_hosts_read(path, &h, &err), DML_EINPUT);
+        char line[512];
+        dml_error_format(&err, line, sizeof line);
+        const char *base = strstr(line, "hosts");
+        assert_non_null(base);
+        assert_non_null(strstr(base, bad[i].want));
+    }
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The re-plan of a 4-rank plan for n ranks keeps what identifies the
+ * training. */
+static void replan_keeps_the_training(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/dml-elastic-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char orig_path[256], path[256];
+    snprintf(orig_path, sizeof orig_path, "%s/plan.json", dir);
+    put(orig_path,
+        "{\"schema_version\": 1, \"kind\": \"plan\",\n"
+        " \"model\": {\"type\": \"mlp\", \"name\": \"mlp-fmnist\", \"input\": "
+        "784, \"hidden\": [256, 256], \"output\": 10, \"dtype\": \"fp32\"},\n"
+        " \"cluster\": {\"name\": \"cpu-node\", \"devices\": 4},\n"
+        " \"parallel\": {\"dp\": 2, \"tp\": 1, \"pp\": 2, \"mbs\": 8, "
+        "\"microbatches\": 3, \"zero\": 1, \"schedule\": \"1f1b\", "
+        "\"threads_per_rank\": 1, \"sync\": \"allreduce\"},\n"
+        " \"placement\": {\"order\": \"tp-pp-dp\", \"stages\": "
+        "[{\"first_layer\": 0, \"last_layer\": 1}, {\"first_layer\": 2, "
+        "\"last_layer\": 2}]},\n"
+        " \"schedule\": {\"global_batch\": 48, \"optimizer\": \"adamw\", "
+        "\"peak_lr\": 0.0123, \"min_lr\": 0.001, \"warmup_steps\": 7, "
+        "\"decay\": \"cosine\", \"decay_steps\": 99, \"weight_decay\": "
+        "0.01}}\n");
+    dml_plan *orig = malloc(sizeof *orig), *got = malloc(sizeof *got);
+    assert_non_null(orig);
+    assert_non_null(got);
+    dml_error err;
+    assert_int_equal(dml_plan_load(orig_path, orig, &err), DML_OK);
+    for (int ranks = 3; ranks >= 2; ranks--) {
+        snprintf(path, sizeof path, "%s/plan-%d.json", dir, ranks);
+        char summary[256];
+        dml_error_clear(&err);
+        assert_int_equal(dml_elastic_replan(orig_path, NULL, NULL, ranks, path,
+                                            summary, sizeof summary, &err),
+                         DML_OK);
+        assert_int_equal(dml_plan_load(path, got, &err), DML_OK);
+        const dml_parallel_config *c = &got->par;
+        assert_int_equal(c->dp * c->tp * c->pp, ranks);
+        assert_int_equal(c->dp * c->mbs * c->microbatches, 48);
+        assert_true(c->zero <= 1);
+        assert_int_equal(c->threads_per_rank, 1);
+        assert_int_equal(got->sched.global_batch, 48);
+        assert_true(got->sched.peak_lr == 0.0123);
+        assert_int_equal(got->sched.warmup_steps, 7);
+        assert_int_equal(got->sched.decay_steps, 99);
+        assert_int_equal(got->sched.optimizer, orig->sched.optimizer);
+        assert_int_equal(got->model.layers, orig->model.layers);
+        assert_non_null(strstr(summary, "(global batch 48)"));
+    }
+    free(orig);
+    free(got);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(hostfiles_read_lost_and_written),
+        cmocka_unit_test(replan_keeps_the_training),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
