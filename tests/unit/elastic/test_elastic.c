@@ -17,27 +17,28 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/file.h"
 #include "costmodel/plan.h"
 #include "elastic/hosts.h"
 #include "elastic/replan.h"
 
+/* text written to path, and read back (common/file.h). */
 static void put(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    dml_error err;
+    assert_int_equal(dml_file_write_atomic(path, text, strlen(text), &err),
+                     DML_OK);
 }
 
 static char *slurp(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    static char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
+    static char *text;
+    size_t len;
+    dml_error err;
+    free(text);
+    assert_int_equal(dml_file_read_all(path, 1 << 20, &text, &len, &err),
+                     DML_OK);
+    return text;
 }
 
 static void hostfiles_read_lost_and_written(void **state)
