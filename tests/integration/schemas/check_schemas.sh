@@ -72,6 +72,9 @@ docs+=(plan-file balanced-plan.json)
 kind=exec-run
 run exec.json "$MPIEXEC" -np 1 "$B/dml-exec" \
     --plan "$DML_FIXTURES/exec/plan-tiny.json" --data synthetic --steps 10 --json
+# no step: the initial weights' accuracy, bytes per step unknown (null)
+run exec-0.json "$MPIEXEC" -np 1 "$B/dml-exec" \
+    --plan "$DML_FIXTURES/exec/plan-tiny.json" --data synthetic --steps 0 --json
 
 kind=history
 run history.json "$B/dml-history" --json
