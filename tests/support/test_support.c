@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "costmodel/model_spec.h"
 
@@ -91,4 +92,14 @@ void dml_test_cosine_schedule(dml_train_schedule *s)
     s->warmup_steps = 10;
     s->decay_steps = 100;
     s->decay = DML_DECAY_COSINE;
+}
+
+void dml_test_remove_db(const char *path)
+{
+    char side[4096];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
 }

@@ -51,4 +51,8 @@ dml_parallel_config dml_test_parallel(int dp, int tp, int pp, int v,
  * floor 1e-4, 10 warm-up steps, 100 decay steps. */
 void dml_test_cosine_schedule(dml_train_schedule *s);
 
+/* Remove the database file at path and its -wal and -shm files (those
+ * that exist). */
+void dml_test_remove_db(const char *path);
+
 #endif

@@ -25,6 +25,7 @@
 #include "planner/convergence.h"
 #include "planner/planner.h"
 #include "tests/support/planner_support.h"
+#include "tests/support/test_support.h"
 
 /* A run of `sync` evaluated every 10 steps for `steps` steps, its
  * accuracy reaching `acc_at` at step reach - 1 (reach 0: never; acc_at
@@ -272,12 +273,7 @@ static void history_decides_the_strategy(void **state)
     winner(path, warning, sizeof warning);
     assert_non_null(strstr(warning, "no measured runs of sync=local:16"));
     sqlite3_close(s);
-    unlink(path);
-    char wal[64];
-    snprintf(wal, sizeof wal, "%s-wal", path);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", path);
-    unlink(wal);
+    dml_test_remove_db(path);
 }
 
 /* Without a target the search keeps to the strategies of allreduce's

@@ -31,6 +31,7 @@
 #include "planner/planner.h"
 #include "planner/record.h"
 #include "tests/support/planner_support.h"
+#include "tests/support/test_support.h"
 
 /* Searches whose plans between them set every knob the text has. */
 static const struct {
@@ -165,11 +166,7 @@ static void views_spell_every_plan_as_the_planner_does(void **state)
     assert_int_equal(sqlite3_column_int64(st, 0), 0);
     sqlite3_finalize(st);
     dml_db_close(db);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/dml.db-wal", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/dml.db-shm", dir);
-    unlink(path);
+    dml_test_remove_db(path);
     rmdir(dir);
 }
 
@@ -273,11 +270,7 @@ static void migrated_plans_read_their_strategy_as_the_planner_does(
                                     "plan_id) FROM v_plans"),
                      6);
     dml_db_close(db);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/dml.db-wal", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/dml.db-shm", dir);
-    unlink(path);
+    dml_test_remove_db(path);
     rmdir(dir);
 }
 

@@ -25,6 +25,7 @@
 #include "planner/record.h"
 #include "planner/report.h"
 #include "tests/support/planner_support.h"
+#include "tests/support/test_support.h"
 
 static dml_planner *plan_for(const char *model, const char *cluster,
                              int64_t nodes, int64_t batch, const char *config,
@@ -422,12 +423,7 @@ static void database_rows_in_one_transaction(void **state)
     free(back);
     free(text);
     dml_planner_free(p);
-    unlink(path);
-    char wal[160];
-    snprintf(wal, sizeof wal, "%s-wal", path);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", path);
-    unlink(wal);
+    dml_test_remove_db(path);
     rmdir(dir);
 }
 
