@@ -5,7 +5,9 @@
 # and its final weights are bitwise those of an uninterrupted run (the
 # layout sequence is the same). Its decisions are job events in order
 # (launch, failure, hosts, plan, resume, launch, finished) and the job
-# is 'ok' with one restart. With --max-restarts 0 the same kill ends the
+# is 'ok' with one restart. A rank stopped by SIGSTOP hangs the job: no
+# step for --hang-timeout 5 s, the launch is stopped and the job resumes
+# to the same weights. With --max-restarts 0 the same kill ends the
 # job: exit 1, the reason in one error line, the job 'failed'. Usage:
 # the arguments of dml-exec without --checkpoint-dir, and a bad
 # hostfile line, are exit 2 with one line.
@@ -38,12 +40,13 @@ echo "ok   usage: one line, exit 2"
 
 run_exec 2 "${common[@]}" --db ref.db --save-weights ref.bin --json >ref.out
 
-# supervise NAME MAX_RESTARTS: dml-run in the background, rank 1 killed
-# once past step 100; its exit status in $NAME.rc.
+# supervise NAME MAX_RESTARTS [SIGNAL HANG_S]: dml-run in the background,
+# rank 1 sent SIGNAL (KILL) once past step 100; its exit status in
+# $NAME.rc.
 supervise() {
-    local name=$1 max=$2
+    local name=$1 max=$2 sig=${3:-KILL} hang=${4:-60}
     "$run" --db "$name.db" --launcher "$MPIEXEC --oversubscribe" \
-        --max-restarts "$max" --hang-timeout 60 -- "${common[@]}" \
+        --max-restarts "$max" --hang-timeout "$hang" -- "${common[@]}" \
         --checkpoint-dir "ck-$name" --checkpoint-every 25 \
         --save-weights "$name.bin" --json >"$name.out" 2>"$name.err" &
     local pid=$! f="ck-$name/ranks/rank-00001" victim=""
@@ -55,7 +58,7 @@ supervise() {
         sleep 0.1
     done
     [ -n "$victim" ] || { kill "$pid"; fail "$name: rank 1 never reached step 100"; }
-    kill -KILL "$victim"
+    kill -"$sig" "$victim"
     set +e
     wait "$pid"
     echo $? >"$name.rc"
@@ -74,6 +77,17 @@ sqlite3 restart.db "select message from job_events where kind = 'failure'" |
     grep -qE "rank 1 \(pid .*\) died (during step|while writing checkpoint step)" ||
     fail "failure: $(sqlite3 restart.db "select message from job_events where kind = 'failure'")"
 echo "ok   restarted after rank 1 was killed: weights bitwise those of the uninterrupted run"
+
+# A rank that stops (SIGSTOP) hangs the job in a collective: no step for
+# --hang-timeout 5 s, the launch is stopped (SIGTERM, then SIGKILL), no
+# host is lost, and the job goes on from its checkpoint to the same end.
+supervise hang 2 STOP 5
+[ "$(cat hang.rc)" -eq 0 ] || { cat hang.err; fail "hang: dml-run exited $(cat hang.rc)"; }
+cmp ref.bin hang.bin || fail "weights after the hang differ from the uninterrupted run"
+sqlite3 hang.db "select message from job_events where kind = 'failure'" |
+    grep -q "no step for 5 s: stopped" ||
+    fail "hang: $(sqlite3 hang.db "select message from job_events where kind = 'failure'")"
+echo "ok   a stopped rank: the hang seen after 5 s, the job resumed and finished"
 
 supervise norestart 0
 [ "$(cat norestart.rc)" -eq 1 ] || { cat norestart.err; fail "--max-restarts 0: exit $(cat norestart.rc)"; }
