@@ -46,7 +46,8 @@ static dml_status check_training(const dml_ckpt_job *j, int64_t step,
  * model-sized array per optimizer state slot). */
 static dml_status gather_shard(const dml_ckpt_job *j, int64_t step,
                                const dml_ckpt_meta *old, int r, float *full,
-                               size_t nfull, dml_error *err)
+                               size_t nfull, float *sync_state,
+                               dml_error *err)
 {
     float *p = NULL, *s = NULL, *tmp = NULL;
     size_t np = 0, ns = 0;
@@ -56,12 +57,13 @@ static dml_status gather_shard(const dml_ckpt_job *j, int64_t step,
     dml_stage os;
     memset(&os, 0, sizeof os);
     dml_status st = DML_OK;
-    if (map.sync_values > 0)
+    size_t nsync = dml_sync_state_values(j->sync);
+    if (map.sync_values != nsync)
         st = dml_error_msg(err, DML_EINPUT,
                            "rank %d's shard holds %llu values of the "
-                           "data-parallel strategy's own state, which is "
-                           "not re-sharded",
-                           r, (unsigned long long)map.sync_values);
+                           "data-parallel strategy's own state, this run "
+                           "keeps %zu",
+                           r, (unsigned long long)map.sync_values, nsync);
     else if (map.state_slots != j->up->state_slots ||
              map.tp_index != r % old->tp ||
              map.last_layer >= j->model->layers)
@@ -83,6 +85,9 @@ static dml_status gather_shard(const dml_ckpt_job *j, int64_t step,
                            map.tp_index, old->tp, os.nflat);
     if (st == DML_OK && !(tmp = calloc(np ? np : 1, sizeof(float))))
         st = dml_error_msg(err, DML_ENOMEM, "out of memory");
+    if (st == DML_OK && r == 0 && nsync > 0) /* the same on every rank */
+        memcpy(sync_state, s + (size_t)map.state_slots * map.owned_values,
+               nsync * sizeof(float));
     if (st == DML_OK) {
         dml_stage_flat_to_full(&os, j->model, p, 0, os.nparams, full);
         for (int k = 0; k < map.state_slots; k++)
@@ -150,7 +155,8 @@ dml_status dml_ckpt_relayout_read(const dml_ckpt_job *j, int64_t step,
                                   dml_error *err)
 {
     DML_CHECK(check_training(j, step, old, old_identity_text, err));
-    if (dml_sync_state_values(j->sync) > 0)
+    if (dml_sync_state_values(j->sync) > 0 &&
+        !j->sync->strategy->state_layout_free)
         return dml_error_msg(
             err, DML_EINPUT,
             "checkpoint step %lld was written by layout dp=%d tp=%d pp=%d "
@@ -166,8 +172,9 @@ dml_status dml_ckpt_relayout_read(const dml_ckpt_job *j, int64_t step,
     for (size_t i = 0; i < (slots + 1) * nfull; i++)
         full[i] = NAN;
     dml_status s = DML_OK;
+    float *sync_state = state + dml_update_state_values(j->up);
     for (int r = 0; r < old->world && s == DML_OK; r++)
-        s = gather_shard(j, step, old, r, full, nfull, err);
+        s = gather_shard(j, step, old, r, full, nfull, sync_state, err);
     if (s == DML_OK)
         s = take_mine(j, step, full, nfull, params, state, err);
     free(full);

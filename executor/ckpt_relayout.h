@@ -19,10 +19,13 @@
  * one): another training (the identity differs in a field other than the
  * layout's, named), another optimizer, seed or shuffle; a shard without
  * its map (written before maps: it resumes on its own layout); a
- * data-parallel strategy that keeps state of its own (top-k's residuals,
- * PowerSGD's Q and residual, local SGD's replicas, SSP's clock): that state
- * belongs to the replicas that made it, and no other set of replicas
- * continues it; a checkpoint that leaves a value of this rank uncovered.
+ * data-parallel strategy that keeps state of its own per replica
+ * (top-k's residuals, PowerSGD's Q and residual, local SGD's replicas):
+ * that state belongs to the replicas that made it, and no other set of
+ * replicas continues it; a checkpoint that leaves a value of this rank
+ * uncovered. A strategy whose state is the same on every rank of every
+ * layout (sync.h's state_layout_free: SSP's clock, saved where nothing is
+ * in flight) has it handed on from rank 0's shard.
  */
 #ifndef DML_EXECUTOR_CKPT_RELAYOUT_H
 #define DML_EXECUTOR_CKPT_RELAYOUT_H

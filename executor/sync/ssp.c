@@ -253,6 +253,7 @@ const dml_sync_strategy dml_sync_stale = {
     .state_values = dml__sync_count_values,
     .state_save = ssp_state_save,
     .state_restore = ssp_state_restore,
+    .state_layout_free = true,
     .teardown = ssp_teardown,
     .next_update = ssp_next_update,
     .progress = ssp_progress,

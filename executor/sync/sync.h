@@ -178,6 +178,12 @@ typedef struct dml_sync_strategy {
     size_t (*state_values)(const dml_sync *s);
     void (*state_save)(const dml_sync *s, float *out);
     void (*state_restore)(dml_sync *s, const float *in);
+    /* The state is the same on every rank of every layout (ssp's clock,
+     * saved where nothing is in flight): a checkpoint of another layout
+     * hands it on (executor/ckpt_relayout.h). False: it belongs to the
+     * replicas that made it (residuals, local weights), and a checkpoint
+     * of another layout is refused. */
+    bool state_layout_free;
     /* Free what setup made; NULL: nothing. */
     void (*teardown)(dml_sync *s);
     /* The next reduced gradient to apply (see above); NULL: the step's. */

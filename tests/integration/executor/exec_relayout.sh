@@ -11,8 +11,9 @@
 # matter: moments lost or misplaced change the next losses by far more
 # than 1e-4. Refused, one line naming why, and the run starts from step 0:
 # another global batch; a strategy that keeps state per replica
-# (sync=topk); a corrupt shard of the other layout. A checkpoint of the
-# same layout still resumes bitwise (exec_resume).
+# (sync=topk); a corrupt shard of the other layout. SSP's clock, the same
+# on every rank, is handed on (ssp:0 from dp=2 x pp=2 to dp=3). A
+# checkpoint of the same layout still resumes bitwise (exec_resume).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 enter_work
@@ -91,6 +92,23 @@ f=ck-refused/step-00000006/rank-00003.bin
 printf '\xff' | dd of=$f bs=1 seek=$(($(stat -c %s $f) / 2)) count=1 \
     conv=notrunc status=none
 refused p2.json 2 "rank-00003.bin: SHA-256 .* corrupt shard"
+
+# SSP's state is its clock, the same on every rank: handed on. ssp:0 is
+# synchronous SGD, so the resumed run is its own layout's run again.
+SYNC=ssp:0 make_plan s4.json 2 1 2 0 4 6 1f1b adamw "$STAGES_2A"
+SYNC=ssp:0 make_plan s3.json 3 1 1 0 4 4 1f1b adamw "$STAGES_1"
+rm -rf ck-ssp
+run_exec 4 --plan s4.json "${common[@]}" --steps 6 --checkpoint-dir ck-ssp \
+    --checkpoint-every 6 --json >ssp4.out
+run_exec 3 --plan s3.json "${common[@]}" --steps 14 --save-weights w-ssp-ref.bin \
+    --json >ssp-ref.out
+run_exec 3 --plan s3.json "${common[@]}" --steps 14 --checkpoint-dir ck-ssp \
+    --resume --save-weights w-ssp.bin --json >ssp.out 2>ssp.err ||
+    { cat ssp.err; fail "ssp:0: the resumed run failed"; }
+grep -q '"first_step": 6,' ssp.out || { cat ssp.err; fail "ssp:0: did not resume from step 6"; }
+cmp_run losses ssp-ref.out ssp.out 1e-4 || fail "ssp:0: losses differ from its own layout's run"
+cmp_run weights w-ssp-ref.bin w-ssp.bin 1e-4 || fail "ssp:0: weights differ from its own layout's run"
+echo "ok   sync=ssp:0 resumed on dp=3 from dp=2 x pp=2, its clock handed on"
 
 SYNC=topk:0.5 make_plan t4.json 2 1 2 0 4 6 1f1b adamw "$STAGES_2A"
 SYNC=topk:0.5 make_plan t3.json 3 1 1 0 4 4 1f1b adamw "$STAGES_1"
