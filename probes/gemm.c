@@ -158,11 +158,7 @@ static dml_status measure_point(const dml_gemm_config *cfg, gemm_ctx *g,
                                 dml_rng *rng, dml_gemm_sample *p,
                                 dml_error *err)
 {
-    dml__gemm_timer t = {.sample = time_sample, .ctx = g, .calls = &g->calls,
-                         .budget = &cfg->budget,
-                         .sample_time_s = cfg->sample_time_s,
-                         .point_time_s = cfg->point_time_s,
-                         .resolution_s = 1e-9};
+    dml__gemm_timer t = DML__GEMM_TIMER(cfg, time_sample, g, 1e-9);
     /* Warm-up: page faults, OpenBLAS thread start-up, packing buffers. */
     double t_call;
     DML_CHECK(dml__gemm_point_warm_up(&t, &t_call, err));
@@ -173,9 +169,6 @@ static dml_status measure_point(const dml_gemm_config *cfg, gemm_ctx *g,
         DML_CHECK(dml_gemm_check_element(g->dtype, g->a, g->b, g->c, g->m,
                                          g->n, g->k, ci[e], cj[e], err));
     p->dtype = g->dtype;
-    p->m = g->m;
-    p->n = g->n;
-    p->k = g->k;
     return dml__gemm_point_time(&t, t_call, g->m, g->n, g->k,
                                 DML__GEMM_FIGURES(p), err);
 }

@@ -44,6 +44,9 @@ dml_status dml__gemm_point_time(const dml__gemm_timer *t, double t_call_s,
                                                : 0;
     *out.reps = st.reps;
     *out.calls_per_rep = calls;
+    *out.m = m;
+    *out.n = n;
+    *out.k = k;
     return DML_OK;
 }
 

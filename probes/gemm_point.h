@@ -29,6 +29,16 @@ typedef struct dml__gemm_timer {
                              counts this long, s */
 } dml__gemm_timer;
 
+/* The timer of point g (a struct with `calls`) sampled by fn under config
+ * cfg (a struct with budget, sample_time_s and point_time_s), with clock
+ * resolution res: the CPU and GPU probes' configurations alike. */
+#define DML__GEMM_TIMER(cfg, fn, g, res)                                  \
+    ((dml__gemm_timer){.sample = (fn), .ctx = (g), .calls = &(g)->calls,  \
+                       .budget = &(cfg)->budget,                          \
+                       .sample_time_s = (cfg)->sample_time_s,             \
+                       .point_time_s = (cfg)->point_time_s,               \
+                       .resolution_s = (res)})
+
 /*
  * The fields dml__gemm_point_time fills in a point. Both point types
  * (dml_gemm_sample, dml_gpu_gemm_point) have them under the same names;
@@ -42,13 +52,14 @@ typedef struct dml__gemm_figures {
     double *median_flops;  /* flop_count / time_median_s, FLOP/s */
     int *reps;             /* timed samples */
     int *calls_per_rep;    /* calls in each sample */
+    int *m, *n, *k;        /* the shape timed */
 } dml__gemm_figures;
 
 #define DML__GEMM_FIGURES(p)                                              \
     ((dml__gemm_figures){&(p)->flop_count, &(p)->time_s,                  \
                          &(p)->time_median_s, &(p)->best_flops,           \
                          &(p)->median_flops, &(p)->reps,                  \
-                         &(p)->calls_per_rep})
+                         &(p)->calls_per_rep, &(p)->m, &(p)->n, &(p)->k})
 
 /*
  * The budget's warm-up runs, at least one, each a single call (page

@@ -431,18 +431,11 @@ static dml_status measure_point(const dml_gpu_gemm_config *cfg, gpu_ctx *g,
                                 dml_rng *rng, dml_gpu_gemm_point *p,
                                 dml_error *err)
 {
-    dml__gemm_timer t = {.sample = time_sample, .ctx = g, .calls = &g->calls,
-                         .budget = &cfg->budget,
-                         .sample_time_s = cfg->sample_time_s,
-                         .point_time_s = cfg->point_time_s,
-                         .resolution_s = 1e-7};
+    dml__gemm_timer t = DML__GEMM_TIMER(cfg, time_sample, g, 1e-7);
     double t_call;
     DML_CHECK(dml__gemm_point_warm_up(&t, &t_call, err));
     DML_CHECK(check_point(g, pa, pb, rng, err));
     p->dtype = g->dtype;
-    p->m = g->m;
-    p->n = g->n;
-    p->k = g->k;
     return dml__gemm_point_time(&t, t_call, g->m, g->n, g->k,
                                 DML__GEMM_FIGURES(p), err);
 }
