@@ -19,6 +19,8 @@ Columns (MB = 1e6 B; per replica and step):
   steps    steps to TARGET (the first evaluation at or above it)
   time     training time to TARGET: the steps' times summed, s
   final    test accuracy at the end, and its difference to dense (points)
+  load     the 1-minute load average as the run started (loads.txt; the
+           machine is shared: a load above its 2 cores stretches compute)
 """
 import json
 import os
@@ -33,6 +35,20 @@ FRAMING = 14 + 20 + 32  # bytes a packet carries besides TCP's payload
 
 def name(s):
     return s.replace(":", "_")
+
+
+def loads():
+    """The load each run met, by tag (the last line of a tag wins)."""
+    path = os.path.join(out, "loads.txt")
+    seen = {}
+    if os.path.exists(path):
+        for line in open(path):
+            tag, _, value = line.split()
+            seen[tag] = float(value)
+    return seen
+
+
+LOADS = loads()
 
 
 def failure(tag):
@@ -69,6 +85,7 @@ def run_figures(tag, db=db):
         "final": d["test_accuracy"],
         "stale": d.get("max_staleness"),
         "run": d["run_id"],
+        "load": LOADS.get(tag),
     }
 
 
@@ -79,7 +96,7 @@ def cell(x, fmt, none="-"):
 rows = {}
 print(f"\n{'link':8} {'strategy':15} {'counted':>9} {'wire':>9} {'wire/c':>7}"
       f" {'x dense':>8} {'step ms':>8} {'pred ms':>8} {'err':>6} "
-      f"{'steps':>6} {'time s':>8} {'final':>7} {'vs dense':>8}")
+      f"{'steps':>6} {'time s':>8} {'final':>7} {'vs dense':>8} {'load':>5}")
 for link in links:
     dense = run_figures(f"{link}-allreduce")
     for s in strategies:
@@ -99,7 +116,7 @@ for link in links:
               f"{cell(f['pred'] and f['pred'] * 1e3, '%8.1f')} "
               f"{cell(err, '%+5.0f%%')} {cell(f['steps'], '%6d')} "
               f"{cell(f['time'], '%8.1f')} {100 * f['final']:6.2f}% "
-              f"{cell(diff, '%+8.2f')}")
+              f"{cell(diff, '%+8.2f')} {cell(f['load'], '%5.1f')}")
     print()
 
 slow_db = os.path.join(out, "straggler.db")
