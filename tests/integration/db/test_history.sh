@@ -198,12 +198,14 @@ EOF2
 
 # --- a newer schema is refused and left alone ---
 cp filled.db future.db
+now=$(sed -n 's/^#define DML_DB_SCHEMA_VERSION \([0-9]*\)$/\1/p' "$DML_SOURCE_DIR/db/db.h")
+[ -n "$now" ] || fail "DML_DB_SCHEMA_VERSION not found in db/db.h"
 python3 -c 'import sqlite3, sys
-c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version=9")
-c.commit(); c.close()' future.db
+c = sqlite3.connect(sys.argv[1]); c.execute("PRAGMA user_version=%d" % (int(sys.argv[2]) + 1))
+c.commit(); c.close()' future.db "$now"
 cp future.db future.orig
 run_expect 2 --db future.db
-one_line "future.db: database schema version 9 is newer than this dml (supports up to 8); upgrade dml$"
+one_line "future.db: database schema version $((now + 1)) is newer than this dml (supports up to $now); upgrade dml$"
 cmp -s future.db future.orig || fail "newer database was modified"
 
 echo "dml-history: all checks passed"
