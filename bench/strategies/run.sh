@@ -11,7 +11,8 @@
 # For each link: bring the cluster up, probe it (dml-probe --quick: the
 # cluster spec the plans are priced on), and for each strategy plan
 # dp=4 of the model with that sync= (dml-plan --config, uncalibrated), set
-# the plan's training schedule (SGD, momentum 0.9, peak LR 0.2, 20 warmup
+# the plan's training schedule (SGD, momentum 0.9 (the planner's for SGD;
+# 0 for ssp:S), peak LR 0.2, 20 warmup
 # steps, cosine to 0.002 over STEPS: the same for every strategy), and
 # train it for STEPS steps with the test accuracy every EVAL steps
 # (dml-exec --eval-every), the links' counters reset before and read
@@ -82,17 +83,21 @@ wait_quiet() {
 name() { echo "${1//:/_}"; }
 
 # plan LINK SYNC [MOMENTUM]: the plan file of dp=4 with SYNC on LINK's
-# probe, with the common training schedule (momentum 0.9 unless given)
+# probe, with the common training schedule; its momentum the planner's
+# for SGD unless given (0.9; 0 for ssp:S, whose stale gradients are
+# unstable under momentum: planner/batch.c)
 plan() {
   local f="$out/plan-$1-$(name "$2")${3:+-m$3}.json"
   "$build/tools/dml-plan" --model "$model" --cluster "$out/cluster-$1.json" \
     --global-batch "$batch" --no-calibration --db "$db" --top 1 \
+    --optimizer sgd \
     --config "dp=4,tp=1,pp=1,mbs=$((batch / 4)),sync=$2" --out "$f" \
     >/dev/null
-  python3 - "$f" "$steps" "${3:-0.9}" <<'PY'
+  python3 - "$f" "$steps" "${3:-}" <<'PY'
 import json, sys
-f, steps, momentum = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+f, steps = sys.argv[1], int(sys.argv[2])
 p = json.load(open(f))
+momentum = float(sys.argv[3]) if sys.argv[3] else p["schedule"]["momentum"]
 p["schedule"].update({"optimizer": "sgd", "momentum": momentum,
                       "peak_lr": 0.2,
                       "min_lr": 0.002, "warmup_steps": 20,
