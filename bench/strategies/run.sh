@@ -180,12 +180,12 @@ fi
 for link in "${links_run[@]}"; do
   "$build/tools/dml-plan" --model "$model" --cluster "$out/cluster-$link.json" \
     --global-batch "$batch" --no-calibration --db "$db" --top 3 \
-    --config "dp=4,tp=1,pp=1,mbs=$((batch / 4))" \
+    --optimizer sgd --config "dp=4,tp=1,pp=1,mbs=$((batch / 4))" \
     --target-accuracy "$target" --json >"$out/pick-$link.json" \
     2>"$out/pick-$link.err"
   "$build/tools/dml-plan" --model "$model" --cluster "$out/cluster-$link.json" \
     --global-batch "$batch" --no-calibration --db "$db" --top 3 \
-    --config "dp=4,tp=1,pp=1,mbs=$((batch / 4))" \
+    --optimizer sgd --config "dp=4,tp=1,pp=1,mbs=$((batch / 4))" \
     --target-accuracy "$target" --explain >"$out/pick-$link.txt" 2>&1
 done
 
