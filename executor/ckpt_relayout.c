@@ -36,8 +36,8 @@ static dml_status check_training(const dml_ckpt_job *j, int64_t step,
                                          sizeof what))
         return DML_OK;
     return dml_error_msg(err, DML_EINPUT,
-                         "checkpoint step %lld (layout dp=%d tp=%d pp=%d "
-                         "zero=%d) is of another training: %s",
+                         "checkpoint step %lld, written by layout dp=%d "
+                         "tp=%d pp=%d zero=%d, is of another training: %s",
                          (long long)step, old->dp, old->tp, old->pp,
                          old->zero, what);
 }
@@ -178,5 +178,15 @@ dml_status dml_ckpt_relayout_read(const dml_ckpt_job *j, int64_t step,
     if (s == DML_OK)
         s = take_mine(j, step, full, nfull, params, state, err);
     free(full);
-    return s;
+    if (s == DML_OK)
+        return s;
+    /* say which layout the checkpoint claims: a shard's own complaint
+     * ("written by layout dp=1 ...") reads as a contradiction without */
+    char buf[1400];
+    dml_error_format(err, buf, sizeof buf);
+    return dml_error_msg(err, s, "checkpoint step %lld, written by layout "
+                         "dp=%d tp=%d pp=%d zero=%d, re-sharded for this "
+                         "one: %s",
+                         (long long)step, old->dp, old->tp, old->pp,
+                         old->zero, buf);
 }
