@@ -9,6 +9,8 @@
  *   1  that run's shard, with a manifest that matches its size and SHA-256
  *      (so the header and body checks behind the checksum are reached);
  *   2  a weight file for the same MLP.
+ * Modes 0 and 1 are also read as a run of another layout reads them
+ * (executor/ckpt_relayout.h): the manifest alone, the shard with its map.
  * Files go to a private temporary directory (removed at exit). The reader
  * must return a status without crashing, leaking or reading out of bounds,
  * and a rejected file must give one line of error.
@@ -159,6 +161,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 NSTATE, &got, &err);
         if (s == DML_OK)
             DML_FUZZ_ASSERT(got.step == STEP);
+        if (s != DML_OK)
+            dml_fuzz_check_error(&err);
+        /* what a run of another layout reads (ckpt_relayout.h): the
+         * manifest alone, then the shard with its map */
+        dml_error_clear(&err);
+        char *text = NULL;
+        s = dml_ckpt_read_manifest(root, STEP, &got, &text, &err);
+        free(text);
+        if (s != DML_OK)
+            dml_fuzz_check_error(&err);
+        dml_error_clear(&err);
+        float *p = NULL, *st = NULL;
+        size_t np = 0, ns = 0;
+        dml_ckpt_map map;
+        s = dml_ckpt_read_shard_any(root, STEP, 0, &want, &p, &np, &st, &ns,
+                                    &map, &err);
+        if (s == DML_OK)
+            DML_FUZZ_ASSERT(map.owned_values * (uint64_t)map.state_slots +
+                                map.sync_values ==
+                            ns);
+        free(p);
+        free(st);
+        dml_ckpt_map_free(&map);
     }
     if (s != DML_OK)
         dml_fuzz_check_error(&err);
