@@ -38,7 +38,8 @@ set -e
     { cat u.err; fail "a bad hostfile line: exit $rc"; }
 echo "ok   usage: one line, exit 2"
 
-run_exec 2 "${common[@]}" --db ref.db --save-weights ref.bin --json >ref.out
+run_exec 2 "${common[@]}" --db ref.db --save-weights ref.bin --json \
+    >ref.out 2>ref.err || { cat ref.err; fail "the uninterrupted run failed"; }
 
 # supervise NAME MAX_RESTARTS [SIGNAL HANG_S]: dml-run in the background,
 # rank 1 sent SIGNAL (KILL) once past step 100; its exit status in
