@@ -16,8 +16,11 @@ set -euo pipefail
 enter_work
 fail() { echo "FAIL: $*"; exit 1; }
 make_plan plan.json 2 1 1 1 8 2 1f1b adamw "$STAGES_1"
+# 4000 steps (about 10 s on a quiet machine): with 400 the run was at its
+# end before the kill past step 100 landed, and the killed rank was one
+# that had finished (seen once in CI: "launch 1 ended at step 400").
 common=(--plan plan.json --data synthetic --seed 3 --shuffle epoch
-        --steps 400)
+        --steps 4000)
 run="$DML_BIN/dml-run"
 
 # usage: one line, exit 2
@@ -48,7 +51,7 @@ supervise() {
     local name=$1 max=$2 sig=${3:-KILL} hang=${4:-60}
     "$run" --db "$name.db" --launcher "$MPIEXEC --oversubscribe" \
         --max-restarts "$max" --hang-timeout "$hang" -- "${common[@]}" \
-        --checkpoint-dir "ck-$name" --checkpoint-every 25 \
+        --checkpoint-dir "ck-$name" --checkpoint-every 100 \
         --save-weights "$name.bin" --json >"$name.out" 2>"$name.err" &
     local pid=$! f="ck-$name/ranks/rank-00001" victim=""
     for _ in $(seq 600); do
