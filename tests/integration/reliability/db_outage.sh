@@ -8,7 +8,7 @@
 # again (executor/README.md, "When the database fails"):
 #  1. another process holds the write lock for 12 s, longer than the 10 s
 #     busy timeout (db_writer hold), while a run is writing its steps;
-#  2. the database's disk fills up (a 16 MB tmpfs, filled by a file while
+#  2. the database's disk fills up (a 64 MB tmpfs, filled by a file while
 #     the run writes, emptied once dml-exec has said that recording
 #     failed; root only, skipped elsewhere).
 # Each time: exit status 0, one warning when recording fails and one when
@@ -21,7 +21,18 @@ mnt=$work/small
 mounted=0
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
       [ $mounted -eq 1 ] && umount -l "$mnt"; rm -rf "$work"' EXIT
-STEPS=30000
+# The runs must outlast each outage (a 12 s lock, a full disk until the
+# test sees the warning), whatever the machine's speed: the tiny plan
+# runs 1,500 steps a second on a loaded 2-core VM and 15,000 on a quiet
+# one, where 30,000 steps ended inside the outage. So STEPS is about 20 s
+# of this machine's steps, timed on 3,000 first (30,000 to 300,000).
+t0=$(date +%s.%N)
+"$DML_BIN/dml-exec" --plan "$DML_FIXTURES/exec/plan-tiny.json" \
+    --data synthetic --steps 3000 --db "$work/speed.db" >/dev/null 2>&1 ||
+    fail "the timing run failed"
+t1=$(date +%s.%N)
+STEPS=$(python3 -c "print(min(300000, max(30000, int(3000 / ($t1 - $t0) * 20) // 1000 * 1000)))")
+echo "STEPS=$STEPS ($(python3 -c "print(f'{3000 / ($t1 - $t0):.0f}')") steps/s with recording)"
 
 # start_run DB NAME: the 1-rank tiny plan for $STEPS steps in the
 # background ($run its pid), once it has recorded steps (at most 60 s).
@@ -76,7 +87,7 @@ check_run "$DB" lock $rc
 
 # 2. The database's disk fills up.
 mkdir -p "$mnt"
-if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=16m tmpfs "$mnt" 2>/dev/null; then
+if [ "$(id -u)" -eq 0 ] && mount -t tmpfs -o size=64m tmpfs "$mnt" 2>/dev/null; then
     mounted=1
     db2=$mnt/full.db
     start_run "$db2" full
