@@ -30,23 +30,9 @@ emu_up --nodes 2 --ranks-per-node 2 --link 100mbit >/dev/null
 # so a gradient that sums to nearly 0 in another order moves its weight
 # by a different step, and only the norms stay within 1e-6).
 plan() {
-  cat >"$scratch/$1.json" <<JSON
-{
-  "schema_version": 1,
-  "kind": "plan",
-  "model": {"type": "mlp", "name": "mlp-fmnist", "input": 784,
-            "hidden": [256, 256], "output": 10, "dtype": "fp32"},
-  "cluster": {"name": "emu", "devices": 4},
-  "parallel": {"dp": 4, "tp": 1, "pp": 1, "mbs": 16, "microbatches": 1,
-               "zero": $2, "schedule": "1f1b", "threads_per_rank": 1,
-               "sync": "$3"},
-  "placement": {"order": "tp-pp-dp",
-                "stages": [{"first_layer": 0, "last_layer": 2}]},
-  "schedule": {"global_batch": 64, "optimizer": "sgd", "peak_lr": 0.05,
-               "min_lr": 0.001, "warmup_steps": 2, "decay": "cosine",
-               "decay_steps": 20, "weight_decay": 0.01}
-}
-JSON
+  mlp_dp4_plan "$1" "$3" 64 "$2" '"peak_lr": 0.05, "min_lr": 0.001,
+    "warmup_steps": 2, "decay": "cosine", "decay_steps": 20,
+    "weight_decay": 0.01'
 }
 
 # run NAME STEPS [ARGS...]: dml-exec of plan NAME across the nodes.

@@ -15,23 +15,9 @@
 
 # plan NAME SYNC BATCH: dp=4 of mlp-fmnist's 784-256-256-10 MLP
 plan() {
-  cat >"$scratch/$1.json" <<JSON
-{
-  "schema_version": 1,
-  "kind": "plan",
-  "model": {"type": "mlp", "name": "mlp-fmnist", "input": 784,
-            "hidden": [256, 256], "output": 10, "dtype": "fp32"},
-  "cluster": {"name": "emu", "devices": 4},
-  "parallel": {"dp": 4, "tp": 1, "pp": 1, "mbs": $(($3 / 4)),
-               "microbatches": 1, "zero": 0, "schedule": "1f1b",
-               "threads_per_rank": 1, "sync": "$2"},
-  "placement": {"order": "tp-pp-dp",
-                "stages": [{"first_layer": 0, "last_layer": 2}]},
-  "schedule": {"global_batch": $3, "optimizer": "sgd", "peak_lr": 0.05,
-               "min_lr": 0.001, "warmup_steps": 2, "decay": "cosine",
-               "decay_steps": 40, "weight_decay": 0.0001, "momentum": 0.9}
-}
-JSON
+  mlp_dp4_plan "$1" "$2" "$3" 0 '"peak_lr": 0.05, "min_lr": 0.001,
+    "warmup_steps": 2, "decay": "cosine", "decay_steps": 40,
+    "weight_decay": 0.0001, "momentum": 0.9'
 }
 
 # run NAME STEPS: dml-exec of plan NAME across the nodes

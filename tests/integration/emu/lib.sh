@@ -105,3 +105,25 @@ one_line() {
 json_get() {
   python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
+
+# mlp_dp4_plan NAME SYNC BATCH ZERO SCHEDULE: $scratch/NAME.json, dp=4 of
+# mlp-fmnist's 784-256-256-10 MLP with SYNC and ZERO, BATCH samples a step
+# (a quarter per replica), SGD; SCHEDULE the rest of the "schedule" object
+# after its optimizer (rates, warmup, decay, weight decay...).
+mlp_dp4_plan() {
+  cat >"$scratch/$1.json" <<JSON
+{
+  "schema_version": 1,
+  "kind": "plan",
+  "model": {"type": "mlp", "name": "mlp-fmnist", "input": 784,
+            "hidden": [256, 256], "output": 10, "dtype": "fp32"},
+  "cluster": {"name": "emu", "devices": 4},
+  "parallel": {"dp": 4, "tp": 1, "pp": 1, "mbs": $(($3 / 4)),
+               "microbatches": 1, "zero": $4, "schedule": "1f1b",
+               "threads_per_rank": 1, "sync": "$2"},
+  "placement": {"order": "tp-pp-dp",
+                "stages": [{"first_layer": 0, "last_layer": 2}]},
+  "schedule": {"global_batch": $3, "optimizer": "sgd", $5}
+}
+JSON
+}
