@@ -19,16 +19,7 @@ import json
 import math
 import sys
 
-from plan_facts import cases, flags, refusal
-
-failures = []
-
-
-def check(case, cond, what):
-    if not cond:
-        failures.append("%s: %s" % (case.id, what))
-    return cond
-
+from plan_facts import cases, check, failures, flags, refusal
 
 def close(a, b, rel=1e-5):
     return abs(a - b) <= rel * max(abs(a), abs(b), 1e-30)

@@ -38,16 +38,7 @@ except Exception as e:
     sys.exit(77)
 logging.getLogger("DeepSpeed").setLevel(logging.ERROR)
 
-from plan_facts import cases, refusal
-
-failures = []
-
-
-def check(case, cond, what):
-    if not cond:
-        failures.append("%s: %s" % (case.id, what))
-    return cond
-
+from plan_facts import cases, check, failures, refusal
 
 class Mpu:
     """Megatron-DeepSpeed's mpu, as far as DeepSpeedConfig asks it."""

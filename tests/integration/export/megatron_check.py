@@ -43,18 +43,9 @@ except Exception as e:  # the framework is not here: skip
           % (megatron_lm, e))
     sys.exit(77)
 
-from plan_facts import cases, refusal
+from plan_facts import cases, check, failures, refusal
 
 ARCH = {"dgx-a100-80g": 8, "dgx-h100": 9}
-failures = []
-
-
-def check(case, cond, what):
-    if not cond:
-        failures.append("%s: %s" % (case.id, what))
-    return cond
-
-
 class FakeOptimizer:
     """What OptimizerParamScheduler touches: the parameter groups."""
     def __init__(self):

@@ -14,6 +14,17 @@ import os
 import re
 
 
+# What a check found wrong, "case-id: what", shared by the check scripts.
+failures = []
+
+
+def check(case, cond, what):
+    """Record what is wrong with case unless cond; cond back."""
+    if not cond:
+        failures.append("%s: %s" % (case.id, what))
+    return cond
+
+
 class Case:
     def __init__(self, folder, data_dir):
         self.folder = folder
