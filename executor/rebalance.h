@@ -1,0 +1,151 @@
+/*
+ * rebalance.h: balance=dynamic's decisions (issue 16): which data-parallel
+ * replica is a straggler and why, and when to move micro-batches between
+ * the replicas, from the compute and exchange times each replica measured
+ * at each step.
+ *
+ * Synchronous training runs at the pace of its slowest replica, and the
+ * gradient exchange makes every replica's step time look the same: the
+ * fast ones wait inside the exchange for the slow one. The only place a
+ * straggler shows is its compute time (forward and backward, before the
+ * exchange), so each rank reports that and its exchange time at every
+ * step, per replica, through the step's reduction over the ranks
+ * (step_lag.h). This file is the pure decision logic on those series: no
+ * MPI, no clock, the same answer on every rank given the same figures, so
+ * the ranks change their shares at the same step without a word more.
+ *
+ * Straggler. A replica's figure is its compute time per micro-batch (its
+ * share may differ from the others'). It is over when that exceeds the
+ * median of the other replicas' by flag_ratio; flag_steps consecutive
+ * steps over flag it ("compute"), flag_steps consecutive steps under
+ * clear_ratio end the flag (hysteresis: a replica hovering near the
+ * threshold is not flagged and cleared at every step). A link straggler is
+ * a replica whose compute is normal but whose exchange is slow: its
+ * exchange time less the time it waited for the slowest replica's compute
+ * (every replica waits max_j c_j - c_i in the exchange for the slowest)
+ * exceeds the others' median of the same by flag_ratio and by at least
+ * link_floor of the median compute time (a few milliseconds of exchange
+ * against a second of compute are no straggler).
+ *
+ * Shares. Every `every` steps (and only once `every` steps have been seen
+ * since the last change) each replica's speed is the median over those
+ * steps of its compute time per micro-batch; the best shares for those
+ * speeds are costmodel/balance.c's (dml_balance_shares: the slowest
+ * replica's time least, every replica at least one micro-batch, the total
+ * unchanged, so the global batch and every sample's 1/B weight are the
+ * same and the step's gradient is the same average). The target is the
+ * plan's own shares ("equal") when they come within equal_tol of the best,
+ * else the best. The shares move to a target of uneven shares only when
+ * that makes the slowest replica at least gain_min faster, and back to the
+ * plan's shares when staying would be at least return_min slower than
+ * them: between the two thresholds nothing changes, so measurement noise
+ * near one threshold cannot make the shares oscillate.
+ *
+ * Why these numbers (dml_rebalance_params_default): a quiet run on a
+ * shared machine shows step-to-step jitter of about 10 % on a rank's
+ * compute (more when other work lands on its core for a moment). The
+ * median of `every` = 10 steps cuts that to a few per cent, far below
+ * gain_min = 1.3 and equal_tol = 1.1; a straggler at a third of the speed
+ * gains 2 x or more. flag_ratio = 1.5 for flag_steps = 5 consecutive
+ * steps: a burst of another process on one core (a compile unit) inflates
+ * one rank's step by half for a step or two, rarely five in a row; a real
+ * straggler, throttled or slowed for good, is flagged five steps after it
+ * starts. clear_ratio = 1.25 below flag_ratio is the flag's hysteresis.
+ */
+#ifndef DML_EXECUTOR_REBALANCE_H
+#define DML_EXECUTOR_REBALANCE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Replicas a dynamic run balances at most (their figures ride on each
+ * step's reduction, three doubles a replica). */
+#define DML_REBALANCE_REPLICAS_MAX 64
+/* Longest decision window, steps. */
+#define DML_REBALANCE_WINDOW_MAX 64
+
+typedef struct dml_rebalance_params {
+    int every;          /* steps between share decisions, and the window
+                           whose medians they use (<= WINDOW_MAX) */
+    int flag_steps;     /* consecutive steps to flag or clear a straggler */
+    double flag_ratio;  /* over: figure > flag_ratio x others' median */
+    double clear_ratio; /* under: figure < clear_ratio x others' median */
+    double link_floor;  /* a link straggler's excess exchange at least
+                           this fraction of the median compute time */
+    double gain_min;    /* move to uneven shares: slowest replica's time
+                           at least this factor shorter */
+    double equal_tol;   /* the plan's shares are the target when within
+                           this factor of the best */
+    double return_min;  /* back to the plan's shares when the current
+                           ones are at least this factor slower */
+} dml_rebalance_params;
+
+typedef enum dml_rebalance_kind {
+    DML_REBALANCE_STRAGGLER, /* a replica flagged (replica, cause, ratio) */
+    DML_REBALANCE_RECOVERED, /* its flag ended */
+    DML_REBALANCE_SHARES,    /* the shares changed (old, new, speeds) */
+} dml_rebalance_kind;
+
+typedef struct dml_rebalance_event {
+    dml_rebalance_kind kind;
+    int64_t step;            /* the step whose figures decided it */
+    int replica;             /* straggler/recovered: which; shares: -1 */
+    const char *cause;       /* "compute" or "link" (straggler, recovered);
+                                NULL for shares */
+    double ratio;            /* straggler: its figure over the others'
+                                median that step; shares: the slowest
+                                replica's time with the old shares over
+                                the new, at the measured speeds */
+    bool to_equal;           /* shares: back to the plan's own */
+    int n;                   /* replicas */
+    int64_t old_shares[DML_REBALANCE_REPLICAS_MAX]; /* micro-batches a step
+                                at the full batch, before */
+    int64_t new_shares[DML_REBALANCE_REPLICAS_MAX]; /* and after */
+    double speed[DML_REBALANCE_REPLICAS_MAX]; /* shares: measured
+                                micro-batches per second of compute (window
+                                medians); else this step's */
+} dml_rebalance_event;
+
+typedef struct dml_rebalance {
+    dml_rebalance_params p;
+    int n;                        /* replicas */
+    int64_t total;                /* micro-batches a full-batch step */
+    int64_t equal[DML_REBALANCE_REPLICAS_MAX]; /* the plan's shares */
+    int64_t cur[DML_REBALANCE_REPLICAS_MAX];   /* the shares in force */
+    double win[DML_REBALANCE_WINDOW_MAX][DML_REBALANCE_REPLICAS_MAX];
+                                  /* compute s per micro-batch, by step */
+    int seen;                     /* steps in win since the last change */
+    int since_decision;           /* steps since the last decision */
+    int over[DML_REBALANCE_REPLICAS_MAX];  /* consecutive steps over */
+    int under[DML_REBALANCE_REPLICAS_MAX]; /* consecutive steps under
+                                             (while flagged) */
+    int link_over[DML_REBALANCE_REPLICAS_MAX];
+    const char *flag[DML_REBALANCE_REPLICAS_MAX]; /* cause, NULL: none */
+} dml_rebalance;
+
+/* The documented defaults (see above). */
+void dml_rebalance_params_default(dml_rebalance_params *p);
+
+/* n replicas (1..REPLICAS_MAX) whose plan gives them shares[i]
+ * micro-batches each at the full batch. */
+void dml_rebalance_init(dml_rebalance *r, const dml_rebalance_params *p,
+                        int n, const int64_t *shares);
+
+/*
+ * One step's figures per replica: compute_s[i] (forward and backward, the
+ * slowest of its ranks), exchange_s[i] (the gradient exchange, waiting
+ * included) and mb[i], the micro-batches it ran that step. Writes the
+ * events the step causes into ev (room for max_ev; at most n + 1 are
+ * written, stragglers before shares) and returns their count. After a
+ * shares event the new shares are r->cur.
+ */
+int dml_rebalance_observe(dml_rebalance *r, int64_t step,
+                          const double *compute_s, const double *exchange_s,
+                          const int64_t *mb, dml_rebalance_event *ev,
+                          int max_ev);
+
+/* "4,4,4,4": n shares comma-separated into buf (size cap). */
+char *dml_rebalance_format(const int64_t *shares, int n, char *buf,
+                           int cap);
+
+#endif
