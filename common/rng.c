@@ -60,6 +60,25 @@ double dml_rng_normal(dml_rng *r)
     return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
 
+double dml_rng_gamma(dml_rng *r, double shape)
+{
+    if (shape < 1.0) {
+        double u = dml_rng_uniform(r);
+        return dml_rng_gamma(r, shape + 1.0) * pow(u, 1.0 / shape);
+    }
+    double d = shape - 1.0 / 3.0, c = 1.0 / sqrt(9.0 * d);
+    for (;;) {
+        double x = dml_rng_normal(r), v = 1.0 + c * x;
+        if (v <= 0.0)
+            continue;
+        v = v * v * v;
+        double u = dml_rng_uniform(r);
+        if (u < 1.0 - 0.0331 * x * x * x * x ||
+            log(u) < 0.5 * x * x + d * (1.0 - v + log(v)))
+            return d * v;
+    }
+}
+
 void dml_rng_shuffle(dml_rng *r, uint32_t *idx, uint64_t n)
 {
     for (uint64_t i = n; i > 1; i--) {

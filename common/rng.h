@@ -23,6 +23,9 @@ double dml_rng_uniform(dml_rng *r);
 uint64_t dml_rng_below(dml_rng *r, uint64_t n);
 /* Standard normal (Box-Muller). */
 double dml_rng_normal(dml_rng *r);
+/* Gamma(shape, 1), shape > 0 (Marsaglia and Tsang 2000; shape < 1 by
+ * Gamma(shape + 1) U^(1/shape)): what Dirichlet draws are made of. */
+double dml_rng_gamma(dml_rng *r, double shape);
 /* Fisher-Yates shuffle of idx[0..n). */
 void dml_rng_shuffle(dml_rng *r, uint32_t *idx, uint64_t n);
 
