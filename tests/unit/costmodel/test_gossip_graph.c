@@ -26,6 +26,15 @@ static dml_graph_spec spec_of(const char *text)
     return s;
 }
 
+/* The graph of s on n ranks (seed 1), which must build. */
+static dml_gossip_graph built(const dml_graph_spec *s, int n)
+{
+    dml_gossip_graph g;
+    dml_error err;
+    assert_int_equal(dml_gossip_graph_build(s, n, 1, &g, &err), DML_OK);
+    return g;
+}
+
 static void knob_text_round_trips_and_errors_say_why(void **state)
 {
     (void)state;
@@ -92,10 +101,7 @@ static void neighbours_match_a_hand_listing(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         dml_graph_spec s = spec_of(cases[i].graph);
-        dml_gossip_graph g;
-        dml_error err;
-        assert_int_equal(dml_gossip_graph_build(&s, cases[i].n, 1, &g, &err),
-                         DML_OK);
+        dml_gossip_graph g = built(&s, cases[i].n);
         int got[DML_GOSSIP_MAX_DEGREE], n = 0;
         sorted_out(&g, cases[i].rank, cases[i].step, got, &n);
         assert_int_equal(n, cases[i].count);
@@ -285,10 +291,7 @@ static void traffic_counts_models_per_link(void **state)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         dml_graph_spec s = spec_of(cases[i].graph);
-        dml_gossip_graph g;
-        dml_error err;
-        assert_int_equal(dml_gossip_graph_build(&s, cases[i].n, 1, &g, &err),
-                         DML_OK);
+        dml_gossip_graph g = built(&s, cases[i].n);
         double intra, inter, node_out;
         dml_gossip_graph_traffic(&g, cases[i].per_node, &intra, &inter,
                                  &node_out);
