@@ -29,6 +29,7 @@ dml_coll_options dml_coll_options_quick(void)
         .time_per_size_s = 0.03,
         .ops = 0,
         .max_op_s = 0.5,
+        .min_stop_bytes = 1 << 20,
     };
 }
 
@@ -41,6 +42,7 @@ dml_coll_options dml_coll_options_default(void)
         .time_per_size_s = 0.2,
         .ops = 0,
         .max_op_s = 1.0,
+        .min_stop_bytes = 1 << 20,
     };
 }
 
@@ -361,6 +363,7 @@ dml_status dml_coll_measure(MPI_Comm comm, dml_coll_op op, const char *level,
                           "%.3g B/s", dml_coll_op_name(op), out->level, n,
                           pt->bytes, pt->time_s, pt->busbw_Bps);
         if (o->max_op_s > 0 && done >= 2 && done < npts &&
+            sizes[i] >= o->min_stop_bytes &&
             pt->time_s * step > o->max_op_s) {
             if (rank == 0)
                 dml_log_info("collective %s %s: sweep stops at %g B: the "

@@ -53,6 +53,16 @@ typedef struct dml_coll_options {
                                 take longer, predicted as the last time x
                                 the size step, s; 0 = no limit (a 64 MiB
                                 allreduce takes 5.6 s at 100 Mbit/s) */
+    double min_stop_bytes;   /* ... but never before this size: the sizes
+                                up to it are always measured, so that a
+                                slow link is priced on the gradient
+                                sizes plans exchange (an MLP's 1 MB) and
+                                not extrapolated from 256 KiB, where a
+                                shaped link's burst and Open MPI's
+                                smaller-message algorithm give another
+                                bandwidth (issue 15: dense priced 35 %
+                                slow at 10 Mbit/s); larger sizes are
+                                extrapolated by the alpha-beta fit */
     dml_progress *progress;  /* phase and step per op and size, or NULL */
 } dml_coll_options;
 

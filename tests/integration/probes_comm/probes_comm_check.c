@@ -138,11 +138,13 @@ static void check_coll(const dml_coll_result *r, const char *kind,
               r->op == op && r->ranks == ranks,
           "%s %s %s: got %s %s %s on %d ranks, want %d", kind, name, level,
           r->kind, dml_coll_op_name(r->op), r->level, r->ranks, ranks);
-    /* The whole sweep, or (MPI, a slow link) at least 2 sizes, stopped
-     * where the next size would take longer than max_op_s. */
+    /* The whole sweep, or (MPI, a slow link) at least 2 sizes and every
+     * size up to min_stop_bytes, stopped where the next size would take
+     * longer than max_op_s. */
     double step = (double)(1L << o->sweep.stride_log2);
     bool stopped = strcmp(kind, "collective") == 0 && o->max_op_s > 0 &&
                    r->npoints >= 2 && r->npoints < n &&
+                   sizes[r->npoints - 1] >= o->min_stop_bytes &&
                    r->points[r->npoints - 1].time_s * step > o->max_op_s;
     CHECK(r->npoints == n || stopped, "%s %s %s has %zu sizes, want %zu",
           kind, name, level, r->npoints, n);

@@ -385,6 +385,9 @@ static void sweeps_are_powers_of_two(void **state)
      * allreduce (0.35 s there) still fits the quick probe. */
     assert_true(cq.max_op_s >= 0.35 && cq.max_op_s <= 1);
     assert_true(cd.max_op_s >= cq.max_op_s && cd.max_op_s <= 2);
+    /* ... but not before 1 MiB, where the plans' gradients lie (issue 15:
+     * at 10 Mbit/s the quick sweep stopped at 256 KiB) */
+    assert_true(cq.min_stop_bytes >= 1 << 20 && cd.min_stop_bytes >= 1 << 20);
     dml_coll_options nq = dml_nccl_options_quick();
     assert_int_equal(dml_comm_sweep_sizes(&nq.sweep, x, DML_COMM_MAX_POINTS),
                      9); /* 1K .. 64M every 4x */
