@@ -157,6 +157,7 @@ static dml_status setup(dml_exec *x, dml_error *err)
                                                 : DML_EXEC_BUCKET_BYTES,
                             &x->sync, err));
     DML_CHECK(dml_step_lag_init(&x->lag, x->sync->lag, g->world, err));
+    dml_sync_take_momentum(x->sync, &p->sched);
     DML_CHECK(dml_update_init(&x->up, &p->sched, &x->st, x->sync, g->tp,
                               err));
     DML_CHECK(dml_shares_init(&x->shares, p, err));

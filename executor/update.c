@@ -35,7 +35,9 @@ dml_status dml_update_init(dml_update *u, const dml_train_schedule *sched,
     memset(u, 0, sizeof *u);
     u->hp.kind = sched->optimizer;
     u->hp.weight_decay = sched->weight_decay;
-    u->hp.momentum = sched->momentum;
+    /* a strategy that applies the momentum before it compresses
+     * (dml_sync_take_momentum) leaves plain SGD to the optimizer */
+    u->hp.momentum = sync->momentum > 0 ? 0.0 : sched->momentum;
     u->hp.beta1 = sched->beta1;
     u->hp.beta2 = sched->beta2;
     u->hp.eps = sched->eps;

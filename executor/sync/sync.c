@@ -143,6 +143,14 @@ dml_status dml_sync_open(const dml_sync_strategy *strategy,
     return r;
 }
 
+void dml_sync_take_momentum(dml_sync *s, const dml_train_schedule *sched)
+{
+    s->momentum = s->strategy->own_momentum && s->dp > 1 &&
+                          sched->optimizer == DML_OPT_SGD
+                      ? sched->momentum
+                      : 0.0;
+}
+
 void dml_sync_close(dml_sync *s)
 {
     if (!s)

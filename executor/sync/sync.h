@@ -184,6 +184,11 @@ typedef struct dml_sync_strategy {
      * replicas that made it (residuals, local weights), and a checkpoint
      * of another layout is refused. */
     bool state_layout_free;
+    /* SGD's momentum belongs to the strategy, which applies it to each
+     * replica's own gradient before it compresses (top-k's momentum
+     * correction, topk.c): dml_sync_take_momentum hands it s->momentum
+     * and the optimizer steps without. */
+    bool own_momentum;
     /* Free what setup made; NULL: nothing. */
     void (*teardown)(dml_sync *s);
     /* The next reduced gradient to apply (see above); NULL: the step's. */
@@ -238,6 +243,8 @@ struct dml_sync {
     double staleness;         /* steps of other replicas' gradients the
                                  weights this step read lacked (ssp:S,
                                  0..S); NAN: the strategy has none */
+    double momentum;          /* SGD's momentum when the strategy
+                                 applies it (own_momentum), else 0 */
     bool updated;             /* the step's one update was handed out
                                  (strategies without next_update) */
 };
@@ -277,6 +284,11 @@ dml_status dml_sync_open(const dml_sync_strategy *strategy,
                          const dml_dp_nodes *nodes, size_t bucket_bytes,
                          dml_sync **out, dml_error *err);
 void dml_sync_close(dml_sync *s);
+
+/* Before the optimizer is set up (update.h, which reads s->momentum):
+ * give a strategy that applies SGD's momentum itself (own_momentum) the
+ * schedule's, when the optimizer is SGD with momentum. */
+void dml_sync_take_momentum(dml_sync *s, const dml_train_schedule *sched);
 
 /* A new step: no bucket started, no time or bytes counted; pre_reduce
  * (may be NULL) sees each bucket before it is reduced. */
