@@ -96,7 +96,7 @@ bool dml_parallel_config_equal(const dml_parallel_config *a,
            dml_sync_spec_equal(&a->sync, &b->sync) &&
            a->threads_per_rank == b->threads_per_rank &&
            a->attention == b->attention && a->framework == b->framework &&
-           a->balance == b->balance;
+           a->balance == b->balance && a->mode == b->mode;
 }
 
 void dml_train_schedule_init(dml_train_schedule *s)
@@ -119,6 +119,7 @@ void dml_plan_init(dml_plan *plan)
     dml_model_spec_init(&plan->model, DML_MODEL_TRANSFORMER);
     dml_parallel_config_init(&plan->par);
     dml_train_schedule_init(&plan->sched);
+    dml_fed_spec_init(&plan->fed);
     plan->devices = 1;
 }
 
@@ -251,6 +252,13 @@ static dml_status consistent_parallel(const dml_plan *p, dml_error *err)
     dml_error se;
     if (dml_sync_spec_check(&c->sync, c->zero, c->dp, &se) != DML_OK)
         DML__BAD("parallel.sync", "%s", se.msg);
+    /* Federated: every rank hosts whole clients (one model each), the
+     * server averages models, not gradients. */
+    if (c->mode == DML_MODE_FEDERATED &&
+        (c->tp != 1 || c->pp != 1 || c->zero != 0 ||
+         c->sync.kind != DML_SYNC_ALLREDUCE))
+        DML__BAD("parallel.mode", "federated needs tp = pp = 1, zero 0 and "
+                 "sync allreduce (each rank trains whole clients)");
     return DML_OK;
 }
 
@@ -509,7 +517,7 @@ static dml_status parse_parallel(const dml_json_obj *o, dml_parallel_config *c,
         "dp",       "tp",   "pp",       "v",    "mbs",
         "microbatches", "zero", "recompute", "sp", "schedule",
         "grad_compression", "topk_ratio", "sync", "threads_per_rank",
-        "attention", "framework", "balance", NULL};
+        "attention", "framework", "balance", "mode", NULL};
     DML_CHECK(dml_json_check_keys(o, keys, err));
     DML_CHECK(get_int(o, "dp", true, 1, DML_PLAN_MAX_DEGREE, &c->dp, err));
     DML_CHECK(get_int(o, "tp", true, 1, DML_PLAN_MAX_DEGREE, &c->tp, err));
@@ -540,6 +548,10 @@ static dml_status parse_parallel(const dml_json_obj *o, dml_parallel_config *c,
     v = (int)c->balance;
     DML_CHECK(get_enum(o, "balance", false, balance_names, &v, err));
     c->balance = (dml_balance)v;
+    static const char *const mode_names[] = {"sync", "federated", NULL};
+    v = (int)c->mode;
+    DML_CHECK(get_enum(o, "mode", false, mode_names, &v, err));
+    c->mode = (dml_run_mode)v;
     return DML_OK;
 }
 
@@ -738,7 +750,8 @@ static dml_status parse_into(const dml_json_obj *o, dml_plan *p,
                                        "model",          "cluster",
                                        "parallel",       "placement",
                                        "schedule",       "prediction",
-                                       "db_plan_id",     NULL};
+                                       "db_plan_id",     "federated",
+                                       NULL};
     static const char *const kinds[] = {"plan", NULL};
     DML_CHECK(dml_json_check_keys(o, keys, err));
     int64_t version = 1;
@@ -776,6 +789,16 @@ static dml_status parse_into(const dml_json_obj *o, dml_plan *p,
     DML_CHECK(dml_json_get_obj(o, "prediction", false, &sub, &have, err));
     if (have)
         DML_CHECK(parse_prediction(&sub, &p->pred, err));
+    DML_CHECK(dml_json_get_obj(o, "federated", false, &sub, &have, err));
+    if (have && p->par.mode != DML_MODE_FEDERATED) {
+        char path[DML_JSON_PATH_MAX];
+        dml_json_path_key(path, sizeof path, o->path, "federated");
+        return dml_json_doc_error(o->doc, err, path, true,
+                                  "a federated section needs "
+                                  "parallel.mode \"federated\"");
+    }
+    if (have)
+        DML_CHECK(dml_fed_spec_parse(&sub, &p->fed, err));
 
     dml_error bad;
     if (consistent(p, &bad) != DML_OK) {
@@ -869,6 +892,9 @@ json_t *dml_plan_to_json(const dml_plan *p)
     if (par && c->balance != DML_BALANCE_EQUAL)
         bad |= json_object_set_new(par, "balance",
                                    json_string(dml_balance_name(c->balance)));
+    if (par && c->mode != DML_MODE_SYNC)
+        bad |= json_object_set_new(par, "mode",
+                                   json_string(dml_run_mode_name(c->mode)));
     json_t *placement = json_pack("{s:s, s:o}", "order", "tp-pp-dp",
                                   "stages", stages);
     if (placement && p->share_count > 0) {
@@ -895,6 +921,11 @@ json_t *dml_plan_to_json(const dml_plan *p)
                           "cluster", cluster, "parallel", par, "placement",
                           placement, "schedule", sched);
     if (!j || bad) {
+        json_decref(j);
+        return NULL;
+    }
+    if (c->mode == DML_MODE_FEDERATED &&
+        json_object_set_new(j, "federated", dml_fed_spec_to_json(&p->fed))) {
         json_decref(j);
         return NULL;
     }

@@ -24,6 +24,7 @@
 #include "common/json.h"
 #include "costmodel/balance.h"
 #include "costmodel/cluster_spec.h"
+#include "costmodel/federated_spec.h"
 #include "costmodel/model_spec.h"
 #include "costmodel/sync_spec.h"
 
@@ -85,6 +86,8 @@ typedef struct dml_parallel_config {
     dml_framework framework; /* runtime that executes the plan */
     dml_balance balance;     /* how work is split over devices of unequal
                                 speed (balance.h); equal by default */
+    dml_run_mode mode;       /* sync (data parallel) or federated
+                                (federated_spec.h); sync by default */
 } dml_parallel_config;
 
 typedef struct dml_stage_range {
@@ -164,6 +167,8 @@ typedef struct dml_plan {
                                               (balance.h), summing to
                                               dp x microbatches */
     dml_train_schedule sched;              /* batch and learning rate */
+    dml_fed_spec fed;                      /* the federated section (mode
+                                              federated; defaults else) */
     dml_prediction pred;                   /* what the cost model expects */
     int64_t db_plan_id;                    /* plans.id of the row dml-plan
                                               recorded it as; 0 = none */

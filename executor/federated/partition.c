@@ -6,7 +6,6 @@
  */
 #include "executor/federated/partition.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,47 +15,6 @@
 
 /* Mixed into the run's seed so the shards are not the data order's draw. */
 #define PARTITION_SEED_MIX 0xFED5A1D0C0FFEE11ULL
-
-dml_status dml_fed_split_parse(const char *text, dml_fed_split *out,
-                               dml_error *err)
-{
-    memset(out, 0, sizeof *out);
-    if (strcmp(text, "iid") == 0) {
-        out->kind = DML_FED_SPLIT_IID;
-        return DML_OK;
-    }
-    char *end;
-    if (strncmp(text, "classes:", 8) == 0) {
-        errno = 0;
-        long k = strtol(text + 8, &end, 10);
-        if (end == text + 8 || *end || errno || k < 1 || k > 255)
-            return dml_error_set(err, DML_EINPUT, NULL, 0, 0, NULL,
-                                 "'%s': classes:K needs an integer K >= 1",
-                                 text);
-        out->kind = DML_FED_SPLIT_CLASSES;
-        out->classes_per_client = (int)k;
-        return DML_OK;
-    }
-    errno = 0;
-    double a = strtod(text, &end);
-    if (end == text || *end || errno || !isfinite(a) || a <= 0)
-        return dml_error_set(err, DML_EINPUT, NULL, 0, 0, NULL,
-                             "'%s' is not iid, classes:K or a Dirichlet "
-                             "alpha > 0", text);
-    out->kind = DML_FED_SPLIT_DIRICHLET;
-    out->alpha = a;
-    return DML_OK;
-}
-
-void dml_fed_split_format(const dml_fed_split *s, char *buf, int size)
-{
-    if (s->kind == DML_FED_SPLIT_IID)
-        snprintf(buf, (size_t)size, "iid");
-    else if (s->kind == DML_FED_SPLIT_CLASSES)
-        snprintf(buf, (size_t)size, "classes:%d", s->classes_per_client);
-    else
-        snprintf(buf, (size_t)size, "%.17g", s->alpha);
-}
 
 /* The samples grouped by class (counting sort), each class shuffled:
  * class k is byclass[start[k] .. start[k+1]). */

@@ -34,30 +34,12 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "costmodel/federated_spec.h"
 
 /* Fewest samples a Dirichlet shard may hold (NIID-Bench's min_require_size). */
 #define DML_FED_MIN_SHARD 10
 /* Dirichlet draws tried before the split is refused. */
 #define DML_FED_DIRICHLET_TRIES 1000
-
-typedef enum dml_fed_split_kind {
-    DML_FED_SPLIT_IID = 0,
-    DML_FED_SPLIT_CLASSES,  /* classes:K */
-    DML_FED_SPLIT_DIRICHLET /* alpha */
-} dml_fed_split_kind;
-
-typedef struct dml_fed_split {
-    dml_fed_split_kind kind;
-    int classes_per_client; /* K of classes:K */
-    double alpha;           /* concentration of Dirichlet, > 0 */
-} dml_fed_split;
-
-/* Parse "iid", "classes:K" or a positive number (alpha). DML_EINPUT with
- * err->msg saying what is wrong (the caller names the file and field). */
-dml_status dml_fed_split_parse(const char *text, dml_fed_split *out,
-                               dml_error *err);
-/* The same text back ("iid", "classes:2", "0.1"). */
-void dml_fed_split_format(const dml_fed_split *s, char *buf, int size);
 
 typedef struct dml_fed_partition {
     int clients;      /* N */

@@ -419,6 +419,70 @@ static void plan_reads_validates_and_round_trips(void **state)
     free(q);
 }
 
+/* Issue 18: parallel.mode and the federated section, read, round-tripped,
+ * and each malformed value refused naming its field. */
+static void federated_plan_reads_and_refuses_bad_values(void **state)
+{
+    (void)state;
+    dml_plan *p = malloc(sizeof *p), *q = malloc(sizeof *q);
+    dml_error err;
+    char buf[1200];
+    dml_status s = dml_plan_load(FIX "plan-fed.json", p, &err);
+    if (s != DML_OK)
+        fail_msg("%s", dml_error_format(&err, buf, sizeof buf));
+    assert_int_equal(p->par.mode, DML_MODE_FEDERATED);
+    assert_int_equal(p->fed.clients, 50);
+    assert_true(p->fed.sample == 0.2 && p->fed.epochs == 2);
+    assert_int_equal(p->fed.split.kind, DML_FED_SPLIT_CLASSES);
+    assert_int_equal(p->fed.split.classes_per_client, 2);
+    assert_true(p->fed.secagg && p->fed.partial && p->fed.prox == 0.01);
+    /* 600 samples, E 2, B 10: 120 local steps; "batch" epochs: one. */
+    assert_int_equal(dml_fed_local_steps(&p->fed, 600), 120);
+    json_t *j = dml_plan_to_json(p);
+    s = dml_plan_from_json(j, "mem", q, &err);
+    if (s != DML_OK)
+        fail_msg("%s", dml_error_format(&err, buf, sizeof buf));
+    assert_true(dml_fed_spec_equal(&p->fed, &q->fed));
+    assert_true(dml_parallel_config_equal(&p->par, &q->par));
+    struct {
+        const char *key;
+        json_t *value;
+    } bad[] = {
+        {"clients", json_integer(0)},     {"sample", json_real(1.5)},
+        {"epochs", json_string("many")},  {"split", json_string("classes:0")},
+        {"split", json_string("-0.1")},   {"prox", json_real(-1)},
+        {"stragglers", json_real(1)},     {"straggler_work", json_string("x")},
+        {"secagg", json_integer(2)},      {"rounds", json_integer(3)},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *k = json_deep_copy(j);
+        json_object_set_new(json_object_get(k, "federated"), bad[i].key,
+                            bad[i].value);
+        assert_int_equal(dml_plan_from_json(k, "mem", q, &err), DML_EINPUT);
+        if (!strstr(err.field, bad[i].key))
+            fail_msg("federated.%s: the error names '%s'", bad[i].key,
+                     err.field);
+        json_decref(k);
+    }
+    /* The epochs of FedSGD: one batch. */
+    json_object_set_new(json_object_get(j, "federated"), "epochs",
+                        json_string("batch"));
+    assert_int_equal(dml_plan_from_json(j, "mem", q, &err), DML_OK);
+    assert_int_equal(dml_fed_local_steps(&q->fed, 600), 1);
+    /* A federated section without the mode; a federated plan with tp. */
+    json_object_set_new(json_object_get(j, "parallel"), "mode",
+                        json_string("sync"));
+    assert_int_equal(dml_plan_from_json(j, "mem", q, &err), DML_EINPUT);
+    assert_non_null(strstr(err.field, "federated"));
+    json_object_set_new(json_object_get(j, "parallel"), "mode",
+                        json_string("gossipy"));
+    assert_int_equal(dml_plan_from_json(j, "mem", q, &err), DML_EINPUT);
+    assert_non_null(strstr(err.field, "mode"));
+    json_decref(j);
+    free(p);
+    free(q);
+}
+
 static void plan_with_tp_pp_coords_and_split(void **state)
 {
     (void)state;
@@ -584,6 +648,7 @@ int main(void)
         cmocka_unit_test(cluster_scaling_round_trip_and_fingerprint),
         cmocka_unit_test(bad_cluster_specs_are_refused_with_positions),
         cmocka_unit_test(plan_reads_validates_and_round_trips),
+        cmocka_unit_test(federated_plan_reads_and_refuses_bad_values),
         cmocka_unit_test(plan_with_tp_pp_coords_and_split),
         cmocka_unit_test(interleaved_chunks_count_embedding_and_loss),
         cmocka_unit_test(bad_plans_are_refused_with_positions),
