@@ -350,15 +350,24 @@ static void bad_cluster_specs_are_refused_with_positions(void **state)
                          "least one");
 }
 
+/* A plan fixture that must load; fails the test with its error. */
+static dml_plan *load_plan(const char *file)
+{
+    dml_plan *p = malloc(sizeof *p);
+    dml_error err;
+    char buf[1200];
+    if (dml_plan_load(file, p, &err) != DML_OK)
+        fail_msg("%s", dml_error_format(&err, buf, sizeof buf));
+    return p;
+}
+
 static void plan_reads_validates_and_round_trips(void **state)
 {
     (void)state;
-    dml_plan *p = malloc(sizeof *p), *q = malloc(sizeof *q);
+    dml_plan *p = load_plan(FIX "plan-mlp-dp2.json"), *q = malloc(sizeof *q);
     dml_error err;
     char buf[1200];
-    dml_status s = dml_plan_load(FIX "plan-mlp-dp2.json", p, &err);
-    if (s != DML_OK)
-        fail_msg("%s", dml_error_format(&err, buf, sizeof buf));
+    dml_status s;
     assert_int_equal(p->par.dp, 2);
     assert_int_equal(p->par.pp, 2);
     assert_int_equal(p->par.zero, 1);
@@ -424,12 +433,9 @@ static void plan_reads_validates_and_round_trips(void **state)
 static void federated_plan_reads_and_refuses_bad_values(void **state)
 {
     (void)state;
-    dml_plan *p = malloc(sizeof *p), *q = malloc(sizeof *q);
+    dml_plan *p = load_plan(FIX "plan-fed.json"), *q = malloc(sizeof *q);
     dml_error err;
     char buf[1200];
-    dml_status s = dml_plan_load(FIX "plan-fed.json", p, &err);
-    if (s != DML_OK)
-        fail_msg("%s", dml_error_format(&err, buf, sizeof buf));
     assert_int_equal(p->par.mode, DML_MODE_FEDERATED);
     assert_int_equal(p->fed.clients, 50);
     assert_true(p->fed.sample == 0.2 && p->fed.epochs == 2);
@@ -439,8 +445,7 @@ static void federated_plan_reads_and_refuses_bad_values(void **state)
     /* 600 samples, E 2, B 10: 120 local steps; "batch" epochs: one. */
     assert_int_equal(dml_fed_local_steps(&p->fed, 600), 120);
     json_t *j = dml_plan_to_json(p);
-    s = dml_plan_from_json(j, "mem", q, &err);
-    if (s != DML_OK)
+    if (dml_plan_from_json(j, "mem", q, &err) != DML_OK)
         fail_msg("%s", dml_error_format(&err, buf, sizeof buf));
     assert_true(dml_fed_spec_equal(&p->fed, &q->fed));
     assert_true(dml_parallel_config_equal(&p->par, &q->par));
