@@ -20,9 +20,9 @@
  *   balance=static   shares and boundaries from the devices' speeds (the
  *                    cluster spec's groups, or speeds measured by earlier
  *                    runs), fixed for the run
- *   balance=dynamic  static, to be re-planned while running from the
- *                    compute times dml-exec measures (not executed yet:
- *                    dml-exec runs a dynamic plan's static shares)
+ *   balance=dynamic  static, the data-parallel shares re-planned while
+ *                    running from the compute times dml-exec measures
+ *                    (executor/rebalance.h)
  *
  * The algorithms here are plain arithmetic on arrays the caller owns (no
  * allocation), so the cost model can call them for every configuration it

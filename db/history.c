@@ -143,6 +143,29 @@ dml_status dml_db_list_jobs(dml_db *db, int limit, dml_db_job_row **rows,
     return s;
 }
 
+#define F(m) DML__FIELD(dml_db_balance_row, m)
+static const dml__field balance_fields[] = {
+    F(id), F(run_id), F(at), F(step), F(kind), F(replica), F(cause),
+    F(ratio), F(old_shares), F(new_shares)};
+#undef F
+static const dml__row_def balance_row =
+    DML__ROW_DEF(dml_db_balance_row, balance_fields);
+
+dml_status dml_db_list_balance_events(dml_db *db, int limit,
+                                      dml_db_balance_row **rows, size_t *n,
+                                      dml_error *err)
+{
+    void *buf = NULL;
+    dml_status s = list_rows(
+        db,
+        "SELECT id, run_id, at, step, kind, coalesce(replica, -1), cause,\n"
+        "  ratio, old_shares, new_shares\n"
+        "FROM balance_events ORDER BY id DESC LIMIT :limit",
+        "listing balance events", limit, &balance_row, &buf, n, err);
+    *rows = buf;
+    return s;
+}
+
 dml_status dml_db_list_calibrations(dml_db *db, int limit,
                                     dml_db_calibration **rows, size_t *n,
                                     dml_error *err)

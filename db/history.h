@@ -108,6 +108,26 @@ typedef struct dml_db_job_row {
 dml_status dml_db_list_jobs(dml_db *db, int limit, dml_db_job_row **rows,
                             size_t *n, dml_error *err);
 
+/* A balance=dynamic event of a run (balance_store.h). */
+typedef struct dml_db_balance_row {
+    int64_t id;                         /* balance_events.id */
+    int64_t run_id;
+    char at[DML_DB_TIME_MAX];           /* ISO 8601 UTC */
+    int64_t step;
+    char kind[16];                      /* straggler, recovered,
+                                           rebalance */
+    int64_t replica;                    /* -1: none */
+    char cause[16];                     /* compute, link, "" */
+    double ratio;                       /* NAN: none */
+    char old_shares[256];
+    char new_shares[256];
+} dml_db_balance_row;
+
+/* The newest `limit` balance events (0: all), newest first. */
+dml_status dml_db_list_balance_events(dml_db *db, int limit,
+                                      dml_db_balance_row **rows, size_t *n,
+                                      dml_error *err);
+
 dml_status dml_db_list_probe_runs(dml_db *db, int limit,
                                   dml_db_probe_row **rows, size_t *n,
                                   dml_error *err);

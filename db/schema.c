@@ -793,10 +793,37 @@ static const char migration_8[] =
     ");\n"
     "CREATE INDEX job_events_by_job ON job_events(job_id, id);\n";
 
+/*
+ * Migration 9 (issue 16): balance=dynamic's events. Each straggler flag
+ * (a data-parallel replica whose compute, or link, is the outlier), its
+ * end, and each change of the replicas' shares, with the shares before
+ * and after (micro-batches a full-batch step, comma-separated in replica
+ * order) and the speeds measured (micro-batches per second of compute,
+ * the same order), so that a run's balancing can be read back and its
+ * measured speeds reused.
+ */
+static const char migration_9[] =
+    "CREATE TABLE balance_events (\n"
+    "  id INTEGER PRIMARY KEY,\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  at TEXT NOT NULL,\n"
+    "  step INTEGER NOT NULL CHECK (step >= 0),\n"
+    "  kind TEXT NOT NULL\n"
+    "    CHECK (kind IN ('straggler', 'recovered', 'rebalance')),\n"
+    "  replica INTEGER CHECK (replica >= 0),\n"
+    "  cause TEXT CHECK (cause IN ('compute', 'link')),\n"
+    "  ratio REAL,\n"
+    "  old_shares TEXT NOT NULL,\n"
+    "  new_shares TEXT NOT NULL,\n"
+    "  speeds TEXT\n"
+    ");\n"
+    "CREATE INDEX balance_events_by_run ON balance_events(run_id, id);\n";
+
 static const char *const migrations[] = {migration_1, migration_2,
                                            migration_3, migration_4,
                                            migration_5, migration_6,
-                                           migration_7, migration_8};
+                                           migration_7, migration_8,
+                                           migration_9};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
                    DML_DB_SCHEMA_VERSION,

@@ -25,6 +25,7 @@
 #include "common/stats.h"
 #include "costmodel/plan.h"
 #include "db/db.h"
+#include "executor/balance_run.h"
 #include "executor/ckpt_job.h"
 #include "executor/data.h"
 #include "executor/groups.h"
@@ -58,6 +59,7 @@ struct dml_exec {
     dml_update up;             /* optimizer state (update.h) */
     dml_noise noise;           /* gradient noise scale (noise.h) */
     dml_shares shares;         /* replicas' micro-batches (shares.h) */
+    dml_balance_run bal;       /* balance=dynamic (balance_run.h) */
     dml_pipeline pipe;         /* the schedule (pipeline.h) */
     dml_run_record rec;        /* history and database (run_record.h) */
     dml_ckpt_job ckpt;         /* checkpoints (ckpt_job.h) */
@@ -156,11 +158,15 @@ static dml_status setup(dml_exec *x, dml_error *err)
                             x->opt.bucket_bytes ? x->opt.bucket_bytes
                                                 : DML_EXEC_BUCKET_BYTES,
                             &x->sync, err));
-    DML_CHECK(dml_step_lag_init(&x->lag, x->sync->lag, g->world, err));
     dml_sync_take_momentum(x->sync, &p->sched);
     DML_CHECK(dml_update_init(&x->up, &p->sched, &x->st, x->sync, g->tp,
                               err));
     DML_CHECK(dml_shares_init(&x->shares, p, err));
+    DML_CHECK(dml_balance_run_init(&x->bal, p, g->dp_size, g->dp_i, g->rank,
+                                   &x->shares, err));
+    DML_CHECK(dml_step_lag_init(&x->lag, x->sync->lag,
+                                dml_balance_run_replicas(&x->bal), g->world,
+                                err));
     DML_CHECK(dml_noise_init(&x->noise, &x->st, g->dp_size,
                              x->shares.max_mb, err));
     /* replicas of unequal batches are not the small batches B/dp the
@@ -233,6 +239,7 @@ void dml_exec_close(dml_exec *x)
     dml_pipeline_free(&x->pipe);
     dml_noise_free(&x->noise);
     dml_shares_free(&x->shares);
+    dml_balance_run_free(&x->bal);
     dml_update_free(&x->up);
     dml_step_lag_free(&x->lag);
     dml_sync_close(x->sync);
@@ -357,11 +364,13 @@ static void step_run(dml_exec *x, int64_t step, dml_batch *b, bool point,
                      &mine.noise_small, &mine.noise_big);
     double step_s = dml_clock_now_s() - t0;
     step_stats(x, optimizer_s, &mine);
-    double mx[DML_STEP_MAX_COUNT] = {
+    double mx[DML_STEP_MAX_ALL] = {
         [DML_STEP_MAX_S] = step_s,
         [DML_STEP_MAX_SIGNAL] = (double)dml_interrupt_signal(),
         [DML_STEP_MAX_STALENESS] =
             isfinite(x->sync->staleness) ? x->sync->staleness : -1.0};
+    dml_balance_run_figures(&x->bal, mx, x->pipe.tm.compute_s,
+                            x->sync->comm_s, b->microbatches);
     dml_step_lag_push(&x->lag, step, b->global_batch, &mine, mx);
     note_rank_times(x, step, step_s, &mine);
 }
@@ -403,6 +412,7 @@ static bool finish_step(dml_exec *x, const dml_step_lag_entry *e,
             e->step == x->eval_step ? x->eval_accuracy : NAN);
         dml_progress_step(prog, (long)(i + 1), NULL);
     }
+    dml_balance_run_step(&x->bal, e, &x->shares, &x->noise, &x->rec);
     if (!*stop)
         *stop = (int)e->max[DML_STEP_MAX_SIGNAL];
     if (end->failure[0])
@@ -698,15 +708,16 @@ json_t *dml_exec_summary(const dml_exec *x)
         p->pred.present ? json_real(p->pred.step_s) : json_null(),
         "test_accuracy", NUM(x->test_accuracy), "run_id",
         x->rec.run_id > 0 ? json_integer(x->rec.run_id) : json_null());
-    if (j)
+    if (j) {
         json_object_set_new(j, "seed", json_integer((json_int_t)x->opt.seed));
-    if (j)
         json_object_set_new(j, "accuracy", accuracy_curve(x));
-    if (j)
+        json_object_set_new(j, "balance",
+                            dml_balance_run_json(&x->bal, p, &x->shares));
         json_object_set_new(j, "max_staleness",
                             x->max_staleness >= 0
                                 ? json_integer((json_int_t)x->max_staleness)
                                 : json_null());
+    }
     /* one definition with the runs row (run_record.h): per_replica is
      * runs.dp_bytes_*_per_step, the job's the same per-rank means summed */
     const dml_run_record *r = &x->rec;

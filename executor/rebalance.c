@@ -19,7 +19,8 @@ void dml_rebalance_params_default(dml_rebalance_params *p)
         .flag_steps = 5,
         .flag_ratio = 1.5,
         .clear_ratio = 1.25,
-        .link_floor = 0.1,
+        .link_floor = 0.25,
+        .min_compute_s = 0.02,
         .gain_min = 1.3,
         .equal_tol = 1.1,
         .return_min = 1.1,
@@ -35,6 +36,10 @@ void dml_rebalance_init(dml_rebalance *r, const dml_rebalance_params *p,
         r->p.every = 1;
     if (r->p.every > DML_REBALANCE_WINDOW_MAX)
         r->p.every = DML_REBALANCE_WINDOW_MAX;
+    if (r->p.flag_steps < 1)
+        r->p.flag_steps = 1;
+    if (r->p.flag_steps > DML_REBALANCE_WINDOW_MAX)
+        r->p.flag_steps = DML_REBALANCE_WINDOW_MAX;
     r->n = n < 1 ? 1 : n > DML_REBALANCE_REPLICAS_MAX
                            ? DML_REBALANCE_REPLICAS_MAX
                            : n;
@@ -76,22 +81,29 @@ static void event_base(const dml_rebalance *r, dml_rebalance_event *e,
     memcpy(e->new_shares, r->cur, (size_t)r->n * sizeof *r->cur);
 }
 
-/* Replica i's straggler state after this step's figures; true (and *e
- * filled) when its flag starts or ends. */
+/* The median of replica i's last flag_steps figures of ring v. */
+static double recent(const dml_rebalance *r,
+                     double (*v)[DML_REBALANCE_REPLICAS_MAX], int i)
+{
+    double col[DML_REBALANCE_WINDOW_MAX];
+    int k = r->steps < r->p.flag_steps ? (int)r->steps : r->p.flag_steps;
+    for (int j = 0; j < k; j++)
+        col[j] = v[j][i];
+    return dml_stats_median_inplace(col, (size_t)k);
+}
+
+/* Replica i's straggler state after this step's figures (in the rings:
+ * its compute ratio and link score); true (and *e filled) when its flag
+ * starts or ends. */
 static bool straggler_step(dml_rebalance *r, int i, int64_t step,
-                           const double *per_mb, const double *excess,
-                           double compute_med, dml_rebalance_event *e)
+                           const double *per_mb, dml_rebalance_event *e)
 {
     const dml_rebalance_params *p = &r->p;
-    double med = median_others(per_mb, r->n, i);
-    double ratio = med > 0 ? per_mb[i] / med : 1.0;
-    double lmed = median_others(excess, r->n, i);
-    double lratio = excess[i] / fmax(lmed, 1e-12);
-    bool link = excess[i] > p->flag_ratio * lmed &&
-                excess[i] - lmed > p->link_floor * compute_med &&
-                ratio < p->flag_ratio;
-    r->over[i] = ratio > p->flag_ratio ? r->over[i] + 1 : 0;
-    r->link_over[i] = link ? r->link_over[i] + 1 : 0;
+    double ratio = recent(r, r->ratio, i), link = recent(r, r->link, i);
+    bool over = ratio > p->flag_ratio;
+    r->over[i] = over ? r->over[i] + 1 : 0;
+    r->link_over[i] = !over && link > p->flag_ratio ? r->link_over[i] + 1
+                                                    : 0;
     if (!r->flag[i]) {
         const char *cause = r->over[i] >= p->flag_steps        ? "compute"
                             : r->link_over[i] >= p->flag_steps ? "link"
@@ -101,27 +113,48 @@ static bool straggler_step(dml_rebalance *r, int i, int64_t step,
         r->flag[i] = cause;
         r->under[i] = 0;
         event_base(r, e, DML_REBALANCE_STRAGGLER, step);
-        e->ratio = cause[0] == 'c' ? ratio : lratio;
+        e->cause = cause;
     } else {
-        bool under = r->flag[i][0] == 'c'
-                         ? ratio < p->clear_ratio
-                         : !(excess[i] > p->clear_ratio * lmed &&
-                             excess[i] - lmed > p->link_floor * compute_med);
+        bool under = (r->flag[i][0] == 'c' ? ratio : link) < p->clear_ratio;
         r->under[i] = under ? r->under[i] + 1 : 0;
         if (r->under[i] < p->flag_steps)
             return false;
         event_base(r, e, DML_REBALANCE_RECOVERED, step);
-        e->ratio = r->flag[i][0] == 'c' ? ratio : lratio;
         e->cause = r->flag[i];
         r->flag[i] = NULL;
         r->over[i] = r->link_over[i] = 0;
     }
+    e->ratio = e->cause[0] == 'c' ? ratio : link;
     e->replica = i;
-    if (e->kind == DML_REBALANCE_STRAGGLER)
-        e->cause = r->flag[i];
     for (int k = 0; k < r->n; k++)
         e->speed[k] = per_mb[k] > 0 ? 1.0 / per_mb[k] : 0;
     return true;
+}
+
+/* This step's figures into the straggler rings: each replica's compute
+ * per micro-batch over the others' median, and its link score, the
+ * exchange time not explained by waiting for the slowest compute over
+ * the others' median of the same, 0 when the excess is under link_floor
+ * of the median compute (noise of a short exchange). */
+static void ring_step(dml_rebalance *r, const double *compute_s,
+                      const double *exchange_s, const double *per_mb)
+{
+    int n = r->n, at = (int)(r->steps % r->p.flag_steps);
+    double excess[DML_REBALANCE_REPLICAS_MAX], cmax = 0;
+    for (int i = 0; i < n; i++)
+        cmax = fmax(cmax, compute_s[i]);
+    for (int i = 0; i < n; i++)
+        excess[i] = fmax(0.0, exchange_s[i] - (cmax - compute_s[i]));
+    double floor = r->p.link_floor * median_others(compute_s, n, -1);
+    for (int i = 0; i < n; i++) {
+        double med = median_others(per_mb, n, i);
+        r->ratio[at][i] = med > 0 ? per_mb[i] / med : 1.0;
+        double lmed = median_others(excess, n, i);
+        r->link[at][i] = excess[i] - lmed > floor
+                             ? excess[i] / fmax(lmed, 1e-12)
+                             : 0.0;
+    }
+    r->steps++;
 }
 
 /* The shares decision over the window; true (and *e filled, r->cur
@@ -173,20 +206,15 @@ int dml_rebalance_observe(dml_rebalance *r, int64_t step,
     int n = r->n, count = 0;
     if (n < 2)
         return 0;
+    if (!(median_others(compute_s, n, -1) >= r->p.min_compute_s))
+        return 0; /* the scheduler's time slices, not the devices */
     double per_mb[DML_REBALANCE_REPLICAS_MAX];
-    double excess[DML_REBALANCE_REPLICAS_MAX];
-    double cmax = 0;
-    for (int i = 0; i < n; i++) {
-        per_mb[i] = compute_s[i] / (double)(mb[i] > 0 ? mb[i] : 1);
-        cmax = fmax(cmax, compute_s[i]);
-    }
-    /* the exchange time not explained by waiting for the slowest compute */
     for (int i = 0; i < n; i++)
-        excess[i] = fmax(0.0, exchange_s[i] - (cmax - compute_s[i]));
-    double compute_med = median_others(compute_s, n, -1);
+        per_mb[i] = compute_s[i] / (double)(mb[i] > 0 ? mb[i] : 1);
+    ring_step(r, compute_s, exchange_s, per_mb);
     for (int i = 0; i < n; i++) {
         dml_rebalance_event e;
-        if (straggler_step(r, i, step, per_mb, excess, compute_med, &e) &&
+        if (straggler_step(r, i, step, per_mb, &e) &&
             count < max_ev)
             ev[count++] = e;
     }

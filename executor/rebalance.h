@@ -15,17 +15,20 @@
  * the ranks change their shares at the same step without a word more.
  *
  * Straggler. A replica's figure is its compute time per micro-batch (its
- * share may differ from the others'). It is over when that exceeds the
- * median of the other replicas' by flag_ratio; flag_steps consecutive
- * steps over flag it ("compute"), flag_steps consecutive steps under
- * clear_ratio end the flag (hysteresis: a replica hovering near the
- * threshold is not flagged and cleared at every step). A link straggler is
- * a replica whose compute is normal but whose exchange is slow: its
- * exchange time less the time it waited for the slowest replica's compute
- * (every replica waits max_j c_j - c_i in the exchange for the slowest)
- * exceeds the others' median of the same by flag_ratio and by at least
- * link_floor of the median compute time (a few milliseconds of exchange
- * against a second of compute are no straggler).
+ * share may differ from the others') over the median of the other
+ * replicas', its ratio; the median of its last flag_steps ratios is its
+ * level. It is over while the level exceeds flag_ratio; flag_steps
+ * consecutive steps over flag it ("compute"), flag_steps consecutive
+ * steps with the level under clear_ratio end the flag (hysteresis: a
+ * replica hovering near the threshold is not flagged and cleared at every
+ * step; the median makes a lone slow step count for nothing). A link
+ * straggler is a replica whose compute is normal but whose exchange is
+ * slow: its exchange time less the time it waited for the slowest
+ * replica's compute (every replica waits max_j c_j - c_i in the exchange
+ * for the slowest) over the others' median of the same, counted only
+ * when the excess is at least link_floor of the median compute time (a
+ * few milliseconds of exchange against a second of compute are no
+ * straggler), with the same level, thresholds and steps.
  *
  * Shares. Every `every` steps (and only once `every` steps have been seen
  * since the last change) each replica's speed is the median over those
@@ -46,11 +49,21 @@
  * compute (more when other work lands on its core for a moment). The
  * median of `every` = 10 steps cuts that to a few per cent, far below
  * gain_min = 1.3 and equal_tol = 1.1; a straggler at a third of the speed
- * gains 2 x or more. flag_ratio = 1.5 for flag_steps = 5 consecutive
- * steps: a burst of another process on one core (a compile unit) inflates
- * one rank's step by half for a step or two, rarely five in a row; a real
- * straggler, throttled or slowed for good, is flagged five steps after it
- * starts. clear_ratio = 1.25 below flag_ratio is the flag's hysteresis.
+ * gains 2 x or more. flag_ratio = 1.5 over the median of 5 steps for
+ * flag_steps = 5 consecutive steps: a burst of another process on one
+ * core (a compile unit) inflates one rank's step by half for a step or
+ * two, which the median of five ignores; a real straggler, throttled or
+ * slowed for good, is flagged about eight steps after it starts (three to
+ * move the median, five to confirm). clear_ratio = 1.25 below flag_ratio
+ * is the flag's hysteresis. min_compute_s = 20 ms: a step computed in a
+ * few milliseconds measures the scheduler (a time slice lost to another
+ * process is 3-4 ms under CFS), not the device; four ranks of a tiny
+ * model on two loaded cores showed 4 x differences between ten-step
+ * medians, so such steps are not judged at all (and a model that small
+ * has nothing to gain from balancing). link_floor = 0.25: on a shared machine the
+ * exchange of a small model jitters by milliseconds when a rank is
+ * descheduled, which is no link problem unless it is a fair part of the
+ * step.
  */
 #ifndef DML_EXECUTOR_REBALANCE_H
 #define DML_EXECUTOR_REBALANCE_H
@@ -78,6 +91,8 @@ typedef struct dml_rebalance_params {
                            this factor of the best */
     double return_min;  /* back to the plan's shares when the current
                            ones are at least this factor slower */
+    double min_compute_s; /* steps whose median compute is shorter are
+                           not judged, s */
 } dml_rebalance_params;
 
 typedef enum dml_rebalance_kind {
@@ -120,6 +135,12 @@ typedef struct dml_rebalance {
     int under[DML_REBALANCE_REPLICAS_MAX]; /* consecutive steps under
                                              (while flagged) */
     int link_over[DML_REBALANCE_REPLICAS_MAX];
+    double ratio[DML_REBALANCE_WINDOW_MAX][DML_REBALANCE_REPLICAS_MAX];
+                                  /* compute per micro-batch over the
+                                     others' median, last flag_steps */
+    double link[DML_REBALANCE_WINDOW_MAX][DML_REBALANCE_REPLICAS_MAX];
+                                  /* link scores, last flag_steps */
+    int64_t steps;                /* steps observed */
     const char *flag[DML_REBALANCE_REPLICAS_MAX]; /* cause, NULL: none */
 } dml_rebalance;
 

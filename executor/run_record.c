@@ -137,6 +137,16 @@ void dml_run_record_event(dml_run_record *r, const char *kind, int64_t step,
             &err);
 }
 
+void dml_run_record_balance(dml_run_record *r,
+                            const dml_db_balance_event *e)
+{
+    if (!row_begin(r))
+        return;
+    dml_error err;
+    dml_error_clear(&err);
+    row_end(r, dml_db_balance_event_add(r->db, r->run_id, e, &err), &err);
+}
+
 void dml_run_record_checkpoint(dml_run_record *r, const char *root,
                                int64_t step, double bytes,
                                const char *manifest_sha)

@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "db/balance_store.h"
 #include "db/db.h"
 #include "executor/heartbeat.h"
 #include "executor/input.h"
@@ -143,6 +144,11 @@ void dml_run_record_flush(dml_run_record *r, bool force);
  * fault, database), unless the database is failing. */
 void dml_run_record_event(dml_run_record *r, const char *kind, int64_t step,
                           const char *msg);
+
+/* A balance=dynamic event row (db/balance_store.h), unless the database
+ * is failing. */
+void dml_run_record_balance(dml_run_record *r,
+                            const dml_db_balance_event *e);
 
 /* The row of a complete checkpoint (its manifest's size and SHA-256). */
 void dml_run_record_checkpoint(dml_run_record *r, const char *root,

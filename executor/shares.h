@@ -27,7 +27,13 @@ typedef struct dml_shares {
     int rows;                /* batch sizes tabulated */
     int64_t batch[DML_PLAN_RAMP_MAX + 1]; /* global batch of each row */
     int64_t *m;              /* [rows][dp] micro-batches per replica */
-    int64_t max_mb;          /* most any replica runs in a step */
+    int64_t *base;           /* [rows][dp] the plan's own (m changes
+                                under balance=dynamic) */
+    int full;                /* the row of the full batch */
+    int64_t max_mb;          /* most any replica runs in a step (under
+                                balance=dynamic: may ever run, the full
+                                batch less one micro-batch per other
+                                replica) */
     bool uneven;             /* some replica runs more than another */
 } dml_shares;
 
@@ -39,5 +45,14 @@ void dml_shares_free(dml_shares *s);
  * step's). */
 int64_t dml_shares_at(const dml_shares *s, const dml_plan *p, int64_t step,
                       int dp_i, int64_t *before);
+
+/* The replicas' micro-batches at the full batch, as now in force. */
+const int64_t *dml_shares_full(const dml_shares *s);
+
+/* New shares (balance=dynamic, executor/rebalance.h): full[i] at the full
+ * batch (summing to its micro-batches, each >= 1), each ramp batch's
+ * apportioned in proportion to them; the plan's own again when full is
+ * its own full-batch row. */
+void dml_shares_set(dml_shares *s, const int64_t *full);
 
 #endif

@@ -7,11 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-dml_status dml_step_lag_init(dml_step_lag *q, int lag, MPI_Comm world,
-                             dml_error *err)
+dml_status dml_step_lag_init(dml_step_lag *q, int lag, int replicas,
+                             MPI_Comm world, dml_error *err)
 {
     memset(q, 0, sizeof *q);
     q->lag = lag > 0 ? lag : 0;
+    q->nmax = DML_STEP_MAX_COUNT + 3 * replicas;
     q->world = world;
     q->ring = calloc((size_t)q->lag + 1, sizeof *q->ring);
     if (!q->ring)
@@ -31,8 +32,7 @@ void dml_step_lag_free(dml_step_lag *q)
 }
 
 void dml_step_lag_push(dml_step_lag *q, int64_t step, int64_t global_batch,
-                       const dml_step_stats *mine,
-                       const double max[DML_STEP_MAX_COUNT])
+                       const dml_step_stats *mine, const double *max)
 {
     int64_t size = q->lag + 1;
     if (q->count == size) { /* a caller that never pops: make room */
@@ -44,20 +44,20 @@ void dml_step_lag_push(dml_step_lag *q, int64_t step, int64_t global_batch,
     e->step = step;
     e->global_batch = global_batch;
     e->sum = *mine;
-    memcpy(e->max, max, sizeof e->max);
+    memcpy(e->max, max, (size_t)q->nmax * sizeof *max);
     if (q->lag == 0) {
         /* as the loop always reduced them: blocking, same values */
         MPI_Allreduce(MPI_IN_PLACE, &e->sum, DML_STEP_STATS_COUNT,
                       MPI_DOUBLE, MPI_SUM, q->world);
-        MPI_Allreduce(MPI_IN_PLACE, e->max, DML_STEP_MAX_COUNT, MPI_DOUBLE,
-                      MPI_MAX, q->world);
+        MPI_Allreduce(MPI_IN_PLACE, e->max, q->nmax, MPI_DOUBLE, MPI_MAX,
+                      q->world);
         e->req[0] = e->req[1] = MPI_REQUEST_NULL;
         return;
     }
     MPI_Iallreduce(MPI_IN_PLACE, &e->sum, DML_STEP_STATS_COUNT, MPI_DOUBLE,
                    MPI_SUM, q->world, &e->req[0]);
-    MPI_Iallreduce(MPI_IN_PLACE, e->max, DML_STEP_MAX_COUNT, MPI_DOUBLE,
-                   MPI_MAX, q->world, &e->req[1]);
+    MPI_Iallreduce(MPI_IN_PLACE, e->max, q->nmax, MPI_DOUBLE, MPI_MAX,
+                   q->world, &e->req[1]);
 }
 
 bool dml_step_lag_pop(dml_step_lag *q, int64_t newest, bool all,

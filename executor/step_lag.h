@@ -26,41 +26,49 @@
 #include <stdint.h>
 
 #include "common/error.h"
+#include "executor/rebalance.h"
 #include "executor/run_record.h"
 
-/* The figures of a step reduced by their largest value. */
+/* The figures of a step reduced by their largest value: three, then
+ * (balance=dynamic) three per data-parallel replica, each written by the
+ * replica's ranks and left 0 by the others, so that the largest is the
+ * replica's own (balance_run.h). */
 enum { DML_STEP_MAX_S, DML_STEP_MAX_SIGNAL, DML_STEP_MAX_STALENESS,
        DML_STEP_MAX_COUNT };
+#define DML_STEP_MAX_ALL (DML_STEP_MAX_COUNT + 3 * DML_REBALANCE_REPLICAS_MAX)
 
 /* One step's statistics, this rank's until reduced. */
 typedef struct dml_step_lag_entry {
     int64_t step;               /* the model step */
     int64_t global_batch;       /* its samples */
     dml_step_stats sum;         /* summed over the ranks once reduced */
-    double max[DML_STEP_MAX_COUNT]; /* largest over the ranks: step time,
+    double max[DML_STEP_MAX_ALL]; /* largest over the ranks: step time,
                                        s; signal number (0: none);
-                                       staleness, steps (-1: none) */
+                                       staleness, steps (-1: none); the
+                                       replicas' figures (nmax in all) */
     MPI_Request req[2];         /* the two reductions in flight */
 } dml_step_lag_entry;
 
 typedef struct dml_step_lag {
     int lag;                    /* steps a reduction is read late */
+    int nmax;                   /* figures of max reduced */
     MPI_Comm world;             /* every rank (borrowed) */
     dml_step_lag_entry *ring;   /* [lag + 1] steps in flight */
     int64_t first, count;       /* oldest entry's index, entries held */
 } dml_step_lag;
 
-dml_status dml_step_lag_init(dml_step_lag *q, int lag, MPI_Comm world,
-                             dml_error *err);
+/* replicas: those whose figures ride on max (0: none). */
+dml_status dml_step_lag_init(dml_step_lag *q, int lag, int replicas,
+                             MPI_Comm world, dml_error *err);
 
 /* Waits for whatever is still in flight (every rank holds the same
  * steps), then frees. */
 void dml_step_lag_free(dml_step_lag *q);
 
-/* Start the reductions of a step (complete at once with lag 0). */
+/* Start the reductions of a step (complete at once with lag 0); max holds
+ * nmax figures. */
 void dml_step_lag_push(dml_step_lag *q, int64_t step, int64_t global_batch,
-                       const dml_step_stats *mine,
-                       const double max[DML_STEP_MAX_COUNT]);
+                       const dml_step_stats *mine, const double *max);
 
 /* The oldest step whose sums are due, into *out: with lag 0 or `all`
  * every step held, else those `lag` or more steps before `newest`

@@ -30,7 +30,7 @@
 
 static const char usage_text[] =
     "usage: dml-history [--db PATH] [--probes] [--plans] [--runs]\n"
-    "                   [--calibrations] [--jobs] [--limit N]\n"
+    "                   [--calibrations] [--jobs] [--balance] [--limit N]\n"
     "                   [--json | --csv]\n"
     "       dml-history [--db PATH] --plot KIND --out FILE [--limit N]\n"
     "                   [--run ID] [--probe ID]\n"
@@ -51,6 +51,10 @@ static const char usage_text[] =
     "                   training, lost to failures (steps done again),\n"
     "                   detecting failures and restarting (only when\n"
     "                   asked for; not with --csv)\n"
+    "  --balance        balance=dynamic's events: stragglers flagged (with\n"
+    "                   the cause, compute or link) and recovered, and each\n"
+    "                   change of the data-parallel shares, old and new\n"
+    "                   (only when asked for; not with --csv)\n"
     "  --limit N        newest N rows per section (default 20, 0 = all)\n"
     "  --json           one JSON document on stdout instead of tables\n"
     "  --csv            one section's rows as CSV (RFC 4180) on stdout,\n"
@@ -75,6 +79,7 @@ typedef struct options {
     const char *db_path; /* --db, NULL if not given */
     bool probes, plans, runs, calibrations;
     bool jobs;           /* --jobs */
+    bool balance;        /* --balance */
     long limit;          /* rows per section, 0 = all */
     bool json;
     bool csv;            /* --csv */
@@ -96,11 +101,13 @@ typedef struct history {
     size_t n_calibrations;
     dml_db_job_row *jobs;
     size_t n_jobs;
+    dml_db_balance_row *balance;
+    size_t n_balance;
 } history;
 
 enum { OPT_DB = DML_CLI_OPT_FIRST, OPT_PROBES, OPT_PLANS, OPT_RUNS,
        OPT_CALIB, OPT_LIMIT, OPT_JSON, OPT_CSV, OPT_PLOT, OPT_OUT, OPT_RUN,
-       OPT_PROBE, OPT_JOBS };
+       OPT_PROBE, OPT_JOBS, OPT_BALANCE };
 
 static const struct option longopts[] = {
     {"db", required_argument, NULL, OPT_DB},
@@ -109,6 +116,7 @@ static const struct option longopts[] = {
     {"runs", no_argument, NULL, OPT_RUNS},
     {"calibrations", no_argument, NULL, OPT_CALIB},
     {"jobs", no_argument, NULL, OPT_JOBS},
+    {"balance", no_argument, NULL, OPT_BALANCE},
     {"limit", required_argument, NULL, OPT_LIMIT},
     {"json", no_argument, NULL, OPT_JSON},
     {"csv", no_argument, NULL, OPT_CSV},
@@ -130,6 +138,7 @@ static dml_status on_option(void *ctx, int id, const char *arg,
     case OPT_RUNS: o->runs = true; break;
     case OPT_CALIB: o->calibrations = true; break;
     case OPT_JOBS: o->jobs = true; break;
+    case OPT_BALANCE: o->balance = true; break;
     case OPT_LIMIT:
         return dml_cli_parse_long(o->cli.style, "--limit", arg, 0,
                                   1000000000L, &o->limit, err);
@@ -163,6 +172,9 @@ static dml_status check_combinations(const options *o, int sections,
     if (o->jobs && (o->csv || o->plot))
         return dml_error_msg(err, DML_EUSAGE, "--jobs is a table or JSON: "
                              "not with --csv or --plot");
+    if (o->balance && (o->csv || o->plot))
+        return dml_error_msg(err, DML_EUSAGE, "--balance is a table or "
+                             "JSON: not with --csv or --plot");
     if (o->csv && sections != 1)
         return dml_error_msg(err, DML_EUSAGE, "--csv writes one table: "
                              "add one of --probes, --plans, --runs, "
@@ -199,7 +211,8 @@ static dml_status parse_options(int argc, char **argv, options *o,
     DML_CHECK(check_combinations(o, o->probes + o->plans + o->runs +
                                         o->calibrations,
                                  err));
-    if (!o->probes && !o->plans && !o->runs && !o->calibrations && !o->jobs)
+    if (!o->probes && !o->plans && !o->runs && !o->calibrations && !o->jobs &&
+        !o->balance)
         o->probes = o->plans = o->runs = o->calibrations = true;
     return DML_OK;
 }
@@ -220,6 +233,9 @@ static dml_status load_history(dml_db *db, const options *o, history *h,
                                            &h->n_calibrations, err));
     if (o->jobs)
         DML_CHECK(dml_db_list_jobs(db, limit, &h->jobs, &h->n_jobs, err));
+    if (o->balance)
+        DML_CHECK(dml_db_list_balance_events(db, limit, &h->balance,
+                                             &h->n_balance, err));
     return DML_OK;
 }
 
@@ -230,6 +246,7 @@ static void free_history(history *h)
     free(h->runs);
     dml_db_calibrations_free(h->calibrations, h->n_calibrations);
     free(h->jobs);
+    free(h->balance);
 }
 
 /* ---- human tables ---- */
@@ -520,6 +537,34 @@ static bool print_jobs(const history *h, FILE *out)
     return ok;
 }
 
+static bool print_balance(const history *h, FILE *out)
+{
+    static const char *const head[] = {"id", "run", "at (UTC)", "step",
+                                       "event", "replica", "cause", "ratio",
+                                       "shares before", "shares after"};
+    table t;
+    table_init(&t, "rrlrlrlrll", head);
+    for (size_t i = 0; i < h->n_balance; i++) {
+        const dml_db_balance_row *b = &h->balance[i];
+        put_i64(table_cell(&t, i, 0), b->id);
+        put_i64(table_cell(&t, i, 1), b->run_id);
+        put_str(table_cell(&t, i, 2), b->at);
+        put_i64(table_cell(&t, i, 3), b->step);
+        put_str(table_cell(&t, i, 4), b->kind);
+        if (b->replica >= 0)
+            put_i64(table_cell(&t, i, 5), b->replica);
+        put_str(table_cell(&t, i, 6), b->cause);
+        put_fmt(table_cell(&t, i, 7), "%.2f x", b->ratio);
+        put_str(table_cell(&t, i, 8), b->old_shares);
+        put_str(table_cell(&t, i, 9), b->new_shares);
+    }
+    bool ok = !t.oom;
+    if (ok)
+        table_print(&t, "Balance events (balance=dynamic)", out);
+    free(t.cells);
+    return ok;
+}
+
 static dml_status print_tables(const options *o, const history *h,
                                dml_error *err)
 {
@@ -534,6 +579,8 @@ static dml_status print_tables(const options *o, const history *h,
         ok = ok && print_calibrations(h, stdout);
     if (o->jobs)
         ok = ok && print_jobs(h, stdout);
+    if (o->balance)
+        ok = ok && print_balance(h, stdout);
     if (!ok)
         return dml_error_msg(err, DML_ENOMEM, "out of memory formatting");
     return DML_OK;
@@ -717,6 +764,27 @@ static json_t *json_jobs(const history *h)
     return a;
 }
 
+static json_t *json_balance(const history *h)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < h->n_balance; i++) {
+        const dml_db_balance_row *b = &h->balance[i];
+        json_array_append_new(
+            a, json_pack("{s:I, s:I, s:o, s:I, s:o, s:o, s:o, s:o, s:o, "
+                         "s:o}",
+                         "id", (json_int_t)b->id, "run_id",
+                         (json_int_t)b->run_id, "at", jstr(b->at), "step",
+                         (json_int_t)b->step, "kind", jstr(b->kind),
+                         "replica",
+                         b->replica >= 0 ? json_integer(b->replica)
+                                         : json_null(),
+                         "cause", jstr(b->cause), "ratio", jnum(b->ratio),
+                         "old_shares", jstr(b->old_shares), "new_shares",
+                         jstr(b->new_shares)));
+    }
+    return a;
+}
+
 static dml_status print_json(const options *o, const history *h, int schema,
                              dml_error *err)
 {
@@ -733,6 +801,8 @@ static dml_status print_json(const options *o, const history *h, int schema,
         json_object_set_new(root, "calibrations", json_calibrations(h));
     if (root && o->jobs)
         json_object_set_new(root, "jobs", json_jobs(h));
+    if (root && o->balance)
+        json_object_set_new(root, "balance_events", json_balance(h));
     if (!root)
         return dml_error_msg(err, DML_ENOMEM, "out of memory building JSON");
     /* ASCII only: text an older database holds may carry C1 controls,

@@ -230,11 +230,11 @@ static void fresh_database_is_latest_with_every_table_and_view(void **state)
     fixture *f = *state;
     dml_db *db = open_ok(f->path);
     assert_int_equal(dml_db_schema_version(db), DML_DB_SCHEMA_VERSION);
-    assert_int_equal(DML_DB_SCHEMA_VERSION, 8);
+    assert_int_equal(DML_DB_SCHEMA_VERSION, 9);
     static const char *const tables[] = {
         "hosts", "probe_runs", "measurements", "clusters", "models", "plans",
         "runs", "steps", "rank_timings", "checkpoints", "events",
-        "calibrations"};
+        "calibrations", "balance_events"};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         char sql[256];
         snprintf(sql, sizeof sql,
@@ -538,8 +538,11 @@ static void newer_schema_is_refused_and_left_alone(void **state)
     fixture *f = *state;
     dml_db *db = open_ok(f->path);
     /* What a future dml would leave: a higher user_version. */
-    assert_int_equal(sqlite3_exec(dml__db_handle(db), "PRAGMA user_version=9",
-                                  NULL, NULL, NULL),
+    char pragma[64];
+    snprintf(pragma, sizeof pragma, "PRAGMA user_version=%d",
+             DML_DB_SCHEMA_VERSION + 1);
+    assert_int_equal(sqlite3_exec(dml__db_handle(db), pragma, NULL, NULL,
+                                  NULL),
                      SQLITE_OK);
     dml_db_close(db);
     size_t len0 = 0, len1 = 0;
@@ -551,9 +554,9 @@ static void newer_schema_is_refused_and_left_alone(void **state)
     assert_null(db);
     char line[1024], want[1024];
     snprintf(want, sizeof want,
-             "%s: database schema version 9 is newer than this dml "
-             "(supports up to 8); upgrade dml",
-             f->path);
+             "%s: database schema version %d is newer than this dml "
+             "(supports up to %d); upgrade dml",
+             f->path, DML_DB_SCHEMA_VERSION + 1, DML_DB_SCHEMA_VERSION);
     assert_string_equal(dml_error_format(&err, line, sizeof line), want);
     /* ESCHEMA is bad input to a tool: exit status 2. */
     assert_int_equal(dml_status_exit_code(err.status), 2);

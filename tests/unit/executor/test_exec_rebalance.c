@@ -5,7 +5,8 @@
  * the flag's steps and the shares move toward it, then return to the
  * plan's when it recovers; a replica with a slow link is flagged "link";
  * flat series with 10 % jitter (and lone spikes) cause no event at all;
- * a mild slowdown between the thresholds moves nothing.
+ * a mild slowdown between the thresholds moves nothing; steps of a few
+ * milliseconds are not judged.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -193,6 +194,26 @@ static void test_link_straggler(void **state)
     assert_true(recovered >= 124 && recovered < 130);
 }
 
+/* Steps of a few milliseconds (a tiny model: the scheduler's time
+ * slices) are not judged, however uneven: 3 x jitter, nothing. */
+static void test_short_steps_not_judged(void **state)
+{
+    (void)state;
+    dml_rebalance r;
+    init(&r);
+    uint64_t seed = 4242;
+    for (int64_t s = 0; s < 300; s++) {
+        double c[N], x[N];
+        for (int i = 0; i < N; i++) {
+            c[i] = 0.001 * (i == 1 && s > 50 ? 3.0 : 1.0) * jitter(&seed, 0.9);
+            x[i] = 0.002 * jitter(&seed, 0.9);
+        }
+        dml_rebalance_event ev[N + 1];
+        assert_int_equal(
+            dml_rebalance_observe(&r, s, c, x, r.cur, ev, N + 1), 0);
+    }
+}
+
 static void test_format(void **state)
 {
     (void)state;
@@ -209,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_quiet_runs_no_event),
         cmocka_unit_test(test_mild_slowdown_between_thresholds),
         cmocka_unit_test(test_link_straggler),
+        cmocka_unit_test(test_short_steps_not_judged),
         cmocka_unit_test(test_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
