@@ -23,7 +23,7 @@ void dml_rebalance_params_default(dml_rebalance_params *p)
         .min_compute_s = 0.02,
         .gain_min = 1.3,
         .equal_tol = 1.1,
-        .return_min = 1.1,
+        .return_min = 1.05,
     };
 }
 

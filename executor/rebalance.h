@@ -42,14 +42,20 @@
  * that makes the slowest replica at least gain_min faster, and back to the
  * plan's shares when staying would be at least return_min slower than
  * them: between the two thresholds nothing changes, so measurement noise
- * near one threshold cannot make the shares oscillate.
+ * near one threshold cannot make the shares oscillate (leaving the plan's
+ * shares needs them 1.3 x slower than the best, coming back needs them
+ * within 1.1 x of it: the speeds must change by a sixth or more between
+ * the two).
  *
  * Why these numbers (dml_rebalance_params_default): a quiet run on a
  * shared machine shows step-to-step jitter of about 10 % on a rank's
  * compute (more when other work lands on its core for a moment). The
  * median of `every` = 10 steps cuts that to a few per cent, far below
  * gain_min = 1.3 and equal_tol = 1.1; a straggler at a third of the speed
- * gains 2 x or more. flag_ratio = 1.5 over the median of 5 steps for
+ * gains 2 x or more. return_min = 1.05: shares one micro-batch off the
+ * plan's at 8 a replica (9, 9, 9, 5) are 1.125 x slower than the plan's
+ * once the straggler is back, which the window's noise must not hide.
+ * flag_ratio = 1.5 over the median of 5 steps for
  * flag_steps = 5 consecutive steps: a burst of another process on one
  * core (a compile unit) inflates one rank's step by half for a step or
  * two, which the median of five ignores; a real straggler, throttled or
