@@ -15,10 +15,20 @@ const dml_sync_pricer *dml_sync_pricer_for(const dml_sync_spec *s)
     case DML_SYNC_POWERSGD: return &dml_sync_powersgd;
     case DML_SYNC_LOCAL: return &dml_sync_local;
     case DML_SYNC_SSP: return &dml_sync_ssp;
+    case DML_SYNC_GOSSIP: return &dml_sync_gossip;
     case DML_SYNC_ALLREDUCE:
     case DML_SYNC_KIND_COUNT: break;
     }
     return &dml_sync_dense;
+}
+
+static void exposed(const dml_sync_exchange *ex, dml_sync_cost *out)
+{
+    out->raw_s = out->exposed_s = ex->reduce_s;
+    out->deferred_s = 0;
+    out->algo = ex->algo;
+    out->bytes_intra = ex->bytes_intra;
+    out->bytes_inter = ex->bytes_inter;
 }
 
 void dml__sync_price(const dml_sync_pricer *p, const dml__step *st,
@@ -30,7 +40,10 @@ void dml__sync_price(const dml_sync_pricer *p, const dml__step *st,
     }
     dml_sync_exchange ex;
     p->exchange(st, rank, &ex);
-    dml__sync_once_per_step(st, rank, &ex, out);
+    if (p->after_update)
+        exposed(&ex, out);
+    else
+        dml__sync_once_per_step(st, rank, &ex, out);
 }
 
 void dml__sync_zero_gather(const dml__step *st, const dml_sync_rank *rank,

@@ -4,7 +4,8 @@
  * A strategy is how gradients (or weights) move between the data-parallel
  * replicas of a plan (costmodel/sync_spec.h names them): one
  * allreduce (with ZeRO's reduce-scatter and all-gather), node by node,
- * in 16 bits, top-k sparsified, PowerSGD, local SGD, stale-synchronous. Each has two halves of the same name: a file in executor/sync/
+ * in 16 bits, top-k sparsified, PowerSGD, local SGD, stale-synchronous,
+ * gossip. Each has two halves of the same name: a file in executor/sync/
  * that does it and a pricer here that says what it costs. A pricer sees
  * one pipeline rank at a time, with its parameters and its compute
  * windows, and answers three times:
@@ -91,7 +92,12 @@ typedef struct dml_sync_pricer {
                                       that only re-times another's */
     dml_sync_price_fn price;       /* fills every field of out; NULL: one
                                       exchange a step, behind the last
-                                      backward (dml__sync_once_per_step) */
+                                      backward (dml__sync_once_per_step),
+                                      or after the update */
+    bool after_update;             /* with price NULL: the exchange runs
+                                      after the update and the next step
+                                      needs it, all of it exposed (local
+                                      SGD's average, gossip's mixing) */
 } dml_sync_pricer;
 
 /* sync=allreduce: dense gradients (the plan's wire width), reduced by
@@ -112,6 +118,9 @@ extern const dml_sync_pricer dml_sync_powersgd;
 extern const dml_sync_pricer dml_sync_local;
 /* sync=ssp:S: the exchange behind the next steps (sync_ssp.c). */
 extern const dml_sync_pricer dml_sync_ssp;
+/* sync=gossip:G: each replica's weights to its neighbours on graph G
+ * (sync_gossip.c). */
+extern const dml_sync_pricer dml_sync_gossip;
 
 /* The timing of an exchange that reduces once per step, behind the last
  * backward pass (dense without ZeRO or with ZeRO-1, top-k): for the

@@ -113,4 +113,4 @@ static void dense_price(const dml__step *st, const dml_sync_rank *rank,
 }
 
 const dml_sync_pricer dml_sync_dense = {"allreduce", dense_exchange,
-                                        dense_price};
+                                        dense_price, false};

@@ -28,4 +28,4 @@ static void half_exchange(const dml__step *st, const dml_sync_rank *rank,
         dml__sync_zero_gather(st, rank, out);
 }
 
-const dml_sync_pricer dml_sync_half = {"fp16", half_exchange, NULL};
+const dml_sync_pricer dml_sync_half = {"fp16", half_exchange, NULL, false};

@@ -52,4 +52,4 @@ static void hier_exchange(const dml__step *st, const dml_sync_rank *rank,
 }
 
 const dml_sync_pricer dml_sync_hierarchical = {"hierarchical", hier_exchange,
-                                               NULL};
+                                               NULL, false};

@@ -32,17 +32,5 @@ static void local_exchange(const dml__step *st, const dml_sync_rank *rank,
     out->bytes_inter /= h;
 }
 
-static void local_price(const dml__step *st, const dml_sync_rank *rank,
-                        dml_sync_cost *out)
-{
-    dml_sync_exchange ex;
-    local_exchange(st, rank, &ex);
-    out->raw_s = out->exposed_s = ex.reduce_s;
-    out->deferred_s = 0;
-    out->algo = ex.algo;
-    out->bytes_intra = ex.bytes_intra;
-    out->bytes_inter = ex.bytes_inter;
-}
-
-const dml_sync_pricer dml_sync_local = {"local", local_exchange,
-                                        local_price};
+const dml_sync_pricer dml_sync_local = {"local", local_exchange, NULL,
+                                        true};

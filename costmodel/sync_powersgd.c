@@ -92,4 +92,4 @@ static void powersgd_exchange(const dml__step *st, const dml_sync_rank *rank,
 }
 
 const dml_sync_pricer dml_sync_powersgd = {"powersgd", powersgd_exchange,
-                                           NULL};
+                                           NULL, false};

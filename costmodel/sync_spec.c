@@ -38,13 +38,20 @@ static const struct {
     [DML_SYNC_SSP] = {"ssp", true, 0, 1000, true,
                       "the staleness bound, a whole number from 0 to 1000",
                       "ssp:2"},
+    /* gossip's graph is text, parsed by parse_gossip */
+    [DML_SYNC_GOSSIP] = {"gossip", false, 0, 0, false, NULL, NULL},
 };
 
 void dml_sync_spec_init(dml_sync_spec *s)
 {
+    memset(s, 0, sizeof *s);
     s->kind = DML_SYNC_ALLREDUCE;
-    s->param = 0;
-    s->warmup = 0;
+    s->graph.kind = DML_GRAPH_RING;
+}
+
+double dml_sync_choco_gamma(double k)
+{
+    return k > 0 && 2 * k < 1 ? 2 * k : 1;
 }
 
 const char *dml_sync_kind_name(dml_sync_kind k)
@@ -60,7 +67,14 @@ bool dml_sync_kind_has_param(dml_sync_kind k)
 char *dml_sync_spec_format(const dml_sync_spec *s, char *buf,
                                size_t size)
 {
-    if (s->kind == DML_SYNC_LOCAL && s->warmup > 0)
+    if (s->kind == DML_SYNC_GOSSIP) {
+        char g[32];
+        dml_graph_spec_format(&s->graph, g, sizeof g);
+        if (s->compress > 0)
+            snprintf(buf, size, "gossip:%s:topk:%.15g", g, s->compress);
+        else
+            snprintf(buf, size, "gossip:%s", g);
+    } else if (s->kind == DML_SYNC_LOCAL && s->warmup > 0)
         snprintf(buf, size, "%s:%.15g:%.15g", dml_sync_kind_name(s->kind),
                  s->param, s->warmup);
     else if (dml_sync_kind_has_param(s->kind))
@@ -84,9 +98,48 @@ static bool parse_warmup(const char *num, double *out)
     return true;
 }
 
+/* gossip:G or gossip:G:topk:K (rest: what follows "gossip:"). */
+static bool parse_gossip(const char *rest, dml_sync_spec *out, char *why,
+                         size_t size)
+{
+    char graph[64];
+    const char *tk = strstr(rest, ":topk:");
+    size_t len = tk ? (size_t)(tk - rest) : strlen(rest);
+    if (!len || len >= sizeof graph) {
+        snprintf(why, size, "gossip needs a graph after ':' (gossip:ring, "
+                 "gossip:onepeer-exp, gossip:random:3; gossip:ring:topk:0.1 "
+                 "compressed)");
+        return false;
+    }
+    memcpy(graph, rest, len);
+    graph[len] = '\0';
+    dml_sync_spec s;
+    dml_sync_spec_init(&s);
+    s.kind = DML_SYNC_GOSSIP;
+    if (!dml_graph_spec_parse(graph, &s.graph, why, size))
+        return false;
+    if (tk) {
+        const char *num = tk + 6;
+        char *end = NULL;
+        errno = 0;
+        double k = *num ? strtod(num, &end) : NAN;
+        if (!*num || errno || !end || *end || !isfinite(k) || k < 1e-6 ||
+            k > 1) {
+            snprintf(why, size, "gossip's topk needs the fraction of entries "
+                     "kept, in (0, 1], after ':' (gossip:ring:topk:0.1)");
+            return false;
+        }
+        s.compress = k;
+    }
+    *out = s;
+    return true;
+}
+
 bool dml_sync_spec_parse(const char *text, dml_sync_spec *out,
                              char *why, size_t size)
 {
+    if (strncmp(text, "gossip", 6) == 0 && (!text[6] || text[6] == ':'))
+        return parse_gossip(text[6] ? text + 7 : "", out, why, size);
     const char *colon = strchr(text, ':');
     size_t len = colon ? (size_t)(colon - text) : strlen(text);
     for (int k = 0; k < DML_SYNC_KIND_COUNT; k++) {
@@ -98,9 +151,8 @@ bool dml_sync_spec_parse(const char *text, dml_sync_spec *out,
                 snprintf(why, size, "%s takes no number", kinds[k].name);
                 return false;
             }
+            dml_sync_spec_init(out);
             out->kind = (dml_sync_kind)k;
-            out->param = 0;
-            out->warmup = 0;
             return true;
         }
         const char *num = colon ? colon + 1 : "";
@@ -124,6 +176,7 @@ bool dml_sync_spec_parse(const char *text, dml_sync_spec *out,
                      "(local:16:200)");
             return false;
         }
+        dml_sync_spec_init(out);
         out->kind = (dml_sync_kind)k;
         out->param = v;
         out->warmup = w;
@@ -131,7 +184,7 @@ bool dml_sync_spec_parse(const char *text, dml_sync_spec *out,
     }
     snprintf(why, size,
              "not a strategy (allreduce, hierarchical, fp16, bf16, topk:K, "
-             "topk-noef:K, powersgd:R, local:H, ssp:S)");
+             "topk-noef:K, powersgd:R, local:H, ssp:S, gossip:G)");
     return false;
 }
 
@@ -139,14 +192,16 @@ bool dml_sync_spec_equal(const dml_sync_spec *a,
                              const dml_sync_spec *b)
 {
     return a->kind == b->kind && a->param == b->param &&
-           a->warmup == b->warmup;
+           a->warmup == b->warmup && a->compress == b->compress &&
+           (a->kind != DML_SYNC_GOSSIP ||
+            dml_graph_spec_equal(&a->graph, &b->graph));
 }
 
 dml_status dml_sync_spec_check(const dml_sync_spec *s, int zero,
                                    int dp, dml_error *err)
 {
     (void)dp;
-    char text[48];
+    char text[64];
     dml_sync_spec_format(s, text, sizeof text);
     switch (s->kind) {
     case DML_SYNC_ALLREDUCE: return DML_OK;
@@ -165,6 +220,16 @@ dml_status dml_sync_spec_check(const dml_sync_spec *s, int zero,
     case DML_SYNC_POWERSGD:
     case DML_SYNC_LOCAL:
     case DML_SYNC_SSP:
+    case DML_SYNC_GOSSIP:
+        if (s->kind == DML_SYNC_GOSSIP && s->compress > 0 &&
+            s->graph.kind == DML_GRAPH_ONEPEER_EXP)
+            return dml_error_set(err, DML_EUSAGE, NULL, 0, 0, "sync",
+                                 "sync=%s: CHOCO's compressed gossip keeps "
+                                 "every neighbour's copy up to date at every "
+                                 "step, which a graph that changes peer "
+                                 "every step cannot (use exp, ring, torus or "
+                                 "random:D)",
+                                 text);
         if (zero > 0)
             return dml_error_set(err, DML_EUSAGE, NULL, 0, 0, "sync",
                                  "sync=%s needs zero=0: every replica "

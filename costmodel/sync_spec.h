@@ -23,6 +23,16 @@
  *   ssp:S           stale-synchronous parallel (Ho et al. 2013): a replica
  *                   waits only when it is more than S steps ahead; ssp:0 is
  *                   synchronous SGD
+ *   gossip:G        decentralised SGD (D-PSGD, Lian et al. 2017): no
+ *                   gradient is summed; after its own step each replica
+ *                   averages its weights with its neighbours' on graph G
+ *                   (ring, torus, exp, onepeer-exp, random:D:
+ *                   costmodel/gossip_graph.h); --config's mode=gossip and
+ *                   graph=G say the same. gossip:G:topk:K is CHOCO-SGD
+ *                   (Koloskova et al. 2019): the neighbours exchange the
+ *                   top-K fraction of the change of a public copy of the
+ *                   weights, mixed in with consensus step gamma = min(1,
+ *                   2K) (K = 1: exactly D-PSGD)
  *
  * Each kind is priced by a pricer of costmodel/sync.h and run by a file of
  * executor/sync/. dml_sync_check says which kinds a configuration can use
@@ -36,6 +46,7 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "costmodel/gossip_graph.h"
 
 typedef enum dml_sync_kind {
     DML_SYNC_ALLREDUCE = 0,
@@ -47,6 +58,7 @@ typedef enum dml_sync_kind {
     DML_SYNC_POWERSGD,
     DML_SYNC_LOCAL,
     DML_SYNC_SSP,
+    DML_SYNC_GOSSIP,
     DML_SYNC_KIND_COUNT
 } dml_sync_kind;
 
@@ -57,7 +69,13 @@ typedef struct dml_sync_spec {
     double warmup;      /* local: synchronous steps before the first
                            local one (local:H:W), 0: none; 0 for the
                            rest */
+    dml_graph_spec graph; /* gossip: the graph (ring for the rest) */
+    double compress;    /* gossip: CHOCO's top-K fraction, 0: dense
+                           (D-PSGD); 0 for the rest */
 } dml_sync_spec;
+
+/* CHOCO-SGD's consensus step size for top-K: min(1, 2K). */
+double dml_sync_choco_gamma(double k);
 
 /* allreduce, no parameter. */
 void dml_sync_spec_init(dml_sync_spec *s);

@@ -37,4 +37,4 @@ static void ssp_price(const dml__step *st, const dml_sync_rank *rank,
     out->bytes_inter = ex.bytes_inter;
 }
 
-const dml_sync_pricer dml_sync_ssp = {"ssp", ssp_exchange, ssp_price};
+const dml_sync_pricer dml_sync_ssp = {"ssp", ssp_exchange, ssp_price, false};

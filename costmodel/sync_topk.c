@@ -32,4 +32,4 @@ static void topk_exchange(const dml__step *st, const dml_sync_rank *rank,
                     &out->bytes_inter);
 }
 
-const dml_sync_pricer dml_sync_topk = {"topk", topk_exchange, NULL};
+const dml_sync_pricer dml_sync_topk = {"topk", topk_exchange, NULL, false};

@@ -110,19 +110,35 @@ static void bind_step_v6(dml__q *q, int64_t run_id, const void *row)
     dml__q_f64(q, ":acc", p->test_accuracy);
 }
 
-/* The columns of schema 6 are named only when a step of the batch has a
- * value for one, so that a batch without (every strategy but ssp, no
- * evaluation) is the statement schemas 1-5 took. */
+static void bind_step_v9(dml__q *q, int64_t run_id, const void *row)
+{
+    const dml_db_step *p = row;
+    bind_step_v6(q, run_id, row);
+    dml__q_f64(q, ":cons", p->consensus);
+}
+
+/* The columns of schema 6 (and 9) are named only when a step of the
+ * batch has a value for one, so that a batch without (every strategy but
+ * ssp and gossip, no evaluation) is the statement schemas 1-5 took. */
 dml_status dml_db_record_steps(dml_db *db, int64_t run_id,
                                const dml_db_step *steps, size_t n,
                                dml_error *err)
 {
-    bool v6 = false;
-    for (size_t i = 0; i < n && !v6; i++)
-        v6 = isfinite(steps[i].staleness) || isfinite(steps[i].test_accuracy);
+    bool v6 = false, v9 = false;
+    for (size_t i = 0; i < n; i++) {
+        v6 = v6 || isfinite(steps[i].staleness) ||
+             isfinite(steps[i].test_accuracy);
+        v9 = v9 || isfinite(steps[i].consensus);
+    }
     return dml__q_batch(
         db,
-        v6 ? "INSERT OR REPLACE INTO steps (run_id, step, loss, lr,\n"
+        v9 ? "INSERT OR REPLACE INTO steps (run_id, step, loss, lr,\n"
+             "  global_batch, step_s, compute_s, tp_comm_s, pp_comm_s,\n"
+             "  dp_comm_s, pipeline_idle_s, optimizer_s, samples_per_s,\n"
+             "  noise_scale, staleness, test_accuracy, consensus)\n"
+             "VALUES (:run, :step, :loss, :lr, :gb, :step_s, :compute, :tp,\n"
+             "  :pp, :dp, :idle, :opt, :sps, :noise, :stale, :acc, :cons)"
+        : v6 ? "INSERT OR REPLACE INTO steps (run_id, step, loss, lr,\n"
              "  global_batch, step_s, compute_s, tp_comm_s, pp_comm_s,\n"
              "  dp_comm_s, pipeline_idle_s, optimizer_s, samples_per_s,\n"
              "  noise_scale, staleness, test_accuracy)\n"
@@ -135,7 +151,7 @@ dml_status dml_db_record_steps(dml_db *db, int64_t run_id,
              "VALUES (:run, :step, :loss, :lr, :gb, :step_s, :compute, :tp,\n"
              "  :pp, :dp, :idle, :opt, :sps, :noise)",
         "recording steps", run_id, steps, n, sizeof *steps,
-        v6 ? bind_step_v6 : bind_step, NULL, err);
+        v9 ? bind_step_v9 : v6 ? bind_step_v6 : bind_step, NULL, err);
 }
 
 static void bind_rank_timing(dml__q *q, int64_t run_id, const void *row)

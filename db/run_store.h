@@ -63,6 +63,9 @@ typedef struct dml_db_step {
                                the strategy has none (schema 6) */
     double test_accuracy;   /* test-set accuracy after the step, 0-1; NAN
                                when not evaluated then (schema 6) */
+    double consensus;       /* gossip's consensus distance (mean squared
+                               distance of the replicas to their mean);
+                               NAN: not measured then (schema 9) */
 } dml_db_step;
 
 typedef struct dml_db_rank_timing {

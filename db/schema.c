@@ -819,11 +819,20 @@ static const char migration_9[] =
     ");\n"
     "CREATE INDEX balance_events_by_run ON balance_events(run_id, id);\n";
 
+/*
+ * 10 (issue 18): steps.consensus, gossip's consensus distance (sync=
+ * gossip:G): the mean over the replicas of the squared L2 distance of
+ * each one's weights to their mean, on the steps it was measured
+ * (executor/sync/gossip.c, every 50 steps by default).
+ */
+static const char migration_10[] =
+    "ALTER TABLE steps ADD COLUMN consensus REAL CHECK (consensus >= 0);\n";
+
 static const char *const migrations[] = {migration_1, migration_2,
                                            migration_3, migration_4,
                                            migration_5, migration_6,
                                            migration_7, migration_8,
-                                           migration_9};
+                                           migration_9, migration_10};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
                    DML_DB_SCHEMA_VERSION,

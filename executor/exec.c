@@ -78,6 +78,8 @@ struct dml_exec {
     int64_t eval_step;         /* step of the newest --eval-every
                                   evaluation, -1: none */
     double eval_accuracy;      /* its test accuracy, 0-1 */
+    double consensus;          /* gossip's last consensus distance
+                                  measured (NAN: none) */
     double max_staleness;      /* largest staleness of any step's
                                   gradients (ssp:S), steps; -1: none */
 };
@@ -203,6 +205,7 @@ dml_status dml_exec_open(const dml_exec_options *o, MPI_Comm world,
     x->median_step_s = NAN;
     x->eval_step = -1;
     x->max_staleness = -1;
+    x->consensus = NAN;
     /* Past a file size limit (ulimit -f) a write should fail with EFBIG,
      * which the checkpoint and weight writers report, rather than the
      * process dying of SIGXFSZ with the job half written. */
@@ -368,7 +371,9 @@ static void step_run(dml_exec *x, int64_t step, dml_batch *b, bool point,
         [DML_STEP_MAX_S] = step_s,
         [DML_STEP_MAX_SIGNAL] = (double)dml_interrupt_signal(),
         [DML_STEP_MAX_STALENESS] =
-            isfinite(x->sync->staleness) ? x->sync->staleness : -1.0};
+            isfinite(x->sync->staleness) ? x->sync->staleness : -1.0,
+        [DML_STEP_MAX_CONSENSUS] =
+            isfinite(x->sync->consensus) ? x->sync->consensus : -1.0};
     dml_balance_run_figures(&x->bal, mx, x->pipe.tm.compute_s,
                             x->sync->comm_s, b->microbatches);
     dml_step_lag_push(&x->lag, step, b->global_batch, &mine, mx);
@@ -401,6 +406,9 @@ static bool finish_step(dml_exec *x, const dml_step_lag_entry *e,
     double stale = e->max[DML_STEP_MAX_STALENESS];
     if (stale > x->max_staleness)
         x->max_staleness = stale;
+    double consensus = e->max[DML_STEP_MAX_CONSENSUS];
+    if (consensus >= 0)
+        x->consensus = consensus;
     if (x->g.rank == 0) {
         dml_run_record_step(
             &x->rec, i, e->step, loss,
@@ -409,7 +417,8 @@ static bool finish_step(dml_exec *x, const dml_step_lag_entry *e,
             dml_noise_scale(&x->noise, e->sum.noise_small,
                             e->sum.noise_big),
             stale >= 0 ? stale : NAN,
-            e->step == x->eval_step ? x->eval_accuracy : NAN);
+            e->step == x->eval_step ? x->eval_accuracy : NAN,
+            consensus >= 0 ? consensus : NAN);
         dml_progress_step(prog, (long)(i + 1), NULL);
     }
     dml_balance_run_step(&x->bal, e, &x->shares, &x->noise, &x->rec);
@@ -717,6 +726,14 @@ json_t *dml_exec_summary(const dml_exec *x)
                             x->max_staleness >= 0
                                 ? json_integer((json_int_t)x->max_staleness)
                                 : json_null());
+        /* gossip: the last consensus distance, and what its measures
+         * sent (this rank; not in bytes_per_step) */
+        if (isfinite(x->consensus))
+            json_object_set_new(j, "consensus", json_real(x->consensus));
+        if (x->sync && x->sync->strategy == &dml_sync_decentral)
+            json_object_set_new(
+                j, "consensus_bytes",
+                json_real(dml_sync_gossip_consensus_bytes(x->sync)));
     }
     /* one definition with the runs row (run_record.h): per_replica is
      * runs.dp_bytes_*_per_step, the job's the same per-rank means summed */

@@ -428,7 +428,7 @@ void dml_run_record_step(dml_run_record *r, int64_t i, int64_t step,
                          double loss, double lr, int64_t global_batch,
                          const dml_step_stats *sum, double step_max_s,
                          double noise_scale, double staleness,
-                         double test_accuracy)
+                         double test_accuracy, double consensus)
 {
     r->loss[i] = loss;
     r->lr[i] = lr;
@@ -455,6 +455,7 @@ void dml_run_record_step(dml_run_record *r, int64_t i, int64_t step,
         .noise_scale = noise_scale,
         .staleness = staleness,
         .test_accuracy = test_accuracy,
+        .consensus = consensus,
     };
     if (dml_record_add(&r->rec, &d, dml_clock_now_s()))
         dml_run_record_flush(r, false);

@@ -127,14 +127,15 @@ void dml_run_record_rank_step(dml_run_record *r, int64_t i, double step_s,
                               double idle_s);
 
 /* Step i of this invocation (model step `step`) with its reduced stats,
- * the staleness of its gradients (NAN: none) and the test accuracy after
- * it (NAN: not evaluated), into the history and the buffer; writes the
- * buffer when a batch is due. */
+ * the staleness of its gradients (NAN: none), the test accuracy after
+ * it (NAN: not evaluated) and gossip's consensus distance (NAN: not
+ * measured), into the history and the buffer; writes the buffer when a
+ * batch is due. */
 void dml_run_record_step(dml_run_record *r, int64_t i, int64_t step,
                          double loss, double lr, int64_t global_batch,
                          const dml_step_stats *sum, double step_max_s,
                          double noise_scale, double staleness,
-                         double test_accuracy);
+                         double test_accuracy, double consensus);
 
 /* Write the kept steps: when a batch is due, or forced (at a checkpoint
  * and at the end, where a database that is failing is tried once more). */

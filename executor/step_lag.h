@@ -34,7 +34,7 @@
  * replica's ranks and left 0 by the others, so that the largest is the
  * replica's own (balance_run.h). */
 enum { DML_STEP_MAX_S, DML_STEP_MAX_SIGNAL, DML_STEP_MAX_STALENESS,
-       DML_STEP_MAX_COUNT };
+       DML_STEP_MAX_CONSENSUS, DML_STEP_MAX_COUNT };
 #define DML_STEP_MAX_ALL (DML_STEP_MAX_COUNT + 3 * DML_REBALANCE_REPLICAS_MAX)
 
 /* One step's statistics, this rank's until reduced. */

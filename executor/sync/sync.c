@@ -53,6 +53,10 @@ const dml_sync_strategy *dml_sync_strategy_for(const dml_parallel_config *par,
         return one ? &dml_sync_allreduce : sharded ? NULL : &dml_sync_localsgd;
     case DML_SYNC_SSP:
         return one ? &dml_sync_allreduce : sharded ? NULL : &dml_sync_stale;
+    case DML_SYNC_GOSSIP:
+        return one       ? &dml_sync_allreduce
+               : sharded ? NULL
+                         : &dml_sync_decentral;
     default: return NULL;
     }
 }
@@ -181,6 +185,7 @@ void dml_sync_begin_step(dml_sync *s, dml_sync_pre_reduce_fn pre_reduce,
     s->sent = (dml_sync_bytes){0.0, 0.0};
     s->grad_summed = true;
     s->staleness = NAN;
+    s->consensus = NAN;
     s->updated = false;
 }
 

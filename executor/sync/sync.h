@@ -27,6 +27,8 @@
  *                                                local:H:W, zero=0
  *   "ssp"             dml_sync_ssp               sync=ssp:S, zero=0,
  *                                                tp=1
+ *   "gossip"          dml_sync_gossip            sync=gossip:G or
+ *                                                gossip:G:topk:K, zero=0
  *
  * (The cost model's dense pricer prices ZeRO 0-3 in one function; the
  * executor runs ZeRO 0 and 1, each its own file, because what a rank
@@ -247,6 +249,9 @@ struct dml_sync {
                                  applies it (own_momentum), else 0 */
     bool updated;             /* the step's one update was handed out
                                  (strategies without next_update) */
+    double consensus;         /* the replicas' mean squared distance to
+                                 their mean weights, measured this step
+                                 (gossip, every few steps); NAN: not */
 };
 
 extern const dml_sync_strategy dml_sync_allreduce;
@@ -262,6 +267,11 @@ extern const dml_sync_strategy dml_sync_topk_noef;
 extern const dml_sync_strategy dml_sync_psgd;       /* powersgd.c */
 extern const dml_sync_strategy dml_sync_localsgd;   /* local.c */
 extern const dml_sync_strategy dml_sync_stale;      /* ssp.c */
+extern const dml_sync_strategy dml_sync_decentral;  /* gossip.c */
+
+/* Bytes this rank sent to measure the consensus distance (gossip.c;
+ * not in `sent`); 0 for the other strategies. */
+double dml_sync_gossip_consensus_bytes(const dml_sync *s);
 
 /* The strategy of a plan on dp replicas (its parallel.sync): zero1 for
  * ZeRO >= 1 with dp > 1, else allreduce; hierarchical_zero1 or

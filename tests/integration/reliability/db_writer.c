@@ -85,6 +85,7 @@ static dml_status record_run(dml_db *db, long steps, int64_t *run_id,
         st[i].dp_comm_s = st[i].pipeline_idle_s = st[i].optimizer_s = NAN;
         st[i].samples_per_s = 16000;
         st[i].noise_scale = NAN;
+        st[i].consensus = NAN;
     }
     dml_status s = dml_db_record_steps(db, *run_id, st, (size_t)steps, err);
     free(st);

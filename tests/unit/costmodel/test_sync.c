@@ -28,7 +28,8 @@ static void knob_text_round_trips_and_errors_say_why(void **state)
     static const char *const good[] = {
         "allreduce", "hierarchical", "fp16",  "bf16",   "topk:0.01",
         "topk-noef:0.05", "powersgd:2", "local:16", "local:16:200", "ssp:0",
-        "ssp:2"};
+        "ssp:2", "gossip:ring", "gossip:onepeer-exp", "gossip:random:3",
+        "gossip:torus:topk:0.1", "gossip:random:4:topk:0.01"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         dml_sync_spec s;
         char why[160], back[48];
@@ -46,7 +47,12 @@ static void knob_text_round_trips_and_errors_say_why(void **state)
         {"local:0", "local needs"},
         {"ssp:-1", "ssp needs"},
         {"allreduce:2", "allreduce takes no number"},
-        {"gossip", "not a strategy"},
+        {"gossip", "gossip needs a graph"},
+        {"gossip:star", "not a graph"},
+        {"gossip:ring:topk:0", "gossip's topk needs the fraction"},
+        {"gossip:ring:topk:", "gossip's topk needs the fraction"},
+        {"gossip:random:x", "random needs the degree"},
+        {"gossips", "not a strategy"},
         {"fp16:", "fp16 takes no number"},
         /* post-local SGD's warm-up: a whole number of steps */
         {"local:16:", "synchronous warm-up steps W"},
@@ -68,6 +74,15 @@ static void knob_text_round_trips_and_errors_say_why(void **state)
     assert_true(dml_sync_spec_parse("local:16", &b, why, sizeof why));
     assert_true(a.param == 16 && a.warmup == 200 && b.warmup == 0);
     assert_false(dml_sync_spec_equal(&a, &b));
+    /* the graph and the compression tell gossip strategies apart */
+    assert_true(dml_sync_spec_parse("gossip:ring", &a, why, sizeof why));
+    assert_true(dml_sync_spec_parse("gossip:exp", &b, why, sizeof why));
+    assert_false(dml_sync_spec_equal(&a, &b));
+    assert_true(dml_sync_spec_parse("gossip:ring:topk:0.1", &b, why,
+                                    sizeof why));
+    assert_false(dml_sync_spec_equal(&a, &b));
+    assert_true(b.kind == DML_SYNC_GOSSIP && b.compress == 0.1 &&
+                b.graph.kind == DML_GRAPH_RING);
     /* which ZeRO stages each can run with */
     dml_sync_spec s = {.kind = DML_SYNC_TOPK, .param = 0.01};
     dml_error err;
@@ -188,6 +203,20 @@ static void strategies_bytes_against_hand_counts(void **state)
     double w = params * e->ctx.state.param;
     assert_true(REL(lo.dp_bytes_intra + lo.dp_bytes_inter, 1.5 * w / 16) <
                 1e-12);
+    /* gossip: degree x the weights a replica; on 2 x 2 the ring's
+     * neighbours are one inside the node and one outside, the one-peer
+     * exponential graph's peers 1 and 2 ranks on (inside for half the
+     * ranks at the first step, outside at the second) */
+    dml_costmodel_detail gr = price(e, 4, "gossip:ring", NULL);
+    assert_true(REL(gr.dp_bytes_intra, w) < 1e-12);
+    assert_true(REL(gr.dp_bytes_inter, w) < 1e-12);
+    dml_costmodel_detail g1 = price(e, 4, "gossip:onepeer-exp", NULL);
+    assert_true(REL(g1.dp_bytes_intra, w / 4) < 1e-12);
+    assert_true(REL(g1.dp_bytes_inter, 3 * w / 4) < 1e-12);
+    /* CHOCO at 10 %: a tenth of the entries, each with its index */
+    dml_costmodel_detail gc = price(e, 4, "gossip:ring:topk:0.1", NULL);
+    assert_true(REL(gc.dp_bytes_intra + gc.dp_bytes_inter,
+                    2 * 0.1 * params * (e->ctx.state.param + 4)) < 1e-12);
     free(e);
 }
 
@@ -197,6 +226,16 @@ static void strategies_are_timed_as_they_run(void **state)
     env *e = setup(2, 2);
     dml_prediction pf, pl, ps0, ps2;
     dml_costmodel_detail flat = price(e, 4, "allreduce", &pf);
+    /* gossip: its exchange follows the update, none of it hidden; on 4
+     * nodes of one rank the one-peer graph sends one model over a link
+     * where the ring allreduce sends 1.5: less time on the wire, though
+     * the allreduce hides behind the backward pass */
+    env *e4 = setup(4, 1);
+    dml_costmodel_detail g1 = price(e4, 4, "gossip:onepeer-exp", NULL);
+    dml_costmodel_detail f4 = price(e4, 4, "allreduce", NULL);
+    assert_true(g1.dp_exposed_s == g1.dp_comm_s && g1.dp_comm_s > 0);
+    assert_true(g1.dp_comm_s < f4.dp_comm_s);
+    free(e4);
     /* local: 1/16 of an averaging allreduce a step, none of it hidden */
     dml_costmodel_detail lo = price(e, 4, "local:16", &pl);
     assert_true(lo.dp_exposed_s == lo.dp_comm_s);

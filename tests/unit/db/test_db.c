@@ -230,7 +230,7 @@ static void fresh_database_is_latest_with_every_table_and_view(void **state)
     fixture *f = *state;
     dml_db *db = open_ok(f->path);
     assert_int_equal(dml_db_schema_version(db), DML_DB_SCHEMA_VERSION);
-    assert_int_equal(DML_DB_SCHEMA_VERSION, 9);
+    assert_int_equal(DML_DB_SCHEMA_VERSION, 10);
     static const char *const tables[] = {
         "hosts", "probe_runs", "measurements", "clusters", "models", "plans",
         "runs", "steps", "rank_timings", "checkpoints", "events",
@@ -381,7 +381,7 @@ static void upgrade_from_version_2_keeps_runs_and_children(void **state)
                                  .dp_comm_s = NAN, .pipeline_idle_s = NAN,
                                  .optimizer_s = NAN, .samples_per_s = NAN,
                                  .noise_scale = NAN, .staleness = NAN,
-                                 .test_accuracy = NAN};
+                                 .test_accuracy = NAN, .consensus = NAN};
     assert_int_equal(dml_db_record_steps(db, run, steps, 3, &err), DML_OK);
     assert_int_equal(dml_db_record_event(db, run, "fault", 1, 2, "x", &err),
                      DML_OK);
@@ -949,7 +949,8 @@ static void runs_steps_and_prediction_error(void **state)
                                  .dp_comm_s = 0.001, .pipeline_idle_s = 0,
                                  .optimizer_s = 0.001,
                                  .samples_per_s = 25600, .noise_scale = NAN,
-                                 .staleness = NAN, .test_accuracy = NAN};
+                                 .staleness = NAN, .test_accuracy = NAN,
+                                 .consensus = NAN};
     }
     assert_int_equal(dml_db_record_steps(db, run1, steps, 10, &err), DML_OK);
     steps[5].loss = 9.5;
