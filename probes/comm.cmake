@@ -6,7 +6,7 @@
 # DML_ENODEV, so callers need no #ifdef.
 list(APPEND DML_PROBES_SOURCES
      busbw.c alphabeta.c comm_levels.c p2p.c link_share.c collectives.c
-     coll_check.c
+     coll_check.c gemm_busy.c
      table.c)
 # The wrong-result test hook of collectives.c (DML_TEST_PROBE_CORRUPT) is
 # compiled only into builds that have the test suite.

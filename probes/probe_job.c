@@ -27,6 +27,18 @@ static double gemm_peak(const dml_gemm_result *g, dml_gemm_dtype dt,
     return p ? p->peak_flops : 0;
 }
 
+/* The one-thread median at m = n = k = n_sq, or 0 when not swept. */
+static double solo_at(const dml_gemm_result *g, dml_gemm_dtype dt, int n_sq)
+{
+    for (int i = 0; i < g->point_count; i++) {
+        const dml_gemm_sample *p = &g->points[i];
+        if (p->dtype == dt && p->threads == 1 && p->m == n_sq &&
+            p->n == n_sq && p->k == n_sq)
+            return p->median_flops;
+    }
+    return 0;
+}
+
 static void host_from_report(const dml_node_report *r, dml_probe_host *h)
 {
     memset(h, 0, sizeof *h);
@@ -50,6 +62,9 @@ static void host_from_report(const dml_node_report *r, dml_probe_host *h)
         h->dgemm_all_flops = gemm_peak(&r->gemm, DML_GEMM_F64, all);
         h->sgemm_1t_flops = gemm_peak(&r->gemm, DML_GEMM_F32, 1);
         h->sgemm_all_flops = gemm_peak(&r->gemm, DML_GEMM_F32, all);
+        for (int dt = 0; dt < DML_GEMM_DTYPES; dt++)
+            h->solo_flops[dt] =
+                solo_at(&r->gemm, (dml_gemm_dtype)dt, DML_GEMM_BUSY_N);
     }
 }
 
@@ -77,6 +92,27 @@ static dml_status run_node_probes(const dml_probe_job_options *opt,
     return dml_comm_agree(lv->comm, s, err);
 }
 
+/* Every rank computes at once (gemm_busy.h); each node's mean goes to its
+ * first rank, which reports it with the node's headline. Long enough to
+ * span several 100 ms periods of a CPU quota. */
+static dml_status run_busy_gemm(const dml_probe_job_options *opt,
+                                const dml_comm_levels *lv,
+                                dml_probe_job *job, dml_progress *pr,
+                                dml_error *err)
+{
+    dml_progress_phase(pr, "GEMM, every rank at once", 0);
+    DML_CHECK(dml_gemm_busy_run(lv->comm, DML_GEMM_BUSY_N,
+                                opt->quick ? 0.5 : 1.0, &job->busy, err));
+    int n = 1;
+    MPI_Comm_size(lv->intra, &n);
+    int rc = MPI_Allreduce(job->busy.flops, job->busy_node_flops,
+                           DML_GEMM_DTYPES, MPI_DOUBLE, MPI_SUM, lv->intra);
+    DML_CHECK(dml_comm_check(rc, "busy GEMM node mean", err));
+    for (int dt = 0; dt < DML_GEMM_DTYPES; dt++)
+        job->busy_node_flops[dt] /= n;
+    return DML_OK;
+}
+
 /* Gather each node's headline to rank 0, in node order. */
 static dml_status gather_hosts(const dml_comm_levels *lv, dml_probe_job *job,
                                dml_error *err)
@@ -86,6 +122,8 @@ static dml_status gather_hosts(const dml_comm_levels *lv, dml_probe_job *job,
     if (lv->local_rank == 0) {
         host_from_report(&job->node, &mine);
         mine.ranks = lv->ranks_per_node_max;
+        for (int dt = 0; dt < DML_GEMM_DTYPES; dt++)
+            mine.busy_flops[dt] = job->busy_node_flops[dt];
     }
     dml_probe_host *all = NULL;
     int *node_of = NULL;
@@ -196,6 +234,8 @@ dml_status dml_probe_job_run(MPI_Comm comm, const dml_probe_job_options *opt,
                              opt->progress && lv.rank == 0,
                              DML_PROBE_PROGRESS_INTERVAL_S);
     dml_status s = run_node_probes(opt, &lv, job, &pr, err);
+    if (s == DML_OK && job->measured)
+        s = run_busy_gemm(opt, &lv, job, &pr, err);
     if (s == DML_OK)
         s = gather_hosts(&lv, job, err);
     if (s == DML_OK && job->measured)
@@ -422,6 +462,18 @@ static void collectives_json(const dml_coll_result *res, size_t n,
     *fits_out = fits;
 }
 
+static double busy_fraction(const dml_probe_host *h, dml_gemm_dtype dt);
+
+/* A host's busy GEMM rate or its fraction of the solo rate; null where
+ * the busy probe did not run. */
+static json_t *busy_num(const dml_probe_host *h, dml_gemm_dtype dt,
+                        bool fraction)
+{
+    if (!(h->busy_flops[dt] > 0))
+        return json_null();
+    return num(fraction ? busy_fraction(h, dt) : h->busy_flops[dt]);
+}
+
 json_t *dml_probe_job_to_json(const dml_probe_job *job)
 {
     json_t *doc = json_pack(
@@ -438,7 +490,7 @@ json_t *dml_probe_job_to_json(const dml_probe_job *job)
         json_array_append_new(
             hosts,
             json_pack("{s:s, s:s, s:i, s:i, s:i, s:o, s:o, s:o, s:o, s:o, "
-                      "s:o}",
+                      "s:o, s:o, s:o, s:o, s:o}",
                       "hostname", h->hostname, "cpu_model", h->cpu_model,
                       "ranks", h->ranks, "cores", h->cores, "gpus", h->gpus,
                       "mem_total_bytes", num(h->mem_total_bytes),
@@ -446,7 +498,12 @@ json_t *dml_probe_job_to_json(const dml_probe_job *job)
                       "triad_Bps", num(h->triad_all_Bps), "dgemm_peak_flops",
                       num(h->dgemm_all_flops), "sgemm_peak_flops",
                       num(h->sgemm_all_flops), "triad_1thread_Bps",
-                      num(h->triad_1t_Bps)));
+                      num(h->triad_1t_Bps), "busy_sgemm_flops",
+                      busy_num(h, DML_GEMM_F32, false), "busy_dgemm_flops",
+                      busy_num(h, DML_GEMM_F64, false),
+                      "busy_sgemm_fraction", busy_num(h, DML_GEMM_F32, true),
+                      "busy_dgemm_fraction",
+                      busy_num(h, DML_GEMM_F64, true)));
     }
     json_object_set_new(doc, "hosts", hosts);
     if (!job->measured) {
@@ -550,16 +607,41 @@ static double core_share(double one_core, double all_cores, int cores)
     return per_core < one_core ? per_core : one_core;
 }
 
+/* The fraction of its solo speed a rank of node h kept while every rank
+ * of the job computed (gemm_busy.h): busy over the node probe's one-thread
+ * median at the same shape, at most 1 (1: not measured). */
+static double busy_fraction(const dml_probe_host *h, dml_gemm_dtype dt)
+{
+    if (!(h->busy_flops[dt] > 0) || !(h->solo_flops[dt] > 0))
+        return 1.0;
+    double f = h->busy_flops[dt] / h->solo_flops[dt];
+    return f < 1.0 ? f : 1.0;
+}
+
 /* A node's device as measured: fp64 and fp32 GEMM peak per core with every
- * core busy, and each core's share of the all-core STREAM triad. */
+ * core busy, and each core's share of the all-core STREAM triad; each no
+ * more than the one-core figure times the fraction the busy probe kept.
+ * That bound is what sees cores shared between nodes when the nodes'
+ * all-core sweeps did not overlap in time (their best samples then come
+ * from moments the other node was idle), and CPU quotas, which no burst
+ * shorter than a quota period sees; the time share a quota or a shared
+ * core leaves a rank slows its memory traffic as much as its GEMMs. */
 enum { SPEED_FP64, SPEED_FP32, SPEED_MEMBW, SPEEDS };
 
 static void host_speeds(const dml_probe_host *h, double s[SPEEDS])
 {
     int cores = h->cores > 0 ? h->cores : 1;
-    s[SPEED_FP64] = core_share(h->dgemm_1t_flops, h->dgemm_all_flops, cores);
-    s[SPEED_FP32] = core_share(h->sgemm_1t_flops, h->sgemm_all_flops, cores);
+    double f64 = busy_fraction(h, DML_GEMM_F64);
+    double f32 = busy_fraction(h, DML_GEMM_F32);
+    s[SPEED_FP64] = fmin(core_share(h->dgemm_1t_flops, h->dgemm_all_flops,
+                                    cores),
+                         h->dgemm_1t_flops * f64);
+    s[SPEED_FP32] = fmin(core_share(h->sgemm_1t_flops, h->sgemm_all_flops,
+                                    cores),
+                         h->sgemm_1t_flops * f32);
     s[SPEED_MEMBW] = h->triad_all_Bps / cores;
+    if (h->triad_1t_Bps > 0)
+        s[SPEED_MEMBW] = fmin(s[SPEED_MEMBW], h->triad_1t_Bps * f32);
 }
 
 /* Group of node h's kind at speeds sp (host_speeds, or a group's mean). */
@@ -733,21 +815,37 @@ void dml_probe_job_print(const dml_probe_job *job, FILE *out)
             job->quick ? ", --quick" : "", job->elapsed_s);
     dml_node_report_print(&job->node, out);
     if (job->host_count > 1) {
-        fprintf(out, "\nNodes\n  %-24s %6s %12s %14s %14s\n", "host", "cores",
-                "triad", "dgemm", "sgemm");
+        fprintf(out, "\nNodes\n  %-24s %6s %12s %14s %14s %14s\n", "host",
+                "cores", "triad", "dgemm", "sgemm", "sgemm busy");
         for (int i = 0; i < job->host_count; i++) {
             const dml_probe_host *h = &job->hosts[i];
             char host[4 * sizeof h->hostname];
             dml_quote_terminal(h->hostname, host, sizeof host);
-            fprintf(out, "  %-24s %6d %12s %14s %14s\n", host, h->cores,
+            fprintf(out, "  %-24s %6d %12s %14s %14s %14s\n", host,
+                    h->cores,
                     dml_units_bandwidth(h->triad_all_Bps, a, sizeof a),
                     dml_units_flops(h->dgemm_all_flops, b, sizeof b),
-                    dml_units_flops(h->sgemm_all_flops, c, sizeof c));
+                    dml_units_flops(h->sgemm_all_flops, c, sizeof c),
+                    dml_units_flops(h->busy_flops[DML_GEMM_F32], d,
+                                    sizeof d));
         }
     }
     if (!job->measured) {
         fprintf(out, "\n(%s)\n", job->comm_skip);
         return;
+    }
+    if (job->host_count > 0 && job->hosts[0].busy_flops[DML_GEMM_F32] > 0) {
+        const dml_probe_host *h = &job->hosts[0];
+        fprintf(out,
+                "\nGEMM %dx%dx%d, every rank of the job at once for %.1f s: "
+                "sgemm %s, dgemm %s per rank (%.0f %% and %.0f %% of one "
+                "rank alone; the cluster spec's devices are held to that "
+                "fraction)\n",
+                job->busy.n, job->busy.n, job->busy.n, job->busy.window_s,
+                dml_units_flops(h->busy_flops[DML_GEMM_F32], a, sizeof a),
+                dml_units_flops(h->busy_flops[DML_GEMM_F64], b, sizeof b),
+                100 * busy_fraction(h, DML_GEMM_F32),
+                100 * busy_fraction(h, DML_GEMM_F64));
     }
     if (job->comm_skip[0]) {
         fprintf(out, "\nCommunication: skipped (%s)\n", job->comm_skip);

@@ -24,6 +24,7 @@
 #include "costmodel/cluster_spec.h"
 #include "probes/collectives.h"
 #include "probes/comm_levels.h"
+#include "probes/gemm_busy.h"
 #include "probes/node_report.h"
 #include "probes/p2p.h"
 
@@ -58,6 +59,11 @@ typedef struct dml_probe_host {
     double dgemm_all_flops;   /* DGEMM peak, all cores, FLOP/s */
     double sgemm_1t_flops;    /* SGEMM peak, one thread, FLOP/s */
     double sgemm_all_flops;   /* SGEMM peak, all cores, FLOP/s */
+    double busy_flops[DML_GEMM_DTYPES]; /* per rank with every rank of the
+                                 job computing, mean over the node's
+                                 ranks (gemm_busy.h), FLOP/s; 0: none */
+    double solo_flops[DML_GEMM_DTYPES]; /* the node probe's one-thread
+                                 median at the busy probe's shape, FLOP/s */
 } dml_probe_host;
 
 #define DML_PROBE_MAX_COLL (2 * DML_COLL_OP_COUNT)
@@ -76,6 +82,9 @@ typedef struct dml_probe_job {
     dml_probe_host *hosts;     /* every node's headline, node order */
     size_t p2p_count;          /* levels measured */
     dml_p2p_result p2p[DML_COMM_LEVEL_COUNT]; /* per level */
+    dml_gemm_busy busy;        /* this rank's busy GEMM (gemm_busy.h) */
+    double busy_node_flops[DML_GEMM_DTYPES]; /* mean of busy over the
+                                  ranks of this rank's node, FLOP/s */
     double inter_share_Bps;    /* inter-node bandwidth per device with
                                   every place of a node sending at once
                                   (link_share.h), B/s; 0: not measured */

@@ -4,7 +4,8 @@
 # headline bandwidth within 10 % of the shaped rate, a cluster spec whose
 # inter-node bandwidth is each rank's share when both ranks of a node send
 # at once (half the link, within 20 %), traffic on the shaped links, and a
-# spec that dml-plan plans with.
+# spec that dml-plan plans with; the busy GEMM sees the four ranks share
+# two cores and the spec's devices are held to it.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 [[ -n ${MPIEXEC:-} ]] || skip "no MPIEXEC"
@@ -38,6 +39,19 @@ assert intra["bandwidth_Bps"] > 20 * inter["bandwidth_Bps"], "shared memory insi
 assert 1e-6 < inter["latency_s"] < 1e-3, f"inter-node latency {inter['latency_s']} s (TCP through a bridge)"
 g = c["node_groups"]
 assert sum(x["nodes"] for x in g) == 2, "the cluster spec has 2 nodes"
+# Four single-threaded ranks on this machine's two cores: computing at
+# once, none keeps much more than half of its solo speed, and the spec's
+# devices are held to what they kept (probes/gemm_busy.h).
+for h in d["hosts"]:
+    f = h["busy_sgemm_fraction"]
+    assert f is not None and 0 < f <= 0.8, f"{h['hostname']}: every rank computing keeps {f} of solo sgemm"
+solo = d["gemm"]["sgemm_peak_1thread_flops"]
+most = max(h["busy_sgemm_fraction"] for h in d["hosts"])
+for x in g:
+    dev = x["device"]["peak_flops"]["fp32"]
+    # (a group holds its nodes' mean; the other node's own solo figure may be
+    # a little above rank 0's)
+    assert dev <= 1.15 * most * solo, f"the spec's fp32 device {dev:.4g} is held to {most:.3f} of one core's {solo:.4g}"
 links = g[0]["links"]
 assert "intra_node" in links and "inter_node" in links, "the spec has both link levels"
 # Two ranks a node share one link: the spec holds what each gets at once,

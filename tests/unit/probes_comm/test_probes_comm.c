@@ -983,11 +983,91 @@ static void cluster_spec_groups_nodes_by_speed(void **state)
                  80e9 * (3 * 0.65 + 2 * 0.55) / 5, 1e-12);
 }
 
+/* What the node probes cannot see (gemm_busy.h). Nodes under CPU quotas
+ * 0.6, 0.6, 0.3, 0.15 of a core whose node probes ran in bursts shorter
+ * than a quota period, so every node measured a whole core; only the busy
+ * probe, every rank computing for half a second, saw the quotas: the
+ * groups and their devices follow it. Then two nodes of two ranks sharing
+ * two cores whose all-core sweeps ran at different moments (each read
+ * the whole machine): the busy probe's half of a core bounds the device,
+ * its GEMMs and its memory bandwidth alike. */
+static void cluster_spec_devices_held_to_busy_fraction(void **state)
+{
+    (void)state;
+    static dml_probe_job job;
+    measured_job(&job, 4, 4);
+    const double quota[4] = {0.6, 0.6, 0.3, 0.15};
+    dml_probe_host hosts[4];
+    for (int i = 0; i < 4; i++) {
+        hosts[i] = (dml_probe_host){
+            .ranks = 1, .packages = 1, .cores = 1, .pus = 1,
+            .mem_total_bytes = 24e9, .mem_available_bytes = 20e9,
+            .triad_1t_Bps = 15e9, .triad_all_Bps = 24e9,
+            .dgemm_1t_flops = 40e9, .dgemm_all_flops = 80e9,
+            .sgemm_1t_flops = 80e9, .sgemm_all_flops = 160e9,
+            .solo_flops = {70e9, 35e9},
+            .busy_flops = {70e9 * quota[i], 35e9 * quota[i]}};
+        snprintf(hosts[i].hostname, sizeof hosts[i].hostname, "node%d", i);
+        snprintf(hosts[i].cpu_model, sizeof hosts[i].cpu_model, "AMD EPYC");
+    }
+    job.hosts = hosts;
+    job.host_count = 4;
+    job.p2p_count = 1;
+    snprintf(job.p2p[0].level, sizeof job.p2p[0].level, "inter_node");
+    job.p2p[0].latency_s = 50e-6;
+    job.p2p[0].bandwidth_Bps = 12.5e6;
+    dml_cluster_spec spec;
+    dml_error err;
+    assert_int_equal(dml_probe_job_cluster_spec(&job, &spec, &err), DML_OK);
+    assert_int_equal(spec.group_count, 3);
+    const int64_t nodes[3] = {2, 1, 1};
+    const double q[3] = {0.6, 0.3, 0.15};
+    for (int k = 0; k < 3; k++) {
+        const dml_device_spec *d = &spec.groups[k].device;
+        assert_int_equal(spec.groups[k].nodes, nodes[k]);
+        assert_close(d->peak_flops[DML_DTYPE_FP32], 80e9 * q[k], 1e-12);
+        assert_close(d->peak_flops[DML_DTYPE_FP64], 40e9 * q[k], 1e-12);
+        assert_close(d->mem_bw_Bps, 15e9 * q[k], 1e-12);
+    }
+    /* Shared cores: 2 x 2 ranks on 2 cores, each rank half a core. */
+    measured_job(&job, 4, 2);
+    for (int i = 0; i < 2; i++) {
+        hosts[i].ranks = 2;
+        hosts[i].cores = hosts[i].pus = 2;
+        hosts[i].busy_flops[DML_GEMM_F32] = 0.5 * 70e9;
+        hosts[i].busy_flops[DML_GEMM_F64] = 0.5 * 35e9;
+    }
+    job.hosts = hosts;
+    job.host_count = 2;
+    job.p2p_count = 2; /* both levels: a device per rank */
+    for (int l = 0; l < 2; l++) {
+        snprintf(job.p2p[l].level, sizeof job.p2p[l].level, "%s",
+                 l ? "intra_node" : "inter_node");
+        job.p2p[l].latency_s = l ? 0.3e-6 : 50e-6;
+        job.p2p[l].bandwidth_Bps = l ? 9e9 : 12.5e6;
+    }
+    assert_int_equal(dml_probe_job_cluster_spec(&job, &spec, &err), DML_OK);
+    assert_int_equal(spec.group_count, 1);
+    const dml_device_spec *d = &spec.groups[0].device;
+    assert_close(d->peak_flops[DML_DTYPE_FP32], 40e9, 1e-12);
+    assert_close(d->peak_flops[DML_DTYPE_FP64], 20e9, 1e-12);
+    assert_close(d->mem_bw_Bps, 7.5e9, 1e-12);
+    /* Not measured (an older probe, a foreign topology): as before, the
+     * all-core sweep's share of a core. */
+    for (int i = 0; i < 2; i++)
+        memset(hosts[i].busy_flops, 0, sizeof hosts[i].busy_flops);
+    assert_int_equal(dml_probe_job_cluster_spec(&job, &spec, &err), DML_OK);
+    assert_close(spec.groups[0].device.peak_flops[DML_DTYPE_FP32], 80e9,
+                 1e-12);
+    assert_close(spec.groups[0].device.mem_bw_Bps, 12e9, 1e-12);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(busbw_factors_follow_nccl_tests),
         cmocka_unit_test(cluster_spec_groups_nodes_by_speed),
+        cmocka_unit_test(cluster_spec_devices_held_to_busy_fraction),
         cmocka_unit_test(op_names_round_trip),
         cmocka_unit_test(counts_follow_nccl_tests_size_convention),
         cmocka_unit_test(bandwidths_are_size_over_time_times_factor),
