@@ -119,7 +119,12 @@ dml_status dml_db_list_runs(dml_db *db, int limit, dml_db_run_row **rows,
 static const dml__field job_fields[] = {
     F(id), F(started_at), F(finished_at), F(status), F(ranks),
     F(last_ranks), F(restarts), F(wall_s), F(compute_s), F(lost_s),
-    F(detect_s), F(restart_s), F(goodput), F(reason)};
+    F(detect_s), F(restart_s), F(goodput), F(reason), F(model.failures),
+    F(model.grows), F(model.replan_s), F(model.step_s),
+    F(model.ckpt_interval_s), F(model.ckpt_write_s), F(model.mtbf_plan_s),
+    F(model.mtbf_seen_s), F(model.young_s), F(model.daly_s),
+    F(model.expected_lost_s), F(model.expected_restart_s),
+    F(model.expected_wall_s), F(model.expected_goodput)};
 #undef F
 static const dml__row_def job_row = DML__ROW_DEF(dml_db_job_row, job_fields);
 
@@ -136,7 +141,10 @@ dml_status dml_db_list_jobs(dml_db *db, int limit, dml_db_job_row **rows,
         "  j.restart_s,\n"
         "  CASE WHEN j.wall_s > 0\n"
         "    THEN (j.compute_s - coalesce(j.lost_s, 0)) / j.wall_s END,\n"
-        "  j.reason\n"
+        "  j.reason, j.failures, j.grows, j.replan_s, j.step_s,\n"
+        "  j.ckpt_interval_s, j.ckpt_write_s, j.mtbf_plan_s, j.mtbf_seen_s,\n"
+        "  j.young_s, j.daly_s, j.expected_lost_s, j.expected_restart_s,\n"
+        "  j.expected_wall_s, j.expected_goodput\n"
         "FROM jobs j ORDER BY j.id DESC LIMIT :limit",
         "listing jobs", limit, &job_row, &buf, n, err);
     *rows = buf;

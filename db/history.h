@@ -18,6 +18,7 @@
 
 #include "db/calib_store.h"
 #include "db/db.h"
+#include "db/job_store.h"
 #include "db/plan_store.h"
 
 typedef struct dml_db_probe_row {
@@ -102,6 +103,9 @@ typedef struct dml_db_job_row {
     double detect_s, restart_s;
     double goodput;                     /* (compute - lost) / wall, 0-1 */
     char reason[512];                   /* why it ended */
+    dml_db_job_model model;             /* growth and Young/Daly
+                                           (job_store.h; NAN, 0 before
+                                           migration 11 or unknown) */
 } dml_db_job_row;
 
 /* The newest `limit` jobs (0: all), newest first. */

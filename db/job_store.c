@@ -56,7 +56,12 @@ dml_status dml_db_job_finish(dml_db *db, int64_t job_id,
         "UPDATE jobs SET status = :status, finished_at = " DML__SQL_NOW ",\n"
         "  restarts = :restarts, wall_s = :wall, compute_s = :compute,\n"
         "  lost_s = :lost, detect_s = :detect, restart_s = :restart,\n"
-        "  reason = :reason\n"
+        "  reason = :reason, failures = :failures, grows = :grows,\n"
+        "  replan_s = :replan, step_s = :step, ckpt_interval_s = :interval,\n"
+        "  ckpt_write_s = :write, mtbf_plan_s = :mtbf_plan,\n"
+        "  mtbf_seen_s = :mtbf_seen, young_s = :young, daly_s = :daly,\n"
+        "  expected_lost_s = :e_lost, expected_restart_s = :e_restart,\n"
+        "  expected_wall_s = :e_wall, expected_goodput = :e_goodput\n"
         "WHERE id = :id",
         "finishing job", err));
     dml__q_text(&q, ":status", r->status);
@@ -67,6 +72,21 @@ dml_status dml_db_job_finish(dml_db *db, int64_t job_id,
     dml__q_f64(&q, ":detect", r->detect_s);
     dml__q_f64(&q, ":restart", r->restart_s);
     dml__q_opt(&q, ":reason", r->reason);
+    const dml_db_job_model *m = &r->model;
+    dml__q_i64(&q, ":failures", m->failures);
+    dml__q_i64(&q, ":grows", m->grows);
+    dml__q_f64(&q, ":replan", m->replan_s);
+    dml__q_f64(&q, ":step", m->step_s);
+    dml__q_f64(&q, ":interval", m->ckpt_interval_s);
+    dml__q_f64(&q, ":write", m->ckpt_write_s);
+    dml__q_f64(&q, ":mtbf_plan", m->mtbf_plan_s);
+    dml__q_f64(&q, ":mtbf_seen", m->mtbf_seen_s);
+    dml__q_f64(&q, ":young", m->young_s);
+    dml__q_f64(&q, ":daly", m->daly_s);
+    dml__q_f64(&q, ":e_lost", m->expected_lost_s);
+    dml__q_f64(&q, ":e_restart", m->expected_restart_s);
+    dml__q_f64(&q, ":e_wall", m->expected_wall_s);
+    dml__q_f64(&q, ":e_goodput", m->expected_goodput);
     dml__q_i64(&q, ":id", job_id);
     return dml__q_once(&q, err);
 }

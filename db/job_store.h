@@ -28,6 +28,25 @@ dml_status dml_db_job_event(dml_db *db, int64_t job_id, const char *kind,
                             int64_t step, int ranks, double seconds,
                             const char *message, dml_error *err);
 
+/* A job's growth and the planner's Young/Daly model of it
+ * (elastic/goodput.h; NAN: not known). */
+typedef struct dml_db_job_model {
+    int failures;              /* relaunches after failures */
+    int grows;                 /* relaunches on more ranks */
+    double replan_s;           /* stops to grow to training again, s */
+    double step_s;             /* mean step the job saw, s */
+    double ckpt_interval_s;    /* --checkpoint-every x step_s, s */
+    double ckpt_write_s;       /* one checkpoint, by the cluster spec, s */
+    double mtbf_plan_s;        /* job MTBF by the cluster spec, s */
+    double mtbf_seen_s;        /* wall / failures, s */
+    double young_s, daly_s;    /* optimal intervals at the MTBF seen (the
+                                  spec's without failures), s */
+    double expected_lost_s;    /* failures x interval / 2, s */
+    double expected_restart_s; /* failures x (write + read back), s */
+    double expected_wall_s;    /* the useful training x (1 + overhead) */
+    double expected_goodput;   /* 1 / (1 + overhead), 0-1 */
+} dml_db_job_model;
+
 typedef struct dml_db_job_result {
     char status[16];     /* "ok", "failed" or "interrupted" */
     const char *reason;  /* why it ended (borrowed) */
@@ -39,6 +58,7 @@ typedef struct dml_db_job_result {
                             the checkpoint resumed from), s */
     double detect_s;     /* newest heartbeat to the failure seen, s */
     double restart_s;    /* failure seen to training again, s */
+    dml_db_job_model model; /* migration 11 */
 } dml_db_job_result;
 
 dml_status dml_db_job_finish(dml_db *db, int64_t job_id,

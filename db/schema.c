@@ -828,11 +828,39 @@ static const char migration_9[] =
 static const char migration_10[] =
     "ALTER TABLE steps ADD COLUMN consensus REAL CHECK (consensus >= 0);\n";
 
+/*
+ * Migration 11 (issue 17): a job's growth and its Young/Daly comparison.
+ * failures and grows count the relaunches after failures and those on
+ * more ranks when hosts returned (replan_s: from such a stop to training
+ * again); the rest is the planner's model of checkpoints and failures
+ * for the job (elastic/goodput.h): its mean step, checkpoint interval
+ * and the checkpoint's write time by the cluster spec, the job's MTBF as
+ * the spec states it and as the job saw it, Young's and Daly's
+ * intervals, and the time lost, the restarts, the wall time and the
+ * goodput the model expects at the failures the job saw.
+ */
+static const char migration_11[] =
+    "ALTER TABLE jobs ADD COLUMN failures INTEGER;\n"
+    "ALTER TABLE jobs ADD COLUMN grows INTEGER;\n"
+    "ALTER TABLE jobs ADD COLUMN replan_s REAL;\n"
+    "ALTER TABLE jobs ADD COLUMN step_s REAL;\n"
+    "ALTER TABLE jobs ADD COLUMN ckpt_interval_s REAL;\n"
+    "ALTER TABLE jobs ADD COLUMN ckpt_write_s REAL;\n"
+    "ALTER TABLE jobs ADD COLUMN mtbf_plan_s REAL;\n"
+    "ALTER TABLE jobs ADD COLUMN mtbf_seen_s REAL;\n"
+    "ALTER TABLE jobs ADD COLUMN young_s REAL;\n"
+    "ALTER TABLE jobs ADD COLUMN daly_s REAL;\n"
+    "ALTER TABLE jobs ADD COLUMN expected_lost_s REAL;\n"
+    "ALTER TABLE jobs ADD COLUMN expected_restart_s REAL;\n"
+    "ALTER TABLE jobs ADD COLUMN expected_wall_s REAL;\n"
+    "ALTER TABLE jobs ADD COLUMN expected_goodput REAL;\n";
+
 static const char *const migrations[] = {migration_1, migration_2,
                                            migration_3, migration_4,
                                            migration_5, migration_6,
                                            migration_7, migration_8,
-                                           migration_9, migration_10};
+                                           migration_9, migration_10,
+                                           migration_11};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
                    DML_DB_SCHEMA_VERSION,

@@ -78,14 +78,25 @@ int dml_hosts_slots(const dml_hosts *h)
     return n;
 }
 
-bool dml_hosts_lose(dml_hosts *h, const char *name)
+/* Set host `name`'s state; false when it is not listed. */
+static bool set_alive(dml_hosts *h, const char *name, bool alive)
 {
     for (int i = 0; i < h->n; i++)
         if (strcmp(h->h[i].name, name) == 0) {
-            h->h[i].alive = false;
+            h->h[i].alive = alive;
             return true;
         }
     return false;
+}
+
+bool dml_hosts_lose(dml_hosts *h, const char *name)
+{
+    return set_alive(h, name, false);
+}
+
+bool dml_hosts_revive(dml_hosts *h, const char *name)
+{
+    return set_alive(h, name, true);
 }
 
 void dml_hosts_list(const dml_hosts *h, bool lost, char *out, size_t size)

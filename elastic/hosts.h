@@ -35,6 +35,10 @@ int dml_hosts_slots(const dml_hosts *h);
 /* Mark host `name` lost; false when it is not listed. */
 bool dml_hosts_lose(dml_hosts *h, const char *name);
 
+/* Mark host `name` alive again (it returned); false when it is not
+ * listed. */
+bool dml_hosts_revive(dml_hosts *h, const char *name);
+
 /* "a, b and c" of the hosts alive (or lost when lost), into out. */
 void dml_hosts_list(const dml_hosts *h, bool lost, char *out, size_t size);
 

@@ -4,6 +4,7 @@
  */
 #include "elastic/supervise.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <limits.h>
@@ -19,12 +20,16 @@
 
 #include "common/child.h"
 #include "common/clock.h"
+#include "common/file.h"
 #include "common/interrupt.h"
 #include "common/log.h"
 #include "costmodel/plan.h"
+#include "costmodel/presets.h"
 #include "db/db.h"
 #include "db/job_store.h"
+#include "elastic/goodput.h"
 #include "elastic/hosts.h"
+#include "elastic/probe.h"
 #include "elastic/replan.h"
 #include "executor/ckpt.h"
 #include "executor/heartbeat.h"
@@ -39,6 +44,7 @@ void dml_elastic_options_init(dml_elastic_options *o)
     o->min_ranks = 1;
     o->max_restarts = 3;
     o->hang_s = 120;
+    o->probe_s = 30;
 }
 
 /* The job between launches. */
@@ -50,6 +56,10 @@ typedef struct job {
     char exec[PATH_MAX];      /* dml-exec */
     char plan[PATH_MAX];      /* the plan of the next launch */
     int world0;               /* ranks of the first plan */
+    char cluster[256];        /* its cluster (or --cluster) */
+    int64_t every;            /* --checkpoint-every */
+    int failures;             /* launches that failed */
+    int64_t steps_trained;    /* by every launch, lost ones included */
     int ranks;                /* ranks of the next launch */
     dml_hosts hosts;          /* the hostfile's, or this machine */
     dml_db *db;
@@ -58,6 +68,12 @@ typedef struct job {
     double t0;                /* the job's start, s */
     double compute_s, lost_s, detect_s, restart_s; /* goodput, s */
     double failed_at;         /* the last failure seen, s; -1 none */
+    int grows;                /* relaunches on more ranks (hosts back) */
+    double paused_at;         /* a stop to grow ended the launch, s; -1 */
+    double replan_s;          /* from such stops to training again, s */
+    bool stop_asked;          /* ROOT/stop-at-checkpoint written */
+    double next_probe;        /* when the lost hosts are probed next, s */
+    struct timespec hostfile_mtime; /* the hostfile as last read */
 } job;
 
 /* How one launch went. */
@@ -132,6 +148,9 @@ static dml_status check_args(job *j, dml_error *err)
     dml_status s = dml_plan_load(j->plan0, p, err);
     if (s == DML_OK)
         j->world0 = p->par.dp * p->par.tp * p->par.pp;
+    snprintf(j->cluster, sizeof j->cluster, "%s",
+             o->cluster ? o->cluster : p->cluster_name);
+    j->every = atoll(every);
     free(p);
     DML_CHECK(s);
     snprintf(j->plan, sizeof j->plan, "%s", j->plan0);
@@ -145,12 +164,8 @@ static dml_status check_args(job *j, dml_error *err)
 static int make_argv(const job *j, int attempt, const char *hostfile,
                      char *argv[], int max, char **words)
 {
-    int n = 0;
-    *words = strdup(j->o->launcher ? j->o->launcher : "mpirun");
-    char *save = NULL;
-    for (char *w = *words ? strtok_r(*words, " \t", &save) : NULL;
-         w && n < WORDS_MAX; w = strtok_r(NULL, " \t", &save))
-        argv[n++] = w;
+    int n = dml_elastic_launcher_words(j->o->launcher, argv, WORDS_MAX,
+                                       words);
     static char np[16];
     snprintf(np, sizeof np, "%d", j->ranks);
     if (hostfile) {
@@ -222,11 +237,104 @@ static int64_t stale_run(const job *j)
     return id;
 }
 
+/* ---- hosts that return ------------------------------------------------------------- */
+
+/* The elastic/ folder of the job's own files (hostfiles, plans). */
+static void elastic_path(const job *j, const char *name, char *out,
+                         size_t size)
+{
+    snprintf(out, size, "%s/elastic", j->ckpt_dir);
+    mkdir(j->ckpt_dir, 0755);
+    mkdir(out, 0755);
+    snprintf(out, size, "%s/elastic/%s", j->ckpt_dir, name);
+}
+
+/* Whether the hostfile changed since it was last read: then hosts it
+ * lists that the job does not know are added, lost (to be probed). */
+static bool hostfile_changed(job *j)
+{
+    struct stat st;
+    if (stat(j->o->hostfile, &st) != 0 ||
+        (st.st_mtim.tv_sec == j->hostfile_mtime.tv_sec &&
+         st.st_mtim.tv_nsec == j->hostfile_mtime.tv_nsec))
+        return false;
+    j->hostfile_mtime = st.st_mtim;
+    dml_hosts now;
+    dml_error e;
+    dml_error_clear(&e);
+    if (dml_hosts_read(j->o->hostfile, &now, &e) != DML_OK) {
+        dml_log_warn("re-reading the hostfile: %s", e.msg);
+        return true;
+    }
+    for (int i = 0; i < now.n && j->hosts.n < DML_HOSTS_MAX; i++) {
+        bool known = false;
+        for (int k = 0; k < j->hosts.n && !known; k++)
+            known = strcmp(j->hosts.h[k].name, now.h[i].name) == 0;
+        if (!known) {
+            j->hosts.h[j->hosts.n] = now.h[i];
+            j->hosts.h[j->hosts.n++].alive = false;
+        }
+    }
+    return true;
+}
+
+/* Every --probe-every seconds, and at once when the hostfile changes,
+ * the hosts lost are probed (probe.h); those that answer are alive
+ * again. When the job could then run on more ranks than this launch,
+ * the launch is asked to stop right after its next checkpoint
+ * (executor/ckpt.h), and the job re-plans up from it. */
+static void watch_hosts(job *j, const launch *l, double now)
+{
+    if (!j->o->hostfile || j->o->probe_s <= 0)
+        return;
+    bool changed = hostfile_changed(j);
+    if (!changed && now < j->next_probe)
+        return;
+    j->next_probe = now + j->o->probe_s;
+    char back[2048] = "", probe[PATH_MAX + 32];
+    elastic_path(j, "probe-host", probe, sizeof probe);
+    for (int i = 0; i < j->hosts.n; i++) {
+        dml_host *h = &j->hosts.h[i];
+        if (h->alive || !dml_elastic_host_answers(j->o->launcher, j->exec,
+                                                  h->name, probe, 30))
+            continue;
+        h->alive = true;
+        size_t len = strlen(back);
+        snprintf(back + len, sizeof back - len, "%s%s", len ? ", " : "",
+                 h->name);
+    }
+    if (!back[0])
+        return;
+    int ranks = dml_hosts_slots(&j->hosts);
+    if (ranks > j->world0)
+        ranks = j->world0;
+    char alive[2048];
+    dml_hosts_list(&j->hosts, false, alive, sizeof alive);
+    bool grow = ranks > j->ranks && !j->stop_asked;
+    if (grow) {
+        char path[PATH_MAX + 32];
+        dml_ckpt_stop_path(j->ckpt_dir, path, sizeof path);
+        dml_error e;
+        dml_error_clear(&e);
+        j->stop_asked = dml_file_write_atomic(path, "dml-run\n", 8, &e) ==
+                        DML_OK;
+        if (!j->stop_asked)
+            dml_log_warn("asking the launch to stop: %s", e.msg);
+    }
+    decide(j, "returned", l->step_seen, ranks, NAN,
+           "%s answer%s again: hosts alive: %s (%d ranks)%s", back,
+           strchr(back, ',') ? "" : "s", alive, ranks,
+           grow && j->stop_asked
+               ? "; the launch stops after its next checkpoint, to re-plan "
+                 "up"
+               : "");
+}
+
 /* What the poll loop asks between its turns: a look at the rank files
  * every second, and whether the launch has gone without a step too
  * long. */
 typedef struct watch_ctx {
-    const job *j;
+    job *j;
     launch *l;
     double next_look;         /* s */
 } watch_ctx;
@@ -236,6 +344,7 @@ static bool tick(void *ctx, double now)
     watch_ctx *w = ctx;
     if (now >= w->next_look) {
         look(w->j, w->l, now);
+        watch_hosts(w->j, w->l, now);
         w->next_look = now + 1.0;
     }
     w->l->hang = now - w->l->last_step_at > w->j->o->hang_s;
@@ -363,18 +472,16 @@ static dml_status replan_and_resume(job *j, int attempt, const launch *l,
                              ranks, ranks == 1 ? "" : "s", j->o->min_ranks);
     char summary[256] = "";
     if (ranks != j->ranks) {
-        char path[PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/elastic", j->ckpt_dir);
-        mkdir(path, 0755);
-        snprintf(path, sizeof path, "%s/elastic/plan-%d.json", j->ckpt_dir,
-                 attempt + 2);
+        char path[PATH_MAX + 32], name[32];
+        snprintf(name, sizeof name, "plan-%d.json", attempt + 2);
+        elastic_path(j, name, path, sizeof path);
         DML_CHECK(dml_elastic_replan(j->plan0, j->o->cluster, j->db_path,
                                      ranks, path, summary, sizeof summary,
                                      err));
+        decide(j, "plan", -1, ranks, NAN, "new plan for %d ranks%s: %s (%s)",
+               ranks, ranks > j->ranks ? " (up)" : "", summary, path);
         snprintf(j->plan, sizeof j->plan, "%s", path);
         j->ranks = ranks;
-        decide(j, "plan", -1, ranks, NAN, "new plan for %d ranks: %s (%s)",
-               ranks, summary, j->plan);
     } else {
         decide(j, "plan", -1, ranks, NAN, "same %d ranks: plan %s kept",
                ranks, j->plan);
@@ -426,6 +533,8 @@ static dml_status open_job(job *j, dml_error *err)
 {
     DML_CHECK(check_args(j, err));
     DML_CHECK(load_hosts(j, err));
+    if (j->o->hostfile)
+        (void)hostfile_changed(j); /* its time, as read */
     j->ranks = j->world0;
     int slots = dml_hosts_slots(&j->hosts);
     if (slots < j->world0)
@@ -447,10 +556,58 @@ static void account(job *j, const launch *l)
 {
     if (l->train_start >= 0) {
         j->compute_s += l->end - l->train_start;
+        /* compute_s starts at the first step seen completed */
+        j->steps_trained += l->step_seen - l->step_first - 1;
         if (j->failed_at >= 0)
             j->restart_s += l->train_start - j->failed_at;
-        j->failed_at = -1;
+        if (j->paused_at >= 0)
+            j->replan_s += l->train_start - j->paused_at;
+        j->failed_at = j->paused_at = -1;
     }
+}
+
+/* Bytes of the newest complete checkpoint (0: none). */
+static double checkpoint_bytes(const job *j)
+{
+    int64_t step = newest_checkpoint(j);
+    if (step < 0)
+        return 0;
+    char dir[PATH_MAX], path[PATH_MAX + 300];
+    dml_ckpt_dir(j->ckpt_dir, step, dir, sizeof dir);
+    DIR *d = opendir(dir);
+    double bytes = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            bytes += (double)st.st_size;
+    }
+    if (d)
+        closedir(d);
+    return bytes;
+}
+
+/* The job against the planner's Young/Daly model (goodput.h). */
+static void model_job(const job *j, const dml_db_job_result *r,
+                      dml_db_job_model *m)
+{
+    dml_elastic_seen seen = {
+        .wall_s = r->wall_s, .compute_s = r->compute_s,
+        .lost_s = r->lost_s, .failures = j->failures, .grows = j->grows,
+        .replan_s = j->replan_s, .steps = j->steps_trained,
+        .checkpoint_every = j->every, .nodes = j->world0,
+        .ckpt_bytes = checkpoint_bytes(j)};
+    dml_cluster_spec *c = malloc(sizeof *c);
+    dml_error e;
+    dml_error_clear(&e);
+    bool have = c && dml_cluster_spec_load(j->cluster,
+                                           dml_costmodel_data_dir(NULL), c,
+                                           &e) == DML_OK;
+    if (!have)
+        dml_log_warn("cluster '%s' for the Young/Daly comparison: %s",
+                     j->cluster, c ? e.msg : "out of memory");
+    dml_elastic_model(have ? c : NULL, &seen, m);
+    free(c);
 }
 
 /* Close the job with its status and reason. */
@@ -465,6 +622,7 @@ static void close_job(job *j, const char *status, const char *reason)
     r.lost_s = j->lost_s;
     r.detect_s = j->detect_s;
     r.restart_s = j->restart_s;
+    model_job(j, &r, &r.model);
     dml_error e;
     dml_error_clear(&e);
     if (j->db && dml_db_job_finish(j->db, j->job_id, &r, &e) != DML_OK)
@@ -474,6 +632,24 @@ static void close_job(job *j, const char *status, const char *reason)
                  "%.1f s detecting and %.1f s restarting, of %.1f s",
                  100 * good, r.compute_s, r.lost_s, r.detect_s, r.restart_s,
                  r.wall_s);
+    const dml_db_job_model *m = &r.model;
+    dml_log_info("Young/Daly, at the %d failure%s seen: %.0f %% expected "
+                 "(checkpoint every %.2f s, written in %.3g s; Daly's "
+                 "interval %.3g s); lost %.1f s expected, %.1f s seen; "
+                 "restarts %.3g s expected, %.1f s seen",
+                 m->failures, m->failures == 1 ? "" : "s",
+                 100 * m->expected_goodput, m->ckpt_interval_s,
+                 m->ckpt_write_s, m->daly_s, m->expected_lost_s, r.lost_s,
+                 m->expected_restart_s, r.detect_s + r.restart_s);
+}
+
+/* No stop asked of the next launch (or of a launch that ended). */
+static void clear_stop(job *j)
+{
+    char path[PATH_MAX + 32];
+    dml_ckpt_stop_path(j->ckpt_dir, path, sizeof path);
+    unlink(path);
+    j->stop_asked = false;
 }
 
 /* One launch and what follows it; *done when the job ended (err then
@@ -481,17 +657,17 @@ static void close_job(job *j, const char *status, const char *reason)
 static dml_status step_job(job *j, int attempt, bool *done, launch *l,
                            dml_error *err)
 {
-    char hostfile[PATH_MAX + 32], *hf = NULL;
+    char hostfile[PATH_MAX + 32], *hf = NULL, name[32];
     if (j->o->hostfile) {
-        snprintf(hostfile, sizeof hostfile, "%s/elastic", j->ckpt_dir);
-        mkdir(j->ckpt_dir, 0755);
-        mkdir(hostfile, 0755);
-        snprintf(hostfile, sizeof hostfile, "%s/elastic/hosts-%d",
-                 j->ckpt_dir, attempt + 1);
+        snprintf(name, sizeof name, "hosts-%d", attempt + 1);
+        elastic_path(j, name, hostfile, sizeof hostfile);
         DML_CHECK(dml_hosts_write(hostfile, &j->hosts, j->ranks, err));
         hf = hostfile;
     }
+    clear_stop(j);
     DML_CHECK(run_launch(j, attempt, hf, l, err));
+    bool asked = j->stop_asked;
+    clear_stop(j);
     account(j, l);
     *done = true;
     if (l->interrupted)
@@ -503,7 +679,17 @@ static dml_status step_job(job *j, int attempt, bool *done, launch *l,
         return dml_error_msg(err, DML_EINPUT,
                              "dml-exec refused its input (exit status 2): a "
                              "relaunch would be refused too");
+    if (asked && !l->hang && WIFEXITED(l->wstatus) &&
+        WEXITSTATUS(l->wstatus) == DML_CKPT_STOP_EXIT) {
+        /* stopped right after a checkpoint to take the hosts back */
+        j->paused_at = l->end;
+        DML_CHECK(replan_and_resume(j, attempt, l, err));
+        j->grows++;
+        *done = false;
+        return DML_OK;
+    }
     j->failed_at = l->end;
+    j->failures++;
     j->detect_s += l->end - l->last_step_at;
     failure_and_hosts(j, attempt, l);
     if (j->restarts >= j->o->max_restarts)
@@ -528,7 +714,7 @@ dml_status dml_elastic_run(const dml_elastic_options *o,
         return dml_error_msg(err, DML_ENOMEM, "out of memory");
     j->o = o;
     j->t0 = dml_clock_now_s();
-    j->failed_at = -1;
+    j->failed_at = j->paused_at = -1;
     dml_status s = open_job(j, err);
     bool done = false;
     launch l;

@@ -246,6 +246,18 @@ static int cmp_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
+void dml_ckpt_stop_path(const char *root, char *out, size_t size)
+{
+    snprintf(out, size, "%s/stop-at-checkpoint", root);
+}
+
+bool dml_ckpt_stop_requested(const char *root)
+{
+    char path[4096];
+    dml_ckpt_stop_path(root, path, sizeof path);
+    return access(path, F_OK) == 0;
+}
+
 dml_status dml_ckpt_list(const char *root, int64_t **steps, size_t *n,
                          dml_error *err)
 {

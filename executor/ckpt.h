@@ -106,6 +106,19 @@ dml_status dml_ckpt_write_manifest(const char *root, const dml_ckpt_meta *m,
                                    char manifest_sha[65], uint64_t *total,
                                    dml_error *err);
 
+/* ROOT/stop-at-checkpoint: while this file exists, a run checkpointing
+ * under ROOT stops right after its next scheduled checkpoint is written
+ * (all ranks at that step boundary; dml-exec exits 75, the run recorded
+ * interrupted) and removes it. dml-run writes it to re-plan for hosts
+ * that returned (elastic/supervise.h). */
+void dml_ckpt_stop_path(const char *root, char *out, size_t size);
+
+/* dml-exec's exit status then: sysexits' EX_TEMPFAIL, resume it. */
+#define DML_CKPT_STOP_EXIT 75
+
+/* Whether ROOT/stop-at-checkpoint exists. */
+bool dml_ckpt_stop_requested(const char *root);
+
 /* Steps of the step-* directories under root, newest first (a missing root
  * gives none). *steps is malloc'd. */
 dml_status dml_ckpt_list(const char *root, int64_t **steps, size_t *n,

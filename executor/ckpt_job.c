@@ -3,9 +3,11 @@
  */
 #include "executor/ckpt_job.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "executor/ckpt_relayout.h"
@@ -384,4 +386,23 @@ dml_status dml_ckpt_job_resume(dml_ckpt_job *j, int64_t steps_total,
     if (j->g->rank == 0)
         report(j, &t, steps_total, found, found ? got.step : *step, &from);
     return DML_OK;
+}
+
+dml_status dml_ckpt_job_stopped(dml_ckpt_job *j, int64_t steps_done,
+                                int64_t steps_total, bool written,
+                                dml_error *err)
+{
+    char path[PATH_MAX];
+    dml_ckpt_stop_path(j->root, path, sizeof path);
+    if (j->g->rank == 0 && written)
+        unlink(path);
+    dml_status s = dml_error_msg(
+        err, DML_ERUNTIME, "stopped after %lld of %lld steps as %s asked%s",
+        (long long)steps_done, (long long)steps_total, path,
+        written ? ": checkpoint written, --resume continues from it"
+                : ", but the checkpoint failed");
+    char msg[PATH_MAX + 256];
+    dml_run_record_event(j->rec, "stopped", steps_done,
+                         dml_error_format(err, msg, sizeof msg));
+    return s;
 }

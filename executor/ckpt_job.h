@@ -69,4 +69,12 @@ dml_status dml_ckpt_job_resume(dml_ckpt_job *j, int64_t steps_total,
                                int64_t *step, int64_t *samples_seen,
                                dml_error *err);
 
+/* A run that ROOT/stop-at-checkpoint stopped after steps_done steps
+ * (written: its checkpoint was written there): rank 0 removes the file,
+ * so that the resumed run goes on, and records a "stopped" event; the
+ * error (DML_ERUNTIME) says so. */
+dml_status dml_ckpt_job_stopped(dml_ckpt_job *j, int64_t steps_done,
+                                int64_t steps_total, bool written,
+                                dml_error *err);
+
 #endif

@@ -68,7 +68,10 @@ struct dml_exec {
     int64_t first_step;        /* the first step of this invocation */
     int64_t nrun;              /* steps run by this invocation */
     int64_t samples_seen;      /* training-stream position */
-    int stop_signal;           /* SIGTERM/SIGINT all ranks agreed on, 0 */
+    int stop_signal;           /* SIGTERM/SIGINT all ranks agreed on, 0,
+                                  or DML_EXEC_STOP_ASKED (exec.h) */
+    bool stop_asked;           /* rank 0 found ROOT/stop-at-checkpoint at
+                                  this step, a checkpoint's */
     bool stop_ckpt;            /* a checkpoint was written at the stop */
     double first_loss;         /* loss of this invocation's first step */
     double test_accuracy;      /* fraction right (NAN: not evaluated) */
@@ -373,7 +376,8 @@ static void step_run(dml_exec *x, int64_t step, dml_batch *b, bool point,
         [DML_STEP_MAX_STALENESS] =
             isfinite(x->sync->staleness) ? x->sync->staleness : -1.0,
         [DML_STEP_MAX_CONSENSUS] =
-            isfinite(x->sync->consensus) ? x->sync->consensus : -1.0};
+            isfinite(x->sync->consensus) ? x->sync->consensus : -1.0,
+        [DML_STEP_MAX_STOP_ASKED] = x->stop_asked ? 1.0 : 0.0};
     dml_balance_run_figures(&x->bal, mx, x->pipe.tm.compute_s,
                             x->sync->comm_s, b->microbatches);
     dml_step_lag_push(&x->lag, step, b->global_batch, &mine, mx);
@@ -424,6 +428,8 @@ static bool finish_step(dml_exec *x, const dml_step_lag_entry *e,
     dml_balance_run_step(&x->bal, e, &x->shares, &x->noise, &x->rec);
     if (!*stop)
         *stop = (int)e->max[DML_STEP_MAX_SIGNAL];
+    if (!*stop && e->max[DML_STEP_MAX_STOP_ASKED] > 0)
+        *stop = DML_EXEC_STOP_ASKED;
     if (end->failure[0])
         return true;
     return dml_guard_step_failed(e->step, loss, e->sum.nonfinite,
@@ -463,6 +469,10 @@ static dml_status train(dml_exec *x, train_end *end, dml_error *err)
         bool ckpt_due = every > 0 && (step + 1) % every == 0;
         bool eval_due = evals > 0 && (step + 1) % evals == 0;
         bool point = last || ckpt_due || eval_due;
+        /* a supervisor's request to stop: looked at only where a
+         * checkpoint is due, so the run stops right after writing it */
+        x->stop_asked = ckpt_due && !last && x->g.rank == 0 &&
+                        dml_ckpt_stop_requested(x->ckpt.root);
         dml_heartbeat_step(x->hb, step, "running");
         step_run(x, step, &b, point, last);
         x->nrun++;
@@ -516,6 +526,9 @@ static dml_status steps_outcome(dml_exec *x, dml_status s, train_end *end,
     end->interrupted = s == DML_OK && x->stop_signal != 0;
     if (!end->interrupted)
         return s;
+    if (x->stop_signal == DML_EXEC_STOP_ASKED)
+        return dml_ckpt_job_stopped(&x->ckpt, x->first_step + x->nrun,
+                                    x->steps_total, x->stop_ckpt, err);
     char ck[96] = "";
     if (x->stop_ckpt)
         snprintf(ck, sizeof ck, "; checkpoint step %lld written, "

@@ -93,8 +93,13 @@ void dml_exec_close(dml_exec *x);
 
 /* SIGTERM or SIGINT when one stopped the run (every rank agreed on it at
  * a step boundary, executor/README.md), else 0: dml-exec then exits with
- * 128 + that signal. x may be NULL. */
+ * 128 + that signal; DML_EXEC_STOP_ASKED when ROOT/stop-at-checkpoint
+ * stopped it right after a checkpoint (executor/ckpt.h): dml-exec then
+ * exits DML_CKPT_STOP_EXIT (ckpt.h). x may be NULL. */
 int dml_exec_stop_signal(const dml_exec *x);
+
+#define DML_EXEC_STOP_ASKED (-1)
+
 
 /* The run summary of --json (rank 0 after dml_exec_run; NULL elsewhere):
  * schema_version, layout, losses of every step run, measured median and

@@ -142,7 +142,7 @@ void dml_run_record_step(dml_run_record *r, int64_t i, int64_t step,
 void dml_run_record_flush(dml_run_record *r, bool force);
 
 /* An event row (kind: checkpoint, restart, nan, diverged, interrupted,
- * fault, database), unless the database is failing. */
+ * stopped, fault, database), unless the database is failing. */
 void dml_run_record_event(dml_run_record *r, const char *kind, int64_t step,
                           const char *msg);
 

@@ -29,12 +29,13 @@
 #include "executor/rebalance.h"
 #include "executor/run_record.h"
 
-/* The figures of a step reduced by their largest value: three, then
+/* The figures of a step reduced by their largest value: five (the
+ * step's time, a signal, staleness, consensus, a stop asked), then
  * (balance=dynamic) three per data-parallel replica, each written by the
  * replica's ranks and left 0 by the others, so that the largest is the
  * replica's own (balance_run.h). */
 enum { DML_STEP_MAX_S, DML_STEP_MAX_SIGNAL, DML_STEP_MAX_STALENESS,
-       DML_STEP_MAX_CONSENSUS, DML_STEP_MAX_COUNT };
+       DML_STEP_MAX_CONSENSUS, DML_STEP_MAX_STOP_ASKED, DML_STEP_MAX_COUNT };
 #define DML_STEP_MAX_ALL (DML_STEP_MAX_COUNT + 3 * DML_REBALANCE_REPLICAS_MAX)
 
 /* One step's statistics, this rank's until reduced. */

@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/units.h"
 #include "common/version.h"
+#include "executor/ckpt.h"
 #include "executor/exec.h"
 #include "executor/limits.h"
 
@@ -68,7 +69,9 @@ static const char usage_text[] =
     "space to start), 2 bad usage or bad input (wrong rank count, a model\n"
     "dml-exec cannot run, missing or truncated data files, weights that are\n"
     "not finite), 128+N when signal N (SIGINT: 130, SIGTERM: 143) stopped\n"
-    "the run at a step boundary: it is recorded as interrupted.\n";
+    "the run at a step boundary: it is recorded as interrupted; 75 when\n"
+    "DIR/stop-at-checkpoint (written by dml-run) stopped it right after a\n"
+    "checkpoint (recorded as interrupted too; --resume continues).\n";
 
 typedef struct options {
     dml_cli cli; /* --help, --version */
@@ -314,5 +317,7 @@ int main(int argc, char **argv)
      * convention, 128 + the signal. */
     if (s != DML_OK && stopped_by > 0)
         return dml_interrupt_exit_code(stopped_by);
+    if (s != DML_OK && stopped_by == DML_EXEC_STOP_ASKED)
+        return DML_CKPT_STOP_EXIT;
     return dml_status_exit_code(s);
 }

@@ -49,8 +49,11 @@ static const char usage_text[] =
     "  --calibrations   calibrations\n"
     "  --jobs           jobs dml-run supervised, with their goodput: time\n"
     "                   training, lost to failures (steps done again),\n"
-    "                   detecting failures and restarting (only when\n"
-    "                   asked for; not with --csv)\n"
+    "                   detecting failures and restarting, grows when\n"
+    "                   hosts returned, and against the planner's\n"
+    "                   Young/Daly model at the failures seen: Daly's\n"
+    "                   interval, the time lost and the goodput it\n"
+    "                   expects (only when asked for; not with --csv)\n"
     "  --balance        balance=dynamic's events: stragglers flagged (with\n"
     "                   the cause, compute or link) and recovered, and each\n"
     "                   change of the data-parallel shares, old and new\n"
@@ -510,9 +513,9 @@ static bool print_jobs(const history *h, FILE *out)
     static const char *const head[] = {
         "id", "started (UTC)", "status", "ranks", "restarts", "now",
         "wall", "training", "lost", "detecting", "restarting", "goodput",
-        "reason"};
+        "grows", "interval", "Daly", "lost exp.", "goodput exp.", "reason"};
     table t;
-    table_init(&t, "rllrrrrrrrrrl", head);
+    table_init(&t, "rllrrrrrrrrrrrrrrl", head);
     for (size_t i = 0; i < h->n_jobs; i++) {
         const dml_db_job_row *j = &h->jobs[i];
         put_i64(table_cell(&t, i, 0), j->id);
@@ -528,7 +531,16 @@ static bool print_jobs(const history *h, FILE *out)
         put_unit(table_cell(&t, i, 9), j->detect_s, dml_units_seconds);
         put_unit(table_cell(&t, i, 10), j->restart_s, dml_units_seconds);
         put_fmt(table_cell(&t, i, 11), "%.1f %%", j->goodput * 100.0);
-        put_str(table_cell(&t, i, 12), j->reason);
+        const dml_db_job_model *m = &j->model;
+        put_i64(table_cell(&t, i, 12), m->grows);
+        put_unit(table_cell(&t, i, 13), m->ckpt_interval_s,
+                 dml_units_seconds);
+        put_unit(table_cell(&t, i, 14), m->daly_s, dml_units_seconds);
+        put_unit(table_cell(&t, i, 15), m->expected_lost_s,
+                 dml_units_seconds);
+        put_fmt(table_cell(&t, i, 16), "%.1f %%",
+                m->expected_goodput * 100.0);
+        put_str(table_cell(&t, i, 17), j->reason);
     }
     bool ok = !t.oom;
     if (ok)
@@ -743,6 +755,24 @@ static json_t *json_calibrations(const history *h)
     return a;
 }
 
+/* A job's Young/Daly model (job_store.h). */
+static json_t *json_job_model(const dml_db_job_model *m)
+{
+    return json_pack("{s:i, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+                     "s:o, s:o, s:o, s:o}",
+                     "failures", m->failures, "grows", m->grows, "replan_s",
+                     jnum(m->replan_s), "step_s", jnum(m->step_s),
+                     "ckpt_interval_s", jnum(m->ckpt_interval_s),
+                     "ckpt_write_s", jnum(m->ckpt_write_s), "mtbf_plan_s",
+                     jnum(m->mtbf_plan_s), "mtbf_seen_s",
+                     jnum(m->mtbf_seen_s), "young_s", jnum(m->young_s),
+                     "daly_s", jnum(m->daly_s), "expected_lost_s",
+                     jnum(m->expected_lost_s), "expected_restart_s",
+                     jnum(m->expected_restart_s), "expected_wall_s",
+                     jnum(m->expected_wall_s), "expected_goodput",
+                     jnum(m->expected_goodput));
+}
+
 static json_t *json_jobs(const history *h)
 {
     json_t *a = json_array();
@@ -750,7 +780,7 @@ static json_t *json_jobs(const history *h)
         const dml_db_job_row *j = &h->jobs[i];
         json_array_append_new(
             a, json_pack("{s:I, s:o, s:o, s:o, s:i, s:i, s:i, s:o, s:o, "
-                         "s:o, s:o, s:o, s:o, s:o}",
+                         "s:o, s:o, s:o, s:o, s:o, s:o}",
                          "id", (json_int_t)j->id, "started_at",
                          jstr(j->started_at), "finished_at",
                          jstr(j->finished_at), "status", jstr(j->status),
@@ -759,7 +789,8 @@ static json_t *json_jobs(const history *h)
                          "compute_s", jnum(j->compute_s), "lost_s",
                          jnum(j->lost_s), "detect_s", jnum(j->detect_s),
                          "restart_s", jnum(j->restart_s), "goodput",
-                         jnum(j->goodput), "reason", jstr(j->reason)));
+                         jnum(j->goodput), "reason", jstr(j->reason),
+                         "young_daly", json_job_model(&j->model)));
     }
     return a;
 }

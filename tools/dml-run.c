@@ -19,14 +19,18 @@
 
 static const char usage_text[] =
     "usage: dml-run [--hostfile F] [--launcher CMD] [--min-ranks N]\n"
-    "               [--max-restarts K] [--hang-timeout S] [--cluster C]\n"
+    "               [--max-restarts K] [--hang-timeout S] [--probe-every S]\n"
+    "               [--cluster C]\n"
     "               [--db PATH] -- ARGS-FOR-DML-EXEC\n"
     "\n"
     "Run dml-exec under a launcher (LAUNCHER [--hostfile H] -np N dml-exec\n"
     "ARGS) and keep the training going when ranks die: find the hosts\n"
     "still alive, plan again for them (same model, global batch and\n"
     "schedule; dp, tp and pp for the new rank count), and relaunch from the\n"
-    "newest checkpoint, re-sharded onto the new layout. ARGS must hold\n"
+    "newest checkpoint, re-sharded onto the new layout. Hosts lost are\n"
+    "probed (a launch of dml-exec --version there); when they answer, the\n"
+    "job stops right after its next checkpoint and grows back onto them\n"
+    "the same way. ARGS must hold\n"
     "--plan, --checkpoint-dir and --checkpoint-every.\n"
     "\n"
     "  --hostfile F       hosts, Open MPI's format (HOST [slots=N] a line);\n"
@@ -37,6 +41,8 @@ static const char usage_text[] =
     "  --max-restarts K   relaunches after failures, at most (default 3)\n"
     "  --hang-timeout S   a launch with no step for S seconds is stopped and\n"
     "                     counts as a failure (default 120)\n"
+    "  --probe-every S    probe the lost hosts every S seconds, and at once\n"
+    "                     when the hostfile changes (default 30; 0: never)\n"
     "  --cluster C        cluster preset or spec file to plan on (default:\n"
     "                     the plan's cluster)\n"
     "  --db PATH          database (default: dml-exec's --db, $DML_DB, else\n"
@@ -55,7 +61,7 @@ typedef struct options {
 } options;
 
 enum { OPT_HOSTFILE = DML_CLI_OPT_FIRST, OPT_LAUNCHER, OPT_MIN_RANKS,
-       OPT_MAX_RESTARTS, OPT_HANG, OPT_CLUSTER, OPT_DB };
+       OPT_MAX_RESTARTS, OPT_HANG, OPT_PROBE, OPT_CLUSTER, OPT_DB };
 
 static const struct option longopts[] = {
     {"hostfile", required_argument, NULL, OPT_HOSTFILE},
@@ -63,6 +69,7 @@ static const struct option longopts[] = {
     {"min-ranks", required_argument, NULL, OPT_MIN_RANKS},
     {"max-restarts", required_argument, NULL, OPT_MAX_RESTARTS},
     {"hang-timeout", required_argument, NULL, OPT_HANG},
+    {"probe-every", required_argument, NULL, OPT_PROBE},
     {"cluster", required_argument, NULL, OPT_CLUSTER},
     {"db", required_argument, NULL, OPT_DB},
     DML_CLI_OPTIONS_END,
@@ -92,6 +99,9 @@ static dml_status on_option(void *ctx, int id, const char *arg,
                                      1000000, &v, err));
         r->max_restarts = (int)v;
         break;
+    case OPT_PROBE:
+        return dml_cli_parse_number(o->cli.style, "--probe-every", arg, 0,
+                                    1e7, &r->probe_s, err);
     case OPT_HANG:
         return dml_cli_parse_number(o->cli.style, "--hang-timeout", arg, 1,
                                     1e7, &r->hang_s, err);

@@ -118,6 +118,34 @@ grep -q "\"first_step\": $steps," res.out ||
 cmp full.bin resumed.bin || fail "resumed weights differ from the uninterrupted run"
 echo "ok   resumed from the stop at step $steps: weights bitwise those of an uninterrupted run"
 
+# A stop asked through the checkpoint directory (dml-run's re-plan up,
+# executor/ckpt.h): the run stops right after its next scheduled
+# checkpoint (step 10), exits 75, is recorded interrupted with a 'stopped'
+# event, and the file is gone; --resume from there ends bitwise where the
+# uninterrupted run ends.
+db=$work/stop.db
+rm -rf ck2
+mkdir ck2
+: >ck2/stop-at-checkpoint
+rc=0
+"$MPIEXEC" --oversubscribe -np 2 "$DML_BIN/dml-exec" --plan dp2.json \
+    --data synthetic --seed 7 --steps $end --db "$db" --checkpoint-dir ck2 \
+    --checkpoint-every 10 >stop.out 2>stop.err || rc=$?
+[ $rc -eq 75 ] || { cat stop.err; fail "stop asked: exit status $rc, expected 75"; }
+[ ! -e ck2/stop-at-checkpoint ] || fail "the stop request is still there"
+[ "$(q "$db" 'select status || " " || steps from runs')" = "interrupted 10" ] ||
+    fail "stop asked: run $(q "$db" 'select status, steps from runs')"
+q "$db" "select message from events where kind = 'stopped' and step = 10" |
+    grep -q "checkpoint written, --resume continues from it" ||
+    fail "stop asked: no 'stopped' event at step 10"
+[ -f ck2/step-00000010/manifest.json ] || fail "stop asked: no checkpoint 10"
+"$MPIEXEC" --oversubscribe -np 2 "$DML_BIN/dml-exec" --plan dp2.json \
+    --data synthetic --seed 7 --steps $end --db "$db" --checkpoint-dir ck2 \
+    --checkpoint-every 10 --resume --save-weights stopped.bin >/dev/null \
+    2>stop2.err || { cat stop2.err; fail "--resume after the stop asked failed"; }
+cmp full.bin stopped.bin || fail "weights after the stop asked differ from the uninterrupted run"
+echo "ok   stop asked by ck/stop-at-checkpoint: stopped after checkpoint 10, exit 75, resumed bitwise"
+
 # SIGTERM to mpirun: Open MPI 4.1 sends every rank SIGCONT, SIGTERM
 # odls_base_sigkill_timeout seconds later and SIGKILL as long again after
 # that (1 s by default; 3 here, so that a slow machine is not a failure,

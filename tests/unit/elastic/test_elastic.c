@@ -2,9 +2,10 @@
  * test_elastic.c: dml-run's hosts (elastic/hosts.h) and re-planning
  * (elastic/replan.h): a hostfile read with its slots and comments, bad
  * lines refused naming file and line, hosts lost and listed in order, the
- * hostfile of a launch of fewer ranks; a 4-rank plan made again for 3 and
+ * hostfile of a launch of fewer ranks, a host lost that returns; a 4-rank plan made again for 3 and
  * 2 ranks keeps the model, the global batch and the schedule as they
- * are, and its layout has as many ranks.
+ * are, and its layout has as many ranks; a job against the planner's
+ * Young/Daly model, figures by hand.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@
 
 #include "common/file.h"
 #include "costmodel/plan.h"
+#include "elastic/goodput.h"
 #include "elastic/hosts.h"
 #include "elastic/replan.h"
 
@@ -68,6 +71,17 @@ static void hostfiles_read_lost_and_written(void **state)
     assert_int_equal(dml_hosts_write(out, &h, 5, &err), DML_OK);
     assert_string_equal(slurp(out),
                         "node0 slots=2\nnode1 slots=1\nnode3 slots=2\n");
+    /* node2 returns: its slot is back, first-come in the hostfile's
+     * order */
+    assert_true(dml_hosts_revive(&h, "node2"));
+    assert_false(dml_hosts_revive(&h, "node9"));
+    assert_int_equal(dml_hosts_slots(&h), 8);
+    dml_hosts_list(&h, true, list, sizeof list);
+    assert_string_equal(list, "none");
+    assert_int_equal(dml_hosts_write(out, &h, 5, &err), DML_OK);
+    assert_string_equal(slurp(out),
+                        "node0 slots=2\nnode1 slots=1\nnode2 slots=1\n"
+                        "node3 slots=1\n");
 
     static const struct {
         const char *text, *want;
@@ -151,11 +165,61 @@ static void replan_keeps_the_training(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A job against Young/Daly, by hand: a spec of 2 nodes, node MTBF
+ * 1000 s, storage 1 MB/s a node; a checkpoint of 4 MB is written in 2 s
+ * (C); 600 steps in 60 s (0.1 s a step), one every 20: tau = 2 s; two
+ * failures in 100 s: M = 50 s. Young sqrt(2 C M) = sqrt(200); overhead
+ * C/tau + (tau/2 + 2C)/M = 1 + 5/50 = 1.1; lost expected 2 x 1 s. */
+static void young_daly_of_a_job(void **state)
+{
+    (void)state;
+    dml_cluster_spec c;
+    dml_cluster_spec_init(&c);
+    c.group_count = 1;
+    dml_node_group_init(&c.groups[0]);
+    c.groups[0].nodes = 2;
+    c.groups[0].node_mtbf_s = 1000;
+    c.groups[0].storage_write_Bps = 1e6;
+    dml_elastic_seen seen = {.wall_s = 100, .compute_s = 60, .lost_s = 3,
+                             .failures = 2, .grows = 1, .replan_s = 4,
+                             .steps = 600, .checkpoint_every = 20,
+                             .nodes = 2, .ckpt_bytes = 4e6};
+    dml_db_job_model m;
+    dml_elastic_model(&c, &seen, &m);
+#define NEAR(a, b) assert_true(fabs((a) - (b)) <= 1e-9 * fabs(b))
+    NEAR(m.step_s, 0.1);
+    NEAR(m.ckpt_interval_s, 2.0);
+    NEAR(m.ckpt_write_s, 2.0);
+    NEAR(m.mtbf_plan_s, 500.0);
+    NEAR(m.mtbf_seen_s, 50.0);
+    NEAR(m.young_s, sqrt(200.0));
+    assert_true(m.daly_s > 0 && m.daly_s < m.young_s);
+    NEAR(m.expected_lost_s, 2.0);
+    NEAR(m.expected_restart_s, 8.0);
+    NEAR(m.expected_goodput, 1.0 / 2.1);
+    NEAR(m.expected_wall_s, 57.0 * 2.1);
+    assert_int_equal(m.failures, 2);
+    assert_int_equal(m.grows, 1);
+    NEAR(m.replan_s, 4.0);
+    /* no failure: the spec's MTBF; no spec: its figures unknown */
+    seen.failures = 0;
+    dml_elastic_model(&c, &seen, &m);
+    assert_true(isnan(m.mtbf_seen_s));
+    NEAR(m.young_s, sqrt(2.0 * 2.0 * 500.0));
+    NEAR(m.expected_goodput, 1.0 / (1.0 + 1.0 + 1.0 / 500.0 + 4.0 / 500.0));
+    dml_elastic_model(NULL, &seen, &m);
+    assert_true(isnan(m.ckpt_write_s) && isnan(m.young_s) &&
+                isnan(m.expected_goodput));
+    NEAR(m.step_s, 0.1);
+#undef NEAR
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(hostfiles_read_lost_and_written),
         cmocka_unit_test(replan_keeps_the_training),
+        cmocka_unit_test(young_daly_of_a_job),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
