@@ -378,6 +378,13 @@ void dml__step_setup(const dml_costmodel_ctx *ctx,
     }
     st->opt_bytes_per_param = optimizer_bytes_per_param(ctx);
     dml_framework_traits_of(par->framework, par, m, &st->fw);
+    /* A CPU rank computes and communicates on the same core: MPI moves a
+     * non-blocking collective only inside MPI calls (no progress thread),
+     * and the TCP stack's copies would take that core anyway, so none of
+     * the data-parallel exchange hides behind the backward pass whatever
+     * the framework does on GPUs (measured: bench/emu/README.md). */
+    if (ctx->cluster.groups[ctx->group].device.type == DML_DEVICE_CPU)
+        st->fw.dp_overlap = false;
     st->sync = par->sync;
 }
 
