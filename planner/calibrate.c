@@ -35,6 +35,32 @@ void dml_calibration_result_free(dml_calibration_result *r)
     r->n_points = 0;
 }
 
+void dml_calibration_print(FILE *f, dml_status status, const char *msg,
+                           const dml_calibration_result *r)
+{
+    if (status != DML_OK)
+        fprintf(f, "Calibration: not refitted: %s\n", msg);
+    else if (!r->fitted)
+        fprintf(f, "Calibration: not enough runs yet (%d distinct plans "
+                   "measured, %d needed).\n",
+                r->n_plans, DML_CALIBRATION_MIN_RUNS);
+    else if (!r->kept)
+        fprintf(f, "Calibration: a refit from %d runs of %d plans predicts "
+                   "held-out plans no better than the spec alone "
+                   "(leave-one-out MAPE %.1f%% vs %.1f%%): not stored; "
+                   "measure more plans.\n",
+                r->n_runs, r->n_plans, r->loo_mape_after_pct,
+                r->loo_mape_before_pct);
+    else
+        fprintf(f, "Calibration #%lld from %d runs of %d plans: MAPE %.1f%% "
+                   "-> %.1f%%, leave-one-out %.1f%% -> %.1f%%, predictions "
+                   "now +-%.0f%%.\n",
+                (long long)r->calibration_id, r->n_runs, r->n_plans,
+                r->mape_before_pct, r->mape_after_pct,
+                r->loo_mape_before_pct, r->loo_mape_after_pct,
+                r->interval_pct);
+}
+
 /* ---- the runs ----------------------------------------------------------------- */
 
 typedef char model_name[DML_MODEL_NAME_MAX];

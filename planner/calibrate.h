@@ -34,6 +34,7 @@
 #define DML_PLANNER_CALIBRATE_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -132,6 +133,11 @@ typedef struct dml_calibration_result {
 } dml_calibration_result;
 
 void dml_calibration_result_free(dml_calibration_result *r);
+
+/* One line on a refit (dml_calibrate_cluster's status, its error message
+ * and result): stored as #id, not kept and why, or not enough runs. */
+void dml_calibration_print(FILE *f, dml_status status, const char *msg,
+                           const dml_calibration_result *r);
 
 /*
  * Fit the cluster with this fingerprint from its measured runs (see the

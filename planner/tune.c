@@ -170,25 +170,5 @@ void dml_tune_report_print(FILE *f, const dml_planner *p,
         fprintf(f, "Measured winner: plan #%zu.\n", r->winner + 1);
     else
         fprintf(f, "No trial succeeded.\n");
-    if (r->cal_status != DML_OK)
-        fprintf(f, "Calibration: not refitted: %s\n", r->cal_msg);
-    else if (!r->cal.fitted)
-        fprintf(f, "Calibration: not enough runs yet (%d distinct plans "
-                   "measured, %d needed).\n",
-                r->cal.n_plans, DML_CALIBRATION_MIN_RUNS);
-    else if (!r->cal.kept)
-        fprintf(f, "Calibration: a refit from %d runs of %d plans predicts "
-                   "held-out plans no better than the spec alone "
-                   "(leave-one-out MAPE %.1f%% vs %.1f%%): not stored; "
-                   "measure more plans.\n",
-                r->cal.n_runs, r->cal.n_plans, r->cal.loo_mape_after_pct,
-                r->cal.loo_mape_before_pct);
-    else
-        fprintf(f, "Calibration #%lld from %d runs of %d plans: MAPE %.1f%% "
-                   "-> %.1f%%, leave-one-out %.1f%% -> %.1f%%, predictions "
-                   "now +-%.0f%%.\n",
-                (long long)r->cal.calibration_id, r->cal.n_runs,
-                r->cal.n_plans, r->cal.mape_before_pct, r->cal.mape_after_pct,
-                r->cal.loo_mape_before_pct, r->cal.loo_mape_after_pct,
-                r->cal.interval_pct);
+    dml_calibration_print(f, r->cal_status, r->cal_msg, &r->cal);
 }

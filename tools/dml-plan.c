@@ -129,6 +129,10 @@ static const char usage_text[] =
     "  --ranks N          tune with N MPI ranks (the same as --devices N)\n"
     "  --no-calibration   price plans with the spec as written, not with the\n"
     "                     newest calibration of the cluster in the database\n"
+    "  --recalibrate      first refit the cluster's calibration from the\n"
+    "                     dml-exec runs of its plans already in the\n"
+    "                     database (as --tune does after its trials), and\n"
+    "                     price with it when it is kept\n"
     "  --list-models, --list-clusters   the presets\n"
     "  --help, --version\n"
     "\n"
@@ -156,6 +160,7 @@ typedef struct options {
     const char *tune_data;    /* --tune-data */
     bool keep_trials;         /* --keep-trials */
     bool no_calibration;      /* --no-calibration */
+    bool recalibrate;         /* --recalibrate */
     dml_planner_config why_not_cfg;
 } options;
 
@@ -234,7 +239,7 @@ enum { OPT_MODEL = DML_CLI_OPT_FIRST, OPT_CLUSTER, OPT_NODES, OPT_DEVICES,
        OPT_LIST_MODELS, OPT_LIST_CLUSTERS, OPT_TUNE, OPT_TUNE_STEPS,
        OPT_TUNE_DATA, OPT_RANKS, OPT_NO_CALIB, OPT_KEEP_TRIALS,
        OPT_FRAMEWORK, OPT_CODE_DIR, OPT_SLURM_TIME, OPT_SLURM_PARTITION,
-       OPT_SLURM_ACCOUNT, OPT_TARGET_ACC, OPT_TARGET_LOSS };
+       OPT_SLURM_ACCOUNT, OPT_TARGET_ACC, OPT_TARGET_LOSS, OPT_RECALIB };
 
 static const struct option longopts[] = {
     {"model", required_argument, NULL, OPT_MODEL},
@@ -272,6 +277,7 @@ static const struct option longopts[] = {
     {"keep-trials", no_argument, NULL, OPT_KEEP_TRIALS},
     {"ranks", required_argument, NULL, OPT_RANKS},
     {"no-calibration", no_argument, NULL, OPT_NO_CALIB},
+    {"recalibrate", no_argument, NULL, OPT_RECALIB},
     {"list-models", no_argument, NULL, OPT_LIST_MODELS},
     {"list-clusters", no_argument, NULL, OPT_LIST_CLUSTERS},
     DML_CLI_OPTIONS_END,
@@ -391,6 +397,7 @@ static dml_status on_option(void *ctx, int id, const char *arg,
                               &o->req.devices, err));
         break;
     case OPT_NO_CALIB: o->no_calibration = true; break;
+    case OPT_RECALIB: o->recalibrate = true; break;
     case OPT_CODE_DIR: o->export_opt.code_dir = arg; break;
     case OPT_SLURM_TIME: o->export_opt.slurm_time = arg; break;
     case OPT_SLURM_PARTITION: o->export_opt.slurm_partition = arg; break;
@@ -470,6 +477,27 @@ static int fail(const dml_error *err)
     return dml_cli_fail(stderr, "dml-plan", err->status, err);
 }
 
+/* --recalibrate: the cluster's calibration refitted from the runs in db
+ * (stored when it predicts held-out plans better than the spec alone),
+ * one line on what came of it (on stderr under --json). */
+static dml_status refit(const options *o, const dml_planner *p, dml_db *db,
+                        dml_error *err)
+{
+    dml_calibrate_options co;
+    dml_calibrate_options_init(&co);
+    co.cluster = &p->cluster;
+    co.data_dir = o->req.data_dir;
+    co.record = true;
+    dml_calibration_result r;
+    dml_status s = dml_calibrate_cluster(db, p->cluster.fingerprint, &co, &r,
+                                         err);
+    if (s != DML_OK)
+        return s;
+    dml_calibration_print(o->json ? stderr : stdout, s, "", &r);
+    dml_calibration_result_free(&r);
+    return DML_OK;
+}
+
 /* The newest calibration of the cluster, unless --no-calibration or there
  * is no database yet (a reading step never creates one). */
 static dml_status apply_calibration(const options *o, dml_planner *p,
@@ -477,17 +505,24 @@ static dml_status apply_calibration(const options *o, dml_planner *p,
                                     bool *found, dml_error *err)
 {
     *found = false;
+    if (o->no_calibration && o->recalibrate)
+        return dml_error_msg(err, DML_EINPUT, "--recalibrate and "
+                             "--no-calibration: one or the other");
     if (o->no_calibration)
         return DML_OK;
     dml_db *db = NULL;
     dml_status s = dml_db_open_existing(dml_db_default_path(o->req.db_path),
                                         &db, err);
-    if (s == DML_ENOTFOUND) {
+    if (s == DML_ENOTFOUND && !o->recalibrate) {
         dml_error_clear(err);
         return DML_OK;
     }
     DML_CHECK(s);
-    s = dml_calibration_load(db, p->cluster.fingerprint, cal, found, err);
+    if (o->recalibrate)
+        s = refit(o, p, db, err);
+    if (s == DML_OK)
+        s = dml_calibration_load(db, p->cluster.fingerprint, cal, found,
+                                 err);
     dml_db_close(db);
     DML_CHECK(s);
     if (!*found)

@@ -19,7 +19,8 @@
 # after (emu-cluster stats). Then, unshaped, with node 3's CPU quota at
 # a third of a core: allreduce against ssp:2. Then, for each link,
 # dml-plan --target-accuracy TARGET over every strategy, on the history
-# now in the database. Everything is recorded in OUT/strategies.db
+# now in the database (calibrated from the link's runs: dml-plan
+# --recalibrate). Everything is recorded in OUT/strategies.db
 # (v_strategy_comparison, v_accuracy_curve).
 #
 # Environment: STRATEGIES (allreduce fp16 bf16 topk:0.01 topk-noef:0.01
@@ -179,15 +180,19 @@ if [[ ${STRAGGLER:-1} != 0 ]]; then
   "$emu" down >/dev/null
 fi
 
-# the planner's choice on each link, from the history now recorded
+# the planner's choice on each link, from the history now recorded: its
+# steps to the target per strategy, and the step times of its runs (the
+# link's calibration refitted from them: the plans price a rank's compute
+# at the probe's GEMM rate on an idle core, the emulated nodes share the
+# machine's cores)
 for link in "${links_run[@]}"; do
   "$build/tools/dml-plan" --model "$model" --cluster "$out/cluster-$link.json" \
-    --global-batch "$batch" --no-calibration --db "$db" --top 3 \
+    --global-batch "$batch" --recalibrate --db "$db" --top 3 \
     --optimizer sgd --config "dp=4,tp=1,pp=1,mbs=$((batch / 4))" \
     --target-accuracy "$target" --json >"$out/pick-$link.json" \
     2>"$out/pick-$link.err"
   "$build/tools/dml-plan" --model "$model" --cluster "$out/cluster-$link.json" \
-    --global-batch "$batch" --no-calibration --db "$db" --top 3 \
+    --global-batch "$batch" --db "$db" --top 3 \
     --optimizer sgd --config "dp=4,tp=1,pp=1,mbs=$((batch / 4))" \
     --target-accuracy "$target" --explain >"$out/pick-$link.txt" 2>&1
 done
