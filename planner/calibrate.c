@@ -35,6 +35,18 @@ void dml_calibration_result_free(dml_calibration_result *r)
     r->n_points = 0;
 }
 
+dml_status dml_calibrate_refit(dml_db *db, const dml_cluster_spec *cluster,
+                               const char *data_dir,
+                               dml_calibration_result *out, dml_error *err)
+{
+    dml_calibrate_options co;
+    dml_calibrate_options_init(&co);
+    co.cluster = cluster;
+    co.data_dir = data_dir;
+    co.record = true;
+    return dml_calibrate_cluster(db, cluster->fingerprint, &co, out, err);
+}
+
 void dml_calibration_print(FILE *f, dml_status status, const char *msg,
                            const dml_calibration_result *r)
 {

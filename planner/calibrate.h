@@ -134,6 +134,13 @@ typedef struct dml_calibration_result {
 
 void dml_calibration_result_free(dml_calibration_result *r);
 
+/* The refit after measured runs (dml-plan --tune, --recalibrate): the
+ * cluster's runs priced on that spec, default options, the fit recorded
+ * when kept. */
+dml_status dml_calibrate_refit(dml_db *db, const dml_cluster_spec *cluster,
+                               const char *data_dir,
+                               dml_calibration_result *out, dml_error *err);
+
 /* One line on a refit (dml_calibrate_cluster's status, its error message
  * and result): stored as #id, not kept and why, or not enough runs. */
 void dml_calibration_print(FILE *f, dml_status status, const char *msg,

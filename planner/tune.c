@@ -111,15 +111,10 @@ dml_status dml_planner_tune(const dml_planner *p, dml_db *db,
         out->winner = out->plan_index[out->order[0]];
     }
 
-    dml_calibrate_options co;
-    dml_calibrate_options_init(&co);
-    co.cluster = &p->cluster;
-    co.data_dir = p->req.data_dir;
-    co.record = true;
     dml_error cerr;
     dml_error_clear(&cerr);
-    out->cal_status = dml_calibrate_cluster(db, p->cluster.fingerprint, &co,
-                                            &out->cal, &cerr);
+    out->cal_status = dml_calibrate_refit(db, &p->cluster, p->req.data_dir,
+                                          &out->cal, &cerr);
     if (out->cal_status != DML_OK)
         dml_error_format(&cerr, out->cal_msg, sizeof out->cal_msg);
     return DML_OK;

@@ -483,14 +483,9 @@ static int fail(const dml_error *err)
 static dml_status refit(const options *o, const dml_planner *p, dml_db *db,
                         dml_error *err)
 {
-    dml_calibrate_options co;
-    dml_calibrate_options_init(&co);
-    co.cluster = &p->cluster;
-    co.data_dir = o->req.data_dir;
-    co.record = true;
     dml_calibration_result r;
-    dml_status s = dml_calibrate_cluster(db, p->cluster.fingerprint, &co, &r,
-                                         err);
+    dml_status s = dml_calibrate_refit(db, &p->cluster, p->req.data_dir, &r,
+                                       err);
     if (s != DML_OK)
         return s;
     dml_calibration_print(o->json ? stderr : stdout, s, "", &r);
