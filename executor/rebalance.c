@@ -17,8 +17,8 @@ void dml_rebalance_params_default(dml_rebalance_params *p)
     *p = (dml_rebalance_params){
         .every = 10,
         .flag_steps = 5,
-        .flag_ratio = 1.5,
-        .clear_ratio = 1.25,
+        .flag_ratio = 2.0,
+        .clear_ratio = 1.5,
         .link_floor = 0.25,
         .min_compute_s = 0.02,
         .gain_min = 1.3,
@@ -177,8 +177,14 @@ static bool shares_step(dml_rebalance *r, int64_t step,
     for (int i = 0; i < n; i++)
         one[i] = 1;
     dml_balance_shares(n, one, t, t, r->total, best, up);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         best[i] += up[i];
+        /* a flagged replica given more work: its window says it is fast
+         * at its small share while its flag says slow (a CPU quota lets
+         * short bursts through): the figures disagree, hold */
+        if (r->flag[i] && r->flag[i][0] == 'c' && best[i] > r->cur[i])
+            return false;
+    }
     double cur_t = slowest(r->cur, t, n), eq_t = slowest(r->equal, t, n);
     double best_t = slowest(best, t, n);
     bool to_equal = eq_t <= best_t * p->equal_tol;
@@ -196,6 +202,29 @@ static bool shares_step(dml_rebalance *r, int64_t step,
     for (int i = 0; i < n; i++)
         e->speed[i] = 1.0 / t[i];
     return true;
+}
+
+static bool compute_flagged(const dml_rebalance *r)
+{
+    for (int i = 0; i < r->n; i++)
+        if (r->flag[i] && r->flag[i][0] == 'c')
+            return true;
+    return false;
+}
+
+/* The slowdown is over (no replica flagged for its compute): the plan's
+ * shares again, at once. */
+static void back_to_equal(dml_rebalance *r, int64_t step,
+                          const double *per_mb, dml_rebalance_event *e)
+{
+    int n = r->n;
+    event_base(r, e, DML_REBALANCE_SHARES, step);
+    memcpy(e->new_shares, r->equal, (size_t)n * sizeof *r->equal);
+    e->ratio = slowest(r->cur, per_mb, n) / slowest(r->equal, per_mb, n);
+    e->to_equal = true;
+    for (int i = 0; i < n; i++)
+        e->speed[i] = per_mb[i] > 0 ? 1.0 / per_mb[i] : 0;
+    memcpy(r->cur, r->equal, (size_t)n * sizeof *r->equal);
 }
 
 int dml_rebalance_observe(dml_rebalance *r, int64_t step,
@@ -221,12 +250,20 @@ int dml_rebalance_observe(dml_rebalance *r, int64_t step,
     memcpy(r->win[r->seen % r->p.every], per_mb, (size_t)n * sizeof *per_mb);
     r->seen++;
     r->since_decision++;
-    if (r->seen < r->p.every || r->since_decision < r->p.every)
-        return count;
-    r->since_decision = 0;
     dml_rebalance_event e;
-    if (shares_step(r, step, &e)) {
-        r->seen = 0; /* the next decision sees only the new shares */
+    bool flagged = compute_flagged(r), moved = false;
+    if (!flagged &&
+        memcmp(r->cur, r->equal, (size_t)n * sizeof *r->cur) != 0) {
+        back_to_equal(r, step, per_mb, &e);
+        moved = true;
+    } else if (flagged && r->seen >= r->p.every &&
+               r->since_decision >= r->p.every) {
+        r->since_decision = 0;
+        moved = shares_step(r, step, &e);
+    }
+    if (moved) {
+        r->seen = r->since_decision = 0; /* the next decision sees only
+                                            the new shares */
         if (count < max_ev)
             ev[count++] = e;
     }

@@ -30,8 +30,15 @@
  * few milliseconds of exchange against a second of compute are no
  * straggler), with the same level, thresholds and steps.
  *
- * Shares. Every `every` steps (and only once `every` steps have been seen
- * since the last change) each replica's speed is the median over those
+ * Shares. The shares leave the plan's only while some replica is flagged
+ * for its compute, and return to the plan's at the step the last such
+ * flag ends: the end of the slowdown is the flag's end, judged with the
+ * flag's hysteresis, not the window's speeds (measured on a loaded
+ * machine, a replica running a small share in short bursts looks faster
+ * per micro-batch than it is, and a window of such speeds would move the
+ * shares past the plan's before coming back). While a replica is
+ * flagged, every `every` steps (and only once `every` steps have been
+ * seen since the last change) each replica's speed is the median over those
  * steps of its compute time per micro-batch; the best shares for those
  * speeds are costmodel/balance.c's (dml_balance_shares: the slowest
  * replica's time least, every replica at least one micro-batch, the total
@@ -45,23 +52,35 @@
  * near one threshold cannot make the shares oscillate (leaving the plan's
  * shares needs them 1.3 x slower than the best, coming back needs them
  * within 1.1 x of it: the speeds must change by a sixth or more between
- * the two).
+ * the two). A flag that ends while the node is still slow (possible when
+ * the machine's load hides most of the slowdown) takes the shares back to
+ * the plan's; the flag's return takes them away again at the next
+ * decision: at worst a slow cycle of about twenty steps, never a step to
+ * step oscillation. Nor do the shares give more work to a replica still
+ * flagged for its compute: when its window says it is fast (a CPU quota,
+ * as the emulated cluster sets, lets a short burst through at full
+ * speed, so a replica running one micro-batch looks quick per
+ * micro-batch however slow it is at eight) the speeds contradict the
+ * flag, and the shares hold.
  *
  * Why these numbers (dml_rebalance_params_default): a quiet run on a
  * shared machine shows step-to-step jitter of about 10 % on a rank's
  * compute (more when other work lands on its core for a moment). The
  * median of `every` = 10 steps cuts that to a few per cent, far below
  * gain_min = 1.3 and equal_tol = 1.1; a straggler at a third of the speed
- * gains 2 x or more. return_min = 1.05: shares one micro-batch off the
+ * gains 2 x or more. flag_ratio = 2 over the median of 5 steps for
+ * flag_steps = 5 consecutive steps: on this 2-core machine at a load of
+ * 20 a quiet replica's level reached 1.53 for the first ten steps of a
+ * run (measured, emu_balance_dynamic); a replica at a third of the speed
+ * stands at 3, an emulated one at a quota of 0.01 at 7 to 9. A burst of
+ * another process on one core (a compile unit) inflates one rank's step
+ * for a step or two, which the median of five ignores; a real straggler
+ * is flagged about eight steps after it starts (three to move the
+ * median, five to confirm). clear_ratio = 1.5 below flag_ratio is the
+ * flag's hysteresis. Slowdowns under 2 x are not chased. return_min = 1.05: shares one micro-batch off the
  * plan's at 8 a replica (9, 9, 9, 5) are 1.125 x slower than the plan's
  * once the straggler is back, which the window's noise must not hide.
- * flag_ratio = 1.5 over the median of 5 steps for
- * flag_steps = 5 consecutive steps: a burst of another process on one
- * core (a compile unit) inflates one rank's step by half for a step or
- * two, which the median of five ignores; a real straggler, throttled or
- * slowed for good, is flagged about eight steps after it starts (three to
- * move the median, five to confirm). clear_ratio = 1.25 below flag_ratio
- * is the flag's hysteresis. min_compute_s = 20 ms: a step computed in a
+ * min_compute_s = 20 ms: a step computed in a
  * few milliseconds measures the scheduler (a time slice lost to another
  * process is 3-4 ms under CFS), not the device; four ranks of a tiny
  * model on two loaded cores showed 4 x differences between ten-step
