@@ -56,11 +56,13 @@ static dml_status time_dtype(MPI_Comm comm, dml_gemm_dtype dt, int n,
     return DML_OK;
 }
 
-dml_status dml_gemm_busy_run(MPI_Comm comm, int n, double window_s,
-                             dml_gemm_busy *out, dml_error *err)
+dml_status dml_gemm_busy_run(MPI_Comm comm, int n, int threads,
+                             double window_s, dml_gemm_busy *out,
+                             dml_error *err)
 {
     memset(out, 0, sizeof *out);
     out->n = n;
+    out->threads = threads > 0 ? threads : 1;
     out->window_s = window_s;
     size_t count = (size_t)n * (size_t)n;
     /* Room for doubles serves both dtypes. */
@@ -73,7 +75,7 @@ dml_status dml_gemm_busy_run(MPI_Comm comm, int n, double window_s,
                                                n, n);
     s = dml_comm_agree(comm, s, err);
     int threads_before = openblas_get_num_threads();
-    openblas_set_num_threads(1);
+    openblas_set_num_threads(out->threads);
     dml_rng rng;
     dml_rng_seed(&rng, 0x6275737967656d6dULL); /* "busygemm" */
     for (int dt = 0; dt < DML_GEMM_DTYPES && s == DML_OK; dt++) {

@@ -8,7 +8,8 @@
  * ranks of two nodes run on two cores), and nodes held to a CPU quota (a
  * cgroup's cpu.cfs_quota_us: the node probe's bursts of a few ms fit in
  * one 100 ms period and never see it). This probe runs what training
- * runs: every rank of the job starts single-threaded GEMMs at a barrier
+ * runs: every rank of the job starts GEMMs at a barrier, each with its
+ * share of its node's cores as OpenBLAS threads (one where a rank a core),
  * and keeps them up for a window spanning several quota periods; each
  * rank's rate is the work done over that window (a sustained mean, not
  * a best sample). Against the node probe's single-thread rate at the
@@ -29,6 +30,7 @@
 
 typedef struct dml_gemm_busy {
     int n;                           /* m = n = k */
+    int threads;                     /* OpenBLAS threads of each rank */
     double window_s;                 /* each dtype's window, s */
     double flops[DML_GEMM_DTYPES];   /* this rank's sustained FLOP/s */
     int calls[DML_GEMM_DTYPES];      /* calls completed in the window */
@@ -36,13 +38,15 @@ typedef struct dml_gemm_busy {
 
 /*
  * Collective over comm. Every rank times cblas_sgemm, then cblas_dgemm,
- * of n x n x n with one OpenBLAS thread (restored afterwards), each
+ * of n x n x n with `threads` OpenBLAS threads (its share of its node's
+ * cores; the library's setting is restored afterwards), each
  * started together at a barrier and repeated until window_s has passed
  * on that rank; the first call's result is checked (dml_gemm_check_element).
  * DML_ENOMEM, DML_EVALIDATE (the library computed a wrong product) or an
  * MPI error; every rank returns the same status.
  */
-dml_status dml_gemm_busy_run(MPI_Comm comm, int n, double window_s,
-                             dml_gemm_busy *out, dml_error *err);
+dml_status dml_gemm_busy_run(MPI_Comm comm, int n, int threads,
+                             double window_s, dml_gemm_busy *out,
+                             dml_error *err);
 
 #endif

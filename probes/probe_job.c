@@ -27,16 +27,22 @@ static double gemm_peak(const dml_gemm_result *g, dml_gemm_dtype dt,
     return p ? p->peak_flops : 0;
 }
 
-/* The one-thread median at m = n = k = n_sq, or 0 when not swept. */
-static double solo_at(const dml_gemm_result *g, dml_gemm_dtype dt, int n_sq)
+/* The median at m = n = k = n_sq and `threads` threads; where that count
+ * was not swept, one thread's times threads (0: neither swept). */
+static double solo_at(const dml_gemm_result *g, dml_gemm_dtype dt, int n_sq,
+                      int threads)
 {
+    double one = 0;
     for (int i = 0; i < g->point_count; i++) {
         const dml_gemm_sample *p = &g->points[i];
-        if (p->dtype == dt && p->threads == 1 && p->m == n_sq &&
-            p->n == n_sq && p->k == n_sq)
+        if (p->dtype != dt || p->m != n_sq || p->n != n_sq || p->k != n_sq)
+            continue;
+        if (p->threads == threads)
             return p->median_flops;
+        if (p->threads == 1)
+            one = p->median_flops;
     }
-    return 0;
+    return one * threads;
 }
 
 static void host_from_report(const dml_node_report *r, dml_probe_host *h)
@@ -62,9 +68,6 @@ static void host_from_report(const dml_node_report *r, dml_probe_host *h)
         h->dgemm_all_flops = gemm_peak(&r->gemm, DML_GEMM_F64, all);
         h->sgemm_1t_flops = gemm_peak(&r->gemm, DML_GEMM_F32, 1);
         h->sgemm_all_flops = gemm_peak(&r->gemm, DML_GEMM_F32, all);
-        for (int dt = 0; dt < DML_GEMM_DTYPES; dt++)
-            h->solo_flops[dt] =
-                solo_at(&r->gemm, (dml_gemm_dtype)dt, DML_GEMM_BUSY_N);
     }
 }
 
@@ -101,11 +104,16 @@ static dml_status run_busy_gemm(const dml_probe_job_options *opt,
                                 dml_error *err)
 {
     dml_progress_phase(pr, "GEMM, every rank at once", 0);
-    DML_CHECK(dml_gemm_busy_run(lv->comm, DML_GEMM_BUSY_N,
-                                opt->quick ? 0.5 : 1.0, &job->busy, err));
-    int n = 1;
+    /* Each rank its share of its node's cores: one thread where a rank a
+     * core, all of them where a rank is the node's one device. */
+    int n = 1, cores = job->node.topology.cores;
     MPI_Comm_size(lv->intra, &n);
-    int rc = MPI_Allreduce(job->busy.flops, job->busy_node_flops,
+    int rc = MPI_Bcast(&cores, 1, MPI_INT, 0, lv->intra);
+    DML_CHECK(dml_comm_check(rc, "busy GEMM threads", err));
+    int threads = cores > n ? cores / n : 1;
+    DML_CHECK(dml_gemm_busy_run(lv->comm, DML_GEMM_BUSY_N, threads,
+                                opt->quick ? 0.5 : 1.0, &job->busy, err));
+    rc = MPI_Allreduce(job->busy.flops, job->busy_node_flops,
                            DML_GEMM_DTYPES, MPI_DOUBLE, MPI_SUM, lv->intra);
     DML_CHECK(dml_comm_check(rc, "busy GEMM node mean", err));
     for (int dt = 0; dt < DML_GEMM_DTYPES; dt++)
@@ -122,8 +130,14 @@ static dml_status gather_hosts(const dml_comm_levels *lv, dml_probe_job *job,
     if (lv->local_rank == 0) {
         host_from_report(&job->node, &mine);
         mine.ranks = lv->ranks_per_node_max;
-        for (int dt = 0; dt < DML_GEMM_DTYPES; dt++)
+        mine.busy_threads = job->busy.threads;
+        for (int dt = 0; dt < DML_GEMM_DTYPES; dt++) {
             mine.busy_flops[dt] = job->busy_node_flops[dt];
+            if (job->node.have_gemm)
+                mine.solo_flops[dt] =
+                    solo_at(&job->node.gemm, (dml_gemm_dtype)dt,
+                            DML_GEMM_BUSY_N, job->busy.threads);
+        }
     }
     dml_probe_host *all = NULL;
     int *node_of = NULL;
@@ -608,8 +622,11 @@ static double core_share(double one_core, double all_cores, int cores)
 }
 
 /* The fraction of its solo speed a rank of node h kept while every rank
- * of the job computed (gemm_busy.h): busy over the node probe's one-thread
- * median at the same shape, at most 1 (1: not measured). */
+ * of the job computed (gemm_busy.h): busy over the node probe's median at
+ * the same shape and threads, at most 1 (1: not measured). A core's
+ * share: with one rank a node of two cores at a quota of 0.3 of a core,
+ * the rank's two threads reach 0.3 of one and the fraction is 0.15, so
+ * the node's device (both cores) is 0.3 of a core. */
 static double busy_fraction(const dml_probe_host *h, dml_gemm_dtype dt)
 {
     if (!(h->busy_flops[dt] > 0) || !(h->solo_flops[dt] > 0))
@@ -837,11 +854,12 @@ void dml_probe_job_print(const dml_probe_job *job, FILE *out)
     if (job->host_count > 0 && job->hosts[0].busy_flops[DML_GEMM_F32] > 0) {
         const dml_probe_host *h = &job->hosts[0];
         fprintf(out,
-                "\nGEMM %dx%dx%d, every rank of the job at once for %.1f s: "
-                "sgemm %s, dgemm %s per rank (%.0f %% and %.0f %% of one "
-                "rank alone; the cluster spec's devices are held to that "
-                "fraction)\n",
+                "\nGEMM %dx%dx%d, every rank of the job at once for %.1f s "
+                "(%d thread%s each): sgemm %s, dgemm %s per rank (%.0f %% "
+                "and %.0f %% of one rank alone; the cluster spec's devices "
+                "are held to that fraction)\n",
                 job->busy.n, job->busy.n, job->busy.n, job->busy.window_s,
+                job->busy.threads, job->busy.threads == 1 ? "" : "s",
                 dml_units_flops(h->busy_flops[DML_GEMM_F32], a, sizeof a),
                 dml_units_flops(h->busy_flops[DML_GEMM_F64], b, sizeof b),
                 100 * busy_fraction(h, DML_GEMM_F32),

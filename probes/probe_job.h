@@ -62,8 +62,11 @@ typedef struct dml_probe_host {
     double busy_flops[DML_GEMM_DTYPES]; /* per rank with every rank of the
                                  job computing, mean over the node's
                                  ranks (gemm_busy.h), FLOP/s; 0: none */
-    double solo_flops[DML_GEMM_DTYPES]; /* the node probe's one-thread
-                                 median at the busy probe's shape, FLOP/s */
+    int busy_threads;         /* OpenBLAS threads of each busy rank */
+    double solo_flops[DML_GEMM_DTYPES]; /* the node probe's median at the
+                                 busy probe's shape and threads (one
+                                 thread's times the threads where that
+                                 count was not swept), FLOP/s */
 } dml_probe_host;
 
 #define DML_PROBE_MAX_COLL (2 * DML_COLL_OP_COUNT)

@@ -983,6 +983,18 @@ static void cluster_spec_groups_nodes_by_speed(void **state)
                  80e9 * (3 * 0.65 + 2 * 0.55) / 5, 1e-12);
 }
 
+/* The links between nodes (levels 1) or also inside them (2). */
+static void both_links(dml_probe_job *job, int levels)
+{
+    job->p2p_count = (size_t)levels;
+    for (int l = 0; l < levels; l++) {
+        snprintf(job->p2p[l].level, sizeof job->p2p[l].level, "%s",
+                 l ? "intra_node" : "inter_node");
+        job->p2p[l].latency_s = l ? 0.3e-6 : 50e-6;
+        job->p2p[l].bandwidth_Bps = l ? 9e9 : 12.5e6;
+    }
+}
+
 /* What the node probes cannot see (gemm_busy.h). Nodes under CPU quotas
  * 0.6, 0.6, 0.3, 0.15 of a core whose node probes ran in bursts shorter
  * than a quota period, so every node measured a whole core; only the busy
@@ -1012,10 +1024,7 @@ static void cluster_spec_devices_held_to_busy_fraction(void **state)
     }
     job.hosts = hosts;
     job.host_count = 4;
-    job.p2p_count = 1;
-    snprintf(job.p2p[0].level, sizeof job.p2p[0].level, "inter_node");
-    job.p2p[0].latency_s = 50e-6;
-    job.p2p[0].bandwidth_Bps = 12.5e6;
+    both_links(&job, 1);
     dml_cluster_spec spec;
     dml_error err;
     assert_int_equal(dml_probe_job_cluster_spec(&job, &spec, &err), DML_OK);
@@ -1039,21 +1048,41 @@ static void cluster_spec_devices_held_to_busy_fraction(void **state)
     }
     job.hosts = hosts;
     job.host_count = 2;
-    job.p2p_count = 2; /* both levels: a device per rank */
-    for (int l = 0; l < 2; l++) {
-        snprintf(job.p2p[l].level, sizeof job.p2p[l].level, "%s",
-                 l ? "intra_node" : "inter_node");
-        job.p2p[l].latency_s = l ? 0.3e-6 : 50e-6;
-        job.p2p[l].bandwidth_Bps = l ? 9e9 : 12.5e6;
-    }
+    both_links(&job, 2); /* a device per rank */
     assert_int_equal(dml_probe_job_cluster_spec(&job, &spec, &err), DML_OK);
     assert_int_equal(spec.group_count, 1);
     const dml_device_spec *d = &spec.groups[0].device;
     assert_close(d->peak_flops[DML_DTYPE_FP32], 40e9, 1e-12);
     assert_close(d->peak_flops[DML_DTYPE_FP64], 20e9, 1e-12);
     assert_close(d->mem_bw_Bps, 7.5e9, 1e-12);
+    /* One rank a node of two cores, held to 0.3 of a core: the rank is
+     * the node's one device and ran the busy GEMM on both cores (its
+     * solo figure the all-core sweep's), reaching 0.3 of one core's rate;
+     * the device is 0.3 of a core, not two cores' worth. */
+    measured_job(&job, 2, 2);
+    for (int i = 0; i < 2; i++) {
+        hosts[i].ranks = 1;
+        hosts[i].busy_threads = 2;
+        hosts[i].solo_flops[DML_GEMM_F32] = 140e9;
+        hosts[i].solo_flops[DML_GEMM_F64] = 70e9;
+        hosts[i].busy_flops[DML_GEMM_F32] = 0.3 * 70e9;
+        hosts[i].busy_flops[DML_GEMM_F64] = 0.3 * 35e9;
+    }
+    job.hosts = hosts;
+    job.host_count = 2;
+    both_links(&job, 1); /* between the nodes only: a device a node */
+    assert_int_equal(dml_probe_job_cluster_spec(&job, &spec, &err), DML_OK);
+    assert_int_equal(spec.group_count, 1);
+    d = &spec.groups[0].device;
+    assert_int_equal(spec.groups[0].devices_per_node, 1);
+    assert_close(d->peak_flops[DML_DTYPE_FP32], 0.3 * 80e9, 1e-12);
+    assert_close(d->peak_flops[DML_DTYPE_FP64], 0.3 * 40e9, 1e-12);
     /* Not measured (an older probe, a foreign topology): as before, the
      * all-core sweep's share of a core. */
+    measured_job(&job, 4, 2);
+    job.hosts = hosts;
+    job.host_count = 2;
+    both_links(&job, 2);
     for (int i = 0; i < 2; i++)
         memset(hosts[i].busy_flops, 0, sizeof hosts[i].busy_flops);
     assert_int_equal(dml_probe_job_cluster_spec(&job, &spec, &err), DML_OK);
