@@ -37,7 +37,7 @@
 #include "common/error.h"
 
 /* The newest schema this build knows; migrations 1..this exist. */
-#define DML_DB_SCHEMA_VERSION 11
+#define DML_DB_SCHEMA_VERSION 12
 
 /* How long a connection waits for another writer before giving up, ms. */
 #define DML_DB_BUSY_TIMEOUT_MS 10000

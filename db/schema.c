@@ -855,12 +855,54 @@ static const char migration_11[] =
     "ALTER TABLE jobs ADD COLUMN expected_wall_s REAL;\n"
     "ALTER TABLE jobs ADD COLUMN expected_goodput REAL;\n";
 
+/*
+ * Migration 12 (issue 18): federated runs. fed_runs holds a run's knobs
+ * and the statistics of its clients' shards; fed_rounds each round's
+ * clients, bytes and results (a round is also the run's steps row).
+ */
+static const char migration_12[] =
+    "CREATE TABLE fed_runs (\n"
+    "  run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  clients INTEGER NOT NULL CHECK (clients >= 1),\n"
+    "  per_round INTEGER NOT NULL CHECK (per_round >= 1),\n"
+    "  sample REAL NOT NULL,\n"
+    "  epochs REAL NOT NULL,\n"
+    "  batch INTEGER NOT NULL,\n"
+    "  split TEXT NOT NULL,\n"
+    "  prox REAL NOT NULL,\n"
+    "  secagg INTEGER NOT NULL CHECK (secagg IN (0, 1)),\n"
+    "  stragglers REAL NOT NULL,\n"
+    "  straggler_work TEXT NOT NULL CHECK (straggler_work IN ('drop', "
+    "'partial')),\n"
+    "  min_samples INTEGER,\n"
+    "  max_samples INTEGER,\n"
+    "  min_classes INTEGER,\n"
+    "  max_classes INTEGER,\n"
+    "  mean_classes REAL,\n"
+    "  mean_max_class_fraction REAL\n"
+    ");\n"
+    "CREATE TABLE fed_rounds (\n"
+    "  run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,\n"
+    "  round INTEGER NOT NULL,\n"
+    "  clients INTEGER NOT NULL,\n"
+    "  dropped INTEGER NOT NULL,\n"
+    "  partial INTEGER NOT NULL,\n"
+    "  bytes_down REAL NOT NULL,\n"
+    "  bytes_up REAL NOT NULL,\n"
+    "  train_loss REAL,\n"
+    "  samples INTEGER,\n"
+    "  compute_s REAL,\n"
+    "  test_accuracy REAL,\n"
+    "  wall_s REAL,\n"
+    "  PRIMARY KEY (run_id, round)\n"
+    ");\n";
+
 static const char *const migrations[] = {migration_1, migration_2,
                                            migration_3, migration_4,
                                            migration_5, migration_6,
                                            migration_7, migration_8,
                                            migration_9, migration_10,
-                                           migration_11};
+                                           migration_11, migration_12};
 
 _Static_assert(sizeof migrations / sizeof migrations[0] ==
                    DML_DB_SCHEMA_VERSION,

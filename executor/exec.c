@@ -28,6 +28,7 @@
 #include "executor/balance_run.h"
 #include "executor/ckpt_job.h"
 #include "executor/data.h"
+#include "executor/federated/fed_train.h"
 #include "executor/groups.h"
 #include "executor/guard.h"
 #include "executor/heartbeat.h"
@@ -647,6 +648,15 @@ static dml_status run_end(dml_exec *x, dml_status s, bool interrupted,
     return s;
 }
 
+/* Mode federated: rounds in place of steps (federated/fed_train.h). */
+static dml_status federated(dml_exec *x, dml_error *err)
+{
+    dml_fed_env e = {&x->in.plan, &x->st, &x->train, &x->test, &x->pipe,
+                     &x->rec, x->g.world, x->g.rank, x->g.world_size,
+                     x->opt.seed, x->g.rank == 0 && !x->opt.quiet_progress};
+    return dml_fed_train(&e, x->first_step, x->steps_total, &x->nrun, err);
+}
+
 /* ---- the run ---------------------------------------------------------------------- */
 
 dml_status dml_exec_run(dml_exec *x, dml_error *err)
@@ -667,7 +677,9 @@ dml_status dml_exec_run(dml_exec *x, dml_error *err)
         x->samples_seen = 0;
     x->rec.steps_done = x->first_step;
     train_end end = {.failure = "", .failure_kind = "nan"};
-    if (s == DML_OK)
+    if (s == DML_OK && x->in.plan.par.mode == DML_MODE_FEDERATED)
+        s = federated(x, err);
+    else if (s == DML_OK)
         s = train(x, &end, err);
     s = steps_outcome(x, s, &end, err);
     return run_end(x, s, end.interrupted, err);

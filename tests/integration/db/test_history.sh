@@ -180,7 +180,7 @@ run_expect 0 --db race.db --json --probes --runs --limit 0
 python3 - out <<'EOF2'
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["db_schema_version"] == 10, d
+assert d["db_schema_version"] == 12, d
 assert len(d["probe_runs"]) == 6 and len(d["runs"]) == 12, d
 EOF2
 # ...and a plan every writer recorded is one row: the uncalibrated plan
