@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const mode_names[] = {"sync", "federated", NULL};
+static const char *const mode_names[] = {"sync", "federated", "gossip",
+                                         NULL};
 
 const char *dml_run_mode_name(dml_run_mode m)
 {

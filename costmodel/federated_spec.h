@@ -28,10 +28,12 @@
 typedef enum dml_run_mode {
     DML_MODE_SYNC = 0,
     DML_MODE_FEDERATED,
+    DML_MODE_GOSSIP,    /* decentralised SGD: sync gossip:G
+                           (costmodel/sync_spec.h, gossip_graph.h) */
     DML_MODE_COUNT
 } dml_run_mode;
 
-/* "sync", "federated". */
+/* "sync", "federated", "gossip". */
 const char *dml_run_mode_name(dml_run_mode m);
 bool dml_run_mode_parse(const char *text, dml_run_mode *out);
 

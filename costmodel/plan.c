@@ -259,6 +259,10 @@ static dml_status consistent_parallel(const dml_plan *p, dml_error *err)
          c->sync.kind != DML_SYNC_ALLREDUCE))
         DML__BAD("parallel.mode", "federated needs tp = pp = 1, zero 0 and "
                  "sync allreduce (each rank trains whole clients)");
+    if ((c->mode == DML_MODE_GOSSIP) != (c->sync.kind == DML_SYNC_GOSSIP))
+        DML__BAD("parallel.mode", "mode gossip goes with sync gossip:G (the "
+                 "graph: gossip:ring, gossip:onepeer-exp, ...) and sync "
+                 "gossip:G with mode gossip");
     return DML_OK;
 }
 
@@ -548,10 +552,15 @@ static dml_status parse_parallel(const dml_json_obj *o, dml_parallel_config *c,
     v = (int)c->balance;
     DML_CHECK(get_enum(o, "balance", false, balance_names, &v, err));
     c->balance = (dml_balance)v;
-    static const char *const mode_names[] = {"sync", "federated", NULL};
+    static const char *const mode_names[] = {"sync", "federated", "gossip",
+                                             NULL};
     v = (int)c->mode;
     DML_CHECK(get_enum(o, "mode", false, mode_names, &v, err));
     c->mode = (dml_run_mode)v;
+    /* gossip is a strategy of its own (sync gossip:G): the mode follows
+     * it, so that a plan file giving the strategy alone is one */
+    if (c->sync.kind == DML_SYNC_GOSSIP && c->mode == DML_MODE_SYNC)
+        c->mode = DML_MODE_GOSSIP;
     return DML_OK;
 }
 

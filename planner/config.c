@@ -11,7 +11,7 @@
 
 static const char *const knob_names[DML_KNOB_COUNT] = {
     "dp", "tp", "pp", "v", "mbs", "zero", "recompute", "sp", "schedule",
-    "attn", "threads", "sync", "balance"};
+    "attn", "threads", "sync", "balance", "mode", "graph"};
 
 const char *dml_knob_name(dml_knob k)
 {
@@ -82,10 +82,11 @@ static dml_status parse_item(const char *item, const char *option,
     if (!name_index(key, (const char *const[]){"dp", "tp", "pp", "v", "mbs",
                                                "zero", "recompute", "sp",
                                                "schedule", "attn", "threads",
-                                               "sync", "balance", NULL},
+                                               "sync", "balance", "mode",
+                                               "graph", NULL},
                     &k))
         BAD("unknown knob \"%s\" (dp, tp, pp, v, mbs, zero, recompute, sp, "
-            "schedule, attn, threads, sync, balance)", key);
+            "schedule, attn, threads, sync, balance, mode, graph)", key);
     if (dml_planner_config_has(c, (dml_knob)k))
         BAD("%s is given twice", key);
     if (!val[0])
@@ -160,12 +161,66 @@ static dml_status parse_item(const char *item, const char *option,
         if (!dml_balance_parse(val, &p->balance))
             BAD("balance must be equal, static or dynamic");
         break;
+    case DML_KNOB_MODE:
+        /* federated plans are not searched (yet): their rounds are priced
+         * by their own knobs */
+        if (strcmp(val, "sync") == 0)
+            p->mode = DML_MODE_SYNC;
+        else if (strcmp(val, "gossip") == 0)
+            p->mode = DML_MODE_GOSSIP;
+        else
+            BAD("mode must be sync or gossip");
+        break;
+    case DML_KNOB_GRAPH: {
+        char why[160];
+        if (!dml_graph_spec_parse(val, &p->sync.graph, why, sizeof why))
+            BAD("graph: %s", why);
+        break;
+    }
     default:
         BAD("unknown knob");
     }
     c->fixed |= 1u << k;
     return DML_OK;
 #undef BAD
+}
+
+/* mode, graph and sync agree: graph=G is sync gossip:G (mode gossip,
+ * the sync knob fixed with it), sync=gossip:... is mode gossip, and
+ * mode=gossip alone leaves the graph to the search. */
+static dml_status gossip_knobs(dml_planner_config *c, const char *option,
+                               dml_error *err)
+{
+    dml_parallel_config *p = &c->par;
+    bool has_sync = dml_planner_config_has(c, DML_KNOB_SYNC);
+    bool has_mode = dml_planner_config_has(c, DML_KNOB_MODE);
+    bool gossip_sync = has_sync && p->sync.kind == DML_SYNC_GOSSIP;
+    if (dml_planner_config_has(c, DML_KNOB_GRAPH)) {
+        if (has_sync && !gossip_sync)
+            return dml_error_msg(err, DML_EUSAGE, "%s: graph= is gossip's "
+                                 "(mode=gossip); it does not combine with "
+                                 "sync=%s", option,
+                                 dml_sync_kind_name(p->sync.kind));
+        if (gossip_sync)
+            return dml_error_msg(err, DML_EUSAGE, "%s: give gossip's graph "
+                                 "once: graph=G or sync=gossip:G", option);
+        p->sync.kind = DML_SYNC_GOSSIP;
+        c->fixed |= 1u << DML_KNOB_SYNC;
+        gossip_sync = has_sync = true;
+        if (!has_mode)
+            p->mode = DML_MODE_GOSSIP;
+    }
+    if (has_mode && p->mode == DML_MODE_GOSSIP && has_sync && !gossip_sync)
+        return dml_error_msg(err, DML_EUSAGE, "%s: mode=gossip takes its "
+                             "strategy from graph= (or sync=gossip:G), not "
+                             "sync=%s", option,
+                             dml_sync_kind_name(p->sync.kind));
+    if (has_mode && p->mode == DML_MODE_SYNC && gossip_sync)
+        return dml_error_msg(err, DML_EUSAGE, "%s: mode=sync does not take "
+                             "a gossip graph", option);
+    if (gossip_sync)
+        p->mode = DML_MODE_GOSSIP;
+    return DML_OK;
 }
 
 dml_status dml_planner_config_parse(const char *text, const char *option,
@@ -194,6 +249,7 @@ dml_status dml_planner_config_parse(const char *text, const char *option,
         return dml_error_msg(err, DML_EUSAGE,
                              "%s: empty configuration (e.g. tp=8,pp=4)",
                              option);
+    DML_CHECK(gossip_knobs(&c, option, err));
     *out = c;
     return DML_OK;
 }
@@ -244,6 +300,15 @@ static void add_knob(char *buf, size_t size, const dml_parallel_config *p,
     case DML_KNOB_BALANCE:
         add(buf, size, "balance", dml_balance_name(p->balance));
         break;
+    case DML_KNOB_MODE:
+        add(buf, size, "mode", dml_run_mode_name(p->mode));
+        break;
+    case DML_KNOB_GRAPH: {
+        char t[32];
+        add(buf, size, "graph", dml_graph_spec_format(&p->sync.graph, t,
+                                                      sizeof t));
+        break;
+    }
     default: break;
     }
 }
@@ -264,6 +329,15 @@ char *dml_planner_config_format(const dml_parallel_config *p,
             continue;
         if (k == DML_KNOB_BALANCE && p->balance == DML_BALANCE_EQUAL)
             continue;
+        if (k == DML_KNOB_MODE && p->mode == DML_MODE_SYNC)
+            continue;
+        /* gossip: mode=gossip,graph=G for D-PSGD, sync=gossip:G:topk:K
+         * (which says the graph) for CHOCO */
+        bool choco = p->sync.kind == DML_SYNC_GOSSIP && p->sync.compress > 0;
+        if (k == DML_KNOB_GRAPH && (p->sync.kind != DML_SYNC_GOSSIP || choco))
+            continue;
+        if (k == DML_KNOB_SYNC && p->sync.kind == DML_SYNC_GOSSIP && !choco)
+            continue;
         add_knob(buf, size, p, (dml_knob)k);
     }
     return buf;
@@ -274,8 +348,12 @@ char *dml_planner_config_format_fixed(const dml_planner_config *c, char *buf,
 {
     if (size)
         buf[0] = '\0';
-    for (int k = 0; k < DML_KNOB_COUNT; k++)
+    for (int k = 0; k < DML_KNOB_COUNT; k++) {
+        /* graph=G fixes the sync knob with it: said once */
+        if (k == DML_KNOB_SYNC && dml_planner_config_has(c, DML_KNOB_GRAPH))
+            continue;
         if (dml_planner_config_has(c, (dml_knob)k))
             add_knob(buf, size, &c->par, (dml_knob)k);
+    }
     return buf;
 }

@@ -31,6 +31,11 @@ typedef enum dml_knob {
     DML_KNOB_THREADS,
     DML_KNOB_SYNC,      /* data-parallel strategy (costmodel/sync_spec.h) */
     DML_KNOB_BALANCE,   /* equal, static or dynamic (costmodel/balance.h) */
+    DML_KNOB_MODE,      /* sync or gossip (costmodel/federated_spec.h);
+                           mode=gossip alone searches the graphs */
+    DML_KNOB_GRAPH,     /* gossip's graph (costmodel/gossip_graph.h):
+                           mode=gossip with sync gossip:G fixed (the
+                           sync knob is fixed with it) */
     DML_KNOB_COUNT
 } dml_knob;
 

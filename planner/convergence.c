@@ -201,11 +201,16 @@ int dml_convergence_strategies(const dml_convergence *c, dml_sync_spec *out,
         {.kind = DML_SYNC_POWERSGD, .param = 2},
         {.kind = DML_SYNC_LOCAL, .param = 16},
         {.kind = DML_SYNC_SSP, .param = 2},
+        /* gossip (D-PSGD) on each graph that exists for every n */
+        {.kind = DML_SYNC_GOSSIP, .graph = {DML_GRAPH_ONEPEER_EXP, 0}},
+        {.kind = DML_SYNC_GOSSIP, .graph = {DML_GRAPH_EXP, 0}},
+        {.kind = DML_SYNC_GOSSIP, .graph = {DML_GRAPH_RING, 0}},
+        {.kind = DML_SYNC_GOSSIP, .graph = {DML_GRAPH_TORUS, 0}},
     };
     int n = 0;
     for (size_t i = 0; i < sizeof menu / sizeof menu[0] && n < max; i++)
         out[n++] = menu[i];
-    for (int i = 0; i < c->count && n < max; i++) {
+    for (int i = 0; c && i < c->count && n < max; i++) {
         bool have = dml_convergence_same_math(&c->e[i].sync);
         for (int j = 0; j < n && !have; j++)
             have = dml_sync_spec_equal(&out[j], &c->e[i].sync);

@@ -118,8 +118,9 @@ bool dml_convergence_warning(const dml_convergence *c, const char *model,
 
 /* The strategies a search with a target tries (out[0..max), allreduce
  * first): allreduce, hierarchical, fp16, bf16, topk:0.01, powersgd:2,
- * local:16, ssp:2, and every other strategy c has runs of (its measured
- * topk:0.05 or local:4). Returns how many. */
+ * local:16, ssp:2, gossip on onepeer-exp, exp, ring and torus, and every
+ * other strategy c (may be NULL) has runs of (its measured topk:0.05 or
+ * local:4). Returns how many. */
 int dml_convergence_strategies(const dml_convergence *c, dml_sync_spec *out,
                                int max);
 

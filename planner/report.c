@@ -555,6 +555,16 @@ static json_t *parallel_json(const dml_parallel_config *c,
     if (j)
         json_object_set_new(j, "balance",
                             json_string(dml_balance_name(c->balance)));
+    /* mode (sync, gossip); gossip's graph apart from its knob text */
+    if (j)
+        json_object_set_new(j, "mode",
+                            json_string(dml_run_mode_name(c->mode)));
+    if (j && c->sync.kind == DML_SYNC_GOSSIP) {
+        char g[32];
+        json_object_set_new(j, "graph",
+                            json_string(dml_graph_spec_format(
+                                &c->sync.graph, g, sizeof g)));
+    }
     return j;
 }
 

@@ -54,6 +54,39 @@ static bool dense_twin(const dml_planner *p, const dml_candidate *c,
     return dml_planner_dense_twin(p, c, pred, d, &e) == DML_OK;
 }
 
+/* Gossip against the ring allreduce of the same layout, per step (no
+ * target: the steps each needs are not compared). */
+static char *gossip_step_sentence(const dml_planned *w,
+                                  const dml_prediction *dq,
+                                  const dml_costmodel_detail *dd, char *buf,
+                                  size_t size)
+{
+    const dml_costmodel_detail *g = &w->detail;
+    char t[48], a[32], b[32], c[32], d[32], e[32], f[32], x[32], y[32],
+        z[32];
+    double mine = g->dp_bytes_intra + g->dp_bytes_inter;
+    double dense = dd->dp_bytes_intra + dd->dp_bytes_inter;
+    snprintf(buf, size,
+             "sync=%s %s against the ring allreduce per step (%s vs %s): "
+             "it sends %s a replica (%s between nodes) where the ring "
+             "sends %s (%s); its mixing follows the update (%s exposed) "
+             "where the allreduce overlaps the backward pass (%s exposed of "
+             "%s); the steps to a target are not compared (give "
+             "--target-accuracy with measured runs)",
+             dml_sync_spec_format(&w->plan.par.sync, t, sizeof t),
+             w->plan.pred.step_s <= dq->step_s ? "wins" : "loses",
+             dml_units_seconds(w->plan.pred.step_s, a, sizeof a),
+             dml_units_seconds(dq->step_s, b, sizeof b),
+             dml_units_bytes(mine, c, sizeof c),
+             dml_units_bytes(g->dp_bytes_inter, d, sizeof d),
+             dml_units_bytes(dense, e, sizeof e),
+             dml_units_bytes(dd->dp_bytes_inter, f, sizeof f),
+             dml_units_seconds(g->dp_exposed_s, x, sizeof x),
+             dml_units_seconds(dd->dp_exposed_s, y, sizeof y),
+             dml_units_seconds(dd->dp_comm_s, z, sizeof z));
+    return buf;
+}
+
 char *dml_planner_strategy_sentence(const dml_planner *p,
                                     const dml_planned *w, char *buf,
                                     size_t size)
@@ -61,9 +94,12 @@ char *dml_planner_strategy_sentence(const dml_planner *p,
     buf[0] = '\0';
     dml_prediction dq;
     dml_costmodel_detail dd;
-    if (p->req.target.kind == DML_TARGET_NONE ||
+    bool gossip = w->plan.par.sync.kind == DML_SYNC_GOSSIP;
+    if ((p->req.target.kind == DML_TARGET_NONE && !gossip) ||
         !dense_twin(p, &w->cand, &dq, &dd))
         return buf;
+    if (p->req.target.kind == DML_TARGET_NONE)
+        return gossip_step_sentence(w, &dq, &dd, buf, size);
     char t[48], what[64], link[32], a[32], b[32];
     dml_sync_spec_format(&w->plan.par.sync, t, sizeof t);
     dml_target_format(&p->req.target, what, sizeof what);

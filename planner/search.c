@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "planner/convergence.h"
 
 #define DIVISORS_MAX 2048 /* a number below 2^31 has at most 1600 */
 
@@ -363,6 +364,33 @@ static void walk_mbs(walk *w, int64_t global_batch)
     }
 }
 
+/* mode fixed, sync not: gossip's graphs (with the request's convergence
+ * factors where it has them), or every strategy but gossip. */
+static int mode_choices(const walk *w, bool gossip, bool spans,
+                        dml_sync_spec *out, double *factor)
+{
+    const dml_search_request *q = w->req;
+    if (w->cand.par.dp < 2 && gossip)
+        return 0; /* one replica has no neighbours */
+    dml_sync_spec menu[DML_SEARCH_SYNC_MAX];
+    int nmenu = q->syncs ? q->nsyncs : dml_convergence_strategies(NULL, menu,
+                                                                  DML_SEARCH_SYNC_MAX);
+    const dml_sync_spec *from = q->syncs ? q->syncs : menu;
+    int n = 0;
+    for (int i = 0; i < nmenu && n < DML_SEARCH_SYNC_MAX; i++) {
+        dml_sync_kind k = from[i].kind;
+        if ((k == DML_SYNC_GOSSIP) != gossip ||
+            (k == DML_SYNC_HIERARCHICAL && !spans) ||
+            (!gossip && i > 0 && w->cand.par.dp < 2) ||
+            (!gossip && !q->syncs && k != DML_SYNC_ALLREDUCE &&
+             k != DML_SYNC_HIERARCHICAL))
+            continue;
+        out[n] = from[i];
+        factor[n++] = q->syncs && q->sync_factor ? q->sync_factor[i] : 1.0;
+    }
+    return n;
+}
+
 /* The data-parallel strategies to try for w->cand's dp, tp, pp, with
  * their convergence factors: the fixed one; else the flat ring, node by
  * node where that differs from it (space.h,
@@ -379,6 +407,9 @@ static int sync_choices(const walk *w, dml_sync_spec *out, double *factor)
     }
     bool spans = dml_planner_sync_spans_nodes(&q->space, p->dp, p->tp,
                                               p->pp);
+    if (fixed(w, DML_KNOB_MODE))
+        return mode_choices(w, q->fixed.par.mode == DML_MODE_GOSSIP, spans,
+                            out, factor);
     if (!q->syncs) {
         dml_sync_spec_init(&out[0]);
         factor[0] = factor[1] = 1.0;
@@ -427,6 +458,10 @@ static void walk_options(walk *w, int64_t global_batch)
             }
             for (int y = 0; y < nsync; y++) {
                 p->sync = syncs[y];
+                /* gossip is its own mode (plan.c keeps the two agreeing) */
+                p->mode = p->sync.kind == DML_SYNC_GOSSIP ? DML_MODE_GOSSIP
+                          : p->mode == DML_MODE_GOSSIP    ? DML_MODE_SYNC
+                                                          : p->mode;
                 w->factor = factors[y];
                 /* a fixed strategy refuses ZeRO stages (a rejection); a
                  * searched one is only proposed where it runs */

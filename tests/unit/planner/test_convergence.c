@@ -226,20 +226,22 @@ static void history_decides_the_strategy(void **state)
     int fd = mkstemp(path);
     assert_true(fd >= 0);
     close(fd);
-    static const char *const syncs[] = {"allreduce", "topk:0.01",
-                                        "local:16", "fp16", "bf16",
-                                        "powersgd:2", "ssp:2"};
+    static const char *const syncs[] = {
+        "allreduce", "topk:0.01", "local:16", "fp16", "bf16", "powersgd:2",
+        "ssp:2", "gossip:onepeer-exp", "gossip:exp", "gossip:ring",
+        "gossip:torus"};
     char warning[768];
     /* local SGD's cheap steps cost 4x the steps: another strategy wins */
-    int slow_local[] = {100, 100, 400, 100, 100, 100, 100};
-    write_history(path, syncs, slow_local, 7);
+    int slow_local[] = {100, 100, 400, 100, 100, 100, 100, 100, 100, 100,
+                        100};
+    write_history(path, syncs, slow_local, 11);
     assert_int_not_equal(winner(path, warning, sizeof warning),
                          DML_SYNC_LOCAL);
     assert_string_equal(warning, "");
     /* as many steps: its cheaper step wins (without history it does too:
      * the step time alone) */
-    int same[] = {100, 100, 100, 100, 100, 100, 100};
-    write_history(path, syncs, same, 7);
+    int same[] = {100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100};
+    write_history(path, syncs, same, 11);
     dml_sync_kind w = winner(path, warning, sizeof warning);
     assert_int_equal(w, DML_SYNC_LOCAL);
     /* only allreduce measured: the rest assumed, and the warning says so
@@ -252,7 +254,7 @@ static void history_decides_the_strategy(void **state)
     /* local:16's only run failed: stopped for a diverged loss it counts
      * as never reaching the target, and the cheap step no longer wins;
      * failed otherwise (a node lost) it says nothing */
-    write_history(path, syncs, same, 7);
+    write_history(path, syncs, same, 11);
     sqlite3 *s = NULL;
     assert_int_equal(sqlite3_open(path, &s), SQLITE_OK);
     assert_int_equal(

@@ -88,6 +88,34 @@ static void config_parses_every_knob(void **state)
     assert_false(dml_planner_config_has(&d, DML_KNOB_DP));
     dml_planner_config_format_fixed(&d, text, sizeof text);
     assert_string_equal(text, "tp=4,pp=8");
+
+    /* gossip: graph=G is sync gossip:G in mode gossip, fixed; mode=gossip
+     * alone leaves the graph to the search; CHOCO says its graph in sync */
+    assert_int_equal(dml_planner_config_parse("dp=8,graph=onepeer-exp",
+                                              "--config", &d, &err),
+                     DML_OK);
+    assert_true(dml_planner_config_has(&d, DML_KNOB_SYNC));
+    assert_int_equal(d.par.mode, DML_MODE_GOSSIP);
+    assert_int_equal(d.par.sync.kind, DML_SYNC_GOSSIP);
+    assert_int_equal(d.par.sync.graph.kind, DML_GRAPH_ONEPEER_EXP);
+    dml_planner_config_format(&d.par, DML_MODEL_MLP, text, sizeof text);
+    assert_non_null(strstr(text, ",mode=gossip,graph=onepeer-exp"));
+    assert_null(strstr(text, "sync="));
+    assert_int_equal(dml_planner_config_parse(text, "--config", &c, &err),
+                     DML_OK);
+    assert_memory_equal(&c.par, &d.par, sizeof c.par);
+    dml_planner_config_format_fixed(&d, text, sizeof text);
+    assert_string_equal(text, "dp=8,graph=onepeer-exp");
+    assert_int_equal(dml_planner_config_parse("mode=gossip", "--config", &d,
+                                              &err),
+                     DML_OK);
+    assert_false(dml_planner_config_has(&d, DML_KNOB_SYNC));
+    assert_int_equal(dml_planner_config_parse("sync=gossip:ring:topk:0.1",
+                                              "--config", &d, &err),
+                     DML_OK);
+    assert_int_equal(d.par.mode, DML_MODE_GOSSIP);
+    dml_planner_config_format(&d.par, DML_MODEL_MLP, text, sizeof text);
+    assert_non_null(strstr(text, "sync=gossip:ring:topk:0.1,mode=gossip"));
 }
 
 static void config_errors_name_the_item(void **state)
@@ -119,6 +147,13 @@ static void config_errors_name_the_item(void **state)
     expect_parse_error("tp=", "tp needs a value");
     expect_parse_error("", "empty configuration");
     expect_parse_error("tp=2,,pp=2", "empty item");
+    expect_parse_error("mode=star", "mode must be sync or gossip");
+    expect_parse_error("graph=star", "graph: not a graph");
+    expect_parse_error("graph=ring,sync=topk:0.01", "does not combine");
+    expect_parse_error("graph=ring,sync=gossip:exp", "give gossip's graph "
+                                                     "once");
+    expect_parse_error("mode=gossip,sync=allreduce", "mode=gossip takes");
+    expect_parse_error("mode=sync,graph=ring", "mode=sync does not take");
 }
 
 static dml_planner_space space_of(const dml_model_spec *m, int64_t devices,
