@@ -109,16 +109,18 @@ json_get() {
 # mlp_dp4_plan NAME SYNC BATCH ZERO SCHEDULE: $scratch/NAME.json, dp=4 of
 # mlp-fmnist's 784-256-256-10 MLP with SYNC and ZERO, BATCH samples a step
 # (a quarter per replica), SGD; SCHEDULE the rest of the "schedule" object
-# after its optimizer (rates, warmup, decay, weight decay...).
+# after its optimizer (rates, warmup, decay, weight decay...). DP=N in the
+# environment: dp=N instead of 4 (BATCH / N per replica).
 mlp_dp4_plan() {
+  local dp=${DP:-4}
   cat >"$scratch/$1.json" <<JSON
 {
   "schema_version": 1,
   "kind": "plan",
   "model": {"type": "mlp", "name": "mlp-fmnist", "input": 784,
             "hidden": [256, 256], "output": 10, "dtype": "fp32"},
-  "cluster": {"name": "emu", "devices": 4},
-  "parallel": {"dp": 4, "tp": 1, "pp": 1, "mbs": $(($3 / 4)),
+  "cluster": {"name": "emu", "devices": $dp},
+  "parallel": {"dp": $dp, "tp": 1, "pp": 1, "mbs": $(($3 / dp)),
                "microbatches": 1, "zero": $4, "schedule": "1f1b",
                "threads_per_rank": 1, "sync": "$2"},
   "placement": {"order": "tp-pp-dp",
