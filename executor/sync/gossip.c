@@ -47,10 +47,14 @@
  *
  * A lost neighbour: Open MPI 4.1 cannot go on with a communicator that
  * lost a rank (no ULFM here); what it does is tear the job down when a
- * rank dies (executor/heartbeat.h), and the elastic supervisor dml-run
- * relaunches on the ranks left, where the graph is built again for their
- * number (every graph exists for any n; random:D redrawn, or refused with
- * the reason when D no longer fits). A neighbour that hangs without
+ * rank dies (executor/heartbeat.h), so no rank hangs. A run started on
+ * the ranks left builds its graph for their number (every graph exists
+ * for any n; random:D redrawn, or refused with the reason when D no
+ * longer fits). What does not follow yet: resuming a gossip checkpoint
+ * on fewer ranks, which the elastic supervisor dml-run would do, is
+ * refused (the replicas' weights and optimizer states differ, as local
+ * SGD's do: executor/ckpt_relayout.c), so dml-run stops there with
+ * dml-exec's one-line reason instead of continuing. A neighbour that hangs without
  * dying would leave its peers in the exchange for ever: the exchange is
  * non-blocking and polled against a deadline (DML_GOSSIP_TIMEOUT_S,
  * default 300 s), past which the rank logs which neighbours it waited
