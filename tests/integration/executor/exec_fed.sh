@@ -14,25 +14,6 @@ data=/usr/share/datasets/fashion-mnist
 [ -f $data/train-images-idx3-ubyte.gz ] || { echo "skip: no $data"; exit 77; }
 enter_work
 
-# fed_plan NAME FEDERATED-JSON
-fed_plan() {
-    cat >"$1.json" <<JSON
-{
-  "schema_version": 1,
-  "kind": "plan",
-  "model": {"type": "mlp", "name": "mlp-fmnist", "input": 784,
-            "hidden": [256, 256], "output": 10, "dtype": "fp32"},
-  "cluster": {"name": "test-localhost", "devices": 2},
-  "parallel": {"dp": 2, "tp": 1, "pp": 1, "mbs": 10, "microbatches": 1,
-               "mode": "federated"},
-  "placement": {"order": "tp-pp-dp",
-                "stages": [{"stage": 0, "first_layer": 0, "last_layer": 2}]},
-  "schedule": {"global_batch": 20, "optimizer": "sgd", "peak_lr": 0.05,
-               "decay": "constant"},
-  "federated": $2
-}
-JSON
-}
 base='"clients": 20, "sample": 0.1, "epochs": 1, "batch": 10,
       "split": "iid", "lr": 0.05, "stragglers": 0.5'
 fed_plan plain "{$base}"

@@ -58,3 +58,21 @@ run_exec() {
     shift
     "$MPIEXEC" --oversubscribe -np "$np" "$DML_BIN/dml-exec" "$@"
 }
+
+# fed_plan NAME FEDERATED-JSON: NAME.json, a federated plan (issue 18) of
+# mlp-fmnist on 2 ranks with that federated section.
+fed_plan() {
+    cat >"$1.json" <<JSON
+{"schema_version": 1, "kind": "plan",
+ "model": {"type": "mlp", "name": "mlp-fmnist", "input": 784,
+           "hidden": [256, 256], "output": 10, "dtype": "fp32"},
+ "cluster": {"name": "test-localhost", "devices": 2},
+ "parallel": {"dp": 2, "tp": 1, "pp": 1, "mbs": 10, "microbatches": 1,
+              "mode": "federated"},
+ "placement": {"order": "tp-pp-dp",
+               "stages": [{"stage": 0, "first_layer": 0, "last_layer": 2}]},
+ "schedule": {"global_batch": 20, "optimizer": "sgd", "peak_lr": 0.05,
+              "decay": "constant"},
+ "federated": $2}
+JSON
+}
