@@ -11,9 +11,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 enter_work
-compare="$DML_BIN/../tests/integration/executor/exec_compare"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+counted_failures
 
 # run NAME: dml-exec of NAME.json on 4 ranks, JSON to NAME.out
 run() {

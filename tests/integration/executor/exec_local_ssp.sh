@@ -21,9 +21,7 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 enter_work
-compare="$DML_BIN/../tests/integration/executor/exec_compare"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+counted_failures
 
 # run NAME NP ARGS...: dml-exec with the common options, JSON to NAME.out
 run() {

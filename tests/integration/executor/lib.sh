@@ -8,6 +8,14 @@ enter_work() {
     cd "$work"
 }
 
+# counted_failures: $compare (exec_compare) and fail MESSAGE, which
+# prints the message and counts it in $failures (the test then exits 1).
+counted_failures() {
+    compare="$DML_BIN/../tests/integration/executor/exec_compare"
+    failures=0
+    fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+}
+
 # make_plan FILE DP TP PP ZERO MBS MICROBATCHES SCHEDULE OPTIMIZER STAGES
 #   writes a plan for the small MLP of the equivalence tests
 #   (32 -> [16, 16] -> 4, synthetic data) with the given layout. STAGES is
