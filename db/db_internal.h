@@ -23,6 +23,7 @@ struct dml_db {
     sqlite3 *conn;   /* the one connection this handle owns */
     char *path;      /* as given to dml_db_open */
     bool explicit_tx; /* dml_db_begin() is in force */
+    bool immutable;  /* reopened read-only on read-only media */
 };
 
 /* ---- opening and migrations (db.c, migrate.c) ---- */

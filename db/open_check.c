@@ -152,6 +152,7 @@ dml_status dml__db_reopen_immutable(dml_db *db, dml_error *err)
         return db->conn ? dml__db_fail(db, rc, "opening read-only", err)
                         : dml_error_msg(err, DML_ENOMEM, "out of memory");
     sqlite3_extended_result_codes(db->conn, 1);
+    db->immutable = true;
     char wal[PATH_MAX + 8];
     snprintf(wal, sizeof wal, "%s-wal", db->path);
     struct stat st;

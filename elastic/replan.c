@@ -11,6 +11,7 @@
 #include "common/file.h"
 #include "costmodel/plan.h"
 #include "costmodel/sync_spec.h"
+#include "db/once.h"
 #include "planner/planner.h"
 
 /* The plan's model as a spec file the planner reads. */
@@ -31,7 +32,7 @@ static dml_status write_model(const dml_plan *orig, const char *path,
 
 /* Search for ranks devices with the knobs fixed as replan.h says. */
 static dml_status plan_once(const dml_plan *orig, const char *model_path,
-                            const char *cluster, const char *db_path,
+                            const char *cluster, dml_db *db,
                             int ranks, int zero, dml_planner **out,
                             dml_error *err)
 {
@@ -39,7 +40,12 @@ static dml_status plan_once(const dml_plan *orig, const char *model_path,
     dml_planner_request_init(&req);
     req.model = model_path;
     req.cluster = cluster ? cluster : orig->cluster_name;
-    req.db_path = db_path;
+    /* the supervisor's connection, not a second one of the planner's */
+    dml_db_once once = {.path = dml_db_path(db), .db = db};
+    if (db) {
+        req.db_path = once.path;
+        req.db = &once;
+    }
     req.devices = ranks;
     req.global_batch = orig->sched.global_batch;
     req.top_k = 1;
@@ -63,7 +69,7 @@ static dml_status plan_once(const dml_plan *orig, const char *model_path,
 }
 
 dml_status dml_elastic_replan(const char *plan_path, const char *cluster,
-                              const char *db_path, int ranks,
+                              dml_db *db, int ranks,
                               const char *out_path, char *summary,
                               size_t size, dml_error *err)
 {
@@ -77,12 +83,12 @@ dml_status dml_elastic_replan(const char *plan_path, const char *cluster,
         s = write_model(orig, model_path, err);
     dml_planner *p = NULL;
     if (s == DML_OK) {
-        s = plan_once(orig, model_path, cluster, db_path, ranks,
+        s = plan_once(orig, model_path, cluster, db, ranks,
                       orig->par.zero > 1 ? 1 : orig->par.zero, &p, err);
         /* ZeRO-1 needs dp > 1: a layout without data parallelism may be
          * all that fits, and it has nothing to shard */
         if (s == DML_EINFEASIBLE && orig->par.zero != 0)
-            s = plan_once(orig, model_path, cluster, db_path, ranks, 0, &p,
+            s = plan_once(orig, model_path, cluster, db, ranks, 0, &p,
                           err);
     }
     if (s == DML_OK) {

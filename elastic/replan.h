@@ -20,17 +20,19 @@
 #include <stddef.h>
 
 #include "common/error.h"
+#include "db/db.h"
 
 /*
  * Plan the training of the plan file at plan_path for `ranks` ranks of
  * cluster (a preset or spec file; NULL: the plan's cluster name) and
  * write it to out_path; summary gets "dp=3 tp=1 pp=1 zero=1, 4 x 4
- * micro-batches" and the like. db_path is read for calibrations the
- * planner uses (may be NULL). DML_EINFEASIBLE when no layout of that many
+ * micro-batches" and the like. db, the supervisor's open database, is
+ * what the planner reads (NULL: it opens $DML_DB or dml.db itself when
+ * it needs to). DML_EINFEASIBLE when no layout of that many
  * ranks fits.
  */
 dml_status dml_elastic_replan(const char *plan_path, const char *cluster,
-                              const char *db_path, int ranks,
+                              dml_db *db, int ranks,
                               const char *out_path, char *summary,
                               size_t size, dml_error *err);
 

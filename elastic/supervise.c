@@ -475,7 +475,7 @@ static dml_status replan_and_resume(job *j, int attempt, const launch *l,
         char path[PATH_MAX + 32], name[32];
         snprintf(name, sizeof name, "plan-%d.json", attempt + 2);
         elastic_path(j, name, path, sizeof path);
-        DML_CHECK(dml_elastic_replan(j->plan0, j->o->cluster, j->db_path,
+        DML_CHECK(dml_elastic_replan(j->plan0, j->o->cluster, j->db,
                                      ranks, path, summary, sizeof summary,
                                      err));
         decide(j, "plan", -1, ranks, NAN, "new plan for %d ranks%s: %s (%s)",

@@ -131,7 +131,7 @@ void dml_convergence_from_curves(const dml_target *t,
     free(scratch);
 }
 
-dml_status dml_convergence_load(const char *db_path, const char *model,
+dml_status dml_convergence_load(dml_db_once *once, const char *model,
                                 int64_t global_batch, const dml_target *t,
                                 dml_convergence *out, dml_error *err)
 {
@@ -141,13 +141,11 @@ dml_status dml_convergence_load(const char *db_path, const char *model,
     dml_db *db = NULL;
     dml_error e2;
     /* no database yet: no history, which the warning says */
-    if (dml_db_open_existing(dml_db_default_path(db_path), &db, &e2) !=
-        DML_OK)
+    if (dml_db_once_read(once, &db, &e2) != DML_OK)
         return DML_OK;
     dml_db_curve_point *pts = NULL;
     size_t n = 0;
     dml_status s = dml_db_list_curves(db, model, global_batch, &pts, &n, err);
-    dml_db_close(db);
     if (s == DML_OK)
         dml_convergence_from_curves(t, pts, n, out);
     free(pts);

@@ -36,6 +36,7 @@
 #include "common/error.h"
 #include "costmodel/sync_spec.h"
 #include "db/convergence_query.h"
+#include "db/once.h"
 
 #define DML_CONVERGENCE_MAX 32         /* strategies kept */
 #define DML_CONVERGENCE_LOSS_WINDOW 10 /* steps a loss target averages */
@@ -85,9 +86,9 @@ void dml_convergence_from_curves(const dml_target *t,
                                  const dml_db_curve_point *pts, size_t n,
                                  dml_convergence *out);
 
-/* The history of model at global_batch from the database at db_path
- * (none there, or no database: an empty history, not an error). */
-dml_status dml_convergence_load(const char *db_path, const char *model,
+/* The history of model at global_batch from the database db (none
+ * there, or no database: an empty history, not an error). */
+dml_status dml_convergence_load(dml_db_once *db, const char *model,
                                 int64_t global_batch, const dml_target *t,
                                 dml_convergence *out, dml_error *err);
 

@@ -67,12 +67,10 @@ const char *dml_planner_probe_text(const dml_db_probe_origin *o, char *buf,
 static dml_status load_this_cluster(dml_planner *p, dml_error *err)
 {
     dml_db *db = NULL;
-    DML_CHECK(dml_db_open_existing(dml_db_default_path(p->req.db_path), &db,
-                                   err));
+    DML_CHECK(dml_db_once_read(p->db, &db, err));
     char *text = NULL;
     dml_status s = dml_db_this_cluster(db, &text, &p->this_probe,
                                        &p->this_passed, err);
-    dml_db_close(db);
     if (s != DML_OK)
         return s;
     p->cluster_db_id = p->this_probe.cluster_id;
@@ -107,13 +105,13 @@ static dml_status load_this_cluster(dml_planner *p, dml_error *err)
 
 static dml_status measured_noise_scale(dml_planner *p, dml_error *err)
 {
-    const char *path = dml_db_default_path(p->req.db_path);
+    const char *path = p->db->path;
     const char *ask = "pass --noise-scale B (the gradient noise scale in "
                       "samples), or a fixed --global-batch, or measure one "
                       "with dml-exec";
     dml_db *db = NULL;
     dml_error e2;
-    if (dml_db_open_existing(path, &db, &e2) != DML_OK)
+    if (dml_db_once_read(p->db, &db, &e2) != DML_OK)
         return dml_error_msg(err, DML_EUSAGE,
                              "--global-batch auto needs a noise scale and "
                              "there is no database at %s: %s", path, ask);
@@ -121,7 +119,6 @@ static dml_status measured_noise_scale(dml_planner *p, dml_error *err)
     double b = 0;
     dml_status s = dml_db_latest_noise_scale(db, p->model.name, &b, &run, &n,
                                              &e2);
-    dml_db_close(db);
     if (s == DML_ENOTFOUND)
         return dml_error_msg(err, DML_EUSAGE,
                              "--global-batch auto needs a noise scale and "
@@ -373,7 +370,7 @@ static dml_status prepare_convergence(dml_planner *p, dml_error *err)
                              "steps to a target are measured at one batch",
                              r->target.kind == DML_TARGET_LOSS ? "loss"
                                                                : "accuracy");
-    DML_CHECK(dml_convergence_load(r->db_path, p->model.name,
+    DML_CHECK(dml_convergence_load(p->db, p->model.name,
                                    r->global_batch, &r->target, &p->conv,
                                    err));
     p->nsyncs = dml_convergence_strategies(&p->conv, p->syncs,
@@ -397,6 +394,8 @@ dml_status dml_planner_new(const dml_planner_request *req, dml_planner **out,
     if (!p)
         return dml_error_msg(err, DML_ENOMEM, "out of memory");
     p->req = *req;
+    dml_db_once_init(&p->own_db, dml_db_default_path(req->db_path));
+    p->db = req->db ? req->db : &p->own_db;
     const char *data_dir = dml_costmodel_data_dir(req->data_dir);
     dml_status s = DML_OK;
     if (!req->model || !req->model[0])
@@ -460,6 +459,7 @@ void dml_planner_free(dml_planner *p)
     free(p->splits);
     free(p->plans);
     dml_search_result_free(&p->result);
+    dml_db_once_close(&p->own_db);
     free(p);
 }
 

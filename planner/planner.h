@@ -28,6 +28,7 @@
 #include "common/error.h"
 #include "costmodel/step_time.h"
 #include "db/cluster_query.h"
+#include "db/once.h"
 #include "planner/batch.h"
 #include "planner/config.h"
 #include "planner/convergence.h"
@@ -43,6 +44,9 @@ typedef struct dml_planner_request {
     const char *data_dir;       /* preset folder; NULL = compiled-in */
     const char *db_path;        /* database read for "this" and a measured
                                    noise scale */
+    dml_db_once *db;            /* the tool's connection to db_path, opened
+                                   when first needed (db/once.h); NULL =
+                                   the planner's own */
     int64_t nodes;              /* --nodes; 0 = as the spec says */
     int64_t devices;            /* --devices; 0 = every device */
     int64_t global_batch;       /* samples per step; 0 = automatic */
@@ -148,6 +152,9 @@ typedef struct dml_planner {
     double sync_factor[DML_SEARCH_SYNC_MAX];  /* their steps to the
                                    target over dense's */
     char conv_warning[768];     /* the one line the tool warns, "" none */
+    dml_db_once own_db;         /* db_path, when the request brings none */
+    dml_db_once *db;            /* req.db, else &own_db: every read of the
+                                   database goes through it */
 } dml_planner;
 
 /* A probe run as the report and warnings name it: "probe run 3 (2 ranks

@@ -25,6 +25,7 @@
 #include "common/units.h"
 #include "common/version.h"
 #include "db/db.h"
+#include "db/once.h"
 #include "planner/config.h"
 #include "planner/export.h"
 #include "planner/planner.h"
@@ -506,8 +507,7 @@ static dml_status apply_calibration(const options *o, dml_planner *p,
     if (o->no_calibration)
         return DML_OK;
     dml_db *db = NULL;
-    dml_status s = dml_db_open_existing(dml_db_default_path(o->req.db_path),
-                                        &db, err);
+    dml_status s = dml_db_once_read(o->req.db, &db, err);
     if (s == DML_ENOTFOUND && !o->recalibrate) {
         dml_error_clear(err);
         return DML_OK;
@@ -518,7 +518,6 @@ static dml_status apply_calibration(const options *o, dml_planner *p,
     if (s == DML_OK)
         s = dml_calibration_load(db, p->cluster.fingerprint, cal, found,
                                  err);
-    dml_db_close(db);
     DML_CHECK(s);
     if (!*found)
         return DML_OK;
@@ -562,9 +561,9 @@ static dml_status finish(const options *o, dml_planner *p,
                          const dml_calibration_applied *cal, bool cal_found,
                          dml_error *err)
 {
-    const char *db_path = dml_db_default_path(o->req.db_path);
+    const char *db_path = o->req.db->path;
     dml_db *db = NULL;
-    DML_CHECK(dml_db_open(db_path, &db, err));
+    DML_CHECK(dml_db_once_write(o->req.db, &db, err));
     dml_status s = dml_planner_record(db, p, err);
     dml_tune_report tune;
     memset(&tune, 0, sizeof tune);
@@ -598,7 +597,6 @@ static dml_status finish(const options *o, dml_planner *p,
         if (s == DML_OK)
             win = recal;
     }
-    dml_db_close(db);
     if (s != DML_OK) {
         free(recal);
         dml_tune_report_free(&tune);
@@ -751,6 +749,11 @@ int main(int argc, char **argv)
         return 0;
     }
     o.req.data_dir = data_dir;
+    /* every step that reads or writes the database asks this one handle,
+     * so the file is opened once, when first needed */
+    dml_db_once db;
+    dml_db_once_init(&db, dml_db_default_path(o.req.db_path));
+    o.req.db = &db;
     /* Trials run in process groups of their own, which a terminal's
      * Ctrl-C does not reach: catch it (and SIGTERM) so that the tuning
      * loop stops the running trial instead of leaving it orphaned. */
@@ -796,6 +799,7 @@ int main(int argc, char **argv)
     if (s == DML_OK)
         s = finish(&o, p, o.why_not ? &why : NULL, &cal, cal_found, &err);
     dml_planner_free(p);
+    dml_db_once_close(&db);
     if (s == DML_OK)
         return 0;
     /* Stopped by a signal: the one line reads as dml-probe's

@@ -27,6 +27,7 @@
 #include "db/db.h"
 #include "db/db_internal.h"
 #include "db/history.h"
+#include "db/once.h"
 #include "db/plan_store.h"
 #include "db/probe_store.h"
 #include "db/run_store.h"
@@ -632,6 +633,40 @@ static void missing_directory_and_missing_file(void **state)
     assert_int_equal(dml_db_open(f->dir, &db, &err), DML_EINPUT);
 }
 
+/* A tool's reads and its write share one connection (db/once.h): reads
+ * before the file exists create nothing, the write creates it, and every
+ * later step gets the same connection. */
+static void once_opens_one_connection_when_first_needed(void **state)
+{
+    fixture *f = *state;
+    dml_db_once once;
+    dml_db_once_init(&once, f->path);
+    dml_db *db = NULL;
+    dml_error err;
+    assert_int_equal(dml_db_once_read(&once, &db, &err), DML_ENOTFOUND);
+    assert_null(db);
+    assert_int_equal(dml_db_once_read(&once, &db, &err), DML_ENOTFOUND);
+    assert_false(exists(f->path));
+
+    assert_int_equal(dml_db_once_write(&once, &db, &err), DML_OK);
+    assert_true(exists(f->path));
+    dml_db *again = NULL;
+    assert_int_equal(dml_db_once_read(&once, &again, &err), DML_OK);
+    assert_ptr_equal(again, db);
+    assert_int_equal(dml_db_once_write(&once, &again, &err), DML_OK);
+    assert_ptr_equal(again, db);
+    assert_int_equal(dml_db_schema_version(db), DML_DB_SCHEMA_VERSION);
+    dml_db_once_close(&once);
+    assert_null(once.db);
+
+    /* an existing file: the first read opens it, the write reuses it */
+    dml_db_once_init(&once, f->path);
+    assert_int_equal(dml_db_once_read(&once, &db, &err), DML_OK);
+    assert_int_equal(dml_db_once_write(&once, &again, &err), DML_OK);
+    assert_ptr_equal(again, db);
+    dml_db_once_close(&once);
+}
+
 /* ---- probe records ---- */
 
 static void record_probe_writes_every_row_and_the_summary(void **state)
@@ -1149,6 +1184,9 @@ int main(void)
                                         make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(text_file_is_refused_and_left_alone,
                                         make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(
+            once_opens_one_connection_when_first_needed, make_dir,
+            remove_dir),
         cmocka_unit_test_setup_teardown(missing_directory_and_missing_file,
                                         make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(
