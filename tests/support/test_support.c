@@ -1,10 +1,13 @@
 /*
  * test_support.c: the shared test set-up of test_support.h.
  */
+#define _GNU_SOURCE /* mkdtemp, nftw */
 #include "tests/support/test_support.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "costmodel/model_spec.h"
@@ -102,4 +105,24 @@ void dml_test_remove_db(const char *path)
     unlink(side);
     snprintf(side, sizeof side, "%s-shm", path);
     unlink(side);
+}
+
+bool dml_test_tmpdir(const char *name, char *dir, size_t size)
+{
+    int n = snprintf(dir, size, "/tmp/dml-test-%s-XXXXXX", name);
+    return n > 0 && (size_t)n < size && mkdtemp(dir) != NULL;
+}
+
+static int remove_one(const char *p, const struct stat *st, int flag,
+                      struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+bool dml_test_rmtree(const char *path)
+{
+    return nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS) == 0;
 }

@@ -9,6 +9,8 @@
 #ifndef DML_TEST_SUPPORT_H
 #define DML_TEST_SUPPORT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "common/error.h"
@@ -54,5 +56,13 @@ void dml_test_cosine_schedule(dml_train_schedule *s);
 /* Remove the database file at path and its -wal and -shm files (those
  * that exist). */
 void dml_test_remove_db(const char *path);
+
+/* A new, empty folder /tmp/dml-test-NAME-XXXXXX; its path goes to dir
+ * (size bytes: 64 hold a short name). False when it cannot be made. */
+bool dml_test_tmpdir(const char *name, char *dir, size_t size);
+
+/* Remove path and everything below it, links not followed; false when
+ * something could not be removed. */
+bool dml_test_rmtree(const char *path);
 
 #endif

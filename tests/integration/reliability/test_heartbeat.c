@@ -15,12 +15,7 @@
  *     and left as it was: the FIFO not removed, the linked file not
  *     truncated, the device not opened (issue 13).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <signal.h>
 #include <stdbool.h>
@@ -438,20 +433,15 @@ static void only_regular_files_are_state_files(void **state)
     dml_heartbeat_close(hb, 1, "finished");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(killed_rank_is_named, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            sigcont_marks_stopped_until_the_next_step, setup, teardown),
-        cmocka_unit_test(reports_of_whole_jobs),
-        cmocka_unit_test_setup_teardown(a_closed_heartbeat_says_finished,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(numbers_are_read_whole, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(only_regular_files_are_state_files,
-                                        setup, teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(killed_rank_is_named, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(
+        sigcont_marks_stopped_until_the_next_step, setup, teardown),
+    cmocka_unit_test(reports_of_whole_jobs),
+    cmocka_unit_test_setup_teardown(a_closed_heartbeat_says_finished,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(numbers_are_read_whole, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(only_regular_files_are_state_files,
+                                    setup, teardown))

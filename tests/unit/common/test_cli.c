@@ -3,11 +3,7 @@
  * getopt loop, its usage errors in both wordings, whole numbers, paths,
  * --help/--version and the error line.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,15 +271,10 @@ static void help_version_and_error_line(void **state)
     fclose(f);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parse_hands_options_to_the_callback),
-        cmocka_unit_test(parse_words_usage_errors_per_style),
-        cmocka_unit_test(whole_numbers_and_paths),
-        cmocka_unit_test(real_numbers_in_range),
-        cmocka_unit_test(unsigned_whole_numbers),
-        cmocka_unit_test(help_version_and_error_line),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(parse_hands_options_to_the_callback),
+    cmocka_unit_test(parse_words_usage_errors_per_style),
+    cmocka_unit_test(whole_numbers_and_paths),
+    cmocka_unit_test(real_numbers_in_range),
+    cmocka_unit_test(unsigned_whole_numbers),
+    cmocka_unit_test(help_version_and_error_line))

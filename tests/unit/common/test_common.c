@@ -3,11 +3,7 @@
  * atomic files, the RNG, the plain progress lines and the times dml
  * stores.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -488,21 +484,16 @@ static void progress_prints_plain_lines_where_not_a_terminal(void **state)
     fclose(f);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(status_table_is_consistent),
-        cmocka_unit_test(error_formats_file_line_col_field),
-        cmocka_unit_test(json_errors_point_at_the_value),
-        cmocka_unit_test(json_parse_errors_have_positions),
-        cmocka_unit_test(json_missing_file_is_bad_input),
-        cmocka_unit_test(units_format_and_parse),
-        cmocka_unit_test(atomic_write_replaces_whole_file),
-        cmocka_unit_test(atomic_write_parts_in_order),
-        cmocka_unit_test(rng_is_deterministic_and_uniform),
-        cmocka_unit_test(times_are_iso8601_with_milliseconds),
-        cmocka_unit_test(progress_line_names_phase_elapsed_and_what_is_left),
-        cmocka_unit_test(progress_prints_plain_lines_where_not_a_terminal),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(status_table_is_consistent),
+    cmocka_unit_test(error_formats_file_line_col_field),
+    cmocka_unit_test(json_errors_point_at_the_value),
+    cmocka_unit_test(json_parse_errors_have_positions),
+    cmocka_unit_test(json_missing_file_is_bad_input),
+    cmocka_unit_test(units_format_and_parse),
+    cmocka_unit_test(atomic_write_replaces_whole_file),
+    cmocka_unit_test(atomic_write_parts_in_order),
+    cmocka_unit_test(rng_is_deterministic_and_uniform),
+    cmocka_unit_test(times_are_iso8601_with_milliseconds),
+    cmocka_unit_test(progress_line_names_phase_elapsed_and_what_is_left),
+    cmocka_unit_test(progress_prints_plain_lines_where_not_a_terminal))

@@ -3,11 +3,7 @@
  * (common/plot.h): quoting, absent numbers, the message when gnuplot is
  * missing, gnuplot's own failure, and an SVG that parses as one.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -163,14 +159,9 @@ static void an_svg_is_written_whole(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(fields_are_quoted_as_rfc4180_says),
-        cmocka_unit_test(numbers_read_back_and_nan_is_empty),
-        cmocka_unit_test(a_missing_gnuplot_is_one_clear_line),
-        cmocka_unit_test(nothing_to_draw_names_what_is_missing),
-        cmocka_unit_test(an_svg_is_written_whole),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(fields_are_quoted_as_rfc4180_says),
+    cmocka_unit_test(numbers_read_back_and_nan_is_empty),
+    cmocka_unit_test(a_missing_gnuplot_is_one_clear_line),
+    cmocka_unit_test(nothing_to_draw_names_what_is_missing),
+    cmocka_unit_test(an_svg_is_written_whole))

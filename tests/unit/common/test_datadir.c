@@ -3,11 +3,7 @@
  * $DML_DATA_DIR first, then share/dml beside an installed bin/, then the
  * compiled-in source folder; a build tree's tools/ has no share/dml.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,12 +67,7 @@ static void no_executable_path_falls_back(void **state)
     assert_string_equal(out, "/src/data");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(the_environment_wins),
-        cmocka_unit_test(an_installed_prefix_is_found_beside_bin),
-        cmocka_unit_test(no_executable_path_falls_back),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(the_environment_wins),
+    cmocka_unit_test(an_installed_prefix_is_found_beside_bin),
+    cmocka_unit_test(no_executable_path_falls_back))

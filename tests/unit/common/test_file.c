@@ -11,16 +11,12 @@
  * outside it. An alarm turns a hang into a failure.
  */
 #define _GNU_SOURCE
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
+#include "tests/support/test_support.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,10 +39,7 @@ typedef struct scratch {
 static int setup(void **state)
 {
     scratch *s = calloc(1, sizeof *s);
-    if (!s)
-        return -1;
-    snprintf(s->dir, sizeof s->dir, "/tmp/dml-test-file-XXXXXX");
-    if (!mkdtemp(s->dir)) {
+    if (!s || !dml_test_tmpdir("file", s->dir, sizeof s->dir)) {
         free(s);
         return -1;
     }
@@ -55,20 +48,11 @@ static int setup(void **state)
     return 0;
 }
 
-static int remove_one(const char *p, const struct stat *st, int flag,
-                      struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(p);
-}
-
 static int teardown(void **state)
 {
     scratch *s = *state;
     alarm(0);
-    nftw(s->dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+    dml_test_rmtree(s->dir);
     free(s);
     return 0;
 }
@@ -383,27 +367,22 @@ static void parts_writer_refuses_a_fifo(void **state)
     assert_int_equal(entries(s), 1);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(readers_refuse_what_is_not_a_file,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            reader_opens_a_file_through_a_link_blocking, setup, teardown),
-        cmocka_unit_test_setup_teardown(writer_writes_a_fifo_in_place, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            writer_writes_through_a_link_to_dev_null, setup, teardown),
-        cmocka_unit_test_setup_teardown(writer_keeps_device_nodes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(writer_follows_links_to_files, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            writer_refuses_directories_and_sockets, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            writer_appends_through_descriptor_links, setup, teardown),
-        cmocka_unit_test_setup_teardown(parts_writer_refuses_a_fifo, setup,
-                                        teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(readers_refuse_what_is_not_a_file,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(
+        reader_opens_a_file_through_a_link_blocking, setup, teardown),
+    cmocka_unit_test_setup_teardown(writer_writes_a_fifo_in_place, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(
+        writer_writes_through_a_link_to_dev_null, setup, teardown),
+    cmocka_unit_test_setup_teardown(writer_keeps_device_nodes, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(writer_follows_links_to_files, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(
+        writer_refuses_directories_and_sockets, setup, teardown),
+    cmocka_unit_test_setup_teardown(
+        writer_appends_through_descriptor_links, setup, teardown),
+    cmocka_unit_test_setup_teardown(parts_writer_refuses_a_fifo, setup,
+                                    teardown))

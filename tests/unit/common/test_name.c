@@ -7,11 +7,7 @@
  * byte for byte, with no command of the value run and the word on one
  * line.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,15 +313,10 @@ static void terminal_text_has_no_controls(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(names_follow_the_rule),
-        cmocka_unit_test(names_read_from_json_say_where),
-        cmocka_unit_test(fingerprints_are_hex),
-        cmocka_unit_test(names_made_from_host_names),
-        cmocka_unit_test(shell_words_read_back_exactly),
-        cmocka_unit_test(terminal_text_has_no_controls),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(names_follow_the_rule),
+    cmocka_unit_test(names_read_from_json_say_where),
+    cmocka_unit_test(fingerprints_are_hex),
+    cmocka_unit_test(names_made_from_host_names),
+    cmocka_unit_test(shell_words_read_back_exactly),
+    cmocka_unit_test(terminal_text_has_no_controls))

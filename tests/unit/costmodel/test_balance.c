@@ -5,11 +5,7 @@
  * into p stages, with and without memory limits), identical layers
  * against the general programme, and the apportionment a batch ramp uses.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -294,15 +290,10 @@ static void faster_stage_takes_more_layers(void **state)
     CHECK(!dml_balance_parse("even", &b), "\"even\" is not a knob value");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(shares_match_brute_force),
-        cmocka_unit_test(share_classes_are_their_replicas),
-        cmocka_unit_test(apportion_by_weights),
-        cmocka_unit_test(partition_matches_brute_force),
-        cmocka_unit_test(uniform_matches_programme),
-        cmocka_unit_test(faster_stage_takes_more_layers),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(shares_match_brute_force),
+    cmocka_unit_test(share_classes_are_their_replicas),
+    cmocka_unit_test(apportion_by_weights),
+    cmocka_unit_test(partition_matches_brute_force),
+    cmocka_unit_test(uniform_matches_programme),
+    cmocka_unit_test(faster_stage_takes_more_layers))

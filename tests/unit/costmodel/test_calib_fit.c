@@ -6,11 +6,7 @@
  * see, and keep factors no run exercises at their defaults; the prior
  * keeps an undetermined fit near the spec.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -203,13 +199,8 @@ static void factor_names_and_bounds(void **state)
     assert_true(isnan(dml_calib_factor_get(&c, DML_CALIB_FACTORS)));
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(recovers_the_true_factors_from_noisy_runs),
-        cmocka_unit_test(exact_runs_are_fitted_exactly),
-        cmocka_unit_test(the_prior_holds_factors_the_runs_cannot_tell_apart),
-        cmocka_unit_test(factor_names_and_bounds),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(recovers_the_true_factors_from_noisy_runs),
+    cmocka_unit_test(exact_runs_are_fitted_exactly),
+    cmocka_unit_test(the_prior_holds_factors_the_runs_cannot_tell_apart),
+    cmocka_unit_test(factor_names_and_bounds))

@@ -3,11 +3,7 @@
  * memory, GEMM efficiency curves, collective and pipeline formulas, each
  * against the published formula or table it implements.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -442,19 +438,14 @@ static void collective_algorithms(void **state)
     free(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sc21_eq2_parameter_count),
-        cmocka_unit_test(preset_parameter_counts),
-        cmocka_unit_test(sc21_eq3_and_korthikanti_eq7_flops),
-        cmocka_unit_test(layer_gemms_sum_to_layer_flops),
-        cmocka_unit_test(zero_table1_all_cells),
-        cmocka_unit_test(korthikanti_table2_activations),
-        cmocka_unit_test(pipeline_inflight_and_bubble),
-        cmocka_unit_test(gemm_efficiency_curve),
-        cmocka_unit_test(collective_busbw_matches_nccl_tests),
-        cmocka_unit_test(collective_algorithms),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(sc21_eq2_parameter_count),
+    cmocka_unit_test(preset_parameter_counts),
+    cmocka_unit_test(sc21_eq3_and_korthikanti_eq7_flops),
+    cmocka_unit_test(layer_gemms_sum_to_layer_flops),
+    cmocka_unit_test(zero_table1_all_cells),
+    cmocka_unit_test(korthikanti_table2_activations),
+    cmocka_unit_test(pipeline_inflight_and_bubble),
+    cmocka_unit_test(gemm_efficiency_curve),
+    cmocka_unit_test(collective_busbw_matches_nccl_tests),
+    cmocka_unit_test(collective_algorithms))

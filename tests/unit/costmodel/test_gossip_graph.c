@@ -6,11 +6,7 @@
  * gossip averaging exactly in log2 n steps, seeded random regular graphs,
  * a split graph refused, and the per-link traffic the pricer reads.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -304,16 +300,11 @@ static void traffic_counts_models_per_link(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(knob_text_round_trips_and_errors_say_why),
-        cmocka_unit_test(neighbours_match_a_hand_listing),
-        cmocka_unit_test(weights_are_doubly_stochastic_on_every_size),
-        cmocka_unit_test(onepeer_exp_averages_exactly_in_log2_n_steps),
-        cmocka_unit_test(random_graphs_are_seeded_regular_and_simple),
-        cmocka_unit_test(a_split_graph_is_refused),
-        cmocka_unit_test(traffic_counts_models_per_link),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(knob_text_round_trips_and_errors_say_why),
+    cmocka_unit_test(neighbours_match_a_hand_listing),
+    cmocka_unit_test(weights_are_doubly_stochastic_on_every_size),
+    cmocka_unit_test(onepeer_exp_averages_exactly_in_log2_n_steps),
+    cmocka_unit_test(random_graphs_are_seeded_regular_and_simple),
+    cmocka_unit_test(a_split_graph_is_refused),
+    cmocka_unit_test(traffic_counts_models_per_link))

@@ -7,11 +7,7 @@
  * the ideal (total work over total speed) and at least twice as fast;
  * a 4-stage pipeline of a deep MLP gets more layers on its fast stages.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -211,11 +207,6 @@ static void stage_boundaries(void **state)
     free(het);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(dp_shares),
-        cmocka_unit_test(stage_boundaries),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(dp_shares),
+    cmocka_unit_test(stage_boundaries))

@@ -2,11 +2,7 @@
  * test_schedule.c: learning-rate scaling and schedules, gradient noise
  * scale, checkpoint intervals, batch ramps, and the calibration fit.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -239,15 +235,10 @@ static void fit_recovers_factors(void **state)
     assert_true(REL(cal.overhead_s, 0.004) < 1e-12);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(lr_scaling_rules),
-        cmocka_unit_test(warmup_and_decay_values),
-        cmocka_unit_test(noise_scale_and_time_to_target),
-        cmocka_unit_test(young_daly_checkpoint_interval),
-        cmocka_unit_test(batch_ramp),
-        cmocka_unit_test(fit_recovers_factors),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(lr_scaling_rules),
+    cmocka_unit_test(warmup_and_decay_values),
+    cmocka_unit_test(noise_scale_and_time_to_target),
+    cmocka_unit_test(young_daly_checkpoint_interval),
+    cmocka_unit_test(batch_ramp),
+    cmocka_unit_test(fit_recovers_factors))

@@ -3,11 +3,7 @@
  * loads with its published dimensions, bad files are refused with
  * `file:line:col: field: message`, and plans round-trip through JSON.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -641,23 +637,18 @@ static void cpu_device_cut_into_ranks(void **state)
     assert_false(cut.groups[0].links[DML_LINK_INTRA].present);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(model_presets_load_with_published_dims),
-        cmocka_unit_test(model_defaults_and_unknown_preset),
-        cmocka_unit_test(bad_model_specs_are_refused_with_positions),
-        cmocka_unit_test(model_round_trips_through_json),
-        cmocka_unit_test(model_rope_theta_and_dropout),
-        cmocka_unit_test(cluster_presets_load),
-        cmocka_unit_test(cluster_scaling_round_trip_and_fingerprint),
-        cmocka_unit_test(bad_cluster_specs_are_refused_with_positions),
-        cmocka_unit_test(plan_reads_validates_and_round_trips),
-        cmocka_unit_test(federated_plan_reads_and_refuses_bad_values),
-        cmocka_unit_test(plan_with_tp_pp_coords_and_split),
-        cmocka_unit_test(interleaved_chunks_count_embedding_and_loss),
-        cmocka_unit_test(bad_plans_are_refused_with_positions),
-        cmocka_unit_test(cpu_device_cut_into_ranks),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(model_presets_load_with_published_dims),
+    cmocka_unit_test(model_defaults_and_unknown_preset),
+    cmocka_unit_test(bad_model_specs_are_refused_with_positions),
+    cmocka_unit_test(model_round_trips_through_json),
+    cmocka_unit_test(model_rope_theta_and_dropout),
+    cmocka_unit_test(cluster_presets_load),
+    cmocka_unit_test(cluster_scaling_round_trip_and_fingerprint),
+    cmocka_unit_test(bad_cluster_specs_are_refused_with_positions),
+    cmocka_unit_test(plan_reads_validates_and_round_trips),
+    cmocka_unit_test(federated_plan_reads_and_refuses_bad_values),
+    cmocka_unit_test(plan_with_tp_pp_coords_and_split),
+    cmocka_unit_test(interleaved_chunks_count_embedding_and_loss),
+    cmocka_unit_test(bad_plans_are_refused_with_positions),
+    cmocka_unit_test(cpu_device_cut_into_ranks))

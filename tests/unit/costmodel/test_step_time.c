@@ -4,11 +4,7 @@
  * says, the MLP workload on CPU nodes is priced, bad configurations are
  * refused, and a call is cheap enough for a planner's search.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -677,22 +673,17 @@ static void search_grid_best_plan_near_published(void **state)
     teardown(e);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(breakdown_adds_up),
-        cmocka_unit_test(knobs_move_time_and_memory),
-        cmocka_unit_test(data_parallel_sync_options),
-        cmocka_unit_test(zero3_gathers_every_layer_every_microbatch),
-        cmocka_unit_test(fp16_is_priced_as_bf16),
-        cmocka_unit_test(dropout_free_models_keep_no_masks),
-        cmocka_unit_test(faster_hardware_is_faster),
-        cmocka_unit_test(mixture_of_experts),
-        cmocka_unit_test(heterogeneous_cluster_uses_slowest),
-        cmocka_unit_test(mlp_on_cpu_nodes),
-        cmocka_unit_test(bad_configurations_are_refused),
-        cmocka_unit_test(plan_prediction),
-        cmocka_unit_test(search_grid_best_plan_near_published),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(breakdown_adds_up),
+    cmocka_unit_test(knobs_move_time_and_memory),
+    cmocka_unit_test(data_parallel_sync_options),
+    cmocka_unit_test(zero3_gathers_every_layer_every_microbatch),
+    cmocka_unit_test(fp16_is_priced_as_bf16),
+    cmocka_unit_test(dropout_free_models_keep_no_masks),
+    cmocka_unit_test(faster_hardware_is_faster),
+    cmocka_unit_test(mixture_of_experts),
+    cmocka_unit_test(heterogeneous_cluster_uses_slowest),
+    cmocka_unit_test(mlp_on_cpu_nodes),
+    cmocka_unit_test(bad_configurations_are_refused),
+    cmocka_unit_test(plan_prediction),
+    cmocka_unit_test(search_grid_best_plan_near_published))

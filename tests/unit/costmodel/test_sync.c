@@ -5,11 +5,7 @@
  * behind the backward pass, amortised over H steps, deferred behind the
  * next steps).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -259,13 +255,8 @@ static void strategies_are_timed_as_they_run(void **state)
     free(e);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(knob_text_round_trips_and_errors_say_why),
-        cmocka_unit_test(ring_bytes_split_by_level),
-        cmocka_unit_test(strategies_bytes_against_hand_counts),
-        cmocka_unit_test(strategies_are_timed_as_they_run),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(knob_text_round_trips_and_errors_say_why),
+    cmocka_unit_test(ring_bytes_split_by_level),
+    cmocka_unit_test(strategies_bytes_against_hand_counts),
+    cmocka_unit_test(strategies_are_timed_as_they_run))

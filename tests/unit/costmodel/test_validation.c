@@ -6,11 +6,7 @@
  * a model. Each check prints `published / predicted / error` so the table
  * can be read from the test log.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -549,17 +545,12 @@ static void mt_nlg_530b_deepspeed(void **state)
     assert_int_equal(failures, 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(korthikanti_table4_layer_times),
-        cmocka_unit_test(korthikanti_table5_iteration_times),
-        cmocka_unit_test(bloom_176b_iteration),
-        cmocka_unit_test(sc21_table1_weak_scaling),
-        cmocka_unit_test(gpt_neox_20b_sanity),
-        cmocka_unit_test(korthikanti_fig1_memory),
-        cmocka_unit_test(flash_attention_2_gpt),
-        cmocka_unit_test(mt_nlg_530b_deepspeed),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(korthikanti_table4_layer_times),
+    cmocka_unit_test(korthikanti_table5_iteration_times),
+    cmocka_unit_test(bloom_176b_iteration),
+    cmocka_unit_test(sc21_table1_weak_scaling),
+    cmocka_unit_test(gpt_neox_20b_sanity),
+    cmocka_unit_test(korthikanti_fig1_memory),
+    cmocka_unit_test(flash_attention_2_gpt),
+    cmocka_unit_test(mt_nlg_530b_deepspeed))

@@ -1,11 +1,7 @@
 /*
  * db_testing.c: the database tests' shared helpers (see db_testing.h).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include "db_testing.h"
 
@@ -17,14 +13,12 @@
 #include <unistd.h>
 
 #include "db/db_internal.h"
+#include "tests/support/test_support.h"
 
 int make_dir(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/dml-test-db-XXXXXX");
-    if (!mkdtemp(f->dir)) {
+    if (!f || !dml_test_tmpdir("db", f->dir, sizeof f->dir)) {
         free(f);
         return -1;
     }
@@ -36,19 +30,7 @@ int make_dir(void **state)
 int remove_dir(void **state)
 {
     fixture *f = *state;
-    DIR *d = opendir(f->dir);
-    if (d) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            char p[512];
-            snprintf(p, sizeof p, "%s/%s", f->dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(f->dir);
+    dml_test_rmtree(f->dir);
     free(f);
     return 0;
 }

@@ -7,11 +7,7 @@
  * plain SQL through the internal handle, so they check what is really in
  * the database, not only what the API returns.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -1163,47 +1159,42 @@ static void calibrations_and_measured_runs(void **state)
     dml_db_close(db);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(default_path_prefers_cli_then_env),
-        cmocka_unit_test_setup_teardown(
-            fresh_database_is_latest_with_every_table_and_view, make_dir,
-            remove_dir),
-        cmocka_unit_test_setup_teardown(connection_pragmas_are_set, make_dir,
-                                        remove_dir),
-        cmocka_unit_test_setup_teardown(upgrade_from_version_1_keeps_data,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(
-            upgrade_from_version_2_keeps_runs_and_children, make_dir,
-            remove_dir),
-        cmocka_unit_test_setup_teardown(
-            upgrade_from_version_3_adds_framework_and_attention, make_dir,
-            remove_dir),
-        cmocka_unit_test_setup_teardown(newer_schema_is_refused_and_left_alone,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(text_file_is_refused_and_left_alone,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(
-            once_opens_one_connection_when_first_needed, make_dir,
-            remove_dir),
-        cmocka_unit_test_setup_teardown(missing_directory_and_missing_file,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(
-            record_probe_writes_every_row_and_the_summary, make_dir,
-            remove_dir),
-        cmocka_unit_test_setup_teardown(failed_probe_record_leaves_no_rows,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(this_cluster_prefers_measured_links,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(text_is_bound_not_spliced, make_dir,
-                                        remove_dir),
-        cmocka_unit_test_setup_teardown(models_and_clusters_are_recorded_once,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(runs_steps_and_prediction_error,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(calibrations_and_measured_runs,
-                                        make_dir, remove_dir),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(default_path_prefers_cli_then_env),
+    cmocka_unit_test_setup_teardown(
+        fresh_database_is_latest_with_every_table_and_view, make_dir,
+        remove_dir),
+    cmocka_unit_test_setup_teardown(connection_pragmas_are_set, make_dir,
+                                    remove_dir),
+    cmocka_unit_test_setup_teardown(upgrade_from_version_1_keeps_data,
+                                    make_dir, remove_dir),
+    cmocka_unit_test_setup_teardown(
+        upgrade_from_version_2_keeps_runs_and_children, make_dir,
+        remove_dir),
+    cmocka_unit_test_setup_teardown(
+        upgrade_from_version_3_adds_framework_and_attention, make_dir,
+        remove_dir),
+    cmocka_unit_test_setup_teardown(newer_schema_is_refused_and_left_alone,
+                                    make_dir, remove_dir),
+    cmocka_unit_test_setup_teardown(text_file_is_refused_and_left_alone,
+                                    make_dir, remove_dir),
+    cmocka_unit_test_setup_teardown(
+        once_opens_one_connection_when_first_needed, make_dir,
+        remove_dir),
+    cmocka_unit_test_setup_teardown(missing_directory_and_missing_file,
+                                    make_dir, remove_dir),
+    cmocka_unit_test_setup_teardown(
+        record_probe_writes_every_row_and_the_summary, make_dir,
+        remove_dir),
+    cmocka_unit_test_setup_teardown(failed_probe_record_leaves_no_rows,
+                                    make_dir, remove_dir),
+    cmocka_unit_test_setup_teardown(this_cluster_prefers_measured_links,
+                                    make_dir, remove_dir),
+    cmocka_unit_test_setup_teardown(text_is_bound_not_spliced, make_dir,
+                                    remove_dir),
+    cmocka_unit_test_setup_teardown(models_and_clusters_are_recorded_once,
+                                    make_dir, remove_dir),
+    cmocka_unit_test_setup_teardown(runs_steps_and_prediction_error,
+                                    make_dir, remove_dir),
+    cmocka_unit_test_setup_teardown(calibrations_and_measured_runs,
+                                    make_dir, remove_dir))

@@ -11,11 +11,7 @@
  * dml_planner_config_format writes is checked where the planner can be
  * linked: tests/unit/planner/test_db_config.c.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -684,26 +680,21 @@ static void strategy_comparison_takes_medians(void **state)
     dml_db_close(db);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(
-            upgrade_from_version_4_keeps_rows_and_adds_columns, make_dir,
-            remove_dir),
-        cmocka_unit_test_setup_teardown(plans_are_recorded_once, make_dir,
-                                        remove_dir),
-        cmocka_unit_test_setup_teardown(concurrent_writers_record_a_plan_once,
-                                        make_dir, remove_dir),
-        cmocka_unit_test_setup_teardown(times_have_milliseconds, make_dir,
-                                        remove_dir),
-        cmocka_unit_test_setup_teardown(
-            views_spell_the_configuration_as_config_does, make_dir,
-            remove_dir),
-        cmocka_unit_test_setup_teardown(
-            tuning_history_has_batch_steps_and_throughput, make_dir,
-            remove_dir),
-        cmocka_unit_test_setup_teardown(strategy_comparison_takes_medians,
-                                        make_dir, remove_dir),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(
+        upgrade_from_version_4_keeps_rows_and_adds_columns, make_dir,
+        remove_dir),
+    cmocka_unit_test_setup_teardown(plans_are_recorded_once, make_dir,
+                                    remove_dir),
+    cmocka_unit_test_setup_teardown(concurrent_writers_record_a_plan_once,
+                                    make_dir, remove_dir),
+    cmocka_unit_test_setup_teardown(times_have_milliseconds, make_dir,
+                                    remove_dir),
+    cmocka_unit_test_setup_teardown(
+        views_spell_the_configuration_as_config_does, make_dir,
+        remove_dir),
+    cmocka_unit_test_setup_teardown(
+        tuning_history_has_batch_steps_and_throughput, make_dir,
+        remove_dir),
+    cmocka_unit_test_setup_teardown(strategy_comparison_takes_medians,
+                                    make_dir, remove_dir))

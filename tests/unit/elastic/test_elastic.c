@@ -7,11 +7,7 @@
  * are, and its layout has as many ranks; a job against the planner's
  * Young/Daly model, figures by hand.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -214,12 +210,7 @@ static void young_daly_of_a_job(void **state)
 #undef NEAR
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(hostfiles_read_lost_and_written),
-        cmocka_unit_test(replan_keeps_the_training),
-        cmocka_unit_test(young_daly_of_a_job),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(hostfiles_read_lost_and_written),
+    cmocka_unit_test(replan_keeps_the_training),
+    cmocka_unit_test(young_daly_of_a_job))

@@ -10,11 +10,7 @@
  * two identities that differ in the layout alone are the same training.
  */
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -461,14 +457,9 @@ static void weight_file_round_trip_and_refusals(void **state)
     unlink(path);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sha256_matches_fips_vectors),
-        cmocka_unit_test(checkpoint_round_trip_and_refusals),
-        cmocka_unit_test(checkpoint_of_another_plan_or_bad_values),
-        cmocka_unit_test(shard_map_read_by_any_layout),
-        cmocka_unit_test(weight_file_round_trip_and_refusals),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(sha256_matches_fips_vectors),
+    cmocka_unit_test(checkpoint_round_trip_and_refusals),
+    cmocka_unit_test(checkpoint_of_another_plan_or_bad_values),
+    cmocka_unit_test(shard_map_read_by_any_layout),
+    cmocka_unit_test(weight_file_round_trip_and_refusals))

@@ -9,11 +9,7 @@
  * column zero, the same bits twice); and the run identity naming the
  * strategy, so a checkpoint of another strategy is refused.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <float.h>
 #include <math.h>
@@ -229,16 +225,11 @@ static void identity_names_the_strategy(void **state)
     free(b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(fp16_rounds_to_nearest_even),
-        cmocka_unit_test(fp16_subnormals_and_nan),
-        cmocka_unit_test(bf16_keeps_fp32_range),
-        cmocka_unit_test(topk_ties_go_to_the_lower_index),
-        cmocka_unit_test(topk_matches_a_sort),
-        cmocka_unit_test(gram_schmidt_is_orthonormal),
-        cmocka_unit_test(identity_names_the_strategy),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(fp16_rounds_to_nearest_even),
+    cmocka_unit_test(fp16_subnormals_and_nan),
+    cmocka_unit_test(bf16_keeps_fp32_range),
+    cmocka_unit_test(topk_ties_go_to_the_lower_index),
+    cmocka_unit_test(topk_matches_a_sort),
+    cmocka_unit_test(gram_schmidt_is_orthonormal),
+    cmocka_unit_test(identity_names_the_strategy))

@@ -3,11 +3,7 @@
  * labels, a truncated copy, bad magic, trailing bytes), synthetic data and
  * the documented order of the training stream.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -217,13 +213,8 @@ static void stream_order_is_documented_order(void **state)
     dml_dataset_free(&d);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(fixture_loads_with_known_labels),
-        cmocka_unit_test(bad_files_are_clear_input_errors),
-        cmocka_unit_test(synthetic_data_is_deterministic),
-        cmocka_unit_test(stream_order_is_documented_order),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(fixture_loads_with_known_labels),
+    cmocka_unit_test(bad_files_are_clear_input_errors),
+    cmocka_unit_test(synthetic_data_is_deterministic),
+    cmocka_unit_test(stream_order_is_documented_order))

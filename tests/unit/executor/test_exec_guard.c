@@ -8,11 +8,7 @@
  * identity.h (stable, sensitive to what changes the result, blind to what
  * does not, and naming the field that differs).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -353,16 +349,11 @@ static void identity_follows_what_changes_the_result(void **state)
     free(b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(record_keeps_steps_through_an_outage),
-        cmocka_unit_test(record_is_bounded_and_counts_what_it_drops),
-        cmocka_unit_test(record_batches_and_seconds),
-        cmocka_unit_test(guard_finds_non_finite_values),
-        cmocka_unit_test(guard_bounds_the_loss),
-        cmocka_unit_test(relu_lets_nan_through),
-        cmocka_unit_test(identity_follows_what_changes_the_result),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(record_keeps_steps_through_an_outage),
+    cmocka_unit_test(record_is_bounded_and_counts_what_it_drops),
+    cmocka_unit_test(record_batches_and_seconds),
+    cmocka_unit_test(guard_finds_non_finite_values),
+    cmocka_unit_test(guard_bounds_the_loss),
+    cmocka_unit_test(relu_lets_nan_through),
+    cmocka_unit_test(identity_follows_what_changes_the_result))

@@ -4,11 +4,7 @@
  * + softmax cross-entropy) the same way, and the layout-independence of
  * the weight initialisation and of the shard <-> full-model mapping.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -304,14 +300,9 @@ static void init_and_shards_do_not_depend_on_the_layout(void **state)
     dml_stage_free(&half[1]);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(linear_backward_matches_finite_differences),
-        cmocka_unit_test(activations_match_finite_differences),
-        cmocka_unit_test(xent_matches_finite_differences_and_known_values),
-        cmocka_unit_test(stage_backward_matches_finite_differences),
-        cmocka_unit_test(init_and_shards_do_not_depend_on_the_layout),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(linear_backward_matches_finite_differences),
+    cmocka_unit_test(activations_match_finite_differences),
+    cmocka_unit_test(xent_matches_finite_differences_and_known_values),
+    cmocka_unit_test(stage_backward_matches_finite_differences),
+    cmocka_unit_test(init_and_shards_do_not_depend_on_the_layout))

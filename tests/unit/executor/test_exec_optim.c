@@ -3,11 +3,7 @@
  * their papers' update rules (see executor/optim.h), slicing (ZeRO/TP
  * shards) against whole tensors, and the learning-rate schedule.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <string.h>
@@ -265,18 +261,13 @@ static void lr_schedule_warmup_and_decay(void **state)
                  "no decay without a decay length");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sgd_momentum_matches_hand_computation),
-        cmocka_unit_test(adamw_matches_hand_computation),
-        cmocka_unit_test(adam_adds_weight_decay_to_the_gradient),
-        cmocka_unit_test(biases_take_no_decay_and_no_trust_ratio),
-        cmocka_unit_test(lamb_matches_hand_computation),
-        cmocka_unit_test(lars_matches_hand_computation),
-        cmocka_unit_test(slices_update_like_the_whole_tensor),
-        cmocka_unit_test(state_slots_and_norm_needs),
-        cmocka_unit_test(lr_schedule_warmup_and_decay),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(sgd_momentum_matches_hand_computation),
+    cmocka_unit_test(adamw_matches_hand_computation),
+    cmocka_unit_test(adam_adds_weight_decay_to_the_gradient),
+    cmocka_unit_test(biases_take_no_decay_and_no_trust_ratio),
+    cmocka_unit_test(lamb_matches_hand_computation),
+    cmocka_unit_test(lars_matches_hand_computation),
+    cmocka_unit_test(slices_update_like_the_whole_tensor),
+    cmocka_unit_test(state_slots_and_norm_needs),
+    cmocka_unit_test(lr_schedule_warmup_and_decay))

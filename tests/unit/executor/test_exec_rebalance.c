@@ -8,11 +8,7 @@
  * a mild slowdown between the thresholds moves nothing; steps of a few
  * milliseconds are not judged.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <string.h>
@@ -257,16 +253,11 @@ static void test_format(void **state)
                         "10,10,10,2");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_step_change_straggler),
-        cmocka_unit_test(test_quiet_runs_no_event),
-        cmocka_unit_test(test_mild_slowdown_between_thresholds),
-        cmocka_unit_test(test_link_straggler),
-        cmocka_unit_test(test_burst_straggler_never_given_more),
-        cmocka_unit_test(test_short_steps_not_judged),
-        cmocka_unit_test(test_format),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(test_step_change_straggler),
+    cmocka_unit_test(test_quiet_runs_no_event),
+    cmocka_unit_test(test_mild_slowdown_between_thresholds),
+    cmocka_unit_test(test_link_straggler),
+    cmocka_unit_test(test_burst_straggler_never_given_more),
+    cmocka_unit_test(test_short_steps_not_judged),
+    cmocka_unit_test(test_format))

@@ -5,11 +5,7 @@
  * passed over for the best they can). The frameworks' own parsers run in
  * tests/integration/export; here the exports are read as text and JSON.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -522,20 +518,15 @@ static void adam_and_adamw(void **state)
     }
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(environment),
-        cmocka_unit_test(padded_vocabulary),
-        cmocka_unit_test(zero_as_megatron_fsdp),
-        cmocka_unit_test(deepspeed_refusals),
-        cmocka_unit_test(deepspeed_config),
-        cmocka_unit_test(architecture),
-        cmocka_unit_test(batch_ramp),
-        cmocka_unit_test(slurm_options),
-        cmocka_unit_test(sync_strategies),
-        cmocka_unit_test(megatron_refusals),
-        cmocka_unit_test(adam_and_adamw),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(environment),
+    cmocka_unit_test(padded_vocabulary),
+    cmocka_unit_test(zero_as_megatron_fsdp),
+    cmocka_unit_test(deepspeed_refusals),
+    cmocka_unit_test(deepspeed_config),
+    cmocka_unit_test(architecture),
+    cmocka_unit_test(batch_ramp),
+    cmocka_unit_test(slurm_options),
+    cmocka_unit_test(sync_strategies),
+    cmocka_unit_test(megatron_refusals),
+    cmocka_unit_test(adam_and_adamw))

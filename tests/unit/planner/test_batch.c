@@ -2,11 +2,7 @@
  * test_batch.c: the batch and learning-rate schedule of a plan and its
  * time to train with checkpoints.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <string.h>
@@ -299,15 +295,10 @@ static void checkpoints_follow_young_and_daly(void **state)
     free(c);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(gpt3_175b_schedule),
-        cmocka_unit_test(scaling_rules_and_advice),
-        cmocka_unit_test(batch_ramp_is_valid),
-        cmocka_unit_test(steps_beyond_a_plan),
-        cmocka_unit_test(auto_batch_steps),
-        cmocka_unit_test(checkpoints_follow_young_and_daly),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(gpt3_175b_schedule),
+    cmocka_unit_test(scaling_rules_and_advice),
+    cmocka_unit_test(batch_ramp_is_valid),
+    cmocka_unit_test(steps_beyond_a_plan),
+    cmocka_unit_test(auto_batch_steps),
+    cmocka_unit_test(checkpoints_follow_young_and_daly))

@@ -8,11 +8,7 @@
  * is assumed to cost none and the warning names it, and without any
  * history the planner ranks by step time with one warning.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <sqlite3.h>
@@ -322,13 +318,8 @@ static void without_target_dense_only_and_why_not_says_so(void **state)
     dml_planner_free(p);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(steps_from_a_synthetic_history),
-        cmocka_unit_test(no_history_warns_and_ranks_by_step_time),
-        cmocka_unit_test(history_decides_the_strategy),
-        cmocka_unit_test(without_target_dense_only_and_why_not_says_so),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(steps_from_a_synthetic_history),
+    cmocka_unit_test(no_history_warns_and_ranks_by_step_time),
+    cmocka_unit_test(history_decides_the_strategy),
+    cmocka_unit_test(without_target_dense_only_and_why_not_says_so))

@@ -11,11 +11,7 @@
  * view's text is what the planner writes for the plan file stored with
  * the row, and --config reads it back as the same knobs.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <jansson.h>
 #include <sqlite3.h>
@@ -274,12 +270,7 @@ static void migrated_plans_read_their_strategy_as_the_planner_does(
     rmdir(dir);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(views_spell_every_plan_as_the_planner_does),
-        cmocka_unit_test(
-            migrated_plans_read_their_strategy_as_the_planner_does),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(views_spell_every_plan_as_the_planner_does),
+    cmocka_unit_test(
+        migrated_plans_read_their_strategy_as_the_planner_does))

@@ -4,11 +4,7 @@
  * document's structure, the human report, and the database rows written
  * in one transaction (all of them or none).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -427,15 +423,10 @@ static void database_rows_in_one_transaction(void **state)
     rmdir(dir);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(megatron_flags),
-        cmocka_unit_test(deepspeed_config),
-        cmocka_unit_test(slurm_and_torchrun),
-        cmocka_unit_test(json_document_structure),
-        cmocka_unit_test(human_report),
-        cmocka_unit_test(database_rows_in_one_transaction),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(megatron_flags),
+    cmocka_unit_test(deepspeed_config),
+    cmocka_unit_test(slurm_and_torchrun),
+    cmocka_unit_test(json_document_structure),
+    cmocka_unit_test(human_report),
+    cmocka_unit_test(database_rows_in_one_transaction))

@@ -5,11 +5,7 @@
  * attention kernel, the runtime and the data-parallel strategy as search
  * dimensions, --top all, and where a --config ranks.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -742,23 +738,18 @@ static void config_rank_matches_top_all(void **state)
     dml_planner_free(p);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(pruning_loses_no_plan),
-        cmocka_unit_test(top_k_in_order_and_admissible),
-        cmocka_unit_test(fixed_knobs_are_kept),
-        cmocka_unit_test(nothing_fits_names_memory),
-        cmocka_unit_test(input_errors_before_search),
-        cmocka_unit_test(gpt3_175b_winner_is_sane),
-        cmocka_unit_test(cpu_ranks_times_threads),
-        cmocka_unit_test(auto_batch_minimises_time_to_train),
-        cmocka_unit_test(why_not_answers),
-        cmocka_unit_test(attention_searched_or_fixed),
-        cmocka_unit_test(framework_restricts_the_search),
-        cmocka_unit_test(sync_searched_where_it_differs),
-        cmocka_unit_test(top_all_keeps_every_feasible_plan),
-        cmocka_unit_test(config_rank_matches_top_all),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(pruning_loses_no_plan),
+    cmocka_unit_test(top_k_in_order_and_admissible),
+    cmocka_unit_test(fixed_knobs_are_kept),
+    cmocka_unit_test(nothing_fits_names_memory),
+    cmocka_unit_test(input_errors_before_search),
+    cmocka_unit_test(gpt3_175b_winner_is_sane),
+    cmocka_unit_test(cpu_ranks_times_threads),
+    cmocka_unit_test(auto_batch_minimises_time_to_train),
+    cmocka_unit_test(why_not_answers),
+    cmocka_unit_test(attention_searched_or_fixed),
+    cmocka_unit_test(framework_restricts_the_search),
+    cmocka_unit_test(sync_searched_where_it_differs),
+    cmocka_unit_test(top_all_keeps_every_feasible_plan),
+    cmocka_unit_test(config_rank_matches_top_all))

@@ -3,11 +3,7 @@
  * rule rejects what it should with the reason it names, and admits the
  * configurations it should.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -426,15 +422,10 @@ static void framework_and_attention_rules(void **state)
     expect_fixed(&s, "attn=flash", DML_REJECT_ATTENTION, "an mlp has no");
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(config_parses_every_knob),
-        cmocka_unit_test(config_errors_name_the_item),
-        cmocka_unit_test(rules_reject_with_their_reason),
-        cmocka_unit_test(gqa_and_mlp_rules),
-        cmocka_unit_test(fixed_knobs_alone),
-        cmocka_unit_test(framework_and_attention_rules),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(config_parses_every_knob),
+    cmocka_unit_test(config_errors_name_the_item),
+    cmocka_unit_test(rules_reject_with_their_reason),
+    cmocka_unit_test(gqa_and_mlp_rules),
+    cmocka_unit_test(fixed_knobs_alone),
+    cmocka_unit_test(framework_and_attention_rules))

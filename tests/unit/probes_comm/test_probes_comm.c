@@ -6,11 +6,7 @@
  * collective, the p2p headline, the cluster spec's links, and
  * measurement rows.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -1091,35 +1087,30 @@ static void cluster_spec_devices_held_to_busy_fraction(void **state)
     assert_close(spec.groups[0].device.mem_bw_Bps, 12e9, 1e-12);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(busbw_factors_follow_nccl_tests),
-        cmocka_unit_test(cluster_spec_groups_nodes_by_speed),
-        cmocka_unit_test(cluster_spec_devices_held_to_busy_fraction),
-        cmocka_unit_test(op_names_round_trip),
-        cmocka_unit_test(counts_follow_nccl_tests_size_convention),
-        cmocka_unit_test(bandwidths_are_size_over_time_times_factor),
-        cmocka_unit_test(fit_recovers_exact_alpha_beta),
-        cmocka_unit_test(fit_is_within_a_few_percent_under_noise),
-        cmocka_unit_test(fit_clamps_negative_alpha_to_zero),
-        cmocka_unit_test(fit_takes_beta_from_the_largest_sizes),
-        cmocka_unit_test(fit_rejects_degenerate_input),
-        cmocka_unit_test(fake_nodes_split_ranks_in_blocks),
-        cmocka_unit_test(fake_node_counts_are_validated),
-        cmocka_unit_test(levels_exist_only_with_two_of_each),
-        cmocka_unit_test(sweeps_are_powers_of_two),
-        cmocka_unit_test(coll_table_has_nccl_tests_columns),
-        cmocka_unit_test(p2p_tables_have_osu_columns),
-        cmocka_unit_test(rows_carry_units_and_levels),
-        cmocka_unit_test(coll_fit_sets_busbw_from_factor),
-        cmocka_unit_test(collective_floor_is_the_fastest_call),
-        cmocka_unit_test(coll_table_footer_counts_wrong_and_averages_busbw),
-        cmocka_unit_test(coll_check_counts_wrong_elements_of_each_op),
-        cmocka_unit_test(coll_check_sums_are_exact_over_many_ranks),
-        cmocka_unit_test(fit_residual_is_kept_and_a_large_one_warned),
-        cmocka_unit_test(p2p_headline_bandwidth_is_the_largest_size),
-        cmocka_unit_test(cluster_spec_links_come_from_large_messages),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(busbw_factors_follow_nccl_tests),
+    cmocka_unit_test(cluster_spec_groups_nodes_by_speed),
+    cmocka_unit_test(cluster_spec_devices_held_to_busy_fraction),
+    cmocka_unit_test(op_names_round_trip),
+    cmocka_unit_test(counts_follow_nccl_tests_size_convention),
+    cmocka_unit_test(bandwidths_are_size_over_time_times_factor),
+    cmocka_unit_test(fit_recovers_exact_alpha_beta),
+    cmocka_unit_test(fit_is_within_a_few_percent_under_noise),
+    cmocka_unit_test(fit_clamps_negative_alpha_to_zero),
+    cmocka_unit_test(fit_takes_beta_from_the_largest_sizes),
+    cmocka_unit_test(fit_rejects_degenerate_input),
+    cmocka_unit_test(fake_nodes_split_ranks_in_blocks),
+    cmocka_unit_test(fake_node_counts_are_validated),
+    cmocka_unit_test(levels_exist_only_with_two_of_each),
+    cmocka_unit_test(sweeps_are_powers_of_two),
+    cmocka_unit_test(coll_table_has_nccl_tests_columns),
+    cmocka_unit_test(p2p_tables_have_osu_columns),
+    cmocka_unit_test(rows_carry_units_and_levels),
+    cmocka_unit_test(coll_fit_sets_busbw_from_factor),
+    cmocka_unit_test(collective_floor_is_the_fastest_call),
+    cmocka_unit_test(coll_table_footer_counts_wrong_and_averages_busbw),
+    cmocka_unit_test(coll_check_counts_wrong_elements_of_each_op),
+    cmocka_unit_test(coll_check_sums_are_exact_over_many_ranks),
+    cmocka_unit_test(fit_residual_is_kept_and_a_large_one_warned),
+    cmocka_unit_test(p2p_headline_bandwidth_is_the_largest_size),
+    cmocka_unit_test(cluster_spec_links_come_from_large_messages))

@@ -2,11 +2,7 @@
  * test_engine.c: the probes' measuring engine: statistics over samples,
  * the repetition loop, and sample sizing for short operations.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include "probes/engine.h"
 
@@ -79,12 +75,7 @@ static void short_calls_are_batched_into_samples(void **state)
     assert_int_equal(calls, 10000);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(stats_are_min_median_mean_max),
-        cmocka_unit_test(run_respects_reps_and_time),
-        cmocka_unit_test(short_calls_are_batched_into_samples),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(stats_are_min_median_mean_max),
+    cmocka_unit_test(run_respects_reps_and_time),
+    cmocka_unit_test(short_calls_are_batched_into_samples))

@@ -3,11 +3,7 @@
  * positive, peaks consistent, thread count restored), the reference check,
  * the presets and the measurement rows.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -268,16 +264,11 @@ static void rows_carry_shape_threads_and_flops(void **state)
     dml_gemm_result_free(&r);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(flop_count_is_two_m_n_k),
-        cmocka_unit_test(reference_check_catches_a_wrong_element),
-        cmocka_unit_test(sweep_is_complete_sorted_and_positive),
-        cmocka_unit_test(dgemm_figures_follow_from_its_times),
-        cmocka_unit_test(bad_configs_are_refused),
-        cmocka_unit_test(presets_cover_squares_and_transformer_shapes),
-        cmocka_unit_test(rows_carry_shape_threads_and_flops),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(flop_count_is_two_m_n_k),
+    cmocka_unit_test(reference_check_catches_a_wrong_element),
+    cmocka_unit_test(sweep_is_complete_sorted_and_positive),
+    cmocka_unit_test(dgemm_figures_follow_from_its_times),
+    cmocka_unit_test(bad_configs_are_refused),
+    cmocka_unit_test(presets_cover_squares_and_transformer_shapes),
+    cmocka_unit_test(rows_carry_shape_threads_and_flops))

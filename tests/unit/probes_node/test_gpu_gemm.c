@@ -5,11 +5,7 @@
  * a quick sweep gives validated positive FLOP/s. The 16-bit conversions
  * and the reference the GPU results are checked against run everywhere.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -189,15 +185,10 @@ static void reference_tiles_the_pattern_and_bounds_the_error(void **state)
     free(big_b);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(no_gpu_is_enodev_and_says_so),
-        cmocka_unit_test(gpu_sweep_is_validated_and_positive),
-        cmocka_unit_test(kernel_floor_is_the_smallest_gemms_best_time),
-        cmocka_unit_test(half_conversion_rounds_to_nearest_even),
-        cmocka_unit_test(bf16_conversion_rounds_to_nearest_even),
-        cmocka_unit_test(reference_tiles_the_pattern_and_bounds_the_error),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(no_gpu_is_enodev_and_says_so),
+    cmocka_unit_test(gpu_sweep_is_validated_and_positive),
+    cmocka_unit_test(kernel_floor_is_the_smallest_gemms_best_time),
+    cmocka_unit_test(half_conversion_rounds_to_nearest_even),
+    cmocka_unit_test(bf16_conversion_rounds_to_nearest_even),
+    cmocka_unit_test(reference_tiles_the_pattern_and_bounds_the_error))

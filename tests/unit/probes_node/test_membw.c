@@ -2,11 +2,7 @@
  * test_membw.c: STREAM byte counting, array sizing, the validation check,
  * small runs at 1 and 2 threads, and the measurement rows.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -198,16 +194,11 @@ static void rows_carry_kernel_threads_bytes_and_bandwidth(void **state)
     free(rows);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(byte_counting_follows_stream),
-        cmocka_unit_test(arrays_are_four_times_the_last_level_cache),
-        cmocka_unit_test(validation_accepts_stream_values_and_rejects_others),
-        cmocka_unit_test(small_run_is_validated_at_one_and_two_threads),
-        cmocka_unit_test(too_few_elements_for_the_threads_is_refused),
-        cmocka_unit_test(rows_carry_kernel_threads_bytes_and_bandwidth),
-        cmocka_unit_test(quick_mode_samples_triad_longest),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(byte_counting_follows_stream),
+    cmocka_unit_test(arrays_are_four_times_the_last_level_cache),
+    cmocka_unit_test(validation_accepts_stream_values_and_rejects_others),
+    cmocka_unit_test(small_run_is_validated_at_one_and_two_threads),
+    cmocka_unit_test(too_few_elements_for_the_threads_is_refused),
+    cmocka_unit_test(rows_carry_kernel_threads_bytes_and_bandwidth),
+    cmocka_unit_test(quick_mode_samples_triad_longest))

@@ -3,11 +3,7 @@
  * synthetic description, STREAM at 1 thread and per core, GPUs skipped
  * or measured), its measurement rows and tables, and the row array.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,12 +116,7 @@ static void bad_topology_fails_the_probe_cleanly(void **state)
     assert_false(r.have_membw);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(rows_grow_and_keep_their_contents),
-        cmocka_unit_test(node_probe_runs_stream_and_skips_or_measures_gpus),
-        cmocka_unit_test(bad_topology_fails_the_probe_cleanly),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(rows_grow_and_keep_their_contents),
+    cmocka_unit_test(node_probe_runs_stream_and_skips_or_measures_gpus),
+    cmocka_unit_test(bad_topology_fails_the_probe_cleanly))

@@ -4,11 +4,7 @@
  * descriptions and the live machine; error messages for bad inputs;
  * the XML export round trip; /proc/meminfo parsing.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -429,20 +425,15 @@ static void meminfo_parser_reads_kib_lines(void **state)
                      DML_EIO);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(this_vm_fixture_has_its_counts),
-        cmocka_unit_test(two_socket_fixture_has_its_counts),
-        cmocka_unit_test(gpu_node_fixture_lists_gpus_and_nics),
-        cmocka_unit_test(synthetic_strings_give_their_counts),
-        cmocka_unit_test(oversized_topologies_are_refused_before_loading),
-        cmocka_unit_test(missing_xml_is_bad_input_naming_the_file),
-        cmocka_unit_test(malformed_synthetic_is_bad_input_quoting_it),
-        cmocka_unit_test(malformed_xml_is_bad_input_and_quiet),
-        cmocka_unit_test(exported_xml_loads_back_with_the_same_counts),
-        cmocka_unit_test(live_machine_reports_os_memory),
-        cmocka_unit_test(meminfo_parser_reads_kib_lines),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(this_vm_fixture_has_its_counts),
+    cmocka_unit_test(two_socket_fixture_has_its_counts),
+    cmocka_unit_test(gpu_node_fixture_lists_gpus_and_nics),
+    cmocka_unit_test(synthetic_strings_give_their_counts),
+    cmocka_unit_test(oversized_topologies_are_refused_before_loading),
+    cmocka_unit_test(missing_xml_is_bad_input_naming_the_file),
+    cmocka_unit_test(malformed_synthetic_is_bad_input_quoting_it),
+    cmocka_unit_test(malformed_xml_is_bad_input_and_quiet),
+    cmocka_unit_test(exported_xml_loads_back_with_the_same_counts),
+    cmocka_unit_test(live_machine_reports_os_memory),
+    cmocka_unit_test(meminfo_parser_reads_kib_lines))

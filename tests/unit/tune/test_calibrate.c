@@ -8,11 +8,7 @@
  * with known factors. A correct fit must then find those factors again
  * and predict every run, also the ones it left out, without error.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <dirent.h>
 #include <jansson.h>
@@ -106,10 +102,7 @@ typedef struct fixture {
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/dml-test-calib-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || !dml_test_tmpdir("calib", f->dir, sizeof f->dir))
         return -1;
     snprintf(f->path, sizeof f->path, "%s/dml.db", f->dir);
     dml_error err;
@@ -127,13 +120,7 @@ static int teardown(void **state)
 {
     fixture *f = *state;
     dml_db_close(f->db);
-    char p[256];
-    const char *files[] = {"dml.db", "dml.db-wal", "dml.db-shm"};
-    for (int i = 0; i < 3; i++) {
-        snprintf(p, sizeof p, "%s/%s", f->dir, files[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    dml_test_rmtree(f->dir);
     free(f->cluster);
     free(f->plan);
     free(f);
@@ -715,22 +702,17 @@ static void cpu_ranks_times_threads(void **state)
     assert_true(REL(predict(c, p, &cal, NULL), g1) < 1e-12);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(recovers_known_factors, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(
-            leave_one_out_is_a_refit_without_the_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(prior_and_spec_from_database, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(too_few_runs, setup, teardown),
-        cmocka_unit_test_setup_teardown(no_cluster_spec, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            one_device_spec_is_cut_like_the_planner, setup, teardown),
-        cmocka_unit_test(params_round_trip_and_bad_params),
-        cmocka_unit_test_setup_teardown(cpu_ranks_times_threads, setup,
-                                        teardown),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test_setup_teardown(recovers_known_factors, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(
+        leave_one_out_is_a_refit_without_the_run, setup, teardown),
+    cmocka_unit_test_setup_teardown(prior_and_spec_from_database, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(too_few_runs, setup, teardown),
+    cmocka_unit_test_setup_teardown(no_cluster_spec, setup, teardown),
+    cmocka_unit_test_setup_teardown(
+        one_device_spec_is_cut_like_the_planner, setup, teardown),
+    cmocka_unit_test(params_round_trip_and_bad_params),
+    cmocka_unit_test_setup_teardown(cpu_ranks_times_threads, setup,
+                                    teardown))

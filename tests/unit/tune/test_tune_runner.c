@@ -4,11 +4,8 @@
  * shell scripts) that succeed, print garbage, fail, crash or hang; the
  * reading of dml-exec's summary; the choice and ranking of trials.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
+#include "tests/support/test_support.h"
 
 #include <errno.h>
 #include <math.h>
@@ -50,10 +47,7 @@ static void write_script(const char *dir, const char *name, const char *body,
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    snprintf(f->dir, sizeof f->dir, "/tmp/dml-test-tune-XXXXXX");
-    if (!mkdtemp(f->dir))
+    if (!f || !dml_test_tmpdir("tune", f->dir, sizeof f->dir))
         return -1;
     char body[512];
     snprintf(body, sizeof body,
@@ -82,11 +76,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char cmd[160];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
-        return -1;
+    bool removed = dml_test_rmtree(f->dir);
     free(f);
+    if (!removed)
+        return -1;
     return 0;
 }
 
@@ -820,30 +813,25 @@ static void ranks_by_measurement(void **state)
         assert_int_equal(order[i], want[i]);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(parses_dml_exec_summary),
-        cmocka_unit_test_setup_teardown(builds_the_command_line, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(successful_trial, setup, teardown),
-        cmocka_unit_test_setup_teardown(failed_trials_have_reasons, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(timeout_kills_the_process_group,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(missing_launcher, setup, teardown),
-        cmocka_unit_test_setup_teardown(failure_is_recorded, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(runs_all_trials, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            stopping_reaches_ranks_in_their_own_groups, setup, teardown),
-        cmocka_unit_test_setup_teardown(orphans_of_a_trial_are_stopped,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(a_signal_stops_the_trial, setup,
-                                        teardown),
-        cmocka_unit_test(the_reason_is_the_informative_line),
-        cmocka_unit_test(selects_top_k_and_each_family),
-        cmocka_unit_test(ranks_by_measurement),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(parses_dml_exec_summary),
+    cmocka_unit_test_setup_teardown(builds_the_command_line, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(successful_trial, setup, teardown),
+    cmocka_unit_test_setup_teardown(failed_trials_have_reasons, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(timeout_kills_the_process_group,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(missing_launcher, setup, teardown),
+    cmocka_unit_test_setup_teardown(failure_is_recorded, setup,
+                                    teardown),
+    cmocka_unit_test_setup_teardown(runs_all_trials, setup, teardown),
+    cmocka_unit_test_setup_teardown(
+        stopping_reaches_ranks_in_their_own_groups, setup, teardown),
+    cmocka_unit_test_setup_teardown(orphans_of_a_trial_are_stopped,
+                                    setup, teardown),
+    cmocka_unit_test_setup_teardown(a_signal_stops_the_trial, setup,
+                                    teardown),
+    cmocka_unit_test(the_reason_is_the_informative_line),
+    cmocka_unit_test(selects_top_k_and_each_family),
+    cmocka_unit_test(ranks_by_measurement))
