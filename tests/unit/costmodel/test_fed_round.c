@@ -3,11 +3,7 @@
  * against numbers worked by hand for the mlp-fmnist model (P = 269,322)
  * and Fashion-MNIST's 60,000 samples over 100 clients (issue 18).
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <cmocka.h>
+#include "tests/support/unit.h"
 
 #include <math.h>
 
@@ -69,11 +65,6 @@ static void secagg_and_ranks(void **state)
     assert_true(p.server_link_bytes == 0 && p.comm_s == 0);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(fedavg_and_fedsgd_rounds),
-        cmocka_unit_test(secagg_and_ranks),
-    };
-    return cmocka_run_group_tests(tests, NULL, NULL);
-}
+DML_TEST_MAIN(
+    cmocka_unit_test(fedavg_and_fedsgd_rounds),
+    cmocka_unit_test(secagg_and_ranks))
