@@ -56,6 +56,16 @@ dml_status dml_error_msg(dml_error *err, dml_status status, const char *fmt,
     return status;
 }
 
+void dml_error_why(char *why, size_t size, const char *fmt, ...)
+{
+    if (!why || !size)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, size, fmt, ap);
+    va_end(ap);
+}
+
 void dml_error_prefix(dml_error *err, const char *fmt, ...)
 {
     if (!err)

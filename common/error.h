@@ -49,6 +49,14 @@ void dml_error_prefix(dml_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /*
+ * The reason for a verdict into a caller's optional buffer: format into
+ * why when it is not NULL and size is not 0 (checks that answer yes or no
+ * and say why on no, e.g. dml_name_valid).
+ */
+void dml_error_why(char *why, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
  * Format as `file:line:col: field: message` (parts that are unknown left
  * out) into buf; returns buf. A message of "" falls back to dml_strerror().
  */

@@ -3,7 +3,6 @@
  */
 #include "name.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -50,18 +49,8 @@ static void describe(unsigned char c, char *out, size_t size)
         snprintf(out, size, "'%c'", c);
 }
 
-/* Fill why (may be NULL) and return false: the verdict on a bad value. */
-static bool __attribute__((format(printf, 3, 4)))
-say(char *why, size_t size, const char *fmt, ...)
-{
-    if (why && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, size, fmt, ap);
-        va_end(ap);
-    }
-    return false;
-}
+/* Fill why (may be NULL) and be false: the verdict on a bad value. */
+#define say(why, size, ...) (dml_error_why((why), (size), __VA_ARGS__), false)
 
 bool dml_name_valid(const char *s, char *why, size_t size)
 {

@@ -4,9 +4,9 @@
  */
 #include "planner/space.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 
+#include "common/error.h"
 #include "costmodel/framework.h"
 
 static const char *const reject_names[DML_REJECT_COUNT] = {
@@ -19,19 +19,8 @@ const char *dml_reject_name(dml_reject r)
     return r >= 0 && r < DML_REJECT_COUNT ? reject_names[r] : "?";
 }
 
-static dml_reject say(dml_reject r, char *msg, size_t size, const char *fmt,
-                      ...) __attribute__((format(printf, 4, 5)));
-static dml_reject say(dml_reject r, char *msg, size_t size, const char *fmt,
-                      ...)
-{
-    if (msg && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, size, fmt, ap);
-        va_end(ap);
-    }
-    return r;
-}
+/* Fill msg (may be NULL) and be r: the verdict of a rule. */
+#define say(r, msg, size, ...) (dml_error_why((msg), (size), __VA_ARGS__), (r))
 
 dml_reject dml_planner_check_tp(const dml_planner_space *s, int tp, char *msg,
                                 size_t size)

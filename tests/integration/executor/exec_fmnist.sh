@@ -35,23 +35,9 @@ fi
 
 data=/usr/share/datasets/fashion-mnist
 [ -f $data/train-images-idx3-ubyte.gz ] || { echo "skip: no $data"; exit 0; }
-cat >fmnist.json <<JSON
-{
-  "schema_version": 1,
-  "kind": "plan",
-  "model": {"type": "mlp", "name": "mlp-fmnist", "input": 784,
-            "hidden": [256, 256], "output": 10, "activation": "relu",
-            "dtype": "fp32"},
-  "cluster": {"name": "test-localhost", "devices": 2},
-  "parallel": {"dp": 2, "tp": 1, "pp": 1, "mbs": 32, "microbatches": 2,
-               "zero": 1, "schedule": "1f1b", "threads_per_rank": 1},
-  "placement": {"order": "tp-pp-dp",
-                "stages": [{"stage": 0, "first_layer": 0, "last_layer": 2}]},
-  "schedule": {"global_batch": 128, "optimizer": "adamw", "peak_lr": 0.002,
-               "min_lr": 0.0002, "warmup_steps": 10, "decay": "cosine",
-               "decay_steps": 140, "weight_decay": 0.0}
-}
-JSON
+fmnist_plan fmnist.json 2 32 2 1 "" '"optimizer": "adamw", "peak_lr": 0.002,
+    "min_lr": 0.0002, "warmup_steps": 10, "decay": "cosine", "decay_steps": 140,
+    "weight_decay": 0.0'
 run_exec 2 --plan fmnist.json --data $data --steps 150 --shuffle epoch \
     --db "$work/dml.db" --json >fmnist.out
 acc=$(sed -n 's/.*"test_accuracy": \([0-9.e-]*\).*/\1/p' fmnist.out)

@@ -18,26 +18,13 @@ data=/usr/share/datasets/fashion-mnist
 [ -f $data/train-images-idx3-ubyte.gz ] || { echo "skip: no $data"; exit 77; }
 enter_work
 
-# plan NAME SYNC [RATE MOMENTUM]: the 4-rank plan with that strategy
+# plan NAME SYNC [RATE MOMENTUM]: the 4-rank plan with that strategy, as
+# NAME.json
 plan() {
-    cat >"$1.json" <<JSON
-{
-  "schema_version": 1,
-  "kind": "plan",
-  "model": {"type": "mlp", "name": "mlp-fmnist", "input": 784,
-            "hidden": [256, 256], "output": 10, "activation": "relu",
-            "dtype": "fp32"},
-  "cluster": {"name": "test-localhost", "devices": 4},
-  "parallel": {"dp": 4, "tp": 1, "pp": 1, "mbs": 32, "microbatches": 1,
-               "zero": 0, "schedule": "1f1b", "threads_per_rank": 1,
-               "sync": "$2"},
-  "placement": {"order": "tp-pp-dp",
-                "stages": [{"stage": 0, "first_layer": 0, "last_layer": 2}]},
-  "schedule": {"global_batch": 128, "optimizer": "sgd", "peak_lr": ${3:-0.1},
-               "min_lr": ${3:-0.1}, "warmup_steps": 10, "decay": "constant",
-               "decay_steps": 0, "weight_decay": 0.0, "momentum": ${4:-0.0}}
-}
-JSON
+    fmnist_plan "$1.json" 4 32 1 0 "$2" "\"optimizer\": \"sgd\",
+    \"peak_lr\": ${3:-0.1}, \"min_lr\": ${3:-0.1}, \"warmup_steps\": 10,
+    \"decay\": \"constant\", \"decay_steps\": 0, \"weight_decay\": 0.0,
+    \"momentum\": ${4:-0.0}"
 }
 
 accuracy() {

@@ -54,6 +54,32 @@ make_plan() {
 JSON
 }
 
+# fmnist_plan FILE DP MBS MICROBATCHES ZERO SYNC SCHEDULE
+#   writes a plan of the mlp-fmnist preset (784 -> 256 -> 256 -> 10, relu)
+#   on DP ranks for the real Fashion-MNIST data: the global batch is
+#   DP x MBS x MICROBATCHES, SYNC parallel.sync ("" for none: the default),
+#   SCHEDULE the members of the "schedule" object after its global batch
+#   (optimizer, rates, warm-up, decay...).
+fmnist_plan() {
+    local file=$1 dp=$2 mbs=$3 mb=$4 zero=$5 sync=$6 sched=$7
+    cat >"$file" <<JSON
+{
+  "schema_version": 1,
+  "kind": "plan",
+  "model": {"type": "mlp", "name": "mlp-fmnist", "input": 784,
+            "hidden": [256, 256], "output": 10, "activation": "relu",
+            "dtype": "fp32"},
+  "cluster": {"name": "test-localhost", "devices": $dp},
+  "parallel": {"dp": $dp, "tp": 1, "pp": 1, "mbs": $mbs, "microbatches": $mb,
+               "zero": $zero, "schedule": "1f1b", "threads_per_rank": 1${sync:+,
+               \"sync\": \"$sync\"}},
+  "placement": {"order": "tp-pp-dp",
+                "stages": [{"stage": 0, "first_layer": 0, "last_layer": 2}]},
+  "schedule": {"global_batch": $((dp * mbs * mb)), $sched}
+}
+JSON
+}
+
 # The usual stage lists of the 3-layer MLP.
 STAGES_1='[{"first_layer":0,"last_layer":2}]'
 STAGES_2A='[{"first_layer":0,"last_layer":1},{"first_layer":2,"last_layer":2}]'
