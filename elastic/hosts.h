@@ -1,7 +1,8 @@
 /*
- * hosts.h: the hosts a supervised job may run on, as a hostfile says
- * (Open MPI's format: "HOST [slots=N]" per line, '#' comments), which of
- * them are alive, and the hostfile of one launch.
+ * hosts.h: the hosts a supervised job may run on, as a hostfile (Open
+ * MPI's format: "HOST [slots=N]" per line, '#' comments) or a Slurm
+ * allocation says, which of them are alive, and the hostfile of one
+ * launch.
  */
 #ifndef DML_ELASTIC_HOSTS_H
 #define DML_ELASTIC_HOSTS_H
@@ -28,6 +29,16 @@ typedef struct dml_hosts {
  * slots=N" (N from 1), a host listed twice or none at all is DML_EINPUT
  * naming the file and line. */
 dml_status dml_hosts_read(const char *path, dml_hosts *out, dml_error *err);
+
+/* The hosts of a Slurm allocation: SLURM_JOB_NODELIST's hostlist
+ * expression ("gpu[01-04,07],login2") expanded in order, each with the
+ * slots SLURM_TASKS_PER_NODE gives it ("2(x3),1"; NULL or "": 1 each);
+ * every host alive (slurm_hosts.c). A malformed expression, a host listed
+ * twice or counts for another number of nodes is DML_EINPUT naming the
+ * variable. */
+dml_status dml_hosts_from_slurm(const char *nodelist,
+                                const char *tasks_per_node, dml_hosts *out,
+                                dml_error *err);
 
 /* Slots of the hosts alive. */
 int dml_hosts_slots(const dml_hosts *h);

@@ -74,6 +74,8 @@ typedef struct job {
     bool stop_asked;          /* ROOT/stop-at-checkpoint written */
     double next_probe;        /* when the lost hosts are probed next, s */
     struct timespec hostfile_mtime; /* the hostfile as last read */
+    const char *hosts_from;   /* the hostfile, "SLURM_JOB_NODELIST", or
+                                 NULL: this machine (no list to pass on) */
 } job;
 
 /* How one launch went. */
@@ -285,9 +287,9 @@ static bool hostfile_changed(job *j)
  * (executor/ckpt.h), and the job re-plans up from it. */
 static void watch_hosts(job *j, const launch *l, double now)
 {
-    if (!j->o->hostfile || j->o->probe_s <= 0)
+    if (!j->hosts_from || j->o->probe_s <= 0)
         return;
-    bool changed = hostfile_changed(j);
+    bool changed = j->o->hostfile && hostfile_changed(j);
     if (!changed && now < j->next_probe)
         return;
     j->next_probe = now + j->o->probe_s;
@@ -515,12 +517,20 @@ static dml_status replan_and_resume(job *j, int attempt, const launch *l,
 
 /* ---- the job ---------------------------------------------------------------------------- */
 
-/* The hosts: the hostfile's, or this machine with the first plan's
- * ranks. */
+/* The hosts: the hostfile's, else the Slurm allocation's when dml-run
+ * runs inside one, else this machine with the first plan's ranks. */
 static dml_status load_hosts(job *j, dml_error *err)
 {
-    if (j->o->hostfile)
+    if (j->o->hostfile) {
+        j->hosts_from = j->o->hostfile;
         return dml_hosts_read(j->o->hostfile, &j->hosts, err);
+    }
+    const char *slurm = getenv("SLURM_JOB_NODELIST");
+    if (slurm && *slurm) {
+        j->hosts_from = "SLURM_JOB_NODELIST";
+        return dml_hosts_from_slurm(slurm, getenv("SLURM_TASKS_PER_NODE"),
+                                    &j->hosts, err);
+    }
     memset(&j->hosts, 0, sizeof j->hosts);
     j->hosts.n = 1;
     gethostname(j->hosts.h[0].name, sizeof j->hosts.h[0].name - 1);
@@ -540,7 +550,7 @@ static dml_status open_job(job *j, dml_error *err)
     if (slots < j->world0)
         return dml_error_msg(err, DML_EINPUT,
                              "%s: %d slots for the plan's %d ranks",
-                             j->o->hostfile, slots, j->world0);
+                             j->hosts_from, slots, j->world0);
     DML_CHECK(dml_db_open(j->db_path, &j->db, err));
     char cmd[4096] = "dml-exec";
     for (int i = 0; i < j->o->nargs; i++) {
@@ -658,7 +668,7 @@ static dml_status step_job(job *j, int attempt, bool *done, launch *l,
                            dml_error *err)
 {
     char hostfile[PATH_MAX + 32], *hf = NULL, name[32];
-    if (j->o->hostfile) {
+    if (j->hosts_from) {
         snprintf(name, sizeof name, "hosts-%d", attempt + 1);
         elastic_path(j, name, hostfile, sizeof hostfile);
         DML_CHECK(dml_hosts_write(hostfile, &j->hosts, j->ranks, err));

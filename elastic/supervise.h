@@ -67,8 +67,9 @@
 #include "common/error.h"
 
 typedef struct dml_elastic_options {
-    const char *hostfile;  /* hosts (hosts.h); NULL: this machine, with
-                              the first plan's ranks */
+    const char *hostfile;  /* hosts (hosts.h); NULL: the Slurm
+                              allocation's inside one, else this
+                              machine with the first plan's ranks */
     const char *launcher;  /* words of the launcher; NULL: "mpirun" */
     int min_ranks;         /* fewer left ends the job (>= 1) */
     int max_restarts;      /* relaunches after failures, at most */
@@ -76,7 +77,7 @@ typedef struct dml_elastic_options {
     const char *cluster;   /* re-planning's cluster; NULL: the plan's */
     double hang_s;         /* no step for this long stops a launch, s */
     double probe_s;        /* lost hosts probed this often, s (0: never;
-                              only with a hostfile) */
+                              only with a hostfile or Slurm's list) */
     const char *exec_path; /* dml-exec; NULL: found (tune_runner.h) */
     int nargs;             /* dml-exec's arguments: --plan, --checkpoint-
                               dir and --checkpoint-every required */

@@ -210,7 +210,54 @@ static void young_daly_of_a_job(void **state)
 #undef NEAR
 }
 
+/* A Slurm allocation's hosts as `scontrol show hostnames` lists them:
+ * zero-padded ranges, several brackets, plain names; the tasks per node
+ * with repeats; and the malformed lists refused naming the variable. */
+static void slurm_allocations_expand(void **state)
+{
+    (void)state;
+    static dml_hosts h;
+    dml_error err;
+    assert_int_equal(dml_hosts_from_slurm("gpu[01-03,10],login2",
+                                          "4(x3),2,1", &h, &err),
+                     DML_OK);
+    const char *names[5] = {"gpu01", "gpu02", "gpu03", "gpu10", "login2"};
+    const int slots[5] = {4, 4, 4, 2, 1};
+    assert_int_equal(h.n, 5);
+    for (int i = 0; i < 5; i++) {
+        assert_string_equal(h.h[i].name, names[i]);
+        assert_int_equal(h.h[i].slots, slots[i]);
+        assert_true(h.h[i].alive);
+    }
+    assert_int_equal(dml_hosts_slots(&h), 15);
+    /* two brackets, left to right; no tasks variable: a slot each */
+    assert_int_equal(dml_hosts_from_slurm("r[1-2]n[8-9]", NULL, &h, &err),
+                     DML_OK);
+    const char *grid[4] = {"r1n8", "r1n9", "r2n8", "r2n9"};
+    assert_int_equal(h.n, 4);
+    for (int i = 0; i < 4; i++) {
+        assert_string_equal(h.h[i].name, grid[i]);
+        assert_int_equal(h.h[i].slots, 1);
+    }
+    /* refused, naming the variable */
+    const char *bad[6][2] = {
+        {"gpu[01-03,10],login2", "4(x3),1"}, /* 5 nodes, 4 counts */
+        {"node[3-1]", NULL},                 /* a range backwards */
+        {"node[1-2", NULL},                  /* unclosed */
+        {"node1]", NULL},                    /* no '[' */
+        {"a,,b", NULL},                      /* an empty name */
+        {"n[1-2],n2", NULL},                 /* n2 twice */
+    };
+    for (int i = 0; i < 6; i++) {
+        dml_error_clear(&err);
+        assert_int_equal(dml_hosts_from_slurm(bad[i][0], bad[i][1], &h, &err),
+                         DML_EINPUT);
+        assert_non_null(strstr(err.msg, "SLURM_"));
+    }
+}
+
 DML_TEST_MAIN(
+    cmocka_unit_test(slurm_allocations_expand),
     cmocka_unit_test(hostfiles_read_lost_and_written),
     cmocka_unit_test(replan_keeps_the_training),
     cmocka_unit_test(young_daly_of_a_job))
