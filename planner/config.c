@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cli.h"
+
 static const char *const knob_names[DML_KNOB_COUNT] = {
     "dp", "tp", "pp", "v", "mbs", "zero", "recompute", "sp", "schedule",
     "attn", "threads", "sync", "balance", "mode", "graph"};
@@ -18,10 +20,15 @@ const char *dml_knob_name(dml_knob k)
     return k >= 0 && k < DML_KNOB_COUNT ? knob_names[k] : "?";
 }
 
+static const char *const fed_knob_names[] = {
+    "clients", "sample", "epochs", "alpha", "prox", "secagg", NULL};
+
 void dml_planner_config_init(dml_planner_config *c)
 {
     c->fixed = 0;
     dml_parallel_config_init(&c->par);
+    c->fed_fixed = 0;
+    dml_fed_spec_init(&c->fed);
 }
 
 /* A whole number in [lo, hi] with nothing after it. */
@@ -62,6 +69,65 @@ static void trim_copy(const char *b, const char *e, char *out, size_t size)
     out[n] = '\0';
 }
 
+/* A finite number in [lo, hi] (common/cli.h's reading; its message
+ * is replaced by the knob's). */
+#define REAL(lo, hi, out)                                                     \
+    (dml_cli_parse_number(DML_CLI_BARE, "", val, lo, hi, out, &e) == DML_OK)
+
+/* One federated knob's value into f; false with why (the message after
+ * the item) when it is not one. The ranges are the plan file's
+ * (costmodel/federated_spec.c), so what parses here runs. */
+static bool parse_fed_value(dml_fed_knob k, const char *val, dml_fed_spec *f,
+                            char *why, size_t size)
+{
+    long n = 0;
+    dml_error e;
+    switch (k) {
+    case DML_FED_KNOB_CLIENTS:
+        if (!parse_int(val, 1, 1000000, &n))
+            break;
+        f->clients = (int)n;
+        return true;
+    case DML_FED_KNOB_SAMPLE:
+        if (!REAL(1e-9, 1, &f->sample))
+            break;
+        return true;
+    case DML_FED_KNOB_EPOCHS:
+        if (strcmp(val, "batch") == 0)
+            f->epochs = 0; /* FedSGD: one local step */
+        else if (!REAL(1e-9, 1e6, &f->epochs))
+            break;
+        return true;
+    case DML_FED_KNOB_ALPHA:
+        if (dml_fed_split_parse(val, &f->split, &e) != DML_OK) {
+            snprintf(why, size, "alpha: %s", e.msg);
+            return false;
+        }
+        return true;
+    case DML_FED_KNOB_PROX:
+        if (!REAL(0, 1e6, &f->prox))
+            break;
+        return true;
+    case DML_FED_KNOB_SECAGG:
+        if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
+            break;
+        f->secagg = val[0] == '1';
+        return true;
+    default: break;
+    }
+    static const char *const what[DML_FED_KNOB_COUNT] = {
+        "clients must be an integer from 1 to 1000000",
+        "sample must be a fraction of the clients in (0, 1]",
+        "epochs must be a number of local epochs > 0 or batch (one local "
+        "step, FedSGD)",
+        "alpha must be iid, classes:K or a Dirichlet alpha > 0",
+        "prox must be a number >= 0 (FedProx's mu; 0: FedAvg)",
+        "secagg must be 0 or 1"};
+    snprintf(why, size, "%s", k < DML_FED_KNOB_COUNT ? what[k] : "?");
+    return false;
+}
+#undef REAL
+
 static dml_status parse_item(const char *item, const char *option,
                              dml_planner_config *c, dml_error *err)
 {
@@ -79,6 +145,15 @@ static dml_status parse_item(const char *item, const char *option,
     trim_copy(item, eq, key, sizeof key);
     trim_copy(eq + 1, eq + strlen(eq), val, sizeof val);
     int k = -1;
+    if (name_index(key, fed_knob_names, &k)) {
+        char why[200];
+        if ((c->fed_fixed >> k) & 1u)
+            BAD("%s is given twice", key);
+        if (!parse_fed_value((dml_fed_knob)k, val, &c->fed, why, sizeof why))
+            BAD("%s", why);
+        c->fed_fixed |= 1u << k;
+        return DML_OK;
+    }
     if (!name_index(key, (const char *const[]){"dp", "tp", "pp", "v", "mbs",
                                                "zero", "recompute", "sp",
                                                "schedule", "attn", "threads",
@@ -86,7 +161,9 @@ static dml_status parse_item(const char *item, const char *option,
                                                "graph", NULL},
                     &k))
         BAD("unknown knob \"%s\" (dp, tp, pp, v, mbs, zero, recompute, sp, "
-            "schedule, attn, threads, sync, balance, mode, graph)", key);
+            "schedule, attn, threads, sync, balance, mode, graph; "
+            "mode=federated: clients, sample, epochs, alpha, prox, secagg)",
+            key);
     if (dml_planner_config_has(c, (dml_knob)k))
         BAD("%s is given twice", key);
     if (!val[0])
@@ -162,14 +239,8 @@ static dml_status parse_item(const char *item, const char *option,
             BAD("balance must be equal, static or dynamic");
         break;
     case DML_KNOB_MODE:
-        /* federated plans are not searched (yet): their rounds are priced
-         * by their own knobs */
-        if (strcmp(val, "sync") == 0)
-            p->mode = DML_MODE_SYNC;
-        else if (strcmp(val, "gossip") == 0)
-            p->mode = DML_MODE_GOSSIP;
-        else
-            BAD("mode must be sync or gossip");
+        if (!dml_run_mode_parse(val, &p->mode))
+            BAD("mode must be sync, federated or gossip");
         break;
     case DML_KNOB_GRAPH: {
         char why[160];
@@ -215,11 +286,56 @@ static dml_status gossip_knobs(dml_planner_config *c, const char *option,
                              "strategy from graph= (or sync=gossip:G), not "
                              "sync=%s", option,
                              dml_sync_kind_name(p->sync.kind));
-    if (has_mode && p->mode == DML_MODE_SYNC && gossip_sync)
-        return dml_error_msg(err, DML_EUSAGE, "%s: mode=sync does not take "
-                             "a gossip graph", option);
+    if (has_mode && p->mode != DML_MODE_GOSSIP && gossip_sync)
+        return dml_error_msg(err, DML_EUSAGE, "%s: mode=%s does not take "
+                             "a gossip graph", option,
+                             dml_run_mode_name(p->mode));
     if (gossip_sync)
         p->mode = DML_MODE_GOSSIP;
+    return DML_OK;
+}
+
+/* mode=federated and its knobs agree: the federated knobs need it, and
+ * it takes whole clients on each rank (costmodel/plan.c refuses other
+ * layouts), so it fixes tp=1, pp=1, zero=0 and sync=allreduce, refusing
+ * other values of them; the search chooses dp (ranks hosting clients). */
+static dml_status federated_knobs(dml_planner_config *c, const char *option,
+                                  dml_error *err)
+{
+    dml_parallel_config *p = &c->par;
+    bool fed = dml_planner_config_has(c, DML_KNOB_MODE) &&
+               p->mode == DML_MODE_FEDERATED;
+    if (!fed) {
+        for (int k = 0; k < DML_FED_KNOB_COUNT; k++)
+            if ((c->fed_fixed >> k) & 1u)
+                return dml_error_msg(err, DML_EUSAGE, "%s: %s= is a "
+                                     "federated knob: it needs "
+                                     "mode=federated", option,
+                                     fed_knob_names[k]);
+        return DML_OK;
+    }
+    static const dml_knob layout[] = {DML_KNOB_TP, DML_KNOB_PP,
+                                      DML_KNOB_ZERO, DML_KNOB_SYNC,
+                                      DML_KNOB_GRAPH};
+    for (size_t i = 0; i < sizeof layout / sizeof layout[0]; i++) {
+        dml_knob k = layout[i];
+        bool ok = k == DML_KNOB_TP     ? p->tp == 1
+                  : k == DML_KNOB_PP   ? p->pp == 1
+                  : k == DML_KNOB_ZERO ? p->zero == 0
+                  : k == DML_KNOB_SYNC ? p->sync.kind == DML_SYNC_ALLREDUCE
+                                       : false;
+        if (dml_planner_config_has(c, k) && !ok)
+            return dml_error_msg(err, DML_EUSAGE, "%s: mode=federated "
+                                 "trains whole clients on each rank: it "
+                                 "takes tp=1, pp=1, zero=0 and "
+                                 "sync=allreduce, not that %s=", option,
+                                 dml_knob_name(k));
+    }
+    p->tp = p->pp = 1;
+    p->zero = 0;
+    dml_sync_spec_init(&p->sync);
+    c->fixed |= (1u << DML_KNOB_TP) | (1u << DML_KNOB_PP) |
+                (1u << DML_KNOB_ZERO) | (1u << DML_KNOB_SYNC);
     return DML_OK;
 }
 
@@ -250,6 +366,7 @@ dml_status dml_planner_config_parse(const char *text, const char *option,
                              "%s: empty configuration (e.g. tp=8,pp=4)",
                              option);
     DML_CHECK(gossip_knobs(&c, option, err));
+    DML_CHECK(federated_knobs(&c, option, err));
     *out = c;
     return DML_OK;
 }
@@ -343,17 +460,43 @@ char *dml_planner_config_format(const dml_parallel_config *p,
     return buf;
 }
 
+char *dml_planner_fed_format(const dml_fed_spec *f, char *buf, size_t size)
+{
+    /* %.15g: the numbers as typed (0.1, not the plan file's
+     * 0.10000000000000001), which read back to the same doubles */
+    char split[48], epochs[32] = "batch";
+    if (f->split.kind == DML_FED_SPLIT_DIRICHLET)
+        snprintf(split, sizeof split, "%.15g", f->split.alpha);
+    else
+        dml_fed_split_format(&f->split, split, (int)sizeof split);
+    if (f->epochs > 0)
+        snprintf(epochs, sizeof epochs, "%.15g", f->epochs);
+    snprintf(buf, size, "clients=%d,sample=%.15g,epochs=%s,alpha=%s,"
+             "prox=%.15g,secagg=%d", f->clients, f->sample, epochs, split,
+             f->prox, f->secagg ? 1 : 0);
+    return buf;
+}
+
 char *dml_planner_config_format_fixed(const dml_planner_config *c, char *buf,
                                       size_t size)
 {
     if (size)
         buf[0] = '\0';
+    bool fed = dml_planner_config_has(c, DML_KNOB_MODE) &&
+               c->par.mode == DML_MODE_FEDERATED;
     for (int k = 0; k < DML_KNOB_COUNT; k++) {
         /* graph=G fixes the sync knob with it: said once */
         if (k == DML_KNOB_SYNC && dml_planner_config_has(c, DML_KNOB_GRAPH))
             continue;
         if (dml_planner_config_has(c, (dml_knob)k))
             add_knob(buf, size, &c->par, (dml_knob)k);
+    }
+    if (fed) {
+        char f[160];
+        size_t n = strlen(buf);
+        if (n < size)
+            snprintf(buf + n, size - n, "%s%s", n ? "," : "",
+                     dml_planner_fed_format(&c->fed, f, sizeof f));
     }
     return buf;
 }

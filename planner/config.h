@@ -31,18 +31,35 @@ typedef enum dml_knob {
     DML_KNOB_THREADS,
     DML_KNOB_SYNC,      /* data-parallel strategy (costmodel/sync_spec.h) */
     DML_KNOB_BALANCE,   /* equal, static or dynamic (costmodel/balance.h) */
-    DML_KNOB_MODE,      /* sync or gossip (costmodel/federated_spec.h);
-                           mode=gossip alone searches the graphs */
+    DML_KNOB_MODE,      /* sync, federated or gossip
+                           (costmodel/federated_spec.h); mode=gossip alone
+                           searches the graphs; mode=federated fixes tp=1,
+                           pp=1, zero=0 and sync=allreduce with it */
     DML_KNOB_GRAPH,     /* gossip's graph (costmodel/gossip_graph.h):
                            mode=gossip with sync gossip:G fixed (the
                            sync knob is fixed with it) */
     DML_KNOB_COUNT
 } dml_knob;
 
+/* The federated knobs (mode=federated): fixed by the user, never
+ * searched, so they live apart from the parallel knobs above. */
+typedef enum dml_fed_knob {
+    DML_FED_KNOB_CLIENTS = 0, /* clients=N, virtual clients */
+    DML_FED_KNOB_SAMPLE,      /* sample=C, fraction per round, (0, 1] */
+    DML_FED_KNOB_EPOCHS,      /* epochs=E local epochs, or batch (FedSGD) */
+    DML_FED_KNOB_ALPHA,       /* alpha=A (Dirichlet), iid or classes:K */
+    DML_FED_KNOB_PROX,        /* prox=MU, FedProx's term, >= 0 */
+    DML_FED_KNOB_SECAGG,      /* secagg=0|1, secure aggregation */
+    DML_FED_KNOB_COUNT
+} dml_fed_knob;
+
 typedef struct dml_planner_config {
     unsigned fixed;            /* bit (1u << knob) for each knob given */
     dml_parallel_config par;   /* the values of the fixed knobs; the rest
                                   hold dml_parallel_config_init defaults */
+    unsigned fed_fixed;        /* bit (1u << dml_fed_knob) for each given */
+    dml_fed_spec fed;          /* mode=federated: the round's knobs, the
+                                  rest dml_fed_spec_init's defaults */
 } dml_planner_config;
 
 /* Nothing fixed. */
@@ -73,6 +90,10 @@ const char *dml_knob_name(dml_knob k);
  * having no attention; threads=N added when it is not 1). */
 char *dml_planner_config_format(const dml_parallel_config *p,
                                 dml_model_type type, char *buf, size_t size);
+
+/* The federated knobs of f in --config syntax ("clients=100,sample=0.1,
+ * epochs=5,alpha=iid,prox=0,secagg=0"). */
+char *dml_planner_fed_format(const dml_fed_spec *f, char *buf, size_t size);
 
 /* Only the knobs fixed in c, in the same syntax ("tp=4,pp=8"). */
 char *dml_planner_config_format_fixed(const dml_planner_config *c, char *buf,

@@ -589,6 +589,14 @@ static dml_status make_plan_in(const dml_planner *p,
     snprintf(pl->cluster_fingerprint, sizeof pl->cluster_fingerprint, "%s",
              p->cluster.fingerprint);
     pl->par = c->par;
+    /* mode=federated: the search laid out a sync step of whole replicas
+     * (config.c fixes tp, pp, zero and sync for it); the plan trains
+     * clients in rounds with the request's federated knobs */
+    if (p->req.config.par.mode == DML_MODE_FEDERATED &&
+        dml_planner_config_has(&p->req.config, DML_KNOB_MODE)) {
+        pl->par.mode = out->cand.par.mode = DML_MODE_FEDERATED;
+        pl->fed = p->req.config.fed;
+    }
     pl->devices = (int64_t)c->par.dp * c->par.tp * c->par.pp;
     DML_CHECK(dml_plan_split_stages(pl, err));
     DML_CHECK(balance_plan(&s->ctx, pl, &out->balance, err));
@@ -606,6 +614,8 @@ static dml_status make_plan_in(const dml_planner *p,
     }
     int dpn = s->ctx.devices_per_node > 0 ? s->ctx.devices_per_node : 1;
     out->nodes = (pl->devices + dpn - 1) / dpn;
+    if (pl->par.mode == DML_MODE_FEDERATED)
+        dml_planner_fed_round(&s->ctx, pl, out->nodes, &out->fed_round);
     dml_planner_train_estimate(&p->model, &s->cluster, out->nodes,
                                &p->batch_in, c->global_batch,
                                pl->pred.step_s, &s->ctx.state, &out->train);

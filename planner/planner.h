@@ -32,6 +32,7 @@
 #include "planner/batch.h"
 #include "planner/config.h"
 #include "planner/convergence.h"
+#include "planner/fed_plan.h"
 #include "planner/search.h"
 #include "planner/space.h"
 
@@ -97,6 +98,8 @@ typedef struct dml_planned {
     int64_t nodes;                 /* nodes the plan occupies */
     dml_balance_summary balance;   /* the even and balanced splits on a
                                       cluster of unequal groups */
+    dml_fed_round_price fed_round; /* mode federated: its round
+                                      (planner/fed_plan.h); zero else */
 } dml_planned;
 
 /*

@@ -444,6 +444,8 @@ static void print_explain(FILE *out, const dml_planner *p)
             dml_units_bytes(p->splits[w->cand.split].ctx.mem_bytes, b7,
                             sizeof b7));
     dml_planner_print_balance(out, w);
+    if (c->mode == DML_MODE_FEDERATED)
+        dml_planner_fed_explain(out, &w->plan, w->nodes, &w->fed_round);
     char strategy[640];
     if (dml_planner_strategy_sentence(p, w, strategy, sizeof strategy)[0])
         fprintf(out, "  strategy: %s\n", strategy);
@@ -495,6 +497,15 @@ void dml_planner_print(FILE *out, const dml_planner *p,
     dml_planner_print_target(out, p);
     print_ties(out, p, x ? x->interval_pct : 0);
     print_schedule(out, p);
+    const dml_planned *w = &p->plans[0];
+    if (w->plan.par.mode == DML_MODE_FEDERATED) {
+        char knobs[160], rs[32];
+        fprintf(out, "Federated (%s): #1's round %s, %d clients a round "
+                "(a step of dml-exec is a round).\n",
+                dml_planner_fed_format(&w->plan.fed, knobs, sizeof knobs),
+                dml_units_seconds(w->fed_round.round_s, rs, sizeof rs),
+                w->fed_round.clients);
+    }
     char why[1024];
     if (p->count > 1)
         fprintf(out, "Why #1: %s.\n",
@@ -555,7 +566,8 @@ static json_t *parallel_json(const dml_parallel_config *c,
     if (j)
         json_object_set_new(j, "balance",
                             json_string(dml_balance_name(c->balance)));
-    /* mode (sync, gossip); gossip's graph apart from its knob text */
+    /* mode (sync, federated, gossip); gossip's graph apart from its knob
+     * text; federated's knobs in the plan's "federated" */
     if (j)
         json_object_set_new(j, "mode",
                             json_string(dml_run_mode_name(c->mode)));
@@ -720,6 +732,10 @@ json_t *dml_planner_to_json(const dml_planner *p, const dml_report_extras *x)
         json_t *bj = dml_planner_balance_json(pl);
         if (e && bj)
             json_object_set_new(e, "balance", bj);
+        if (e && pl->plan.par.mode == DML_MODE_FEDERATED)
+            json_object_set_new(e, "federated",
+                                dml_planner_fed_json(&pl->plan,
+                                                     &pl->fed_round));
         json_t *tt = dml_planner_plan_target_json(p, pl);
         if (e && tt)
             json_object_set_new(e, "time_to_target", tt);

@@ -68,6 +68,12 @@ run balance.json "$B/dml-plan" --model mlp-fmnist \
     --global-batch 1024 --config dp=4,balance=static --explain --json \
     --out balanced-plan.json
 docs+=(plan-file balanced-plan.json)
+# a federated plan (issue 18): its knobs and round, its federated section
+run fed.json "$B/dml-plan" --model mlp-fmnist --cluster cpu-node \
+    --devices 2 --global-batch 20 \
+    --config dp=2,mode=federated,clients=20,alpha=0.5,secagg=1 --json \
+    --out fed-plan.json
+docs+=(plan-file fed-plan.json)
 
 kind=exec-run
 run exec.json "$MPIEXEC" -np 1 "$B/dml-exec" \

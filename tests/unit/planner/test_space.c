@@ -112,6 +112,41 @@ static void config_parses_every_knob(void **state)
     assert_int_equal(d.par.mode, DML_MODE_GOSSIP);
     dml_planner_config_format(&d.par, DML_MODEL_MLP, text, sizeof text);
     assert_non_null(strstr(text, "sync=gossip:ring:topk:0.1,mode=gossip"));
+
+    /* federated: the user's knobs over dml_fed_spec_init's defaults;
+     * tp, pp, zero and sync fixed with the mode; said back in order */
+    assert_int_equal(dml_planner_config_parse("mode=federated,clients=20,"
+                                              "alpha=0.1,secagg=1",
+                                              "--config", &d, &err),
+                     DML_OK);
+    assert_int_equal(d.par.mode, DML_MODE_FEDERATED);
+    assert_int_equal(d.fed.clients, 20);
+    assert_true(d.fed.sample == 0.1 && d.fed.epochs == 5 &&
+                d.fed.batch == 10 && d.fed.prox == 0);
+    assert_int_equal(d.fed.split.kind, DML_FED_SPLIT_DIRICHLET);
+    assert_true(d.fed.split.alpha == 0.1);
+    assert_true(d.fed.secagg);
+    assert_true(dml_planner_config_has(&d, DML_KNOB_TP) &&
+                dml_planner_config_has(&d, DML_KNOB_PP) &&
+                dml_planner_config_has(&d, DML_KNOB_ZERO) &&
+                dml_planner_config_has(&d, DML_KNOB_SYNC));
+    assert_false(dml_planner_config_has(&d, DML_KNOB_DP));
+    dml_planner_config_format_fixed(&d, text, sizeof text);
+    assert_string_equal(text, "tp=1,pp=1,zero=0,sync=allreduce,"
+                              "mode=federated,clients=20,sample=0.1,"
+                              "epochs=5,alpha=0.1,prox=0,"
+                              "secagg=1");
+    assert_int_equal(dml_planner_config_parse(text, "--config", &c, &err),
+                     DML_OK);
+    assert_true(dml_fed_spec_equal(&c.fed, &d.fed));
+    assert_int_equal(dml_planner_config_parse("mode=federated,epochs=batch,"
+                                              "alpha=classes:2,prox=0.01,"
+                                              "sample=1,tp=1",
+                                              "--config", &d, &err),
+                     DML_OK);
+    assert_true(d.fed.epochs == 0 && d.fed.sample == 1 &&
+                d.fed.prox == 0.01 && !d.fed.secagg);
+    assert_int_equal(d.fed.split.classes_per_client, 2);
 }
 
 static void config_errors_name_the_item(void **state)
@@ -143,7 +178,34 @@ static void config_errors_name_the_item(void **state)
     expect_parse_error("tp=", "tp needs a value");
     expect_parse_error("", "empty configuration");
     expect_parse_error("tp=2,,pp=2", "empty item");
-    expect_parse_error("mode=star", "mode must be sync or gossip");
+    expect_parse_error("mode=star", "mode must be sync, federated or "
+                                    "gossip");
+    /* federated: its knobs need the mode, the mode takes whole clients
+     * on each rank, every value is checked and named */
+    expect_parse_error("clients=10", "clients= is a federated knob");
+    expect_parse_error("mode=gossip,secagg=1", "secagg= is a federated "
+                                               "knob");
+    expect_parse_error("mode=federated,tp=2", "not that tp=");
+    expect_parse_error("mode=federated,zero=1", "not that zero=");
+    expect_parse_error("mode=federated,sync=topk:0.01", "not that sync=");
+    expect_parse_error("mode=federated,graph=ring", "mode=federated does "
+                                                    "not take a gossip");
+    expect_parse_error("mode=federated,sync=gossip:ring", "mode=federated "
+                                                          "does not take");
+    expect_parse_error("mode=federated,clients=0", "clients must be an "
+                                                   "integer");
+    expect_parse_error("mode=federated,clients=2x", "clients must be");
+    expect_parse_error("mode=federated,sample=0", "sample must be a "
+                                                  "fraction");
+    expect_parse_error("mode=federated,sample=1.5", "sample must be");
+    expect_parse_error("mode=federated,epochs=-1", "epochs must be");
+    expect_parse_error("mode=federated,alpha=0", "alpha: '0' is not iid");
+    expect_parse_error("mode=federated,alpha=classes:0", "classes:K needs");
+    expect_parse_error("mode=federated,prox=-0.1", "prox must be");
+    expect_parse_error("mode=federated,prox=nan", "prox must be");
+    expect_parse_error("mode=federated,secagg=yes", "secagg must be 0 or 1");
+    expect_parse_error("mode=federated,clients=5,clients=6",
+                       "clients is given twice");
     expect_parse_error("graph=star", "graph: not a graph");
     expect_parse_error("graph=ring,sync=topk:0.01", "does not combine");
     expect_parse_error("graph=ring,sync=gossip:exp", "give gossip's graph "
