@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "db/db.h"
+#include "costmodel/collective.h"
+#include "costmodel/flops.h"
 #include "db/plan_store.h"
 #include "planner/export.h"
 #include "planner/planner.h"
@@ -423,10 +425,68 @@ static void database_rows_in_one_transaction(void **state)
     rmdir(dir);
 }
 
+/* mode=federated (issue 18): the plan carries the knobs, and its round is
+ * fed_round.c's on the server's link: between nodes when the ranks span
+ * two, inside the node when they share one; a client's local step costs
+ * the plan's step compute per sample. threads=32: a rank a socket, so
+ * 2 ranks a node of cpu-node. */
+static void federated_round_on_the_server_link(void **state)
+{
+    (void)state;
+    for (int nodes = 1; nodes <= 2; nodes++) {
+        dml_planner_request r;
+        dml_planner_request_init(&r);
+        r.model = "mlp-fmnist";
+        r.cluster = "cpu-node";
+        r.nodes = nodes;
+        r.devices = 2 * nodes;
+        r.global_batch = 40;
+        dml_error err;
+        char cfg[128];
+        snprintf(cfg, sizeof cfg, "dp=%d,threads=32,mode=federated,"
+                 "clients=40,sample=0.1", 2 * nodes);
+        assert_int_equal(dml_planner_config_parse(cfg, "--config",
+                                                  &r.config, &err),
+                         DML_OK);
+        dml_planner *p = NULL;
+        if (dml_planner_new(&r, &p, &err) != DML_OK)
+            fail_msg("%s", err.msg);
+        assert_int_equal(dml_planner_run(p, &err), DML_OK);
+        const dml_planned *w = &p->plans[0];
+        const dml_plan *pl = &w->plan;
+        const dml_costmodel_ctx *ctx = &p->splits[w->cand.split].ctx;
+        assert_int_equal(pl->par.mode, DML_MODE_FEDERATED);
+        assert_int_equal(pl->fed.clients, 40);
+        assert_int_equal(w->nodes, nodes);
+        const dml_fed_round_price *f = &w->fed_round;
+        int ranks = 2 * nodes;
+        assert_int_equal(f->clients, 4);
+        double P = dml_flops_total_params(&pl->model);
+        assert_true(P == 269322);
+        assert_true(f->server_link_bytes == (ranks - 1) * 12.0 * P);
+        const dml_link_spec *link = nodes > 1 ? &ctx->inter : &ctx->intra;
+        assert_true(ctx->inter.bw_Bps != ctx->intra.bw_Bps);
+        double comm = (ranks - 1) * (dml_p2p_time(link, 4.0 * P) +
+                                     dml_p2p_time(link, 8.0 * P));
+        assert_true(fabs(f->comm_s - comm) <= 1e-12 * comm);
+        /* 1500 samples a client, E 5, B 10: 750 steps of 10 samples; the
+         * 4 clients 2 a rank on 2 ranks, 1 on 4 */
+        assert_true(f->client_steps == 750);
+        double per_sample = pl->pred.time.compute_s /
+                            (double)(pl->par.mbs * pl->par.microbatches);
+        double want = (4 / ranks) * 7500 * per_sample;
+        assert_true(fabs(f->compute_s - want) <= 1e-9 * want);
+        assert_true(f->secagg_s == 0);
+        assert_true(f->round_s == f->compute_s + f->secagg_s + f->comm_s);
+        dml_planner_free(p);
+    }
+}
+
 DML_TEST_MAIN(
     cmocka_unit_test(megatron_flags),
     cmocka_unit_test(deepspeed_config),
     cmocka_unit_test(slurm_and_torchrun),
     cmocka_unit_test(json_document_structure),
     cmocka_unit_test(human_report),
-    cmocka_unit_test(database_rows_in_one_transaction))
+    cmocka_unit_test(database_rows_in_one_transaction),
+    cmocka_unit_test(federated_round_on_the_server_link))
