@@ -101,8 +101,11 @@ check(a < flag["step"] <= a + 20, f"flagged within 20 steps of step {a}")
 moves = [e for e in ev if e["kind"] == "rebalance"]
 check(moves and a < moves[0]["step"] < b, "the shares move during the slowdown")
 first = moves[0]
+# (the others' shares follow their own measured speeds: one a little
+# slower in the window may keep its 8, none loses work)
 check(first["old_shares"] == [8] * 4 and first["new_shares"][2] < 8
-      and all(m > 8 for i, m in enumerate(first["new_shares"]) if i != 2),
+      and sum(first["new_shares"]) == 32
+      and all(m >= 8 for i, m in enumerate(first["new_shares"]) if i != 2),
       "the first move takes work from replica 2 and gives it to the others")
 check(all(sum(m["new_shares"]) == 32 for m in moves), "the total stays 32")
 rec = [e for e in ev if e["kind"] == "recovered"]
