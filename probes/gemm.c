@@ -131,14 +131,20 @@ typedef struct gemm_ctx {
     int calls; /* per timed sample */
 } gemm_ctx;
 
+void dml_gemm_call(dml_gemm_dtype dtype, int m, int n, int k, const void *a,
+                   const void *b, void *c)
+{
+    if (dtype == DML_GEMM_F32)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f,
+                    a, k, b, n, 0.0f, c, n);
+    else
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0,
+                    a, k, b, n, 0.0, c, n);
+}
+
 static void gemm_call(const gemm_ctx *g)
 {
-    if (g->dtype == DML_GEMM_F32)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->m, g->n,
-                    g->k, 1.0f, g->a, g->k, g->b, g->n, 0.0f, g->c, g->n);
-    else
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->m, g->n,
-                    g->k, 1.0, g->a, g->k, g->b, g->n, 0.0, g->c, g->n);
+    dml_gemm_call(g->dtype, g->m, g->n, g->k, g->a, g->b, g->c);
 }
 
 /* One sample: `calls` back-to-back calls; the engine sees the whole sample
@@ -175,8 +181,8 @@ static dml_status measure_point(const dml_gemm_config *cfg, gemm_ctx *g,
 
 /* ---- the sweep */
 
-static void fill_random(dml_gemm_dtype dtype, void *buf, size_t n,
-                        dml_rng *rng)
+void dml_gemm_fill_random(dml_gemm_dtype dtype, void *buf, size_t n,
+                          dml_rng *rng)
 {
     /* Uniform in [-1, 1): realistic magnitudes, no denormals. */
     if (dtype == DML_GEMM_F32) {
@@ -407,8 +413,8 @@ dml_status dml_gemm_run(const dml_topology *topo, const dml_gemm_config *cfg,
         if ((dtype == DML_GEMM_F32 && !cfg->sgemm) ||
             (dtype == DML_GEMM_F64 && !cfg->dgemm))
             continue;
-        fill_random(dtype, a, max_a, &rng);
-        fill_random(dtype, b, max_b, &rng);
+        dml_gemm_fill_random(dtype, a, max_a, &rng);
+        dml_gemm_fill_random(dtype, b, max_b, &rng);
         for (int t = 0; t < nthreads && st == DML_OK; t++) {
             gemm_binding bind = {0};
             if (threads[t] > 1)

@@ -26,6 +26,7 @@
 
 #include "common/error.h"
 #include "common/progress.h"
+#include "common/rng.h"
 #include "common/measurement.h"
 #include "probes/engine.h"
 #include "probes/topology.h"
@@ -91,6 +92,16 @@ const char *dml_gemm_dtype_name(dml_gemm_dtype d);
 
 /* 2 m n k. */
 double dml_gemm_flop_count(int m, int n, int k);
+
+/* Row-major C[m][n] = A[m][k] B[k][n] through cblas_sgemm or
+ * cblas_dgemm (the call every GEMM probe times). */
+void dml_gemm_call(dml_gemm_dtype dtype, int m, int n, int k, const void *a,
+                   const void *b, void *c);
+
+/* n values of dtype uniform in [-1, 1): realistic magnitudes, no
+ * denormals. */
+void dml_gemm_fill_random(dml_gemm_dtype dtype, void *buf, size_t n,
+                          dml_rng *rng);
 
 /* The built-in sweep: squares 64..2048 and transformer shapes (default),
  * or squares 64..1024 and three small transformer shapes (quick). */

@@ -4,34 +4,12 @@
  */
 #include "probes/gemm_busy.h"
 
-#include <cblas.h>
+#include <cblas.h> /* openblas_set_num_threads */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/rng.h"
 #include "probes/comm_levels.h"
-
-static void fill(dml_gemm_dtype dt, void *buf, size_t count, dml_rng *rng)
-{
-    for (size_t i = 0; i < count; i++) {
-        double v = 2 * dml_rng_uniform(rng) - 1;
-        if (dt == DML_GEMM_F32)
-            ((float *)buf)[i] = (float)v;
-        else
-            ((double *)buf)[i] = v;
-    }
-}
-
-static void call(dml_gemm_dtype dt, int n, const void *a, const void *b,
-                 void *c)
-{
-    if (dt == DML_GEMM_F32)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f,
-                    a, n, b, n, 0.0f, c, n);
-    else
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0,
-                    a, n, b, n, 0.0, c, n);
-}
 
 /* One dtype on this rank: warm, check, wait for every rank, then calls
  * until the window has passed. */
@@ -39,7 +17,7 @@ static dml_status time_dtype(MPI_Comm comm, dml_gemm_dtype dt, int n,
                              double window_s, void *a, void *b, void *c,
                              dml_gemm_busy *out, dml_error *err)
 {
-    call(dt, n, a, b, c);
+    dml_gemm_call(dt, n, n, n, a, b, c);
     dml_status s = dml_gemm_check_element(dt, a, b, c, n, n, n, n / 2, n - 1,
                                           err);
     DML_CHECK(dml_comm_agree(comm, s, err));
@@ -47,7 +25,7 @@ static dml_status time_dtype(MPI_Comm comm, dml_gemm_dtype dt, int n,
     double t0 = MPI_Wtime(), t = t0;
     int calls = 0;
     while (t - t0 < window_s) {
-        call(dt, n, a, b, c);
+        dml_gemm_call(dt, n, n, n, a, b, c);
         calls++;
         t = MPI_Wtime();
     }
@@ -79,8 +57,8 @@ dml_status dml_gemm_busy_run(MPI_Comm comm, int n, int threads,
     dml_rng rng;
     dml_rng_seed(&rng, 0x6275737967656d6dULL); /* "busygemm" */
     for (int dt = 0; dt < DML_GEMM_DTYPES && s == DML_OK; dt++) {
-        fill((dml_gemm_dtype)dt, a, count, &rng);
-        fill((dml_gemm_dtype)dt, b, count, &rng);
+        dml_gemm_fill_random((dml_gemm_dtype)dt, a, count, &rng);
+        dml_gemm_fill_random((dml_gemm_dtype)dt, b, count, &rng);
         s = time_dtype(comm, (dml_gemm_dtype)dt, n, window_s, a, b, c, out,
                        err);
     }
